@@ -1,0 +1,279 @@
+//===- LocusOps.td - locus operations -----------------------*- tablegen -*-===//
+#ifndef LOCUS_OPS_TD
+#define LOCUS_OPS_TD
+
+include "locus/Dialect/Locus/IR/LocusDialect.td"
+include "locus/Dialect/Locus/IR/LocusAttrs.td"
+include "locus/Dialect/Locus/IR/LocusInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+def Locus_Tensor : TensorOf<[F32]>;
+
+class Locus_ShapedOp<string mnemonic, list<Trait> traits = []>
+    : Locus_Op<mnemonic, !listconcat(traits,
+        [Pure, DeclareOpInterfaceMethods<Locus_InferShapeOpInterface>])> {
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def Locus_ParamOp : Locus_Op<"param", [Pure]> {
+  let summary = "a trainable parameter";
+  let description = [{
+    Declares a trainable tensor (a convolution or linear weight or bias) by its
+    name in the model spec, how it is initialised, and the fan-in that the
+    PyTorch-default initialisers need. With `init = value` the initial value
+    is the `value` attribute (an ONNX initializer).
+
+    Example:
+
+    ```mlir
+    %w = locus.param "conv1_w" {fan_in = 27 : i64, init = #locus.init<kaiming_uniform>} : tensor<128x3x3x3xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Locus_InitAttr:$init,
+                       OptionalAttr<I64Attr>:$fan_in,
+                       OptionalAttr<ElementsAttr>:$value);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+def Locus_Conv2DOp : Locus_ShapedOp<"conv2d"> {
+  let summary = "2D convolution, NCHW input, OIHW weight, optional bias";
+  let description = [{
+    `y[n,o,y,x] = b[o] + sum_{i,p,q} w[o,i,p,q] * xpad[n,i,y*sy+p*dy,x*sx+q*dx]`
+    with `pads = [top, left, bottom, right]` zeros around the input.
+
+    Example:
+
+    ```mlir
+    %y = locus.conv2d %x, %w, %b {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
+           dilations = array<i64: 1, 1>} : (tensor<64x3x32x32xf32>, tensor<128x3x3x3xf32>,
+           tensor<128xf32>) -> tensor<64x128x32x32xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$input, Locus_Tensor:$weight,
+                       Optional<Locus_Tensor>:$bias,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DenseI64ArrayAttr:$dilations);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+class Locus_UnaryOp<string mnemonic, string sum, string desc>
+    : Locus_ShapedOp<mnemonic> {
+  let summary = sum;
+  let description = desc;
+  let arguments = (ins Locus_Tensor:$input);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Locus_ReluOp : Locus_UnaryOp<"relu", "rectified linear unit", [{
+    `y = max(x, 0)` element-wise.
+
+    ```mlir
+    %y = locus.relu %x : tensor<64x128x32x32xf32> -> tensor<64x128x32x32xf32>
+    ```
+  }]>;
+
+def Locus_TriangleOp : Locus_UnaryOp<"triangle",
+    "the triangle activation relu(x - mean over channels)", [{
+    `y[n,c,h,w] = max(0, x[n,c,h,w] - mean_c' x[n,c',h,w])` (Coates et al.),
+    used by the CLAPP-family networks of the official code as an alternative
+    to ReLU. The input must have a channel dimension (rank >= 2).
+
+    ```mlir
+    %y = locus.triangle %x : tensor<64x128x8x8xf32> -> tensor<64x128x8x8xf32>
+    ```
+  }]>;
+
+def Locus_StandardizeOp : Locus_UnaryOp<"standardize",
+    "per-sample standardisation to zero mean and unit variance", [{
+    `y[n] = (x[n] - mean(x[n])) / sqrt(var(x[n]) + eps)` over all non-batch
+    dimensions of each sample (SCFF standardises every layer input this way;
+    ONNX `MeanVarianceNormalization` with axes [1, 2, 3] maps here).
+
+    ```mlir
+    %y = locus.standardize %x {eps = 1.0e-5 : f64} : tensor<64x3x32x32xf32> -> tensor<64x3x32x32xf32>
+    ```
+  }]> {
+  let arguments = (ins Locus_Tensor:$input, DefaultValuedAttr<F64Attr, "1.0e-5">:$eps);
+}
+
+def Locus_LengthNormalizeOp : Locus_UnaryOp<"length_normalize",
+    "per-sample division by the Euclidean length", [{
+    `y[n] = x[n] / (||x[n]||_2 + eps)` over all non-batch dimensions
+    (Forward-Forward normalises each layer's output before the next layer so
+    that only the direction, not the goodness, is passed on).
+
+    ```mlir
+    %y = locus.length_normalize %x {eps = 1.0e-8 : f64} : tensor<64x128x14x14xf32> -> tensor<64x128x14x14xf32>
+    ```
+  }]> {
+  let arguments = (ins Locus_Tensor:$input, DefaultValuedAttr<F64Attr, "1.0e-8">:$eps);
+}
+
+class Locus_Pool2DOp<string mnemonic, string sum, string desc>
+    : Locus_ShapedOp<mnemonic> {
+  let summary = sum;
+  let description = desc;
+  let arguments = (ins Locus_Tensor:$input, DenseI64ArrayAttr:$kernel,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Locus_MaxPool2DOp : Locus_Pool2DOp<"max_pool2d", "2D max pooling", [{
+    Maximum over each `kernel` window moved by `strides` over the NCHW input,
+    padded by `pads = [top, left, bottom, right]` with -inf (floor mode).
+
+    ```mlir
+    %y = locus.max_pool2d %x {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>,
+           pads = array<i64: 0, 0, 0, 0>} : tensor<64x256x32x32xf32> -> tensor<64x256x16x16xf32>
+    ```
+  }]>;
+
+def Locus_AvgPool2DOp : Locus_Pool2DOp<"avg_pool2d", "2D average pooling", [{
+    Mean over each `kernel` window moved by `strides` (floor mode; padding
+    counts towards the divisor only with `count_include_pad`). The loss
+    pooling of CLAPP++ is an avg_pool2d whose stride equals its kernel.
+
+    ```mlir
+    %y = locus.avg_pool2d %x {kernel = array<i64: 4, 4>, strides = array<i64: 4, 4>,
+           pads = array<i64: 0, 0, 0, 0>} : tensor<64x128x32x32xf32> -> tensor<64x128x8x8xf32>
+    ```
+  }]> {
+  let arguments = (ins Locus_Tensor:$input, DenseI64ArrayAttr:$kernel,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DefaultValuedAttr<BoolAttr, "false">:$count_include_pad);
+}
+
+def Locus_GlobalAvgPoolOp : Locus_UnaryOp<"global_avg_pool",
+    "average over all spatial positions", [{
+    `y[n,c,1,1] = mean_{h,w} x[n,c,h,w]`.
+
+    ```mlir
+    %y = locus.global_avg_pool %x : tensor<64x1024x2x2xf32> -> tensor<64x1024x1x1xf32>
+    ```
+  }]>;
+
+def Locus_FlattenOp : Locus_ShapedOp<"flatten"> {
+  let summary = "collapse dimensions into a matrix";
+  let description = [{
+    ONNX `Flatten`: the dimensions before `axis` become the rows, the rest
+    the columns (row-major, so channel-major for NCHW).
+
+    ```mlir
+    %y = locus.flatten %x {axis = 1 : i64} : tensor<64x256x7x7xf32> -> tensor<64x12544xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$input, DefaultValuedAttr<I64Attr, "1">:$axis);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Locus_ReshapeOp : Locus_ShapedOp<"reshape"> {
+  let summary = "reinterpret a tensor with another shape";
+  let description = [{
+    Row-major reshape to `shape`, following ONNX `Reshape`: one entry may be
+    -1 (inferred) and 0 copies the input dimension.
+
+    ```mlir
+    %y = locus.reshape %x {shape = array<i64: 64, -1>} : tensor<64x256x7x7xf32> -> tensor<64x12544xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$input, DenseI64ArrayAttr:$shape);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Locus_LinearOp : Locus_ShapedOp<"linear"> {
+  let summary = "fully connected layer (GEMM with bias)";
+  let description = [{
+    `y = x W^T + b` with `W` of shape [out, in] (PyTorch's layout, ONNX `Gemm`
+    with transB = 1), or `y = x W + b` with `W` [in, out] when
+    `transpose_weight = false` (ONNX `MatMul` / `Gemm` with transB = 0).
+
+    ```mlir
+    %y = locus.linear %x, %w, %b {transpose_weight = true} : (tensor<64x512xf32>,
+           tensor<10x512xf32>, tensor<10xf32>) -> tensor<64x10xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$input, Locus_Tensor:$weight,
+                       Optional<Locus_Tensor>:$bias,
+                       DefaultValuedAttr<BoolAttr, "true">:$transpose_weight);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Locus_AddOp : Locus_ShapedOp<"add", [Commutative]> {
+  let summary = "element-wise sum of two tensors of the same shape";
+  let description = [{
+    ```mlir
+    %y = locus.add %a, %b : tensor<64x256x8x8xf32>, tensor<64x256x8x8xf32> -> tensor<64x256x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$lhs, Locus_Tensor:$rhs);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
+}
+
+def Locus_ConcatOp : Locus_ShapedOp<"concat"> {
+  let summary = "concatenate tensors along one axis";
+  let description = [{
+    All inputs have the same rank and agree on every dimension but `axis`
+    (1, the channels, for feature maps).
+
+    ```mlir
+    %y = locus.concat %a, %b {axis = 1 : i64} : (tensor<64x128x8x8xf32>, tensor<64x64x8x8xf32>) -> tensor<64x192x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Locus_Tensor>:$inputs,
+                       DefaultValuedAttr<I64Attr, "1">:$axis);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Local learning structure
+//===----------------------------------------------------------------------===//
+
+def Locus_LocalLossOp : Locus_ShapedOp<"local_loss"> {
+  let summary = "marks a learning block's output and its local loss";
+  let description = [{
+    The value passed through is the output `h^l` of learning block `block`:
+    everything computed from the previous block's output (or the network
+    input) up to here belongs to this block, and `loss` is the rule that
+    trains it. The result is the input itself; later blocks consume it, so
+    the marker also orders the blocks.
+
+    The verifier checks the rule against the network: the loss pooling kernel
+    must fit the block's feature map, a direct-feedback context must come from
+    a later block, and block names are unique.
+
+    ```mlir
+    %h1 = locus.local_loss "block1" %r1 {loss = #locus.loss<rule = "clapp++",
+            score = bilinear, f = hinge, form = contrastive, projection = trainable,
+            context = same, pool = 4, negatives = next, mode = local>}
+            : tensor<64x128x32x32xf32> -> tensor<64x128x32x32xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$block, Locus_Tensor:$input, Locus_LossAttr:$loss);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$block $input attr-dict `:` type($input) `->` type($result)";
+}
+
+#endif // LOCUS_OPS_TD

@@ -1,0 +1,249 @@
+//===- LocusOps.cpp - verifiers and shape inference of the locus ops ------===//
+#include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "ShapeFunctions.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+using namespace locus;
+
+#include "locus/Dialect/Locus/IR/LocusInterfaces.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "locus/Dialect/Locus/IR/LocusOps.cpp.inc"
+
+namespace {
+bool isStatic(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && type.hasStaticShape();
+}
+
+/// When every operand is static, the ranked result (if any) must match the
+/// shape the op's shape function computes.
+template <typename OpT>
+LogicalResult verifyResultShape(OpT op) {
+  if (!llvm::all_of(op->getOperands(), isStatic))
+    return success();
+  FailureOr<Shape> expected = computeResultShape(op);
+  if (failed(expected))
+    return failure();
+  auto result = cast<TensorType>(op.getResult().getType());
+  if (result.hasRank() && result.getShape() != ArrayRef<int64_t>(*expected)) {
+    auto want = RankedTensorType::get(*expected, result.getElementType());
+    return op.emitOpError() << "result type " << result
+                            << " does not match the inferred " << want;
+  }
+  return success();
+}
+
+/// `inferShapes`: every operand must already be static; then set the result.
+template <typename OpT>
+LogicalResult inferResultShape(OpT op) {
+  for (auto [i, operand] : llvm::enumerate(op->getOperands()))
+    if (!isStatic(operand))
+      return op.emitOpError() << "operand " << i << " has no static shape ("
+                              << operand.getType() << ")";
+  FailureOr<Shape> shape = computeResultShape(op);
+  if (failed(shape))
+    return failure();
+  auto result = cast<TensorType>(op.getResult().getType());
+  auto inferred = RankedTensorType::get(*shape, result.getElementType());
+  if (result.hasRank() && result != inferred)
+    return op.emitOpError() << "declared result type " << result
+                            << " disagrees with the inferred " << inferred;
+  op.getResult().setType(inferred);
+  return success();
+}
+} // namespace
+
+#define LOCUS_SHAPED_OP(OpT)                                                   \
+  LogicalResult OpT::inferShapes() { return inferResultShape(*this); }
+
+LOCUS_SHAPED_OP(Conv2DOp)
+LOCUS_SHAPED_OP(ReluOp)
+LOCUS_SHAPED_OP(TriangleOp)
+LOCUS_SHAPED_OP(StandardizeOp)
+LOCUS_SHAPED_OP(LengthNormalizeOp)
+LOCUS_SHAPED_OP(MaxPool2DOp)
+LOCUS_SHAPED_OP(AvgPool2DOp)
+LOCUS_SHAPED_OP(GlobalAvgPoolOp)
+LOCUS_SHAPED_OP(FlattenOp)
+LOCUS_SHAPED_OP(ReshapeOp)
+LOCUS_SHAPED_OP(LinearOp)
+LOCUS_SHAPED_OP(AddOp)
+LOCUS_SHAPED_OP(ConcatOp)
+LOCUS_SHAPED_OP(LocalLossOp)
+#undef LOCUS_SHAPED_OP
+
+//===----------------------------------------------------------------------===//
+// Verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  auto type = cast<TensorType>(getResult().getType());
+  if (!type.hasStaticShape())
+    return emitOpError() << "parameter '" << getName()
+                         << "' needs a static shape, got " << type;
+  Init init = getInit();
+  if ((init == Init::KaimingUniform || init == Init::FanInUniform) &&
+      (!getFanIn() || *getFanIn() < 1))
+    return emitOpError() << "parameter '" << getName() << "' with init "
+                         << stringifyInit(init) << " needs a positive fan_in";
+  if (init == Init::Value) {
+    if (!getValue())
+      return emitOpError() << "parameter '" << getName()
+                           << "' with init value needs a 'value' attribute";
+    if (getValue()->getType() != type)
+      return emitOpError() << "parameter '" << getName() << "' value has type "
+                           << getValue()->getType() << ", expected " << type;
+  } else if (getValue()) {
+    return emitOpError() << "parameter '" << getName()
+                         << "' has a value but init "
+                         << stringifyInit(init);
+  }
+  return success();
+}
+
+LogicalResult Conv2DOp::verify() {
+  if (failed(verifyWindowAttrs(*this, {1, 1}, getStrides(), getPads(),
+                               getDilations())))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+LogicalResult MaxPool2DOp::verify() {
+  if (failed(verifyWindowAttrs(*this, getKernel(), getStrides(), getPads(),
+                               {1, 1})))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+LogicalResult AvgPool2DOp::verify() {
+  if (failed(verifyWindowAttrs(*this, getKernel(), getStrides(), getPads(),
+                               {1, 1})))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+LogicalResult ReluOp::verify() { return verifyResultShape(*this); }
+LogicalResult TriangleOp::verify() { return verifyResultShape(*this); }
+LogicalResult GlobalAvgPoolOp::verify() { return verifyResultShape(*this); }
+LogicalResult FlattenOp::verify() { return verifyResultShape(*this); }
+LogicalResult ReshapeOp::verify() { return verifyResultShape(*this); }
+LogicalResult LinearOp::verify() { return verifyResultShape(*this); }
+LogicalResult AddOp::verify() { return verifyResultShape(*this); }
+LogicalResult ConcatOp::verify() { return verifyResultShape(*this); }
+
+LogicalResult StandardizeOp::verify() {
+  if (getEps().convertToDouble() <= 0.0)
+    return emitOpError("eps must be positive");
+  return verifyResultShape(*this);
+}
+
+LogicalResult LengthNormalizeOp::verify() {
+  if (getEps().convertToDouble() <= 0.0)
+    return emitOpError("eps must be positive");
+  return verifyResultShape(*this);
+}
+
+//===----------------------------------------------------------------------===//
+// local_loss: the rule against the network
+//===----------------------------------------------------------------------===//
+
+SmallVector<LocalLossOp> locus::getLearningBlocks(Block *body) {
+  SmallVector<LocalLossOp> blocks;
+  for (Operation &op : *body)
+    if (auto marker = dyn_cast<LocalLossOp>(op))
+      blocks.push_back(marker);
+  return blocks;
+}
+
+namespace {
+/// Checks that a loss pooling kernel fits the [N,C,H,W] map of `block`.
+LogicalResult verifyPoolFits(LocalLossOp op, StringRef what, StringRef block,
+                             int64_t kernel, Type mapType) {
+  auto map = dyn_cast<RankedTensorType>(mapType);
+  if (kernel == LossAttr::kPoolNone || kernel == LossAttr::kPoolAuto || !map)
+    return success();
+  if (map.getRank() != 4)
+    return op.emitOpError() << "block '" << op.getBlock() << "': " << what
+                            << " needs a feature map [N,C,H,W], but block '"
+                            << block << "' outputs " << map;
+  if (kernel == LossAttr::kPoolGlobal)
+    return success();
+  int64_t h = map.getDimSize(2), w = map.getDimSize(3);
+  if (ShapedType::isDynamic(h) || ShapedType::isDynamic(w))
+    return success();
+  if (kernel > h || kernel > w)
+    return op.emitOpError() << "block '" << op.getBlock() << "': " << what
+                            << " kernel " << kernel
+                            << " is larger than the " << h << "x" << w
+                            << " feature map of block '" << block << "'";
+  return success();
+}
+} // namespace
+
+LogicalResult LocalLossOp::verify() {
+  if (getBlock().empty())
+    return emitOpError("needs a non-empty block name");
+  Type inType = getInput().getType(), outType = getResult().getType();
+  if (isa<RankedTensorType>(inType) && isa<RankedTensorType>(outType) &&
+      inType != outType)
+    return emitOpError() << "block '" << getBlock()
+                         << "': the result must have the input's type "
+                         << inType << ", got " << outType;
+  LossAttr loss = getLoss();
+  if (failed(verifyPoolFits(*this, "loss pooling", getBlock(), loss.getPool(),
+                            inType)))
+    return failure();
+
+  // Everything below relates this block to its siblings.
+  SmallVector<LocalLossOp> blocks = getLearningBlocks(getOperation()->getBlock());
+  int64_t self = -1;
+  for (auto [i, other] : llvm::enumerate(blocks)) {
+    if (other == *this) {
+      self = i;
+      continue;
+    }
+    if (other.getBlock() == getBlock())
+      return emitOpError() << "block name '" << getBlock()
+                           << "' is used by more than one block";
+    if (other.getLoss().getMode() != loss.getMode())
+      return emitOpError() << "block '" << getBlock() << "' trains in "
+                           << stringifyTrainingMode(loss.getMode())
+                           << " mode but block '" << other.getBlock()
+                           << "' in "
+                           << stringifyTrainingMode(other.getLoss().getMode())
+                           << " mode; a network has one mode";
+  }
+  if (!loss.usesLaterContext())
+    return success();
+
+  // Direct feedback: the context comes from the named block, by default the
+  // top (last) one, which must not come before this block.
+  int64_t source = blocks.size() - 1;
+  StringRef sourceName = loss.getContextBlock();
+  if (!sourceName.empty()) {
+    auto *it = llvm::find_if(
+        blocks, [&](LocalLossOp b) { return b.getBlock() == sourceName; });
+    if (it == blocks.end())
+      return emitOpError() << "block '" << getBlock()
+                           << "': context block '" << sourceName
+                           << "' does not exist";
+    source = it - blocks.begin();
+    if (source <= self)
+      return emitOpError() << "block '" << getBlock()
+                           << "': a direct-feedback context must come from a "
+                              "later block, but '"
+                           << sourceName << "' is block " << source + 1
+                           << " and this is block " << self + 1;
+  }
+  LocalLossOp context = blocks[source];
+  int64_t kernel = loss.getContextPool() == LossAttr::kPoolAuto
+                       ? context.getLoss().getPool()
+                       : loss.getContextPool();
+  return verifyPoolFits(*this, "context pooling", context.getBlock(), kernel,
+                        context.getInput().getType());
+}
