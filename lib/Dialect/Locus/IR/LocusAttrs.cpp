@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusAttrs.h"
 #include "locus/Dialect/Locus/IR/LocusDialect.h"
+#include "locus/Dialect/Locus/IR/RulePresets.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -29,12 +30,18 @@ void LocusDialect::registerAttributes() {
       >();
 }
 
-namespace {
-struct LossDefaults {
-  static constexpr double theta = 0.0, theta2 = 0.0, lambda = 0.0,
-                          temperature = 1.0, weight = 1.0;
-};
+// Defined here, beside the storage class that getChecked instantiates.
+LossAttr
+LossSpec::getChecked(llvm::function_ref<InFlightDiagnostic()> emitError,
+                     MLIRContext *ctx) const {
+  return LossAttr::getChecked(emitError, ctx, rule, score, f, form,
+                              projection, context, contextBlock, pool,
+                              contextPool, negatives, APFloat(theta),
+                              APFloat(theta2), APFloat(lambda),
+                              APFloat(temperature), APFloat(weight), mode);
+}
 
+namespace {
 /// Parses one enum keyword with the generated `symbolize` function.
 template <typename EnumT>
 ParseResult parseEnumKeyword(AsmParser &parser, StringRef key, EnumT &out,
@@ -91,20 +98,7 @@ void printPool(AsmPrinter &printer, int64_t pool) {
 } // namespace
 
 Attribute LossAttr::parse(AsmParser &parser, Type) {
-  std::string rule = "custom", contextBlock;
-  Score score = Score::Bilinear;
-  LossFunction f = LossFunction::Hinge;
-  LossForm form = LossForm::Contrastive;
-  Projection projection = Projection::Trainable;
-  Context context = Context::Same;
-  int64_t pool = kPoolGlobal, contextPool = kPoolAuto;
-  Negatives negatives = Negatives::Next;
-  double theta = LossDefaults::theta, theta2 = LossDefaults::theta2,
-         lambda = LossDefaults::lambda,
-         temperature = LossDefaults::temperature,
-         weight = LossDefaults::weight;
-  TrainingMode mode = TrainingMode::Local;
-
+  LossSpec spec; // omitted fields keep LossSpec's defaults
   llvm::StringSet<> seen;
   auto parseField = [&]() -> ParseResult {
     SMLoc loc = parser.getCurrentLocation();
@@ -114,37 +108,37 @@ Attribute LossAttr::parse(AsmParser &parser, Type) {
     if (!seen.insert(key).second)
       return parser.emitError(loc) << "field '" << key << "' given twice";
     if (key == "rule")
-      return parser.parseString(&rule);
+      return parser.parseString(&spec.rule);
     if (key == "context_block")
-      return parser.parseString(&contextBlock);
+      return parser.parseString(&spec.contextBlock);
     if (key == "score")
-      return parseEnumKeyword(parser, key, score, symbolizeScore);
+      return parseEnumKeyword(parser, key, spec.score, symbolizeScore);
     if (key == "f")
-      return parseEnumKeyword(parser, key, f, symbolizeLossFunction);
+      return parseEnumKeyword(parser, key, spec.f, symbolizeLossFunction);
     if (key == "form")
-      return parseEnumKeyword(parser, key, form, symbolizeLossForm);
+      return parseEnumKeyword(parser, key, spec.form, symbolizeLossForm);
     if (key == "projection")
-      return parseEnumKeyword(parser, key, projection, symbolizeProjection);
+      return parseEnumKeyword(parser, key, spec.projection, symbolizeProjection);
     if (key == "context")
-      return parseEnumKeyword(parser, key, context, symbolizeContext);
+      return parseEnumKeyword(parser, key, spec.context, symbolizeContext);
     if (key == "negatives")
-      return parseEnumKeyword(parser, key, negatives, symbolizeNegatives);
+      return parseEnumKeyword(parser, key, spec.negatives, symbolizeNegatives);
     if (key == "mode")
-      return parseEnumKeyword(parser, key, mode, symbolizeTrainingMode);
+      return parseEnumKeyword(parser, key, spec.mode, symbolizeTrainingMode);
     if (key == "pool")
-      return parsePool(parser, key, pool, /*allowAuto=*/false);
+      return parsePool(parser, key, spec.pool, /*allowAuto=*/false);
     if (key == "context_pool")
-      return parsePool(parser, key, contextPool, /*allowAuto=*/true);
+      return parsePool(parser, key, spec.contextPool, /*allowAuto=*/true);
     if (key == "theta")
-      return parser.parseFloat(theta);
+      return parser.parseFloat(spec.theta);
     if (key == "theta2")
-      return parser.parseFloat(theta2);
+      return parser.parseFloat(spec.theta2);
     if (key == "lambda")
-      return parser.parseFloat(lambda);
+      return parser.parseFloat(spec.lambda);
     if (key == "temperature")
-      return parser.parseFloat(temperature);
+      return parser.parseFloat(spec.temperature);
     if (key == "weight")
-      return parser.parseFloat(weight);
+      return parser.parseFloat(spec.weight);
     return parser.emitError(loc)
            << "unknown field '" << key
            << "' (expected rule, score, f, form, projection, context, "
@@ -154,12 +148,9 @@ Attribute LossAttr::parse(AsmParser &parser, Type) {
   if (parser.parseCommaSeparatedList(AsmParser::Delimiter::LessGreater,
                                      parseField))
     return {};
-  auto apf = [](double v) { return APFloat(v); };
-  return getChecked([&] { return parser.emitError(parser.getNameLoc()); },
-                    parser.getContext(), rule, score, f, form, projection,
-                    context, contextBlock, pool, contextPool, negatives,
-                    apf(theta), apf(theta2), apf(lambda), apf(temperature),
-                    apf(weight), mode);
+  return spec.getChecked(
+      [&] { return parser.emitError(parser.getNameLoc()); },
+      parser.getContext());
 }
 
 void LossAttr::print(AsmPrinter &printer) const {
@@ -185,11 +176,12 @@ void LossAttr::print(AsmPrinter &printer) const {
     if (value != defaultValue)
       printer << ", " << key << " = " << value;
   };
-  printIfSet("theta", getThetaValue(), LossDefaults::theta);
-  printIfSet("theta2", getTheta2Value(), LossDefaults::theta2);
-  printIfSet("lambda", getLambdaValue(), LossDefaults::lambda);
-  printIfSet("temperature", getTemperatureValue(), LossDefaults::temperature);
-  printIfSet("weight", getWeightValue(), LossDefaults::weight);
+  const LossSpec defaults;
+  printIfSet("theta", getThetaValue(), defaults.theta);
+  printIfSet("theta2", getTheta2Value(), defaults.theta2);
+  printIfSet("lambda", getLambdaValue(), defaults.lambda);
+  printIfSet("temperature", getTemperatureValue(), defaults.temperature);
+  printIfSet("weight", getWeightValue(), defaults.weight);
   printer << ", mode = " << stringifyTrainingMode(getMode()) << ">";
 }
 
