@@ -12,6 +12,7 @@
 #include "locus/Dialect/Locus/IR/RulePresets.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 #include "locus/Frontend/OnnxImport.h"
+#include "locus/Support/SpecDiagnostics.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -94,9 +95,9 @@ StringRef emitName(EmitAction action) {
 }
 
 LogicalResult checkOptions(MLIRContext &context) {
-  Location cli = NameLoc::get(StringAttr::get(&context, "locusc"));
+  Location cli = UnknownLoc::get(&context);
   if (optLevel > 3)
-    return emitError(cli) << "-O" << optLevel << " is not a level (use -O0 "
+    return emitError(cli) << "-O" << optLevel.getValue() << " is not a level (use -O0 "
                           << "to -O3)";
   if (!ruleOverride.empty() &&
       !llvm::is_contained(locus::getRuleNames(), ruleOverride))
@@ -152,8 +153,7 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(outputPath, &errorMessage);
   if (!output) {
-    llvm::errs() << "locusc: error: " << errorMessage << "\n";
-    return failure();
+    return emitError(UnknownLoc::get(&context)) << errorMessage;
   }
   module->print(output->os());
   output->os() << "\n";
@@ -162,12 +162,29 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
 }
 } // namespace
 
+/// libLLVM registers hundreds of back-end options; --help shows only locusc's
+/// own and MLIR's (--mlir-print-ir-*, timing, ...). --help-hidden shows all.
+void hideUnrelatedOptions() {
+  for (auto &entry : cl::getRegisteredOptions()) {
+    StringRef name = entry.first;
+    cl::Option *option = entry.second;
+    bool ours = llvm::is_contained(option->Categories, &locusCategory);
+    bool mlir = name.starts_with("mlir-") || name == "pass-pipeline-crash-reproducer";
+    bool generic = name == "help" || name == "help-hidden" || name == "version";
+    if (!ours && !mlir && !generic)
+      option->setHiddenFlag(cl::Hidden);
+  }
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Before the pass manager options, so --mlir-print-ir-*=PASS can name them.
+  locus::registerLocusPasses();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerAsmPrinterCLOptions();
   registerDefaultTimingManagerCLOptions();
+  hideUnrelatedOptions();
   cl::ParseCommandLineOptions(
       argc, argv,
       "locusc: compile a neural network with layer-local learning rules\n\n"
@@ -181,7 +198,9 @@ int main(int argc, char **argv) {
   registry.insert<locus::LocusDialect, func::FuncDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // Errors point into the spec; the op dump adds nothing for its author.
+  context.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  locus::SpecDiagnosticHandler diagnostics(sourceMgr, &context, "locusc");
   return failed(compile(context, sourceMgr)) ? 1 : 0;
 }

@@ -200,22 +200,20 @@ LogicalResult LocalLossOp::verify() {
     return failure();
 
   // Everything below relates this block to its siblings.
+  // Everything below relates this block to its siblings; a conflict is
+  // reported at the later of the two blocks.
   SmallVector<LocalLossOp> blocks = getLearningBlocks(getOperation()->getBlock());
-  int64_t self = -1;
-  for (auto [i, other] : llvm::enumerate(blocks)) {
-    if (other == *this) {
-      self = i;
-      continue;
-    }
-    if (other.getBlock() == getBlock())
+  int64_t self = llvm::find(blocks, *this) - blocks.begin();
+  for (LocalLossOp earlier : ArrayRef<LocalLossOp>(blocks).take_front(self)) {
+    if (earlier.getBlock() == getBlock())
       return emitOpError() << "block name '" << getBlock()
                            << "' is used by more than one block";
-    if (other.getLoss().getMode() != loss.getMode())
+    if (earlier.getLoss().getMode() != loss.getMode())
       return emitOpError() << "block '" << getBlock() << "' trains in "
                            << stringifyTrainingMode(loss.getMode())
-                           << " mode but block '" << other.getBlock()
+                           << " mode but block '" << earlier.getBlock()
                            << "' in "
-                           << stringifyTrainingMode(other.getLoss().getMode())
+                           << stringifyTrainingMode(earlier.getLoss().getMode())
                            << " mode; a network has one mode";
   }
   if (!loss.usesLaterContext())

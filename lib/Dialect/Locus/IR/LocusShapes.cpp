@@ -51,10 +51,12 @@ FailureOr<Shape> pool2DShape(Operation *op, Value input,
   FailureOr<int64_t> h =
       windowOutput(op, "height", in[2], kernel[0], strides[0], pads[0],
                    pads[2], 1);
+  if (failed(h))
+    return failure();
   FailureOr<int64_t> w =
       windowOutput(op, "width", in[3], kernel[1], strides[1], pads[1],
                    pads[3], 1);
-  if (failed(h) || failed(w))
+  if (failed(w))
     return failure();
   return Shape{in[0], in[1], *h, *w};
 }
@@ -106,9 +108,11 @@ FailureOr<Shape> locus::computeResultShape(Conv2DOp op) {
                     d = op.getDilations();
   FailureOr<int64_t> h =
       windowOutput(o, "height", in[2], w[2], s[0], p[0], p[2], d[0]);
+  if (failed(h))
+    return failure();
   FailureOr<int64_t> wd =
       windowOutput(o, "width", in[3], w[3], s[1], p[1], p[3], d[1]);
-  if (failed(h) || failed(wd))
+  if (failed(wd))
     return failure();
   return Shape{in[0], w[0], *h, *wd};
 }

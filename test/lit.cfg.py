@@ -1,0 +1,19 @@
+# -*- Python -*- lit configuration of the locus regression tests.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "locus"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".onnxtxt", ".test"]
+config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.locus_obj_root, "test")
+
+config.substitutions.append(("%examples", os.path.join(config.locus_src_root, "examples")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Frontend", "Inputs")))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(["locus-opt", "locusc"], [config.locus_tools_dir])
