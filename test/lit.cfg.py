@@ -17,3 +17,9 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "F
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["locus-opt", "locusc"], [config.locus_tools_dir])
+
+# Regenerating the example specs needs Debian's python3-onnx.
+import subprocess
+if subprocess.call(["/usr/bin/python3", "-c", "import onnx"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("python-onnx")
