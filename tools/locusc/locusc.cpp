@@ -13,6 +13,8 @@
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 #include "locus/Frontend/OnnxImport.h"
 #include "locus/Support/SpecDiagnostics.h"
+#include "locus/Target/ModelDescriptor.h"
+#include "locus/runtime/ModelDescriptor.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -24,12 +26,15 @@
 #include "mlir/Support/Timing.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
 namespace cl = llvm::cl;
+namespace rt = locus::rt;
 
 namespace {
 /// Pipeline stages in order: each --emit value runs every stage before it.
@@ -41,16 +46,22 @@ cl::OptionCategory locusCategory("locus compiler options");
 cl::opt<std::string> inputSpec(cl::Positional, cl::Required,
                                cl::desc("<model spec (.onnx or .onnxtxt)>"),
                                cl::cat(locusCategory));
-cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
+cl::opt<std::string> outputPath("o",
+                                cl::desc("Output file ('-' for stdout); without "
+                                         "--emit, its extension picks the stage "
+                                         "(.mlir, .o, anything else: exe)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(locusCategory));
 cl::opt<EmitAction> emitAction(
     "emit", cl::desc("What to emit:"), cl::init(EmitAction::MLIR),
     cl::values(
         clEnumValN(EmitAction::MLIR, "mlir", "verified locus IR (default)"),
-        clEnumValN(EmitAction::LLVM, "llvm", "LLVM IR of the step program"),
-        clEnumValN(EmitAction::Object, "obj", "an object file"),
-        clEnumValN(EmitAction::Executable, "exe", "the training binary")),
+        clEnumValN(EmitAction::LLVM, "llvm",
+                   "LLVM IR of the step program (not implemented yet)"),
+        clEnumValN(EmitAction::Object, "obj",
+                   "an object file with the model descriptor"),
+        clEnumValN(EmitAction::Executable, "exe",
+                   "the training binary (object + locus runtime)")),
     cl::cat(locusCategory));
 cl::opt<unsigned> optLevel("O", cl::Prefix, cl::init(2),
                            cl::desc("Optimisation level 0-3 (default 2)"),
@@ -74,6 +85,11 @@ cl::opt<std::string>
                    cl::desc("Side file attaching locus.LocalLoss to nodes by "
                             "name ('NODE key=value ...' per line)"),
                    cl::value_desc("file"), cl::cat(locusCategory));
+cl::opt<bool> memoryReport(
+    "memory-report",
+    cl::desc("Print the memory plan per block (parameters, optimizer state, "
+             "gradients, activations) and the peak, local and global"),
+    cl::cat(locusCategory));
 cl::list<std::string>
     annotateOptions("annotate",
                     cl::desc("Attach locus.LocalLoss to a node: "
@@ -106,15 +122,61 @@ LogicalResult checkOptions(MLIRContext &context) {
                           << llvm::join(locus::getRuleNames(), ", ") << ")";
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return emitError(cli) << "--batch-size must be positive";
-  if (emitAction != EmitAction::MLIR)
+  if (emitAction == EmitAction::LLVM)
     return emitError(cli)
-           << "--emit=" << emitName(emitAction)
-           << " is not implemented yet: this locusc emits verified locus IR "
-              "(--emit=mlir); code generation comes with the step lowering";
+           << "--emit=llvm is not implemented yet: the block steps run in the "
+              "locus runtime; use --emit=mlir, obj or exe";
+  if (target == Target::CUDA && emitAction != EmitAction::MLIR)
+    return emitError(cli) << "--target=cuda cannot emit code yet; use "
+                             "--target=cpu";
+  if (emitAction == EmitAction::Executable && outputPath == "-")
+    return emitError(cli) << "--emit=exe needs an output file (-o NAME)";
   return success();
 }
 
+/// Without --emit, `-o NAME` picks the stage by extension.
+void inferEmitAction() {
+  if (emitAction.getNumOccurrences() || outputPath == "-")
+    return;
+  StringRef ext = llvm::sys::path::extension(outputPath);
+  if (ext == ".mlir")
+    emitAction = EmitAction::MLIR;
+  else if (ext == ".o")
+    emitAction = EmitAction::Object;
+  else
+    emitAction = EmitAction::Executable;
+}
+
+LogicalResult writeObject(ModuleOp module, StringRef path) {
+  rt::ModelDesc model;
+  if (failed(locus::buildModelDescriptor(module, model)))
+    return failure();
+  std::string blob = rt::serialize(model);
+  std::string errorMessage;
+  std::unique_ptr<llvm::ToolOutputFile> output =
+      openOutputFile(path, &errorMessage);
+  if (!output)
+    return emitError(UnknownLoc::get(module.getContext())) << errorMessage;
+  if (failed(locus::emitDescriptorObject(module, blob, output->os())))
+    return failure();
+  output->keep();
+  return success();
+}
+
+LogicalResult writeExecutable(ModuleOp module, StringRef path) {
+  llvm::SmallString<128> object;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("locus-model", "o", object))
+    return emitError(UnknownLoc::get(module.getContext()))
+           << "cannot create a temporary object file: " << ec.message();
+  llvm::FileRemover removeObject(object);
+  if (failed(writeObject(module, object)))
+    return failure();
+  return locus::linkTrainingBinary(module, object, path);
+}
+
 LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
+  inferEmitAction();
   if (failed(checkOptions(context)))
     return failure();
 
@@ -146,9 +208,19 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   pm.addNestedPass<func::FuncOp>(locus::createLocusInferShapes());
+  pm.addNestedPass<func::FuncOp>(locus::createLocusPartitionBlocks());
+  locus::LocusPlanMemoryOptions planOptions;
+  planOptions.report = memoryReport;
+  pm.addPass(locus::createLocusPlanMemory(planOptions));
   if (failed(pm.run(*module)))
     return failure();
 
+  if (emitAction == EmitAction::Object)
+    return writeObject(*module, outputPath);
+  if (emitAction == EmitAction::Executable)
+    return writeExecutable(*module, outputPath);
+  if (memoryReport && outputPath == "-")
+    return success(); // the report is the requested output
   std::string errorMessage;
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(outputPath, &errorMessage);

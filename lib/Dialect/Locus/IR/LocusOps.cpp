@@ -152,11 +152,14 @@ LogicalResult LengthNormalizeOp::verify() {
 // local_loss: the rule against the network
 //===----------------------------------------------------------------------===//
 
-SmallVector<LocalLossOp> locus::getLearningBlocks(Block *body) {
+SmallVector<LocalLossOp> locus::getLearningBlocks(Operation *op) {
+  Operation *scope = op->getParentWithTrait<OpTrait::IsIsolatedFromAbove>();
+  if (!scope)
+    scope = op;
   SmallVector<LocalLossOp> blocks;
-  for (Operation &op : *body)
-    if (auto marker = dyn_cast<LocalLossOp>(op))
-      blocks.push_back(marker);
+  scope->walk<WalkOrder::PreOrder>([&](LocalLossOp marker) {
+    blocks.push_back(marker);
+  });
   return blocks;
 }
 
@@ -202,7 +205,7 @@ LogicalResult LocalLossOp::verify() {
   // Everything below relates this block to its siblings.
   // Everything below relates this block to its siblings; a conflict is
   // reported at the later of the two blocks.
-  SmallVector<LocalLossOp> blocks = getLearningBlocks(getOperation()->getBlock());
+  SmallVector<LocalLossOp> blocks = getLearningBlocks(getOperation());
   int64_t self = llvm::find(blocks, *this) - blocks.begin();
   for (LocalLossOp earlier : ArrayRef<LocalLossOp>(blocks).take_front(self)) {
     if (earlier.getBlock() == getBlock())
@@ -244,4 +247,48 @@ LogicalResult LocalLossOp::verify() {
                        : loss.getContextPool();
   return verifyPoolFits(*this, "context pooling", context.getBlock(), kernel,
                         context.getInput().getType());
+}
+
+//===----------------------------------------------------------------------===//
+// block
+//===----------------------------------------------------------------------===//
+
+void BlockOp::build(OpBuilder &builder, OperationState &state, StringRef name,
+                    Value input, Type resultType) {
+  state.addAttribute(getNameAttrName(state.name), builder.getStringAttr(name));
+  state.addOperands(input);
+  state.addTypes(resultType);
+  Region *body = state.addRegion();
+  body->push_back(new Block());
+  body->front().addArgument(input.getType(), input.getLoc());
+}
+
+LocalLossOp BlockOp::getMarker() {
+  auto yield = dyn_cast<YieldOp>(getBody().front().getTerminator());
+  return yield ? yield.getValue().getDefiningOp<LocalLossOp>() : LocalLossOp();
+}
+
+LogicalResult BlockOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != 1 ||
+      body.getArgument(0).getType() != getInput().getType())
+    return emitOpError() << "block '" << getName()
+                         << "': the body takes the block input ("
+                         << getInput().getType() << ") as its one argument";
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError() << "block '" << getName()
+                         << "': the body must end in locus.yield";
+  if (yield.getValue().getType() != getResult().getType())
+    return emitOpError() << "block '" << getName() << "': yields "
+                         << yield.getValue().getType() << " but the result is "
+                         << getResult().getType();
+  LocalLossOp marker = getMarker();
+  if (!marker || marker->getParentOp() != getOperation())
+    return emitOpError() << "block '" << getName()
+                         << "': must yield its own locus.local_loss marker";
+  if (marker.getBlock() != getName())
+    return emitOpError() << "block '" << getName() << "' yields the marker of '"
+                         << marker.getBlock() << "'";
+  return success();
 }

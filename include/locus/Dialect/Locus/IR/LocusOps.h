@@ -17,8 +17,9 @@
 #include "locus/Dialect/Locus/IR/LocusOps.h.inc"
 
 namespace locus {
-/// The learning blocks (local_loss markers) of `body`, in program order.
-llvm::SmallVector<LocalLossOp> getLearningBlocks(mlir::Block *body);
+/// The learning blocks (local_loss markers) of the function around `op`, in
+/// program order, whether flat or partitioned into locus.block ops.
+llvm::SmallVector<LocalLossOp> getLearningBlocks(mlir::Operation *op);
 } // namespace locus
 
 #endif

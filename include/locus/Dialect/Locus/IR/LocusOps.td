@@ -6,6 +6,7 @@ include "locus/Dialect/Locus/IR/LocusDialect.td"
 include "locus/Dialect/Locus/IR/LocusAttrs.td"
 include "locus/Dialect/Locus/IR/LocusInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 
 def Locus_Tensor : TensorOf<[F32]>;
@@ -274,6 +275,55 @@ def Locus_LocalLossOp : Locus_ShapedOp<"local_loss"> {
   let arguments = (ins StrAttr:$block, Locus_Tensor:$input, Locus_LossAttr:$loss);
   let results = (outs Locus_Tensor:$result);
   let assemblyFormat = "$block $input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Locus_BlockOp : Locus_Op<"block"> {
+  let summary = "a learning block: the ops one local rule trains";
+  let description = [{
+    Created by `locus-partition-blocks` from the flat network: the body holds
+    every op that computes the block's output from its input (the previous
+    block's output, or the network input), ending in the block's
+    `locus.local_loss` marker. Parameters are used from above; activations
+    never are, so that the runtime can free a block's tensors before the next
+    block runs. Optional `plan` holds the memory plan of the block
+    (`locus-plan-memory`).
+
+    ```mlir
+    %h1 = locus.block "block1"(%x) : tensor<64x1x28x28xf32> -> tensor<64x128x14x14xf32> {
+    ^bb0(%in: tensor<64x1x28x28xf32>):
+      %c = locus.conv2d %in, %w, %b {...} : (...) -> tensor<64x128x28x28xf32>
+      ...
+      %h = locus.local_loss "block1" %p {loss = #locus.loss<...>} : ...
+      locus.yield %h : tensor<64x128x14x14xf32>
+    }
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Locus_Tensor:$input,
+                       OptionalAttr<DictionaryAttr>:$plan);
+  let results = (outs Locus_Tensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $name `(` $input `)` attr-dict `:` type($input) `->` type($result) $body
+  }];
+  let hasVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [OpBuilder<(ins "::llvm::StringRef":$name, "::mlir::Value":$input,
+                                 "::mlir::Type":$resultType)>];
+  let extraClassDeclaration = [{
+    /// The block's local_loss marker (the op its yield returns).
+    LocalLossOp getMarker();
+  }];
+}
+
+def Locus_YieldOp : Locus_Op<"yield", [Pure, Terminator, HasParent<"BlockOp">]> {
+  let summary = "returns a learning block's output";
+  let description = [{
+    ```mlir
+    locus.yield %h : tensor<64x128x14x14xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
 }
 
 #endif // LOCUS_OPS_TD

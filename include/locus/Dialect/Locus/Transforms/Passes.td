@@ -22,4 +22,43 @@ def LocusInferShapes : Pass<"locus-infer-shapes", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::locus::LocusDialect"];
 }
 
+def LocusPartitionBlocks : Pass<"locus-partition-blocks", "::mlir::func::FuncOp"> {
+  let summary = "Group the network's ops into locus.block learning blocks";
+  let description = [{
+    Wraps everything that computes a `locus.local_loss` marker from the
+    previous block's output (or the network input) into one `locus.block`
+    op, whose region takes the block input as its argument and yields the
+    marker. Parameters (`locus.param`) stay outside and are used from above.
+
+    The pass fails, naming the op, when a block reads an activation of an
+    earlier block other than that block's output (a skip connection across
+    blocks, which block-by-block training cannot free), or when ops compute
+    something after the last block that the function returns.
+
+    Example: `%h1 = locus.local_loss "b1" %r` after `%c = locus.conv2d %x ...`
+    and `%r = locus.relu %c` becomes `%h1 = locus.block "b1"(%x) {...}`.
+  }];
+  let dependentDialects = ["::locus::LocusDialect"];
+}
+
+def LocusPlanMemory : Pass<"locus-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Plan the memory of block-by-block training";
+  let description = [{
+    For every `locus.block`, computes the bytes its step needs while it runs
+    (parameters, AdamW state, gradients, live activations including the im2col
+    workspace) and stores them as the block's `plan`; stores the planned peak
+    of the whole training step on the module, for local training (one block's
+    activations at a time, all parameters and optimizer state resident) and
+    for global backprop (every block's activations kept for the backward
+    pass). With `report` it prints the plan as a table. The model of what is
+    live follows the CPU runtime's engine (runtime/src/train), which checks its
+    measured peak against this plan.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the plan as a table to stdout">
+  ];
+  let dependentDialects = ["::locus::LocusDialect"];
+}
+
 #endif // LOCUS_PASSES_TD

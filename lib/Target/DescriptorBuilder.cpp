@@ -1,0 +1,220 @@
+//===- DescriptorBuilder.cpp - locus.block ops to the runtime descriptor --===//
+//
+// Each block's body becomes the runtime's layer list; each loss its LossDesc
+// with the sizes resolved (D_l, D_ctx, the context block's index and kernel);
+// the projections B become parameters named "<block>.B" (and "<block>.B_lat"),
+// initialised like a PyTorch nn.Linear without bias. Ops the CPU runtime does
+// not execute inside a block are errors here, at the op, not later at run time.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/Target/ModelDescriptor.h"
+
+#include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/Dialect/Locus/IR/LossGeometry.h"
+#include "locus/runtime/ModelDescriptor.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+using namespace locus;
+
+namespace {
+std::array<int64_t, 4> shape4(Type type) {
+  std::array<int64_t, 4> s{1, 1, 1, 1};
+  ArrayRef<int64_t> dims = cast<ShapedType>(type).getShape();
+  // [N, D] maps are stored as [N, D, 1, 1].
+  for (size_t i = 0; i < dims.size() && i < 4; ++i)
+    s[i] = dims[i];
+  return s;
+}
+
+rt::ParamInit toRuntime(Init init) {
+  switch (init) {
+  case Init::KaimingUniform:
+    return rt::ParamInit::KaimingUniform;
+  case Init::FanInUniform:
+    return rt::ParamInit::FanInUniform;
+  case Init::Zeros:
+    return rt::ParamInit::Zeros;
+  case Init::Value:
+    return rt::ParamInit::Value;
+  }
+  return rt::ParamInit::Zeros;
+}
+
+class Builder {
+public:
+  explicit Builder(rt::ModelDesc &model) : model(model) {}
+
+  LogicalResult run(ModuleOp module);
+
+private:
+  int32_t addParam(ParamOp param);
+  int32_t addProjection(StringRef name, int64_t rows, int64_t cols);
+  LogicalResult addLayer(Operation &op, rt::BlockDesc &block);
+  LogicalResult addBlock(BlockOp op, int64_t index);
+
+  rt::ModelDesc &model;
+  llvm::DenseMap<Operation *, int32_t> paramIndex;
+};
+
+int32_t Builder::addParam(ParamOp param) {
+  auto [it, inserted] = paramIndex.try_emplace(param, model.params.size());
+  if (!inserted)
+    return it->second;
+  rt::ParamDesc p;
+  p.name = param.getName().str();
+  auto type = cast<ShapedType>(param.getType());
+  p.shape.assign(type.getShape().begin(), type.getShape().end());
+  p.init = toRuntime(param.getInit());
+  p.fanIn = param.getFanIn().value_or(0);
+  if (param.getInit() == Init::Value) {
+    auto dense = cast<DenseElementsAttr>(*param.getValue());
+    for (APFloat v : dense.getValues<APFloat>())
+      p.value.push_back(v.convertToFloat());
+  }
+  model.params.push_back(std::move(p));
+  return it->second;
+}
+
+int32_t Builder::addProjection(StringRef name, int64_t rows, int64_t cols) {
+  rt::ParamDesc p;
+  p.name = name.str();
+  p.shape = {rows, cols};
+  p.init = rt::ParamInit::KaimingUniform; // nn.Linear(cols, rows, bias=False)
+  p.fanIn = cols;
+  model.params.push_back(std::move(p));
+  return model.params.size() - 1;
+}
+
+LogicalResult Builder::addLayer(Operation &op, rt::BlockDesc &block) {
+  rt::LayerDesc layer;
+  layer.inShape = shape4(op.getOperand(0).getType());
+  layer.outShape = shape4(op.getResult(0).getType());
+  auto window = [&](ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                    ArrayRef<int64_t> pads) {
+    std::copy(kernel.begin(), kernel.end(), layer.kernel.begin());
+    std::copy(strides.begin(), strides.end(), layer.stride.begin());
+    std::copy(pads.begin(), pads.end(), layer.pad.begin());
+  };
+  if (auto conv = dyn_cast<Conv2DOp>(op)) {
+    if (llvm::any_of(conv.getDilations(), [](int64_t d) { return d != 1; }))
+      return conv.emitOpError("dilated convolutions are not supported by the "
+                              "CPU runtime yet");
+    auto weight = conv.getWeight().getDefiningOp<ParamOp>();
+    if (!weight)
+      return conv.emitOpError("the weight must be a locus.param");
+    layer.kind = rt::LayerKind::Conv2D;
+    layer.weight = addParam(weight);
+    if (Value bias = conv.getBias()) {
+      auto biasParam = bias.getDefiningOp<ParamOp>();
+      if (!biasParam)
+        return conv.emitOpError("the bias must be a locus.param");
+      layer.bias = addParam(biasParam);
+    }
+    auto w = cast<ShapedType>(weight.getType()).getShape();
+    window({w[2], w[3]}, conv.getStrides(), conv.getPads());
+  } else if (isa<ReluOp>(op)) {
+    layer.kind = rt::LayerKind::Relu;
+  } else if (auto pool = dyn_cast<MaxPool2DOp>(op)) {
+    layer.kind = rt::LayerKind::MaxPool2D;
+    window(pool.getKernel(), pool.getStrides(), pool.getPads());
+  } else if (auto pool = dyn_cast<AvgPool2DOp>(op)) {
+    if (pool.getCountIncludePad())
+      return pool.emitOpError("count_include_pad is not supported by the CPU "
+                              "runtime yet");
+    layer.kind = rt::LayerKind::AvgPool2D;
+    window(pool.getKernel(), pool.getStrides(), pool.getPads());
+  } else if (isa<TriangleOp>(op)) {
+    layer.kind = rt::LayerKind::Triangle;
+  } else if (auto norm = dyn_cast<StandardizeOp>(op)) {
+    layer.kind = rt::LayerKind::Standardize;
+    layer.eps = norm.getEps().convertToDouble();
+  } else if (auto norm = dyn_cast<LengthNormalizeOp>(op)) {
+    layer.kind = rt::LayerKind::LengthNormalize;
+    layer.eps = norm.getEps().convertToDouble();
+  } else {
+    return op.emitOpError("is not supported inside a learning block by the "
+                          "CPU runtime yet");
+  }
+  block.layers.push_back(layer);
+  return success();
+}
+
+LogicalResult Builder::addBlock(BlockOp op, int64_t index) {
+  rt::BlockDesc block;
+  block.name = op.getName().str();
+  block.outShape = shape4(op.getResult().getType());
+  for (Operation &inner : op.getBody().front()) {
+    if (isa<LocalLossOp, YieldOp>(inner))
+      continue;
+    if (failed(addLayer(inner, block)))
+      return failure();
+  }
+  LocalLossOp marker = op.getMarker();
+  LossAttr loss = marker.getLoss();
+  LossGeometry g = getLossGeometry(marker);
+  rt::LossDesc &d = block.loss;
+  d.rule = loss.getRule().str();
+  d.score = stringifyScore(loss.getScore()).str();
+  d.f = stringifyLossFunction(loss.getF()).str();
+  d.form = stringifyLossForm(loss.getForm()).str();
+  d.projection = stringifyProjection(loss.getProjection()).str();
+  d.context = stringifyContext(loss.getContextSource()).str();
+  d.negatives = stringifyNegatives(loss.getNegatives()).str();
+  d.mode = stringifyTrainingMode(loss.getMode()).str();
+  d.contextBlock = g.contextIndex == index ? -1 : g.contextIndex;
+  d.pool = loss.getPool();
+  d.contextPool = g.contextPool;
+  d.theta = loss.getThetaValue();
+  d.theta2 = loss.getTheta2Value();
+  d.lambda = loss.getLambdaValue();
+  d.temperature = loss.getTemperatureValue();
+  d.weight = loss.getWeightValue();
+  d.dim = g.dim;
+  d.contextDim = g.contextDim;
+  if (g.hasProjection)
+    block.projection = addProjection(block.name + ".B", g.dim, g.contextDim);
+  if (g.hasLateral)
+    block.lateralProjection = addProjection(block.name + ".B_lat", g.dim, g.dim);
+  if (DictionaryAttr plan = op.getPlanAttr()) {
+    auto get = [&](StringRef key) {
+      auto v = plan.getAs<IntegerAttr>(key);
+      return v ? v.getInt() : 0;
+    };
+    block.plan = {get("params"), get("optimizer"), get("gradients"),
+                  get("activations")};
+  }
+  model.blocks.push_back(std::move(block));
+  return success();
+}
+
+LogicalResult Builder::run(ModuleOp module) {
+  auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
+  if (funcs.size() != 1)
+    return module.emitError("expected one network function, found ")
+           << funcs.size();
+  func::FuncOp func = funcs.front();
+  model.name = func.getSymName().str();
+  if (auto target = module->getAttrOfType<StringAttr>("locus.target"))
+    model.target = target.str();
+  model.inputShape = shape4(func.getArgument(0).getType());
+  if (auto peak = module->getAttrOfType<IntegerAttr>("locus.plan.peak_local"))
+    model.planPeakLocalBytes = peak.getInt();
+  if (auto peak = module->getAttrOfType<IntegerAttr>("locus.plan.peak_global"))
+    model.planPeakGlobalBytes = peak.getInt();
+  int64_t index = 0;
+  for (BlockOp block : func.getOps<BlockOp>())
+    if (failed(addBlock(block, index++)))
+      return failure();
+  if (model.blocks.empty())
+    return func.emitError("the network has no learning block to train");
+  return success();
+}
+} // namespace
+
+LogicalResult locus::buildModelDescriptor(ModuleOp module,
+                                          rt::ModelDesc &model) {
+  return Builder(model).run(module);
+}

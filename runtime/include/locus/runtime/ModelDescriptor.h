@@ -1,0 +1,102 @@
+//===- ModelDescriptor.h - what a compiled model tells the runtime -*- C++ -*-===//
+//
+// locusc compiles a spec into an object file that exports one model
+// descriptor: the network's blocks in order, each block's layers, its local
+// loss, its parameters with shapes and initialisers, and the memory plan.
+// The descriptor travels as a byte blob (symbols `locus_model_blob` and
+// `locus_model_blob_size`); serialize() and parse() here are the only code
+// that knows its format, shared by the compiler and the runtime.
+//
+// Format: a text header of one record a line ("key value ..."), the line
+// "payload", then raw little-endian float32 initial values that `param`
+// records point into by element offset.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_MODELDESCRIPTOR_H
+#define LOCUS_RUNTIME_MODELDESCRIPTOR_H
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace locus::rt {
+
+enum class ParamInit { KaimingUniform, FanInUniform, Zeros, Value };
+
+struct ParamDesc {
+  std::string name;
+  std::vector<int64_t> shape;
+  ParamInit init = ParamInit::KaimingUniform;
+  int64_t fanIn = 0;
+  std::vector<float> value; // only for ParamInit::Value
+  int64_t count() const;
+};
+
+enum class LayerKind {
+  Conv2D,
+  Relu,
+  MaxPool2D,
+  AvgPool2D,
+  Triangle,
+  Standardize,
+  LengthNormalize,
+};
+
+struct LayerDesc {
+  LayerKind kind = LayerKind::Relu;
+  int32_t weight = -1, bias = -1; // parameter indices (Conv2D)
+  std::array<int64_t, 2> kernel{1, 1}, stride{1, 1};
+  std::array<int64_t, 4> pad{0, 0, 0, 0}; // top, left, bottom, right
+  double eps = 0.0;                       // Standardize, LengthNormalize
+  std::array<int64_t, 4> inShape{}, outShape{};
+};
+
+/// The components of #locus.loss, with the dialect's spelling of each value.
+struct LossDesc {
+  std::string rule = "clapp++";
+  std::string score = "bilinear", f = "hinge", form = "contrastive";
+  std::string projection = "trainable", context = "same", negatives = "next";
+  std::string mode = "local";
+  int32_t contextBlock = -1; ///< block index of the context (-1: this block)
+  int64_t pool = 0;          ///< kernel; 0 = global average; -1 = none
+  int64_t contextPool = 0;   ///< resolved kernel applied to the context block
+  double theta = 0, theta2 = 0, lambda = 0, temperature = 1, weight = 1;
+  int64_t dim = 0;        ///< D_l, length of the pooled block output
+  int64_t contextDim = 0; ///< length of the pooled context
+};
+
+/// Bytes the plan reserves for one block while it runs (float32 tensors).
+struct BlockPlan {
+  int64_t paramBytes = 0, optimizerBytes = 0, gradientBytes = 0, activationBytes = 0;
+};
+
+struct BlockDesc {
+  std::string name;
+  std::vector<LayerDesc> layers;
+  std::array<int64_t, 4> outShape{};
+  LossDesc loss;
+  /// Parameters of the loss: the projection B (and B_lat for "both"), -1 if none.
+  int32_t projection = -1, lateralProjection = -1;
+  BlockPlan plan;
+};
+
+struct ModelDesc {
+  int32_t version = 1;
+  std::string name;
+  std::string target = "cpu";
+  std::array<int64_t, 4> inputShape{}; ///< [views, C, H, W]
+  std::vector<ParamDesc> params;
+  std::vector<BlockDesc> blocks;
+  int64_t planPeakLocalBytes = 0, planPeakGlobalBytes = 0;
+};
+
+std::string serialize(const ModelDesc &model);
+/// Parses a blob; on failure returns false and sets `error` to what was wrong
+/// and where (the header line).
+bool parse(std::string_view blob, ModelDesc &model, std::string &error);
+
+} // namespace locus::rt
+
+#endif
