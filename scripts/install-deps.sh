@@ -9,6 +9,7 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libfmt-dev libgtest-dev
   libonnx-dev libprotobuf-dev python3-onnx
+  libopenblas-dev zlib1g-dev dataset-fashion-mnist
 )
 
 missing=()
