@@ -2,20 +2,16 @@
 // RUN: locus-opt %s --locus-partition-blocks --locus-plan-memory | FileCheck %s
 // RUN: locus-opt %s --locus-partition-blocks --locus-plan-memory=report=true -o /dev/null | FileCheck %s --check-prefix=REPORT
 
-// N = 8 views. Block b1: conv 1->4 on 8x8, relu, maxpool to 4x4, pool 2 -> D = 16.
-//   params: w 36 + B 16*16 = 292 floats = 1168 B; optimizer 2336; gradients 1168.
-//   forward: input 512 + conv 2048 + relu 2048 + pool 512 + argmax 512 = 5632 floats/indices = 22528 B
-//   backward: z, Bc, dz (3 * 8 * 16) + context (8 * 16) = 512 floats = 2048 B;
-//             2 * 2048 floats = 16384 B; im2col 9 * 64 floats = 2304 B; total 20736 B
-//   activations = 43264 B
-// CHECK: module attributes {locus.plan.peak_global = 52288 : i64, locus.plan.peak_local = 48128 : i64}
-// CHECK: locus.block "b1"(%arg0) {plan = {activations = 43264 : i64, gradients = 1168 : i64, optimizer = 2336 : i64, params = 1168 : i64}}
-// Block b2: relu only on 8x4x4x4, global pooling: D = 4; B 4*4.
-//   params 64 B, optimizer 128, gradients 64; forward (512 + 512) * 4 = 4096;
-//   backward (3 * 8 * 4 + 8 * 4) * 4 + 2 * 512 * 4 = 512 + 4096 = 4608; activations 8704
-// CHECK: locus.block "b2"(%{{.*}}) {plan = {activations = 8704 : i64, gradients = 64 : i64, optimizer = 128 : i64, params = 64 : i64}}
-// Local peak: resident (1168 + 2336 + 64 + 128) + max(1168 + 43264, 64 + 8704) = 3696 + 44432 = 48128
-// Global peak: 3696 + gradients 1232 + forward (22528 + 4096) + largest backward 20736 = 52288
+// N = 8 views; the walk follows the CPU engine (runtime/src/MemoryPlan.cpp).
+// Block b1: conv 1->4 on 8x8 (no bias), relu (in place), maxpool to 4x4, loss pool 2: D = 16.
+//   forward: conv out 8192 B (kept as the relu output), pool out 2048, arg-max 2048 (kept);
+//   loss: z 512, dz 512, dB 1024; z freed, dh 2048, dz freed;
+//   backward: maxpool dx 8192 -> peak 23552 B; the gradients are dW 144 + dB 1024 = 1168,
+//   so activations = 23552 - 1168 = 22384.
+// CHECK: module attributes {locus.plan.peak_global = 50864 : i64, locus.plan.peak_local = 55920 : i64}
+// CHECK: locus.block "b1"(%arg0) {plan = {activations = 22384 : i64, gradients = 1168 : i64, optimizer = 2336 : i64, params = 1168 : i64}}
+// Block b2: relu on its 8x4x4x4 input (not in place: the input is kept by b1's output), global pool: D = 4.
+// CHECK: locus.block "b2"(%{{.*}}) {plan = {activations = 4224 : i64, gradients = 64 : i64, optimizer = 128 : i64, params = 64 : i64}}
 module {
   func.func @net(%x: tensor<8x1x8x8xf32>) -> tensor<8x4x4x4xf32> {
     %w1 = locus.param "w1" {fan_in = 9 : i64, init = #locus.init<kaiming_uniform>} : tensor<4x1x3x3xf32>
@@ -28,10 +24,10 @@ module {
     return %h2 : tensor<8x4x4x4xf32>
   }
 }
-// REPORT: memory plan (MiB, float32)
-// REPORT: block           params optimizer gradients activations(local) activations(global)
+// REPORT: memory plan of 'net' (MiB, float32, 8 views per step)
+// REPORT: block           params optimizer gradients activations(local) kept(global)
 // REPORT: b1
 // REPORT: b2
 // REPORT: peak, local (block by block):
 // REPORT: peak, global (backprop):
-// REPORT: local / global: 0.920
+// REPORT: local / global: 1.099

@@ -13,6 +13,7 @@
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 #include "locus/Frontend/OnnxImport.h"
 #include "locus/Support/SpecDiagnostics.h"
+#include "locus/Conversion/LocusToDescriptor.h"
 #include "locus/Target/ModelDescriptor.h"
 #include "locus/runtime/ModelDescriptor.h"
 
@@ -27,6 +28,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"

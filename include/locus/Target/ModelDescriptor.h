@@ -1,9 +1,9 @@
 //===- ModelDescriptor.h - planned locus IR to the runtime's descriptor -*- C++ -*-===//
 //
 // The runtime executes a compiled model from its descriptor
-// (runtime/include/locus/runtime/ModelDescriptor.h). These functions build
-// it from a module that has been shape-inferred, partitioned into
-// locus.block ops and memory-planned, and write it into an object file.
+// (runtime/include/locus/runtime/ModelDescriptor.h, built from the IR by
+// locus/Conversion/LocusToDescriptor.h). These functions write it into an
+// object file and link that with the runtime.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_TARGET_MODELDESCRIPTOR_H
@@ -14,15 +14,7 @@
 
 #include <string>
 
-namespace locus::rt {
-struct ModelDesc;
-}
-
 namespace locus {
-
-/// Fails with an error at the first op the runtime cannot execute.
-mlir::LogicalResult buildModelDescriptor(mlir::ModuleOp module,
-                                         rt::ModelDesc &model);
 
 /// Writes a relocatable object for the host exporting the serialized
 /// descriptor as `locus_model_blob` / `locus_model_blob_size`.

@@ -37,8 +37,8 @@ struct PartitionBlocksPass
       func.emitError("a locus network takes exactly one data input");
       return signalPassFailure();
     }
-    if (!func.getOps<BlockOp>().empty())
-      return; // already partitioned
+    if (!func.getOps<BlockOp>().empty() || func.getOps<LocalLossOp>().empty())
+      return; // already partitioned, or nothing to partition
     Block &body = func.getBody().front();
     Value boundary = func.getArgument(0);
     SmallVector<Operation *> group;

@@ -1,4 +1,4 @@
-//===- DescriptorBuilder.cpp - locus.block ops to the runtime descriptor --===//
+//===- LocusToDescriptor.cpp - locus.block ops to the runtime descriptor --===//
 //
 // Each block's body becomes the runtime's layer list; each loss its LossDesc
 // with the sizes resolved (D_l, D_ctx, the context block's index and kernel);
@@ -7,7 +7,7 @@
 // not execute inside a block are errors here, at the op, not later at run time.
 //
 //===----------------------------------------------------------------------===//
-#include "locus/Target/ModelDescriptor.h"
+#include "locus/Conversion/LocusToDescriptor.h"
 
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "locus/Dialect/Locus/IR/LossGeometry.h"
@@ -43,9 +43,9 @@ rt::ParamInit toRuntime(Init init) {
   return rt::ParamInit::Zeros;
 }
 
-class Builder {
+class DescriptorBuilder {
 public:
-  explicit Builder(rt::ModelDesc &model) : model(model) {}
+  explicit DescriptorBuilder(rt::ModelDesc &model) : model(model) {}
 
   LogicalResult run(ModuleOp module);
 
@@ -59,7 +59,7 @@ private:
   llvm::DenseMap<Operation *, int32_t> paramIndex;
 };
 
-int32_t Builder::addParam(ParamOp param) {
+int32_t DescriptorBuilder::addParam(ParamOp param) {
   auto [it, inserted] = paramIndex.try_emplace(param, model.params.size());
   if (!inserted)
     return it->second;
@@ -78,7 +78,7 @@ int32_t Builder::addParam(ParamOp param) {
   return it->second;
 }
 
-int32_t Builder::addProjection(StringRef name, int64_t rows, int64_t cols) {
+int32_t DescriptorBuilder::addProjection(StringRef name, int64_t rows, int64_t cols) {
   rt::ParamDesc p;
   p.name = name.str();
   p.shape = {rows, cols};
@@ -88,7 +88,7 @@ int32_t Builder::addProjection(StringRef name, int64_t rows, int64_t cols) {
   return model.params.size() - 1;
 }
 
-LogicalResult Builder::addLayer(Operation &op, rt::BlockDesc &block) {
+LogicalResult DescriptorBuilder::addLayer(Operation &op, rt::BlockDesc &block) {
   rt::LayerDesc layer;
   layer.inShape = shape4(op.getOperand(0).getType());
   layer.outShape = shape4(op.getResult(0).getType());
@@ -142,7 +142,7 @@ LogicalResult Builder::addLayer(Operation &op, rt::BlockDesc &block) {
   return success();
 }
 
-LogicalResult Builder::addBlock(BlockOp op, int64_t index) {
+LogicalResult DescriptorBuilder::addBlock(BlockOp op, int64_t index) {
   rt::BlockDesc block;
   block.name = op.getName().str();
   block.outShape = shape4(op.getResult().getType());
@@ -190,7 +190,7 @@ LogicalResult Builder::addBlock(BlockOp op, int64_t index) {
   return success();
 }
 
-LogicalResult Builder::run(ModuleOp module) {
+LogicalResult DescriptorBuilder::run(ModuleOp module) {
   auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
   if (funcs.size() != 1)
     return module.emitError("expected one network function, found ")
@@ -216,5 +216,5 @@ LogicalResult Builder::run(ModuleOp module) {
 
 LogicalResult locus::buildModelDescriptor(ModuleOp module,
                                           rt::ModelDesc &model) {
-  return Builder(model).run(module);
+  return DescriptorBuilder(model).run(module);
 }

@@ -1,0 +1,82 @@
+//===- Kernels.h - CPU kernels of the block step ---------------*- C++ -*-===//
+//
+// The layer kernels a block step needs on the CPU, NCHW float32. Convolutions
+// go through im2col + OpenBLAS SGEMM; the rest are plain loops the compiler
+// vectorises. Every function writes its outputs completely (no accumulation
+// unless the name says so). Shapes are checked by the caller.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_CPU_KERNELS_H
+#define LOCUS_RUNTIME_CPU_KERNELS_H
+
+#include <cstdint>
+#include <vector>
+
+namespace locus::rt::cpu {
+
+struct Shape4 {
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  int64_t count() const { return n * c * h * w; }
+  int64_t plane() const { return h * w; }
+};
+
+/// A 2D window: kernel, stride, padding [top, left, bottom, right].
+struct Window {
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
+  Shape4 outputShape(Shape4 in, int64_t outChannels) const;
+};
+
+/// Scratch memory reused across calls (im2col buffers); grows, never shrinks
+/// until release().
+class Workspace {
+public:
+  float *get(int64_t floats);
+  void release();
+  int64_t bytes() const { return static_cast<int64_t>(buffer_.capacity() * sizeof(float)); }
+
+private:
+  std::vector<float> buffer_;
+};
+
+/// Floats of Workspace the convolution kernels below take for this shape
+/// (the largest of forward, weight gradient and data gradient).
+int64_t conv2dWorkspaceFloats(Shape4 xs, const Window &win, int64_t outChannels);
+
+// y = conv(x, w) + b. w is [O, C, kh, kw]; b may be null.
+void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                   const float *b, const Window &win, float *y, Workspace &ws);
+// dW = sum over n of dy (x) im2col(x); db = sum of dy. db may be null.
+void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
+                          const Window &win, float *dw, float *db, Workspace &ws);
+// dx = conv^T(dy, w): only the global (backprop) mode needs it.
+void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
+                        float *dx, Shape4 xs, Workspace &ws);
+
+void reluForward(const float *x, float *y, int64_t count);
+// dx = dy * 1[y > 0] (y is the relu output; relu'(0) = 0). dx may alias dy.
+void reluBackward(const float *y, const float *dy, float *dx, int64_t count);
+
+// Max pooling (padding counts as -inf); argmax holds the flat input index of
+// each output's maximum, for the backward pass.
+void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
+                      int32_t *argmax);
+// dx = 0, then dx[argmax[i]] += dy[i].
+void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
+                       Shape4 xs);
+
+// Average pooling, floor mode, divisor kh*kw (padding never counted).
+void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys);
+void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx, Shape4 xs);
+
+// relu(x - mean over channels) and its backward (needs x).
+void triangleForward(const float *x, Shape4 xs, float *y);
+void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx);
+
+// C = alpha * op(A) op(B) + beta * C, row-major, through OpenBLAS.
+void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+          const float *a, const float *b, float beta, float *c);
+
+} // namespace locus::rt::cpu
+
+#endif

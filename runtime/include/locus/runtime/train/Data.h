@@ -1,0 +1,71 @@
+//===- Data.h - image data sets for training and evaluation ----*- C++ -*-===//
+//
+// Images stay as uint8 [count, C, H, W] in memory (Fashion-MNIST's 60000
+// images are 47 MB); views are rendered as float32 per step by Augment.h.
+// Loaders validate magic numbers, dimensions and sizes and name the file in
+// every error.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_TRAIN_DATA_H
+#define LOCUS_RUNTIME_TRAIN_DATA_H
+
+#include "locus/runtime/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace locus::rt::train {
+
+struct ImageSet {
+  int64_t count = 0, channels = 0, height = 0, width = 0;
+  std::vector<uint8_t> pixels; ///< [count, C, H, W]
+  std::vector<int32_t> labels; ///< [count]
+  const uint8_t *image(int64_t i) const { return pixels.data() + i * channels * height * width; }
+};
+
+/// Per-channel normalisation applied after scaling pixels to [0, 1].
+struct Normalization {
+  std::vector<float> mean, stddev;
+};
+
+struct Dataset {
+  std::string name;
+  ImageSet train, test;
+  int32_t classes = 0;
+  Normalization norm;
+};
+
+/// An IDX array (MNIST format): big-endian magic 0x000008NN with NN dims,
+/// big-endian uint32 dims, then uint8 data. gzip is detected and inflated.
+struct IdxArray {
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> data;
+};
+Status readIdx(const std::string &path, IdxArray &out);
+
+/// Fashion-MNIST from `dir` (train-images-idx3-ubyte[.gz] etc.); mean 0.2860,
+/// std 0.3530.
+Status loadFashionMnist(const std::string &dir, Dataset &out);
+
+/// Random uint8 images with random labels (10 classes), for benchmarks.
+Dataset makeSynthetic(int64_t channels, int64_t height, int64_t width, int64_t trainCount,
+                      int64_t testCount, uint64_t seed);
+
+/// `--data KIND[:ARG]`: fashion-mnist:DIR or synthetic[:COUNT].
+struct DataSpec {
+  std::string kind = "fashion-mnist";
+  std::string path = "/usr/share/datasets/fashion-mnist";
+  int64_t count = 4096; ///< synthetic training images
+};
+Status parseDataSpec(const std::string &text, DataSpec &out);
+/// Loads the data set and checks it fits a model input of C channels.
+Status loadDataset(const DataSpec &spec, int64_t channels, int64_t height, int64_t width,
+                   uint64_t seed, Dataset &out);
+
+/// `--fixed-batch`: exactly `count` little-endian float32 values.
+Status readFloatFile(const std::string &path, int64_t count, float *out);
+
+} // namespace locus::rt::train
+
+#endif

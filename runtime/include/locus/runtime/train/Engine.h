@@ -1,0 +1,111 @@
+//===- Engine.h - the block-by-block training engine (CPU) ------*- C++ -*-===//
+//
+// Executes a compiled model descriptor (DESIGN.md "Execution model"). In the
+// local mode each block runs forward, computes its local loss and gradient,
+// backpropagates inside itself only (never into its input), updates W, b and
+// B with AdamW, and releases its tensors before the next block starts; only
+// its detached output travels on. Direct feedback ("top"/"both" context)
+// first runs a forward-only pass that keeps nothing but the pooled context.
+// The global mode (backprop baselines) keeps every block's activations,
+// puts the loss on the top block only, and backpropagates end to end.
+//
+// All blocks see the parameters as they were at the start of the step (a
+// block's output is computed before its update), which is exactly the
+// official code's "sum the losses, one backward, one optimizer step".
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_TRAIN_ENGINE_H
+#define LOCUS_RUNTIME_TRAIN_ENGINE_H
+
+#include "locus/runtime/Error.h"
+#include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/cpu/Optimizer.h"
+#include "locus/runtime/train/Tensor.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace locus::rt::train {
+
+struct ExecContext;
+
+struct EngineOptions {
+  cpu::AdamW optimizer; ///< lr 2e-4, weight decay 0 by default (METHOD.md §2)
+  uint64_t seed = 0;    ///< parameter initialisation and random negatives
+};
+
+/// Receives each trained parameter's gradient of a step (before any update).
+using GradientObserver = std::function<void(int32_t param, const Tensor &grad)>;
+
+/// Returns an error naming the block and what the CPU runtime cannot run
+/// (FF, SCFF, InfoNCE, ...), or ok.
+Status validateForCpu(const ModelDesc &model);
+
+class Engine {
+public:
+  /// Validates the model, allocates and initialises the parameters from
+  /// options.seed (PyTorch's default init: U(+-1/sqrt(fan_in))) and the
+  /// AdamW state of every trained parameter.
+  static Status create(const ModelDesc &model, const EngineOptions &options,
+                       std::unique_ptr<Engine> &out);
+  ~Engine();
+
+  const ModelDesc &model() const { return model_; }
+  bool globalMode() const { return global_; }
+  /// The views of one step (N = 2B) and their shape [N, C, H, W].
+  Shape4 viewShape() const;
+  int64_t stepsTaken() const { return steps_; }
+
+  /// One training step on views [N, C, H, W] (X = [v1; v2]). losses[l] is
+  /// block l's loss; NaN for a block whose loss is not optimised (the lower
+  /// blocks in global mode).
+  Status step(const Tensor &views, std::vector<double> &losses);
+  /// The same computation as step() without any update: every trained
+  /// parameter's gradient goes to `observer` (the local mode calls it block
+  /// by block, before that block's tensors are released).
+  Status gradients(const Tensor &views, const GradientObserver &observer,
+                   std::vector<double> &losses);
+  /// Loss values only (held-out evaluation); `drawIndex` fixes the random
+  /// negatives so repeated evaluations compare.
+  Status evaluate(const Tensor &views, std::vector<double> &losses, uint64_t drawIndex = 0);
+
+  /// Frozen-encoder features (METHOD.md §5): every block's output pooled
+  /// with its own loss kernel, flattened, concatenated: out is [n, F] for
+  /// images [n, C, H, W] (any n).
+  int64_t featureCount() const;
+  Status features(const Tensor &images, float *out);
+
+  const std::vector<Tensor> &params() const { return params_; }
+  Tensor &param(int32_t index) { return params_[index]; }
+  bool trained(int32_t index) const { return trained_[index]; }
+  /// The tracker every tensor of this engine is charged to.
+  MemoryTracker &memory();
+  const std::shared_ptr<MemoryTracker> &memoryHandle() const;
+
+private:
+  enum class Phase { Train, Gradients, Evaluate };
+  Engine(const ModelDesc &model, const EngineOptions &options);
+  void initParameters();
+  Status run(const Tensor &views, Phase phase, const GradientObserver *observer,
+             std::vector<double> &losses, uint64_t negativesIndex);
+  Status runLocal(const Tensor &views, Phase phase, const GradientObserver *observer,
+                  std::vector<double> &losses, uint64_t negativesIndex);
+  Status runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
+                   std::vector<double> &losses, uint64_t negativesIndex);
+  void update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads);
+
+  ModelDesc model_;
+  EngineOptions options_;
+  std::unique_ptr<ExecContext> ctx_;
+  bool global_ = false;
+  int64_t steps_ = 0;
+  std::vector<Tensor> params_, adamM_, adamV_;
+  std::vector<bool> trained_;
+  std::vector<Tensor> identity_; ///< per block: B = I for projection = identity
+};
+
+} // namespace locus::rt::train
+
+#endif

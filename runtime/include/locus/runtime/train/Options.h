@@ -1,0 +1,39 @@
+//===- Options.h - the training binary's command line ----------*- C++ -*-===//
+#ifndef LOCUS_RUNTIME_TRAIN_OPTIONS_H
+#define LOCUS_RUNTIME_TRAIN_OPTIONS_H
+
+#include "locus/runtime/Error.h"
+#include "locus/runtime/train/Data.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace locus::rt::train {
+
+struct Options {
+  DataSpec data;
+  bool dataGiven = false;
+  int64_t epochs = 1;
+  int64_t maxSteps = -1;        ///< -1: no limit
+  int64_t batchSize = -1;       ///< images; -1: the compiled views / 2
+  std::optional<double> lr;     ///< default: AdamW's 2e-4
+  double weightDecay = 0.0;
+  uint64_t seed = 0;
+  std::string init, save, metrics, fixedBatch;
+  int64_t probeEpochs = 10;     ///< 0 skips the probe
+  int64_t probeTrain = -1, probeTest = -1;
+  int64_t heldOut = 512;        ///< test images for the held-out loss; 0 skips it
+  int64_t logEvery = 50;
+  bool help = false;
+};
+
+/// Parses argv. On a bad option returns an error saying which and why.
+Status parseOptions(int argc, const char *const *argv, Options &out);
+
+/// The --help text; `modelLine` describes the compiled model (may be empty).
+std::string helpText(const std::string &program, const std::string &modelLine);
+
+} // namespace locus::rt::train
+
+#endif

@@ -1,0 +1,63 @@
+//===- Probe.h - linear-probe evaluation of the frozen encoder -*- C++ -*-===//
+//
+// METHOD.md §5: every block's output pooled with its own loss kernel,
+// flattened and concatenated, then Linear(F, classes) with bias, softmax
+// cross-entropy, Adam lr 1e-3, batch 32. Unlike the paper, features are
+// computed once from un-augmented images (the whole image resized to the
+// model input) and reused every epoch: the encoder is frozen, and running
+// it once per epoch over 50k-60k images would dominate the run.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_TRAIN_PROBE_H
+#define LOCUS_RUNTIME_TRAIN_PROBE_H
+
+#include "locus/runtime/Error.h"
+#include "locus/runtime/train/Data.h"
+#include "locus/runtime/train/Engine.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace locus::rt::train {
+
+struct ProbeOptions {
+  int64_t epochs = 10;
+  int64_t trainImages = -1, testImages = -1; ///< -1: the whole split
+  int64_t batch = 32;
+  double lr = 1e-3;
+  uint64_t seed = 0;
+};
+
+struct ProbeResult {
+  double trainAccuracy = 0, testAccuracy = 0, finalLoss = 0;
+  int64_t features = 0, trainCount = 0, testCount = 0;
+};
+
+/// Progress lines ("probe: ...") for stderr.
+using ProbeLog = std::function<void(const std::string &)>;
+
+/// Features of the first `count` images of `set`: out is [count, F].
+Status extractFeatures(Engine &engine, const ImageSet &set, const Normalization &norm,
+                       int64_t count, std::vector<float> &out);
+
+/// A trained linear classifier: logits = x W^T + b, W is [classes, F].
+struct LinearClassifier {
+  int64_t features = 0, classes = 0;
+  std::vector<float> weight, bias;
+  double accuracy(const float *x, const int32_t *labels, int64_t n) const;
+};
+
+/// Trains the classifier with Adam on the given features; returns the last
+/// epoch's mean loss.
+double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, int64_t features,
+                             int64_t classes, const ProbeOptions &options, LinearClassifier &out,
+                             const ProbeLog &log = {});
+
+/// Features, training and both accuracies.
+Status runLinearProbe(Engine &engine, const Dataset &data, const ProbeOptions &options,
+                      ProbeResult &result, const ProbeLog &log = {});
+
+} // namespace locus::rt::train
+
+#endif

@@ -1,0 +1,35 @@
+//===- Trainer.h - what a compiled training binary does ---------*- C++ -*-===//
+//
+// trainMain is the binary's whole `main`: read the embedded descriptor and
+// the command line, then train (Engine), evaluate (held-out local losses,
+// linear probe), checkpoint and log. Exit status: 0 done, 1 runtime error,
+// 2 bad command line.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_TRAIN_TRAINER_H
+#define LOCUS_RUNTIME_TRAIN_TRAINER_H
+
+#include "locus/runtime/Error.h"
+#include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/train/Options.h"
+
+#include <cstdint>
+#include <string>
+
+namespace locus::rt::train {
+
+int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size);
+
+/// Checks the options against the compiled model (batch size); an error here
+/// is a command-line error.
+Status checkOptionsForModel(const Options &options, const ModelDesc &model);
+
+/// Everything after option parsing.
+Status runTraining(const ModelDesc &model, const Options &options);
+
+/// One line describing the compiled model, for --help and the log.
+std::string describeModel(const ModelDesc &model);
+
+} // namespace locus::rt::train
+
+#endif

@@ -1,0 +1,321 @@
+//===- MemoryPlan.cpp - liveness walk over the engine's step ---------------===//
+//
+// Mirrors Engine::runLocal / runGlobal and forwardBlock / backwardBlock
+// (runtime/src/train): which buffers each layer allocates, which the block
+// state keeps for the backward pass, which are reused in place (relu
+// forward and backward) and when each is released. Any change there must
+// change this walk too; TrainMemoryPlanTest compares the two.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/runtime/MemoryPlan.h"
+
+#include "locus/runtime/cpu/Kernels.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace locus::rt {
+
+namespace {
+constexpr int64_t kFloat = 4, kIndex = 4;
+
+int64_t count(const std::array<int64_t, 4> &s, int64_t n) { return n * s[1] * s[2] * s[3]; }
+
+/// Running total of live step memory and its high-water mark.
+struct Live {
+  int64_t current = 0, peak = 0;
+  void alloc(int64_t bytes) {
+    current += bytes;
+    peak = std::max(peak, current);
+  }
+  void free(int64_t bytes) { current -= bytes; }
+};
+
+int64_t pooledDim(const std::array<int64_t, 4> &s, int64_t k) {
+  if (k < 0)
+    return s[1] * s[2] * s[3];
+  if (k == 0)
+    return s[1];
+  return s[1] * (s[2] / k) * (s[3] / k);
+}
+
+/// Whether a block's loss needs a context from another block.
+bool foreignContext(const BlockDesc &b, int32_t self) {
+  return b.loss.context != "same" && b.loss.contextBlock >= 0 && b.loss.contextBlock != self;
+}
+
+struct Walker {
+  const ModelDesc &model;
+  int64_t n; // views
+
+  /// forwardBlock. `inputHeld`: someone else holds the block input (the
+  /// trainer's views buffer), so it is never freed here. Returns the bytes
+  /// the block state keeps for backward (`kept`) and the output's bytes.
+  void forward(const BlockDesc &b, bool keep, bool inputHeld, Live &live, int64_t &kept,
+               int64_t &outBytes) const {
+    int64_t x = count(b.layers.front().inShape, n) * kFloat;
+    bool held = inputHeld;
+    kept = 0;
+    for (const LayerDesc &layer : b.layers) {
+      int64_t y = count(layer.outShape, n) * kFloat;
+      bool yHeld = false, inPlace = false;
+      switch (layer.kind) {
+      case LayerKind::Conv2D:
+      case LayerKind::Triangle:
+        live.alloc(y);
+        if (keep && !held) { // the state keeps the input
+          kept += x;
+          held = true;
+        }
+        break;
+      case LayerKind::Relu:
+        inPlace = !held; // the output takes over an input nobody else holds
+        if (!inPlace)
+          live.alloc(y);
+        if (keep) {
+          yHeld = true;
+          kept += y;
+        }
+        break;
+      case LayerKind::MaxPool2D:
+        live.alloc(y);
+        live.alloc(y / kFloat * kIndex); // arg-max indices
+        if (keep)
+          kept += y / kFloat * kIndex;
+        else
+          live.free(y / kFloat * kIndex);
+        break;
+      case LayerKind::AvgPool2D:
+      case LayerKind::Standardize:
+      case LayerKind::LengthNormalize:
+        live.alloc(y);
+        break;
+      }
+      if (!held && !inPlace)
+        live.free(x);
+      x = y;
+      held = yHeld;
+    }
+    outBytes = x;
+  }
+};
+} // namespace
+
+MemoryPlan planMemory(const ModelDesc &model) {
+  MemoryPlan plan;
+  const int64_t n = model.inputShape[0];
+  int32_t blocks = static_cast<int32_t>(model.blocks.size());
+  bool global = blocks > 0 && model.blocks.back().loss.mode == "global";
+  int32_t top = blocks - 1;
+
+  // Resident: parameters, AdamW state of the trained ones, views, workspace.
+  std::vector<bool> trained(model.params.size(), false);
+  for (int32_t l = 0; l < blocks; ++l) {
+    const BlockDesc &b = model.blocks[l];
+    for (const LayerDesc &layer : b.layers)
+      if (layer.kind == LayerKind::Conv2D) {
+        trained[layer.weight] = true;
+        if (layer.bias >= 0)
+          trained[layer.bias] = true;
+      }
+    if (b.loss.projection == "trainable" && (!global || l == top)) {
+      trained[b.projection] = true;
+      if (b.lateralProjection >= 0)
+        trained[b.lateralProjection] = true;
+    }
+  }
+  int64_t resident = count(model.inputShape, n) * kFloat;
+  for (size_t i = 0; i < model.params.size(); ++i)
+    resident += model.params[i].count() * kFloat * (trained[i] ? 3 : 1);
+  for (const BlockDesc &b : model.blocks)
+    if (b.loss.projection == "identity")
+      resident += b.loss.dim * b.loss.dim * kFloat;
+  int64_t workspace = 0;
+  for (const BlockDesc &b : model.blocks)
+    for (const LayerDesc &layer : b.layers)
+      if (layer.kind == LayerKind::Conv2D) {
+        cpu::Window win{layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1],
+                        layer.pad[0],    layer.pad[1],    layer.pad[2],    layer.pad[3]};
+        cpu::Shape4 xs{n, layer.inShape[1], layer.inShape[2], layer.inShape[3]};
+        workspace = std::max(workspace, cpu::conv2dWorkspaceFloats(xs, win, layer.outShape[1]) *
+                                            kFloat);
+      }
+  plan.residentBytes = resident;
+  plan.workspaceBytes = workspace;
+
+  Walker walker{model, n};
+  auto blockParamBytes = [&](const BlockDesc &b, bool withProjections) {
+    int64_t bytes = 0;
+    for (const LayerDesc &layer : b.layers)
+      if (layer.kind == LayerKind::Conv2D) {
+        bytes += model.params[layer.weight].count() * kFloat;
+        if (layer.bias >= 0)
+          bytes += model.params[layer.bias].count() * kFloat;
+      }
+    if (withProjections && b.projection >= 0)
+      bytes += model.params[b.projection].count() * kFloat;
+    if (withProjections && b.lateralProjection >= 0)
+      bytes += model.params[b.lateralProjection].count() * kFloat;
+    return bytes;
+  };
+
+  // Loss of a block: z, dz, dB (and dB_lat), then z freed, dh allocated,
+  // dz freed. Returns with dh live (its bytes in `dh`).
+  auto lossPhase = [&](const BlockDesc &b, int64_t outBytes, Live &live, int64_t &dh,
+                       int64_t &gradBytes) {
+    bool alias = b.loss.pool < 0;
+    int64_t z = alias ? 0 : n * b.loss.dim * kFloat;
+    int64_t dz = n * b.loss.dim * kFloat;
+    int64_t dc = b.loss.context == "same" ? b.loss.dim : b.loss.contextDim;
+    live.alloc(z);
+    // Context from the block's own output with another kernel: pooled now,
+    // released with z after the loss.
+    int64_t ownContext = b.loss.context != "same" && b.loss.contextBlock < 0 &&
+                                 b.loss.contextPool != b.loss.pool
+                             ? n * dc * kFloat
+                             : 0;
+    live.alloc(ownContext);
+    live.alloc(dz);
+    int64_t dB = b.loss.dim * dc * kFloat;
+    live.alloc(dB);
+    gradBytes += dB;
+    if (b.loss.context == "both") {
+      live.alloc(b.loss.dim * b.loss.dim * kFloat);
+      gradBytes += b.loss.dim * b.loss.dim * kFloat;
+    }
+    live.free(z);
+    live.free(ownContext);
+    dh = alias ? dz : outBytes;
+    if (!alias) {
+      live.alloc(dh);
+      live.free(dz);
+    }
+  };
+
+  // Backward through a block's layers from the top down to `stop`; frees
+  // the kept tensors and the incoming gradient as the engine does; the
+  // conv weight gradients stay live (counted into gradBytes).
+  auto backward = [&](const BlockDesc &b, bool wantInput, Live &live, int64_t dy,
+                      int64_t &gradBytes, bool inputOwned) {
+    size_t stop = 0;
+    if (!wantInput)
+      while (stop < b.layers.size() && b.layers[stop].kind != LayerKind::Conv2D)
+        ++stop;
+    for (size_t i = b.layers.size(); i-- > stop;) {
+      const LayerDesc &layer = b.layers[i];
+      int64_t xBytes = count(layer.inShape, n) * kFloat;
+      int64_t yBytes = count(layer.outShape, n) * kFloat;
+      bool needDx = i > stop || wantInput;
+      int64_t dx = 0;
+      switch (layer.kind) {
+      case LayerKind::Conv2D: {
+        int64_t g = model.params[layer.weight].count() * kFloat;
+        if (layer.bias >= 0)
+          g += model.params[layer.bias].count() * kFloat;
+        live.alloc(g);
+        gradBytes += g;
+        if (i > 0 || inputOwned)
+          live.free(xBytes); // the kept input
+        if (needDx)
+          live.alloc(dx = xBytes);
+        break;
+      }
+      case LayerKind::Relu:
+        dx = dy;       // in place
+        live.free(yBytes); // the kept output
+        dy = 0;
+        break;
+      case LayerKind::MaxPool2D:
+        live.alloc(dx = xBytes);
+        live.free(yBytes / kFloat * kIndex);
+        break;
+      case LayerKind::AvgPool2D:
+      case LayerKind::Standardize:
+      case LayerKind::LengthNormalize:
+        live.alloc(dx = xBytes);
+        break;
+      case LayerKind::Triangle:
+        live.alloc(dx = xBytes);
+        live.free(xBytes); // the kept input
+        break;
+      }
+      live.free(dy);
+      dy = needDx ? dx : 0;
+    }
+    return dy;
+  };
+
+  // Contexts from other blocks, computed by a forward-only pass first and
+  // live for the whole step.
+  std::set<std::pair<int32_t, int64_t>> contexts;
+  for (int32_t l = 0; l < blocks; ++l)
+    if (!global && foreignContext(model.blocks[l], l))
+      contexts.insert({model.blocks[l].loss.contextBlock, model.blocks[l].loss.contextPool});
+  int64_t contextBytes = 0;
+  Live prepass;
+  if (!contexts.empty()) {
+    int32_t last = 0;
+    for (const auto &c : contexts)
+      last = std::max(last, c.first);
+    int64_t held = 0; // the previous block's output
+    for (int32_t b = 0; b <= last; ++b) {
+      int64_t kept = 0, out = 0;
+      Live blockLive;
+      blockLive.current = blockLive.peak = held + contextBytes;
+      walker.forward(model.blocks[b], /*keep=*/false, /*inputHeld=*/b == 0, blockLive, kept,
+                     out);
+      prepass.peak = std::max(prepass.peak, blockLive.peak);
+      for (const auto &c : contexts)
+        if (c.first == b)
+          contextBytes += n * pooledDim(model.blocks[b].outShape, c.second) * kFloat;
+      held = out;
+    }
+  }
+
+  plan.blocks.resize(blocks);
+  plan.globalForwardBytes.resize(blocks);
+  if (!global) {
+    int64_t stepPeak = prepass.peak, input = 0;
+    for (int32_t l = 0; l < blocks; ++l) {
+      const BlockDesc &b = model.blocks[l];
+      Live live;
+      live.current = live.peak = contextBytes + input;
+      int64_t kept = 0, out = 0, dh = 0, grads = 0;
+      walker.forward(b, /*keep=*/true, /*inputHeld=*/l == 0, live, kept, out);
+      lossPhase(b, out, live, dh, grads);
+      backward(b, /*wantInput=*/false, live, dh, grads, /*inputOwned=*/l > 0);
+      stepPeak = std::max(stepPeak, live.peak);
+      BlockPlan &p = plan.blocks[l];
+      p.paramBytes = blockParamBytes(b, true);
+      p.optimizerBytes = 2 * p.paramBytes;
+      p.gradientBytes = grads;
+      p.activationBytes = live.peak - grads;
+      input = out;
+    }
+    plan.peakLocalBytes = resident + workspace + stepPeak;
+  }
+
+  // Global mode: every block keeps its forward state; one backward at the end.
+  {
+    Live live;
+    int64_t kept = 0, out = 0, grads = 0;
+    // Each block's output stays live as the next block's kept input.
+    for (int32_t l = 0; l < blocks; ++l) {
+      walker.forward(model.blocks[l], /*keep=*/true, /*inputHeld=*/l == 0, live, kept, out);
+      plan.globalForwardBytes[l] = kept;
+    }
+    const BlockDesc &b = model.blocks[top];
+    int64_t dh = 0;
+    lossPhase(b, out, live, dh, grads);
+    live.free(out); // the top output itself
+    for (int32_t l = top; l >= 0; --l)
+      dh = backward(model.blocks[l], /*wantInput=*/l > 0, live, dh, grads, /*inputOwned=*/l > 0);
+    plan.peakGlobalBytes = resident + workspace + live.peak;
+  }
+  if (global)
+    plan.peakLocalBytes = plan.peakGlobalBytes;
+  return plan;
+}
+
+} // namespace locus::rt

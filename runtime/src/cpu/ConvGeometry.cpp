@@ -1,0 +1,53 @@
+//===- ConvGeometry.cpp - shapes and scratch sizes of a convolution -------===//
+#include "cpu/ConvGeometry.h"
+
+#include <algorithm>
+
+namespace locus::rt::cpu {
+
+Shape4 Window::outputShape(Shape4 in, int64_t outChannels) const {
+  Shape4 out;
+  out.n = in.n;
+  out.c = outChannels;
+  out.h = (in.h + pt + pb - kh) / sh + 1;
+  out.w = (in.w + pl + pr - kw) / sw + 1;
+  if (in.h + pt + pb < kh)
+    out.h = 0;
+  if (in.w + pl + pr < kw)
+    out.w = 0;
+  return out;
+}
+
+ConvGeometry geometry(Shape4 xs, const Window &win) {
+  ConvGeometry g;
+  g.c = xs.c;
+  g.h = xs.h;
+  g.w = xs.w;
+  Shape4 ys = win.outputShape(xs, 1);
+  g.oh = ys.h;
+  g.ow = ys.w;
+  g.p = g.oh * g.ow;
+  g.k = xs.c * win.kh * win.kw;
+  g.win = win;
+  return g;
+}
+
+int64_t groupSize(const ConvGeometry &g, int64_t n) {
+  constexpr int64_t kTargetColumns = 512;
+  if (g.p >= kTargetColumns)
+    return 1;
+  int64_t grp = (kTargetColumns + g.p - 1) / g.p;
+  return std::max<int64_t>(1, std::min(grp, n));
+}
+
+int64_t conv2dWorkspaceFloats(Shape4 xs, const Window &win, int64_t outChannels) {
+  // Forward, weight gradient and data gradient ask for the same scratch:
+  // one sample's im2col, or a group's im2col plus its [O x gP] GEMM operand.
+  const ConvGeometry g = geometry(xs, win);
+  const int64_t grp = groupSize(g, xs.n);
+  int64_t floats = grp == 1 ? (g.identityCol() ? 0 : g.k * g.p)
+                            : g.k * grp * g.p + outChannels * grp * g.p;
+  return std::max<int64_t>(floats, 1); // Workspace::get never takes less
+}
+
+} // namespace locus::rt::cpu

@@ -1,0 +1,34 @@
+//===- ConvGeometry.h - shapes and scratch sizes of a convolution -*- C++ -*-===//
+//
+// Shared by the convolution kernels (Conv.cpp) and the memory plan
+// (MemoryPlan.cpp, linked into locusc): both must agree on how many samples
+// one GEMM covers and so on the im2col workspace, and this file has no BLAS
+// dependency.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_SRC_CPU_CONVGEOMETRY_H
+#define LOCUS_RUNTIME_SRC_CPU_CONVGEOMETRY_H
+
+#include "locus/runtime/cpu/Kernels.h"
+
+namespace locus::rt::cpu {
+
+struct ConvGeometry {
+  int64_t c, h, w;   // input channels and map
+  int64_t oh, ow, p; // output map, p = oh * ow
+  int64_t k;         // c * kh * kw
+  Window win;
+  bool identityCol() const {
+    return win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && win.pt == 0 &&
+           win.pl == 0 && win.pb == 0 && win.pr == 0 && oh == h && ow == w;
+  }
+};
+
+ConvGeometry geometry(Shape4 xs, const Window &win);
+
+/// Samples per GEMM: enough columns (g * P) to keep the GEMM efficient.
+int64_t groupSize(const ConvGeometry &g, int64_t n);
+
+} // namespace locus::rt::cpu
+
+#endif

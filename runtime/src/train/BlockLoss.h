@@ -1,0 +1,27 @@
+//===- BlockLoss.h - one block's local loss and its gradient ----*- C++ -*-===//
+#ifndef LOCUS_RUNTIME_TRAIN_BLOCKLOSS_H
+#define LOCUS_RUNTIME_TRAIN_BLOCKLOSS_H
+
+#include "ExecContext.h"
+#include "locus/runtime/ModelDescriptor.h"
+
+namespace locus::rt::train {
+
+/// The projections of a block's loss and where their gradients go.
+struct LossProjections {
+  const float *projection = nullptr; ///< B [D, Dc] ("both": B_fb)
+  const float *lateral = nullptr;    ///< "both": B_lat [D, D]
+  Tensor *dProjection = nullptr;     ///< allocated here when non-null
+  Tensor *dLateral = nullptr;
+};
+
+/// The loss of METHOD.md §1-2 on z [N, D] with the stop-gradient context
+/// (z itself for "same"; the pooled feedback block for "top" and "both",
+/// where "both" adds the lateral term on z). Writes dL/dz into dz
+/// (allocated here) and the projections' gradients where asked.
+double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const Tensor &context,
+                 const LossProjections &proj, const int32_t *negIndex, Tensor &dz);
+
+} // namespace locus::rt::train
+
+#endif

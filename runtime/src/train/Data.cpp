@@ -1,0 +1,225 @@
+#include "locus/runtime/train/Data.h"
+
+#include "locus/runtime/train/Random.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+namespace locus::rt::train {
+
+namespace {
+
+bool fileExists(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/// The whole file, inflated when it is gzip (zlib reads plain files as-is).
+Status readMaybeGzip(const std::string &path, std::vector<uint8_t> &out) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (!file)
+    return Status::error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  out.clear();
+  std::vector<uint8_t> chunk(1 << 20);
+  for (;;) {
+    int got = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (got < 0) {
+      int code = 0;
+      std::string message = gzerror(file, &code);
+      gzclose(file);
+      return Status::error(fmt::format("{}: read error: {}", path, message));
+    }
+    if (got == 0)
+      break;
+    out.insert(out.end(), chunk.data(), chunk.data() + got);
+  }
+  gzclose(file);
+  return Status::success();
+}
+
+uint32_t bigEndian32(const uint8_t *p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+} // namespace
+
+Status readIdx(const std::string &path, IdxArray &out) {
+  std::vector<uint8_t> bytes;
+  LOCUS_RETURN_IF_ERROR(readMaybeGzip(path, bytes));
+  if (bytes.size() < 4)
+    return Status::error(fmt::format("{}: not an IDX file ({} bytes, no magic number)", path,
+                                     bytes.size()));
+  uint32_t magic = bigEndian32(bytes.data());
+  if ((magic >> 16) != 0 || ((magic >> 8) & 0xff) != 0x08 || (magic & 0xff) == 0)
+    return Status::error(fmt::format(
+        "{}: bad IDX magic 0x{:08x} (expected 0x000008NN: unsigned bytes, NN dimensions)", path,
+        magic));
+  size_t rank = magic & 0xff;
+  size_t header = 4 + 4 * rank;
+  if (bytes.size() < header)
+    return Status::error(fmt::format("{}: truncated IDX header ({} dimensions, {} bytes)", path,
+                                     rank, bytes.size()));
+  out.dims.clear();
+  uint64_t count = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    uint32_t d = bigEndian32(bytes.data() + 4 + 4 * i);
+    if (d == 0 || count * d > (uint64_t(1) << 40))
+      return Status::error(fmt::format("{}: bad IDX dimension {} = {}", path, i, d));
+    out.dims.push_back(d);
+    count *= d;
+  }
+  if (bytes.size() - header != count)
+    return Status::error(fmt::format("{}: IDX dimensions [{}] need {} data bytes, the file has {}",
+                                     path, fmt::join(out.dims, ", "), count,
+                                     bytes.size() - header));
+  out.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
+  return Status::success();
+}
+
+namespace {
+
+/// `dir/name.gz`, or `dir/name` when only the uncompressed file exists.
+std::string idxPath(const std::string &dir, const std::string &name) {
+  std::string gz = dir + "/" + name + ".gz";
+  if (!fileExists(gz) && fileExists(dir + "/" + name))
+    return dir + "/" + name;
+  return gz;
+}
+
+Status loadIdxSplit(const std::string &dir, const std::string &prefix, ImageSet &out) {
+  std::string imagesPath = idxPath(dir, prefix + "-images-idx3-ubyte");
+  std::string labelsPath = idxPath(dir, prefix + "-labels-idx1-ubyte");
+  IdxArray images, labels;
+  LOCUS_RETURN_IF_ERROR(readIdx(imagesPath, images));
+  LOCUS_RETURN_IF_ERROR(readIdx(labelsPath, labels));
+  if (images.dims.size() != 3)
+    return Status::error(fmt::format("{}: expected 3 dimensions [count, rows, columns], got {}",
+                                     imagesPath, images.dims.size()));
+  if (labels.dims.size() != 1)
+    return Status::error(fmt::format("{}: expected 1 dimension [count], got {}", labelsPath,
+                                     labels.dims.size()));
+  if (labels.dims[0] != images.dims[0])
+    return Status::error(fmt::format("{} has {} labels for the {} images of {}", labelsPath,
+                                     labels.dims[0], images.dims[0], imagesPath));
+  out.count = images.dims[0];
+  out.channels = 1;
+  out.height = images.dims[1];
+  out.width = images.dims[2];
+  out.pixels = std::move(images.data);
+  out.labels.assign(labels.data.begin(), labels.data.end());
+  for (int64_t i = 0; i < out.count; ++i)
+    if (out.labels[i] > 9)
+      return Status::error(fmt::format("{}: label {} of image {} is not a class 0-9", labelsPath,
+                                       out.labels[i], i));
+  return Status::success();
+}
+
+} // namespace
+
+Status loadFashionMnist(const std::string &dir, Dataset &out) {
+  out = Dataset{};
+  out.name = "fashion-mnist";
+  out.classes = 10;
+  out.norm = Normalization{{0.2860f}, {0.3530f}};
+  LOCUS_RETURN_IF_ERROR(loadIdxSplit(dir, "train", out.train));
+  return loadIdxSplit(dir, "t10k", out.test);
+}
+
+Dataset makeSynthetic(int64_t channels, int64_t height, int64_t width, int64_t trainCount,
+                      int64_t testCount, uint64_t seed) {
+  Dataset d;
+  d.name = "synthetic";
+  d.classes = 10;
+  d.norm.mean.assign(channels, 0.5f);
+  d.norm.stddev.assign(channels, 0.289f); // uniform [0, 1]: std 1/sqrt(12)
+  uint64_t index = 0;
+  for (ImageSet *set : {&d.train, &d.test}) {
+    Rng rng(mixSeed(seed, Stream::Synthetic, index++));
+    set->count = set == &d.train ? trainCount : testCount;
+    set->channels = channels;
+    set->height = height;
+    set->width = width;
+    set->pixels.resize(set->count * channels * height * width);
+    for (uint8_t &p : set->pixels)
+      p = static_cast<uint8_t>(rng.below(256));
+    set->labels.resize(set->count);
+    for (int32_t &l : set->labels)
+      l = static_cast<int32_t>(rng.below(10));
+  }
+  return d;
+}
+
+Status parseDataSpec(const std::string &text, DataSpec &out) {
+  size_t colon = text.find(':');
+  std::string kind = text.substr(0, colon), arg = colon == std::string::npos ? "" : text.substr(colon + 1);
+  out = DataSpec{};
+  out.kind = kind;
+  if (kind == "fashion-mnist") {
+    if (!arg.empty())
+      out.path = arg;
+    return Status::success();
+  }
+  if (kind == "synthetic") {
+    if (!arg.empty()) {
+      char *end = nullptr;
+      long long n = std::strtoll(arg.c_str(), &end, 10);
+      if (*end != '\0' || n <= 0)
+        return Status::error(fmt::format(
+            "--data synthetic:{}: the image count must be a positive integer", arg));
+      out.count = n;
+    }
+    return Status::success();
+  }
+  return Status::error(fmt::format(
+      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR or synthetic[:COUNT])", text,
+      kind));
+}
+
+Status loadDataset(const DataSpec &spec, int64_t channels, int64_t height, int64_t width,
+                   uint64_t seed, Dataset &out) {
+  if (spec.kind == "synthetic") {
+    out = makeSynthetic(channels, height, width, spec.count, std::max<int64_t>(spec.count / 4, 64),
+                        seed);
+    return Status::success();
+  }
+  LOCUS_RETURN_IF_ERROR(loadFashionMnist(spec.path, out));
+  if (out.train.channels != channels)
+    return Status::error(fmt::format(
+        "the model takes {}-channel images, {} at {} has {} channel(s)", channels, out.name,
+        spec.path, out.train.channels));
+  return Status::success();
+}
+
+Status readFloatFile(const std::string &path, int64_t count, float *out) {
+  FILE *file = std::fopen(path.c_str(), "rb");
+  if (!file)
+    return Status::error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::fseek(file, 0, SEEK_END);
+  long size = std::ftell(file);
+  std::fseek(file, 0, SEEK_SET);
+  if (size != static_cast<long>(count * sizeof(float))) {
+    std::fclose(file);
+    return Status::error(fmt::format(
+        "{}: holds {} bytes, one step's views need exactly {} float32 values ({} bytes)", path,
+        size, count, count * sizeof(float)));
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  size_t got = std::fread(bytes.data(), 1, bytes.size(), file);
+  std::fclose(file);
+  if (got != bytes.size())
+    return Status::error(fmt::format("{}: short read", path));
+  // Little-endian on disk, whatever the host.
+  for (int64_t i = 0; i < count; ++i) {
+    const uint8_t *p = bytes.data() + 4 * i;
+    uint32_t bits = uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) |
+                    (uint32_t(p[3]) << 24);
+    std::memcpy(out + i, &bits, 4);
+  }
+  return Status::success();
+}
+
+} // namespace locus::rt::train

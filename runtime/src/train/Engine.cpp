@@ -1,0 +1,361 @@
+#include "locus/runtime/train/Engine.h"
+
+#include "BlockLoss.h"
+#include "ExecContext.h"
+#include "Layers.h"
+#include "ModelInfo.h"
+#include "Pooling.h"
+#include "locus/runtime/train/Random.h"
+
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+#include <limits>
+#include <map>
+
+namespace locus::rt::train {
+
+namespace {
+
+constexpr double kNoLoss = std::numeric_limits<double>::quiet_NaN();
+
+/// Random in-batch negatives: for row r a uniformly drawn row that is
+/// neither r nor its positive (r + N/2) mod N.
+std::vector<int32_t> drawNegatives(int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<int32_t> neg(n);
+  for (int64_t r = 0; r < n; ++r) {
+    int64_t pos = (r + n / 2) % n;
+    int64_t lo = std::min(r, pos), hi = std::max(r, pos);
+    int64_t q = rng.below(n - 2); // skip the two excluded rows in order
+    if (q >= lo)
+      ++q;
+    if (q >= hi)
+      ++q;
+    neg[r] = static_cast<int32_t>(q);
+  }
+  return neg;
+}
+
+/// The parameter indices a block's update touches.
+std::vector<int32_t> blockParams(const BlockDesc &block, bool withProjections) {
+  std::vector<int32_t> indices;
+  for (const LayerDesc &layer : block.layers)
+    if (layer.kind == LayerKind::Conv2D) {
+      indices.push_back(layer.weight);
+      if (layer.bias >= 0)
+        indices.push_back(layer.bias);
+    }
+  if (withProjections && block.loss.projection == "trainable") {
+    indices.push_back(block.projection);
+    if (block.loss.context == "both")
+      indices.push_back(block.lateralProjection);
+  }
+  return indices;
+}
+
+} // namespace
+
+Engine::Engine(const ModelDesc &model, const EngineOptions &options)
+    : model_(model), options_(options), ctx_(std::make_unique<ExecContext>()) {}
+
+Engine::~Engine() = default;
+
+MemoryTracker &Engine::memory() { return *ctx_->memory; }
+const std::shared_ptr<MemoryTracker> &Engine::memoryHandle() const { return ctx_->memory; }
+
+Shape4 Engine::viewShape() const {
+  const auto &s = model_.inputShape;
+  return Shape4{s[0], s[1], s[2], s[3]};
+}
+
+Status Engine::create(const ModelDesc &model, const EngineOptions &options,
+                      std::unique_ptr<Engine> &out) {
+  LOCUS_RETURN_IF_ERROR(validateForCpu(model));
+  std::unique_ptr<Engine> engine(new Engine(model, options));
+  engine->global_ = model.blocks.back().loss.mode == "global";
+  engine->initParameters();
+  out = std::move(engine);
+  return Status::success();
+}
+
+void Engine::initParameters() {
+  size_t count = model_.params.size();
+  int32_t top = static_cast<int32_t>(model_.blocks.size()) - 1;
+  trained_.assign(count, false);
+  // Global mode optimises only the top block's loss: the lower blocks'
+  // projections exist (checkpoints keep every descriptor name) but stay put.
+  for (int32_t l = 0; l <= top; ++l)
+    for (int32_t i : blockParams(model_.blocks[l], !global_ || l == top))
+      trained_[i] = true;
+
+  params_.resize(count);
+  adamM_.resize(count);
+  adamV_.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    const ParamDesc &p = model_.params[i];
+    Shape4 shape{elementCount(p.shape), 1, 1, 1};
+    Tensor t = ctx_->allocate(shape);
+    float *data = t.data();
+    switch (p.init) {
+    case ParamInit::KaimingUniform:
+    case ParamInit::FanInUniform: {
+      // Kaiming-uniform with a = sqrt(5) reduces to the same bound as
+      // PyTorch's bias init: 1/sqrt(fan_in). One stream per parameter, so
+      // adding a parameter does not change the others' values.
+      double bound = 1.0 / std::sqrt(static_cast<double>(fanInOf(model_, i)));
+      Rng rng(mixSeed(options_.seed, Stream::Init, i));
+      for (int64_t k = 0; k < shape.n; ++k)
+        data[k] = static_cast<float>(rng.uniform(-bound, bound));
+      break;
+    }
+    case ParamInit::Zeros:
+      std::memset(data, 0, sizeof(float) * shape.n);
+      break;
+    case ParamInit::Value:
+      std::memcpy(data, p.value.data(), sizeof(float) * shape.n);
+      break;
+    }
+    params_[i] = t;
+    if (trained_[i]) {
+      adamM_[i] = ctx_->zeros(shape);
+      adamV_[i] = ctx_->zeros(shape);
+    }
+  }
+
+  identity_.resize(model_.blocks.size());
+  for (size_t l = 0; l < model_.blocks.size(); ++l)
+    if (model_.blocks[l].loss.projection == "identity") {
+      int64_t d = lossDimOf(model_, static_cast<int32_t>(l));
+      Tensor eye = ctx_->zeros(Shape4{d, d, 1, 1});
+      for (int64_t k = 0; k < d; ++k)
+        eye.data()[k * d + k] = 1.0f;
+      identity_[l] = eye;
+    }
+}
+
+Status Engine::step(const Tensor &views, std::vector<double> &losses) {
+  return run(views, Phase::Train, nullptr, losses, mixSeed(options_.seed, Stream::Negatives, steps_));
+}
+
+Status Engine::gradients(const Tensor &views, const GradientObserver &observer,
+                         std::vector<double> &losses) {
+  return run(views, Phase::Gradients, &observer, losses,
+             mixSeed(options_.seed, Stream::Negatives, steps_));
+}
+
+Status Engine::evaluate(const Tensor &views, std::vector<double> &losses, uint64_t drawIndex) {
+  return run(views, Phase::Evaluate, nullptr, losses,
+             mixSeed(options_.seed, Stream::HeldOut, drawIndex));
+}
+
+Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *observer,
+                   std::vector<double> &losses, uint64_t negativesSeed) {
+  Shape4 vs = viewShape();
+  if (!views.defined() || views.count() != vs.count())
+    return Status::error(fmt::format(
+        "the step's views have {} values, the model takes [{}, {}, {}, {}] = {}", views.count(),
+        vs.n, vs.c, vs.h, vs.w, vs.count()));
+  losses.assign(model_.blocks.size(), kNoLoss);
+  if (phase == Phase::Train)
+    ++steps_;
+  return global_ ? runGlobal(views.reshaped(vs), phase, observer, losses, negativesSeed)
+                 : runLocal(views.reshaped(vs), phase, observer, losses, negativesSeed);
+}
+
+void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads) {
+  for (int32_t i : indices) {
+    if (!trained_[i] || !grads[i].defined())
+      continue;
+    options_.optimizer.step(steps_, params_[i].count(), params_[i].data(), grads[i].data(),
+                            adamM_[i].data(), adamV_[i].data());
+    grads[i].reset(); // free each gradient as soon as it is applied
+  }
+}
+
+namespace {
+
+/// Pooled context tensors by (block, kernel).
+using ContextMap = std::map<std::pair<int32_t, int64_t>, Tensor>;
+
+/// Block l's context: the pre-computed pooled output of another block, or
+/// this block's own output pooled with the context kernel.
+Tensor contextFor(ExecContext &ctx, const ModelDesc &model, int32_t l, const Tensor &out,
+                  const Tensor &z, const ContextMap &contexts) {
+  const LossDesc &loss = model.blocks[l].loss;
+  if (loss.context == "same")
+    return z;
+  int32_t m = contextBlockOf(model, l);
+  int64_t k = contextPoolOf(model, l);
+  if (m == l)
+    return k == loss.pool ? z : poolForLoss(ctx, out, k);
+  return contexts.at({m, k});
+}
+
+} // namespace
+
+Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver *observer,
+                        std::vector<double> &losses, uint64_t negativesSeed) {
+  ExecContext &ctx = *ctx_;
+  int32_t blocks = static_cast<int32_t>(model_.blocks.size());
+  bool train = phase != Phase::Evaluate;
+
+  // Direct feedback: one forward-only pass up to the highest context block
+  // that keeps nothing but the pooled contexts (DESIGN.md "Execution model").
+  ContextMap contexts;
+  int32_t lastContext = -1;
+  for (int32_t l = 0; l < blocks; ++l)
+    if (needsForeignContext(model_, l))
+      lastContext = std::max(lastContext, contextBlockOf(model_, l));
+  if (lastContext >= 0) {
+    Tensor h = views;
+    for (int32_t b = 0; b <= lastContext; ++b) {
+      h = forwardBlock(ctx, model_.blocks[b], params_, std::move(h), nullptr);
+      for (int32_t l = 0; l < blocks; ++l) {
+        int64_t k = contextPoolOf(model_, l);
+        if (needsForeignContext(model_, l) && contextBlockOf(model_, l) == b &&
+            !contexts.count({b, k}))
+          contexts[{b, k}] = poolForLoss(ctx, h, k);
+      }
+    }
+  }
+
+  Tensor h = views;
+  for (int32_t l = 0; l < blocks; ++l) {
+    const BlockDesc &block = model_.blocks[l];
+    BlockState state;
+    Tensor out = forwardBlock(ctx, block, params_, std::move(h), train ? &state : nullptr);
+    Tensor z = poolForLoss(ctx, out, block.loss.pool);
+    Tensor context = contextFor(ctx, model_, l, out, z, contexts);
+
+    std::vector<int32_t> negatives;
+    if (block.loss.negatives == "random")
+      negatives = drawNegatives(z.shape().n, mixSeed(negativesSeed, Stream::Negatives, l));
+
+    std::vector<Tensor> grads(params_.size());
+    LossProjections proj;
+    bool identity = block.loss.projection == "identity";
+    proj.projection = identity ? identity_[l].data() : params_[block.projection].data();
+    if (block.loss.context == "both")
+      proj.lateral = params_[block.lateralProjection].data();
+    if (train && !identity) {
+      proj.dProjection = &grads[block.projection];
+      if (block.loss.context == "both")
+        proj.dLateral = &grads[block.lateralProjection];
+    }
+    Tensor dz;
+    losses[l] = blockLoss(ctx, block.loss, z, context, proj, negatives.data(), dz);
+    context.reset();
+    z.reset();
+
+    if (train) {
+      Tensor dh = unpoolGradient(ctx, dz, out.shape(), block.loss.pool);
+      dz.reset();
+      backwardBlock(ctx, block, params_, state, std::move(dh), /*wantInputGradient=*/false, grads);
+      std::vector<int32_t> indices = blockParams(block, /*withProjections=*/true);
+      if (observer)
+        for (int32_t i : indices)
+          (*observer)(i, grads[i]);
+      if (phase == Phase::Train)
+        update(indices, grads);
+    }
+    // state, grads and the loss buffers go here; only the detached output
+    // travels on to the next block.
+    h = std::move(out);
+  }
+  return Status::success();
+}
+
+Status Engine::runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
+                         std::vector<double> &losses, uint64_t negativesSeed) {
+  ExecContext &ctx = *ctx_;
+  int32_t top = static_cast<int32_t>(model_.blocks.size()) - 1;
+  int32_t contextBlock = contextBlockOf(model_, top);
+  bool train = phase != Phase::Evaluate;
+
+  std::vector<BlockState> states(top + 1);
+  Tensor h = views, contextSource;
+  for (int32_t l = 0; l <= top; ++l) {
+    h = forwardBlock(ctx, model_.blocks[l], params_, std::move(h), train ? &states[l] : nullptr);
+    if (l == contextBlock && l != top)
+      contextSource = h;
+  }
+  const BlockDesc &block = model_.blocks[top];
+  Tensor z = poolForLoss(ctx, h, block.loss.pool);
+  Tensor context;
+  if (block.loss.context == "same")
+    context = z;
+  else
+    context = poolForLoss(ctx, contextBlock == top ? h : contextSource, contextPoolOf(model_, top));
+  contextSource.reset();
+
+  std::vector<int32_t> negatives;
+  if (block.loss.negatives == "random")
+    negatives = drawNegatives(z.shape().n, mixSeed(negativesSeed, Stream::Negatives, top));
+  std::vector<Tensor> grads(params_.size());
+  LossProjections proj;
+  bool identity = block.loss.projection == "identity";
+  proj.projection = identity ? identity_[top].data() : params_[block.projection].data();
+  if (block.loss.context == "both")
+    proj.lateral = params_[block.lateralProjection].data();
+  if (train && !identity) {
+    proj.dProjection = &grads[block.projection];
+    if (block.loss.context == "both")
+      proj.dLateral = &grads[block.lateralProjection];
+  }
+  Tensor dz;
+  losses[top] = blockLoss(ctx, block.loss, z, context, proj, negatives.data(), dz);
+  context.reset();
+  z.reset();
+  if (!train)
+    return Status::success();
+
+  // Backprop end to end: every block but the first passes dL/dx down.
+  Shape4 hShape = h.shape();
+  h.reset();
+  Tensor dh = unpoolGradient(ctx, dz, hShape, block.loss.pool);
+  dz.reset();
+  for (int32_t l = top; l >= 0; --l) {
+    dh = backwardBlock(ctx, model_.blocks[l], params_, states[l], std::move(dh),
+                       /*wantInputGradient=*/l > 0, grads);
+    states[l].clear();
+  }
+  std::vector<int32_t> indices;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (trained_[i])
+      indices.push_back(static_cast<int32_t>(i));
+  if (observer)
+    for (int32_t i : indices)
+      (*observer)(i, grads[i]);
+  if (phase == Phase::Train)
+    update(indices, grads);
+  return Status::success();
+}
+
+int64_t Engine::featureCount() const {
+  int64_t total = 0;
+  for (size_t l = 0; l < model_.blocks.size(); ++l)
+    total += lossDimOf(model_, static_cast<int32_t>(l));
+  return total;
+}
+
+Status Engine::features(const Tensor &images, float *out) {
+  Shape4 vs = viewShape(), is = images.shape();
+  if (is.c != vs.c || is.h != vs.h || is.w != vs.w)
+    return Status::error(fmt::format("probe images are [{}, {}, {}, {}], the model takes [n, {}, "
+                                     "{}, {}]",
+                                     is.n, is.c, is.h, is.w, vs.c, vs.h, vs.w));
+  int64_t total = featureCount(), offset = 0;
+  Tensor h = images;
+  for (const BlockDesc &block : model_.blocks) {
+    h = forwardBlock(*ctx_, block, params_, std::move(h), nullptr);
+    Tensor z = poolForLoss(*ctx_, h, block.loss.pool);
+    int64_t d = z.shape().c;
+    for (int64_t i = 0; i < is.n; ++i)
+      std::memcpy(out + i * total + offset, z.data() + i * d, sizeof(float) * d);
+    offset += d;
+  }
+  return Status::success();
+}
+
+} // namespace locus::rt::train

@@ -1,0 +1,156 @@
+#include "Layers.h"
+
+#include <cassert>
+
+namespace locus::rt::train {
+
+Shape4 withBatch(const std::array<int64_t, 4> &shape, int64_t n) {
+  return Shape4{n, shape[1], shape[2], shape[3]};
+}
+
+cpu::Window layerWindow(const LayerDesc &layer) {
+  cpu::Window w;
+  w.kh = layer.kernel[0];
+  w.kw = layer.kernel[1];
+  w.sh = layer.stride[0];
+  w.sw = layer.stride[1];
+  w.pt = layer.pad[0];
+  w.pl = layer.pad[1];
+  w.pb = layer.pad[2];
+  w.pr = layer.pad[3];
+  return w;
+}
+
+Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
+                    Tensor x, BlockState *state) {
+  int64_t n = x.shape().n;
+  if (state)
+    state->assign(block.layers.size(), LayerState{});
+  for (size_t i = 0; i < block.layers.size(); ++i) {
+    const LayerDesc &layer = block.layers[i];
+    Shape4 xs = withBatch(layer.inShape, n), ys = withBatch(layer.outShape, n);
+    assert(x.count() == xs.count());
+    x = x.reshaped(xs);
+    LayerState *keep = state ? &(*state)[i] : nullptr;
+    Tensor y;
+    switch (layer.kind) {
+    case LayerKind::Conv2D: {
+      y = ctx.allocate(ys);
+      const float *bias = layer.bias >= 0 ? params[layer.bias].data() : nullptr;
+      cpu::conv2dForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
+                         layerWindow(layer), y.data(), ctx.workspace);
+      ctx.noteWorkspace();
+      if (keep)
+        keep->input = x;
+      break;
+    }
+    case LayerKind::Relu:
+      // In place when nobody else holds x (the usual conv -> relu case): the
+      // conv output is not needed again, the relu output carries the mask.
+      y = x.unique() ? x : ctx.allocate(ys);
+      cpu::reluForward(x.data(), y.data(), xs.count());
+      if (keep)
+        keep->output = y;
+      break;
+    case LayerKind::MaxPool2D: {
+      y = ctx.allocate(ys);
+      IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
+      cpu::maxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+      if (keep)
+        keep->argmax = argmax;
+      break;
+    }
+    case LayerKind::AvgPool2D:
+      y = ctx.allocate(ys);
+      cpu::avgPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys);
+      break;
+    case LayerKind::Triangle:
+      y = ctx.allocate(ys);
+      cpu::triangleForward(x.data(), xs, y.data());
+      if (keep)
+        keep->input = x;
+      break;
+    case LayerKind::Standardize:
+    case LayerKind::LengthNormalize:
+      // Rejected by validateForCpu before any engine is built.
+      assert(false && "layer kind not supported by the CPU runtime");
+      break;
+    }
+    x = y;
+  }
+  return x;
+}
+
+namespace {
+/// Index of the first layer with parameters: below it no gradient is needed.
+size_t firstParamLayer(const BlockDesc &block) {
+  for (size_t i = 0; i < block.layers.size(); ++i)
+    if (block.layers[i].kind == LayerKind::Conv2D)
+      return i;
+  return block.layers.size();
+}
+} // namespace
+
+Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
+                     BlockState &state, Tensor dy, bool wantInputGradient,
+                     std::vector<Tensor> &grads) {
+  int64_t n = dy.shape().n;
+  size_t stop = wantInputGradient ? 0 : firstParamLayer(block);
+  for (size_t i = block.layers.size(); i-- > stop;) {
+    const LayerDesc &layer = block.layers[i];
+    LayerState &saved = state[i];
+    Shape4 xs = withBatch(layer.inShape, n), ys = withBatch(layer.outShape, n);
+    dy = dy.reshaped(ys);
+    bool needDx = i > stop || wantInputGradient;
+    Tensor dx;
+    switch (layer.kind) {
+    case LayerKind::Conv2D: {
+      Tensor &dw = grads[layer.weight];
+      dw = ctx.allocate(params[layer.weight].shape());
+      float *db = nullptr;
+      if (layer.bias >= 0) {
+        grads[layer.bias] = ctx.allocate(params[layer.bias].shape());
+        db = grads[layer.bias].data();
+      }
+      cpu::conv2dBackwardWeight(saved.input.data(), xs, dy.data(), ys, layerWindow(layer),
+                                dw.data(), db, ctx.workspace);
+      ctx.noteWorkspace();
+      saved.input.reset();
+      if (needDx) {
+        dx = ctx.allocate(xs);
+        cpu::conv2dBackwardData(dy.data(), ys, params[layer.weight].data(), layerWindow(layer),
+                                dx.data(), xs, ctx.workspace);
+        ctx.noteWorkspace();
+      }
+      break;
+    }
+    case LayerKind::Relu:
+      dx = dy.unique() ? dy : ctx.allocate(xs);
+      cpu::reluBackward(saved.output.data(), dy.data(), dx.data(), xs.count());
+      saved.output.reset();
+      break;
+    case LayerKind::MaxPool2D:
+      dx = ctx.allocate(xs);
+      cpu::maxPool2dBackward(dy.data(), ys, saved.argmax.data(), dx.data(), xs);
+      saved.argmax.reset();
+      break;
+    case LayerKind::AvgPool2D:
+      dx = ctx.allocate(xs);
+      cpu::avgPool2dBackward(dy.data(), ys, layerWindow(layer), dx.data(), xs);
+      break;
+    case LayerKind::Triangle:
+      dx = ctx.allocate(xs);
+      cpu::triangleBackward(saved.input.data(), xs, dy.data(), dx.data());
+      saved.input.reset();
+      break;
+    case LayerKind::Standardize:
+    case LayerKind::LengthNormalize:
+      assert(false && "layer kind not supported by the CPU runtime");
+      break;
+    }
+    dy = needDx ? dx : Tensor();
+  }
+  return wantInputGradient ? dy : Tensor();
+}
+
+} // namespace locus::rt::train

@@ -1,0 +1,15 @@
+//===- Main.cpp - entry point of a compiled training binary ---------------===//
+//
+// locusc links this with the object that defines the model descriptor blob.
+// It is its own library (locus_train_main) so tests can link the rest of the
+// training runtime without a second `main`.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/runtime/train/Trainer.h"
+
+extern "C" const unsigned char locus_model_blob[];
+extern "C" const unsigned long long locus_model_blob_size;
+
+int main(int argc, char **argv) {
+  return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size);
+}

@@ -1,0 +1,162 @@
+#include "locus/runtime/train/Options.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <string_view>
+
+namespace locus::rt::train {
+
+namespace {
+
+Status parseInt(std::string_view option, const std::string &text, int64_t min, int64_t &out) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE)
+    return Status::error(fmt::format("{} {}: expected an integer", option, text));
+  if (v < min)
+    return Status::error(fmt::format("{} {}: must be at least {}", option, text, min));
+  out = v;
+  return Status::success();
+}
+
+Status parseDouble(std::string_view option, const std::string &text, double &out) {
+  char *end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < 0)
+    return Status::error(fmt::format("{} {}: expected a non-negative number", option, text));
+  out = v;
+  return Status::success();
+}
+
+} // namespace
+
+Status parseOptions(int argc, const char *const *argv, Options &out) {
+  out = Options{};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0)
+      return Status::error(fmt::format("unexpected argument '{}' (options start with --)", arg));
+    // Both "--opt value" and "--opt=value".
+    size_t eq = arg.find('=');
+    bool inlineValue = eq != std::string::npos;
+    std::string name = inlineValue ? arg.substr(0, eq) : arg;
+    auto next = [&]() -> Status {
+      if (inlineValue) {
+        value = arg.substr(eq + 1);
+        return Status::success();
+      }
+      if (i + 1 >= argc)
+        return Status::error(fmt::format("{} needs a value", name));
+      value = argv[++i];
+      return Status::success();
+    };
+    int64_t n = 0;
+    if (name == "--data") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseDataSpec(value, out.data));
+      out.dataGiven = true;
+    } else if (name == "--epochs") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.epochs));
+    } else if (name == "--max-steps") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.maxSteps));
+    } else if (name == "--batch-size") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.batchSize));
+    } else if (name == "--lr") {
+      LOCUS_RETURN_IF_ERROR(next());
+      double lr = 0;
+      LOCUS_RETURN_IF_ERROR(parseDouble(name, value, lr));
+      out.lr = lr;
+    } else if (name == "--weight-decay") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseDouble(name, value, out.weightDecay));
+    } else if (name == "--seed") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, n));
+      out.seed = static_cast<uint64_t>(n);
+    } else if (name == "--init" || name == "--save" || name == "--metrics" ||
+               name == "--fixed-batch") {
+      LOCUS_RETURN_IF_ERROR(next());
+      if (value.empty())
+        return Status::error(fmt::format("{} needs a file name", name));
+      (name == "--init"      ? out.init
+       : name == "--save"    ? out.save
+       : name == "--metrics" ? out.metrics
+                             : out.fixedBatch) = value;
+    } else if (name == "--probe-epochs") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.probeEpochs));
+    } else if (name == "--probe-train") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.probeTrain));
+    } else if (name == "--probe-test") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.probeTest));
+    } else if (name == "--heldout") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.heldOut));
+    } else if (name == "--log-every") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.logEvery));
+    } else {
+      return Status::error(fmt::format("unknown option '{}'", name));
+    }
+  }
+  return Status::success();
+}
+
+std::string helpText(const std::string &program, const std::string &modelLine) {
+  std::string text = fmt::format("usage: {} [options]\n", program);
+  if (!modelLine.empty())
+    text += modelLine + "\n";
+  text += R"(
+Trains the compiled model with its local learning rules, block by block, on
+the CPU; then reports the held-out local losses and a linear probe.
+
+Data and training:
+  --data KIND[:ARG]     fashion-mnist:DIR (default fashion-mnist:/usr/share/datasets/fashion-mnist,
+                        IDX files, gzip or not) or synthetic[:COUNT] (COUNT random training images,
+                        default 4096, for benchmarks)
+  --epochs N            passes over the training images (default 1)
+  --max-steps N         stop after N steps in total (default: no limit)
+  --batch-size N        images per step; must equal the compiled views / 2 (default: that)
+  --lr X                AdamW learning rate (default 2e-4)
+  --weight-decay X      AdamW weight decay (default 0)
+  --seed N              initialisation, views, shuffling and random negatives (default 0)
+  --fixed-batch FILE    use one step's views from FILE (raw little-endian float32 [N, C, H, W],
+                        already normalised) for every step, without augmentation; one step per
+                        epoch unless --max-steps is given
+Checkpoints:
+  --init FILE           start from the parameters in a safetensors file (names and shapes must
+                        match the model; AdamW state starts fresh)
+  --save FILE           write the trained parameters as safetensors (temporary file + rename)
+Evaluation:
+  --heldout N           each block's local loss on views of the first N test images, before and
+                        after training (fixed augmentation seed; default 512; 0 skips it)
+  --probe-epochs N      linear-probe epochs (default 10; 0 skips the probe)
+  --probe-train N       probe training images (default: the whole training split)
+  --probe-test N        probe test images (default: the whole test split)
+                        The probe's features are computed once, from un-augmented images, and
+                        reused every epoch (the paper augments them per epoch).
+Output:
+  --metrics FILE        JSON lines: {"type":"step"|"epoch"|"heldout"|"probe"|"memory"|"run",...}
+  --log-every N         progress on stderr every N steps (default 50)
+  --help                this text
+
+Views: RandomResizedCrop (scale 0.25-1, ratio 3/4-4/3, bilinear) and horizontal flip (p 0.5) of
+each image, twice, then normalisation. Exit status: 0 done, 1 runtime error, 2 bad options.
+)";
+  return text;
+}
+
+} // namespace locus::rt::train

@@ -1,0 +1,46 @@
+#include "Pooling.h"
+
+namespace locus::rt::train {
+
+namespace {
+cpu::Window poolWindow(Shape4 h, int64_t k) {
+  cpu::Window w;
+  w.kh = w.sh = k == kPoolGlobal ? h.h : k;
+  w.kw = w.sw = k == kPoolGlobal ? h.w : k;
+  return w;
+}
+} // namespace
+
+Shape4 lossPooledMap(Shape4 h, int64_t k) {
+  if (k == kPoolNone)
+    return h;
+  if (k == kPoolGlobal)
+    return Shape4{h.n, h.c, 1, 1};
+  return Shape4{h.n, h.c, h.h / k, h.w / k};
+}
+
+int64_t lossDim(Shape4 h, int64_t k) {
+  Shape4 p = lossPooledMap(h, k);
+  return p.c * p.h * p.w;
+}
+
+Tensor poolForLoss(ExecContext &ctx, const Tensor &h, int64_t k) {
+  Shape4 zs{h.shape().n, lossDim(h.shape(), k), 1, 1};
+  if (k == kPoolNone)
+    return h.reshaped(zs);
+  Shape4 ps = lossPooledMap(h.shape(), k);
+  Tensor z = ctx.allocate(ps);
+  cpu::avgPool2dForward(h.data(), h.shape(), poolWindow(h.shape(), k), z.data(), ps);
+  return z.reshaped(zs);
+}
+
+Tensor unpoolGradient(ExecContext &ctx, const Tensor &dz, Shape4 hShape, int64_t k) {
+  if (k == kPoolNone)
+    return dz.reshaped(hShape);
+  Shape4 ps = lossPooledMap(hShape, k);
+  Tensor dh = ctx.allocate(hShape);
+  cpu::avgPool2dBackward(dz.data(), ps, poolWindow(hShape, k), dh.data(), hShape);
+  return dh;
+}
+
+} // namespace locus::rt::train

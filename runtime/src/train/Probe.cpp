@@ -1,0 +1,142 @@
+#include "locus/runtime/train/Probe.h"
+
+#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/cpu/Optimizer.h"
+#include "locus/runtime/train/Augment.h"
+#include "locus/runtime/train/Random.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <numeric>
+
+namespace locus::rt::train {
+
+Status extractFeatures(Engine &engine, const ImageSet &set, const Normalization &norm,
+                       int64_t count, std::vector<float> &out) {
+  Shape4 vs = engine.viewShape();
+  int64_t f = engine.featureCount(), chunk = vs.n, imageSize = vs.c * vs.h * vs.w;
+  out.assign(static_cast<size_t>(count * f), 0.0f);
+  for (int64_t first = 0; first < count; first += chunk) {
+    int64_t n = std::min(chunk, count - first);
+    Tensor images = Tensor::allocate(engine.memoryHandle(), Shape4{n, vs.c, vs.h, vs.w});
+    for (int64_t i = 0; i < n; ++i)
+      renderPlain(set, norm, first + i, vs.h, vs.w, images.data() + i * imageSize);
+    LOCUS_RETURN_IF_ERROR(engine.features(images, out.data() + first * f));
+  }
+  return Status::success();
+}
+
+double LinearClassifier::accuracy(const float *x, const int32_t *labels, int64_t n) const {
+  if (n == 0)
+    return 0.0;
+  int64_t correct = 0, block = 256;
+  std::vector<float> logits(static_cast<size_t>(block * classes));
+  for (int64_t first = 0; first < n; first += block) {
+    int64_t m = std::min(block, n - first);
+    for (int64_t i = 0; i < m; ++i)
+      std::copy(bias.begin(), bias.end(), logits.begin() + i * classes);
+    cpu::gemm(false, true, m, classes, features, 1.0f, x + first * features, weight.data(), 1.0f,
+              logits.data());
+    for (int64_t i = 0; i < m; ++i) {
+      const float *row = logits.data() + i * classes;
+      if (std::max_element(row, row + classes) - row == labels[first + i])
+        ++correct;
+    }
+  }
+  return double(correct) / double(n);
+}
+
+double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, int64_t features,
+                             int64_t classes, const ProbeOptions &options, LinearClassifier &out,
+                             const ProbeLog &log) {
+  out.features = features;
+  out.classes = classes;
+  out.weight.resize(static_cast<size_t>(classes * features));
+  out.bias.resize(static_cast<size_t>(classes));
+  // nn.Linear's default init: U(+-1/sqrt(F)) for weight and bias.
+  Rng init(mixSeed(options.seed, Stream::Probe, 0));
+  double bound = 1.0 / std::sqrt(double(features));
+  for (float &w : out.weight)
+    w = static_cast<float>(init.uniform(-bound, bound));
+  for (float &b : out.bias)
+    b = static_cast<float>(init.uniform(-bound, bound));
+
+  cpu::AdamW adam; // weight decay 0: plain Adam
+  adam.lr = options.lr;
+  std::vector<float> mW(out.weight.size()), vW(out.weight.size()), mB(classes), vB(classes);
+  std::vector<float> xb(static_cast<size_t>(options.batch * features));
+  std::vector<float> logits(static_cast<size_t>(options.batch * classes));
+  std::vector<float> dW(out.weight.size()), dB(classes);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  int64_t t = 0;
+  double epochLoss = 0;
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    std::iota(order.begin(), order.end(), 0);
+    Rng shuffle(mixSeed(options.seed, Stream::Probe, epoch + 1));
+    shuffle.shuffle(order.data(), n);
+    double lossSum = 0;
+    for (int64_t first = 0; first < n; first += options.batch) {
+      int64_t m = std::min(options.batch, n - first);
+      for (int64_t i = 0; i < m; ++i)
+        std::copy(x + order[first + i] * features, x + (order[first + i] + 1) * features,
+                  xb.begin() + i * features);
+      for (int64_t i = 0; i < m; ++i)
+        std::copy(out.bias.begin(), out.bias.end(), logits.begin() + i * classes);
+      cpu::gemm(false, true, m, classes, features, 1.0f, xb.data(), out.weight.data(), 1.0f,
+                logits.data());
+      // Softmax cross-entropy, mean over the batch: dlogits = (p - onehot) / m.
+      std::fill(dB.begin(), dB.end(), 0.0f);
+      for (int64_t i = 0; i < m; ++i) {
+        float *row = logits.data() + i * classes;
+        float top = *std::max_element(row, row + classes);
+        double sum = 0;
+        for (int64_t k = 0; k < classes; ++k)
+          sum += std::exp(double(row[k]) - top);
+        int32_t label = labels[order[first + i]];
+        lossSum += std::log(sum) - (double(row[label]) - top);
+        for (int64_t k = 0; k < classes; ++k) {
+          double p = std::exp(double(row[k]) - top) / sum;
+          row[k] = static_cast<float>((p - (k == label ? 1.0 : 0.0)) / double(m));
+          dB[k] += row[k];
+        }
+      }
+      cpu::gemm(true, false, classes, features, m, 1.0f, logits.data(), xb.data(), 0.0f,
+                dW.data());
+      ++t;
+      adam.step(t, classes * features, out.weight.data(), dW.data(), mW.data(), vW.data());
+      adam.step(t, classes, out.bias.data(), dB.data(), mB.data(), vB.data());
+    }
+    epochLoss = n ? lossSum / double(n) : 0.0;
+    if (log)
+      log(fmt::format("probe epoch {}/{}: loss {:.4f}", epoch + 1, options.epochs, epochLoss));
+  }
+  return epochLoss;
+}
+
+Status runLinearProbe(Engine &engine, const Dataset &data, const ProbeOptions &options,
+                      ProbeResult &result, const ProbeLog &log) {
+  result = ProbeResult{};
+  int64_t trainCount = options.trainImages < 0 ? data.train.count
+                                               : std::min(options.trainImages, data.train.count);
+  int64_t testCount = options.testImages < 0 ? data.test.count
+                                             : std::min(options.testImages, data.test.count);
+  int64_t f = engine.featureCount();
+  if (log)
+    log(fmt::format("probe: {} features, {} training and {} test images", f, trainCount,
+                    testCount));
+  std::vector<float> trainX, testX;
+  LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.train, data.norm, trainCount, trainX));
+  LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.test, data.norm, testCount, testX));
+  LinearClassifier classifier;
+  result.finalLoss = trainLinearClassifier(trainX.data(), data.train.labels.data(), trainCount, f,
+                                           data.classes, options, classifier, log);
+  result.trainAccuracy = classifier.accuracy(trainX.data(), data.train.labels.data(), trainCount);
+  result.testAccuracy = classifier.accuracy(testX.data(), data.test.labels.data(), testCount);
+  result.features = f;
+  result.trainCount = trainCount;
+  result.testCount = testCount;
+  return Status::success();
+}
+
+} // namespace locus::rt::train

@@ -1,0 +1,317 @@
+#include "locus/runtime/train/Trainer.h"
+
+#include "locus/runtime/train/Augment.h"
+#include "locus/runtime/train/Checkpoint.h"
+#include "locus/runtime/train/Data.h"
+#include "locus/runtime/train/Engine.h"
+#include "locus/runtime/train/Metrics.h"
+#include "locus/runtime/train/Probe.h"
+#include "locus/runtime/train/Random.h"
+
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <new>
+#include <numeric>
+#include <set>
+
+namespace locus::rt::train {
+
+namespace {
+
+/// Held-out views use their own fixed seed: before/after and separate runs
+/// compare on identical views whatever --seed is.
+constexpr uint64_t kHeldOutSeed = 0x5eed;
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::string mib(int64_t bytes) { return fmt::format("{:.1f} MiB", bytes / 1048576.0); }
+
+std::string lossText(const std::vector<double> &losses) {
+  std::string text;
+  for (double l : losses)
+    text += std::isnan(l) ? " -" : fmt::format(" {:.4f}", l);
+  return text;
+}
+
+std::vector<std::string> ruleNames(const ModelDesc &model) {
+  std::vector<std::string> rules;
+  for (const BlockDesc &b : model.blocks)
+    if (rules.empty() || rules.back() != b.loss.rule)
+      rules.push_back(b.loss.rule);
+  return rules;
+}
+
+void progress(const std::string &line) { fmt::print(stderr, "{}\n", line); }
+
+/// Mean per-block loss over the held-out views (chunks of B test images).
+Status heldOutLosses(Engine &engine, const Dataset &data, int64_t images,
+                     std::vector<double> &mean) {
+  Shape4 vs = engine.viewShape();
+  int64_t b = vs.n / 2, chunks = images / b;
+  mean.assign(engine.model().blocks.size(), 0.0);
+  Tensor views = Tensor::allocate(engine.memoryHandle(), vs);
+  std::vector<int64_t> indices(b);
+  AugmentConfig cfg;
+  for (int64_t k = 0; k < chunks; ++k) {
+    std::iota(indices.begin(), indices.end(), k * b);
+    Rng rng(mixSeed(kHeldOutSeed, Stream::HeldOut, k));
+    makeViews(data.test, data.norm, indices.data(), b, rng, cfg, vs.h, vs.w, views.data());
+    std::vector<double> losses;
+    LOCUS_RETURN_IF_ERROR(engine.evaluate(views, losses, k));
+    for (size_t l = 0; l < losses.size(); ++l)
+      mean[l] += losses[l] / double(chunks);
+  }
+  return Status::success();
+}
+
+} // namespace
+
+std::string describeModel(const ModelDesc &model) {
+  const auto &s = model.inputShape;
+  return fmt::format("model '{}': {} blocks, rule {}, {} mode, views [{}, {}, {}, {}] ({} images "
+                     "per step), target {}",
+                     model.name, model.blocks.size(), fmt::join(ruleNames(model), "/"),
+                     model.blocks.empty() ? "?" : model.blocks.back().loss.mode, s[0], s[1], s[2],
+                     s[3], s[0] / 2, model.target);
+}
+
+Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
+  int64_t compiled = model.inputShape[0] / 2;
+  if (options.batchSize >= 0 && options.batchSize != compiled)
+    return Status::error(fmt::format(
+        "--batch-size {}: this binary was compiled for {} images per step ({} views); recompile "
+        "the model with a {}-view input to change it",
+        options.batchSize, compiled, model.inputShape[0], 2 * options.batchSize));
+  return Status::success();
+}
+
+Status runTraining(const ModelDesc &model, const Options &options) {
+  EngineOptions engineOptions;
+  engineOptions.seed = options.seed;
+  if (options.lr)
+    engineOptions.optimizer.lr = *options.lr;
+  engineOptions.optimizer.weightDecay = options.weightDecay;
+  std::unique_ptr<Engine> engine;
+  LOCUS_RETURN_IF_ERROR(Engine::create(model, engineOptions, engine));
+  if (!options.init.empty()) {
+    std::vector<Tensor> params = engine->params();
+    LOCUS_RETURN_IF_ERROR(loadCheckpoint(options.init, model, params));
+    progress(fmt::format("loaded parameters from {}", options.init));
+  }
+  Shape4 vs = engine->viewShape();
+  int64_t b = vs.n / 2;
+
+  MetricsLog metrics;
+  LOCUS_RETURN_IF_ERROR(metrics.open(options.metrics));
+
+  // Data: the training split unless --fixed-batch replaces it, the test
+  // split for the held-out loss and the probe.
+  bool needData = options.fixedBatch.empty() || options.heldOut > 0 || options.probeEpochs > 0;
+  Dataset data;
+  if (needData) {
+    LOCUS_RETURN_IF_ERROR(loadDataset(options.data, vs.c, vs.h, vs.w, options.seed, data));
+    progress(fmt::format("data: {} ({} training, {} test images of {}x{}x{})", data.name,
+                         data.train.count, data.test.count, data.train.channels,
+                         data.train.height, data.train.width));
+  }
+  Tensor views = Tensor::allocate(engine->memoryHandle(), vs);
+  if (!options.fixedBatch.empty())
+    LOCUS_RETURN_IF_ERROR(readFloatFile(options.fixedBatch, vs.count(), views.data()));
+  else if (data.train.count < b)
+    return Status::error(fmt::format("the training split has {} images, fewer than one step's {}",
+                                     data.train.count, b));
+
+  progress(describeModel(model));
+  metrics.write(JsonWriter()
+                    .add("type", "run")
+                    .add("model", model.name)
+                    .add("rules", ruleNames(model))
+                    .add("mode", model.blocks.back().loss.mode)
+                    .add("views", vs.n)
+                    .add("seed", static_cast<int64_t>(options.seed))
+                    .add("data", options.fixedBatch.empty() ? data.name : "fixed-batch")
+                    .add("lr", engineOptions.optimizer.lr));
+
+  // Held-out local losses before training.
+  int64_t heldOutImages = needData ? std::min(options.heldOut, data.test.count) / b * b : 0;
+  std::vector<double> heldBefore, heldAfter;
+  if (heldOutImages > 0)
+    LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, heldOutImages, heldBefore));
+
+  // Training.
+  int64_t stepsPerEpoch = options.fixedBatch.empty() ? data.train.count / b : 1;
+  int64_t totalSteps = options.epochs * stepsPerEpoch;
+  if (options.maxSteps >= 0) {
+    totalSteps = std::min(totalSteps, options.maxSteps);
+    if (!options.fixedBatch.empty())
+      totalSteps = options.maxSteps;
+  }
+  int64_t epochs = stepsPerEpoch ? (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch : 0;
+  progress(fmt::format("training: {} steps ({} per epoch, {} images per step)", totalSteps,
+                       stepsPerEpoch, b));
+  MemoryTracker &memory = engine->memory();
+  memory.resetPeak();
+  int64_t baseline = memory.tracked();
+  int64_t step = 0;
+  std::vector<int64_t> order(data.train.count);
+  AugmentConfig augment;
+  Clock::time_point start = Clock::now(), lastLog = start;
+  int64_t lastLogStep = 0;
+  for (int64_t epoch = 0; epoch < epochs && step < totalSteps; ++epoch) {
+    Clock::time_point epochStart = Clock::now();
+    if (options.fixedBatch.empty()) {
+      std::iota(order.begin(), order.end(), 0);
+      Rng(mixSeed(options.seed, Stream::Shuffle, epoch)).shuffle(order.data(), data.train.count);
+    }
+    std::vector<double> epochSum(model.blocks.size(), 0.0);
+    int64_t epochSteps = 0;
+    for (int64_t s = 0; s < stepsPerEpoch && step < totalSteps; ++s) {
+      if (options.fixedBatch.empty()) {
+        Rng rng(mixSeed(options.seed, Stream::Augment, step));
+        makeViews(data.train, data.norm, order.data() + s * b, b, rng, augment, vs.h, vs.w,
+                  views.data());
+      }
+      std::vector<double> losses;
+      LOCUS_RETURN_IF_ERROR(engine->step(views, losses));
+      ++step;
+      ++epochSteps;
+      for (size_t l = 0; l < losses.size(); ++l)
+        epochSum[l] += losses[l];
+      if (step % options.logEvery == 0 || step == totalSteps) {
+        double rate = (step - lastLogStep) / std::max(1e-9, seconds(lastLog));
+        progress(fmt::format("step {}/{} epoch {}/{} loss{}  {:.2f} steps/s", step, totalSteps,
+                             epoch + 1, epochs, lossText(losses), rate));
+        metrics.write(JsonWriter()
+                          .add("type", "step")
+                          .add("step", step)
+                          .add("epoch", epoch + 1)
+                          .add("loss", losses)
+                          .add("steps_per_s", rate));
+        lastLog = Clock::now();
+        lastLogStep = step;
+      }
+    }
+    std::vector<double> mean(epochSum.size());
+    for (size_t l = 0; l < mean.size(); ++l)
+      mean[l] = epochSum[l] / double(std::max<int64_t>(1, epochSteps));
+    double took = seconds(epochStart);
+    progress(fmt::format("epoch {}/{} done: {} steps, mean loss{}, {:.1f} s", epoch + 1, epochs,
+                         epochSteps, lossText(mean), took));
+    metrics.write(JsonWriter()
+                      .add("type", "epoch")
+                      .add("epoch", epoch + 1)
+                      .add("steps", epochSteps)
+                      .add("mean_loss", mean)
+                      .add("seconds", took));
+  }
+  double trainSeconds = seconds(start);
+
+  // Memory: the peak over the training steps (parameters, optimizer state,
+  // the views buffer, activations, gradients, workspace) beside the plan.
+  int64_t planned = engine->globalMode() ? model.planPeakGlobalBytes : model.planPeakLocalBytes;
+  int64_t measured = step > 0 ? memory.peak() : 0;
+  int64_t workspace = step > 0 ? memory.peakExternal() : 0;
+  progress(fmt::format("memory: planned peak {} ({} plan), measured peak {} (parameters, "
+                       "optimizer state and views {}, kernel workspace up to {})",
+                       mib(planned), engine->globalMode() ? "global" : "local", mib(measured),
+                       mib(baseline), mib(workspace)));
+  metrics.write(JsonWriter()
+                    .add("type", "memory")
+                    .add("planned_peak_bytes", planned)
+                    .add("planned_peak_local_bytes", model.planPeakLocalBytes)
+                    .add("planned_peak_global_bytes", model.planPeakGlobalBytes)
+                    .add("measured_peak_bytes", measured)
+                    .add("persistent_bytes", baseline)
+                    .add("workspace_peak_bytes", workspace)
+                    .add("steps", step)
+                    .add("train_seconds", trainSeconds));
+
+  if (heldOutImages > 0) {
+    LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, heldOutImages, heldAfter));
+    for (size_t l = 0; l < model.blocks.size(); ++l) {
+      if (std::isnan(heldAfter[l]))
+        progress(fmt::format("held-out loss {}: none (global mode optimises the top block's loss "
+                             "only)",
+                             model.blocks[l].name));
+      else
+        progress(fmt::format("held-out loss {} ({} images): before {:.4f}, after {:.4f}",
+                             model.blocks[l].name, heldOutImages, heldBefore[l], heldAfter[l]));
+      metrics.write(JsonWriter()
+                        .add("type", "heldout")
+                        .add("block", model.blocks[l].name)
+                        .add("images", heldOutImages)
+                        .add("before", heldBefore[l])
+                        .add("after", heldAfter[l]));
+    }
+  }
+
+  if (!options.save.empty()) {
+    LOCUS_RETURN_IF_ERROR(saveCheckpoint(options.save, model, engine->params()));
+    progress(fmt::format("saved parameters to {}", options.save));
+  }
+
+  if (options.probeEpochs > 0) {
+    ProbeOptions probe;
+    probe.epochs = options.probeEpochs;
+    probe.trainImages = options.probeTrain;
+    probe.testImages = options.probeTest;
+    probe.seed = options.seed;
+    ProbeResult result;
+    Clock::time_point probeStart = Clock::now();
+    LOCUS_RETURN_IF_ERROR(runLinearProbe(*engine, data, probe, result, progress));
+    progress(fmt::format("probe: train accuracy {:.2f}%, test accuracy {:.2f}% ({} features, {} "
+                         "epochs, {:.1f} s)",
+                         100 * result.trainAccuracy, 100 * result.testAccuracy, result.features,
+                         probe.epochs, seconds(probeStart)));
+    metrics.write(JsonWriter()
+                      .add("type", "probe")
+                      .add("train_acc", result.trainAccuracy)
+                      .add("test_acc", result.testAccuracy)
+                      .add("features", result.features)
+                      .add("train_images", result.trainCount)
+                      .add("test_images", result.testCount)
+                      .add("epochs", probe.epochs)
+                      .add("final_loss", result.finalLoss));
+  }
+  return Status::success();
+}
+
+int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size) {
+  std::string program = argc > 0 ? argv[0] : "locus-train";
+  ModelDesc model;
+  std::string error;
+  if (!parse(std::string_view(reinterpret_cast<const char *>(blob), size), model, error)) {
+    fmt::print(stderr, "error: the embedded model descriptor is invalid: {}\n", error);
+    return 1;
+  }
+  Options options;
+  Status parsed = parseOptions(argc, argv, options);
+  if (parsed.isOk() && options.help) {
+    fmt::print("{}", helpText(program, describeModel(model)));
+    return 0;
+  }
+  if (parsed.isOk())
+    parsed = checkOptionsForModel(options, model);
+  if (!parsed.isOk()) {
+    fmt::print(stderr, "error: {}\n(run {} --help for the options)\n", parsed.message(), program);
+    return 2;
+  }
+  try {
+    Status status = runTraining(model, options);
+    if (!status.isOk()) {
+      fmt::print(stderr, "error: {}\n", status.message());
+      return 1;
+    }
+  } catch (const std::bad_alloc &) {
+    fmt::print(stderr, "error: out of memory\n");
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace locus::rt::train

@@ -1,0 +1,207 @@
+//===- Validate.cpp - can the CPU runtime run this descriptor? -----------===//
+//
+// Everything the engine later assumes without checking: consistent shapes
+// from layer to layer, parameter shapes, loss dimensions, and rules whose
+// pieces the CPU runtime implements. Unsupported rules fail here, by name,
+// instead of silently training something else.
+//
+//===----------------------------------------------------------------------===//
+#include "ModelInfo.h"
+#include "Pooling.h"
+#include "locus/runtime/train/Engine.h"
+
+#include <fmt/format.h>
+
+namespace locus::rt::train {
+
+namespace {
+
+std::string shapeText(const std::array<int64_t, 4> &s) {
+  return fmt::format("[{}, {}, {}, {}]", s[0], s[1], s[2], s[3]);
+}
+std::string shapeText(const std::vector<int64_t> &s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+const char *kindName(LayerKind kind) {
+  switch (kind) {
+  case LayerKind::Conv2D:
+    return "Conv2D";
+  case LayerKind::Relu:
+    return "Relu";
+  case LayerKind::MaxPool2D:
+    return "MaxPool2D";
+  case LayerKind::AvgPool2D:
+    return "AvgPool2D";
+  case LayerKind::Triangle:
+    return "Triangle";
+  case LayerKind::Standardize:
+    return "Standardize";
+  case LayerKind::LengthNormalize:
+    return "LengthNormalize";
+  }
+  return "?";
+}
+
+Status checkParam(const ModelDesc &model, int32_t index, const std::vector<int64_t> &expected,
+                  const std::string &where) {
+  if (index < 0 || index >= static_cast<int32_t>(model.params.size()))
+    return Status::error(fmt::format("{}: parameter index {} out of range ({} parameters)", where,
+                                     index, model.params.size()));
+  const ParamDesc &p = model.params[index];
+  if (p.shape != expected)
+    return Status::error(fmt::format("{}: parameter '{}' has shape {}, expected {}", where, p.name,
+                                     shapeText(p.shape), shapeText(expected)));
+  if (p.init == ParamInit::Value && static_cast<int64_t>(p.value.size()) != elementCount(p.shape))
+    return Status::error(fmt::format("{}: parameter '{}' carries {} initial values for {} elements",
+                                     where, p.name, p.value.size(), elementCount(p.shape)));
+  return Status::success();
+}
+
+Status checkLayer(const ModelDesc &model, const BlockDesc &block, size_t i) {
+  const LayerDesc &layer = block.layers[i];
+  std::string where = fmt::format("block '{}' layer {} ({})", block.name, i, kindName(layer.kind));
+  const auto &in = layer.inShape, &out = layer.outShape;
+  for (int d = 0; d < 4; ++d)
+    if (in[d] <= 0 || out[d] <= 0)
+      return Status::error(fmt::format("{}: bad shapes {} -> {}", where, shapeText(in),
+                                       shapeText(out)));
+  switch (layer.kind) {
+  case LayerKind::Conv2D: {
+    cpu::Window win;
+    win.kh = layer.kernel[0];
+    win.kw = layer.kernel[1];
+    win.sh = layer.stride[0];
+    win.sw = layer.stride[1];
+    win.pt = layer.pad[0];
+    win.pl = layer.pad[1];
+    win.pb = layer.pad[2];
+    win.pr = layer.pad[3];
+    int64_t oh = (in[2] + win.pt + win.pb - win.kh) / win.sh + 1;
+    int64_t ow = (in[3] + win.pl + win.pr - win.kw) / win.sw + 1;
+    if (out[0] != in[0] || out[2] != oh || out[3] != ow)
+      return Status::error(fmt::format("{}: output shape {} does not follow from input {}", where,
+                                       shapeText(out), shapeText(in)));
+    LOCUS_RETURN_IF_ERROR(
+        checkParam(model, layer.weight, {out[1], in[1], win.kh, win.kw}, where + " weight"));
+    if (layer.bias >= 0)
+      LOCUS_RETURN_IF_ERROR(checkParam(model, layer.bias, {out[1]}, where + " bias"));
+    return Status::success();
+  }
+  case LayerKind::Relu:
+  case LayerKind::Triangle:
+    if (in != out)
+      return Status::error(fmt::format("{}: changes the shape {} -> {}", where, shapeText(in),
+                                       shapeText(out)));
+    return Status::success();
+  case LayerKind::MaxPool2D:
+  case LayerKind::AvgPool2D: {
+    int64_t oh = (in[2] + layer.pad[0] + layer.pad[2] - layer.kernel[0]) / layer.stride[0] + 1;
+    int64_t ow = (in[3] + layer.pad[1] + layer.pad[3] - layer.kernel[1]) / layer.stride[1] + 1;
+    if (out[0] != in[0] || out[1] != in[1] || out[2] != oh || out[3] != ow)
+      return Status::error(fmt::format("{}: output shape {} does not follow from input {}", where,
+                                       shapeText(out), shapeText(in)));
+    return Status::success();
+  }
+  case LayerKind::Standardize:
+  case LayerKind::LengthNormalize:
+    return Status::error(fmt::format(
+        "rule '{}' is not supported by the CPU runtime yet ({}: layer kind {} is not implemented)",
+        block.loss.rule, where, kindName(layer.kind)));
+  }
+  return Status::error(where + ": unknown layer kind");
+}
+
+Status checkLoss(const ModelDesc &model, int32_t l) {
+  const BlockDesc &block = model.blocks[l];
+  const LossDesc &loss = block.loss;
+  auto unsupported = [&](const std::string &what) {
+    return Status::error(fmt::format(
+        "rule '{}' is not supported by the CPU runtime yet (block '{}': {})", loss.rule,
+        block.name, what));
+  };
+  if (loss.score != "bilinear")
+    return unsupported("score " + loss.score);
+  if (loss.f != "hinge" && loss.f != "softplus" && loss.f != "linear" && loss.f != "logistic")
+    return unsupported("f = " + loss.f);
+  if (loss.form != "contrastive" && loss.form != "difference")
+    return unsupported("form " + loss.form);
+  if (loss.negatives != "next" && loss.negatives != "random")
+    return unsupported(loss.negatives + " negatives");
+  if (loss.projection != "trainable" && loss.projection != "identity")
+    return unsupported(loss.projection + " projection");
+  if (loss.context != "same" && loss.context != "top" && loss.context != "both")
+    return unsupported("context " + loss.context);
+
+  std::string where = fmt::format("block '{}' loss", block.name);
+  int64_t views = model.inputShape[0];
+  if (loss.negatives == "random" && views < 3)
+    return Status::error(where + ": random negatives need at least 3 views per step");
+  int32_t m = contextBlockOf(model, l);
+  if (m < 0 || m >= static_cast<int32_t>(model.blocks.size()))
+    return Status::error(fmt::format("{}: context block {} does not exist", where, m));
+  cpu::Shape4 h = blockOutShape(block, 1), hc = blockOutShape(model.blocks[m], 1);
+  for (auto [shape, k] : {std::pair{h, loss.pool}, std::pair{hc, contextPoolOf(model, l)}})
+    if (k < kPoolNone || k > shape.h || k > shape.w)
+      return Status::error(fmt::format("{}: pooling kernel {} does not fit the {}x{} map", where,
+                                       k, shape.h, shape.w));
+  int64_t d = lossDimOf(model, l), dc = contextDimOf(model, l);
+  if (loss.dim > 0 && loss.dim != d)
+    return Status::error(fmt::format("{}: descriptor says D = {}, the shapes give {}", where,
+                                     loss.dim, d));
+  if (loss.context != "same" && loss.contextDim > 0 && loss.contextDim != dc)
+    return Status::error(fmt::format("{}: descriptor says Dc = {}, the shapes give {}", where,
+                                     loss.contextDim, dc));
+  int64_t projCols = loss.context == "same" ? d : dc;
+  if (loss.projection == "identity") {
+    if (d != projCols)
+      return Status::error(fmt::format("{}: an identity projection needs D = Dc, got {} and {}",
+                                       where, d, projCols));
+    if (loss.context == "both")
+      return unsupported("identity projection with context both");
+    return Status::success();
+  }
+  LOCUS_RETURN_IF_ERROR(checkParam(model, block.projection, {d, projCols}, where + " projection"));
+  if (loss.context == "both")
+    LOCUS_RETURN_IF_ERROR(
+        checkParam(model, block.lateralProjection, {d, d}, where + " lateral projection"));
+  return Status::success();
+}
+
+} // namespace
+
+Status validateForCpu(const ModelDesc &model) {
+  if (model.blocks.empty())
+    return Status::error("the model has no blocks");
+  const auto &input = model.inputShape;
+  if (input[0] < 2 || input[0] % 2 != 0 || input[1] <= 0 || input[2] <= 0 || input[3] <= 0)
+    return Status::error(fmt::format(
+        "the model input {} is not [2B views, C, H, W] with an even, positive view count",
+        shapeText(input)));
+  bool global = model.blocks.back().loss.mode == "global";
+  std::array<int64_t, 4> expected = input;
+  for (size_t l = 0; l < model.blocks.size(); ++l) {
+    const BlockDesc &block = model.blocks[l];
+    if ((block.loss.mode == "global") != global)
+      return Status::error(fmt::format(
+          "block '{}' has mode '{}' but the top block has mode '{}': mixing local and global "
+          "blocks is not supported",
+          block.name, block.loss.mode, model.blocks.back().loss.mode));
+    if (block.loss.mode != "local" && block.loss.mode != "global")
+      return Status::error(fmt::format("block '{}': unknown mode '{}'", block.name,
+                                       block.loss.mode));
+    if (block.layers.empty())
+      return Status::error(fmt::format("block '{}' has no layers", block.name));
+    for (size_t i = 0; i < block.layers.size(); ++i) {
+      if (block.layers[i].inShape != expected)
+        return Status::error(fmt::format(
+            "block '{}' layer {}: input shape {} does not match the previous output {}",
+            block.name, i, shapeText(block.layers[i].inShape), shapeText(expected)));
+      LOCUS_RETURN_IF_ERROR(checkLayer(model, block, i));
+      expected = block.layers[i].outShape;
+    }
+    if (!global || l + 1 == model.blocks.size())
+      LOCUS_RETURN_IF_ERROR(checkLoss(model, static_cast<int32_t>(l)));
+  }
+  return Status::success();
+}
+
+} // namespace locus::rt::train

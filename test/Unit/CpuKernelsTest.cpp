@@ -1,0 +1,446 @@
+// The CPU layer kernels (convolutions, pooling, relu, triangle, GEMM, AdamW) against plain float64
+// reference loops on random inputs: odd sizes, padding, stride 2, non-square windows. Outputs are
+// pre-filled with NaN so a kernel that skips an element fails, and NaN never passes a comparison.
+#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/cpu/Optimizer.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace locus::rt::cpu;
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+std::vector<float> randomVector(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float &x : v)
+    x = dist(rng);
+  return v;
+}
+
+/// max |got - ref| / max |ref|; NaN (or a size mismatch) yields +inf.
+double relError(const std::vector<float> &got, const std::vector<double> &ref) {
+  if (got.size() != ref.size())
+    return std::numeric_limits<double>::infinity();
+  double maxRef = 0.0, maxErr = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (!std::isfinite(got[i]) || !std::isfinite(ref[i]))
+      return std::numeric_limits<double>::infinity();
+    maxRef = std::max(maxRef, std::fabs(ref[i]));
+    maxErr = std::max(maxErr, std::fabs(got[i] - ref[i]));
+  }
+  return maxErr / std::max(maxRef, 1e-30);
+}
+
+#define EXPECT_REL(got, ref, tol) EXPECT_LE(relError(got, ref), tol) << #got " vs " #ref " "
+
+// --- float64 references ----------------------------------------------------------------------
+
+struct ConvCase {
+  int64_t n, c, h, w, o;
+  Window win;
+  std::string name;
+};
+
+Window window(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb,
+              int64_t pr) {
+  Window w;
+  w.kh = kh, w.kw = kw, w.sh = sh, w.sw = sw, w.pt = pt, w.pl = pl, w.pb = pb, w.pr = pr;
+  return w;
+}
+
+int64_t outSize(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1) {
+  return (in + p0 + p1 - k) / s + 1;
+}
+
+/// The zero-padded input value, or 0 outside.
+double at(const std::vector<float> &x, int64_t c, int64_t h, int64_t w, int64_t n, int64_t ch,
+          int64_t y, int64_t xx) {
+  if (y < 0 || y >= h || xx < 0 || xx >= w)
+    return 0.0;
+  return x[((n * c + ch) * h + y) * w + xx];
+}
+
+std::vector<double> refConv(const ConvCase &k, const std::vector<float> &x,
+                            const std::vector<float> &wt, const std::vector<float> *b) {
+  const Window &q = k.win;
+  const int64_t oh = outSize(k.h, q.kh, q.sh, q.pt, q.pb), ow = outSize(k.w, q.kw, q.sw, q.pl, q.pr);
+  std::vector<double> y(static_cast<size_t>(k.n * k.o * oh * ow));
+  for (int64_t n = 0; n < k.n; ++n)
+    for (int64_t o = 0; o < k.o; ++o)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double s = b ? (*b)[o] : 0.0;
+          for (int64_t c = 0; c < k.c; ++c)
+            for (int64_t i = 0; i < q.kh; ++i)
+              for (int64_t j = 0; j < q.kw; ++j)
+                s += static_cast<double>(wt[((o * k.c + c) * q.kh + i) * q.kw + j]) *
+                     at(x, k.c, k.h, k.w, n, c, oy * q.sh - q.pt + i, ox * q.sw - q.pl + j);
+          y[((n * k.o + o) * oh + oy) * ow + ox] = s;
+        }
+  return y;
+}
+
+// dW, db and dx of the convolution for a given dy, straight from the definition.
+void refConvBackward(const ConvCase &k, const std::vector<float> &x, const std::vector<float> &wt,
+                     const std::vector<float> &dy, std::vector<double> &dw,
+                     std::vector<double> &db, std::vector<double> &dx) {
+  const Window &q = k.win;
+  const int64_t oh = outSize(k.h, q.kh, q.sh, q.pt, q.pb), ow = outSize(k.w, q.kw, q.sw, q.pl, q.pr);
+  dw.assign(static_cast<size_t>(k.o * k.c * q.kh * q.kw), 0.0);
+  db.assign(static_cast<size_t>(k.o), 0.0);
+  dx.assign(static_cast<size_t>(k.n * k.c * k.h * k.w), 0.0);
+  for (int64_t n = 0; n < k.n; ++n)
+    for (int64_t o = 0; o < k.o; ++o)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const double g = dy[((n * k.o + o) * oh + oy) * ow + ox];
+          db[o] += g;
+          for (int64_t c = 0; c < k.c; ++c)
+            for (int64_t i = 0; i < q.kh; ++i)
+              for (int64_t j = 0; j < q.kw; ++j) {
+                const int64_t iy = oy * q.sh - q.pt + i, ix = ox * q.sw - q.pl + j;
+                const int64_t wi = ((o * k.c + c) * q.kh + i) * q.kw + j;
+                dw[wi] += g * at(x, k.c, k.h, k.w, n, c, iy, ix);
+                if (iy >= 0 && iy < k.h && ix >= 0 && ix < k.w)
+                  dx[((n * k.c + c) * k.h + iy) * k.w + ix] += g * wt[wi];
+              }
+        }
+}
+
+std::vector<ConvCase> convCases() {
+  return {
+      {2, 3, 7, 5, 4, window(3, 3, 1, 1, 1, 1, 1, 1), "odd_3x3_pad1"},
+      {3, 5, 9, 8, 6, window(3, 3, 2, 2, 1, 1, 1, 1), "stride2_pad1"},
+      {2, 4, 6, 7, 3, window(2, 3, 1, 2, 0, 1, 1, 0), "nonsquare_asym_pad"},
+      {2, 3, 11, 6, 5, window(5, 3, 2, 1, 2, 0, 1, 1), "kernel5x3_mixed_stride"},
+      {3, 6, 5, 5, 7, window(1, 1, 1, 1, 0, 0, 0, 0), "pointwise"},
+      {2, 3, 4, 4, 2, window(1, 1, 2, 2, 0, 0, 0, 0), "pointwise_stride2"},
+      {5, 3, 3, 3, 4, window(3, 3, 1, 1, 1, 1, 1, 1), "grouped_small_maps"},
+      {70, 2, 3, 2, 3, window(3, 3, 1, 1, 1, 1, 1, 1), "grouped_with_remainder"},
+      {40, 4, 1, 1, 3, window(1, 1, 1, 1, 0, 0, 0, 0), "grouped_pointwise_1x1_maps"},
+      {2, 16, 32, 32, 8, window(3, 3, 1, 1, 1, 1, 1, 1), "large_map_32x32"},
+  };
+}
+
+void PrintTo(const ConvCase &k, std::ostream *os) { *os << k.name; }
+
+class CpuConv : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(CpuConv, ForwardMatchesReference) {
+  const ConvCase k = GetParam();
+  const Shape4 xs{k.n, k.c, k.h, k.w};
+  const Shape4 ys = k.win.outputShape(xs, k.o);
+  ASSERT_EQ(ys.h, outSize(k.h, k.win.kh, k.win.sh, k.win.pt, k.win.pb));
+  ASSERT_EQ(ys.w, outSize(k.w, k.win.kw, k.win.sw, k.win.pl, k.win.pr));
+  const auto x = randomVector(xs.count(), 1);
+  const auto w = randomVector(k.o * k.c * k.win.kh * k.win.kw, 2);
+  const auto b = randomVector(k.o, 3);
+  Workspace ws;
+  std::vector<float> y(static_cast<size_t>(ys.count()), kNaN);
+  conv2dForward(x.data(), xs, w.data(), k.o, b.data(), k.win, y.data(), ws);
+  EXPECT_REL(y, refConv(k, x, w, &b), 1e-4);
+  // Without bias, and again with the same (now warm) workspace.
+  std::fill(y.begin(), y.end(), kNaN);
+  conv2dForward(x.data(), xs, w.data(), k.o, nullptr, k.win, y.data(), ws);
+  EXPECT_REL(y, refConv(k, x, w, nullptr), 1e-4);
+}
+
+TEST_P(CpuConv, BackwardMatchesReference) {
+  const ConvCase k = GetParam();
+  const Shape4 xs{k.n, k.c, k.h, k.w};
+  const Shape4 ys = k.win.outputShape(xs, k.o);
+  const auto x = randomVector(xs.count(), 4);
+  const auto w = randomVector(k.o * k.c * k.win.kh * k.win.kw, 5);
+  const auto dy = randomVector(ys.count(), 6);
+  std::vector<double> dwRef, dbRef, dxRef;
+  refConvBackward(k, x, w, dy, dwRef, dbRef, dxRef);
+
+  Workspace ws;
+  std::vector<float> dw(dwRef.size(), kNaN), db(dbRef.size(), kNaN), dx(dxRef.size(), kNaN);
+  conv2dBackwardWeight(x.data(), xs, dy.data(), ys, k.win, dw.data(), db.data(), ws);
+  EXPECT_REL(dw, dwRef, 1e-4);
+  EXPECT_REL(db, dbRef, 1e-4);
+  std::fill(dw.begin(), dw.end(), kNaN);
+  conv2dBackwardWeight(x.data(), xs, dy.data(), ys, k.win, dw.data(), nullptr, ws);
+  EXPECT_REL(dw, dwRef, 1e-4);
+
+  conv2dBackwardData(dy.data(), ys, w.data(), k.win, dx.data(), xs, ws);
+  EXPECT_REL(dx, dxRef, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuConv, ::testing::ValuesIn(convCases()),
+                         [](const auto &info) { return info.param.name; });
+
+TEST(CpuConv, WindowOutputShapeIsFloorMode) {
+  const Shape4 s = window(3, 2, 2, 3, 1, 0, 0, 1).outputShape({4, 3, 10, 11}, 9);
+  EXPECT_EQ(s.n, 4);
+  EXPECT_EQ(s.c, 9);
+  EXPECT_EQ(s.h, (10 + 1 - 3) / 2 + 1);
+  EXPECT_EQ(s.w, (11 + 1 - 2) / 3 + 1);
+}
+
+TEST(CpuWorkspace, GrowsAndReleases) {
+  Workspace ws;
+  EXPECT_EQ(ws.bytes(), 0);
+  float *p = ws.get(100);
+  ASSERT_NE(p, nullptr);
+  p[99] = 1.0f;
+  EXPECT_GE(ws.bytes(), 400);
+  EXPECT_EQ(ws.get(50), p); // a smaller request reuses the buffer
+  ws.get(1000);
+  EXPECT_GE(ws.bytes(), 4000);
+  ws.release();
+  EXPECT_EQ(ws.bytes(), 0);
+}
+
+// --- pooling ------------------------------------------------------------------------------------
+
+struct PoolCase {
+  Shape4 xs;
+  Window win;
+  std::string name;
+};
+
+std::vector<PoolCase> poolCases() {
+  return {
+      {{2, 3, 8, 8}, window(2, 2, 2, 2, 0, 0, 0, 0), "k2s2"},
+      {{2, 3, 7, 9}, window(2, 2, 2, 2, 0, 0, 0, 0), "k2s2_odd_floor"},
+      {{2, 2, 10, 9}, window(4, 4, 4, 4, 0, 0, 0, 0), "k4_tiles_floor"},
+      {{3, 2, 6, 6}, window(6, 6, 6, 6, 0, 0, 0, 0), "global"},
+      {{2, 2, 9, 7}, window(3, 3, 2, 2, 1, 1, 1, 1), "k3s2_pad1"},
+      {{2, 3, 8, 9}, window(2, 3, 1, 2, 0, 1, 1, 0), "nonsquare_overlap_asym_pad"},
+      {{2, 2, 5, 6}, window(1, 1, 1, 1, 0, 0, 0, 0), "k1"},
+  };
+}
+
+void PrintTo(const PoolCase &k, std::ostream *os) { *os << k.name; }
+
+class CpuPool : public ::testing::TestWithParam<PoolCase> {};
+
+TEST_P(CpuPool, MaxForwardBackwardMatchReference) {
+  const PoolCase p = GetParam();
+  const Shape4 ys = p.win.outputShape(p.xs, p.xs.c);
+  const Window &q = p.win;
+  const auto x = randomVector(p.xs.count(), 7);
+  const auto dy = randomVector(ys.count(), 8);
+  std::vector<double> yRef(static_cast<size_t>(ys.count())), dxRef(p.xs.count(), 0.0);
+  for (int64_t pl = 0; pl < p.xs.n * p.xs.c; ++pl)
+    for (int64_t oy = 0; oy < ys.h; ++oy)
+      for (int64_t ox = 0; ox < ys.w; ++ox) {
+        double best = -std::numeric_limits<double>::infinity();
+        int64_t arg = -1;
+        for (int64_t i = 0; i < q.kh; ++i)
+          for (int64_t j = 0; j < q.kw; ++j) {
+            const int64_t iy = oy * q.sh - q.pt + i, ix = ox * q.sw - q.pl + j;
+            if (iy < 0 || iy >= p.xs.h || ix < 0 || ix >= p.xs.w)
+              continue;
+            const int64_t idx = (pl * p.xs.h + iy) * p.xs.w + ix;
+            if (x[idx] > best) {
+              best = x[idx];
+              arg = idx;
+            }
+          }
+        const int64_t o = (pl * ys.h + oy) * ys.w + ox;
+        yRef[o] = best;
+        dxRef[arg] += dy[o];
+      }
+  std::vector<float> y(yRef.size(), kNaN), dx(dxRef.size(), kNaN);
+  std::vector<int32_t> arg(yRef.size(), -1);
+  maxPool2dForward(x.data(), p.xs, q, y.data(), ys, arg.data());
+  EXPECT_REL(y, yRef, 1e-6);
+  for (size_t i = 0; i < arg.size(); ++i) {
+    ASSERT_GE(arg[i], 0);
+    ASSERT_LT(arg[i], p.xs.count());
+    EXPECT_EQ(x[arg[i]], y[i]);
+  }
+  maxPool2dBackward(dy.data(), ys, arg.data(), dx.data(), p.xs);
+  EXPECT_REL(dx, dxRef, 1e-6);
+}
+
+TEST_P(CpuPool, AvgForwardBackwardMatchReference) {
+  const PoolCase p = GetParam();
+  const Shape4 ys = p.win.outputShape(p.xs, p.xs.c);
+  const Window &q = p.win;
+  const auto x = randomVector(p.xs.count(), 9);
+  const auto dy = randomVector(ys.count(), 10);
+  std::vector<double> yRef(static_cast<size_t>(ys.count())), dxRef(p.xs.count(), 0.0);
+  const double div = static_cast<double>(q.kh * q.kw);
+  for (int64_t pl = 0; pl < p.xs.n * p.xs.c; ++pl)
+    for (int64_t oy = 0; oy < ys.h; ++oy)
+      for (int64_t ox = 0; ox < ys.w; ++ox) {
+        const int64_t o = (pl * ys.h + oy) * ys.w + ox;
+        double s = 0.0;
+        for (int64_t i = 0; i < q.kh; ++i)
+          for (int64_t j = 0; j < q.kw; ++j) {
+            const int64_t iy = oy * q.sh - q.pt + i, ix = ox * q.sw - q.pl + j;
+            if (iy < 0 || iy >= p.xs.h || ix < 0 || ix >= p.xs.w)
+              continue; // padding: zero value, still in the divisor
+            const int64_t idx = (pl * p.xs.h + iy) * p.xs.w + ix;
+            s += x[idx];
+            dxRef[idx] += dy[o] / div;
+          }
+        yRef[o] = s / div;
+      }
+  std::vector<float> y(yRef.size(), kNaN), dx(dxRef.size(), kNaN);
+  avgPool2dForward(x.data(), p.xs, q, y.data(), ys);
+  EXPECT_REL(y, yRef, 1e-5);
+  avgPool2dBackward(dy.data(), ys, q, dx.data(), p.xs);
+  EXPECT_REL(dx, dxRef, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuPool, ::testing::ValuesIn(poolCases()),
+                         [](const auto &info) { return info.param.name; });
+
+TEST(CpuPool, MaxPoolTiesTakeTheFirstElement) {
+  const Shape4 xs{1, 1, 2, 4};
+  const std::vector<float> x = {1, 3, 2, 2, 3, 3, 2, 2};
+  std::vector<float> y(2, kNaN);
+  std::vector<int32_t> arg(2, -1);
+  maxPool2dForward(x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), {1, 1, 1, 2},
+                   arg.data());
+  EXPECT_EQ(y[0], 3.0f);
+  EXPECT_EQ(arg[0], 1);
+  EXPECT_EQ(y[1], 2.0f);
+  EXPECT_EQ(arg[1], 2);
+}
+
+TEST(CpuPool, LargeTiledPoolsMatchReference) {
+  // Big enough to take the threaded paths; the loss-pooling shape of VGG-6 block 1 at CIFAR size.
+  const Shape4 xs{4, 16, 32, 32};
+  const Window q = window(4, 4, 4, 4, 0, 0, 0, 0);
+  const Shape4 ys = q.outputShape(xs, xs.c);
+  const auto x = randomVector(xs.count(), 11);
+  std::vector<double> ref(static_cast<size_t>(ys.count()), 0.0);
+  for (int64_t pl = 0; pl < xs.n * xs.c; ++pl)
+    for (int64_t iy = 0; iy < 32; ++iy)
+      for (int64_t ix = 0; ix < 32; ++ix)
+        ref[(pl * 8 + iy / 4) * 8 + ix / 4] += x[(pl * 32 + iy) * 32 + ix] / 16.0;
+  std::vector<float> y(ref.size(), kNaN);
+  avgPool2dForward(x.data(), xs, q, y.data(), ys);
+  EXPECT_REL(y, ref, 1e-5);
+}
+
+// --- relu, triangle, gemm -----------------------------------------------------------------------
+
+TEST(CpuRelu, ForwardBackwardWithReluPrimeZeroAtZero) {
+  auto x = randomVector(100003, 12);
+  for (int i = 0; i < 100; ++i)
+    x[i * 997] = 0.0f;
+  const auto dy = randomVector(x.size(), 13);
+  std::vector<float> y(x.size(), kNaN), dx(x.size(), kNaN);
+  reluForward(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  reluBackward(y.data(), dy.data(), dx.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_EQ(y[i], x[i] > 0 ? x[i] : 0.0f);
+    ASSERT_EQ(dx[i], x[i] > 0 ? dy[i] : 0.0f) << "at " << i << " x=" << x[i];
+  }
+  // In place (dx aliases dy).
+  std::vector<float> inPlace = dy;
+  reluBackward(y.data(), inPlace.data(), inPlace.data(), static_cast<int64_t>(x.size()));
+  EXPECT_EQ(inPlace, dx);
+}
+
+TEST(CpuTriangle, ForwardBackwardMatchReference) {
+  for (const Shape4 xs : {Shape4{3, 5, 3, 4}, Shape4{4, 32, 16, 16}}) {
+    const auto x = randomVector(xs.count(), 14);
+    const auto dy = randomVector(xs.count(), 15);
+    const int64_t c = xs.c, p = xs.plane();
+    std::vector<double> yRef(x.size()), dxRef(x.size(), 0.0);
+    for (int64_t n = 0; n < xs.n; ++n)
+      for (int64_t q = 0; q < p; ++q) {
+        double mean = 0.0;
+        for (int64_t ch = 0; ch < c; ++ch)
+          mean += x[(n * c + ch) * p + q];
+        mean /= static_cast<double>(c);
+        // Jacobian: dy_c/dx_c' = 1[x_c > mean] (delta_cc' - 1/C).
+        for (int64_t ch = 0; ch < c; ++ch) {
+          const int64_t i = (n * c + ch) * p + q;
+          const bool on = x[i] - mean > 0.0;
+          yRef[i] = on ? x[i] - mean : 0.0;
+          if (!on)
+            continue;
+          for (int64_t ch2 = 0; ch2 < c; ++ch2)
+            dxRef[(n * c + ch2) * p + q] += dy[i] * ((ch2 == ch ? 1.0 : 0.0) - 1.0 / c);
+        }
+      }
+    std::vector<float> y(x.size(), kNaN), dx(x.size(), kNaN);
+    triangleForward(x.data(), xs, y.data());
+    EXPECT_REL(y, yRef, 1e-5);
+    triangleBackward(x.data(), xs, dy.data(), dx.data());
+    EXPECT_REL(dx, dxRef, 1e-5);
+  }
+}
+
+TEST(CpuGemm, AllTransposesAndBeta) {
+  const int64_t m = 13, n = 17, k = 29;
+  const auto a = randomVector(m * k, 16), b = randomVector(k * n, 17), c0 = randomVector(m * n, 18);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (float beta : {0.0f, 0.5f}) {
+        std::vector<double> ref(static_cast<size_t>(m * n));
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double s = 0.0;
+            for (int64_t l = 0; l < k; ++l)
+              s += static_cast<double>(ta ? a[l * m + i] : a[i * k + l]) *
+                   (tb ? b[j * k + l] : b[l * n + j]);
+            ref[i * n + j] = 1.5 * s + beta * c0[i * n + j];
+          }
+        // beta = 0 must not read C: start from NaN.
+        std::vector<float> c = beta == 0.0f ? std::vector<float>(m * n, kNaN) : c0;
+        gemm(ta, tb, m, n, k, 1.5f, a.data(), b.data(), beta, c.data());
+        EXPECT_REL(c, ref, 1e-5) << "transA=" << ta << " transB=" << tb << " beta=" << beta;
+      }
+}
+
+// --- AdamW --------------------------------------------------------------------------------------
+
+TEST(CpuAdamW, MatchesTheFormulaOverSteps) {
+  const int64_t count = 100003; // odd: the vector loop's tail runs too
+  for (double wd : {0.0, 0.05}) {
+    AdamW opt;
+    opt.lr = 1e-2;
+    opt.weightDecay = wd;
+    auto p = randomVector(count, 19);
+    std::vector<float> m(count, 0.0f), v(count, 0.0f);
+    std::vector<double> pr(p.begin(), p.end()), mr(count, 0.0), vr(count, 0.0);
+    for (int64_t t = 1; t <= 5; ++t) {
+      const auto g = randomVector(count, 100 + static_cast<uint32_t>(t), -2.0f, 2.0f);
+      opt.step(t, count, p.data(), g.data(), m.data(), v.data());
+      const double bc1 = 1.0 - std::pow(opt.beta1, t), bc2 = 1.0 - std::pow(opt.beta2, t);
+      for (int64_t i = 0; i < count; ++i) {
+        pr[i] -= opt.lr * wd * pr[i];
+        mr[i] = opt.beta1 * mr[i] + (1.0 - opt.beta1) * g[i];
+        vr[i] = opt.beta2 * vr[i] + (1.0 - opt.beta2) * g[i] * g[i];
+        pr[i] -= opt.lr * (mr[i] / bc1) / (std::sqrt(vr[i] / bc2) + opt.eps);
+      }
+      EXPECT_REL(p, pr, 1e-5) << "step " << t << " wd " << wd;
+      EXPECT_REL(m, mr, 1e-5);
+      EXPECT_REL(v, vr, 1e-5);
+    }
+  }
+}
+
+TEST(CpuAdamW, FirstStepMovesEachParameterByLr) {
+  // With m = v = 0 the first bias-corrected step is lr * g / (|g| + eps): lr * sign(g).
+  AdamW opt;
+  std::vector<float> p = {1.0f, -2.0f, 0.5f}, g = {0.3f, -4.0f, 1e-3f}, m(3, 0.0f), v(3, 0.0f);
+  opt.step(1, 3, p.data(), g.data(), m.data(), v.data());
+  EXPECT_NEAR(p[0], 1.0f - 2e-4f, 1e-7);
+  EXPECT_NEAR(p[1], -2.0f + 2e-4f, 1e-7);
+  EXPECT_NEAR(p[2], 0.5f - 2e-4f, 1e-7);
+}
+
+} // namespace

@@ -1,0 +1,248 @@
+// Data for the training binary: IDX files (gzip or not) written by the test, their error
+// messages, Fashion-MNIST loading from a directory, synthetic data, the --fixed-batch reader, and
+// augmented views (shape, normalisation, determinism).
+#include "locus/runtime/train/Augment.h"
+#include "locus/runtime/train/Data.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <zlib.h>
+
+namespace {
+
+using namespace locus::rt;
+using namespace locus::rt::train;
+namespace fs = std::filesystem;
+
+/// A fresh directory under the system temp dir, removed at the end of the test.
+class TempDir {
+public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("locus-train-data-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string file(const std::string &name) const { return (path_ / name).string(); }
+
+private:
+  fs::path path_;
+  static inline int counter_ = 0;
+};
+
+std::vector<uint8_t> idxBytes(uint8_t rank, const std::vector<uint32_t> &dims,
+                              const std::vector<uint8_t> &data) {
+  std::vector<uint8_t> out = {0, 0, 0x08, rank};
+  for (uint32_t d : dims)
+    for (int s = 24; s >= 0; s -= 8)
+      out.push_back(static_cast<uint8_t>(d >> s));
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+void writeFile(const std::string &path, const std::vector<uint8_t> &bytes, bool gzip) {
+  if (gzip) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), int(bytes.size()));
+    gzclose(f);
+    return;
+  }
+  FILE *f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
+std::vector<uint8_t> ramp(size_t n) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = static_cast<uint8_t>(i * 7);
+  return v;
+}
+
+TEST(TrainData, ReadsGzipAndPlainIdx) {
+  TempDir dir;
+  std::vector<uint8_t> data = ramp(3 * 4 * 5);
+  for (bool gzip : {true, false}) {
+    std::string path = dir.file(gzip ? "a.gz" : "a");
+    writeFile(path, idxBytes(3, {3, 4, 5}, data), gzip);
+    IdxArray idx;
+    Status status = readIdx(path, idx);
+    ASSERT_TRUE(status.isOk()) << status.message();
+    EXPECT_EQ(idx.dims, (std::vector<int64_t>{3, 4, 5}));
+    EXPECT_EQ(idx.data, data);
+  }
+}
+
+TEST(TrainData, IdxErrorsNameTheFile) {
+  TempDir dir;
+  struct Case {
+    std::vector<uint8_t> bytes;
+    std::string expect;
+  } cases[] = {
+      {{1, 2}, "no magic number"},
+      {{0, 0, 0x0d, 1, 0, 0, 0, 2, 1, 2}, "bad IDX magic"},            // float data type
+      {idxBytes(2, {2, 3}, ramp(5)), "need 6 data bytes, the file has 5"}, // truncated
+      {idxBytes(1, {2}, ramp(3)), "need 2 data bytes, the file has 3"},    // trailing bytes
+      {{0, 0, 0x08, 2, 0, 0, 0}, "truncated IDX header"},
+  };
+  int k = 0;
+  for (const Case &c : cases) {
+    std::string path = dir.file("bad" + std::to_string(k++) + ".gz");
+    writeFile(path, c.bytes, true);
+    IdxArray idx;
+    Status status = readIdx(path, idx);
+    ASSERT_FALSE(status.isOk()) << c.expect;
+    EXPECT_NE(status.message().find(path), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find(c.expect), std::string::npos) << status.message();
+  }
+  IdxArray idx;
+  Status missing = readIdx(dir.file("missing.gz"), idx);
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_NE(missing.message().find("missing.gz"), std::string::npos);
+}
+
+TEST(TrainData, LoadsAFashionMnistDirectory) {
+  TempDir dir;
+  std::vector<uint8_t> labels = {0, 1, 2, 9};
+  writeFile(dir.file("train-images-idx3-ubyte.gz"), idxBytes(3, {4, 28, 28}, ramp(4 * 784)), true);
+  writeFile(dir.file("train-labels-idx1-ubyte.gz"), idxBytes(1, {4}, labels), true);
+  // The test split uncompressed: both forms are accepted.
+  writeFile(dir.file("t10k-images-idx3-ubyte"), idxBytes(3, {2, 28, 28}, ramp(2 * 784)), false);
+  writeFile(dir.file("t10k-labels-idx1-ubyte"), idxBytes(1, {2}, {3, 4}), false);
+  Dataset data;
+  Status status = loadFashionMnist(dir.file(""), data);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  EXPECT_EQ(data.train.count, 4);
+  EXPECT_EQ(data.train.height, 28);
+  EXPECT_EQ(data.train.labels, (std::vector<int32_t>{0, 1, 2, 9}));
+  EXPECT_EQ(data.test.count, 2);
+  EXPECT_EQ(data.train.pixels[785], static_cast<uint8_t>(785 * 7));
+  EXPECT_FLOAT_EQ(data.norm.mean[0], 0.2860f);
+
+  // Labels that do not match the image count.
+  writeFile(dir.file("train-labels-idx1-ubyte.gz"), idxBytes(1, {3}, {0, 1, 2}), true);
+  status = loadFashionMnist(dir.file(""), data);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("has 3 labels for the 4 images"), std::string::npos)
+      << status.message();
+}
+
+TEST(TrainData, RealFashionMnistWhenInstalled) {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (!fs::exists(dir + "/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed at " << dir;
+  Dataset data;
+  Status status = loadFashionMnist(dir, data);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  EXPECT_EQ(data.train.count, 60000);
+  EXPECT_EQ(data.test.count, 10000);
+  EXPECT_EQ(data.train.height, 28);
+  EXPECT_EQ(data.train.width, 28);
+  // The data set's own statistics (the normalisation constants).
+  double sum = 0;
+  for (uint8_t p : data.train.pixels)
+    sum += p / 255.0;
+  EXPECT_NEAR(sum / data.train.pixels.size(), 0.2860, 1e-3);
+}
+
+TEST(TrainData, DataSpecs) {
+  DataSpec spec;
+  ASSERT_TRUE(parseDataSpec("fashion-mnist:/x/y", spec).isOk());
+  EXPECT_EQ(spec.kind, "fashion-mnist");
+  EXPECT_EQ(spec.path, "/x/y");
+  ASSERT_TRUE(parseDataSpec("synthetic:100", spec).isOk());
+  EXPECT_EQ(spec.kind, "synthetic");
+  EXPECT_EQ(spec.count, 100);
+  EXPECT_FALSE(parseDataSpec("synthetic:0", spec).isOk());
+  Status bad = parseDataSpec("imagenet:/data", spec);
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.message().find("unknown data set 'imagenet'"), std::string::npos);
+}
+
+TEST(TrainData, SyntheticDataIsSeeded) {
+  Dataset a = makeSynthetic(3, 8, 8, 10, 5, 1), b = makeSynthetic(3, 8, 8, 10, 5, 1),
+          c = makeSynthetic(3, 8, 8, 10, 5, 2);
+  EXPECT_EQ(a.train.pixels.size(), 10u * 3 * 8 * 8);
+  EXPECT_EQ(a.test.count, 5);
+  EXPECT_EQ(a.train.pixels, b.train.pixels);
+  EXPECT_EQ(a.test.labels, b.test.labels);
+  EXPECT_NE(a.train.pixels, c.train.pixels);
+}
+
+TEST(TrainData, FixedBatchFileMustHoldExactlyOneStep) {
+  TempDir dir;
+  std::string path = dir.file("batch.f32");
+  std::vector<uint8_t> bytes = {0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0}; // 1.0f, -2.0f little-endian
+  writeFile(path, bytes, false);
+  float out[2];
+  ASSERT_TRUE(readFloatFile(path, 2, out).isOk());
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], -2.0f);
+  Status status = readFloatFile(path, 3, out);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("exactly 3 float32"), std::string::npos) << status.message();
+}
+
+TEST(TrainAugment, CropsFollowTorchvisionBounds) {
+  Rng rng(3);
+  AugmentConfig cfg;
+  int flips = 0;
+  for (int i = 0; i < 2000; ++i) {
+    Crop c = sampleCrop(rng, 28, 28, cfg);
+    ASSERT_GE(c.top, 0);
+    ASSERT_GE(c.left, 0);
+    ASSERT_LE(c.top + c.height, 28);
+    ASSERT_LE(c.left + c.width, 28);
+    double area = double(c.height * c.width) / (28 * 28);
+    // Rounding the sides to whole pixels moves the area and ratio a little past the limits.
+    EXPECT_GE(area, 0.25 * 0.8);
+    double ratio = double(c.width) / c.height;
+    EXPECT_GE(ratio, 0.75 * 0.85);
+    EXPECT_LE(ratio, 4.0 / 3.0 / 0.85);
+    flips += c.flip;
+  }
+  EXPECT_NEAR(flips / 2000.0, 0.5, 0.05);
+}
+
+TEST(TrainAugment, PlainRenderingNormalises) {
+  ImageSet set;
+  set.count = 1;
+  set.channels = 1;
+  set.height = set.width = 4;
+  set.pixels = {0, 51, 102, 153, 204, 255, 0, 51, 102, 153, 204, 255, 0, 51, 102, 153};
+  Normalization norm{{0.5f}, {0.25f}};
+  std::vector<float> out(16);
+  renderPlain(set, norm, 0, 4, 4, out.data()); // same size: the identity resampling
+  for (int i = 0; i < 16; ++i)
+    EXPECT_NEAR(out[i], (set.pixels[i] / 255.0 - 0.5) / 0.25, 1e-5) << i;
+  // Upsampling 4x4 -> 8x8 keeps values within the source range.
+  std::vector<float> up(64);
+  renderPlain(set, norm, 0, 8, 8, up.data());
+  for (float v : up) {
+    EXPECT_GE(v, -2.0f - 1e-5f);
+    EXPECT_LE(v, 2.0f + 1e-5f);
+  }
+}
+
+TEST(TrainAugment, ViewsAreSeededAndStacked) {
+  Dataset data = makeSynthetic(1, 28, 28, 8, 1, 5);
+  std::vector<int64_t> indices = {0, 1, 2, 3};
+  AugmentConfig cfg;
+  std::vector<float> a(8 * 28 * 28), b(a.size()), c(a.size());
+  Rng r1(42), r2(42), r3(43);
+  makeViews(data.train, data.norm, indices.data(), 4, r1, cfg, 28, 28, a.data());
+  makeViews(data.train, data.norm, indices.data(), 4, r2, cfg, 28, 28, b.data());
+  makeViews(data.train, data.norm, indices.data(), 4, r3, cfg, 28, 28, c.data());
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  // Rows 0..3 and 4..7 are two different views of images 0..3.
+  EXPECT_NE(std::vector<float>(a.begin(), a.begin() + 784),
+            std::vector<float>(a.begin() + 4 * 784, a.begin() + 5 * 784));
+}
+
+} // namespace

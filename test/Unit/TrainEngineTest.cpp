@@ -1,0 +1,825 @@
+// The training engine against an independent float64 reference of METHOD.md §2: one step's
+// gradients for CLAPP++, CLAPP++DFB, CLAPP++both and BP-CLAPP++ (global), the update applied by
+// step(), block-by-block memory against global mode, determinism, and unsupported rules.
+#include "locus/runtime/train/Checkpoint.h"
+#include "locus/runtime/train/Engine.h"
+#include "locus/runtime/train/Json.h"
+#include "locus/runtime/train/Random.h"
+#include "locus/runtime/train/Trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <unistd.h>
+
+namespace {
+
+using namespace locus::rt;
+using namespace locus::rt::train;
+
+//===----------------------------------------------------------------------===//
+// Tiny models built directly as descriptors
+//===----------------------------------------------------------------------===//
+
+/// A block: conv3x3 (pad 1, bias) -> relu (or triangle) -> [maxpool 2x2 (or avgpool 2x2)], loss
+/// pooling kernel `pool`.
+struct TinyBlock {
+  int64_t out = 4;
+  bool maxPool = true;
+  int64_t pool = 2;
+  bool triangle = false, avgPool = false;
+  int32_t weight = -1, bias = -1; // filled by buildTinyModel
+};
+
+struct TinySpec {
+  int64_t views = 8, channels = 2, size = 8;
+  std::vector<TinyBlock> blocks = {{4, true, 2}, {6, false, 2}};
+  std::string context = "same"; // same (CLAPP++), top (DFB), both
+  std::string negatives = "next";
+  bool global = false; // BP-CLAPP++
+};
+
+/// Four blocks of equal size with small projections: activations dominate the step's memory, and
+/// global backprop keeps all four blocks' alive where the local rule keeps one.
+TinySpec memorySpec() {
+  TinySpec spec;
+  spec.views = 16;
+  spec.channels = 4;
+  spec.size = 16;
+  spec.blocks = {{8, false, 0}, {8, false, 0}, {8, false, 0}, {8, false, 0}};
+  return spec;
+}
+
+LayerDesc layer(LayerKind kind, std::array<int64_t, 4> in, std::array<int64_t, 4> out) {
+  LayerDesc l;
+  l.kind = kind;
+  l.inShape = in;
+  l.outShape = out;
+  return l;
+}
+
+ModelDesc buildTinyModel(TinySpec &spec) {
+  ModelDesc m;
+  m.name = "tiny";
+  m.inputShape = {spec.views, spec.channels, spec.size, spec.size};
+  std::array<int64_t, 4> shape = m.inputShape;
+  auto addParam = [&](std::string name, std::vector<int64_t> dims) {
+    ParamDesc p;
+    p.name = std::move(name);
+    p.shape = std::move(dims);
+    p.init = ParamInit::KaimingUniform;
+    m.params.push_back(p);
+    return static_cast<int32_t>(m.params.size() - 1);
+  };
+  std::vector<int64_t> dims;
+  for (size_t l = 0; l < spec.blocks.size(); ++l) {
+    TinyBlock &tb = spec.blocks[l];
+    BlockDesc b;
+    b.name = "block" + std::to_string(l + 1);
+    std::string conv = "conv" + std::to_string(l + 1);
+    tb.weight = addParam(conv + "_w", {tb.out, shape[1], 3, 3});
+    tb.bias = addParam(conv + "_b", {tb.out});
+    LayerDesc c = layer(LayerKind::Conv2D, shape, {shape[0], tb.out, shape[2], shape[3]});
+    c.weight = tb.weight;
+    c.bias = tb.bias;
+    c.kernel = {3, 3};
+    c.pad = {1, 1, 1, 1};
+    b.layers.push_back(c);
+    shape = c.outShape;
+    b.layers.push_back(layer(tb.triangle ? LayerKind::Triangle : LayerKind::Relu, shape, shape));
+    if (tb.maxPool || tb.avgPool) {
+      LayerDesc p = layer(tb.avgPool ? LayerKind::AvgPool2D : LayerKind::MaxPool2D, shape,
+                          {shape[0], shape[1], shape[2] / 2, shape[3] / 2});
+      p.kernel = p.stride = {2, 2};
+      b.layers.push_back(p);
+      shape = p.outShape;
+    }
+    b.outShape = shape;
+    b.loss.rule = spec.global ? "bp-clapp++" : spec.context == "same" ? "clapp++" : spec.context == "top" ? "clapp++dfb" : "clapp++both";
+    b.loss.context = spec.context;
+    b.loss.negatives = spec.negatives;
+    b.loss.mode = spec.global ? "global" : "local";
+    b.loss.pool = tb.pool;
+    b.loss.contextPool = -2;
+    b.loss.dim = tb.pool == 0 ? shape[1] : shape[1] * (shape[2] / tb.pool) * (shape[3] / tb.pool);
+    dims.push_back(b.loss.dim);
+    m.blocks.push_back(b);
+  }
+  for (size_t l = 0; l < m.blocks.size(); ++l) {
+    BlockDesc &b = m.blocks[l];
+    int64_t d = b.loss.dim, top = dims.back();
+    b.loss.contextDim = spec.context == "same" ? d : top;
+    // As locusc writes it: the top block's index, -1 where that is the block itself.
+    int32_t last = static_cast<int32_t>(m.blocks.size()) - 1;
+    b.loss.contextBlock = spec.context == "same" || int32_t(l) == last ? -1 : last;
+    std::string name = b.name + "_B";
+    b.projection = addParam(name, {d, b.loss.contextDim});
+    if (spec.context == "both")
+      b.lateralProjection = addParam(b.name + "_B_lat", {d, d});
+  }
+  return m;
+}
+ModelDesc buildTinyModel(TinySpec &&spec) { return buildTinyModel(spec); }
+
+//===----------------------------------------------------------------------===//
+// float64 reference: plain loops straight from the equations
+//===----------------------------------------------------------------------===//
+
+struct RefMap {
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  std::vector<double> v;
+  RefMap() = default;
+  RefMap(int64_t n, int64_t c, int64_t h, int64_t w) : n(n), c(c), h(h), w(w), v(n * c * h * w) {}
+  double &at(int64_t a, int64_t b, int64_t y, int64_t x) { return v[((a * c + b) * h + y) * w + x]; }
+  double at(int64_t a, int64_t b, int64_t y, int64_t x) const {
+    return v[((a * c + b) * h + y) * w + x];
+  }
+};
+
+/// What the reference keeps of one layer for its backward pass.
+struct RefSaved {
+  RefMap in, pre, out; // conv input, conv output, activation output
+};
+
+using Params64 = std::vector<std::vector<double>>;
+
+RefMap refConv(const RefMap &x, const std::vector<double> &wt, const std::vector<double> *bias,
+               int64_t o) {
+  RefMap y(x.n, o, x.h, x.w); // 3x3, stride 1, pad 1
+  for (int64_t a = 0; a < x.n; ++a)
+    for (int64_t q = 0; q < o; ++q)
+      for (int64_t i = 0; i < x.h; ++i)
+        for (int64_t j = 0; j < x.w; ++j) {
+          double s = bias ? (*bias)[q] : 0.0;
+          for (int64_t ch = 0; ch < x.c; ++ch)
+            for (int64_t p = 0; p < 3; ++p)
+              for (int64_t r = 0; r < 3; ++r) {
+                int64_t yy = i + p - 1, xx = j + r - 1;
+                if (yy >= 0 && yy < x.h && xx >= 0 && xx < x.w)
+                  s += wt[((q * x.c + ch) * 3 + p) * 3 + r] * x.at(a, ch, yy, xx);
+              }
+          y.at(a, q, i, j) = s;
+        }
+  return y;
+}
+
+RefMap refAvgPool(const RefMap &x, int64_t kh, int64_t kw) {
+  RefMap y(x.n, x.c, x.h / kh, x.w / kw);
+  for (int64_t a = 0; a < x.n; ++a)
+    for (int64_t q = 0; q < x.c; ++q)
+      for (int64_t i = 0; i < y.h; ++i)
+        for (int64_t j = 0; j < y.w; ++j) {
+          double s = 0;
+          for (int64_t p = 0; p < kh; ++p)
+            for (int64_t r = 0; r < kw; ++r)
+              s += x.at(a, q, i * kh + p, j * kw + r);
+          y.at(a, q, i, j) = s / double(kh * kw);
+        }
+  return y;
+}
+
+RefMap refMaxPool2(const RefMap &x) {
+  RefMap y(x.n, x.c, x.h / 2, x.w / 2);
+  for (int64_t a = 0; a < x.n; ++a)
+    for (int64_t q = 0; q < x.c; ++q)
+      for (int64_t i = 0; i < y.h; ++i)
+        for (int64_t j = 0; j < y.w; ++j) {
+          double m = -1e300;
+          for (int64_t p = 0; p < 2; ++p)
+            for (int64_t r = 0; r < 2; ++r)
+              m = std::max(m, x.at(a, q, 2 * i + p, 2 * j + r));
+          y.at(a, q, i, j) = m;
+        }
+  return y;
+}
+
+/// The loss pooling: kernel k (0 = global average) as a [N, D] matrix in a RefMap [N, D, 1, 1].
+RefMap refPoolForLoss(const RefMap &h, int64_t k) {
+  RefMap p = k == 0 ? refAvgPool(h, h.h, h.w) : refAvgPool(h, k, k);
+  RefMap z(h.n, p.c * p.h * p.w, 1, 1);
+  z.v = p.v;
+  return z;
+}
+
+RefMap refUnpool(const RefMap &dz, const RefMap &hShape, int64_t k) {
+  int64_t kh = k == 0 ? hShape.h : k, kw = k == 0 ? hShape.w : k;
+  RefMap dh(hShape.n, hShape.c, hShape.h, hShape.w);
+  int64_t ph = hShape.h / kh, pw = hShape.w / kw;
+  for (int64_t a = 0; a < dh.n; ++a)
+    for (int64_t q = 0; q < dh.c; ++q)
+      for (int64_t i = 0; i < ph * kh; ++i)
+        for (int64_t j = 0; j < pw * kw; ++j)
+          dh.at(a, q, i, j) = dz.v[a * dz.c + (q * ph + i / kh) * pw + j / kw] / double(kh * kw);
+  return dh;
+}
+
+/// Hinge CLAPP++ loss with next-index negatives, in scatter form: for each row r the positive is
+/// the other view, the negative the row after it. Adds dL/dz and dL/dB.
+double refHinge(const RefMap &z, const RefMap &c, const std::vector<double> &b, RefMap &dz,
+                std::vector<double> &db) {
+  int64_t n = z.n, d = z.c, dc = c.c;
+  double loss = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    int64_t pos = (r + n / 2) % n, neg = (pos + 1) % n;
+    std::vector<double> bc(d, 0.0);
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < dc; ++j)
+        bc[i] += b[i * dc + j] * c.v[r * dc + j];
+    double up = 0, un = 0;
+    for (int64_t i = 0; i < d; ++i) {
+      up += z.v[pos * d + i] * bc[i];
+      un += z.v[neg * d + i] * bc[i];
+    }
+    loss += std::max(0.0, 1 - up) + std::max(0.0, 1 + un);
+    double gp = up < 1 ? -1.0 / n : 0.0, gn = un > -1 ? 1.0 / n : 0.0;
+    for (int64_t i = 0; i < d; ++i) {
+      dz.v[pos * d + i] += gp * bc[i];
+      dz.v[neg * d + i] += gn * bc[i];
+      for (int64_t j = 0; j < dc; ++j)
+        db[i * dc + j] += (gp * z.v[pos * d + i] + gn * z.v[neg * d + i]) * c.v[r * dc + j];
+    }
+  }
+  return loss / n;
+}
+
+/// Forward of one tiny block: conv3x3 -> relu or triangle -> [maxpool2 or avgpool2].
+RefMap refBlockForward(const TinyBlock &tb, const Params64 &p, const RefMap &x, RefSaved &s) {
+  s.in = x;
+  s.pre = refConv(x, p[tb.weight], &p[tb.bias], tb.out);
+  RefMap r = s.pre;
+  if (tb.triangle) { // relu(a - mean over channels)
+    for (int64_t a = 0; a < r.n; ++a)
+      for (int64_t i = 0; i < r.h; ++i)
+        for (int64_t j = 0; j < r.w; ++j) {
+          double mean = 0;
+          for (int64_t q = 0; q < r.c; ++q)
+            mean += s.pre.at(a, q, i, j) / double(r.c);
+          for (int64_t q = 0; q < r.c; ++q)
+            r.at(a, q, i, j) = std::max(0.0, s.pre.at(a, q, i, j) - mean);
+        }
+  } else {
+    for (double &e : r.v)
+      e = std::max(0.0, e);
+  }
+  s.out = r;
+  if (tb.avgPool)
+    return refAvgPool(r, 2, 2);
+  return tb.maxPool ? refMaxPool2(r) : r;
+}
+
+/// Backward of one tiny block from dh; adds dW, db; returns dx when asked.
+RefMap refBlockBackward(const TinyBlock &tb, const Params64 &p, const RefSaved &s, const RefMap &dh,
+                        std::map<int32_t, std::vector<double>> &grads, bool wantDx) {
+  const RefMap &r = s.out, &x = s.in;
+  RefMap dr(r.n, r.c, r.h, r.w);
+  if (tb.maxPool) {
+    for (int64_t a = 0; a < r.n; ++a)
+      for (int64_t q = 0; q < r.c; ++q)
+        for (int64_t i = 0; i < r.h / 2; ++i)
+          for (int64_t j = 0; j < r.w / 2; ++j) {
+            int64_t bi = 2 * i, bj = 2 * j;
+            for (int64_t pp = 0; pp < 2; ++pp)
+              for (int64_t rr = 0; rr < 2; ++rr)
+                if (r.at(a, q, 2 * i + pp, 2 * j + rr) > r.at(a, q, bi, bj))
+                  bi = 2 * i + pp, bj = 2 * j + rr;
+            dr.at(a, q, bi, bj) += dh.at(a, q, i, j);
+          }
+  } else if (tb.avgPool) {
+    for (int64_t a = 0; a < r.n; ++a)
+      for (int64_t q = 0; q < r.c; ++q)
+        for (int64_t i = 0; i < r.h; ++i)
+          for (int64_t j = 0; j < r.w; ++j)
+            dr.at(a, q, i, j) = dh.at(a, q, i / 2, j / 2) / 4.0;
+  } else {
+    dr = dh;
+  }
+  for (size_t i = 0; i < dr.v.size(); ++i)
+    if (r.v[i] <= 0)
+      dr.v[i] = 0;
+  if (tb.triangle) // the mean's adjoint: subtract the channel mean of the masked gradient
+    for (int64_t a = 0; a < r.n; ++a)
+      for (int64_t i = 0; i < r.h; ++i)
+        for (int64_t j = 0; j < r.w; ++j) {
+          double mean = 0;
+          for (int64_t q = 0; q < r.c; ++q)
+            mean += dr.at(a, q, i, j) / double(r.c);
+          for (int64_t q = 0; q < r.c; ++q)
+            dr.at(a, q, i, j) -= mean;
+        }
+  std::vector<double> &dw = grads[tb.weight], &db = grads[tb.bias];
+  dw.assign(p[tb.weight].size(), 0.0);
+  db.assign(p[tb.bias].size(), 0.0);
+  RefMap dx(x.n, x.c, x.h, x.w);
+  for (int64_t a = 0; a < x.n; ++a)
+    for (int64_t q = 0; q < tb.out; ++q)
+      for (int64_t i = 0; i < x.h; ++i)
+        for (int64_t j = 0; j < x.w; ++j) {
+          double g = dr.at(a, q, i, j);
+          db[q] += g;
+          for (int64_t ch = 0; ch < x.c; ++ch)
+            for (int64_t pp = 0; pp < 3; ++pp)
+              for (int64_t rr = 0; rr < 3; ++rr) {
+                int64_t yy = i + pp - 1, xx = j + rr - 1;
+                if (yy < 0 || yy >= x.h || xx < 0 || xx >= x.w)
+                  continue;
+                int64_t widx = ((q * x.c + ch) * 3 + pp) * 3 + rr;
+                dw[widx] += g * x.at(a, ch, yy, xx);
+                if (wantDx)
+                  dx.at(a, ch, yy, xx) += g * p[tb.weight][widx];
+              }
+        }
+  return dx;
+}
+
+struct RefResult {
+  std::vector<double> losses;
+  std::map<int32_t, std::vector<double>> grads;
+};
+
+/// One step's gradients of the tiny model, local (block by block, detached inputs) or global.
+RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64 &p,
+                    const RefMap &views) {
+  size_t nb = spec.blocks.size();
+  RefResult res;
+  res.losses.assign(nb, std::nan(""));
+  std::vector<RefSaved> saved(nb);
+  std::vector<RefMap> outs(nb);
+  RefMap h = views;
+  for (size_t l = 0; l < nb; ++l)
+    outs[l] = h = refBlockForward(spec.blocks[l], p, h, saved[l]);
+
+  auto lossOf = [&](size_t l, RefMap &dh) {
+    const TinyBlock &tb = spec.blocks[l];
+    const BlockDesc &bd = model.blocks[l];
+    RefMap z = refPoolForLoss(outs[l], tb.pool);
+    RefMap dz(z.n, z.c, 1, 1);
+    double loss = 0;
+    auto gradOf = [&](int32_t i) -> std::vector<double> & {
+      res.grads[i].assign(p[i].size(), 0.0);
+      return res.grads[i];
+    };
+    if (spec.context == "same" || spec.context == "both") {
+      int32_t lat = spec.context == "both" ? bd.lateralProjection : bd.projection;
+      loss += refHinge(z, z, p[lat], dz, gradOf(lat));
+    }
+    if (spec.context == "top" || spec.context == "both") {
+      RefMap c = refPoolForLoss(outs[nb - 1], spec.blocks[nb - 1].pool);
+      loss += refHinge(z, c, p[bd.projection], dz, gradOf(bd.projection));
+    }
+    dh = refUnpool(dz, outs[l], tb.pool);
+    return loss;
+  };
+
+  if (!spec.global) {
+    for (size_t l = 0; l < nb; ++l) {
+      RefMap dh;
+      res.losses[l] = lossOf(l, dh);
+      refBlockBackward(spec.blocks[l], p, saved[l], dh, res.grads, /*wantDx=*/false);
+    }
+  } else {
+    RefMap dh;
+    res.losses[nb - 1] = lossOf(nb - 1, dh);
+    for (size_t l = nb; l-- > 0;)
+      dh = refBlockBackward(spec.blocks[l], p, saved[l], dh, res.grads, l > 0);
+  }
+  return res;
+}
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+std::unique_ptr<Engine> makeEngine(const ModelDesc &model, uint64_t seed = 1) {
+  EngineOptions options;
+  options.seed = seed;
+  std::unique_ptr<Engine> engine;
+  Status status = Engine::create(model, options, engine);
+  EXPECT_TRUE(status.isOk()) << status.message();
+  return engine;
+}
+
+Tensor randomViews(Engine &engine, uint64_t seed) {
+  Tensor views = Tensor::allocate(engine.memoryHandle(), engine.viewShape());
+  Rng rng(seed);
+  for (int64_t i = 0; i < views.count(); ++i)
+    views.data()[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+  return views;
+}
+
+/// max |a - b| / max |b|: a norm-wise relative error that a few tiny entries cannot inflate.
+double relativeError(const float *a, const std::vector<double> &b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    double d = std::abs(a[i] - b[i]);
+    num = std::isnan(d) ? INFINITY : std::max(num, d);
+    den = std::max(den, std::abs(b[i]));
+  }
+  return den == 0 ? num : num / den;
+}
+
+void checkGradients(TinySpec spec) {
+  ModelDesc model = buildTinyModel(spec);
+  std::unique_ptr<Engine> engine = makeEngine(model, 3);
+  ASSERT_TRUE(engine);
+  // Larger projections than the fan-in init keep the hinge terms active and the gradient rich.
+  for (int32_t i = 0; i < static_cast<int32_t>(model.params.size()); ++i)
+    if (model.params[i].shape.size() == 2)
+      for (int64_t k = 0; k < engine->param(i).count(); ++k)
+        engine->param(i).data()[k] *= 3.0f;
+  Tensor views = randomViews(*engine, 11);
+
+  std::map<int32_t, std::vector<float>> got;
+  std::vector<double> losses;
+  Status status = engine->gradients(
+      views,
+      [&](int32_t i, const Tensor &g) {
+        ASSERT_TRUE(g.defined()) << model.params[i].name;
+        got[i].assign(g.data(), g.data() + g.count());
+      },
+      losses);
+  ASSERT_TRUE(status.isOk()) << status.message();
+
+  Params64 p;
+  for (const Tensor &t : engine->params())
+    p.emplace_back(t.data(), t.data() + t.count());
+  Shape4 vs = engine->viewShape();
+  RefMap x(vs.n, vs.c, vs.h, vs.w);
+  x.v.assign(views.data(), views.data() + views.count());
+  RefResult ref = reference(spec, model, p, x);
+
+  ASSERT_EQ(losses.size(), ref.losses.size());
+  for (size_t l = 0; l < losses.size(); ++l) {
+    if (std::isnan(ref.losses[l])) {
+      EXPECT_TRUE(std::isnan(losses[l])) << "block " << l << " has no optimised loss";
+      continue;
+    }
+    EXPECT_NEAR(losses[l], ref.losses[l], 1e-4 * std::max(1.0, std::abs(ref.losses[l])))
+        << "block " << l;
+  }
+  EXPECT_EQ(got.size(), ref.grads.size());
+  for (const auto &[i, g] : ref.grads) {
+    ASSERT_TRUE(got.count(i)) << "no gradient for " << model.params[i].name;
+    ASSERT_EQ(got[i].size(), g.size()) << model.params[i].name;
+    double norm = 0;
+    for (double e : g)
+      norm = std::max(norm, std::abs(e));
+    EXPECT_GT(norm, 0.0) << model.params[i].name << ": the check needs a non-zero gradient";
+    EXPECT_LT(relativeError(got[i].data(), g), 1e-4) << model.params[i].name;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Tests
+//===----------------------------------------------------------------------===//
+
+TEST(TrainEngine, ClappPlusPlusGradientsMatchFloat64Reference) {
+  checkGradients(TinySpec{});
+}
+
+TEST(TrainEngine, DirectFeedbackGradientsMatchFloat64Reference) {
+  TinySpec spec;
+  spec.context = "top";
+  checkGradients(spec);
+}
+
+TEST(TrainEngine, BothGradientsMatchFloat64Reference) {
+  TinySpec spec;
+  spec.context = "both";
+  checkGradients(spec);
+}
+
+TEST(TrainEngine, GlobalModeGradientsMatchFloat64Backprop) {
+  TinySpec spec;
+  spec.global = true;
+  checkGradients(spec);
+}
+
+TEST(TrainEngine, GlobalPoolingGradientsMatchFloat64Reference) {
+  TinySpec spec;
+  spec.blocks[0].pool = 0;
+  spec.blocks[1].pool = 0;
+  checkGradients(spec);
+}
+
+TEST(TrainEngine, TriangleAndAvgPoolGradientsMatchFloat64Reference) {
+  TinySpec spec;
+  spec.blocks[0].triangle = true;
+  spec.blocks[0].maxPool = false;
+  spec.blocks[0].avgPool = true;
+  spec.blocks[1].triangle = true;
+  checkGradients(spec);
+  spec.global = true;
+  checkGradients(spec);
+}
+
+TEST(TrainEngine, RandomNegativesDifferFromNextIndex) {
+  TinySpec spec;
+  spec.negatives = "random";
+  ModelDesc random = buildTinyModel(spec);
+  ModelDesc next = buildTinyModel(TinySpec{});
+  std::unique_ptr<Engine> a = makeEngine(random, 4), b = makeEngine(next, 4);
+  Tensor views = randomViews(*a, 6);
+  std::vector<double> la, lb;
+  ASSERT_TRUE(a->evaluate(views, la).isOk());
+  ASSERT_TRUE(b->evaluate(views, lb).isOk());
+  EXPECT_NE(la[0], lb[0]);
+  std::vector<double> again;
+  ASSERT_TRUE(a->evaluate(views, again).isOk());
+  EXPECT_EQ(la, again) << "evaluation draws the same negatives for the same draw index";
+}
+
+TEST(TrainEngine, StepAppliesAdamWToTheSameGradients) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  std::unique_ptr<Engine> a = makeEngine(model, 5), b = makeEngine(model, 5);
+  Tensor views = randomViews(*a, 2);
+  std::map<int32_t, std::vector<float>> grads;
+  std::vector<double> lossA, lossB;
+  ASSERT_TRUE(a->gradients(views, [&](int32_t i, const Tensor &g) {
+                 grads[i].assign(g.data(), g.data() + g.count());
+               }, lossA).isOk());
+  ASSERT_TRUE(b->step(views, lossB).isOk());
+  EXPECT_EQ(lossA, lossB);
+  // First AdamW step: p -= lr * g / (|g| + eps) (bias corrections cancel).
+  cpu::AdamW adam;
+  for (const auto &[i, g] : grads)
+    for (size_t k = 0; k < g.size(); ++k) {
+      double expected = a->param(i).data()[k] - adam.lr * g[k] / (std::abs(g[k]) + adam.eps);
+      ASSERT_NEAR(b->param(i).data()[k], expected, 1e-7) << model.params[i].name << "[" << k << "]";
+    }
+}
+
+TEST(TrainEngine, LocalStepPeaksBelowGlobalStep) {
+  TinySpec spec = memorySpec();
+  spec.global = false;
+  ModelDesc local = buildTinyModel(spec);
+  spec.global = true;
+  ModelDesc global = buildTinyModel(spec);
+  auto transientPeak = [](const ModelDesc &model) {
+    std::unique_ptr<Engine> engine = makeEngine(model);
+    Tensor views = randomViews(*engine, 4);
+    std::vector<double> losses;
+    EXPECT_TRUE(engine->step(views, losses).isOk()); // warm the workspace
+    int64_t before = engine->memory().current();
+    engine->memory().resetPeak();
+    EXPECT_TRUE(engine->step(views, losses).isOk());
+    EXPECT_EQ(engine->memory().current(), before) << "a step must not leak tensors";
+    return engine->memory().peak() - before;
+  };
+  int64_t localPeak = transientPeak(local), globalPeak = transientPeak(global);
+  EXPECT_GT(localPeak, 0);
+  EXPECT_LT(localPeak, globalPeak) << "local " << localPeak << " B, global " << globalPeak << " B";
+}
+
+TEST(TrainEngine, SameSeedSameTraining) {
+  TinySpec spec;
+  spec.negatives = "random";
+  ModelDesc model = buildTinyModel(spec);
+  std::unique_ptr<Engine> a = makeEngine(model, 9), b = makeEngine(model, 9),
+                          c = makeEngine(model, 10);
+  for (int s = 0; s < 3; ++s) {
+    Tensor views = randomViews(*a, 100 + s);
+    std::vector<double> la, lb, lc;
+    ASSERT_TRUE(a->step(views, la).isOk());
+    ASSERT_TRUE(b->step(views, lb).isOk());
+    ASSERT_TRUE(c->step(views, lc).isOk());
+    EXPECT_EQ(la, lb);
+  }
+  bool differs = false;
+  for (size_t i = 0; i < a->params().size(); ++i) {
+    const Tensor &pa = a->params()[i], &pb = b->params()[i], &pc = c->params()[i];
+    EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), sizeof(float) * pa.count()))
+        << model.params[i].name;
+    differs |= std::memcmp(pa.data(), pc.data(), sizeof(float) * pa.count()) != 0;
+  }
+  EXPECT_TRUE(differs) << "another seed must give other parameters";
+}
+
+TEST(TrainEngine, InitialisationFollowsFanIn) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  std::unique_ptr<Engine> engine = makeEngine(model);
+  for (size_t i = 0; i < model.params.size(); ++i) {
+    const ParamDesc &p = model.params[i];
+    // conv weight [O, C, 3, 3] and its bias: C*9; projection [D, Dc]: Dc.
+    double fan = p.shape.size() == 4 ? double(p.shape[1] * 9)
+                 : p.shape.size() == 2 ? double(p.shape[1])
+                                       : double(model.params[i - 1].shape[1] * 9);
+    double bound = 1 / std::sqrt(fan), top = 0;
+    const Tensor &t = engine->params()[i];
+    for (int64_t k = 0; k < t.count(); ++k)
+      top = std::max(top, double(std::abs(t.data()[k])));
+    EXPECT_LE(top, bound) << p.name;
+    if (t.count() >= 32) { // enough draws that one lands in the outer half
+      EXPECT_GT(top, 0.5 * bound) << p.name;
+    }
+  }
+}
+
+TEST(TrainEngine, ViewsOfTheWrongSizeAreRejected) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  std::unique_ptr<Engine> engine = makeEngine(model);
+  Tensor views = Tensor::allocate(engine->memoryHandle(), Shape4{2, 1, 1, 1});
+  std::vector<double> losses;
+  Status status = engine->step(views, losses);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("views"), std::string::npos) << status.message();
+}
+
+TEST(TrainEngine, UnsupportedRulesFailByName) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  for (BlockDesc &block : model.blocks) {
+    block.loss.rule = "ff";
+    block.loss.score = "sum_squares";
+    block.loss.f = "softplus";
+  }
+  std::unique_ptr<Engine> engine;
+  Status status = Engine::create(model, EngineOptions{}, engine);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("rule 'ff' is not supported by the CPU runtime yet"),
+            std::string::npos)
+      << status.message();
+}
+
+TEST(TrainEngine, BadProjectionShapeIsRejected) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  model.params[model.blocks[0].projection].shape = {3, 3};
+  std::unique_ptr<Engine> engine;
+  Status status = Engine::create(model, EngineOptions{}, engine);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("projection"), std::string::npos) << status.message();
+}
+
+TEST(TrainEngine, FeaturesConcatenatePooledBlockOutputs) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  std::unique_ptr<Engine> engine = makeEngine(model);
+  EXPECT_EQ(engine->featureCount(), 4 * 2 * 2 + 6 * 2 * 2);
+  Shape4 vs = engine->viewShape();
+  Tensor images = Tensor::allocate(engine->memoryHandle(), Shape4{3, vs.c, vs.h, vs.w});
+  Rng rng(1);
+  for (int64_t i = 0; i < images.count(); ++i)
+    images.data()[i] = float(rng.uniform());
+  std::vector<float> features(3 * engine->featureCount());
+  ASSERT_TRUE(engine->features(images, features.data()).isOk());
+  // Block 1 of image 1, first feature: the reference pooled output.
+  Params64 p;
+  for (const Tensor &t : engine->params())
+    p.emplace_back(t.data(), t.data() + t.count());
+  RefMap x(3, vs.c, vs.h, vs.w);
+  x.v.assign(images.data(), images.data() + images.count());
+  RefSaved s;
+  TinySpec spec;
+  buildTinyModel(spec);
+  RefMap z1 = refPoolForLoss(refBlockForward(spec.blocks[0], p, x, s), 2);
+  RefMap z2 = refPoolForLoss(refBlockForward(spec.blocks[1], p, refBlockForward(spec.blocks[0], p, x, s), s), 2);
+  int64_t f = engine->featureCount();
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t k = 0; k < z1.c; ++k)
+      EXPECT_NEAR(features[i * f + k], z1.v[i * z1.c + k], 1e-5);
+    for (int64_t k = 0; k < z2.c; ++k)
+      EXPECT_NEAR(features[i * f + z1.c + k], z2.v[i * z2.c + k], 1e-5);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Whole runs (what the compiled binary does after parsing its options)
+//===----------------------------------------------------------------------===//
+
+std::string tempFile(const std::string &name) {
+  return (std::filesystem::temp_directory_path() /
+          ("locus-run-" + std::to_string(::getpid()) + "-" + name))
+      .string();
+}
+
+std::vector<JsonValue> readMetrics(const std::string &path) {
+  std::ifstream in(path);
+  std::vector<JsonValue> lines;
+  for (std::string line; std::getline(in, line);) {
+    JsonValue v;
+    EXPECT_TRUE(parseJson(line, v).isOk()) << line;
+    lines.push_back(v);
+  }
+  return lines;
+}
+
+/// Pointers into `lines`, which must outlive them.
+std::vector<const JsonValue *> ofType(const std::vector<JsonValue> &lines, const std::string &type) {
+  std::vector<const JsonValue *> out;
+  for (const JsonValue &v : lines)
+    if (v.find("type") && v.find("type")->text == type)
+      out.push_back(&v);
+  return out;
+}
+
+Options syntheticRun(const std::string &metrics) {
+  Options o;
+  o.data.kind = "synthetic";
+  o.data.count = 64; // 16 steps of 4 images
+  o.epochs = 2;
+  o.logEvery = 4;
+  o.heldOut = 16;
+  o.probeEpochs = 2;
+  o.seed = 3;
+  o.metrics = metrics;
+  return o;
+}
+
+TEST(TrainRun, SyntheticRunLogsEverything) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  model.planPeakLocalBytes = 1000;
+  std::string metrics = tempFile("metrics.jsonl"), checkpoint = tempFile("ck.safetensors");
+  Options o = syntheticRun(metrics);
+  o.save = checkpoint;
+  Status status = runTraining(model, o);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  std::vector<JsonValue> lines = readMetrics(metrics);
+  EXPECT_EQ(ofType(lines, "run").size(), 1u);
+  auto steps = ofType(lines, "step");
+  ASSERT_EQ(steps.size(), 8u); // 32 steps, one line every 4
+  EXPECT_EQ(steps.back()->find("step")->number, 32);
+  EXPECT_EQ(steps.back()->find("loss")->items.size(), 2u);
+  EXPECT_EQ(ofType(lines, "epoch").size(), 2u);
+  auto memory = ofType(lines, "memory");
+  ASSERT_EQ(memory.size(), 1u);
+  EXPECT_EQ(memory[0]->find("planned_peak_bytes")->number, 1000);
+  EXPECT_GT(memory[0]->find("measured_peak_bytes")->number, 0);
+  auto held = ofType(lines, "heldout");
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0]->find("block")->text, "block1");
+  EXPECT_EQ(held[0]->find("before")->kind, JsonValue::Kind::Number);
+  EXPECT_EQ(held[0]->find("after")->kind, JsonValue::Kind::Number);
+  auto probe = ofType(lines, "probe");
+  ASSERT_EQ(probe.size(), 1u);
+  EXPECT_EQ(probe[0]->find("features")->number, 16 + 24);
+  EXPECT_GE(probe[0]->find("test_acc")->number, 0.0);
+
+  // The checkpoint holds the trained parameters under the descriptor's names.
+  std::unique_ptr<Engine> fresh = makeEngine(model, 99);
+  std::vector<Tensor> params = fresh->params();
+  status = loadCheckpoint(checkpoint, model, params);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  std::filesystem::remove(metrics);
+  std::filesystem::remove(checkpoint);
+}
+
+TEST(TrainRun, SameSeedSameRun) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  std::string m1 = tempFile("a.jsonl"), m2 = tempFile("b.jsonl");
+  Options o = syntheticRun(m1);
+  o.logEvery = 1;
+  o.probeEpochs = 0;
+  ASSERT_TRUE(runTraining(model, o).isOk());
+  o.metrics = m2;
+  ASSERT_TRUE(runTraining(model, o).isOk());
+  std::vector<JsonValue> linesA = readMetrics(m1), linesB = readMetrics(m2);
+  auto a = ofType(linesA, "step"), b = ofType(linesB, "step");
+  ASSERT_EQ(a.size(), 32u);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t l = 0; l < 2; ++l)
+      EXPECT_EQ(a[i]->find("loss")->items[l].number, b[i]->find("loss")->items[l].number)
+          << "step " << i + 1;
+  std::filesystem::remove(m1);
+  std::filesystem::remove(m2);
+}
+
+TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
+  ModelDesc model = buildTinyModel(TinySpec{});
+  std::string batch = tempFile("batch.f32"), metrics = tempFile("fixed.jsonl");
+  {
+    std::ofstream out(batch, std::ios::binary);
+    Rng rng(1);
+    for (int64_t i = 0; i < 8 * 2 * 8 * 8; ++i) {
+      float v = static_cast<float>(rng.uniform(-1, 1));
+      out.write(reinterpret_cast<const char *>(&v), 4);
+    }
+  }
+  Options o;
+  o.fixedBatch = batch;
+  o.maxSteps = 20;
+  o.heldOut = 0;
+  o.probeEpochs = 0;
+  o.logEvery = 1;
+  o.metrics = metrics;
+  Status status = runTraining(model, o);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  std::vector<JsonValue> lines = readMetrics(metrics);
+  auto steps = ofType(lines, "step");
+  ASSERT_EQ(steps.size(), 20u);
+  // The same views every step: the loss must go down.
+  double first = steps.front()->find("loss")->items[0].number,
+         last = steps.back()->find("loss")->items[0].number;
+  EXPECT_LT(last, first);
+
+  o.maxSteps = 1;
+  o.fixedBatch = tempFile("missing.f32");
+  status = runTraining(model, o);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("missing.f32"), std::string::npos) << status.message();
+  std::filesystem::remove(batch);
+  std::filesystem::remove(metrics);
+}
+
+} // namespace

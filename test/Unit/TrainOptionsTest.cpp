@@ -1,0 +1,104 @@
+// The training binary's command line: every option, both spellings, and the errors (exit 2).
+#include "locus/runtime/train/Options.h"
+#include "locus/runtime/train/Trainer.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace locus::rt;
+using namespace locus::rt::train;
+
+Status parse(std::vector<const char *> args, Options &out) {
+  args.insert(args.begin(), "train");
+  return parseOptions(static_cast<int>(args.size()), args.data(), out);
+}
+
+TEST(TrainOptions, Defaults) {
+  Options o;
+  ASSERT_TRUE(parse({}, o).isOk());
+  EXPECT_EQ(o.data.kind, "fashion-mnist");
+  EXPECT_EQ(o.data.path, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(o.epochs, 1);
+  EXPECT_EQ(o.maxSteps, -1);
+  EXPECT_FALSE(o.lr.has_value());
+  EXPECT_EQ(o.probeEpochs, 10);
+  EXPECT_FALSE(o.help);
+}
+
+TEST(TrainOptions, EveryOption) {
+  Options o;
+  Status s = parse({"--data", "synthetic:64", "--epochs=3", "--max-steps", "7", "--batch-size",
+                    "32", "--lr", "1e-3", "--weight-decay", "1e-5", "--seed", "9", "--init", "a",
+                    "--save", "b", "--metrics", "m.jsonl", "--fixed-batch", "f.bin",
+                    "--probe-epochs", "2", "--probe-train", "100", "--probe-test", "50",
+                    "--heldout", "0", "--log-every", "5"},
+                   o);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(o.data.kind, "synthetic");
+  EXPECT_EQ(o.data.count, 64);
+  EXPECT_EQ(o.epochs, 3);
+  EXPECT_EQ(o.maxSteps, 7);
+  EXPECT_EQ(o.batchSize, 32);
+  EXPECT_DOUBLE_EQ(*o.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(o.weightDecay, 1e-5);
+  EXPECT_EQ(o.seed, 9u);
+  EXPECT_EQ(o.init, "a");
+  EXPECT_EQ(o.save, "b");
+  EXPECT_EQ(o.metrics, "m.jsonl");
+  EXPECT_EQ(o.fixedBatch, "f.bin");
+  EXPECT_EQ(o.probeEpochs, 2);
+  EXPECT_EQ(o.probeTrain, 100);
+  EXPECT_EQ(o.probeTest, 50);
+  EXPECT_EQ(o.heldOut, 0);
+  EXPECT_EQ(o.logEvery, 5);
+  ASSERT_TRUE(parse({"--help"}, o).isOk());
+  EXPECT_TRUE(o.help);
+}
+
+TEST(TrainOptions, ErrorsSayWhat) {
+  struct Case {
+    std::vector<const char *> args;
+    const char *message;
+  } cases[] = {
+      {{"--epochs", "two"}, "--epochs two: expected an integer"},
+      {{"--epochs", "-1"}, "must be at least 0"},
+      {{"--log-every", "0"}, "must be at least 1"},
+      {{"--lr", "fast"}, "--lr fast: expected a non-negative number"},
+      {{"--seed"}, "--seed needs a value"},
+      {{"--frobnicate"}, "unknown option '--frobnicate'"},
+      {{"stray"}, "unexpected argument 'stray'"},
+      {{"--data", "cifar10:/d"}, "unknown data set 'cifar10'"},
+  };
+  for (const Case &c : cases) {
+    Options o;
+    Status s = parse(c.args, o);
+    ASSERT_FALSE(s.isOk()) << c.message;
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << s.message();
+  }
+}
+
+TEST(TrainOptions, BatchSizeMustMatchTheCompiledViews) {
+  ModelDesc model;
+  model.inputShape = {64, 1, 28, 28};
+  Options o;
+  o.batchSize = 32;
+  EXPECT_TRUE(checkOptionsForModel(o, model).isOk());
+  o.batchSize = 16;
+  Status s = checkOptionsForModel(o, model);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("compiled for 32 images per step (64 views)"), std::string::npos)
+      << s.message();
+}
+
+TEST(TrainOptions, HelpNamesEveryOption) {
+  std::string help = helpText("train", "model 'm'");
+  for (const char *option : {"--data", "--epochs", "--max-steps", "--batch-size", "--lr",
+                             "--seed", "--init", "--save", "--probe-epochs", "--probe-train",
+                             "--probe-test", "--metrics", "--fixed-batch", "--log-every",
+                             "--heldout", "--help"})
+    EXPECT_NE(help.find(option), std::string::npos) << option;
+  EXPECT_NE(help.find("un-augmented"), std::string::npos);
+}
+
+} // namespace
