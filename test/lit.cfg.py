@@ -23,3 +23,7 @@ import subprocess
 if subprocess.call(["/usr/bin/python3", "-c", "import onnx"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("python-onnx")
+
+# The end-to-end training test needs Debian's dataset-fashion-mnist.
+if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+    config.available_features.add("fashion-mnist")

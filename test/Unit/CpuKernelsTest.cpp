@@ -332,6 +332,36 @@ TEST(CpuPool, LargeTiledPoolsMatchReference) {
   EXPECT_REL(y, ref, 1e-5);
 }
 
+TEST_P(CpuPool, FusedReluEpiloguesEqualTheComposition) {
+  const PoolCase p = GetParam();
+  const Shape4 hs = p.win.outputShape(p.xs, p.xs.c);
+  // Shifted so that many windows are entirely negative.
+  const auto a = randomVector(p.xs.count(), 21, -1.5f, 0.7f);
+  const auto dh = randomVector(hs.count(), 22);
+  std::vector<float> r(a.size(), kNaN), h(hs.count(), kNaN), dr(a.size(), kNaN),
+      da(a.size(), kNaN);
+  std::vector<int32_t> arg(hs.count(), -1);
+  reluForward(a.data(), r.data(), p.xs.count());
+  maxPool2dForward(r.data(), p.xs, p.win, h.data(), hs, arg.data());
+  maxPool2dBackward(dh.data(), hs, arg.data(), dr.data(), p.xs);
+  reluBackward(r.data(), dr.data(), da.data(), p.xs.count());
+
+  std::vector<float> hf(hs.count(), kNaN), daf(a.size(), kNaN);
+  std::vector<int32_t> argf(hs.count(), -1);
+  reluMaxPool2dForward(a.data(), p.xs, p.win, hf.data(), hs, argf.data());
+  EXPECT_EQ(hf, h);
+  reluMaxPool2dBackward(dh.data(), hf.data(), hs, argf.data(), daf.data(), p.xs);
+  EXPECT_EQ(daf, da);
+
+  // avgpool^T then relu' in one pass, with y = relu(a) shaped like the pool input.
+  const auto dy = randomVector(hs.count(), 23);
+  std::vector<float> dx(a.size(), kNaN), dxf(a.size(), kNaN);
+  avgPool2dBackward(dy.data(), hs, p.win, dx.data(), p.xs);
+  reluBackward(r.data(), dx.data(), dx.data(), p.xs.count());
+  avgPool2dReluBackward(dy.data(), hs, p.win, r.data(), dxf.data(), p.xs);
+  EXPECT_EQ(dxf, dx);
+}
+
 // --- relu, triangle, gemm -----------------------------------------------------------------------
 
 TEST(CpuRelu, ForwardBackwardWithReluPrimeZeroAtZero) {

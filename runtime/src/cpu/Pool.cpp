@@ -158,7 +158,11 @@ void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Sh
   });
 }
 
-void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx, Shape4 xs) {
+namespace {
+
+/// avgpool^T(dy), times 1[y > 0] when y (the relu output, shaped like dx) is given.
+void avgPoolBackwardImpl(const float *dy, Shape4 ys, const Window &win, const float *y,
+                         float *dx, Shape4 xs) {
   const int64_t planes = xs.n * xs.c;
   const int64_t ih = xs.h, iw = xs.w, oh = ys.h, ow = ys.w;
   const float scale = 1.0f / static_cast<float>(win.kh * win.kw);
@@ -180,6 +184,11 @@ void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx,
         std::fill(r + used, r + iw, 0.0f);
         for (int64_t i = 1; i < kh; ++i)
           std::copy(r, r + iw, r + i * iw);
+        if (y) {
+          const float *yr = y + pl * ih * iw + oy * kh * iw;
+          for (int64_t q = 0; q < kh * iw; ++q)
+            r[q] = yr[q] > 0.0f ? r[q] : 0.0f;
+        }
       }
       std::fill(xp + oh * kh * iw, xp + ih * iw, 0.0f);
     });
@@ -202,7 +211,52 @@ void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx,
             xp[iy * iw + ix] += v;
       }
     }
+    if (y) {
+      const float *yp = y + pl * ih * iw;
+      for (int64_t q = 0; q < ih * iw; ++q)
+        xp[q] = yp[q] > 0.0f ? xp[q] : 0.0f;
+    }
   });
+}
+
+} // namespace
+
+void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx, Shape4 xs) {
+  avgPoolBackwardImpl(dy, ys, win, nullptr, dx, xs);
+}
+
+} // namespace locus::rt::cpu
+
+namespace locus::rt::cpu {
+
+void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
+                          int32_t *argmax) {
+  maxPool2dForward(a, as, win, h, hs, argmax);
+  const int64_t count = hs.count();
+  parallelFor((count + 16383) / 16384, count >= (1 << 16), [&](int64_t chunk) {
+    const int64_t lo = chunk * 16384, hi = std::min(count, lo + 16384);
+    for (int64_t i = lo; i < hi; ++i)
+      h[i] = h[i] > 0.0f ? h[i] : 0.0f; // relu(max) = max(relu): relu is monotone
+  });
+}
+
+void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const int32_t *argmax,
+                           float *da, Shape4 as) {
+  const int64_t planes = as.n * as.c;
+  const int64_t inPlane = as.h * as.w, outPlane = hs.h * hs.w;
+  parallelFor(planes, as.count() >= (1 << 16), [&](int64_t pl) {
+    std::memset(da + pl * inPlane, 0, sizeof(float) * inPlane);
+    const float *d = dh + pl * outPlane, *hp = h + pl * outPlane;
+    const int32_t *ap = argmax + pl * outPlane;
+    for (int64_t i = 0; i < outPlane; ++i)
+      if (hp[i] > 0.0f)
+        da[ap[i]] += d[i];
+  });
+}
+
+void avgPool2dReluBackward(const float *dy, Shape4 ys, const Window &win, const float *y,
+                           float *dx, Shape4 xs) {
+  avgPoolBackwardImpl(dy, ys, win, y, dx, xs);
 }
 
 } // namespace locus::rt::cpu

@@ -146,8 +146,9 @@ Evaluation:
   --probe-epochs N      linear-probe epochs (default 10; 0 skips the probe)
   --probe-train N       probe training images (default: the whole training split)
   --probe-test N        probe test images (default: the whole test split)
-                        The probe's features are computed once, from un-augmented images, and
-                        reused every epoch (the paper augments them per epoch).
+                        The probe's features are computed once, from un-augmented images,
+                        standardised per feature with the training statistics, and reused
+                        every epoch (the paper augments them per epoch and does not scale them).
 Output:
   --metrics FILE        JSON lines: {"type":"step"|"epoch"|"heldout"|"probe"|"memory"|"run",...}
   --log-every N         progress on stderr every N steps (default 50)

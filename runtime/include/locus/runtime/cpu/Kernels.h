@@ -69,6 +69,22 @@ void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float 
 void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys);
 void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx, Shape4 xs);
 
+// Fused block epilogues (one pass over the large pre-activation instead of
+// two or three; the results equal the unfused compositions):
+// h = maxpool(relu(a)) without materialising relu(a). argmax points at the
+// first maximum of a in each window; a window whose maximum is <= 0 has h = 0
+// and receives no gradient.
+void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
+                          int32_t *argmax);
+// da = maxpool^T(dh) * relu'(a), from the forward's argmax and h:
+// da = 0, then da[argmax[i]] += dh[i] where h[i] > 0.
+void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const int32_t *argmax,
+                           float *da, Shape4 as);
+// dx = avgpool^T(dy) * 1[y > 0] for y = relu(x) (a block without max-pool
+// whose loss pools its relu output y).
+void avgPool2dReluBackward(const float *dy, Shape4 ys, const Window &win, const float *y,
+                           float *dx, Shape4 xs);
+
 // relu(x - mean over channels) and its backward (needs x).
 void triangleForward(const float *x, Shape4 xs, float *y);
 void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx);
