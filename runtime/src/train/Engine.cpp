@@ -118,8 +118,10 @@ void Engine::initParameters() {
     }
     params_[i] = t;
     if (trained_[i]) {
+      // AdamW keeps two moments, SGD and LARS one momentum buffer.
       adamM_[i] = ctx_->zeros(shape);
-      adamV_[i] = ctx_->zeros(shape);
+      if (options_.kind == OptimizerKind::AdamW)
+        adamV_[i] = ctx_->zeros(shape);
     }
   }
 
@@ -164,11 +166,20 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
 }
 
 void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads) {
+  double lr = options_.schedule.at(steps_ - 1); // steps_ counts from 1 here
+  cpu::AdamW adam = options_.optimizer;
+  cpu::SgdMomentum sgd = options_.sgd;
+  adam.lr = sgd.lr = lr;
+  sgd.lars = options_.kind == OptimizerKind::Lars;
   for (int32_t i : indices) {
     if (!trained_[i] || !grads[i].defined())
       continue;
-    options_.optimizer.step(steps_, params_[i].count(), params_[i].data(), grads[i].data(),
-                            adamM_[i].data(), adamV_[i].data());
+    if (options_.kind == OptimizerKind::AdamW)
+      adam.step(steps_, params_[i].count(), params_[i].data(), grads[i].data(), adamM_[i].data(),
+                adamV_[i].data());
+    else // LARS adapts matrices and kernels, not biases (rank 1)
+      sgd.step(params_[i].count(), params_[i].data(), grads[i].data(), adamM_[i].data(),
+               /*adapt=*/model_.params[i].shape.size() > 1);
     grads[i].reset(); // free each gradient as soon as it is applied
   }
 }

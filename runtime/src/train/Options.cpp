@@ -80,6 +80,30 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
     } else if (name == "--weight-decay") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseDouble(name, value, out.weightDecay));
+    } else if (name == "--optimizer") {
+      LOCUS_RETURN_IF_ERROR(next());
+      if (value != "adamw" && value != "sgd" && value != "lars")
+        return Status::error(
+            fmt::format("--optimizer {}: expected adamw, sgd or lars", value));
+      out.optimizer = value;
+    } else if (name == "--momentum") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseDouble(name, value, out.momentum));
+    } else if (name == "--lars-trust") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseDouble(name, value, out.larsTrust));
+    } else if (name == "--schedule") {
+      LOCUS_RETURN_IF_ERROR(next());
+      if (value != "constant" && value != "cosine")
+        return Status::error(
+            fmt::format("--schedule {}: expected constant or cosine", value));
+      out.schedule = value;
+    } else if (name == "--warmup-steps") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.warmupSteps));
+    } else if (name == "--min-lr") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseDouble(name, value, out.minLr));
     } else if (name == "--seed") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, n));
@@ -130,8 +154,13 @@ Data and training:
   --epochs N            passes over the training images (default 1)
   --max-steps N         stop after N steps in total (default: no limit)
   --batch-size N        images per step; must equal the compiled views / 2 (default: that)
-  --lr X                AdamW learning rate (default 2e-4)
-  --weight-decay X      AdamW weight decay (default 0)
+  --optimizer NAME      adamw (default), sgd (with momentum) or lars (SGD with LARS trust ratios)
+  --lr X                base learning rate (default 2e-4 for adamw, 0.1 for sgd and lars)
+  --weight-decay X      weight decay (default 0; decoupled for adamw)
+  --momentum X          SGD/LARS momentum (default 0.9)
+  --lars-trust X        LARS trust coefficient (default 1e-3)
+  --schedule NAME       constant (default) or cosine: linear warm-up over --warmup-steps, then
+                        cosine decay to --min-lr at the last step
   --seed N              initialisation, views, shuffling and random negatives (default 0)
   --fixed-batch FILE    use one step's views from FILE (raw little-endian float32 [N, C, H, W],
                         already normalised) for every step, without augmentation; one step per

@@ -93,9 +93,20 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
 Status runTraining(const ModelDesc &model, const Options &options) {
   EngineOptions engineOptions;
   engineOptions.seed = options.seed;
-  if (options.lr)
-    engineOptions.optimizer.lr = *options.lr;
-  engineOptions.optimizer.weightDecay = options.weightDecay;
+  engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
+                       : options.optimizer == "lars" ? OptimizerKind::Lars
+                                                     : OptimizerKind::AdamW;
+  bool adam = engineOptions.kind == OptimizerKind::AdamW;
+  double lr = options.lr ? *options.lr : adam ? engineOptions.optimizer.lr : 0.1;
+  engineOptions.optimizer.lr = engineOptions.sgd.lr = lr;
+  engineOptions.optimizer.weightDecay = engineOptions.sgd.weightDecay = options.weightDecay;
+  engineOptions.sgd.momentum = options.momentum;
+  engineOptions.sgd.trust = options.larsTrust;
+  engineOptions.schedule.base = lr;
+  engineOptions.schedule.min = options.minLr;
+  engineOptions.schedule.warmupSteps = options.warmupSteps;
+  engineOptions.schedule.kind = options.schedule == "cosine" ? LrSchedule::Kind::Cosine
+                                                             : LrSchedule::Kind::Constant;
   std::unique_ptr<Engine> engine;
   LOCUS_RETURN_IF_ERROR(Engine::create(model, engineOptions, engine));
   if (!options.init.empty()) {
@@ -135,7 +146,9 @@ Status runTraining(const ModelDesc &model, const Options &options) {
                     .add("views", vs.n)
                     .add("seed", static_cast<int64_t>(options.seed))
                     .add("data", options.fixedBatch.empty() ? data.name : "fixed-batch")
-                    .add("lr", engineOptions.optimizer.lr));
+                    .add("lr", lr)
+                    .add("optimizer", options.optimizer)
+                    .add("schedule", options.schedule));
 
   // Held-out local losses before training.
   int64_t heldOutImages = needData ? std::min(options.heldOut, data.test.count) / b * b : 0;
@@ -152,6 +165,7 @@ Status runTraining(const ModelDesc &model, const Options &options) {
       totalSteps = options.maxSteps;
   }
   int64_t epochs = stepsPerEpoch ? (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch : 0;
+  engine->setScheduleLength(totalSteps);
   progress(fmt::format("training: {} steps ({} per epoch, {} images per step)", totalSteps,
                        stepsPerEpoch, b));
   MemoryTracker &memory = engine->memory();

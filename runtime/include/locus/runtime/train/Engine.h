@@ -20,6 +20,8 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/Optimizer.h"
+#include "locus/runtime/cpu/Sgd.h"
+#include "locus/runtime/train/Schedule.h"
 #include "locus/runtime/train/Tensor.h"
 
 #include <cstdint>
@@ -31,8 +33,13 @@ namespace locus::rt::train {
 
 struct ExecContext;
 
+enum class OptimizerKind { AdamW, Sgd, Lars };
+
 struct EngineOptions {
+  OptimizerKind kind = OptimizerKind::AdamW;
   cpu::AdamW optimizer; ///< lr 2e-4, weight decay 0 by default (METHOD.md §2)
+  cpu::SgdMomentum sgd; ///< SGD with momentum; LARS when kind is Lars
+  LrSchedule schedule;  ///< the learning rate of each step (base = optimizer.lr)
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
 };
 
@@ -82,6 +89,9 @@ public:
   bool trained(int32_t index) const { return trained_[index]; }
   /// The tracker every tensor of this engine is charged to.
   MemoryTracker &memory();
+  /// The number of steps the learning-rate schedule spans (known once the
+  /// data and the step limit are).
+  void setScheduleLength(int64_t totalSteps) { options_.schedule.totalSteps = totalSteps; }
   const std::shared_ptr<MemoryTracker> &memoryHandle() const;
 
 private:

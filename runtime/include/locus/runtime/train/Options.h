@@ -17,8 +17,13 @@ struct Options {
   int64_t epochs = 1;
   int64_t maxSteps = -1;        ///< -1: no limit
   int64_t batchSize = -1;       ///< images; -1: the compiled views / 2
-  std::optional<double> lr;     ///< default: AdamW's 2e-4
+  std::optional<double> lr;     ///< default: 2e-4 for AdamW, 0.1 for SGD and LARS
   double weightDecay = 0.0;
+  std::string optimizer = "adamw"; ///< adamw, sgd, lars
+  double momentum = 0.9, larsTrust = 1e-3;
+  std::string schedule = "constant"; ///< constant, cosine
+  int64_t warmupSteps = 0;
+  double minLr = 0.0;
   uint64_t seed = 0;
   std::string init, save, metrics, fixedBatch;
   int64_t probeEpochs = 10;     ///< 0 skips the probe
