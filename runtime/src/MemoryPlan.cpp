@@ -40,6 +40,16 @@ int64_t pooledDim(const std::array<int64_t, 4> &s, int64_t k) {
   return s[1] * (s[2] / k) * (s[3] / k);
 }
 
+/// The kernel pooling a block's context; "auto" (-2) is the context block's
+/// own kernel.
+int64_t contextKernel(const ModelDesc &model, int32_t l) {
+  const LossDesc &loss = model.blocks[l].loss;
+  if (loss.contextPool != -2)
+    return loss.contextPool;
+  int32_t m = loss.contextBlock < 0 ? l : loss.contextBlock;
+  return model.blocks[m].loss.pool;
+}
+
 /// Whether a block's loss needs a context from another block.
 bool foreignContext(const BlockDesc &b, int32_t self) {
   return b.loss.context != "same" && b.loss.contextBlock >= 0 && b.loss.contextBlock != self;
@@ -119,7 +129,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
         if (layer.bias >= 0)
           trained[layer.bias] = true;
       }
-    if (b.loss.projection == "trainable" && (!global || l == top)) {
+    if (b.loss.projection != "identity" && (!global || l == top)) {
       trained[b.projection] = true;
       if (b.lateralProjection >= 0)
         trained[b.lateralProjection] = true;
@@ -169,10 +179,25 @@ MemoryPlan planMemory(const ModelDesc &model) {
     int64_t dz = n * b.loss.dim * kFloat;
     int64_t dc = b.loss.context == "same" ? b.loss.dim : b.loss.contextDim;
     live.alloc(z);
+    if (b.loss.f == "infonce") { // p and dp, then dz and dW; p, dp freed with z
+      int64_t pBytes = n * b.loss.dim * kFloat;
+      live.alloc(2 * pBytes);
+      live.alloc(dz);
+      int64_t dW = b.loss.dim * b.loss.dim * kFloat;
+      live.alloc(dW);
+      gradBytes += dW;
+      live.free(2 * pBytes);
+      live.free(z);
+      dh = outBytes;
+      live.alloc(dh);
+      live.free(dz);
+      return;
+    }
     // Context from the block's own output with another kernel: pooled now,
     // released with z after the loss.
+    int32_t self = static_cast<int32_t>(&b - model.blocks.data());
     int64_t ownContext = b.loss.context != "same" && b.loss.contextBlock < 0 &&
-                                 b.loss.contextPool != b.loss.pool
+                                 contextKernel(model, self) != b.loss.pool
                              ? n * dc * kFloat
                              : 0;
     live.alloc(ownContext);
@@ -196,8 +221,12 @@ MemoryPlan planMemory(const ModelDesc &model) {
   // Backward through a block's layers from the top down to `stop`; frees
   // the kept tensors and the incoming gradient as the engine does; the
   // conv weight gradients stay live (counted into gradBytes).
+  // `inputOwned`: the block input dies with the first conv's kept copy (not
+  // the views, and not an output that the previous block's relu state also
+  // keeps). `outputHeld`: the block output is held outside the state too
+  // (local mode's `out`), so a final relu's kept output survives its backward.
   auto backward = [&](const BlockDesc &b, bool wantInput, Live &live, int64_t dy,
-                      int64_t &gradBytes, bool inputOwned) {
+                      int64_t &gradBytes, bool inputOwned, bool outputHeld) {
     size_t stop = 0;
     if (!wantInput)
       while (stop < b.layers.size() && b.layers[stop].kind != LayerKind::Conv2D)
@@ -222,8 +251,9 @@ MemoryPlan planMemory(const ModelDesc &model) {
         break;
       }
       case LayerKind::Relu:
-        dx = dy;       // in place
-        live.free(yBytes); // the kept output
+        dx = dy; // in place
+        if (!(outputHeld && i + 1 == b.layers.size()))
+          live.free(yBytes); // the kept output
         dy = 0;
         break;
       case LayerKind::MaxPool2D:
@@ -251,7 +281,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
   std::set<std::pair<int32_t, int64_t>> contexts;
   for (int32_t l = 0; l < blocks; ++l)
     if (!global && foreignContext(model.blocks[l], l))
-      contexts.insert({model.blocks[l].loss.contextBlock, model.blocks[l].loss.contextPool});
+      contexts.insert({model.blocks[l].loss.contextBlock, contextKernel(model, l)});
   int64_t contextBytes = 0;
   Live prepass;
   if (!contexts.empty()) {
@@ -284,7 +314,8 @@ MemoryPlan planMemory(const ModelDesc &model) {
       int64_t kept = 0, out = 0, dh = 0, grads = 0;
       walker.forward(b, /*keep=*/true, /*inputHeld=*/l == 0, live, kept, out);
       lossPhase(b, out, live, dh, grads);
-      backward(b, /*wantInput=*/false, live, dh, grads, /*inputOwned=*/l > 0);
+      backward(b, /*wantInput=*/false, live, dh, grads, /*inputOwned=*/l > 0,
+               /*outputHeld=*/true);
       stepPeak = std::max(stepPeak, live.peak);
       BlockPlan &p = plan.blocks[l];
       p.paramBytes = blockParamBytes(b, true);
@@ -308,9 +339,14 @@ MemoryPlan planMemory(const ModelDesc &model) {
     const BlockDesc &b = model.blocks[top];
     int64_t dh = 0;
     lossPhase(b, out, live, dh, grads);
-    live.free(out); // the top output itself
+    auto endsInRelu = [&](int32_t l) {
+      return model.blocks[l].layers.back().kind == LayerKind::Relu;
+    };
+    if (!endsInRelu(top))
+      live.free(out); // the top output itself (a final relu's state keeps it)
     for (int32_t l = top; l >= 0; --l)
-      dh = backward(model.blocks[l], /*wantInput=*/l > 0, live, dh, grads, /*inputOwned=*/l > 0);
+      dh = backward(model.blocks[l], /*wantInput=*/l > 0, live, dh, grads,
+                    /*inputOwned=*/l > 0 && !endsInRelu(l - 1), /*outputHeld=*/false);
     plan.peakGlobalBytes = resident + workspace + live.peak;
   }
   if (global)

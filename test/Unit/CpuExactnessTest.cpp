@@ -281,6 +281,15 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
   for (size_t o = 0; o < dhRef.size(); ++o)
     daRef[ref.arg[o]] += ref.a[ref.arg[o]] > 0 ? dhRef[o] : 0.0;
   EXPECT_REL(da, daRef, 1e-5);
+  {
+    // The fused epilogues give the same block step without materialising relu(a).
+    std::vector<float> hf(h.size(), kNaN), daf(a.size(), kNaN);
+    std::vector<int32_t> argf(arg.size(), -1);
+    reluMaxPool2dForward(a.data(), as, maxWin, hf.data(), hs, argf.data());
+    EXPECT_EQ(hf, h);
+    reluMaxPool2dBackward(dh.data(), hf.data(), hs, argf.data(), daf.data(), as);
+    EXPECT_EQ(daf, da);
+  }
   // dW[o,i,p,q] = sum delta a[n,o,y,x] x~[n,i,y+p,x+q]; db[o] = sum delta a.
   Vec dwRef(s.wt.size(), 0.0), dbRef(s.bias.size(), 0.0);
   for (int64_t sn = 0; sn < n; ++sn)

@@ -2,6 +2,7 @@
 // gradients for CLAPP++, CLAPP++DFB, CLAPP++both and BP-CLAPP++ (global), the update applied by
 // step(), block-by-block memory against global mode, determinism, and unsupported rules.
 #include "locus/runtime/train/Checkpoint.h"
+#include "locus/runtime/MemoryPlan.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Json.h"
 #include "locus/runtime/train/Random.h"
@@ -823,3 +824,47 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
 }
 
 } // namespace
+
+namespace {
+/// The engine's measured peak over a step (after a warm-up step grew the
+/// workspace) against rt::planMemory, which locusc stores as the plan.
+void expectPlanMatchesEngine(const TinySpec &spec, const char *what) {
+  TinySpec copy = spec;
+  ModelDesc model = buildTinyModel(copy);
+  MemoryPlan plan = planMemory(model);
+  std::unique_ptr<Engine> engine = makeEngine(model);
+  Tensor views = randomViews(*engine, 3);
+  std::vector<double> losses;
+  ASSERT_TRUE(engine->step(views, losses).isOk());
+  engine->memory().resetPeak();
+  ASSERT_TRUE(engine->step(views, losses).isOk());
+  double planned = double(spec.global ? plan.peakGlobalBytes : plan.peakLocalBytes);
+  double measured = double(engine->memory().peak());
+  EXPECT_NEAR(measured / planned, 1.0, 0.01)
+      << what << ": planned " << planned << " B, measured " << measured << " B";
+}
+} // namespace
+
+TEST(TrainMemoryPlan, PlanMatchesTheEnginesMeasuredPeak) {
+  TinySpec spec;
+  expectPlanMatchesEngine(spec, "clapp++");
+  spec.context = "top";
+  expectPlanMatchesEngine(spec, "clapp++dfb");
+  spec.context = "both";
+  expectPlanMatchesEngine(spec, "clapp++both");
+  spec.context = "same";
+  spec.global = true;
+  expectPlanMatchesEngine(spec, "bp-clapp++");
+  TinySpec equal = memorySpec();
+  expectPlanMatchesEngine(equal, "four equal blocks, local");
+  equal.global = true;
+  expectPlanMatchesEngine(equal, "four equal blocks, global");
+}
+
+TEST(TrainMemoryPlan, LocalPlanPeaksBelowGlobalForEqualBlocks) {
+  TinySpec spec = memorySpec();
+  MemoryPlan local = planMemory(buildTinyModel(spec));
+  spec.global = true;
+  MemoryPlan global = planMemory(buildTinyModel(spec));
+  EXPECT_LT(local.peakLocalBytes, global.peakGlobalBytes);
+}

@@ -1,12 +1,35 @@
 #include "BlockLoss.h"
 
 #include "ModelInfo.h"
+#include "locus/runtime/cpu/Kernels.h"
 #include "locus/runtime/cpu/LocalLoss.h"
 
 namespace locus::rt::train {
 
+namespace {
+/// BP-InfoNCE: p = z W^T with the shared head W [D, D], NT-Xent on the
+/// cosine similarities of p; dz = dp W, dW = dp^T z.
+double infoNceBlockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z,
+                        const LossProjections &proj, Tensor &dz) {
+  int64_t n = z.shape().n, d = z.shape().c;
+  Tensor p = ctx.allocate(z.shape()), dp = ctx.allocate(z.shape());
+  cpu::gemm(false, true, n, d, d, 1.0f, z.data(), proj.projection, 0.0f, p.data());
+  double value = loss.weight * cpu::infoNceLoss(loss.temperature, n, d, p.data(), dp.data());
+  float w = static_cast<float>(loss.weight);
+  dz = ctx.allocate(z.shape());
+  cpu::gemm(false, false, n, d, d, w, dp.data(), proj.projection, 0.0f, dz.data());
+  Tensor scratch;
+  Tensor *dW = proj.dProjection ? proj.dProjection : &scratch;
+  *dW = ctx.allocate(Shape4{d, d, 1, 1});
+  cpu::gemm(true, false, d, d, n, w, dp.data(), z.data(), 0.0f, dW->data());
+  return value;
+}
+} // namespace
+
 double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const Tensor &context,
                  const LossProjections &proj, const int32_t *negIndex, Tensor &dz) {
+  if (loss.f == "infonce")
+    return infoNceBlockLoss(ctx, loss, z, proj, dz);
   cpu::BilinearLossConfig cfg = bilinearConfig(loss);
   int64_t n = z.shape().n, d = z.shape().c;
   bool lateralOnly = loss.context == "same";

@@ -46,7 +46,7 @@ std::vector<int32_t> blockParams(const BlockDesc &block, bool withProjections) {
       if (layer.bias >= 0)
         indices.push_back(layer.bias);
     }
-  if (withProjections && block.loss.projection == "trainable") {
+  if (withProjections && block.loss.projection != "identity") {
     indices.push_back(block.projection);
     if (block.loss.context == "both")
       indices.push_back(block.lateralProjection);

@@ -118,6 +118,14 @@ Status checkLoss(const ModelDesc &model, int32_t l) {
         "rule '{}' is not supported by the CPU runtime yet (block '{}': {})", loss.rule,
         block.name, what));
   };
+  if (loss.score == "cosine") {
+    // BP-InfoNCE: a shared projection head on the block's own pooled output.
+    if (loss.f != "infonce" || loss.context != "same" || loss.projection == "identity")
+      return unsupported("cosine score needs f = infonce, context same and a projection");
+    int64_t d = lossDimOf(model, l);
+    return checkParam(model, block.projection, {d, d},
+                      fmt::format("block '{}' loss projection", block.name));
+  }
   if (loss.score != "bilinear")
     return unsupported("score " + loss.score);
   if (loss.f != "hinge" && loss.f != "softplus" && loss.f != "linear" && loss.f != "logistic")

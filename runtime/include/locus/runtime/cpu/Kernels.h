@@ -5,6 +5,11 @@
 // vectorises. Every function writes its outputs completely (no accumulation
 // unless the name says so). Shapes are checked by the caller.
 //
+// Threads: OpenBLAS threads the GEMMs (OPENBLAS_NUM_THREADS); large loops run
+// on the runtime's own workers (LOCUS_CPU_THREADS, default: every CPU the
+// process may use; 1 = serial). Kernels may be called from several threads;
+// their parallel loops then take turns.
+//
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_CPU_KERNELS_H
 #define LOCUS_RUNTIME_CPU_KERNELS_H
@@ -57,15 +62,17 @@ void reluForward(const float *x, float *y, int64_t count);
 // dx = dy * 1[y > 0] (y is the relu output; relu'(0) = 0). dx may alias dy.
 void reluBackward(const float *y, const float *dy, float *dx, int64_t count);
 
-// Max pooling (padding counts as -inf); argmax holds the flat input index of
-// each output's maximum, for the backward pass.
+// Max pooling (padding counts as -inf); argmax holds the flat input index
+// (into the whole tensor x) of each output's maximum, the first one on ties
+// (NaN wins, as in PyTorch), for the backward pass.
 void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
                       int32_t *argmax);
 // dx = 0, then dx[argmax[i]] += dy[i].
 void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
                        Shape4 xs);
 
-// Average pooling, floor mode, divisor kh*kw (padding never counted).
+// Average pooling, floor mode, divisor always kh*kw (padded positions add
+// zero; PyTorch's count_include_pad=True). No padding in the loss pooling.
 void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys);
 void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx, Shape4 xs);
 
