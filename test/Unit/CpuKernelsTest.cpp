@@ -12,6 +12,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace locus::rt::cpu;
@@ -380,6 +381,28 @@ TEST(CpuRelu, ForwardBackwardWithReluPrimeZeroAtZero) {
   std::vector<float> inPlace = dy;
   reluBackward(y.data(), inPlace.data(), inPlace.data(), static_cast<int64_t>(x.size()));
   EXPECT_EQ(inPlace, dx);
+}
+
+TEST(CpuRelu, KernelsMayRunFromSeveralThreadsAtOnce) {
+  // Large enough for the runtime's worker threads; three callers share them.
+  const auto x = randomVector(1 << 18, 24);
+  std::vector<float> expected(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    expected[i] = x[i] > 0 ? x[i] : 0.0f;
+  std::vector<std::vector<float>> out(3, std::vector<float>(x.size()));
+  std::vector<int> mismatches(3, 0);
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t)
+    callers.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep) {
+        std::fill(out[t].begin(), out[t].end(), kNaN);
+        reluForward(x.data(), out[t].data(), static_cast<int64_t>(x.size()));
+        mismatches[t] += out[t] != expected;
+      }
+    });
+  for (std::thread &c : callers)
+    c.join();
+  EXPECT_EQ(mismatches, std::vector<int>(3, 0));
 }
 
 TEST(CpuTriangle, ForwardBackwardMatchReference) {

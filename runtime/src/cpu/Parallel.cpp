@@ -74,8 +74,14 @@ public:
     if (sleepers_.load(std::memory_order_acquire) > 0)
       wake_.notify_all();
     work(gen);
-    while (done_.load(std::memory_order_acquire) < count)
-      cpuRelax();
+    // Wait for iterations other threads still run. A worker preempted on a
+    // busy machine may need this core to finish: yield after a short spin.
+    for (int spin = 0; done_.load(std::memory_order_acquire) < count; ++spin) {
+      if (spin < 2000)
+        cpuRelax();
+      else
+        std::this_thread::yield();
+    }
   }
 
 private:
