@@ -205,6 +205,25 @@ Tensor contextFor(ExecContext &ctx, const ModelDesc &model, int32_t l, const Ten
 
 } // namespace
 
+double Engine::lossOf(int32_t l, const Tensor &z, const Tensor &context, bool train,
+                      uint64_t negativesSeed, std::vector<Tensor> &grads, Tensor &dz) {
+  const BlockDesc &block = model_.blocks[l];
+  std::vector<int32_t> negatives;
+  if (block.loss.negatives == "random")
+    negatives = drawNegatives(z.shape().n, mixSeed(negativesSeed, Stream::Negatives, l));
+  LossProjections proj;
+  bool identity = block.loss.projection == "identity";
+  proj.projection = identity ? identity_[l].data() : params_[block.projection].data();
+  if (block.loss.context == "both")
+    proj.lateral = params_[block.lateralProjection].data();
+  if (train && !identity) {
+    proj.dProjection = &grads[block.projection];
+    if (block.loss.context == "both")
+      proj.dLateral = &grads[block.lateralProjection];
+  }
+  return blockLoss(*ctx_, block.loss, z, context, proj, negatives.data(), dz);
+}
+
 Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver *observer,
                         std::vector<double> &losses, uint64_t negativesSeed) {
   ExecContext &ctx = *ctx_;
@@ -239,23 +258,9 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
     Tensor z = poolForLoss(ctx, out, block.loss.pool);
     Tensor context = contextFor(ctx, model_, l, out, z, contexts);
 
-    std::vector<int32_t> negatives;
-    if (block.loss.negatives == "random")
-      negatives = drawNegatives(z.shape().n, mixSeed(negativesSeed, Stream::Negatives, l));
-
     std::vector<Tensor> grads(params_.size());
-    LossProjections proj;
-    bool identity = block.loss.projection == "identity";
-    proj.projection = identity ? identity_[l].data() : params_[block.projection].data();
-    if (block.loss.context == "both")
-      proj.lateral = params_[block.lateralProjection].data();
-    if (train && !identity) {
-      proj.dProjection = &grads[block.projection];
-      if (block.loss.context == "both")
-        proj.dLateral = &grads[block.lateralProjection];
-    }
     Tensor dz;
-    losses[l] = blockLoss(ctx, block.loss, z, context, proj, negatives.data(), dz);
+    losses[l] = lossOf(l, z, context, train, negativesSeed, grads, dz);
     context.reset();
     z.reset();
 
@@ -300,22 +305,9 @@ Status Engine::runGlobal(const Tensor &views, Phase phase, const GradientObserve
     context = poolForLoss(ctx, contextBlock == top ? h : contextSource, contextPoolOf(model_, top));
   contextSource.reset();
 
-  std::vector<int32_t> negatives;
-  if (block.loss.negatives == "random")
-    negatives = drawNegatives(z.shape().n, mixSeed(negativesSeed, Stream::Negatives, top));
   std::vector<Tensor> grads(params_.size());
-  LossProjections proj;
-  bool identity = block.loss.projection == "identity";
-  proj.projection = identity ? identity_[top].data() : params_[block.projection].data();
-  if (block.loss.context == "both")
-    proj.lateral = params_[block.lateralProjection].data();
-  if (train && !identity) {
-    proj.dProjection = &grads[block.projection];
-    if (block.loss.context == "both")
-      proj.dLateral = &grads[block.lateralProjection];
-  }
   Tensor dz;
-  losses[top] = blockLoss(ctx, block.loss, z, context, proj, negatives.data(), dz);
+  losses[top] = lossOf(top, z, context, train, negativesSeed, grads, dz);
   context.reset();
   z.reset();
   if (!train)

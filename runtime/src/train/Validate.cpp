@@ -6,6 +6,7 @@
 // instead of silently training something else.
 //
 //===----------------------------------------------------------------------===//
+#include "Layers.h"
 #include "ModelInfo.h"
 #include "Pooling.h"
 #include "locus/runtime/train/Engine.h"
@@ -66,15 +67,7 @@ Status checkLayer(const ModelDesc &model, const BlockDesc &block, size_t i) {
                                        shapeText(out)));
   switch (layer.kind) {
   case LayerKind::Conv2D: {
-    cpu::Window win;
-    win.kh = layer.kernel[0];
-    win.kw = layer.kernel[1];
-    win.sh = layer.stride[0];
-    win.sw = layer.stride[1];
-    win.pt = layer.pad[0];
-    win.pl = layer.pad[1];
-    win.pb = layer.pad[2];
-    win.pr = layer.pad[3];
+    cpu::Window win = layerWindow(layer);
     int64_t oh = (in[2] + win.pt + win.pb - win.kh) / win.sh + 1;
     int64_t ow = (in[3] + win.pl + win.pr - win.kw) / win.sw + 1;
     if (out[0] != in[0] || out[2] != oh || out[3] != ow)

@@ -104,6 +104,10 @@ private:
                   std::vector<double> &losses, uint64_t negativesIndex);
   Status runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
                    std::vector<double> &losses, uint64_t negativesIndex);
+  /// Block l's loss on z with its context: negatives, projections and the
+  /// gradients dz (and, when training, the projections' into `grads`).
+  double lossOf(int32_t l, const Tensor &z, const Tensor &context, bool train,
+                uint64_t negativesSeed, std::vector<Tensor> &grads, Tensor &dz);
   void update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads);
 
   ModelDesc model_;
