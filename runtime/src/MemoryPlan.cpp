@@ -55,6 +55,19 @@ bool foreignContext(const BlockDesc &b, int32_t self) {
   return b.loss.context != "same" && b.loss.contextBlock >= 0 && b.loss.contextBlock != self;
 }
 
+/// The engine runs a relu followed by a max-pool as one fused layer.
+bool fusedReluPool(const BlockDesc &b, size_t i) {
+  return b.layers[i].kind == LayerKind::Relu && i + 1 < b.layers.size() &&
+         b.layers[i + 1].kind == LayerKind::MaxPool2D;
+}
+
+/// Whether the block's output is also kept by its own state (a final relu,
+/// or a final fused relu + max-pool), so it dies in the block's backward.
+bool outputKeptByState(const BlockDesc &b) {
+  size_t last = b.layers.size() - 1;
+  return b.layers[last].kind == LayerKind::Relu || (last > 0 && fusedReluPool(b, last - 1));
+}
+
 struct Walker {
   const ModelDesc &model;
   int64_t n; // views
@@ -67,9 +80,27 @@ struct Walker {
     int64_t x = count(b.layers.front().inShape, n) * kFloat;
     bool held = inputHeld;
     kept = 0;
-    for (const LayerDesc &layer : b.layers) {
+    for (size_t i = 0; i < b.layers.size(); ++i) {
+      const LayerDesc &layer = b.layers[i];
       int64_t y = count(layer.outShape, n) * kFloat;
       bool yHeld = false, inPlace = false;
+      if (fusedReluPool(b, i)) {
+        // relu + max-pool in one pass: pooled output and arg-max only; the
+        // state keeps both (the output as the relu mask).
+        y = count(b.layers[i + 1].outShape, n) * kFloat;
+        live.alloc(y);
+        live.alloc(y / kFloat * kIndex);
+        if (keep)
+          kept += y / kFloat * kIndex;
+        else
+          live.free(y / kFloat * kIndex);
+        if (!held)
+          live.free(x);
+        x = y;
+        held = false;
+        ++i;
+        continue;
+      }
       switch (layer.kind) {
       case LayerKind::Conv2D:
       case LayerKind::Triangle:
@@ -259,6 +290,11 @@ MemoryPlan planMemory(const ModelDesc &model) {
       case LayerKind::MaxPool2D:
         live.alloc(dx = xBytes);
         live.free(yBytes / kFloat * kIndex);
+        if (i > 0 && fusedReluPool(b, i - 1)) {
+          if (!(outputHeld && i + 1 == b.layers.size()))
+            live.free(yBytes); // the kept output (the relu mask)
+          --i;                 // the relu is done too
+        }
         break;
       case LayerKind::AvgPool2D:
       case LayerKind::Standardize:
@@ -339,9 +375,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
     const BlockDesc &b = model.blocks[top];
     int64_t dh = 0;
     lossPhase(b, out, live, dh, grads);
-    auto endsInRelu = [&](int32_t l) {
-      return model.blocks[l].layers.back().kind == LayerKind::Relu;
-    };
+    auto endsInRelu = [&](int32_t l) { return outputKeptByState(model.blocks[l]); };
     if (!endsInRelu(top))
       live.free(out); // the top output itself (a final relu's state keeps it)
     for (int32_t l = top; l >= 0; --l)

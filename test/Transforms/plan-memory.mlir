@@ -3,13 +3,13 @@
 // RUN: locus-opt %s --locus-partition-blocks --locus-plan-memory=report=true -o /dev/null | FileCheck %s --check-prefix=REPORT
 
 // N = 8 views; the walk follows the CPU engine (runtime/src/MemoryPlan.cpp).
-// Block b1: conv 1->4 on 8x8 (no bias), relu (in place), maxpool to 4x4, loss pool 2: D = 16.
-//   forward: conv out 8192 B (kept as the relu output), pool out 2048, arg-max 2048 (kept);
+// Block b1: conv 1->4 on 8x8 (no bias), then relu + maxpool fused into one pass, loss pool 2: D = 16.
+//   forward: conv out 8192 B, then pooled output 2048 and arg-max 2048 (kept); the conv out is freed;
 //   loss: z 512, dz 512, dB 1024; z freed, dh 2048, dz freed;
-//   backward: maxpool dx 8192 -> peak 23552 B; the gradients are dW 144 + dB 1024 = 1168,
-//   so activations = 23552 - 1168 = 22384.
-// CHECK: module attributes {locus.plan.peak_global = 52912 : i64, locus.plan.peak_local = 55920 : i64}
-// CHECK: locus.block "b1"(%arg0) {plan = {activations = 22384 : i64, gradients = 1168 : i64, optimizer = 2336 : i64, params = 1168 : i64}}
+//   backward: fused pool/relu dx 8192 -> peak 15360 B; the gradients are dW 144 + dB 1024 = 1168,
+//   so activations = 15360 - 1168 = 14192.
+// CHECK: module attributes {locus.plan.peak_global = 44720 : i64, locus.plan.peak_local = 47728 : i64}
+// CHECK: locus.block "b1"(%arg0) {plan = {activations = 14192 : i64, gradients = 1168 : i64, optimizer = 2336 : i64, params = 1168 : i64}}
 // Block b2: relu on its 8x4x4x4 input (not in place: the input is kept by b1's output), global pool: D = 4.
 // CHECK: locus.block "b2"(%{{.*}}) {plan = {activations = 4224 : i64, gradients = 64 : i64, optimizer = 128 : i64, params = 64 : i64}}
 module {
@@ -30,4 +30,4 @@ module {
 // REPORT: b2
 // REPORT: peak, local (block by block):
 // REPORT: peak, global (backprop):
-// REPORT: local / global: 1.057
+// REPORT: local / global: 1.067

@@ -45,6 +45,21 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
       break;
     }
     case LayerKind::Relu:
+      if (i + 1 < block.layers.size() && block.layers[i + 1].kind == LayerKind::MaxPool2D) {
+        // relu + max-pool in one pass: relu(a) is never stored; the pooled
+        // output and the arg-max carry the relu mask for the backward pass.
+        const LayerDesc &pool = block.layers[i + 1];
+        ys = withBatch(pool.outShape, n);
+        y = ctx.allocate(ys);
+        IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
+        cpu::reluMaxPool2dForward(x.data(), xs, layerWindow(pool), y.data(), ys, argmax.data());
+        if (state) {
+          (*state)[i + 1].argmax = argmax;
+          (*state)[i + 1].output = y; // marks the pair as fused
+        }
+        ++i;
+        break;
+      }
       // In place when nobody else holds x (the usual conv -> relu case): the
       // conv output is not needed again, the relu output carries the mask.
       y = x.unique() ? x : ctx.allocate(ys);
@@ -130,6 +145,17 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       saved.output.reset();
       break;
     case LayerKind::MaxPool2D:
+      if (saved.output.defined()) { // fused with the relu below it
+        const LayerDesc &relu = block.layers[i - 1];
+        Shape4 as = withBatch(relu.inShape, n);
+        dx = ctx.allocate(as);
+        cpu::reluMaxPool2dBackward(dy.data(), saved.output.data(), ys, saved.argmax.data(),
+                                   dx.data(), as);
+        saved.argmax.reset();
+        saved.output.reset();
+        --i; // the relu is done too
+        break;
+      }
       dx = ctx.allocate(xs);
       cpu::maxPool2dBackward(dy.data(), ys, saved.argmax.data(), dx.data(), xs);
       saved.argmax.reset();
