@@ -4,6 +4,8 @@
 #include "locus/runtime/cpu/Kernels.h"
 #include "locus/runtime/cpu/Optimizer.h"
 
+#include "NumericTestUtil.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,33 +18,12 @@
 #include <vector>
 
 using namespace locus::rt::cpu;
+using namespace locus::test;
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-std::vector<float> randomVector(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float &x : v)
-    x = dist(rng);
-  return v;
-}
 
-/// max |got - ref| / max |ref|; NaN (or a size mismatch) yields +inf.
-double relError(const std::vector<float> &got, const std::vector<double> &ref) {
-  if (got.size() != ref.size())
-    return std::numeric_limits<double>::infinity();
-  double maxRef = 0.0, maxErr = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    if (!std::isfinite(got[i]) || !std::isfinite(ref[i]))
-      return std::numeric_limits<double>::infinity();
-    maxRef = std::max(maxRef, std::fabs(ref[i]));
-    maxErr = std::max(maxErr, std::fabs(got[i] - ref[i]));
-  }
-  return maxErr / std::max(maxRef, 1e-30);
-}
 
 #define EXPECT_REL(got, ref, tol) EXPECT_LE(relError(got, ref), tol) << #got " vs " #ref " "
 
