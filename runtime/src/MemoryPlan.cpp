@@ -69,7 +69,6 @@ bool outputKeptByState(const BlockDesc &b) {
 }
 
 struct Walker {
-  const ModelDesc &model;
   int64_t n; // views
 
   /// forwardBlock. `inputHeld`: someone else holds the block input (the
@@ -185,7 +184,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
   plan.residentBytes = resident;
   plan.workspaceBytes = workspace;
 
-  Walker walker{model, n};
+  Walker walker{n};
   auto blockParamBytes = [&](const BlockDesc &b, bool withProjections) {
     int64_t bytes = 0;
     for (const LayerDesc &layer : b.layers)
