@@ -1,30 +1,41 @@
-//===- ObjectEmitter.cpp - the descriptor as a host object file -----------===//
+//===- ObjectEmitter.cpp - kernels and descriptor as a host object file ---===//
 //
-// The descriptor is data, so the object is two globals built with LLVM's IR
-// API and compiled in-process by the native target machine: no assembler or
-// C compiler is needed to produce it.
+// One LLVM module holds the lowered @locus_kernels (translated from the LLVM
+// dialect) and the descriptor blob as two globals. It is optimised with LLVM's
+// default pipeline for the chosen CPU, so the loop vectorizer sees the
+// kernels' element loops with the real vector width, and compiled in-process
+// by the native target machine: no assembler or C compiler is involved.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Target/ModelDescriptor.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <memory>
 
 using namespace mlir;
 
-LogicalResult locus::emitDescriptorObject(ModuleOp module, StringRef blob,
-                                          llvm::raw_pwrite_stream &os) {
+namespace {
+
+FailureOr<std::unique_ptr<llvm::TargetMachine>>
+createHostMachine(ModuleOp module, const locus::ObjectOptions &options) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
@@ -32,28 +43,103 @@ LogicalResult locus::emitDescriptorObject(ModuleOp module, StringRef blob,
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return module.emitError("no LLVM target for the host: ") << error;
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, "generic", "", llvm::TargetOptions(), llvm::Reloc::PIC_));
 
-  llvm::LLVMContext context;
-  llvm::Module object("locus_model", context);
-  object.setTargetTriple(triple);
-  object.setDataLayout(machine->createDataLayout());
+  std::string cpu = options.cpu, features;
+  // Checked before the target machine exists: LLVM would only warn and
+  // compile for a default CPU.
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(triple, "", ""));
+  if (cpu != "host" && cpu != "generic" && !subtarget->isCPUStringValid(cpu))
+    return emitError(UnknownLoc::get(module.getContext()), "--mcpu=")
+           << cpu << ": not a CPU of " << triple.str();
+  if (cpu == "host") {
+    cpu = llvm::sys::getHostCPUName().str();
+    llvm::SubtargetFeatures list;
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      list.AddFeature(feature.first(), feature.second);
+    features = list.getString();
+  }
+  llvm::CodeGenOptLevel level = options.optLevel == 0   ? llvm::CodeGenOptLevel::None
+                                : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
+                                : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
+                                                        : llvm::CodeGenOptLevel::Aggressive;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt, level));
+  if (!machine)
+    return module.emitError("cannot create a target machine for ") << triple.str();
+  return machine;
+}
+
+void optimize(llvm::Module &object, llvm::TargetMachine &machine, unsigned optLevel) {
+  llvm::LoopAnalysisManager loops;
+  llvm::FunctionAnalysisManager functions;
+  llvm::CGSCCAnalysisManager cgscc;
+  llvm::ModuleAnalysisManager modules;
+  llvm::PassBuilder builder(&machine);
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(cgscc);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, cgscc, modules);
+  llvm::OptimizationLevel level = optLevel == 0   ? llvm::OptimizationLevel::O0
+                                  : optLevel == 1 ? llvm::OptimizationLevel::O1
+                                  : optLevel == 2 ? llvm::OptimizationLevel::O2
+                                                  : llvm::OptimizationLevel::O3;
+  llvm::ModulePassManager pipeline = optLevel == 0
+                                         ? builder.buildO0DefaultPipeline(level)
+                                         : builder.buildPerModuleDefaultPipeline(level);
+  pipeline.run(object, modules);
+}
+
+void addDescriptor(llvm::Module &object, StringRef blob) {
+  llvm::LLVMContext &context = object.getContext();
   auto *data = llvm::ConstantDataArray::get(
-      context, llvm::ArrayRef<uint8_t>(
-                   reinterpret_cast<const uint8_t *>(blob.data()), blob.size()));
+      context,
+      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(blob.data()), blob.size()));
   new llvm::GlobalVariable(object, data->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, data,
-                           "locus_model_blob");
+                           llvm::GlobalValue::ExternalLinkage, data, "locus_model_blob");
   auto *size = llvm::ConstantInt::get(llvm::Type::getInt64Ty(context), blob.size());
   new llvm::GlobalVariable(object, size->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, size,
-                           "locus_model_blob_size");
+                           llvm::GlobalValue::ExternalLinkage, size, "locus_model_blob_size");
+}
 
+} // namespace
+
+LogicalResult locus::emitModelObject(ModuleOp module, StringRef blob,
+                                     const ObjectOptions &options,
+                                     llvm::raw_pwrite_stream &os) {
+  ModuleOp kernels;
+  for (auto nested : module.getOps<ModuleOp>())
+    if (nested->hasAttr("locus.kernels"))
+      kernels = nested;
+  if (!kernels)
+    return module.emitError("no lowered @locus_kernels module to compile");
+
+  FailureOr<std::unique_ptr<llvm::TargetMachine>> machine = createHostMachine(module, options);
+  if (failed(machine))
+    return failure();
+
+  registerBuiltinDialectTranslation(*module.getContext());
+  registerLLVMDialectTranslation(*module.getContext());
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> object =
+      translateModuleToLLVMIR(kernels, context, "locus_model");
+  if (!object)
+    return kernels.emitError("cannot translate the kernels to LLVM IR");
+  object->setTargetTriple((*machine)->getTargetTriple());
+  object->setDataLayout((*machine)->createDataLayout());
+  addDescriptor(*object, blob);
+  if (llvm::verifyModule(*object, &llvm::errs()))
+    return module.emitError("the kernels' LLVM IR does not verify");
+  optimize(*object, **machine, options.optLevel);
+
+  if (options.emitLLVMIR) {
+    object->print(os, nullptr);
+    return success();
+  }
   llvm::legacy::PassManager passes;
-  if (machine->addPassesToEmitFile(passes, os, nullptr,
-                                   llvm::CodeGenFileType::ObjectFile))
+  if ((*machine)->addPassesToEmitFile(passes, os, nullptr, llvm::CodeGenFileType::ObjectFile))
     return module.emitError("the host target cannot emit object files");
-  passes.run(object);
+  passes.run(*object);
   return success();
 }

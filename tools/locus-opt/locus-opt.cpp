@@ -2,14 +2,22 @@
 #include "locus/Dialect/Locus/IR/LocusDialect.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<locus::LocusDialect, mlir::func::FuncDialect>();
+  // The kernel passes' inputs and outputs hold these dialects too.
+  registry.insert<locus::LocusDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                  mlir::linalg::LinalgDialect, mlir::math::MathDialect,
+                  mlir::memref::MemRefDialect, mlir::LLVM::LLVMDialect>();
   locus::registerLocusPasses();
   // Canonicalize, CSE and the other generic passes are useful in tests.
   mlir::registerTransformsPasses();

@@ -1,11 +1,14 @@
 //===- locusc.cpp - the locus compiler driver -----------------------------===//
 //
 // locusc SPEC [-o OUT] [--emit=mlir|llvm|obj|exe] [-O0..3] [--target=cpu|cuda]
+//        [--mcpu=host|generic|CPU]
 //
 // Imports an ONNX model spec (.onnx or .onnxtxt) into the locus dialect,
 // infers every shape and verifies the learning rules against the network,
-// then emits the requested stage. Errors name the spec file, line and node;
-// the output file is only written when compilation succeeds.
+// then emits the requested stage. The llvm, object and executable stages also
+// generate the optimizer kernels as linalg and lower them to host code.
+// Errors name the spec file, line and node; the output file is only written
+// when compilation succeeds.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusDialect.h"
@@ -59,9 +62,11 @@ cl::opt<EmitAction> emitAction(
     cl::values(
         clEnumValN(EmitAction::MLIR, "mlir", "verified locus IR (default)"),
         clEnumValN(EmitAction::LLVM, "llvm",
-                   "LLVM IR of the step program (not implemented yet)"),
+                   "optimised LLVM IR of the compiled kernels and the "
+                   "descriptor"),
         clEnumValN(EmitAction::Object, "obj",
-                   "an object file with the model descriptor"),
+                   "an object file with the kernels and the model "
+                   "descriptor"),
         clEnumValN(EmitAction::Executable, "exe",
                    "the training binary (object + locus runtime)")),
     cl::cat(locusCategory));
@@ -73,6 +78,12 @@ cl::opt<Target> target(
     cl::values(clEnumValN(Target::CPU, "cpu", "host CPU (default)"),
                clEnumValN(Target::CUDA, "cuda", "NVIDIA GPU (sm_90)")),
     cl::cat(locusCategory));
+cl::opt<std::string> targetCpu(
+    "mcpu",
+    cl::desc("CPU the kernels are compiled for: 'host' (default: this "
+             "machine's CPU and features), 'generic', or an LLVM CPU name "
+             "such as x86-64-v3"),
+    cl::value_desc("cpu"), cl::init("host"), cl::cat(locusCategory));
 cl::opt<std::string>
     ruleOverride("rule",
                  cl::desc("Train every block with this rule, keeping each "
@@ -124,10 +135,6 @@ LogicalResult checkOptions(MLIRContext &context) {
                           << llvm::join(locus::getRuleNames(), ", ") << ")";
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return emitError(cli) << "--batch-size must be positive";
-  if (emitAction == EmitAction::LLVM)
-    return emitError(cli)
-           << "--emit=llvm is not implemented yet: the block steps run in the "
-              "locus runtime; use --emit=mlir, obj or exe";
   if (target == Target::CUDA && emitAction != EmitAction::MLIR)
     return emitError(cli) << "--target=cuda cannot emit code yet; use "
                              "--target=cpu";
@@ -149,7 +156,7 @@ void inferEmitAction() {
     emitAction = EmitAction::Executable;
 }
 
-LogicalResult writeObject(ModuleOp module, StringRef path) {
+LogicalResult writeObject(ModuleOp module, StringRef path, bool llvmIR = false) {
   rt::ModelDesc model;
   if (failed(locus::buildModelDescriptor(module, model)))
     return failure();
@@ -159,7 +166,11 @@ LogicalResult writeObject(ModuleOp module, StringRef path) {
       openOutputFile(path, &errorMessage);
   if (!output)
     return emitError(UnknownLoc::get(module.getContext())) << errorMessage;
-  if (failed(locus::emitDescriptorObject(module, blob, output->os())))
+  locus::ObjectOptions objectOptions;
+  objectOptions.optLevel = optLevel;
+  objectOptions.cpu = targetCpu;
+  objectOptions.emitLLVMIR = llvmIR;
+  if (failed(locus::emitModelObject(module, blob, objectOptions, output->os())))
     return failure();
   output->keep();
   return success();
@@ -214,9 +225,17 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   locus::LocusPlanMemoryOptions planOptions;
   planOptions.report = memoryReport;
   pm.addPass(locus::createLocusPlanMemory(planOptions));
+  // Code is generated only for the stages that need it, so --emit=mlir shows
+  // the network as the user wrote it.
+  if (emitAction != EmitAction::MLIR) {
+    pm.addPass(locus::createLocusGenerateUpdateKernels());
+    pm.addPass(locus::createLocusLowerKernelsToLLVM());
+  }
   if (failed(pm.run(*module)))
     return failure();
 
+  if (emitAction == EmitAction::LLVM)
+    return writeObject(*module, outputPath, /*llvmIR=*/true);
   if (emitAction == EmitAction::Object)
     return writeObject(*module, outputPath);
   if (emitAction == EmitAction::Executable)

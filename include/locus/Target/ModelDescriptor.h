@@ -14,13 +14,24 @@
 
 #include <string>
 
+
 namespace locus {
 
-/// Writes a relocatable object for the host exporting the serialized
-/// descriptor as `locus_model_blob` / `locus_model_blob_size`.
-mlir::LogicalResult emitDescriptorObject(mlir::ModuleOp module,
-                                         llvm::StringRef blob,
-                                         llvm::raw_pwrite_stream &os);
+struct ObjectOptions {
+  unsigned optLevel = 2;
+  /// An LLVM CPU name, "host" (this machine's CPU and features) or "generic".
+  std::string cpu = "host";
+  /// Write LLVM IR text instead of an object file (`locusc --emit=llvm`).
+  bool emitLLVMIR = false;
+};
+
+/// Writes a relocatable object for the host with the compiled kernels of the
+/// module's lowered `@locus_kernels` (LLVM dialect) and the serialized
+/// descriptor as `locus_model_blob` / `locus_model_blob_size`, optimised at
+/// `options.optLevel` for `options.cpu`.
+mlir::LogicalResult emitModelObject(mlir::ModuleOp module, llvm::StringRef blob,
+                                    const ObjectOptions &options,
+                                    llvm::raw_pwrite_stream &os);
 
 /// Links `objectPath` with the locus runtime into the executable `output`
 /// using the system C++ driver.

@@ -174,12 +174,22 @@ void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &gr
   for (int32_t i : indices) {
     if (!trained_[i] || !grads[i].defined())
       continue;
-    if (options_.kind == OptimizerKind::AdamW)
-      adam.step(steps_, params_[i].count(), params_[i].data(), grads[i].data(), adamM_[i].data(),
-                adamV_[i].data());
-    else // LARS adapts matrices and kernels, not biases (rank 1)
-      sgd.step(params_[i].count(), params_[i].data(), grads[i].data(), adamM_[i].data(),
-               /*adapt=*/model_.params[i].shape.size() > 1);
+    const int64_t count = params_[i].count();
+    const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
+    const cpu::UpdateKernels *kernels = options_.kernels;
+    if (options_.kind == OptimizerKind::AdamW) {
+      if (kernels)
+        cpu::adamwStep(*kernels, adam, steps_, count, params_[i].data(), grads[i].data(),
+                       adamM_[i].data(), adamV_[i].data());
+      else
+        adam.step(steps_, count, params_[i].data(), grads[i].data(), adamM_[i].data(),
+                  adamV_[i].data());
+    } else if (kernels) {
+      cpu::sgdStep(*kernels, sgd, count, params_[i].data(), grads[i].data(), adamM_[i].data(),
+                   adapt);
+    } else {
+      sgd.step(count, params_[i].data(), grads[i].data(), adamM_[i].data(), adapt);
+    }
     grads[i].reset(); // free each gradient as soon as it is applied
   }
 }

@@ -90,8 +90,10 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
   return Status::success();
 }
 
-Status runTraining(const ModelDesc &model, const Options &options) {
+Status runTraining(const ModelDesc &model, const Options &options,
+                   const cpu::UpdateKernels *kernels) {
   EngineOptions engineOptions;
+  engineOptions.kernels = kernels;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars
@@ -166,8 +168,9 @@ Status runTraining(const ModelDesc &model, const Options &options) {
   }
   int64_t epochs = stepsPerEpoch ? (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch : 0;
   engine->setScheduleLength(totalSteps);
-  progress(fmt::format("training: {} steps ({} per epoch, {} images per step)", totalSteps,
-                       stepsPerEpoch, b));
+  progress(fmt::format("training: {} steps ({} per epoch, {} images per step), {} update {}",
+                       totalSteps, stepsPerEpoch, b, options.optimizer,
+                       kernels ? "compiled by locusc" : "of the runtime library"));
   MemoryTracker &memory = engine->memory();
   memory.resetPeak();
   int64_t baseline = memory.tracked();
@@ -295,7 +298,8 @@ Status runTraining(const ModelDesc &model, const Options &options) {
   return Status::success();
 }
 
-int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size) {
+int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
+              const cpu::UpdateKernels &kernels) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
   ModelDesc model;
   std::string error;
@@ -316,7 +320,7 @@ int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long lo
     return 2;
   }
   try {
-    Status status = runTraining(model, options);
+    Status status = runTraining(model, options, &kernels);
     if (!status.isOk()) {
       fmt::print(stderr, "error: {}\n", status.message());
       return 1;

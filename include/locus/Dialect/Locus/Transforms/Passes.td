@@ -61,4 +61,64 @@ def LocusPlanMemory : Pass<"locus-plan-memory", "::mlir::ModuleOp"> {
   let dependentDialects = ["::locus::LocusDialect"];
 }
 
+def LocusGenerateUpdateKernels
+    : Pass<"locus-generate-update-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the optimizer updates as linalg kernels";
+  let description = [{
+    The parameter update after each block's backward pass is element-wise
+    over every parameter and memory-bound, so it is compiled rather than
+    interpreted. This pass adds a nested module `@locus_kernels` holding one
+    function per optimizer the training binary offers, each a
+    `linalg.generic` over `memref<?xf32>` operands:
+
+    - `locus_adamw_update(g, p, m, v, decay, w1, b1, b2, c2, neg_step,
+      bc2_sqrt, eps)`: PyTorch's single-tensor AdamW, operation by
+      operation (`m.lerp(g, w1)` picks torch's formula by `|w1| < 0.5`);
+    - `locus_sgd_update(g, p, buf, wd, scale, momentum, lr)`: SGD with
+      momentum, `scale` being 1 or LARS's trust ratio;
+    - `locus_lars_norms(p, g, wd, pp, gg)`: the float64 sums
+      `||p||^2` and `||g + wd p||^2` that LARS's trust ratio needs (a
+      reduction).
+
+    The runtime computes the step's scalars (bias corrections, the
+    scheduled learning rate) and calls the kernels on slices of each
+    parameter from its thread pool. Every function carries
+    `llvm.emit_c_interface`, so the runtime calls
+    `_mlir_ciface_<name>` with memref descriptors. The pass fails if the
+    module already holds `@locus_kernels`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+def LocusLowerKernelsToLLVM
+    : Pass<"locus-lower-kernels-to-llvm", "::mlir::ModuleOp"> {
+  let summary = "Lower the @locus_kernels module to the LLVM dialect";
+  let description = [{
+    Runs, on the nested `@locus_kernels` module only (the locus network
+    beside it stays as it is), linalg to loops, affine and scf to control
+    flow, then memref, arith, math, cf and func to the LLVM dialect. The
+    object emitter translates the result to LLVM IR, optimises it at the
+    requested -O level for the host CPU (where LLVM's loop vectorizer turns
+    the element loops into SIMD code) and writes it beside the model
+    descriptor. The pass fails if some op inside the kernels module is left
+    unconverted, naming it.
+  }];
+  // The nested pipeline creates ops of these dialects; a dynamic pipeline
+  // cannot load dialects itself.
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // LOCUS_PASSES_TD

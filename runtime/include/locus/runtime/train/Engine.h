@@ -21,6 +21,7 @@
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
+#include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Schedule.h"
 #include "locus/runtime/train/Tensor.h"
 
@@ -41,6 +42,10 @@ struct EngineOptions {
   cpu::SgdMomentum sgd; ///< SGD with momentum; LARS when kind is Lars
   LrSchedule schedule;  ///< the learning rate of each step (base = optimizer.lr)
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
+  /// The update kernels compiled into the model's object (the training
+  /// binary always has them); null runs the runtime's own C++ updates, for
+  /// tests that link no compiled model.
+  const cpu::UpdateKernels *kernels = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

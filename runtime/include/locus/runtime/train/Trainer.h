@@ -11,6 +11,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Options.h"
 
 #include <cstdint>
@@ -18,14 +19,18 @@
 
 namespace locus::rt::train {
 
-int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size);
+/// `kernels`: the optimizer updates compiled into the model's object.
+int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
+              const cpu::UpdateKernels &kernels);
 
 /// Checks the options against the compiled model (batch size); an error here
 /// is a command-line error.
 Status checkOptionsForModel(const Options &options, const ModelDesc &model);
 
-/// Everything after option parsing.
-Status runTraining(const ModelDesc &model, const Options &options);
+/// Everything after option parsing; `kernels` null uses the runtime's own
+/// optimizer updates.
+Status runTraining(const ModelDesc &model, const Options &options,
+                   const cpu::UpdateKernels *kernels = nullptr);
 
 /// One line describing the compiled model, for --help and the log.
 std::string describeModel(const ModelDesc &model);

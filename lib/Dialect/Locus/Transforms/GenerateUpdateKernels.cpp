@@ -1,0 +1,162 @@
+//===- GenerateUpdateKernels.cpp - optimizer updates as linalg kernels ----===//
+//
+// Every training step ends with each block's parameter update: an
+// element-wise pass over the parameter, its gradient and the optimizer state,
+// bound by memory traffic. Writing it as a linalg.generic lets the lowering
+// (locus-lower-kernels-to-llvm) and LLVM's vectorizer produce the loop for
+// the host CPU; the runtime only computes the per-step scalars and splits the
+// work across threads.
+//
+// The arithmetic mirrors runtime/src/cpu/AdamMath.h and Sgd.cpp operation by
+// operation (no fast-math, so no re-association or contraction), which is
+// what lets the runtime's tests compare the compiled kernels with its own.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/Dialect/Locus/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace locus {
+#define GEN_PASS_DEF_LOCUSGENERATEUPDATEKERNELS
+#include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+} // namespace locus
+
+using namespace mlir;
+
+namespace {
+
+constexpr llvm::StringLiteral kKernelsModule = "locus_kernels";
+
+/// Builds `func.func @name(memrefs..., scalars...)` whose body is one
+/// linalg.generic over the 1-D memrefs: `inputs` are read, `outputs` read and
+/// written, `reductions` (0-d memrefs) accumulate. `body` gets the block
+/// arguments (inputs, outputs, reductions in that order) and the scalar
+/// function arguments, and returns the values to yield.
+using BodyBuilder = llvm::function_ref<SmallVector<Value>(
+    OpBuilder &, Location, ValueRange elements, ValueRange scalars)>;
+
+struct KernelSignature {
+  StringRef name;
+  unsigned inputs, outputs, reductions;
+  SmallVector<Type> scalars;
+  Type reductionType;
+};
+
+void buildKernel(OpBuilder &builder, Location loc, const KernelSignature &sig,
+                 BodyBuilder body) {
+  MLIRContext *ctx = builder.getContext();
+  Type f32 = builder.getF32Type();
+  auto vector = MemRefType::get({ShapedType::kDynamic}, f32);
+  SmallVector<Type> argTypes(sig.inputs + sig.outputs, vector);
+  if (sig.reductions)
+    argTypes.append(sig.reductions, MemRefType::get({}, sig.reductionType));
+  argTypes.append(sig.scalars.begin(), sig.scalars.end());
+
+  auto func = func::FuncOp::create(builder, loc, sig.name,
+                                   builder.getFunctionType(argTypes, {}));
+  func->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+  Block *entry = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(entry);
+
+  unsigned memrefs = sig.inputs + sig.outputs + sig.reductions;
+  ValueRange args = entry->getArguments();
+  ValueRange ins = args.take_front(sig.inputs);
+  ValueRange outs = args.slice(sig.inputs, sig.outputs + sig.reductions);
+  ValueRange scalars = args.drop_front(memrefs);
+
+  AffineMap element = AffineMap::getMultiDimIdentityMap(1, ctx);
+  AffineMap scalar = AffineMap::get(1, 0, ctx);
+  SmallVector<AffineMap> maps(sig.inputs + sig.outputs, element);
+  maps.append(sig.reductions, scalar);
+  SmallVector<utils::IteratorType> iterators{
+      sig.reductions ? utils::IteratorType::reduction : utils::IteratorType::parallel};
+
+  linalg::GenericOp::create(
+      builder, loc, TypeRange{}, ins, outs, maps, iterators,
+      [&](OpBuilder &b, Location l, ValueRange elements) {
+        linalg::YieldOp::create(b, l, body(b, l, elements, scalars));
+      });
+  func::ReturnOp::create(builder, loc);
+}
+
+/// p *= decay; m = lerp(m, g, w1); v = v b2 + (c2 g) g;
+/// p += neg_step m / (sqrt(v) / bc2_sqrt + eps)
+SmallVector<Value> adamwBody(OpBuilder &b, Location l, ValueRange e, ValueRange s) {
+  Value g = e[0], p = e[1], m = e[2], v = e[3];
+  Value decay = s[0], w1 = s[1], b1 = s[2], b2 = s[3], c2 = s[4], negStep = s[5],
+        bc2Sqrt = s[6], eps = s[7];
+  Value pd = arith::MulFOp::create(b, l, p, decay);
+  // torch's lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w).
+  Value diff = arith::SubFOp::create(b, l, g, m);
+  Value low = arith::AddFOp::create(b, l, m, arith::MulFOp::create(b, l, w1, diff));
+  Value high = arith::SubFOp::create(b, l, g, arith::MulFOp::create(b, l, diff, b1));
+  Value half = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.5f));
+  Value isLow = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT,
+                                      math::AbsFOp::create(b, l, w1), half);
+  Value mNew = arith::SelectOp::create(b, l, isLow, low, high);
+  Value vNew = arith::AddFOp::create(
+      b, l, arith::MulFOp::create(b, l, v, b2),
+      arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, c2, g), g));
+  Value denom = arith::AddFOp::create(
+      b, l, arith::DivFOp::create(b, l, math::SqrtOp::create(b, l, vNew), bc2Sqrt), eps);
+  Value pNew = arith::AddFOp::create(
+      b, l, pd, arith::MulFOp::create(b, l, negStep, arith::DivFOp::create(b, l, mNew, denom)));
+  return {pNew, mNew, vNew};
+}
+
+/// g' = (g + wd p) scale; buf = momentum buf + g'; p -= lr buf
+SmallVector<Value> sgdBody(OpBuilder &b, Location l, ValueRange e, ValueRange s) {
+  Value g = e[0], p = e[1], buf = e[2];
+  Value wd = s[0], scale = s[1], momentum = s[2], lr = s[3];
+  Value gd = arith::MulFOp::create(
+      b, l, arith::AddFOp::create(b, l, g, arith::MulFOp::create(b, l, wd, p)), scale);
+  Value bufNew =
+      arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, momentum, buf), gd);
+  Value pNew = arith::SubFOp::create(b, l, p, arith::MulFOp::create(b, l, lr, bufNew));
+  return {pNew, bufNew};
+}
+
+/// pp += p^2; gg += (g + wd p)^2, in float64.
+SmallVector<Value> larsNormsBody(OpBuilder &b, Location l, ValueRange e, ValueRange s) {
+  Type f64 = b.getF64Type();
+  Value p = arith::ExtFOp::create(b, l, f64, e[0]);
+  Value g = arith::ExtFOp::create(b, l, f64, e[1]);
+  Value pp = e[2], gg = e[3], wd = s[0];
+  Value gd = arith::AddFOp::create(b, l, g, arith::MulFOp::create(b, l, wd, p));
+  return {arith::AddFOp::create(b, l, pp, arith::MulFOp::create(b, l, p, p)),
+          arith::AddFOp::create(b, l, gg, arith::MulFOp::create(b, l, gd, gd))};
+}
+
+struct GenerateUpdateKernelsPass
+    : public locus::impl::LocusGenerateUpdateKernelsBase<GenerateUpdateKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    for (auto nested : module.getOps<ModuleOp>())
+      if (nested.getSymName() == kKernelsModule) {
+        nested.emitError("the module already holds @") << kKernelsModule;
+        return signalPassFailure();
+      }
+
+    OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+    Location loc = module.getLoc();
+    auto kernels = ModuleOp::create(builder, loc, kKernelsModule);
+    kernels->setAttr("locus.kernels", builder.getUnitAttr());
+    builder.setInsertionPointToStart(kernels.getBody());
+
+    Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
+    buildKernel(builder, loc,
+                {"locus_adamw_update", 1, 3, 0, SmallVector<Type>(8, f32), {}},
+                adamwBody);
+    buildKernel(builder, loc,
+                {"locus_sgd_update", 1, 2, 0, SmallVector<Type>(4, f32), {}}, sgdBody);
+    buildKernel(builder, loc, {"locus_lars_norms", 2, 0, 2, {f64}, f64}, larsNormsBody);
+  }
+};
+
+} // namespace

@@ -1,0 +1,81 @@
+//===- LowerKernelsToLLVM.cpp - @locus_kernels to the LLVM dialect --------===//
+//
+// The top-level module mixes the locus network (which becomes the model
+// descriptor, not code) with the nested @locus_kernels module (which becomes
+// code). Only the latter is lowered, by a nested pipeline of MLIR's standard
+// conversions; the network is left for the descriptor conversion.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/Dialect/Locus/Transforms/Passes.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace locus {
+#define GEN_PASS_DEF_LOCUSLOWERKERNELSTOLLVM
+#include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+} // namespace locus
+
+using namespace mlir;
+
+namespace {
+
+struct LowerKernelsToLLVMPass
+    : public locus::impl::LocusLowerKernelsToLLVMBase<LowerKernelsToLLVMPass> {
+  void runOnOperation() override {
+    ModuleOp kernels;
+    for (auto nested : getOperation().getOps<ModuleOp>())
+      if (nested->hasAttr("locus.kernels"))
+        kernels = nested;
+    if (!kernels) {
+      getOperation().emitError("no @locus_kernels module to lower (run "
+                               "locus-generate-update-kernels first)");
+      return signalPassFailure();
+    }
+
+    OpPassManager pipeline(ModuleOp::getOperationName());
+    pipeline.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+    pipeline.addPass(createLowerAffinePass());
+    pipeline.addPass(createSCFToControlFlowPass());
+    pipeline.addPass(memref::createExpandStridedMetadataPass());
+    pipeline.addPass(createLowerAffinePass()); // strided metadata yields affine.apply
+    pipeline.addPass(createFinalizeMemRefToLLVMConversionPass());
+    pipeline.addPass(createConvertMathToLLVMPass());
+    pipeline.addPass(createArithToLLVMConversionPass());
+    pipeline.addPass(createConvertControlFlowToLLVMPass());
+    pipeline.addPass(createConvertFuncToLLVMPass());
+    pipeline.addPass(createReconcileUnrealizedCastsPass());
+    if (failed(runPipeline(pipeline, kernels)))
+      return signalPassFailure();
+
+    // Every op must now be in the LLVM dialect, or translation would fail
+    // later with a less helpful message.
+    WalkResult leftover = kernels.walk([&](Operation *op) {
+      if (op == kernels.getOperation() || isa<LLVM::LLVMDialect>(op->getDialect()))
+        return WalkResult::advance();
+      op->emitError("locus-lower-kernels-to-llvm left '")
+          << op->getName() << "' unconverted";
+      return WalkResult::interrupt();
+    });
+    if (leftover.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace
