@@ -23,6 +23,16 @@ constexpr int64_t kFloat = 4, kIndex = 4;
 int64_t count(const std::array<int64_t, 4> &s, int64_t n) { return n * s[1] * s[2] * s[3]; }
 
 /// Running total of live step memory and its high-water mark.
+enum class Goodness { None, ForwardForward, Scff };
+
+Goodness goodnessOf(const BlockDesc &b) {
+  if (b.loss.score == "sum_squares")
+    return Goodness::ForwardForward;
+  if (b.loss.score == "mean_relu_squares")
+    return Goodness::Scff;
+  return Goodness::None;
+}
+
 struct Live {
   int64_t current = 0, peak = 0;
   void alloc(int64_t bytes) {
@@ -144,8 +154,12 @@ struct Walker {
 
 MemoryPlan planMemory(const ModelDesc &model) {
   MemoryPlan plan;
-  const int64_t n = model.inputShape[0];
   int32_t blocks = static_cast<int32_t>(model.blocks.size());
+  // FF and SCFF blocks run on 2N rows (positives and negatives), which the
+  // engine builds from the N views: hybrids below them (FF), or pairs (SCFF).
+  const Goodness goodness = blocks > 0 ? goodnessOf(model.blocks.front()) : Goodness::None;
+  const int64_t views = model.inputShape[0];
+  const int64_t n = goodness == Goodness::None ? views : 2 * views;
   bool global = blocks > 0 && model.blocks.back().loss.mode == "global";
   int32_t top = blocks - 1;
 
@@ -165,11 +179,11 @@ MemoryPlan planMemory(const ModelDesc &model) {
         trained[b.lateralProjection] = true;
     }
   }
-  int64_t resident = count(model.inputShape, n) * kFloat;
+  int64_t resident = count(model.inputShape, views) * kFloat;
   for (size_t i = 0; i < model.params.size(); ++i)
     resident += model.params[i].count() * kFloat * (trained[i] ? 3 : 1);
   for (const BlockDesc &b : model.blocks)
-    if (b.loss.projection == "identity")
+    if (b.loss.projection == "identity" && goodness == Goodness::None)
       resident += b.loss.dim * b.loss.dim * kFloat;
   int64_t workspace = 0;
   for (const BlockDesc &b : model.blocks)
@@ -340,7 +354,43 @@ MemoryPlan planMemory(const ModelDesc &model) {
 
   plan.blocks.resize(blocks);
   plan.globalForwardBytes.resize(blocks);
-  if (!global) {
+  if (goodness != Goodness::None) {
+    // Mirrors Engine::runLocal's goodness path (runtime/src/train/Goodness.h).
+    int64_t stepPeak = 0, input = 0;
+    for (int32_t l = 0; l < blocks; ++l) {
+      const BlockDesc &b = model.blocks[l];
+      const int64_t row = count(b.layers.front().inShape, 1) * kFloat;
+      Live live;
+      live.current = live.peak = input;
+      if (goodness == Goodness::ForwardForward) {
+        live.alloc(n * row); // l = 0: views and hybrids; later: the normalised input
+        live.free(input);
+      } else {
+        live.alloc(views * row); // the standardised rows
+        live.alloc(n * row);     // the pairs
+        live.free(views * row);
+        live.free(input);
+      }
+      int64_t kept = 0, out = 0, grads = 0;
+      walker.forward(b, /*keep=*/true, /*inputHeld=*/false, live, kept, out);
+      live.alloc(out); // dL/dy
+      backward(b, /*wantInput=*/false, live, out, grads, /*inputOwned=*/true,
+               /*outputHeld=*/true);
+      if (goodness == Goodness::Scff) { // the positive half goes on
+        live.alloc(out / 2);
+        live.free(out);
+        out /= 2;
+      }
+      stepPeak = std::max(stepPeak, live.peak);
+      BlockPlan &p = plan.blocks[l];
+      p.paramBytes = blockParamBytes(b, false);
+      p.optimizerBytes = 2 * p.paramBytes;
+      p.gradientBytes = grads;
+      p.activationBytes = live.peak - grads;
+      input = out;
+    }
+    plan.peakLocalBytes = resident + workspace + stepPeak;
+  } else if (!global) {
     int64_t stepPeak = prepass.peak, input = 0;
     for (int32_t l = 0; l < blocks; ++l) {
       const BlockDesc &b = model.blocks[l];

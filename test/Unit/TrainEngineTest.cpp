@@ -639,7 +639,10 @@ TEST(TrainEngine, UnsupportedRulesFailByName) {
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, EngineOptions{}, engine);
   ASSERT_FALSE(status.isOk());
-  EXPECT_NE(status.message().find("rule 'ff' is not supported by the CPU runtime yet"),
+  // FF needs its own setup (identity projection, no pooling, hybrid negatives).
+  EXPECT_NE(status.message().find("rule 'ff' is not supported by the CPU runtime yet (block "
+                                  "'block1': the goodness score needs f = softplus, an "
+                                  "identity projection and no loss pooling)"),
             std::string::npos)
       << status.message();
 }

@@ -1,6 +1,7 @@
 #include "locus/runtime/train/Engine.h"
 
 #include "BlockLoss.h"
+#include "Goodness.h"
 #include "ExecContext.h"
 #include "Layers.h"
 #include "ModelInfo.h"
@@ -127,7 +128,8 @@ void Engine::initParameters() {
 
   identity_.resize(model_.blocks.size());
   for (size_t l = 0; l < model_.blocks.size(); ++l)
-    if (model_.blocks[l].loss.projection == "identity") {
+    if (model_.blocks[l].loss.projection == "identity" &&
+        goodnessRuleOf(model_.blocks[l].loss) == GoodnessRule::None) {
       int64_t d = lossDimOf(model_, static_cast<int32_t>(l));
       Tensor eye = ctx_->zeros(Shape4{d, d, 1, 1});
       for (int64_t k = 0; k < d; ++k)
@@ -260,24 +262,39 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
     }
   }
 
+  // FF and SCFF (validated to be the rule of every block) change what each
+  // block sees: hybrid negatives below the views, normalised or paired inputs.
+  const GoodnessRule goodness = goodnessRuleOf(model_.blocks.front().loss);
+  const int64_t rows = views.shape().n;
   Tensor h = views;
+  if (goodness == GoodnessRule::ForwardForward)
+    h = withHybridNegatives(ctx, views, mixSeed(negativesSeed, Stream::Negatives, blocks));
+  const float biasScale = goodnessBiasScale(goodness);
   for (int32_t l = 0; l < blocks; ++l) {
     const BlockDesc &block = model_.blocks[l];
+    if (goodness != GoodnessRule::None)
+      h = goodnessBlockInput(ctx, goodness, l, h, /*pairs=*/true);
     BlockState state;
-    Tensor out = forwardBlock(ctx, block, params_, std::move(h), train ? &state : nullptr);
-    Tensor z = poolForLoss(ctx, out, block.loss.pool);
-    Tensor context = contextFor(ctx, model_, l, out, z, contexts);
-
+    Tensor out =
+        forwardBlock(ctx, block, params_, std::move(h), train ? &state : nullptr, biasScale);
     std::vector<Tensor> grads(params_.size());
-    Tensor dz;
-    losses[l] = lossOf(l, z, context, train, negativesSeed, grads, dz);
-    context.reset();
-    z.reset();
+    Tensor dh;
+    if (goodness != GoodnessRule::None) {
+      losses[l] = goodnessLoss(ctx, goodness, block.loss, out, dh);
+    } else {
+      Tensor z = poolForLoss(ctx, out, block.loss.pool);
+      Tensor context = contextFor(ctx, model_, l, out, z, contexts);
+      Tensor dz;
+      losses[l] = lossOf(l, z, context, train, negativesSeed, grads, dz);
+      context.reset();
+      z.reset();
+      if (train)
+        dh = unpoolGradient(ctx, dz, out.shape(), block.loss.pool);
+    }
 
     if (train) {
-      Tensor dh = unpoolGradient(ctx, dz, out.shape(), block.loss.pool);
-      dz.reset();
-      backwardBlock(ctx, block, params_, state, std::move(dh), /*wantInputGradient=*/false, grads);
+      backwardBlock(ctx, block, params_, state, std::move(dh), /*wantInputGradient=*/false, grads,
+                    biasScale);
       std::vector<int32_t> indices = blockParams(block, /*withProjections=*/true);
       if (observer)
         for (int32_t i : indices)
@@ -285,9 +302,10 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
       if (phase == Phase::Train)
         update(indices, grads);
     }
+    dh.reset();
     // state, grads and the loss buffers go here; only the detached output
-    // travels on to the next block.
-    h = std::move(out);
+    // travels on to the next block (under SCFF its positive half).
+    h = goodness == GoodnessRule::Scff ? leadingRows(ctx, out, rows) : std::move(out);
   }
   return Status::success();
 }
@@ -360,8 +378,12 @@ Status Engine::features(const Tensor &images, float *out) {
                                      is.n, is.c, is.h, is.w, vs.c, vs.h, vs.w));
   int64_t total = featureCount(), offset = 0;
   Tensor h = images;
-  for (const BlockDesc &block : model_.blocks) {
-    h = forwardBlock(*ctx_, block, params_, std::move(h), nullptr);
+  const GoodnessRule goodness = goodnessRuleOf(model_.blocks.front().loss);
+  for (size_t l = 0; l < model_.blocks.size(); ++l) {
+    const BlockDesc &block = model_.blocks[l];
+    if (goodness != GoodnessRule::None)
+      h = goodnessBlockInput(*ctx_, goodness, static_cast<int32_t>(l), h, /*pairs=*/false);
+    h = forwardBlock(*ctx_, block, params_, std::move(h), nullptr, goodnessBiasScale(goodness));
     Tensor z = poolForLoss(*ctx_, h, block.loss.pool);
     int64_t d = z.shape().c;
     for (int64_t i = 0; i < is.n; ++i)

@@ -1,6 +1,7 @@
 #include "Layers.h"
 
 #include <cassert>
+#include <vector>
 
 namespace locus::rt::train {
 
@@ -22,7 +23,7 @@ cpu::Window layerWindow(const LayerDesc &layer) {
 }
 
 Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
-                    Tensor x, BlockState *state) {
+                    Tensor x, BlockState *state, float biasScale) {
   int64_t n = x.shape().n;
   if (state)
     state->assign(block.layers.size(), LayerState{});
@@ -37,6 +38,13 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
     case LayerKind::Conv2D: {
       y = ctx.allocate(ys);
       const float *bias = layer.bias >= 0 ? params[layer.bias].data() : nullptr;
+      std::vector<float> scaledBias;
+      if (bias && biasScale != 1.0f) {
+        scaledBias.assign(bias, bias + ys.c);
+        for (float &b : scaledBias)
+          b *= biasScale;
+        bias = scaledBias.data();
+      }
       cpu::conv2dForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
                          layerWindow(layer), y.data(), ctx.workspace);
       ctx.noteWorkspace();
@@ -108,7 +116,7 @@ size_t firstParamLayer(const BlockDesc &block) {
 
 Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
                      BlockState &state, Tensor dy, bool wantInputGradient,
-                     std::vector<Tensor> &grads) {
+                     std::vector<Tensor> &grads, float biasScale) {
   int64_t n = dy.shape().n;
   size_t stop = wantInputGradient ? 0 : firstParamLayer(block);
   for (size_t i = block.layers.size(); i-- > stop;) {
@@ -130,6 +138,9 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       cpu::conv2dBackwardWeight(saved.input.data(), xs, dy.data(), ys, layerWindow(layer),
                                 dw.data(), db, ctx.workspace);
       ctx.noteWorkspace();
+      if (db && biasScale != 1.0f)
+        for (int64_t c = 0; c < ys.c; ++c)
+          db[c] *= biasScale;
       saved.input.reset();
       if (needDx) {
         dx = ctx.allocate(xs);

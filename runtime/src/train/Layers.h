@@ -34,9 +34,10 @@ using BlockState = std::vector<LayerState>;
 
 /// Runs the block on x ([n, C, H, W]); keeps backward state in *state when
 /// state is non-null. x's storage may be updated in place when x is its only
-/// handle.
+/// handle. `biasScale` multiplies the conv biases (2 under SCFF, whose block
+/// input is the sum of two convolved inputs).
 Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
-                    Tensor x, BlockState *state);
+                    Tensor x, BlockState *state, float biasScale = 1.0f);
 
 /// Backpropagates dOut through the block, consuming `state`. Writes the
 /// gradients of the block's conv parameters into grads[param index]
@@ -44,7 +45,7 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
 /// tensor.
 Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
                      BlockState &state, Tensor dOut, bool wantInputGradient,
-                     std::vector<Tensor> &grads);
+                     std::vector<Tensor> &grads, float biasScale = 1.0f);
 
 } // namespace locus::rt::train
 

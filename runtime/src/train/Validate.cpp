@@ -6,6 +6,7 @@
 // instead of silently training something else.
 //
 //===----------------------------------------------------------------------===//
+#include "Goodness.h"
 #include "Layers.h"
 #include "ModelInfo.h"
 #include "Pooling.h"
@@ -118,6 +119,26 @@ Status checkLoss(const ModelDesc &model, int32_t l) {
     int64_t d = lossDimOf(model, l);
     return checkParam(model, block.projection, {d, d},
                       fmt::format("block '{}' loss projection", block.name));
+  }
+  GoodnessRule goodness = goodnessRuleOf(loss);
+  if (goodness != GoodnessRule::None) {
+    // FF and SCFF: softplus on the goodness of the whole block output.
+    bool ff = goodness == GoodnessRule::ForwardForward;
+    if (goodnessRuleOf(model.blocks.front().loss) != goodness)
+      return unsupported("every block must use the same goodness rule (FF or SCFF)");
+    if (loss.mode != "local")
+      return unsupported("goodness rules train locally only");
+    if (loss.f != "softplus" || loss.projection != "identity" || loss.pool != kPoolNone)
+      return unsupported("the goodness score needs f = softplus, an identity projection and "
+                         "no loss pooling");
+    if (loss.negatives != (ff ? "hybrid" : "roll"))
+      return unsupported(fmt::format("{} needs {} negatives, not {}", ff ? "FF" : "SCFF",
+                                     ff ? "hybrid" : "roll", loss.negatives));
+    if (model.inputShape[0] < 4)
+      return Status::error(fmt::format("block '{}' loss: {} negatives need at least 2 images "
+                                       "(4 views) per step",
+                                       block.name, loss.negatives));
+    return Status::success();
   }
   if (loss.score != "bilinear")
     return unsupported("score " + loss.score);
