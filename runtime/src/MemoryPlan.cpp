@@ -65,17 +65,30 @@ bool foreignContext(const BlockDesc &b, int32_t self) {
   return b.loss.context != "same" && b.loss.contextBlock >= 0 && b.loss.contextBlock != self;
 }
 
-/// The engine runs a relu followed by a max-pool as one fused layer.
-bool fusedReluPool(const BlockDesc &b, size_t i) {
-  return b.layers[i].kind == LayerKind::Relu && i + 1 < b.layers.size() &&
-         b.layers[i + 1].kind == LayerKind::MaxPool2D;
+/// Whether the block's output is also kept by its own state (a final relu or
+/// relu + max-pool keeps its output as the mask), so it dies in the block's
+/// backward.
+bool outputKeptByState(const BlockDesc &b) {
+  LayerKind last = b.layers.back().kind;
+  return last == LayerKind::Relu || last == LayerKind::ReluMaxPool2D;
 }
 
-/// Whether the block's output is also kept by its own state (a final relu,
-/// or a final fused relu + max-pool), so it dies in the block's backward.
-bool outputKeptByState(const BlockDesc &b) {
-  size_t last = b.layers.size() - 1;
-  return b.layers[last].kind == LayerKind::Relu || (last > 0 && fusedReluPool(b, last - 1));
+/// The block's backward pass as global backprop runs it: a local model's
+/// chain (which stops at the lowest conv's parameters) continued with the
+/// data adjoints down to the block input, for the what-if global plan that
+/// the memory report compares against.
+BlockDesc withInputGradient(const BlockDesc &b) {
+  if (b.inputGradient)
+    return b;
+  BlockDesc global = b;
+  int32_t at = static_cast<int32_t>(b.layers.size()) - 1;
+  for (const GradStep &step : b.backward)
+    if (step.kind == GradStep::Kind::Data)
+      --at;
+  for (int32_t i = at; i >= 0; --i)
+    global.backward.push_back({i, GradStep::Kind::Data});
+  global.inputGradient = true;
+  return global;
 }
 
 struct Walker {
@@ -93,23 +106,6 @@ struct Walker {
       const LayerDesc &layer = b.layers[i];
       int64_t y = count(layer.outShape, n) * kFloat;
       bool yHeld = false, inPlace = false;
-      if (fusedReluPool(b, i)) {
-        // relu + max-pool in one pass: pooled output and arg-max only; the
-        // state keeps both (the output as the relu mask).
-        y = count(b.layers[i + 1].outShape, n) * kFloat;
-        live.alloc(y);
-        live.alloc(y / kFloat * kIndex);
-        if (keep)
-          kept += y / kFloat * kIndex;
-        else
-          live.free(y / kFloat * kIndex);
-        if (!held)
-          live.free(x);
-        x = y;
-        held = false;
-        ++i;
-        continue;
-      }
       switch (layer.kind) {
       case LayerKind::Conv2D:
       case LayerKind::Triangle:
@@ -135,6 +131,16 @@ struct Walker {
           kept += y / kFloat * kIndex;
         else
           live.free(y / kFloat * kIndex);
+        break;
+      case LayerKind::ReluMaxPool2D: // pooled output and arg-max; the state keeps both
+        live.alloc(y);
+        live.alloc(y / kFloat * kIndex);
+        if (keep) {
+          kept += y + y / kFloat * kIndex;
+          yHeld = true; // the output, as the relu mask
+        } else {
+          live.free(y / kFloat * kIndex);
+        }
         break;
       case LayerKind::AvgPool2D:
       case LayerKind::Standardize:
@@ -262,52 +268,58 @@ MemoryPlan planMemory(const ModelDesc &model) {
     }
   };
 
-  // Backward through a block's layers from the top down to `stop`; frees
-  // the kept tensors and the incoming gradient as the engine does; the
-  // conv weight gradients stay live (counted into gradBytes).
+  // The block's backward steps (as the compiler derived them), freeing the
+  // kept tensors and the incoming gradient as the engine does; the conv
+  // weight gradients stay live (counted into gradBytes).
   // `inputOwned`: the block input dies with the first conv's kept copy (not
   // the views, and not an output that the previous block's relu state also
   // keeps). `outputHeld`: the block output is held outside the state too
   // (local mode's `out`), so a final relu's kept output survives its backward.
-  auto backward = [&](const BlockDesc &b, bool wantInput, Live &live, int64_t dy,
-                      int64_t &gradBytes, bool inputOwned, bool outputHeld) {
-    size_t stop = 0;
-    if (!wantInput)
-      while (stop < b.layers.size() && b.layers[stop].kind != LayerKind::Conv2D)
-        ++stop;
-    for (size_t i = b.layers.size(); i-- > stop;) {
+  auto backward = [&](const BlockDesc &b, Live &live, int64_t dy, int64_t &gradBytes,
+                      bool inputOwned, bool outputHeld) {
+    std::vector<bool> inputFreed(b.layers.size(), false);
+    auto freeKeptInput = [&](size_t i, int64_t xBytes) {
+      if (!inputFreed[i] && (i > 0 || inputOwned))
+        live.free(xBytes);
+      inputFreed[i] = true;
+    };
+    const size_t top = b.layers.size() - 1;
+    for (const GradStep &step : b.backward) {
+      const size_t i = static_cast<size_t>(step.layer);
       const LayerDesc &layer = b.layers[i];
       int64_t xBytes = count(layer.inShape, n) * kFloat;
       int64_t yBytes = count(layer.outShape, n) * kFloat;
-      bool needDx = i > stop || wantInput;
-      int64_t dx = 0;
-      switch (layer.kind) {
-      case LayerKind::Conv2D: {
+      if (step.kind == GradStep::Kind::Params) {
         int64_t g = model.params[layer.weight].count() * kFloat;
         if (layer.bias >= 0)
           g += model.params[layer.bias].count() * kFloat;
         live.alloc(g);
         gradBytes += g;
-        if (i > 0 || inputOwned)
-          live.free(xBytes); // the kept input
-        if (needDx)
-          live.alloc(dx = xBytes);
-        break;
+        freeKeptInput(i, xBytes);
+        continue;
       }
+      int64_t dx = 0;
+      bool keptOutput = !(outputHeld && i == top);
+      switch (layer.kind) {
+      case LayerKind::Conv2D:
+        freeKeptInput(i, xBytes);
+        live.alloc(dx = xBytes);
+        break;
       case LayerKind::Relu:
         dx = dy; // in place
-        if (!(outputHeld && i + 1 == b.layers.size()))
-          live.free(yBytes); // the kept output
+        if (keptOutput)
+          live.free(yBytes);
         dy = 0;
+        break;
+      case LayerKind::ReluMaxPool2D:
+        live.alloc(dx = xBytes);
+        live.free(yBytes / kFloat * kIndex);
+        if (keptOutput)
+          live.free(yBytes); // the kept output (the relu mask)
         break;
       case LayerKind::MaxPool2D:
         live.alloc(dx = xBytes);
         live.free(yBytes / kFloat * kIndex);
-        if (i > 0 && fusedReluPool(b, i - 1)) {
-          if (!(outputHeld && i + 1 == b.layers.size()))
-            live.free(yBytes); // the kept output (the relu mask)
-          --i;                 // the relu is done too
-        }
         break;
       case LayerKind::AvgPool2D:
       case LayerKind::Standardize:
@@ -320,7 +332,13 @@ MemoryPlan planMemory(const ModelDesc &model) {
         break;
       }
       live.free(dy);
-      dy = needDx ? dx : 0;
+      dy = dx;
+    }
+    // A local pass ends on a Params step: the gradient at the lowest conv's
+    // output dies with the step.
+    if (!b.inputGradient) {
+      live.free(dy);
+      dy = 0;
     }
     return dy;
   };
@@ -374,8 +392,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
       int64_t kept = 0, out = 0, grads = 0;
       walker.forward(b, /*keep=*/true, /*inputHeld=*/false, live, kept, out);
       live.alloc(out); // dL/dy
-      backward(b, /*wantInput=*/false, live, out, grads, /*inputOwned=*/true,
-               /*outputHeld=*/true);
+      backward(b, live, out, grads, /*inputOwned=*/true, /*outputHeld=*/true);
       if (goodness == Goodness::Scff) { // the positive half goes on
         live.alloc(out / 2);
         live.free(out);
@@ -399,8 +416,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
       int64_t kept = 0, out = 0, dh = 0, grads = 0;
       walker.forward(b, /*keep=*/true, /*inputHeld=*/l == 0, live, kept, out);
       lossPhase(b, out, live, dh, grads);
-      backward(b, /*wantInput=*/false, live, dh, grads, /*inputOwned=*/l > 0,
-               /*outputHeld=*/true);
+      backward(b, live, dh, grads, /*inputOwned=*/l > 0, /*outputHeld=*/true);
       stepPeak = std::max(stepPeak, live.peak);
       BlockPlan &p = plan.blocks[l];
       p.paramBytes = blockParamBytes(b, true);
@@ -428,7 +444,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
     if (!endsInRelu(top))
       live.free(out); // the top output itself (a final relu's state keeps it)
     for (int32_t l = top; l >= 0; --l)
-      dh = backward(model.blocks[l], /*wantInput=*/l > 0, live, dh, grads,
+      dh = backward(l > 0 ? withInputGradient(model.blocks[l]) : model.blocks[l], live, dh, grads,
                     /*inputOwned=*/l > 0 && !endsInRelu(l - 1), /*outputHeld=*/false);
     plan.peakGlobalBytes = resident + workspace + live.peak;
   }

@@ -41,6 +41,8 @@ const char *layerName(LayerKind kind) {
     return "relu";
   case LayerKind::MaxPool2D:
     return "max_pool2d";
+  case LayerKind::ReluMaxPool2D:
+    return "relu_max_pool2d";
   case LayerKind::AvgPool2D:
     return "avg_pool2d";
   case LayerKind::Triangle:
@@ -104,6 +106,10 @@ std::string serialize(const ModelDesc &model) {
        << s.contextBlock << ' ' << s.pool << ' ' << s.contextPool << ' ' << s.theta
        << ' ' << s.theta2 << ' ' << s.lambda << ' ' << s.temperature << ' ' << s.weight
        << ' ' << s.dim << ' ' << s.contextDim << '\n';
+    os << "backward " << (b.inputGradient ? 1 : 0) << ' ' << b.backward.size();
+    for (const GradStep &g : b.backward)
+      os << ' ' << g.layer << ' ' << (g.kind == GradStep::Kind::Data ? "data" : "params");
+    os << '\n';
     os << "plan " << b.plan.paramBytes << ' ' << b.plan.optimizerBytes << ' '
        << b.plan.gradientBytes << ' ' << b.plan.activationBytes << '\n';
   }
@@ -140,7 +146,7 @@ bool parseInit(const std::string &s, ParamInit &init) {
 
 bool parseLayer(const std::string &s, LayerKind &kind) {
   for (LayerKind k : {LayerKind::Conv2D, LayerKind::Relu, LayerKind::MaxPool2D,
-                      LayerKind::AvgPool2D, LayerKind::Triangle, LayerKind::Standardize,
+                      LayerKind::ReluMaxPool2D, LayerKind::AvgPool2D, LayerKind::Triangle, LayerKind::Standardize,
                       LayerKind::LengthNormalize})
     if (s == layerName(k)) {
       kind = k;
@@ -171,8 +177,9 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
     if (lineNo == 1) {
       if (key != "locus-model" || !r.get(model.version))
         return fail("not a locus model descriptor");
-      if (model.version != 1)
-        return fail("unsupported descriptor version " + std::to_string(model.version));
+      if (model.version != 2)
+        return fail("unsupported descriptor version " + std::to_string(model.version) +
+                    " (this runtime reads version 2: recompile the model with locusc)");
       continue;
     }
     if (key == "name") {
@@ -209,7 +216,7 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
           !r.get(b.lateralProjection))
         return fail("bad block record");
       model.blocks.push_back(std::move(b));
-    } else if (key == "layer" || key == "loss" || key == "plan") {
+    } else if (key == "layer" || key == "loss" || key == "backward" || key == "plan") {
       if (model.blocks.empty())
         return fail(key + " before any block");
       BlockDesc &b = model.blocks.back();
@@ -230,6 +237,21 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
             !r.get(s.lambda) || !r.get(s.temperature) || !r.get(s.weight) ||
             !r.get(s.dim) || !r.get(s.contextDim))
           return fail("bad loss record");
+      } else if (key == "backward") {
+        int input = 0;
+        size_t count = 0;
+        if (!r.get(input) || !r.get(count) || count > 4 * b.layers.size() + 4)
+          return fail("bad backward record");
+        b.inputGradient = input != 0;
+        b.backward.resize(count);
+        for (GradStep &g : b.backward) {
+          std::string kind;
+          if (!r.get(g.layer) || !r.get(kind) || (kind != "data" && kind != "params"))
+            return fail("bad backward record");
+          if (g.layer < 0 || g.layer >= static_cast<int32_t>(b.layers.size()))
+            return fail("the backward pass of block '" + b.name + "' names a missing layer");
+          g.kind = kind == "data" ? GradStep::Kind::Data : GradStep::Kind::Params;
+        }
       } else {
         BlockPlan &p = b.plan;
         if (!r.get(p.paramBytes) || !r.get(p.optimizerBytes) || !r.get(p.gradientBytes) ||

@@ -1,6 +1,7 @@
 // The training engine against an independent float64 reference of METHOD.md §2: one step's
 // gradients for CLAPP++, CLAPP++DFB, CLAPP++both and BP-CLAPP++ (global), the update applied by
 // step(), block-by-block memory against global mode, determinism, and unsupported rules.
+#include "DescriptorTestUtil.h"
 #include "locus/runtime/train/Checkpoint.h"
 #include "locus/runtime/MemoryPlan.h"
 #include "locus/runtime/train/Engine.h"
@@ -42,6 +43,7 @@ struct TinySpec {
   std::string context = "same"; // same (CLAPP++), top (DFB), both
   std::string negatives = "next";
   bool global = false; // BP-CLAPP++
+  bool fused = false;  // relu + max-pool as one layer, as locusc compiles them
 };
 
 /// Four blocks of equal size with small projections: activations dominate the step's memory, and
@@ -122,6 +124,9 @@ ModelDesc buildTinyModel(TinySpec &spec) {
     if (spec.context == "both")
       b.lateralProjection = addParam(b.name + "_B_lat", {d, d});
   }
+  if (spec.fused)
+    locus::test::fuseReluMaxPool(m);
+  locus::test::addBackwardPasses(m);
   return m;
 }
 ModelDesc buildTinyModel(TinySpec &&spec) { return buildTinyModel(spec); }
@@ -481,6 +486,14 @@ TEST(TrainEngine, ClappPlusPlusGradientsMatchFloat64Reference) {
   checkGradients(TinySpec{});
 }
 
+TEST(TrainEngine, FusedReluMaxPoolGradientsMatchFloat64Reference) {
+  TinySpec spec;
+  spec.fused = true;
+  checkGradients(spec); // local: the fused layer's adjoint feeds the conv's dW
+  spec.global = true;
+  checkGradients(spec); // global: block 2's dL/dx goes through block 1's fused layer
+}
+
 TEST(TrainEngine, DirectFeedbackGradientsMatchFloat64Reference) {
   TinySpec spec;
   spec.context = "top";
@@ -645,6 +658,30 @@ TEST(TrainEngine, UnsupportedRulesFailByName) {
                                   "identity projection and no loss pooling)"),
             std::string::npos)
       << status.message();
+}
+
+TEST(TrainEngine, BackwardPassesThatAreNotChainsAreRejected) {
+  auto expectRefused = [](ModelDesc model, const std::string &text) {
+    std::unique_ptr<Engine> engine;
+    Status status = Engine::create(model, EngineOptions{}, engine);
+    ASSERT_FALSE(status.isOk()) << text;
+    EXPECT_NE(status.message().find(text), std::string::npos) << status.message();
+  };
+  ModelDesc model = buildTinyModel(TinySpec{});
+  // Block 1 is conv, relu, max-pool: steps 2 data, 1 data, 0 params.
+  ModelDesc skipped = model;
+  skipped.blocks[0].backward.erase(skipped.blocks[0].backward.begin());
+  expectRefused(skipped, "block 'block1' backward pass: step on layer 1 where the gradient is at "
+                         "layer 2");
+  ModelDesc untrained = model;
+  untrained.blocks[0].backward.pop_back();
+  expectRefused(untrained, "block 'block1' backward pass: the conv of layer 0 gets no gradient");
+  ModelDesc inputGrad = model;
+  inputGrad.blocks[0].backward.push_back({0, GradStep::Kind::Data});
+  expectRefused(inputGrad, "block 'block1' backward pass reaches the block input in a local rule");
+  inputGrad.blocks[0].inputGradient = true;
+  expectRefused(inputGrad, "block 'block1' backward pass: computes the gradient of the block "
+                           "input, which only global mode may");
 }
 
 TEST(TrainEngine, BadProjectionShapeIsRejected) {
@@ -858,6 +895,10 @@ TEST(TrainMemoryPlan, PlanMatchesTheEnginesMeasuredPeak) {
   spec.context = "same";
   spec.global = true;
   expectPlanMatchesEngine(spec, "bp-clapp++");
+  spec.fused = true;
+  expectPlanMatchesEngine(spec, "bp-clapp++, relu + max-pool fused");
+  spec.global = false;
+  expectPlanMatchesEngine(spec, "clapp++, relu + max-pool fused");
   TinySpec equal = memorySpec();
   expectPlanMatchesEngine(equal, "four equal blocks, local");
   equal.global = true;

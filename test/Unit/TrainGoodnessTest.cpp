@@ -7,6 +7,7 @@
 // memory plan of both rules against the engine's measured peak.
 //
 //===----------------------------------------------------------------------===//
+#include "DescriptorTestUtil.h"
 #include "Goodness.h"
 
 #include "locus/runtime/MemoryPlan.h"
@@ -74,6 +75,7 @@ ModelDesc goodnessModel(const std::string &rule) {
     loss.contextDim = loss.dim;
     m.blocks.push_back(block);
   }
+  locus::test::addBackwardPasses(m);
   return m;
 }
 

@@ -222,6 +222,10 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
     return failure();
   pm.addNestedPass<func::FuncOp>(locus::createLocusInferShapes());
   pm.addNestedPass<func::FuncOp>(locus::createLocusPartitionBlocks());
+  // The block step: fused forward ops, then each block's backward pass and
+  // updates (which the descriptor and the memory plan read).
+  pm.addNestedPass<func::FuncOp>(locus::createLocusFuseReluPool());
+  pm.addNestedPass<func::FuncOp>(locus::createLocusDeriveBlockGradients());
   locus::LocusPlanMemoryOptions planOptions;
   planOptions.report = memoryReport;
   pm.addPass(locus::createLocusPlanMemory(planOptions));

@@ -53,6 +53,8 @@ private:
   int32_t addParam(ParamOp param);
   int32_t addProjection(StringRef name, int64_t rows, int64_t cols);
   LogicalResult addLayer(Operation &op, rt::BlockDesc &block);
+  LogicalResult addBackward(BlockOp op, rt::BlockDesc &block,
+                            const llvm::DenseMap<Operation *, int32_t> &layerOf);
   LogicalResult addBlock(BlockOp op, int64_t index);
 
   rt::ModelDesc &model;
@@ -120,6 +122,9 @@ LogicalResult DescriptorBuilder::addLayer(Operation &op, rt::BlockDesc &block) {
   } else if (auto pool = dyn_cast<MaxPool2DOp>(op)) {
     layer.kind = rt::LayerKind::MaxPool2D;
     window(pool.getKernel(), pool.getStrides(), pool.getPads());
+  } else if (auto pool = dyn_cast<ReluMaxPool2DOp>(op)) {
+    layer.kind = rt::LayerKind::ReluMaxPool2D;
+    window(pool.getKernel(), pool.getStrides(), pool.getPads());
   } else if (auto pool = dyn_cast<AvgPool2DOp>(op)) {
     if (pool.getCountIncludePad())
       return pool.emitOpError("count_include_pad is not supported by the CPU "
@@ -142,17 +147,56 @@ LogicalResult DescriptorBuilder::addLayer(Operation &op, rt::BlockDesc &block) {
   return success();
 }
 
+LogicalResult DescriptorBuilder::addBackward(
+    BlockOp op, rt::BlockDesc &block, const llvm::DenseMap<Operation *, int32_t> &layerOf) {
+  bool seeded = false;
+  auto layerIndex = [&](Operation *user, Value value) -> FailureOr<int32_t> {
+    auto it = layerOf.find(value.getDefiningOp());
+    if (it == layerOf.end())
+      return user->emitOpError("differentiates a value that is not a layer of block '")
+             << op.getName() << "'";
+    return it->second;
+  };
+  for (Operation &inner : op.getBody().front()) {
+    if (isa<LossGradOp, OutputGradOp>(inner)) {
+      seeded = true;
+    } else if (auto vjp = dyn_cast<VjpOp>(inner)) {
+      FailureOr<int32_t> layer = layerIndex(vjp, vjp.getValue());
+      if (failed(layer))
+        return failure();
+      block.backward.push_back({*layer, rt::GradStep::Kind::Data});
+    } else if (auto vjp = dyn_cast<ParamVjpOp>(inner)) {
+      FailureOr<int32_t> layer = layerIndex(vjp, vjp.getValue());
+      if (failed(layer))
+        return failure();
+      block.backward.push_back({*layer, rt::GradStep::Kind::Params});
+    } else if (isa<InputGradOp>(inner)) {
+      block.inputGradient = true;
+    }
+  }
+  if (!seeded)
+    return op.emitOpError() << "block '" << op.getName()
+                            << "' has no gradients; run locus-derive-block-gradients";
+  return success();
+}
+
 LogicalResult DescriptorBuilder::addBlock(BlockOp op, int64_t index) {
   rt::BlockDesc block;
   block.name = op.getName().str();
   block.outShape = shape4(op.getResult().getType());
+  // The forward ops come first, up to the marker; the block step's gradient
+  // ops follow it.
+  LocalLossOp marker = op.getMarker();
+  llvm::DenseMap<Operation *, int32_t> layerOf;
   for (Operation &inner : op.getBody().front()) {
-    if (isa<LocalLossOp, YieldOp>(inner))
-      continue;
+    if (&inner == marker.getOperation())
+      break;
+    layerOf[&inner] = static_cast<int32_t>(block.layers.size());
     if (failed(addLayer(inner, block)))
       return failure();
   }
-  LocalLossOp marker = op.getMarker();
+  if (failed(addBackward(op, block, layerOf)))
+    return failure();
   LossAttr loss = marker.getLoss();
   LossGeometry g = getLossGeometry(marker);
   rt::LossDesc &d = block.loss;

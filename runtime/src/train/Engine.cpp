@@ -293,8 +293,7 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
     }
 
     if (train) {
-      backwardBlock(ctx, block, params_, state, std::move(dh), /*wantInputGradient=*/false, grads,
-                    biasScale);
+      backwardBlock(ctx, block, params_, state, std::move(dh), grads, biasScale);
       std::vector<int32_t> indices = blockParams(block, /*withProjections=*/true);
       if (observer)
         for (int32_t i : indices)
@@ -347,8 +346,7 @@ Status Engine::runGlobal(const Tensor &views, Phase phase, const GradientObserve
   Tensor dh = unpoolGradient(ctx, dz, hShape, block.loss.pool);
   dz.reset();
   for (int32_t l = top; l >= 0; --l) {
-    dh = backwardBlock(ctx, model_.blocks[l], params_, states[l], std::move(dh),
-                       /*wantInputGradient=*/l > 0, grads);
+    dh = backwardBlock(ctx, model_.blocks[l], params_, states[l], std::move(dh), grads);
     states[l].clear();
   }
   std::vector<int32_t> indices;

@@ -52,22 +52,19 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
         keep->input = x;
       break;
     }
-    case LayerKind::Relu:
-      if (i + 1 < block.layers.size() && block.layers[i + 1].kind == LayerKind::MaxPool2D) {
-        // relu + max-pool in one pass: relu(a) is never stored; the pooled
-        // output and the arg-max carry the relu mask for the backward pass.
-        const LayerDesc &pool = block.layers[i + 1];
-        ys = withBatch(pool.outShape, n);
-        y = ctx.allocate(ys);
-        IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
-        cpu::reluMaxPool2dForward(x.data(), xs, layerWindow(pool), y.data(), ys, argmax.data());
-        if (state) {
-          (*state)[i + 1].argmax = argmax;
-          (*state)[i + 1].output = y; // marks the pair as fused
-        }
-        ++i;
-        break;
+    case LayerKind::ReluMaxPool2D: {
+      // The relu output is never stored: the pooled output and the arg-max
+      // carry the relu mask for the backward pass.
+      y = ctx.allocate(ys);
+      IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
+      cpu::reluMaxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+      if (keep) {
+        keep->argmax = argmax;
+        keep->output = y;
       }
+      break;
+    }
+    case LayerKind::Relu:
       // In place when nobody else holds x (the usual conv -> relu case): the
       // conv output is not needed again, the relu output carries the mask.
       y = x.unique() ? x : ctx.allocate(ys);
@@ -104,30 +101,18 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
   return x;
 }
 
-namespace {
-/// Index of the first layer with parameters: below it no gradient is needed.
-size_t firstParamLayer(const BlockDesc &block) {
-  for (size_t i = 0; i < block.layers.size(); ++i)
-    if (block.layers[i].kind == LayerKind::Conv2D)
-      return i;
-  return block.layers.size();
-}
-} // namespace
-
 Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
-                     BlockState &state, Tensor dy, bool wantInputGradient,
-                     std::vector<Tensor> &grads, float biasScale) {
+                     BlockState &state, Tensor dy, std::vector<Tensor> &grads,
+                     float biasScale) {
   int64_t n = dy.shape().n;
-  size_t stop = wantInputGradient ? 0 : firstParamLayer(block);
-  for (size_t i = block.layers.size(); i-- > stop;) {
-    const LayerDesc &layer = block.layers[i];
-    LayerState &saved = state[i];
+  // The steps are a chain (validateForCpu): each Data step turns dy into the
+  // gradient at its layer's input; a Params step reads dy at its layer's output.
+  for (const GradStep &step : block.backward) {
+    const LayerDesc &layer = block.layers[step.layer];
+    LayerState &saved = state[step.layer];
     Shape4 xs = withBatch(layer.inShape, n), ys = withBatch(layer.outShape, n);
     dy = dy.reshaped(ys);
-    bool needDx = i > stop || wantInputGradient;
-    Tensor dx;
-    switch (layer.kind) {
-    case LayerKind::Conv2D: {
+    if (step.kind == GradStep::Kind::Params) { // a convolution's dW and db
       Tensor &dw = grads[layer.weight];
       dw = ctx.allocate(params[layer.weight].shape());
       float *db = nullptr;
@@ -141,32 +126,31 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       if (db && biasScale != 1.0f)
         for (int64_t c = 0; c < ys.c; ++c)
           db[c] *= biasScale;
-      saved.input.reset();
-      if (needDx) {
-        dx = ctx.allocate(xs);
-        cpu::conv2dBackwardData(dy.data(), ys, params[layer.weight].data(), layerWindow(layer),
-                                dx.data(), xs, ctx.workspace);
-        ctx.noteWorkspace();
-      }
-      break;
+      saved.input.reset(); // the backward-data pass needs the weights, not the input
+      continue;
     }
+    Tensor dx;
+    switch (layer.kind) {
+    case LayerKind::Conv2D:
+      saved.input.reset();
+      dx = ctx.allocate(xs);
+      cpu::conv2dBackwardData(dy.data(), ys, params[layer.weight].data(), layerWindow(layer),
+                              dx.data(), xs, ctx.workspace);
+      ctx.noteWorkspace();
+      break;
     case LayerKind::Relu:
       dx = dy.unique() ? dy : ctx.allocate(xs);
       cpu::reluBackward(saved.output.data(), dy.data(), dx.data(), xs.count());
       saved.output.reset();
       break;
+    case LayerKind::ReluMaxPool2D:
+      dx = ctx.allocate(xs);
+      cpu::reluMaxPool2dBackward(dy.data(), saved.output.data(), ys, saved.argmax.data(),
+                                 dx.data(), xs);
+      saved.argmax.reset();
+      saved.output.reset();
+      break;
     case LayerKind::MaxPool2D:
-      if (saved.output.defined()) { // fused with the relu below it
-        const LayerDesc &relu = block.layers[i - 1];
-        Shape4 as = withBatch(relu.inShape, n);
-        dx = ctx.allocate(as);
-        cpu::reluMaxPool2dBackward(dy.data(), saved.output.data(), ys, saved.argmax.data(),
-                                   dx.data(), as);
-        saved.argmax.reset();
-        saved.output.reset();
-        --i; // the relu is done too
-        break;
-      }
       dx = ctx.allocate(xs);
       cpu::maxPool2dBackward(dy.data(), ys, saved.argmax.data(), dx.data(), xs);
       saved.argmax.reset();
@@ -185,9 +169,11 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       assert(false && "layer kind not supported by the CPU runtime");
       break;
     }
-    dy = needDx ? dx : Tensor();
+    dy = dx;
   }
-  return wantInputGradient ? dy : Tensor();
+  // A local backward pass ends with a Params step: dy is the gradient at a
+  // conv output, not an input gradient.
+  return block.inputGradient ? dy : Tensor();
 }
 
 } // namespace locus::rt::train

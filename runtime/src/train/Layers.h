@@ -3,10 +3,11 @@
 // A block is a short list of layers (conv, relu, pooling, triangle). The
 // forward pass optionally keeps exactly what the backward pass reads: the
 // conv input (weight gradient), the relu output (its mask), the max-pool
-// arg-max, the triangle input. The backward pass releases each piece as soon
-// as it has used it, and stops at the first conv layer unless the caller
-// asks for the gradient of the block input (global backprop only): a local
-// rule never runs the convolution's backward-data pass on its input.
+// arg-max, the triangle input. The backward pass runs the steps that
+// locus-derive-block-gradients put in the descriptor and releases each piece
+// as soon as it has used it; for a local rule those steps stop at the first
+// conv's parameters, so the convolution's backward-data pass on the block
+// input never runs.
 //
 // Shapes come from the descriptor with the batch dimension replaced, so the
 // same code runs training steps (N views) and probe batches (any n).
@@ -39,13 +40,14 @@ using BlockState = std::vector<LayerState>;
 Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
                     Tensor x, BlockState *state, float biasScale = 1.0f);
 
-/// Backpropagates dOut through the block, consuming `state`. Writes the
-/// gradients of the block's conv parameters into grads[param index]
-/// (allocated here). Returns dL/dx when wantInputGradient, else an empty
+/// Runs the block's backward pass (block.backward, as the compiler derived
+/// it) from dOut, consuming `state`. Writes the gradients of the block's conv
+/// parameters into grads[param index] (allocated here). Returns dL/dx when
+/// the block hands an input gradient down (global mode), else an empty
 /// tensor.
 Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
-                     BlockState &state, Tensor dOut, bool wantInputGradient,
-                     std::vector<Tensor> &grads, float biasScale = 1.0f);
+                     BlockState &state, Tensor dOut, std::vector<Tensor> &grads,
+                     float biasScale = 1.0f);
 
 } // namespace locus::rt::train
 

@@ -31,6 +31,8 @@ const char *kindName(LayerKind kind) {
     return "Relu";
   case LayerKind::MaxPool2D:
     return "MaxPool2D";
+  case LayerKind::ReluMaxPool2D:
+    return "ReluMaxPool2D";
   case LayerKind::AvgPool2D:
     return "AvgPool2D";
   case LayerKind::Triangle:
@@ -87,6 +89,7 @@ Status checkLayer(const ModelDesc &model, const BlockDesc &block, size_t i) {
                                        shapeText(out)));
     return Status::success();
   case LayerKind::MaxPool2D:
+  case LayerKind::ReluMaxPool2D:
   case LayerKind::AvgPool2D: {
     int64_t oh = (in[2] + layer.pad[0] + layer.pad[2] - layer.kernel[0]) / layer.stride[0] + 1;
     int64_t ow = (in[3] + layer.pad[1] + layer.pad[3] - layer.kernel[1]) / layer.stride[1] + 1;
@@ -188,6 +191,43 @@ Status checkLoss(const ModelDesc &model, int32_t l) {
   return Status::success();
 }
 
+/// The backward pass the compiler derived must be a chain the engine can run:
+/// Data steps walk down from the top layer one layer at a time, a Params
+/// step (convolutions only) reads the gradient at its layer's output, every
+/// conv the chain reaches is trained, and only a global-mode block above the
+/// first hands dL/dx down.
+Status checkBackward(const ModelDesc &model, int32_t l, bool global) {
+  const BlockDesc &b = model.blocks[l];
+  std::string where = fmt::format("block '{}' backward pass", b.name);
+  bool wantInput = global && l > 0;
+  if (b.inputGradient != wantInput)
+    return Status::error(where + (wantInput ? ": a global-mode block must hand dL/dx down"
+                                            : ": computes the gradient of the block input, "
+                                              "which only global mode may"));
+  int32_t at = static_cast<int32_t>(b.layers.size()) - 1; // dy is the gradient at at's output
+  std::vector<bool> trained(b.layers.size(), false);
+  for (const GradStep &step : b.backward) {
+    const LayerDesc &layer = b.layers[step.layer];
+    if (step.layer != at)
+      return Status::error(fmt::format("{}: step on layer {} where the gradient is at layer {}",
+                                       where, step.layer, at));
+    if (step.kind == GradStep::Kind::Params) {
+      if (layer.kind != LayerKind::Conv2D || trained[at])
+        return Status::error(fmt::format("{}: bad parameter step on layer {}", where, at));
+      trained[at] = true;
+    } else {
+      --at;
+    }
+  }
+  if (wantInput ? at != -1 : at < 0)
+    return Status::error(where + (wantInput ? " does not reach the block input"
+                                            : " reaches the block input in a local rule"));
+  for (int32_t i = std::max(at, 0); i < static_cast<int32_t>(b.layers.size()); ++i)
+    if (b.layers[i].kind == LayerKind::Conv2D && !trained[i])
+      return Status::error(fmt::format("{}: the conv of layer {} gets no gradient", where, i));
+  return Status::success();
+}
+
 } // namespace
 
 Status validateForCpu(const ModelDesc &model) {
@@ -222,6 +262,7 @@ Status validateForCpu(const ModelDesc &model) {
     }
     if (!global || l + 1 == model.blocks.size())
       LOCUS_RETURN_IF_ERROR(checkLoss(model, static_cast<int32_t>(l)));
+    LOCUS_RETURN_IF_ERROR(checkBackward(model, static_cast<int32_t>(l), global));
   }
   return Status::success();
 }

@@ -67,6 +67,7 @@ LOCUS_SHAPED_OP(TriangleOp)
 LOCUS_SHAPED_OP(StandardizeOp)
 LOCUS_SHAPED_OP(LengthNormalizeOp)
 LOCUS_SHAPED_OP(MaxPool2DOp)
+LOCUS_SHAPED_OP(ReluMaxPool2DOp)
 LOCUS_SHAPED_OP(AvgPool2DOp)
 LOCUS_SHAPED_OP(GlobalAvgPoolOp)
 LOCUS_SHAPED_OP(FlattenOp)
@@ -114,6 +115,13 @@ LogicalResult Conv2DOp::verify() {
 }
 
 LogicalResult MaxPool2DOp::verify() {
+  if (failed(verifyWindowAttrs(*this, getKernel(), getStrides(), getPads(),
+                               {1, 1})))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+LogicalResult ReluMaxPool2DOp::verify() {
   if (failed(verifyWindowAttrs(*this, getKernel(), getStrides(), getPads(),
                                {1, 1})))
     return failure();
@@ -290,5 +298,72 @@ LogicalResult BlockOp::verify() {
   if (marker.getBlock() != getName())
     return emitOpError() << "block '" << getName() << "' yields the marker of '"
                          << marker.getBlock() << "'";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The block step
+//===----------------------------------------------------------------------===//
+
+SmallVector<Value> Conv2DOp::getTrainableOperands() {
+  SmallVector<Value> operands{getWeight()};
+  if (Value bias = getBias())
+    operands.push_back(bias);
+  return operands;
+}
+
+namespace {
+/// The differentiable op defining `value`, or an error on `user`.
+FailureOr<DifferentiableOpInterface> differentiableDef(Operation *user, Value value) {
+  auto def = value.getDefiningOp<DifferentiableOpInterface>();
+  if (!def)
+    return user->emitOpError("operand #0 must be the result of an op with a "
+                             "gradient (DifferentiableOpInterface)");
+  return def;
+}
+} // namespace
+
+LogicalResult LossGradOp::verify() {
+  if (!getOutput().getDefiningOp<LocalLossOp>())
+    return emitOpError("differentiates a block loss: its operand must be a "
+                       "locus.local_loss marker");
+  return success();
+}
+
+LogicalResult VjpOp::verify() {
+  FailureOr<DifferentiableOpInterface> def = differentiableDef(*this, getValue());
+  if (failed(def))
+    return failure();
+  if (getGrad().getType() != getValue().getType())
+    return emitOpError() << "gradient type " << getGrad().getType()
+                         << " differs from the value type " << getValue().getType();
+  Type input = (*def)->getOperand(0).getType();
+  if (getInputGrad().getType() != input)
+    return emitOpError() << "result type " << getInputGrad().getType()
+                         << " differs from the data input type " << input;
+  return success();
+}
+
+LogicalResult ParamVjpOp::verify() {
+  FailureOr<DifferentiableOpInterface> def = differentiableDef(*this, getValue());
+  if (failed(def))
+    return failure();
+  if (getGrad().getType() != getValue().getType())
+    return emitOpError() << "gradient type " << getGrad().getType()
+                         << " differs from the value type " << getValue().getType();
+  SmallVector<Value> trainable = def->getTrainableOperands();
+  if (trainable.size() != getParamGrads().size())
+    return emitOpError() << "has " << getParamGrads().size() << " results for "
+                         << trainable.size() << " trainable operands";
+  for (auto [operand, grad] : llvm::zip(trainable, getParamGrads()))
+    if (operand.getType() != grad.getType())
+      return emitOpError() << "gradient type " << grad.getType()
+                           << " differs from its parameter's " << operand.getType();
+  return success();
+}
+
+LogicalResult UpdateOp::verify() {
+  if (!getParam().getDefiningOp<ParamOp>())
+    return emitOpError("updates a locus.param");
   return success();
 }

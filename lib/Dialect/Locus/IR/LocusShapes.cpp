@@ -134,6 +134,10 @@ FailureOr<Shape> locus::computeResultShape(MaxPool2DOp op) {
   return pool2DShape(op, op.getInput(), op.getKernel(), op.getStrides(),
                      op.getPads());
 }
+FailureOr<Shape> locus::computeResultShape(ReluMaxPool2DOp op) {
+  return pool2DShape(op, op.getInput(), op.getKernel(), op.getStrides(),
+                     op.getPads());
+}
 FailureOr<Shape> locus::computeResultShape(AvgPool2DOp op) {
   return pool2DShape(op, op.getInput(), op.getKernel(), op.getStrides(),
                      op.getPads());

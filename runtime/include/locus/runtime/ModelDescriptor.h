@@ -38,6 +38,7 @@ enum class LayerKind {
   Conv2D,
   Relu,
   MaxPool2D,
+  ReluMaxPool2D, ///< relu then max-pool in one pass (locus-fuse-relu-pool)
   AvgPool2D,
   Triangle,
   Standardize,
@@ -67,6 +68,17 @@ struct LossDesc {
   int64_t contextDim = 0; ///< length of the pooled context
 };
 
+/// One op of a block's backward pass, as locus-derive-block-gradients
+/// derived it: the adjoint of layer `layer` with respect to its data input
+/// (Data: dL/dx from dL/dy) or its parameters (Params: a conv's dW and db,
+/// which the step then applies with the optimizer).
+struct GradStep {
+  enum class Kind { Data, Params };
+  int32_t layer = 0;
+  Kind kind = Kind::Data;
+  bool operator==(const GradStep &o) const { return layer == o.layer && kind == o.kind; }
+};
+
 /// Bytes the plan reserves for one block while it runs (float32 tensors).
 struct BlockPlan {
   int64_t paramBytes = 0, optimizerBytes = 0, gradientBytes = 0, activationBytes = 0;
@@ -79,11 +91,16 @@ struct BlockDesc {
   LossDesc loss;
   /// Parameters of the loss: the projection B (and B_lat for "both"), -1 if none.
   int32_t projection = -1, lateralProjection = -1;
+  /// The backward pass in execution order, from the loss (or, in global mode,
+  /// the block above) down; `inputGradient`: it ends with dL/dx for the
+  /// block below (global mode only).
+  std::vector<GradStep> backward;
+  bool inputGradient = false;
   BlockPlan plan;
 };
 
 struct ModelDesc {
-  int32_t version = 1;
+  int32_t version = 2; ///< 2: blocks carry their backward pass
   std::string name;
   std::string target = "cpu";
   std::array<int64_t, 4> inputShape{}; ///< [views, C, H, W]

@@ -20,4 +20,22 @@ def Locus_InferShapeOpInterface : OpInterface<"InferShapeOpInterface"> {
   ];
 }
 
+def Locus_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
+  let description = [{
+    An op inside a learning block that `locus-derive-block-gradients` can
+    differentiate: it has one data input (operand 0), whose adjoint
+    `locus.vjp` computes, and possibly trainable operands (a convolution's
+    weight and bias), whose adjoints `locus.param_vjp` computes. An op in a
+    block without this interface stops the derivation with an error.
+  }];
+  let cppNamespace = "::locus";
+  let methods = [
+    InterfaceMethod<
+      /*desc=*/"The operands whose gradients update parameters, in order.",
+      /*retTy=*/"::llvm::SmallVector<::mlir::Value>",
+      /*methodName=*/"getTrainableOperands", /*args=*/(ins), /*methodBody=*/"",
+      /*defaultImplementation=*/"return {};">
+  ];
+}
+
 #endif // LOCUS_INTERFACES_TD

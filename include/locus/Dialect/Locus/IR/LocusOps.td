@@ -47,7 +47,8 @@ def Locus_ParamOp : Locus_Op<"param", [Pure]> {
 // Layers
 //===----------------------------------------------------------------------===//
 
-def Locus_Conv2DOp : Locus_ShapedOp<"conv2d"> {
+def Locus_Conv2DOp : Locus_ShapedOp<"conv2d",
+    [DeclareOpInterfaceMethods<Locus_DifferentiableOpInterface, ["getTrainableOperands"]>]> {
   let summary = "2D convolution, NCHW input, OIHW weight, optional bias";
   let description = [{
     `y[n,o,y,x] = b[o] + sum_{i,p,q} w[o,i,p,q] * xpad[n,i,y*sy+p*dy,x*sx+q*dx]`
@@ -71,8 +72,8 @@ def Locus_Conv2DOp : Locus_ShapedOp<"conv2d"> {
   }];
 }
 
-class Locus_UnaryOp<string mnemonic, string sum, string desc>
-    : Locus_ShapedOp<mnemonic> {
+class Locus_UnaryOp<string mnemonic, string sum, string desc, list<Trait> traits = []>
+    : Locus_ShapedOp<mnemonic, traits> {
   let summary = sum;
   let description = desc;
   let arguments = (ins Locus_Tensor:$input);
@@ -86,7 +87,7 @@ def Locus_ReluOp : Locus_UnaryOp<"relu", "rectified linear unit", [{
     ```mlir
     %y = locus.relu %x : tensor<64x128x32x32xf32> -> tensor<64x128x32x32xf32>
     ```
-  }]>;
+  }], [Locus_DifferentiableOpInterface]>;
 
 def Locus_TriangleOp : Locus_UnaryOp<"triangle",
     "the triangle activation relu(x - mean over channels)", [{
@@ -97,7 +98,7 @@ def Locus_TriangleOp : Locus_UnaryOp<"triangle",
     ```mlir
     %y = locus.triangle %x : tensor<64x128x8x8xf32> -> tensor<64x128x8x8xf32>
     ```
-  }]>;
+  }], [Locus_DifferentiableOpInterface]>;
 
 def Locus_StandardizeOp : Locus_UnaryOp<"standardize",
     "per-sample standardisation to zero mean and unit variance", [{
@@ -125,8 +126,8 @@ def Locus_LengthNormalizeOp : Locus_UnaryOp<"length_normalize",
   let arguments = (ins Locus_Tensor:$input, DefaultValuedAttr<F64Attr, "1.0e-8">:$eps);
 }
 
-class Locus_Pool2DOp<string mnemonic, string sum, string desc>
-    : Locus_ShapedOp<mnemonic> {
+class Locus_Pool2DOp<string mnemonic, string sum, string desc, list<Trait> traits = []>
+    : Locus_ShapedOp<mnemonic, traits> {
   let summary = sum;
   let description = desc;
   let arguments = (ins Locus_Tensor:$input, DenseI64ArrayAttr:$kernel,
@@ -143,7 +144,19 @@ def Locus_MaxPool2DOp : Locus_Pool2DOp<"max_pool2d", "2D max pooling", [{
     %y = locus.max_pool2d %x {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>,
            pads = array<i64: 0, 0, 0, 0>} : tensor<64x256x32x32xf32> -> tensor<64x256x16x16xf32>
     ```
-  }]>;
+  }], [Locus_DifferentiableOpInterface]>;
+
+def Locus_ReluMaxPool2DOp : Locus_Pool2DOp<"relu_max_pool2d",
+    "relu followed by 2D max pooling, in one pass", [{
+    `max_pool2d(relu(x))` computed in one pass over `x`, created by
+    `locus-fuse-relu-pool`: the relu output is never stored; the pooled
+    output and the window arg-max carry the relu mask for the backward pass.
+
+    ```mlir
+    %y = locus.relu_max_pool2d %a {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>,
+           pads = array<i64: 0, 0, 0, 0>} : tensor<64x128x28x28xf32> -> tensor<64x128x14x14xf32>
+    ```
+  }], [Locus_DifferentiableOpInterface]>;
 
 def Locus_AvgPool2DOp : Locus_Pool2DOp<"avg_pool2d", "2D average pooling", [{
     Mean over each `kernel` window moved by `strides` (floor mode; padding
@@ -154,7 +167,7 @@ def Locus_AvgPool2DOp : Locus_Pool2DOp<"avg_pool2d", "2D average pooling", [{
     %y = locus.avg_pool2d %x {kernel = array<i64: 4, 4>, strides = array<i64: 4, 4>,
            pads = array<i64: 0, 0, 0, 0>} : tensor<64x128x32x32xf32> -> tensor<64x128x8x8xf32>
     ```
-  }]> {
+  }], [Locus_DifferentiableOpInterface]> {
   let arguments = (ins Locus_Tensor:$input, DenseI64ArrayAttr:$kernel,
                        DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
                        DefaultValuedAttr<BoolAttr, "false">:$count_include_pad);
@@ -324,6 +337,120 @@ def Locus_YieldOp : Locus_Op<"yield", [Pure, Terminator, HasParent<"BlockOp">]> 
   }];
   let arguments = (ins Locus_Tensor:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+//===----------------------------------------------------------------------===//
+// The block step: gradients and updates (locus-derive-block-gradients)
+//===----------------------------------------------------------------------===//
+
+def Locus_LossGradOp : Locus_Op<"loss_grad", [Pure, AllTypesMatch<["output", "grad"]>]> {
+  let summary = "dL/dh of the block's local loss, with the loss's own update";
+  let description = [{
+    The fused loss step of a learning block: from the marked block output
+    `h` it pools for the loss, scores (the bilinear projection with B, a
+    goodness, or InfoNCE's head), evaluates the rule of the block's
+    `#locus.loss`, returns `dL/dh` and updates the loss's own parameters
+    (B, B_lat, the InfoNCE head) in the same step. Its operand is the block's
+    `locus.local_loss` marker.
+
+    ```mlir
+    %dh = locus.loss_grad %h : tensor<64x128x14x14xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$output);
+  let results = (outs Locus_Tensor:$grad);
+  let assemblyFormat = "$output attr-dict `:` type($output)";
+  let hasVerifier = 1;
+}
+
+def Locus_OutputGradOp : Locus_Op<"output_grad", [Pure]> {
+  let summary = "dL/dh arriving from the block above (global mode)";
+  let description = [{
+    In global mode (BP-CLAPP++, BP-InfoNCE) only the top block has a loss;
+    every other block's backward pass starts from the gradient that the block
+    above computed for its input (`locus.input_grad`).
+
+    ```mlir
+    %dh = locus.output_grad : tensor<64x128x16x16xf32>
+    ```
+  }];
+  let results = (outs Locus_Tensor:$grad);
+  let assemblyFormat = "attr-dict `:` type($grad)";
+}
+
+def Locus_VjpOp : Locus_Op<"vjp", [Pure]> {
+  let summary = "adjoint of a block op with respect to its data input";
+  let description = [{
+    `dL/dx` for the op defining `value` (`x` its data operand), given
+    `dL/dvalue`. The op must implement DifferentiableOpInterface; the
+    runtime reads what it kept from the forward pass (the conv weights, the
+    relu output, the pooling arg-max).
+
+    ```mlir
+    %da = locus.vjp %p, %dp : tensor<64x128x14x14xf32>, tensor<64x128x14x14xf32>
+            -> tensor<64x128x28x28xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$value, Locus_Tensor:$grad);
+  let results = (outs Locus_Tensor:$input_grad);
+  let assemblyFormat = [{
+    $value `,` $grad attr-dict `:` type($value) `,` type($grad) `->` type($input_grad)
+  }];
+  let hasVerifier = 1;
+}
+
+def Locus_ParamVjpOp : Locus_Op<"param_vjp", [Pure]> {
+  let summary = "adjoints of a block op with respect to its trainable operands";
+  let description = [{
+    The gradients of the op defining `value` with respect to its
+    `getTrainableOperands()` (a convolution: weight, then bias), given
+    `dL/dvalue`.
+
+    ```mlir
+    %dw, %db = locus.param_vjp %c, %dc : tensor<64x128x28x28xf32>, tensor<64x128x28x28xf32>
+                 -> tensor<128x1x3x3xf32>, tensor<128xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$value, Locus_Tensor:$grad);
+  let results = (outs Variadic<Locus_Tensor>:$param_grads);
+  let assemblyFormat = [{
+    $value `,` $grad attr-dict `:` type($value) `,` type($grad) `->` type($param_grads)
+  }];
+  let hasVerifier = 1;
+}
+
+def Locus_UpdateOp : Locus_Op<"update",
+    [MemoryEffects<[MemWrite]>, AllTypesMatch<["param", "grad"]>]> {
+  let summary = "applies a parameter's gradient with the step's optimizer";
+  let description = [{
+    The optimizer update of `param` (a `locus.param`) from `grad`, in the
+    block step where the gradient is computed, so that the gradient dies
+    there. The optimizer (AdamW, SGD with momentum, LARS) and the learning-
+    rate schedule are chosen when the binary runs; their element loops are
+    the kernels of `locus-generate-update-kernels`.
+
+    ```mlir
+    locus.update %w, %dw : tensor<128x1x3x3xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$param, Locus_Tensor:$grad);
+  let assemblyFormat = "$param `,` $grad attr-dict `:` type($param)";
+  let hasVerifier = 1;
+}
+
+def Locus_InputGradOp : Locus_Op<"input_grad", [MemoryEffects<[MemWrite]>]> {
+  let summary = "hands dL/dx to the block below (global mode)";
+  let description = [{
+    Global mode only: the gradient with respect to the block input, which
+    the block below starts its backward pass from (`locus.output_grad`). A
+    local rule never computes it.
+
+    ```mlir
+    locus.input_grad %dx : tensor<64x128x16x16xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$grad);
+  let assemblyFormat = "$grad attr-dict `:` type($grad)";
 }
 
 #endif // LOCUS_OPS_TD

@@ -41,6 +41,49 @@ def LocusPartitionBlocks : Pass<"locus-partition-blocks", "::mlir::func::FuncOp"
   let dependentDialects = ["::locus::LocusDialect"];
 }
 
+def LocusFuseReluPool : Pass<"locus-fuse-relu-pool", "::mlir::func::FuncOp"> {
+  let summary = "Fuse a relu and the max-pool that reads it into one op";
+  let description = [{
+    Rewrites `locus.max_pool2d(locus.relu(x))`, where the pool is the relu's
+    only user, into `locus.relu_max_pool2d(x)`: the runtime then computes
+    both in one pass over `x` and never stores the relu output (the pooled
+    output and the arg-max carry the mask its backward pass needs). On the
+    Fashion-MNIST example this removes the largest tensor of each block
+    step.
+
+    Example: `%r = locus.relu %c` and `%p = locus.max_pool2d %r {...}`
+    become `%p = locus.relu_max_pool2d %c {...}`.
+  }];
+  let dependentDialects = ["::locus::LocusDialect"];
+}
+
+def LocusDeriveBlockGradients
+    : Pass<"locus-derive-block-gradients", "::mlir::func::FuncOp"> {
+  let summary = "Differentiate each learning block: its backward pass and updates";
+  let description = [{
+    Reverse-mode differentiation inside every `locus.block`, appended to the
+    block body after its `locus.local_loss` marker:
+
+    - the seed is `locus.loss_grad` of the marker (the fused loss step), or
+      in global mode, for every block but the top one, `locus.output_grad`
+      (the gradient the block above hands down);
+    - walking the block's ops from the marker down, each op with trainable
+      operands gets `locus.param_vjp` and one `locus.update` per parameter,
+      and `locus.vjp` carries the gradient to the op below;
+    - a local rule stops at the lowest op with parameters: it never computes
+      the gradient with respect to the block input, so the first
+      convolution's backward-data pass does not exist; in global mode every
+      block but the first also computes it and hands it down with
+      `locus.input_grad`.
+
+    The ops must form a chain from the block input to the marker (each op
+    reading the previous one); an op without DifferentiableOpInterface
+    (standardize, length_normalize) stops the pass with an error naming it.
+    The runtime executes a block's backward pass in the order of these ops.
+  }];
+  let dependentDialects = ["::locus::LocusDialect"];
+}
+
 def LocusPlanMemory : Pass<"locus-plan-memory", "::mlir::ModuleOp"> {
   let summary = "Plan the memory of block-by-block training";
   let description = [{
