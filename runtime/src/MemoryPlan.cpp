@@ -158,7 +158,7 @@ struct Walker {
 };
 } // namespace
 
-MemoryPlan planMemory(const ModelDesc &model) {
+MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
   MemoryPlan plan;
   int32_t blocks = static_cast<int32_t>(model.blocks.size());
   // FF and SCFF blocks run on 2N rows (positives and negatives), which the
@@ -186,8 +186,10 @@ MemoryPlan planMemory(const ModelDesc &model) {
     }
   }
   int64_t resident = count(model.inputShape, views) * kFloat;
+  // AdamW keeps two moments per trained parameter, SGD and LARS one buffer.
+  const int64_t copies = options.adamW ? 3 : 2;
   for (size_t i = 0; i < model.params.size(); ++i)
-    resident += model.params[i].count() * kFloat * (trained[i] ? 3 : 1);
+    resident += model.params[i].count() * kFloat * (trained[i] ? copies : 1);
   for (const BlockDesc &b : model.blocks)
     if (b.loss.projection == "identity" && goodness == Goodness::None)
       resident += b.loss.dim * b.loss.dim * kFloat;
@@ -252,12 +254,19 @@ MemoryPlan planMemory(const ModelDesc &model) {
                              : 0;
     live.alloc(ownContext);
     live.alloc(dz);
-    int64_t dB = b.loss.dim * dc * kFloat;
-    live.alloc(dB);
-    gradBytes += dB;
-    if (b.loss.context == "both") {
-      live.alloc(b.loss.dim * b.loss.dim * kFloat);
-      gradBytes += b.loss.dim * b.loss.dim * kFloat;
+    if (options.adamW && b.loss.projection != "identity") {
+      // AdamW updates B (and B_lat) in the loss step from the gradient's
+      // row factors [N, D], one buffer for both terms: dL/dB never exists.
+      live.alloc(n * b.loss.dim * kFloat);
+      live.free(n * b.loss.dim * kFloat);
+    } else {
+      int64_t dB = b.loss.dim * dc * kFloat;
+      live.alloc(dB);
+      gradBytes += dB;
+      if (b.loss.context == "both") {
+        live.alloc(b.loss.dim * b.loss.dim * kFloat);
+        gradBytes += b.loss.dim * b.loss.dim * kFloat;
+      }
     }
     live.free(z);
     live.free(ownContext);
@@ -401,7 +410,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
       stepPeak = std::max(stepPeak, live.peak);
       BlockPlan &p = plan.blocks[l];
       p.paramBytes = blockParamBytes(b, false);
-      p.optimizerBytes = 2 * p.paramBytes;
+      p.optimizerBytes = (copies - 1) * p.paramBytes;
       p.gradientBytes = grads;
       p.activationBytes = live.peak - grads;
       input = out;
@@ -420,7 +429,7 @@ MemoryPlan planMemory(const ModelDesc &model) {
       stepPeak = std::max(stepPeak, live.peak);
       BlockPlan &p = plan.blocks[l];
       p.paramBytes = blockParamBytes(b, true);
-      p.optimizerBytes = 2 * p.paramBytes;
+      p.optimizerBytes = (copies - 1) * p.paramBytes;
       p.gradientBytes = grads;
       p.activationBytes = live.peak - grads;
       input = out;

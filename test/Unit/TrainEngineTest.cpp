@@ -546,8 +546,7 @@ TEST(TrainEngine, RandomNegativesDifferFromNextIndex) {
   EXPECT_EQ(la, again) << "evaluation draws the same negatives for the same draw index";
 }
 
-TEST(TrainEngine, StepAppliesAdamWToTheSameGradients) {
-  ModelDesc model = buildTinyModel(TinySpec{});
+void expectStepAppliesAdamW(const ModelDesc &model) {
   std::unique_ptr<Engine> a = makeEngine(model, 5), b = makeEngine(model, 5);
   Tensor views = randomViews(*a, 2);
   std::map<int32_t, std::vector<float>> grads;
@@ -565,6 +564,20 @@ TEST(TrainEngine, StepAppliesAdamWToTheSameGradients) {
       ASSERT_NEAR(b->param(i).data()[k], expected, 1e-7) << model.params[i].name << "[" << k << "]";
     }
 }
+
+TEST(TrainEngine, StepAppliesAdamWToTheSameGradients) {
+  // A training step updates the projections inside the loss step, from the
+  // row factors of dL/dB; gradients() forms dL/dB. Both must agree, for one
+  // projection and for two ("both": B_fb and B_lat).
+  for (const char *context : {"same", "top", "both"}) {
+    TinySpec spec;
+    spec.context = context;
+    ModelDesc model = buildTinyModel(spec);
+    SCOPED_TRACE(context);
+    expectStepAppliesAdamW(model);
+  }
+}
+
 
 TEST(TrainEngine, LocalStepPeaksBelowGlobalStep) {
   TinySpec spec = memorySpec();
@@ -868,11 +881,18 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
 namespace {
 /// The engine's measured peak over a step (after a warm-up step grew the
 /// workspace) against rt::planMemory, which locusc stores as the plan.
-void expectPlanMatchesEngine(const TinySpec &spec, const char *what) {
+void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
+                             OptimizerKind kind = OptimizerKind::AdamW) {
   TinySpec copy = spec;
   ModelDesc model = buildTinyModel(copy);
-  MemoryPlan plan = planMemory(model);
-  std::unique_ptr<Engine> engine = makeEngine(model);
+  PlanOptions planOptions;
+  planOptions.adamW = kind == OptimizerKind::AdamW;
+  MemoryPlan plan = planMemory(model, planOptions);
+  EngineOptions options;
+  options.seed = 1;
+  options.kind = kind;
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::create(model, options, engine).isOk());
   Tensor views = randomViews(*engine, 3);
   std::vector<double> losses;
   ASSERT_TRUE(engine->step(views, losses).isOk());
@@ -899,6 +919,10 @@ TEST(TrainMemoryPlan, PlanMatchesTheEnginesMeasuredPeak) {
   expectPlanMatchesEngine(spec, "bp-clapp++, relu + max-pool fused");
   spec.global = false;
   expectPlanMatchesEngine(spec, "clapp++, relu + max-pool fused");
+  // SGD and LARS keep one momentum buffer and form dL/dB.
+  expectPlanMatchesEngine(spec, "clapp++, sgd", OptimizerKind::Sgd);
+  spec.context = "both";
+  expectPlanMatchesEngine(spec, "clapp++both, lars", OptimizerKind::Lars);
   TinySpec equal = memorySpec();
   expectPlanMatchesEngine(equal, "four equal blocks, local");
   equal.global = true;

@@ -36,6 +36,24 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
   const Tensor &c = lateralOnly ? z : context;
   int64_t dc = c.shape().c;
   dz = ctx.allocate(z.shape());
+  if (const cpu::AdamW *adam = proj.fused.adam) {
+    // The fused loss step: dz and the row factors of dL/dB, then AdamW on B
+    // tile by tile from factors^T c. B is read by the factors before it is
+    // updated, so the result equals forming dL/dB and stepping.
+    Tensor factors = ctx.allocate(Shape4{n, d, 1, 1});
+    double value = cpu::bilinearLossFactors(cfg, n, d, dc, z.data(), c.data(), proj.projection,
+                                            negIndex, dz.data(), factors.data(),
+                                            /*accumulateDz=*/false);
+    adam->stepOuterProduct(proj.fused.step, d, dc, n, factors.data(), c.data(), proj.projection,
+                           proj.fused.m, proj.fused.v);
+    if (loss.context == "both") {
+      value += cpu::bilinearLossFactors(cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
+                                        dz.data(), factors.data(), /*accumulateDz=*/true);
+      adam->stepOuterProduct(proj.fused.step, d, d, n, factors.data(), z.data(), proj.lateral,
+                             proj.fused.mLat, proj.fused.vLat);
+    }
+    return value;
+  }
   // The kernel always writes dB; evaluation passes a scratch buffer.
   Tensor scratch;
   Tensor *dB = proj.dProjection ? proj.dProjection : &scratch;

@@ -4,15 +4,26 @@
 
 #include "ExecContext.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/cpu/Optimizer.h"
 
 namespace locus::rt::train {
 
+/// A projection updated inside the loss step: AdamW from the gradient's row
+/// factors (dL/dB = factors^T c), so dL/dB is never formed.
+struct FusedProjectionUpdate {
+  const cpu::AdamW *adam = nullptr; ///< null: form dL/dB instead
+  int64_t step = 0;
+  float *m = nullptr, *v = nullptr;       ///< B's AdamW moments
+  float *mLat = nullptr, *vLat = nullptr; ///< B_lat's ("both")
+};
+
 /// The projections of a block's loss and where their gradients go.
 struct LossProjections {
-  const float *projection = nullptr; ///< B [D, Dc] ("both": B_fb)
-  const float *lateral = nullptr;    ///< "both": B_lat [D, D]
-  Tensor *dProjection = nullptr;     ///< allocated here when non-null
+  float *projection = nullptr; ///< B [D, Dc] ("both": B_fb)
+  float *lateral = nullptr;    ///< "both": B_lat [D, D]
+  Tensor *dProjection = nullptr; ///< allocated here when non-null
   Tensor *dLateral = nullptr;
+  FusedProjectionUpdate fused; ///< when set, B (and B_lat) are updated here
 };
 
 /// The loss of METHOD.md §1-2 on z [N, D] with the stop-gradient context

@@ -167,11 +167,16 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
                  : runLocal(views.reshaped(vs), phase, observer, losses, negativesSeed);
 }
 
-void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads) {
-  double lr = options_.schedule.at(steps_ - 1); // steps_ counts from 1 here
+cpu::AdamW Engine::scheduledAdamW() const {
   cpu::AdamW adam = options_.optimizer;
+  adam.lr = options_.schedule.at(std::max<int64_t>(steps_ - 1, 0)); // steps_ counts from 1 here
+  return adam;
+}
+
+void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads) {
+  cpu::AdamW adam = scheduledAdamW();
   cpu::SgdMomentum sgd = options_.sgd;
-  adam.lr = sgd.lr = lr;
+  sgd.lr = adam.lr;
   sgd.lars = options_.kind == OptimizerKind::Lars;
   for (int32_t i : indices) {
     if (!trained_[i] || !grads[i].defined())
@@ -217,7 +222,7 @@ Tensor contextFor(ExecContext &ctx, const ModelDesc &model, int32_t l, const Ten
 
 } // namespace
 
-double Engine::lossOf(int32_t l, const Tensor &z, const Tensor &context, bool train,
+double Engine::lossOf(int32_t l, const Tensor &z, const Tensor &context, Phase phase,
                       uint64_t negativesSeed, std::vector<Tensor> &grads, Tensor &dz) {
   const BlockDesc &block = model_.blocks[l];
   std::vector<int32_t> negatives;
@@ -226,11 +231,21 @@ double Engine::lossOf(int32_t l, const Tensor &z, const Tensor &context, bool tr
   LossProjections proj;
   bool identity = block.loss.projection == "identity";
   proj.projection = identity ? identity_[l].data() : params_[block.projection].data();
-  if (block.loss.context == "both")
+  bool both = block.loss.context == "both";
+  if (both)
     proj.lateral = params_[block.lateralProjection].data();
-  if (train && !identity) {
+  cpu::AdamW adam = scheduledAdamW();
+  bool fuse = !identity && phase == Phase::Train && options_.kind == OptimizerKind::AdamW &&
+              block.loss.f != "infonce" && trained_[block.projection];
+  if (fuse) {
+    proj.fused = {&adam, steps_, adamM_[block.projection].data(), adamV_[block.projection].data()};
+    if (both) {
+      proj.fused.mLat = adamM_[block.lateralProjection].data();
+      proj.fused.vLat = adamV_[block.lateralProjection].data();
+    }
+  } else if (!identity && phase != Phase::Evaluate) {
     proj.dProjection = &grads[block.projection];
-    if (block.loss.context == "both")
+    if (both)
       proj.dLateral = &grads[block.lateralProjection];
   }
   return blockLoss(*ctx_, block.loss, z, context, proj, negatives.data(), dz);
@@ -285,7 +300,7 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
       Tensor z = poolForLoss(ctx, out, block.loss.pool);
       Tensor context = contextFor(ctx, model_, l, out, z, contexts);
       Tensor dz;
-      losses[l] = lossOf(l, z, context, train, negativesSeed, grads, dz);
+      losses[l] = lossOf(l, z, context, phase, negativesSeed, grads, dz);
       context.reset();
       z.reset();
       if (train)
@@ -334,7 +349,7 @@ Status Engine::runGlobal(const Tensor &views, Phase phase, const GradientObserve
 
   std::vector<Tensor> grads(params_.size());
   Tensor dz;
-  losses[top] = lossOf(top, z, context, train, negativesSeed, grads, dz);
+  losses[top] = lossOf(top, z, context, phase, negativesSeed, grads, dz);
   context.reset();
   z.reset();
   if (!train)

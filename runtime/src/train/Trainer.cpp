@@ -1,5 +1,7 @@
 #include "locus/runtime/train/Trainer.h"
 
+#include "locus/runtime/MemoryPlan.h"
+
 #include "locus/runtime/train/Augment.h"
 #include "locus/runtime/train/Checkpoint.h"
 #include "locus/runtime/train/Data.h"
@@ -230,18 +232,30 @@ Status runTraining(const ModelDesc &model, const Options &options,
 
   // Memory: the peak over the training steps (parameters, optimizer state,
   // the views buffer, activations, gradients, workspace) beside the plan.
-  int64_t planned = engine->globalMode() ? model.planPeakGlobalBytes : model.planPeakLocalBytes;
+  // locusc plans for AdamW, the default; for SGD and LARS (one momentum
+  // buffer, dL/dB formed) the same liveness walk runs again here.
+  int64_t planLocal = model.planPeakLocalBytes, planGlobal = model.planPeakGlobalBytes;
+  std::string planFor = "adamw";
+  if (options.optimizer != "adamw") {
+    PlanOptions planOptions;
+    planOptions.adamW = false;
+    MemoryPlan replanned = planMemory(model, planOptions);
+    planLocal = replanned.peakLocalBytes;
+    planGlobal = replanned.peakGlobalBytes;
+    planFor = options.optimizer;
+  }
+  int64_t planned = engine->globalMode() ? planGlobal : planLocal;
   int64_t measured = step > 0 ? memory.peak() : 0;
   int64_t workspace = step > 0 ? memory.peakExternal() : 0;
-  progress(fmt::format("memory: planned peak {} ({} plan), measured peak {} (parameters, "
+  progress(fmt::format("memory: planned peak {} ({} plan, {}), measured peak {} (parameters, "
                        "optimizer state and views {}, kernel workspace up to {})",
-                       mib(planned), engine->globalMode() ? "global" : "local", mib(measured),
-                       mib(baseline), mib(workspace)));
+                       mib(planned), engine->globalMode() ? "global" : "local", planFor,
+                       mib(measured), mib(baseline), mib(workspace)));
   metrics.write(JsonWriter()
                     .add("type", "memory")
                     .add("planned_peak_bytes", planned)
-                    .add("planned_peak_local_bytes", model.planPeakLocalBytes)
-                    .add("planned_peak_global_bytes", model.planPeakGlobalBytes)
+                    .add("planned_peak_local_bytes", planLocal)
+                    .add("planned_peak_global_bytes", planGlobal)
                     .add("measured_peak_bytes", measured)
                     .add("persistent_bytes", baseline)
                     .add("workspace_peak_bytes", workspace)

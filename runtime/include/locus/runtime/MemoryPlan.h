@@ -31,9 +31,18 @@ struct MemoryPlan {
   int64_t peakLocalBytes = 0, peakGlobalBytes = 0;
 };
 
+/// What the plan assumes about the run.
+struct PlanOptions {
+  /// AdamW (the default, which locusc plans for): two moments per trained
+  /// parameter, and the projections updated inside the loss step without
+  /// forming their gradients. Otherwise SGD or LARS: one momentum buffer,
+  /// and dL/dB formed and applied with the other gradients.
+  bool adamW = true;
+};
+
 /// `model` needs static shapes and resolved losses (as locusc writes them);
 /// the plan's own fields in it are ignored.
-MemoryPlan planMemory(const ModelDesc &model);
+MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options = {});
 
 } // namespace locus::rt
 

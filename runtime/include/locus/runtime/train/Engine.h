@@ -111,8 +111,12 @@ private:
                    std::vector<double> &losses, uint64_t negativesIndex);
   /// Block l's loss on z with its context: negatives, projections and the
   /// gradients dz (and, when training, the projections' into `grads`).
-  double lossOf(int32_t l, const Tensor &z, const Tensor &context, bool train,
+  /// `phase` Train with AdamW updates the projections inside the loss step
+  /// (their gradients are never formed); Gradients writes them into grads.
+  double lossOf(int32_t l, const Tensor &z, const Tensor &context, Phase phase,
                 uint64_t negativesSeed, std::vector<Tensor> &grads, Tensor &dz);
+  /// AdamW at this step's scheduled learning rate.
+  cpu::AdamW scheduledAdamW() const;
   void update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads);
 
   ModelDesc model_;
