@@ -10,29 +10,19 @@
 //===----------------------------------------------------------------------===//
 #include "NumericTestUtil.h"
 
-#include "locus/runtime/cpu/UpdateKernels.h"
+#include "locus/runtime/cpu/CompiledUpdateKernels.h"
 
 #include <gtest/gtest.h>
 
 using locus::rt::cpu::MemRefF32;
 using locus::rt::cpu::MemRefScalarF64;
 
-extern "C" {
-void _mlir_ciface_locus_adamw_update(MemRefF32 *, MemRefF32 *, MemRefF32 *, MemRefF32 *, float,
-                                     float, float, float, float, float, float, float);
-void _mlir_ciface_locus_sgd_update(MemRefF32 *, MemRefF32 *, MemRefF32 *, float, float, float,
-                                   float);
-void _mlir_ciface_locus_lars_norms(MemRefF32 *, MemRefF32 *, MemRefScalarF64 *,
-                                   MemRefScalarF64 *, double);
-}
-
 namespace {
 
 using namespace locus::rt::cpu;
 using locus::test::randomVector;
 
-const UpdateKernels kCompiled{_mlir_ciface_locus_adamw_update, _mlir_ciface_locus_sgd_update,
-                              _mlir_ciface_locus_lars_norms};
+const UpdateKernels kCompiled = compiledUpdateKernels();
 
 /// Largest difference in units of the reference's magnitude (1 for |ref| < 1).
 double maxScaledDiff(const std::vector<float> &got, const std::vector<float> &ref) {

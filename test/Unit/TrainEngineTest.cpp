@@ -44,6 +44,7 @@ struct TinySpec {
   std::string negatives = "next";
   bool global = false; // BP-CLAPP++
   bool fused = false;  // relu + max-pool as one layer, as locusc compiles them
+  std::string loss = "hinge"; // hinge (the CLAPP family), phyll, or infonce (BP-InfoNCE, global)
 };
 
 /// Four blocks of equal size with small projections: activations dominate the step's memory, and
@@ -104,6 +105,17 @@ ModelDesc buildTinyModel(TinySpec &spec) {
     b.outShape = shape;
     b.loss.rule = spec.global ? "bp-clapp++" : spec.context == "same" ? "clapp++" : spec.context == "top" ? "clapp++dfb" : "clapp++both";
     b.loss.context = spec.context;
+    if (spec.loss == "phyll") { // Form 1, f(u) = log(1 + exp(-theta u))
+      b.loss.rule = "phyll";
+      b.loss.f = "logistic";
+      b.loss.form = "difference";
+      b.loss.theta = 0.7;
+    } else if (spec.loss == "infonce") { // cosine scores of a trained head, temperature 0.1
+      b.loss.rule = "bp-infonce";
+      b.loss.score = "cosine";
+      b.loss.f = "infonce";
+      b.loss.temperature = 0.1;
+    }
     b.loss.negatives = spec.negatives;
     b.loss.mode = spec.global ? "global" : "local";
     b.loss.pool = tb.pool;
@@ -223,10 +235,11 @@ RefMap refUnpool(const RefMap &dz, const RefMap &hShape, int64_t k) {
   return dh;
 }
 
-/// Hinge CLAPP++ loss with next-index negatives, in scatter form: for each row r the positive is
-/// the other view, the negative the row after it. Adds dL/dz and dL/dB.
-double refHinge(const RefMap &z, const RefMap &c, const std::vector<double> &b, RefMap &dz,
-                std::vector<double> &db) {
+/// The bilinear loss with next-index negatives, in scatter form: for each row r the positive is
+/// the other view, the negative the row after it. Hinge (CLAPP++) when phyllTheta is 0, else
+/// PhyLL's log(1 + exp(theta (u_neg - u_pos))). Adds dL/dz and dL/dB.
+double refBilinear(const RefMap &z, const RefMap &c, const std::vector<double> &b, RefMap &dz,
+                   std::vector<double> &db, double phyllTheta = 0.0) {
   int64_t n = z.n, d = z.c, dc = c.c;
   double loss = 0;
   for (int64_t r = 0; r < n; ++r) {
@@ -240,8 +253,17 @@ double refHinge(const RefMap &z, const RefMap &c, const std::vector<double> &b, 
       up += z.v[pos * d + i] * bc[i];
       un += z.v[neg * d + i] * bc[i];
     }
-    loss += std::max(0.0, 1 - up) + std::max(0.0, 1 + un);
-    double gp = up < 1 ? -1.0 / n : 0.0, gn = un > -1 ? 1.0 / n : 0.0;
+    double gp, gn;
+    if (phyllTheta > 0) {
+      double t = phyllTheta * (un - up), sig = 1.0 / (1.0 + std::exp(-t));
+      loss += std::log1p(std::exp(t));
+      gp = -phyllTheta * sig / n;
+      gn = phyllTheta * sig / n;
+    } else {
+      loss += std::max(0.0, 1 - up) + std::max(0.0, 1 + un);
+      gp = up < 1 ? -1.0 / n : 0.0;
+      gn = un > -1 ? 1.0 / n : 0.0;
+    }
     for (int64_t i = 0; i < d; ++i) {
       dz.v[pos * d + i] += gp * bc[i];
       dz.v[neg * d + i] += gn * bc[i];
@@ -250,6 +272,65 @@ double refHinge(const RefMap &z, const RefMap &c, const std::vector<double> &b, 
     }
   }
   return loss / n;
+}
+
+/// BP-InfoNCE on z [N, D] with the head W [D, D]: p = z W^T, cosine similarities / T, the
+/// positive of row r the other view, every other row a negative; mean cross-entropy. dL/dp comes
+/// from central differences of this float64 loss (smooth everywhere), then dz = dp W and
+/// dW = dp^T z. Adds dL/dz and dL/dW.
+double refInfoNce(const RefMap &z, const std::vector<double> &w, double temperature, RefMap &dz,
+                  std::vector<double> &dw) {
+  int64_t n = z.n, d = z.c;
+  std::vector<double> p(n * d, 0.0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < d; ++j)
+        p[r * d + i] += w[i * d + j] * z.v[r * d + j];
+  auto lossOf = [&](const std::vector<double> &q) {
+    std::vector<double> norm(n, 0.0);
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t i = 0; i < d; ++i)
+        norm[r] += q[r * d + i] * q[r * d + i];
+      norm[r] = std::sqrt(norm[r]);
+    }
+    double total = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      std::vector<double> logits;
+      double positive = 0;
+      for (int64_t k = 0; k < n; ++k) {
+        if (k == r)
+          continue;
+        double dot = 0;
+        for (int64_t i = 0; i < d; ++i)
+          dot += q[r * d + i] * q[k * d + i];
+        double logit = dot / (norm[r] * norm[k]) / temperature;
+        logits.push_back(logit);
+        if (k == (r + n / 2) % n)
+          positive = logit;
+      }
+      double top = *std::max_element(logits.begin(), logits.end()), sum = 0;
+      for (double logit : logits)
+        sum += std::exp(logit - top);
+      total += top + std::log(sum) - positive;
+    }
+    return total / n;
+  };
+  std::vector<double> dp(n * d);
+  for (int64_t k = 0; k < n * d; ++k) {
+    std::vector<double> q = p;
+    double h = 1e-6 * std::max(1.0, std::abs(p[k]));
+    q[k] = p[k] + h;
+    double up = lossOf(q);
+    q[k] = p[k] - h;
+    dp[k] = (up - lossOf(q)) / (2 * h);
+  }
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < d; ++j) {
+        dz.v[r * d + j] += dp[r * d + i] * w[i * d + j];
+        dw[i * d + j] += dp[r * d + i] * z.v[r * d + j];
+      }
+  return lossOf(p);
 }
 
 /// Forward of one tiny block: conv3x3 -> relu or triangle -> [maxpool2 or avgpool2].
@@ -368,13 +449,18 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
       res.grads[i].assign(p[i].size(), 0.0);
       return res.grads[i];
     };
-    if (spec.context == "same" || spec.context == "both") {
-      int32_t lat = spec.context == "both" ? bd.lateralProjection : bd.projection;
-      loss += refHinge(z, z, p[lat], dz, gradOf(lat));
-    }
-    if (spec.context == "top" || spec.context == "both") {
-      RefMap c = refPoolForLoss(outs[nb - 1], spec.blocks[nb - 1].pool);
-      loss += refHinge(z, c, p[bd.projection], dz, gradOf(bd.projection));
+    double theta = spec.loss == "phyll" ? bd.loss.theta : 0.0;
+    if (spec.loss == "infonce") {
+      loss += refInfoNce(z, p[bd.projection], bd.loss.temperature, dz, gradOf(bd.projection));
+    } else {
+      if (spec.context == "same" || spec.context == "both") {
+        int32_t lat = spec.context == "both" ? bd.lateralProjection : bd.projection;
+        loss += refBilinear(z, z, p[lat], dz, gradOf(lat), theta);
+      }
+      if (spec.context == "top" || spec.context == "both") {
+        RefMap c = refPoolForLoss(outs[nb - 1], spec.blocks[nb - 1].pool);
+        loss += refBilinear(z, c, p[bd.projection], dz, gradOf(bd.projection), theta);
+      }
     }
     dh = refUnpool(dz, outs[l], tb.pool);
     return loss;
@@ -492,6 +578,19 @@ TEST(TrainEngine, FusedReluMaxPoolGradientsMatchFloat64Reference) {
   checkGradients(spec); // local: the fused layer's adjoint feeds the conv's dW
   spec.global = true;
   checkGradients(spec); // global: block 2's dL/dx goes through block 1's fused layer
+}
+
+TEST(TrainEngine, PhyllGradientsMatchFloat64Reference) {
+  TinySpec spec;
+  spec.loss = "phyll";
+  checkGradients(spec);
+}
+
+TEST(TrainEngine, BpInfoNceGradientsMatchFloat64Reference) {
+  TinySpec spec;
+  spec.loss = "infonce";
+  spec.global = true;
+  checkGradients(spec);
 }
 
 TEST(TrainEngine, DirectFeedbackGradientsMatchFloat64Reference) {

@@ -1,0 +1,34 @@
+//===- CompiledUpdateKernels.h - the kernels in a model's object -*- C++ -*-===//
+//
+// The C entry points that locus-generate-update-kernels emits (with
+// llvm.emit_c_interface) into the object locusc writes. Only a program linked
+// with such an object may call compiledUpdateKernels(): the training binary's
+// main and the tests of the compiled kernels.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_CPU_COMPILEDUPDATEKERNELS_H
+#define LOCUS_RUNTIME_CPU_COMPILEDUPDATEKERNELS_H
+
+#include "locus/runtime/cpu/UpdateKernels.h"
+
+extern "C" {
+void _mlir_ciface_locus_adamw_update(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
+                                     locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
+                                     float, float, float, float, float, float, float, float);
+void _mlir_ciface_locus_sgd_update(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
+                                   locus::rt::cpu::MemRefF32 *, float, float, float, float);
+void _mlir_ciface_locus_lars_norms(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
+                                   locus::rt::cpu::MemRefScalarF64 *,
+                                   locus::rt::cpu::MemRefScalarF64 *, double);
+}
+
+namespace locus::rt::cpu {
+
+inline UpdateKernels compiledUpdateKernels() {
+  return UpdateKernels{_mlir_ciface_locus_adamw_update, _mlir_ciface_locus_sgd_update,
+                       _mlir_ciface_locus_lars_norms};
+}
+
+} // namespace locus::rt::cpu
+
+#endif
