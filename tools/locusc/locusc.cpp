@@ -60,7 +60,9 @@ cl::opt<std::string> outputPath("o",
 cl::opt<EmitAction> emitAction(
     "emit", cl::desc("What to emit:"), cl::init(EmitAction::MLIR),
     cl::values(
-        clEnumValN(EmitAction::MLIR, "mlir", "verified locus IR (default)"),
+        clEnumValN(EmitAction::MLIR, "mlir",
+                   "the step program: each block's forward ops, loss, backward "
+                   "pass and updates (default)"),
         clEnumValN(EmitAction::LLVM, "llvm",
                    "optimised LLVM IR of the compiled kernels and the "
                    "descriptor"),
@@ -285,9 +287,11 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "locusc: compile a neural network with layer-local learning rules\n\n"
-      "  locusc SPEC.onnxtxt --emit=mlir            print verified locus IR\n"
+      "  locusc SPEC.onnxtxt                        print the step program (locus IR)\n"
+      "  locusc SPEC.onnxtxt -o train               link the training binary\n"
       "  locusc SPEC.onnx --annotations=FILE        attach rules by node name\n"
-      "  locusc SPEC --rule=clapp++dfb -o out.mlir  switch every block's rule\n\n"
+      "  locusc SPEC --rule=clapp++dfb -o out.mlir  switch every block's rule\n"
+      "  locusc SPEC --memory-report                the memory plan, local vs global\n\n"
       "Rules: clapp++, clapp++dfb, clapp++both, clapp, ff, scff, phyll, "
       "bp-clapp++, bp-infonce\n");
 
