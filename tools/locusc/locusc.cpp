@@ -54,7 +54,7 @@ cl::opt<std::string> inputSpec(cl::Positional, cl::Required,
 cl::opt<std::string> outputPath("o",
                                 cl::desc("Output file ('-' for stdout); without "
                                          "--emit, its extension picks the stage "
-                                         "(.mlir, .o, anything else: exe)"),
+                                         "(.mlir, .ll, .o, anything else: exe)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(locusCategory));
 cl::opt<EmitAction> emitAction(
@@ -152,6 +152,8 @@ void inferEmitAction() {
   StringRef ext = llvm::sys::path::extension(outputPath);
   if (ext == ".mlir")
     emitAction = EmitAction::MLIR;
+  else if (ext == ".ll")
+    emitAction = EmitAction::LLVM;
   else if (ext == ".o")
     emitAction = EmitAction::Object;
   else
