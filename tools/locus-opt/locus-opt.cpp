@@ -19,6 +19,7 @@ int main(int argc, char **argv) {
                   mlir::linalg::LinalgDialect, mlir::math::MathDialect,
                   mlir::memref::MemRefDialect, mlir::LLVM::LLVMDialect>();
   locus::registerLocusPasses();
+  locus::registerTrainingPipeline();
   // Canonicalize, CSE and the other generic passes are useful in tests.
   mlir::registerTransformsPasses();
   return mlir::asMainReturnCode(

@@ -224,21 +224,12 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
-  pm.addNestedPass<func::FuncOp>(locus::createLocusInferShapes());
-  pm.addNestedPass<func::FuncOp>(locus::createLocusPartitionBlocks());
-  // The block step: fused forward ops, then each block's backward pass and
-  // updates (which the descriptor and the memory plan read).
-  pm.addNestedPass<func::FuncOp>(locus::createLocusFuseReluPool());
-  pm.addNestedPass<func::FuncOp>(locus::createLocusDeriveBlockGradients());
-  locus::LocusPlanMemoryOptions planOptions;
-  planOptions.report = memoryReport;
-  pm.addPass(locus::createLocusPlanMemory(planOptions));
+  locus::TrainingPipelineOptions pipeline;
+  pipeline.memoryReport = memoryReport;
   // Code is generated only for the stages that need it, so --emit=mlir shows
-  // the network as the user wrote it.
-  if (emitAction != EmitAction::MLIR) {
-    pm.addPass(locus::createLocusGenerateUpdateKernels());
-    pm.addPass(locus::createLocusLowerKernelsToLLVM());
-  }
+  // the step program without the kernels.
+  pipeline.codegen = emitAction != EmitAction::MLIR;
+  locus::buildTrainingPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return failure();
 

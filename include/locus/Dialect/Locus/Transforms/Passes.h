@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
 
 #include "locus/Dialect/Locus/IR/LocusDialect.h"
 
@@ -14,6 +15,21 @@ namespace locus {
 
 #define GEN_PASS_REGISTRATION
 #include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+
+struct TrainingPipelineOptions
+    : public mlir::PassPipelineOptions<TrainingPipelineOptions> {
+  Option<bool> memoryReport{*this, "memory-report",
+                            llvm::cl::desc("Print the memory plan as a table"),
+                            llvm::cl::init(false)};
+  Option<bool> codegen{*this, "codegen",
+                       llvm::cl::desc("Also generate and lower the update kernels"),
+                       llvm::cl::init(false)};
+};
+
+/// The pipeline locusc runs on an imported spec.
+void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainingPipelineOptions &options);
+/// Registers it as `locus-training-pipeline` (for locus-opt).
+void registerTrainingPipeline();
 
 } // namespace locus
 

@@ -1,0 +1,37 @@
+//===- Pipelines.cpp - the pass pipeline locusc runs ----------------------===//
+//
+// One definition of the compilation pipeline, used by locusc and registered
+// in locus-opt as `locus-training-pipeline`, so a lit test or a user can run
+// exactly what the compiler runs, stage by stage.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/Dialect/Locus/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options) {
+  pm.addNestedPass<func::FuncOp>(createLocusInferShapes());
+  pm.addNestedPass<func::FuncOp>(createLocusPartitionBlocks());
+  // The block step: fused forward ops, then each block's backward pass and
+  // updates (which the descriptor and the memory plan read).
+  pm.addNestedPass<func::FuncOp>(createLocusFuseReluPool());
+  pm.addNestedPass<func::FuncOp>(createLocusDeriveBlockGradients());
+  LocusPlanMemoryOptions plan;
+  plan.report = options.memoryReport;
+  pm.addPass(createLocusPlanMemory(plan));
+  if (options.codegen) {
+    pm.addPass(createLocusGenerateUpdateKernels());
+    pm.addPass(createLocusLowerKernelsToLLVM());
+  }
+}
+
+void locus::registerTrainingPipeline() {
+  PassPipelineRegistration<TrainingPipelineOptions>(
+      "locus-training-pipeline",
+      "What locusc runs: shapes, blocks, the block step (fusion, gradients), "
+      "the memory plan and, with codegen, the update kernels in the LLVM dialect",
+      buildTrainingPipeline);
+}
