@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Target/ModelDescriptor.h"
+#include "locus/runtime/CpuFeatures.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -105,7 +106,7 @@ void addDescriptor(llvm::Module &object, StringRef blob) {
 
 } // namespace
 
-LogicalResult locus::emitModelObject(ModuleOp module, StringRef blob,
+LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
                                      const ObjectOptions &options,
                                      llvm::raw_pwrite_stream &os) {
   ModuleOp kernels;
@@ -118,6 +119,14 @@ LogicalResult locus::emitModelObject(ModuleOp module, StringRef blob,
   FailureOr<std::unique_ptr<llvm::TargetMachine>> machine = createHostMachine(module, options);
   if (failed(machine))
     return failure();
+
+  const llvm::MCSubtargetInfo *subtarget = (*machine)->getMCSubtargetInfo();
+  model.cpu = subtarget->getCPU().str();
+  model.cpuFeatures.clear();
+  for (const std::string &feature : rt::checkedCpuFeatures())
+    if (subtarget->checkFeatures("+" + feature))
+      model.cpuFeatures.push_back(feature);
+  std::string blob = rt::serialize(model);
 
   registerBuiltinDialectTranslation(*module.getContext());
   registerLLVMDialectTranslation(*module.getContext());

@@ -67,6 +67,10 @@ std::string serialize(const ModelDesc &model) {
   os << "locus-model " << model.version << '\n';
   os << "name " << model.name << '\n';
   os << "target " << model.target << '\n';
+  os << "cpu " << model.cpu << ' ' << model.cpuFeatures.size();
+  for (const std::string &f : model.cpuFeatures)
+    os << ' ' << f;
+  os << '\n';
   os << "input";
   put(os, model.inputShape);
   os << '\n';
@@ -188,6 +192,14 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
     } else if (key == "target") {
       if (!r.get(model.target))
         return fail("bad target");
+    } else if (key == "cpu") {
+      size_t count = 0;
+      if (!r.get(model.cpu) || !r.get(count) || count > 64)
+        return fail("bad cpu record");
+      model.cpuFeatures.resize(count);
+      for (std::string &f : model.cpuFeatures)
+        if (!r.get(f))
+          return fail("bad cpu record");
     } else if (key == "input") {
       if (!r.get(model.inputShape))
         return fail("bad input shape");

@@ -164,7 +164,6 @@ LogicalResult writeObject(ModuleOp module, StringRef path, bool llvmIR = false) 
   rt::ModelDesc model;
   if (failed(locus::buildModelDescriptor(module, model)))
     return failure();
-  std::string blob = rt::serialize(model);
   std::string errorMessage;
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(path, &errorMessage);
@@ -174,7 +173,7 @@ LogicalResult writeObject(ModuleOp module, StringRef path, bool llvmIR = false) 
   objectOptions.optLevel = optLevel;
   objectOptions.cpu = targetCpu;
   objectOptions.emitLLVMIR = llvmIR;
-  if (failed(locus::emitModelObject(module, blob, objectOptions, output->os())))
+  if (failed(locus::emitModelObject(module, model, objectOptions, output->os())))
     return failure();
   output->keep();
   return success();

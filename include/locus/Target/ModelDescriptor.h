@@ -9,6 +9,8 @@
 #ifndef LOCUS_TARGET_MODELDESCRIPTOR_H
 #define LOCUS_TARGET_MODELDESCRIPTOR_H
 
+#include "locus/runtime/ModelDescriptor.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -28,8 +30,9 @@ struct ObjectOptions {
 /// Writes a relocatable object for the host with the compiled kernels of the
 /// module's lowered `@locus_kernels` (LLVM dialect) and the serialized
 /// descriptor as `locus_model_blob` / `locus_model_blob_size`, optimised at
-/// `options.optLevel` for `options.cpu`.
-mlir::LogicalResult emitModelObject(mlir::ModuleOp module, llvm::StringRef blob,
+/// `options.optLevel` for `options.cpu`. The descriptor records that CPU and
+/// its checked ISA extensions first, so the binary can refuse other CPUs.
+mlir::LogicalResult emitModelObject(mlir::ModuleOp module, rt::ModelDesc &model,
                                     const ObjectOptions &options,
                                     llvm::raw_pwrite_stream &os);
 

@@ -1,5 +1,6 @@
 #include "locus/runtime/train/Trainer.h"
 
+#include "locus/runtime/CpuFeatures.h"
 #include "locus/runtime/MemoryPlan.h"
 
 #include "locus/runtime/train/Augment.h"
@@ -319,6 +320,20 @@ int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long lo
   std::string error;
   if (!parse(std::string_view(reinterpret_cast<const char *>(blob), size), model, error)) {
     fmt::print(stderr, "error: the embedded model descriptor is invalid: {}\n", error);
+    return 1;
+  }
+  // The compiled kernels run only on a CPU with the extensions they were
+  // compiled for: say so instead of dying on an illegal instruction.
+  std::vector<std::string> missing = missingCpuFeatures(model.cpuFeatures);
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string &f : missing)
+      list += (list.empty() ? "" : ", ") + f;
+    fmt::print(stderr,
+               "error: this binary's kernels were compiled for CPU '{}' and need {}, which this "
+               "CPU lacks; recompile the model with locusc --mcpu=generic (or this machine's "
+               "CPU name)\n",
+               model.cpu, list);
     return 1;
   }
   Options options;

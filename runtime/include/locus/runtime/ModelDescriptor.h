@@ -103,6 +103,10 @@ struct ModelDesc {
   int32_t version = 2; ///< 2: blocks carry their backward pass
   std::string name;
   std::string target = "cpu";
+  /// The CPU the kernels were compiled for and which of checkedCpuFeatures()
+  /// it has (CpuFeatures.h); the binary refuses to run without them.
+  std::string cpu = "generic";
+  std::vector<std::string> cpuFeatures;
   std::array<int64_t, 4> inputShape{}; ///< [views, C, H, W]
   std::vector<ParamDesc> params;
   std::vector<BlockDesc> blocks;
