@@ -1,6 +1,6 @@
 // locus-derive-block-gradients refuses what it cannot differentiate.
-// RUN: locus-opt %s -split-input-file --locus-partition-blocks --locus-derive-block-gradients -verify-diagnostics
-// RUN: not locus-opt %s -split-input-file --locus-partition-blocks --locus-derive-block-gradients --locus-derive-block-gradients 2>&1 | FileCheck %s --check-prefix=TWICE
+// RUN: locus-opt %s -split-input-file --locus-partition-blocks --locus-expand-rules --locus-derive-block-gradients -verify-diagnostics
+// RUN: not locus-opt %s -split-input-file --locus-partition-blocks --locus-expand-rules --locus-derive-block-gradients --locus-derive-block-gradients 2>&1 | FileCheck %s --check-prefix=TWICE
 
 // TWICE: error: 'locus.block' op block 'b1' already has its gradients
 

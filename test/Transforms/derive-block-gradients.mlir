@@ -1,7 +1,7 @@
 // locus-derive-block-gradients: each block's backward pass and updates.
-// RUN: locus-opt %s -split-input-file --locus-partition-blocks --locus-fuse-relu-pool --locus-derive-block-gradients | FileCheck %s
-// RUN: locus-opt %s -split-input-file --locus-partition-blocks --locus-fuse-relu-pool --locus-derive-block-gradients | locus-opt -split-input-file | FileCheck %s
-// RUN: sed 's/#locus.loss<pool = 2>/#locus.loss<rule = "bp-clapp++", pool = 2, mode = global>/' %s | locus-opt -split-input-file --locus-partition-blocks --locus-derive-block-gradients | FileCheck %s --check-prefix=GLOBAL
+// RUN: locus-opt %s -split-input-file --locus-partition-blocks --locus-fuse-relu-pool --locus-expand-rules --locus-derive-block-gradients | FileCheck %s
+// RUN: locus-opt %s -split-input-file --locus-partition-blocks --locus-fuse-relu-pool --locus-expand-rules --locus-derive-block-gradients | locus-opt -split-input-file | FileCheck %s
+// RUN: sed 's/#locus.loss<pool = 2>/#locus.loss<rule = "bp-clapp++", pool = 2, mode = global>/' %s | locus-opt -split-input-file --locus-partition-blocks --locus-expand-rules --locus-derive-block-gradients | FileCheck %s --check-prefix=GLOBAL
 
 // Local rule, block 1: the seed is the fused loss step; the fused layer's
 // adjoint feeds the conv's parameter gradients, which are applied at once;
@@ -10,11 +10,14 @@
 // CHECK: %[[W1:.*]] = locus.param "w1"
 // CHECK: %[[B1:.*]] = locus.param "b1"
 // CHECK: %[[W2:.*]] = locus.param "w2"
+// CHECK: %[[BB1:.*]] = locus.param "b1.B" {fan_in = 16 : i64, init = #locus.init<kaiming_uniform>} : tensor<16x16xf32>
 // CHECK: locus.block "b1"
 // CHECK:   %[[C1:.*]] = locus.conv2d
 // CHECK:   %[[P1:.*]] = locus.relu_max_pool2d %[[C1]]
 // CHECK:   %[[H1:.*]] = locus.local_loss "b1" %[[P1]]
-// CHECK:   %[[DH1:.*]] = locus.loss_grad %[[H1]] : tensor<8x4x4x4xf32>
+// CHECK:   %[[Z1:.*]] = locus.loss_pool %[[H1]]
+// CHECK:   %[[L1:.*]] = locus.bilinear_loss %[[Z1]], %[[Z1]], %[[BB1]]
+// CHECK:   %[[DH1:.*]] = locus.loss_grad %[[L1]] : tensor<f32> -> tensor<8x4x4x4xf32>
 // CHECK:   %[[DC1:.*]] = locus.vjp %[[P1]], %[[DH1]] : tensor<8x4x4x4xf32>, tensor<8x4x4x4xf32> -> tensor<8x4x8x8xf32>
 // CHECK:   %[[G1:.*]]:2 = locus.param_vjp %[[C1]], %[[DC1]] : tensor<8x4x8x8xf32>, tensor<8x4x8x8xf32> -> tensor<4x1x3x3xf32>, tensor<4xf32>
 // CHECK:   locus.update %[[W1]], %[[G1]]#0 : tensor<4x1x3x3xf32>
@@ -27,7 +30,8 @@
 // CHECK:   %[[C2:.*]] = locus.conv2d %[[T]], %[[W2]]
 // CHECK:   %[[R2:.*]] = locus.relu %[[C2]]
 // CHECK:   %[[H2:.*]] = locus.local_loss "b2" %[[R2]]
-// CHECK:   %[[DH2:.*]] = locus.loss_grad %[[H2]]
+// CHECK:   %[[L2:.*]] = locus.bilinear_loss
+// CHECK:   %[[DH2:.*]] = locus.loss_grad %[[L2]]
 // CHECK:   %[[DC2:.*]] = locus.vjp %[[R2]], %[[DH2]]
 // CHECK:   %[[G2:.*]] = locus.param_vjp %[[C2]], %[[DC2]] : tensor<8x6x4x4xf32>, tensor<8x6x4x4xf32> -> tensor<6x4x3x3xf32>
 // CHECK:   locus.update %[[W2]], %[[G2]]
@@ -37,12 +41,16 @@
 
 // Global mode: block 1 starts from the gradient block 2 hands down; block 2
 // differentiates down to its input and hands dL/dx down.
+// Only the top block has a loss (and a projection).
+// GLOBAL-NOT: locus.param "b1.B"
 // GLOBAL: locus.block "b1"
 // GLOBAL:   %[[H1:.*]] = locus.local_loss "b1"
+// GLOBAL-NOT: locus.bilinear_loss
 // GLOBAL:   %{{.*}} = locus.output_grad : tensor<8x4x4x4xf32>
 // GLOBAL-NOT: locus.loss_grad
 // GLOBAL-NOT: locus.input_grad
 // GLOBAL:   locus.yield %[[H1]]
+// GLOBAL: locus.param "b2.B"
 // GLOBAL: locus.block "b2"
 // GLOBAL:   %[[T:.*]] = locus.triangle %arg1
 // GLOBAL:   %[[C2:.*]] = locus.conv2d %[[T]]

@@ -1,6 +1,6 @@
 // locus-plan-memory: per-block bytes and the local and global peaks.
-// RUN: locus-opt %s --locus-partition-blocks --locus-fuse-relu-pool --locus-derive-block-gradients --locus-plan-memory | FileCheck %s
-// RUN: locus-opt %s --locus-partition-blocks --locus-fuse-relu-pool --locus-derive-block-gradients --locus-plan-memory=report=true -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: locus-opt %s --locus-partition-blocks --locus-fuse-relu-pool --locus-expand-rules --locus-derive-block-gradients --locus-plan-memory | FileCheck %s
+// RUN: locus-opt %s --locus-partition-blocks --locus-fuse-relu-pool --locus-expand-rules --locus-derive-block-gradients --locus-plan-memory=report=true -o /dev/null | FileCheck %s --check-prefix=REPORT
 
 // N = 8 views; the walk follows the CPU engine (runtime/src/MemoryPlan.cpp).
 // Block b1: conv 1->4 on 8x8 (no bias), then relu + maxpool fused into one pass, loss pool 2: D = 16.

@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
 using namespace locus;
@@ -51,13 +52,14 @@ public:
 
 private:
   int32_t addParam(ParamOp param);
-  int32_t addProjection(StringRef name, int64_t rows, int64_t cols);
   LogicalResult addLayer(Operation &op, rt::BlockDesc &block);
   LogicalResult addBackward(BlockOp op, rt::BlockDesc &block,
                             const llvm::DenseMap<Operation *, int32_t> &layerOf);
+  LogicalResult addLoss(BlockOp op, LocalLossOp marker, int64_t index, rt::BlockDesc &block);
   LogicalResult addBlock(BlockOp op, int64_t index);
 
   rt::ModelDesc &model;
+  llvm::StringMap<int32_t> blockIndex;
   llvm::DenseMap<Operation *, int32_t> paramIndex;
 };
 
@@ -80,15 +82,6 @@ int32_t DescriptorBuilder::addParam(ParamOp param) {
   return it->second;
 }
 
-int32_t DescriptorBuilder::addProjection(StringRef name, int64_t rows, int64_t cols) {
-  rt::ParamDesc p;
-  p.name = name.str();
-  p.shape = {rows, cols};
-  p.init = rt::ParamInit::KaimingUniform; // nn.Linear(cols, rows, bias=False)
-  p.fanIn = cols;
-  model.params.push_back(std::move(p));
-  return model.params.size() - 1;
-}
 
 LogicalResult DescriptorBuilder::addLayer(Operation &op, rt::BlockDesc &block) {
   rt::LayerDesc layer;
@@ -180,6 +173,122 @@ LogicalResult DescriptorBuilder::addBackward(
   return success();
 }
 
+/// The loss as locus-expand-rules wrote it: the pooling, the context and
+/// the parameters come from the ops, f and its constants from the loss op's
+/// rule. A block without loss ops (below the top of a global rule) keeps the
+/// marker's rule for the record; nothing optimises it.
+LogicalResult DescriptorBuilder::addLoss(BlockOp op, LocalLossOp marker, int64_t index,
+                                         rt::BlockDesc &block) {
+  rt::LossDesc &d = block.loss;
+  auto describe = [&](LossAttr loss) {
+    d.rule = loss.getRule().str();
+    d.score = stringifyScore(loss.getScore()).str();
+    d.f = stringifyLossFunction(loss.getF()).str();
+    d.form = stringifyLossForm(loss.getForm()).str();
+    d.projection = stringifyProjection(loss.getProjection()).str();
+    d.context = stringifyContext(loss.getContextSource()).str();
+    d.negatives = stringifyNegatives(loss.getNegatives()).str();
+    d.mode = stringifyTrainingMode(loss.getMode()).str();
+    d.theta = loss.getThetaValue();
+    d.theta2 = loss.getTheta2Value();
+    d.lambda = loss.getLambdaValue();
+    d.temperature = loss.getTemperatureValue();
+    d.weight = loss.getWeightValue();
+  };
+  auto paramIndexOf = [&](Operation *user, Value v) -> FailureOr<int32_t> {
+    auto param = v.getDefiningOp<ParamOp>();
+    if (!param)
+      return user->emitOpError("trains a value that is not a locus.param");
+    return addParam(param);
+  };
+  auto width = [](Value v) { return cast<ShapedType>(v.getType()).getDimSize(1); };
+
+  SmallVector<BilinearLossOp> bilinear;
+  GoodnessLossOp goodness;
+  InfoNceLossOp infoNce;
+  for (Operation &inner : op.getBody().front()) {
+    if (auto l = dyn_cast<BilinearLossOp>(inner))
+      bilinear.push_back(l);
+    else if (auto l = dyn_cast<GoodnessLossOp>(inner))
+      goodness = l;
+    else if (auto l = dyn_cast<InfoNceLossOp>(inner))
+      infoNce = l;
+  }
+
+  if (goodness) {
+    describe(goodness.getLoss());
+    d.pool = d.contextPool = LossAttr::kPoolNone;
+    d.dim = d.contextDim = pooledDim(cast<ShapedType>(marker.getType()), LossAttr::kPoolNone);
+    return success();
+  }
+  if (infoNce) {
+    describe(infoNce.getLoss());
+    auto pool = infoNce.getZ().getDefiningOp<LossPoolOp>();
+    if (!pool)
+      return infoNce.emitOpError("expects its z from locus.loss_pool");
+    d.pool = d.contextPool = pool.getKernel();
+    d.dim = d.contextDim = width(infoNce.getZ());
+    FailureOr<int32_t> head = paramIndexOf(infoNce, infoNce.getHead());
+    if (failed(head))
+      return failure();
+    block.projection = *head;
+    return success();
+  }
+  if (bilinear.empty()) {
+    // Below the top of a global rule: no loss of its own.
+    LossAttr loss = marker.getLoss();
+    if (loss.getMode() != TrainingMode::Global)
+      return op.emitOpError() << "block '" << op.getName()
+                              << "' has no loss ops; run locus-expand-rules";
+    describe(loss);
+    LossGeometry g = getLossGeometry(marker);
+    d.contextBlock = g.contextIndex == index ? -1 : g.contextIndex;
+    d.pool = loss.getPool();
+    d.contextPool = g.contextPool;
+    d.dim = g.dim;
+    d.contextDim = g.contextDim;
+    return success();
+  }
+
+  // The feedback (or only) term first; CLAPP++both's lateral term reads z as
+  // its context.
+  BilinearLossOp main = bilinear.front();
+  describe(main.getLoss());
+  auto pool = main.getZ().getDefiningOp<LossPoolOp>();
+  if (!pool)
+    return main.emitOpError("expects its z from locus.loss_pool");
+  d.pool = pool.getKernel();
+  d.dim = width(main.getZ());
+  d.contextDim = width(main.getContext());
+  d.contextBlock = -1;
+  d.contextPool = d.pool;
+  if (auto context = main.getContext().getDefiningOp<LossContextOp>()) {
+    auto it = blockIndex.find(context.getBlock());
+    if (it == blockIndex.end())
+      return context.emitOpError() << "names no block '" << context.getBlock() << "'";
+    d.contextBlock = it->second == index ? -1 : it->second;
+    d.contextPool = context.getKernel();
+  } else if (auto own = main.getContext().getDefiningOp<LossPoolOp>()) {
+    d.contextPool = own.getKernel(); // the block's own output, another kernel
+  }
+  if (Value b = main.getProjection()) {
+    FailureOr<int32_t> p = paramIndexOf(main, b);
+    if (failed(p))
+      return failure();
+    block.projection = *p;
+  }
+  if (bilinear.size() > 1) {
+    Value lat = bilinear[1].getProjection();
+    if (bilinear.size() != 2 || !lat || bilinear[1].getContext() != bilinear[1].getZ())
+      return bilinear[1].emitOpError("is not the lateral term of CLAPP++both");
+    FailureOr<int32_t> p = paramIndexOf(bilinear[1], lat);
+    if (failed(p))
+      return failure();
+    block.lateralProjection = *p;
+  }
+  return success();
+}
+
 LogicalResult DescriptorBuilder::addBlock(BlockOp op, int64_t index) {
   rt::BlockDesc block;
   block.name = op.getName().str();
@@ -197,31 +306,8 @@ LogicalResult DescriptorBuilder::addBlock(BlockOp op, int64_t index) {
   }
   if (failed(addBackward(op, block, layerOf)))
     return failure();
-  LossAttr loss = marker.getLoss();
-  LossGeometry g = getLossGeometry(marker);
-  rt::LossDesc &d = block.loss;
-  d.rule = loss.getRule().str();
-  d.score = stringifyScore(loss.getScore()).str();
-  d.f = stringifyLossFunction(loss.getF()).str();
-  d.form = stringifyLossForm(loss.getForm()).str();
-  d.projection = stringifyProjection(loss.getProjection()).str();
-  d.context = stringifyContext(loss.getContextSource()).str();
-  d.negatives = stringifyNegatives(loss.getNegatives()).str();
-  d.mode = stringifyTrainingMode(loss.getMode()).str();
-  d.contextBlock = g.contextIndex == index ? -1 : g.contextIndex;
-  d.pool = loss.getPool();
-  d.contextPool = g.contextPool;
-  d.theta = loss.getThetaValue();
-  d.theta2 = loss.getTheta2Value();
-  d.lambda = loss.getLambdaValue();
-  d.temperature = loss.getTemperatureValue();
-  d.weight = loss.getWeightValue();
-  d.dim = g.dim;
-  d.contextDim = g.contextDim;
-  if (g.hasProjection)
-    block.projection = addProjection(block.name + ".B", g.dim, g.contextDim);
-  if (g.hasLateral)
-    block.lateralProjection = addProjection(block.name + ".B_lat", g.dim, g.dim);
+  if (failed(addLoss(op, marker, index, block)))
+    return failure();
   if (DictionaryAttr plan = op.getPlanAttr()) {
     auto get = [&](StringRef key) {
       auto v = plan.getAs<IntegerAttr>(key);
@@ -249,6 +335,9 @@ LogicalResult DescriptorBuilder::run(ModuleOp module) {
   if (auto peak = module->getAttrOfType<IntegerAttr>("locus.plan.peak_global"))
     model.planPeakGlobalBytes = peak.getInt();
   int64_t index = 0;
+  for (BlockOp block : func.getOps<BlockOp>())
+    blockIndex[block.getName()] = static_cast<int32_t>(index++);
+  index = 0;
   for (BlockOp block : func.getOps<BlockOp>())
     if (failed(addBlock(block, index++)))
       return failure();

@@ -1,5 +1,6 @@
 //===- LocusOps.cpp - verifiers and shape inference of the locus ops ------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/Dialect/Locus/IR/LossGeometry.h"
 #include "ShapeFunctions.h"
 
 #include "mlir/IR/Builders.h"
@@ -324,9 +325,46 @@ FailureOr<DifferentiableOpInterface> differentiableDef(Operation *user, Value va
 } // namespace
 
 LogicalResult LossGradOp::verify() {
-  if (!getOutput().getDefiningOp<LocalLossOp>())
-    return emitOpError("differentiates a block loss: its operand must be a "
-                       "locus.local_loss marker");
+  Operation *def = getLoss().getDefiningOp();
+  if (!def || !isa<BilinearLossOp, GoodnessLossOp, InfoNceLossOp, LossSumOp>(def))
+    return emitOpError("differentiates a block loss: its operand must be the "
+                       "result of a loss op (locus-expand-rules)");
+  return success();
+}
+
+LogicalResult LossPoolOp::verify() {
+  auto in = dyn_cast<RankedTensorType>(getInput().getType());
+  auto out = dyn_cast<RankedTensorType>(getResult().getType());
+  if (!in || !out || !in.hasStaticShape() || in.getRank() < 2)
+    return emitOpError("pools a static block output of rank 2 or more");
+  int64_t k = getKernel();
+  if (in.getRank() != 4 && k != LossAttr::kPoolNone)
+    return emitOpError() << "kernel " << k << " needs an [N, C, H, W] map; a map of rank "
+                         << in.getRank() << " can only be flattened (kernel -1)";
+  if (in.getRank() == 4 && (k < -1 || k > in.getDimSize(2) || k > in.getDimSize(3)))
+    return emitOpError() << "kernel " << k << " does not fit the "
+                         << in.getDimSize(2) << "x" << in.getDimSize(3) << " map";
+  int64_t d = pooledDim(in, k);
+  if (out.getRank() != 2 || out.getDimSize(0) != in.getDimSize(0) || out.getDimSize(1) != d)
+    return emitOpError() << "result type " << out << " should be [" << in.getDimSize(0)
+                         << ", " << d << "]";
+  return success();
+}
+
+LogicalResult BilinearLossOp::verify() {
+  auto z = dyn_cast<RankedTensorType>(getZ().getType());
+  auto c = dyn_cast<RankedTensorType>(getContext().getType());
+  if (!z || !c || z.getRank() != 2 || c.getRank() != 2 || z.getDimSize(0) != c.getDimSize(0))
+    return emitOpError("needs z [N, D] and a context [N, Dc] with the same rows");
+  if (Value b = getProjection()) {
+    auto proj = cast<ShapedType>(b.getType());
+    if (proj.getRank() != 2 || proj.getDimSize(0) != z.getDimSize(1) ||
+        proj.getDimSize(1) != c.getDimSize(1))
+      return emitOpError() << "projection " << proj << " is not [" << z.getDimSize(1) << ", "
+                           << c.getDimSize(1) << "]";
+  } else if (z.getDimSize(1) != c.getDimSize(1)) {
+    return emitOpError("an identity projection needs D = Dc");
+  }
   return success();
 }
 

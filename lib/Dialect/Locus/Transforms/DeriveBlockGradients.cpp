@@ -90,11 +90,23 @@ struct DeriveBlockGradientsPass
     if (wantInput)
       stop = 0;
 
+    // The block's loss: the loss op locus-expand-rules wrote whose result
+    // nothing else reads (loss_sum's terms are read by it).
+    Value loss;
+    for (Operation &op : block.getBody().front())
+      if (isa<BilinearLossOp, GoodnessLossOp, InfoNceLossOp, LossSumOp>(op) &&
+          op.getResult(0).use_empty())
+        loss = op.getResult(0);
+    bool seededFromAbove = global && !top;
+    if (!seededFromAbove && !loss)
+      return block.emitOpError() << "block '" << block.getName()
+                                 << "' has no loss ops; run locus-expand-rules first";
+
     OpBuilder b(block.getBody().front().getTerminator());
     Location loc = marker.getLoc();
-    Value grad = global && !top
+    Value grad = seededFromAbove
                      ? OutputGradOp::create(b, loc, marker.getType()).getResult()
-                     : LossGradOp::create(b, loc, marker.getType(), marker).getResult();
+                     : LossGradOp::create(b, loc, marker.getType(), loss).getResult();
     for (size_t i = chain->size(); i-- > stop;) {
       Operation *op = (*chain)[i];
       Value value = op->getResult(0);

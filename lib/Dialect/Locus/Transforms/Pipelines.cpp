@@ -15,9 +15,13 @@ using namespace mlir;
 void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options) {
   pm.addNestedPass<func::FuncOp>(createLocusInferShapes());
   pm.addNestedPass<func::FuncOp>(createLocusPartitionBlocks());
-  // The block step: fused forward ops, then each block's backward pass and
-  // updates (which the descriptor and the memory plan read).
+  // The block step: fused forward ops, the rule written out as loss ops,
+  // then each block's backward pass and updates (which the descriptor and
+  // the memory plan read). The loss ops are pure and unread until
+  // derive-block-gradients seeds from them, so nothing that erases dead ops
+  // (a rewrite driver, canonicalize) may run between the two.
   pm.addNestedPass<func::FuncOp>(createLocusFuseReluPool());
+  pm.addNestedPass<func::FuncOp>(createLocusExpandRules());
   pm.addNestedPass<func::FuncOp>(createLocusDeriveBlockGradients());
   LocusPlanMemoryOptions plan;
   plan.report = options.memoryReport;

@@ -340,26 +340,138 @@ def Locus_YieldOp : Locus_Op<"yield", [Pure, Terminator, HasParent<"BlockOp">]> 
 }
 
 //===----------------------------------------------------------------------===//
+// A block's loss, expanded from its rule (locus-expand-rules)
+//===----------------------------------------------------------------------===//
+
+def Locus_LossScalar : 0DTensorOf<[F32]>;
+
+def Locus_LossPoolOp : Locus_Op<"loss_pool", [Pure]> {
+  let summary = "the pooled, flattened block output z^l a loss compares";
+  let description = [{
+    `z = flatten(avgpool(kernel, stride kernel)(h))`, channel-major, so
+    `D = C * floor(H/k) * floor(W/k)`; `kernel = 0` is the global average
+    (`D = C`) and `kernel = -1` no pooling (`D = C*H*W`).
+
+    ```mlir
+    %z = locus.loss_pool %h {kernel = 7 : i64} : tensor<64x128x14x14xf32> -> tensor<64x512xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$input, I64Attr:$kernel);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Locus_LossContextOp : Locus_Op<"loss_context", [Pure]> {
+  let summary = "the detached, pooled output of a later block (direct feedback)";
+  let description = [{
+    The context `c = stopgrad(z^m)` of a direct-feedback rule: the output of
+    block `block`, pooled with `kernel` like `locus.loss_pool`, from the
+    forward-only pass the runtime runs before the block steps. It has no
+    operand because no gradient flows back into the other block.
+
+    ```mlir
+    %c = locus.loss_context "block6" {kernel = 4 : i64} : tensor<64x4096xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$block, I64Attr:$kernel);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = "$block attr-dict `:` type($result)";
+}
+
+def Locus_BilinearLossOp : Locus_Op<"bilinear_loss", [Pure]> {
+  let summary = "the bilinear rules' loss of z against a detached context";
+  let description = [{
+    `u_pos[r] = z[(r+N/2) mod N] . (B c[r])`, `u_neg[r]` with the rule's
+    negatives, then `f` in Form 2 (`f(u_pos) + f(-u_neg)`) or Form 1
+    (`f(u_pos - u_neg)`), averaged over rows and scaled by `weight`, all as
+    the attribute `loss` gives them. `context` is not differentiated (it may
+    be `z` itself: CLAPP++'s lateral context). Without `projection`, B is
+    the identity.
+
+    ```mlir
+    %L = locus.bilinear_loss %z, %z, %B {loss = #locus.loss<...>}
+           : tensor<64x512xf32>, tensor<64x512xf32>, tensor<512x512xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$z, Locus_Tensor:$context,
+                       Optional<Locus_Tensor>:$projection, Locus_LossAttr:$loss);
+  let results = (outs Locus_LossScalar:$result);
+  let assemblyFormat = [{
+    $z `,` $context (`,` $projection^)? attr-dict `:` type($z) `,` type($context)
+    (`,` type($projection)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Locus_GoodnessLossOp : Locus_Op<"goodness_loss", [Pure]> {
+  let summary = "Forward-Forward's or SCFF's goodness loss on the block output";
+  let description = [{
+    The rows of `output` are positives then negatives (hybrid images for FF,
+    `[x, roll(x)]` pairs for SCFF, which the runtime puts below the views).
+    FF: `G = sum y^2` per row, `softplus(theta - G_pos) + softplus(G_neg -
+    theta)`; SCFF: `G = mean_c relu(y)^2` per location, `softplus(th1 -
+    G_pos) + softplus(G_neg - th2) + lambda mean ||G_pos||`.
+
+    ```mlir
+    %L = locus.goodness_loss %h {loss = #locus.loss<...>} : tensor<64x128x14x14xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$output, Locus_LossAttr:$loss);
+  let results = (outs Locus_LossScalar:$result);
+  let assemblyFormat = "$output attr-dict `:` type($output) `->` type($result)";
+}
+
+def Locus_InfoNceLossOp : Locus_Op<"infonce_loss", [Pure]> {
+  let summary = "BP-InfoNCE: NT-Xent on cosine scores of a projection head";
+  let description = [{
+    `p = z W^T`; cosine similarities of all row pairs divided by the
+    temperature; the positive of row r is the other view, every other row a
+    negative; the mean cross-entropy over rows.
+
+    ```mlir
+    %L = locus.infonce_loss %z, %W {loss = #locus.loss<...>}
+           : tensor<64x1024xf32>, tensor<1024x1024xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$z, Locus_Tensor:$head, Locus_LossAttr:$loss);
+  let results = (outs Locus_LossScalar:$result);
+  let assemblyFormat = "$z `,` $head attr-dict `:` type($z) `,` type($head) `->` type($result)";
+}
+
+def Locus_LossSumOp : Locus_Op<"loss_sum", [Pure]> {
+  let summary = "the sum of a block's loss terms (CLAPP++both)";
+  let description = [{
+    ```mlir
+    %L = locus.loss_sum %Lfb, %Llat : tensor<f32>, tensor<f32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Variadic<Locus_LossScalar>:$terms);
+  let results = (outs Locus_LossScalar:$result);
+  let assemblyFormat = "$terms attr-dict `:` type($terms) `->` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
 // The block step: gradients and updates (locus-derive-block-gradients)
 //===----------------------------------------------------------------------===//
 
-def Locus_LossGradOp : Locus_Op<"loss_grad", [Pure, AllTypesMatch<["output", "grad"]>]> {
-  let summary = "dL/dh of the block's local loss, with the loss's own update";
+def Locus_LossGradOp : Locus_Op<"loss_grad", [Pure]> {
+  let summary = "dL/dh of the block's loss, with the loss's own update";
   let description = [{
-    The fused loss step of a learning block: from the marked block output
-    `h` it pools for the loss, scores (the bilinear projection with B, a
-    goodness, or InfoNCE's head), evaluates the rule of the block's
-    `#locus.loss`, returns `dL/dh` and updates the loss's own parameters
-    (B, B_lat, the InfoNCE head) in the same step. Its operand is the block's
-    `locus.local_loss` marker.
+    The fused loss step of a learning block: for the loss `loss` (the
+    `locus.bilinear_loss`, `locus.goodness_loss`, `locus.infonce_loss` or
+    `locus.loss_sum` that `locus-expand-rules` built from the block's rule)
+    it computes the loss pooling, the scores and the loss, returns `dL/dh`
+    for the block output `h`, and updates the loss's own parameters (B, B_lat,
+    the InfoNCE head) in the same step, without forming their gradients.
 
     ```mlir
-    %dh = locus.loss_grad %h : tensor<64x128x14x14xf32>
+    %dh = locus.loss_grad %L : tensor<f32> -> tensor<64x128x14x14xf32>
     ```
   }];
-  let arguments = (ins Locus_Tensor:$output);
+  let arguments = (ins Locus_LossScalar:$loss);
   let results = (outs Locus_Tensor:$grad);
-  let assemblyFormat = "$output attr-dict `:` type($output)";
+  let assemblyFormat = "$loss attr-dict `:` type($loss) `->` type($grad)";
   let hasVerifier = 1;
 }
 

@@ -41,6 +41,30 @@ def LocusPartitionBlocks : Pass<"locus-partition-blocks", "::mlir::func::FuncOp"
   let dependentDialects = ["::locus::LocusDialect"];
 }
 
+def LocusExpandRules : Pass<"locus-expand-rules", "::mlir::func::FuncOp"> {
+  let summary = "Write each block's rule out as loss ops and parameters";
+  let description = [{
+    For every learning block whose loss is optimised (all of them for a local
+    rule, the top one for a global rule), this pass turns the `#locus.loss`
+    of its marker into what the rule computes (METHOD.md section 1):
+
+    - `locus.loss_pool` (average pooling with the rule's kernel, global, or
+      none) gives z; the context is z itself (CLAPP++, pooled CLAPP, PhyLL),
+      `locus.loss_context` of a later block (CLAPP++DFB, the feedback term of
+      CLAPP++both), or the top block's own output with the context kernel;
+    - the loss's parameters become `locus.param` ops above the block:
+      `<block>.B` [D, D_ctx] (also InfoNCE's head), `<block>.B_lat` [D, D]
+      for CLAPP++both, initialised as nn.Linear(D_ctx, D, bias=False);
+    - the loss: `locus.bilinear_loss` (CLAPP family, PhyLL),
+      `locus.goodness_loss` (Forward-Forward, SCFF), `locus.infonce_loss`
+      (BP-InfoNCE), and `locus.loss_sum` of the two terms of CLAPP++both.
+
+    locus-derive-block-gradients starts from that loss, and the runtime
+    descriptor is read from these ops.
+  }];
+  let dependentDialects = ["::locus::LocusDialect"];
+}
+
 def LocusFuseReluPool : Pass<"locus-fuse-relu-pool", "::mlir::func::FuncOp"> {
   let summary = "Fuse a relu and the max-pool that reads it into one op";
   let description = [{
@@ -64,7 +88,8 @@ def LocusDeriveBlockGradients
     Reverse-mode differentiation inside every `locus.block`, appended to the
     block body after its `locus.local_loss` marker:
 
-    - the seed is `locus.loss_grad` of the marker (the fused loss step), or
+    - the seed is `locus.loss_grad` of the block loss that locus-expand-rules
+      wrote (the fused loss step), or
       in global mode, for every block but the top one, `locus.output_grad`
       (the gradient the block above hands down);
     - walking the block's ops from the marker down, each op with trainable
