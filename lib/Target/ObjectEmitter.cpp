@@ -15,6 +15,7 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/Constants.h"
+#include "llvm/IR/DerivedTypes.h"
 #include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -104,6 +105,47 @@ void addDescriptor(llvm::Module &object, StringRef blob) {
                            llvm::GlobalValue::ExternalLinkage, size, "locus_model_blob_size");
 }
 
+/// The table the runtime finds the loss pooling kernels in: one
+/// {C, H, W, k, pool, unpool} record per _mlir_ciface_locus_loss_pool_<C>x<H>x<W>_k<k>
+/// (locus-generate-pool-kernels), and its length.
+LogicalResult addPoolKernelTable(ModuleOp module, llvm::Module &object) {
+  llvm::LLVMContext &context = object.getContext();
+  llvm::Type *i64 = llvm::Type::getInt64Ty(context);
+  llvm::Type *ptr = llvm::PointerType::get(context, 0);
+  auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, ptr, ptr});
+  constexpr llvm::StringLiteral prefix = "_mlir_ciface_locus_loss_pool_";
+  std::vector<llvm::Constant *> records;
+  for (llvm::Function &pool : object.functions()) {
+    if (!pool.getName().starts_with(prefix))
+      continue;
+    StringRef suffix = pool.getName().drop_front(prefix.size());
+    int64_t c, h, w, k;
+    auto [dims, kernel] = suffix.split("_k");
+    SmallVector<StringRef> parts;
+    dims.split(parts, 'x');
+    if (parts.size() != 3 || parts[0].getAsInteger(10, c) || parts[1].getAsInteger(10, h) ||
+        parts[2].getAsInteger(10, w) || kernel.getAsInteger(10, k))
+      return module.emitError("malformed loss pooling kernel name ") << pool.getName();
+    llvm::Function *unpool = object.getFunction(
+        ("_mlir_ciface_locus_loss_unpool_" + suffix).str());
+    if (!unpool)
+      return module.emitError("loss pooling kernel ") << pool.getName() << " has no unpool";
+    records.push_back(llvm::ConstantStruct::get(
+        record, {llvm::ConstantInt::get(i64, c), llvm::ConstantInt::get(i64, h),
+                 llvm::ConstantInt::get(i64, w), llvm::ConstantInt::get(i64, k), &pool,
+                 unpool}));
+  }
+  auto *arrayType = llvm::ArrayType::get(record, records.size());
+  new llvm::GlobalVariable(object, arrayType, /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantArray::get(arrayType, records),
+                           "locus_loss_pool_kernels");
+  new llvm::GlobalVariable(object, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, records.size()),
+                           "locus_loss_pool_kernel_count");
+  return success();
+}
+
 } // namespace
 
 LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
@@ -138,6 +180,8 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
   object->setTargetTriple((*machine)->getTargetTriple());
   object->setDataLayout((*machine)->createDataLayout());
   addDescriptor(*object, blob);
+  if (failed(addPoolKernelTable(module, *object)))
+    return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");
   optimize(*object, **machine, options.optLevel);

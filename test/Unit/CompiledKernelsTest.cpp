@@ -10,7 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "NumericTestUtil.h"
 
-#include "locus/runtime/cpu/CompiledUpdateKernels.h"
+#include "locus/runtime/cpu/CompiledKernels.h"
+#include "locus/runtime/cpu/Kernels.h"
 
 #include <gtest/gtest.h>
 
@@ -127,6 +128,46 @@ TEST(CompiledLarsNorms, SumsInFloat64) {
   kCompiled.larsNorms(&ps, &gs, &pps, &ggs, 0.5);
   EXPECT_EQ(pp, double(n));
   EXPECT_EQ(gg, 0.25 * double(n)); // (g + wd p)^2 = 0.25 per element
+}
+
+} // namespace
+
+namespace {
+
+using namespace locus::rt::cpu;
+using locus::test::randomVector;
+
+/// The fmnist example's loss poolings (7 x 7 windows of block 1's 14 x 14
+/// map, and of block 2's 7 x 7 map), compiled per shape by
+/// locus-generate-pool-kernels, against the runtime's average pooling.
+TEST(CompiledLossPooling, MatchesTheRuntimeBothWays) {
+  const LossPoolKernels table = compiledLossPoolKernels();
+  ASSERT_EQ(table.count, 2);
+  for (const LossPoolKernel &kernel : {table.entries[0], table.entries[1]}) {
+    SCOPED_TRACE(::testing::Message() << kernel.c << "x" << kernel.h << "x" << kernel.w << " k"
+                                      << kernel.k);
+    ASSERT_EQ(kernel.k, 7);
+    const int64_t n = 5, oh = kernel.h / kernel.k, ow = kernel.w / kernel.k;
+    Shape4 hs{n, kernel.c, kernel.h, kernel.w}, zs{n, kernel.c, oh, ow};
+    Window win;
+    win.kh = win.sh = win.kw = win.sw = kernel.k;
+
+    std::vector<float> h = randomVector(hs.count(), 3), z(zs.count(), -1.0f), zRef(zs.count());
+    MemRef4F32 in = memref4(h.data(), n, kernel.c, kernel.h, kernel.w);
+    MemRef4F32 out = memref4(z.data(), n, kernel.c, oh, ow);
+    kernel.pool(&in, &out);
+    avgPool2dForward(h.data(), hs, win, zRef.data(), zs);
+    for (size_t i = 0; i < z.size(); ++i)
+      ASSERT_NEAR(z[i], zRef[i], 1e-6f) << i;
+
+    std::vector<float> dz = randomVector(zs.count(), 4), dh(hs.count(), -1.0f), dhRef(hs.count());
+    MemRef4F32 din = memref4(dz.data(), n, kernel.c, oh, ow);
+    MemRef4F32 dout = memref4(dh.data(), n, kernel.c, kernel.h, kernel.w);
+    kernel.unpool(&din, &dout);
+    avgPool2dBackward(dz.data(), zs, win, dhRef.data(), hs);
+    for (size_t i = 0; i < dh.size(); ++i)
+      ASSERT_NEAR(dh[i], dhRef[i], 1e-7f) << i;
+  }
 }
 
 } // namespace

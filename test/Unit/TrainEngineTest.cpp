@@ -796,6 +796,24 @@ TEST(TrainEngine, BackwardPassesThatAreNotChainsAreRejected) {
                            "input, which only global mode may");
 }
 
+TEST(TrainEngine, CompiledPoolingTableMustCoverTheModel) {
+  // A compiled table that lacks one of the model's loss poolings is refused
+  // at start, naming the block, rather than pooled some other way.
+  ModelDesc model = buildTinyModel(TinySpec{});
+  const std::array<int64_t, 4> &s = model.blocks[0].outShape;
+  cpu::LossPoolKernel only{s[1], s[2], s[3], model.blocks[0].loss.pool, nullptr, nullptr};
+  cpu::LossPoolKernels table{&only, 1};
+  EngineOptions options;
+  options.poolKernels = &table;
+  std::unique_ptr<Engine> engine;
+  Status status = Engine::create(model, options, engine);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("the compiled model has no loss pooling kernel for block "
+                                  "'block2'"),
+            std::string::npos)
+      << status.message();
+}
+
 TEST(TrainEngine, BadProjectionShapeIsRejected) {
   ModelDesc model = buildTinyModel(TinySpec{});
   model.params[model.blocks[0].projection].shape = {3, 3};

@@ -73,7 +73,29 @@ Shape4 Engine::viewShape() const {
 Status Engine::create(const ModelDesc &model, const EngineOptions &options,
                       std::unique_ptr<Engine> &out) {
   LOCUS_RETURN_IF_ERROR(validateForCpu(model));
+  if (const cpu::LossPoolKernels *table = options.poolKernels) {
+    // Every loss pooling the model runs must be in the compiled table: each
+    // block's output with its kernel, and the direct-feedback contexts.
+    for (size_t l = 0; l < model.blocks.size(); ++l) {
+      auto check = [&](const BlockDesc &block, int64_t k) -> Status {
+        const auto &s = block.outShape;
+        if (k == kPoolNone || table->find(s[1], s[2], s[3], k))
+          return Status::success();
+        return Status::error(fmt::format(
+            "the compiled model has no loss pooling kernel for block '{}' ([{}, {}, {}], kernel "
+            "{}); recompile it with this locusc",
+            block.name, s[1], s[2], s[3], k));
+      };
+      int32_t index = static_cast<int32_t>(l);
+      LOCUS_RETURN_IF_ERROR(check(model.blocks[l], model.blocks[l].loss.pool));
+      bool evaluated = model.blocks.back().loss.mode != "global" || l + 1 == model.blocks.size();
+      if (evaluated && model.blocks[l].loss.context != "same")
+        LOCUS_RETURN_IF_ERROR(
+            check(model.blocks[contextBlockOf(model, index)], contextPoolOf(model, index)));
+    }
+  }
   std::unique_ptr<Engine> engine(new Engine(model, options));
+  engine->ctx_->poolKernels = options.poolKernels;
   engine->global_ = model.blocks.back().loss.mode == "global";
   engine->initParameters();
   out = std::move(engine);

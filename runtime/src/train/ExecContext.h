@@ -2,6 +2,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 #define LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 
+#include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/train/Tensor.h"
 
 #include <memory>
@@ -12,6 +13,8 @@ namespace locus::rt::train {
 struct ExecContext {
   std::shared_ptr<MemoryTracker> memory = std::make_shared<MemoryTracker>();
   cpu::Workspace workspace;
+  /// The model's compiled loss poolings (null: the runtime's own kernels).
+  const cpu::LossPoolKernels *poolKernels = nullptr;
 
   Tensor allocate(Shape4 shape) const { return Tensor::allocate(memory, shape); }
   Tensor zeros(Shape4 shape) const { return Tensor::zeros(memory, shape); }

@@ -24,13 +24,23 @@ int64_t lossDim(Shape4 h, int64_t k) {
   return p.c * p.h * p.w;
 }
 
+const cpu::LossPoolKernel *compiledPooling(const ExecContext &ctx, Shape4 h, int64_t k) {
+  return ctx.poolKernels ? ctx.poolKernels->find(h.c, h.h, h.w, k) : nullptr;
+}
+
 Tensor poolForLoss(ExecContext &ctx, const Tensor &h, int64_t k) {
-  Shape4 zs{h.shape().n, lossDim(h.shape(), k), 1, 1};
+  Shape4 hs = h.shape(), zs{hs.n, lossDim(hs, k), 1, 1};
   if (k == kPoolNone)
     return h.reshaped(zs);
-  Shape4 ps = lossPooledMap(h.shape(), k);
+  Shape4 ps = lossPooledMap(hs, k);
   Tensor z = ctx.allocate(ps);
-  cpu::avgPool2dForward(h.data(), h.shape(), poolWindow(h.shape(), k), z.data(), ps);
+  if (const cpu::LossPoolKernel *kernel = compiledPooling(ctx, hs, k)) {
+    cpu::MemRef4F32 in = cpu::memref4(h.data(), hs.n, hs.c, hs.h, hs.w);
+    cpu::MemRef4F32 out = cpu::memref4(z.data(), ps.n, ps.c, ps.h, ps.w);
+    kernel->pool(&in, &out);
+  } else {
+    cpu::avgPool2dForward(h.data(), hs, poolWindow(hs, k), z.data(), ps);
+  }
   return z.reshaped(zs);
 }
 
@@ -39,7 +49,13 @@ Tensor unpoolGradient(ExecContext &ctx, const Tensor &dz, Shape4 hShape, int64_t
     return dz.reshaped(hShape);
   Shape4 ps = lossPooledMap(hShape, k);
   Tensor dh = ctx.allocate(hShape);
-  cpu::avgPool2dBackward(dz.data(), ps, poolWindow(hShape, k), dh.data(), hShape);
+  if (const cpu::LossPoolKernel *kernel = compiledPooling(ctx, hShape, k)) {
+    cpu::MemRef4F32 in = cpu::memref4(dz.data(), ps.n, ps.c, ps.h, ps.w);
+    cpu::MemRef4F32 out = cpu::memref4(dh.data(), hShape.n, hShape.c, hShape.h, hShape.w);
+    kernel->unpool(&in, &out);
+  } else {
+    cpu::avgPool2dBackward(dz.data(), ps, poolWindow(hShape, k), dh.data(), hShape);
+  }
   return dh;
 }
 

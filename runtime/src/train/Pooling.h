@@ -21,6 +21,10 @@ Shape4 lossPooledMap(Shape4 h, int64_t k);
 int64_t lossDim(Shape4 h, int64_t k);
 
 /// z as [n, D, 1, 1]. Shares h's storage when k = -1.
+/// The compiled kernel for pooling a [n, C, H, W] map with k, if the engine
+/// has the model's table and it lists one.
+const cpu::LossPoolKernel *compiledPooling(const ExecContext &ctx, Shape4 h, int64_t k);
+
 Tensor poolForLoss(ExecContext &ctx, const Tensor &h, int64_t k);
 /// The adjoint: dL/dh from dL/dz; zero where the floor-mode window drops
 /// rows and columns.

@@ -94,9 +94,10 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
 }
 
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const cpu::UpdateKernels *kernels) {
+                   const cpu::UpdateKernels *kernels, const cpu::LossPoolKernels *poolKernels) {
   EngineOptions engineOptions;
   engineOptions.kernels = kernels;
+  engineOptions.poolKernels = poolKernels;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars
@@ -314,7 +315,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
 }
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::UpdateKernels &kernels) {
+              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
   ModelDesc model;
   std::string error;
@@ -349,7 +350,7 @@ int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long lo
     return 2;
   }
   try {
-    Status status = runTraining(model, options, &kernels);
+    Status status = runTraining(model, options, &kernels, &poolKernels);
     if (!status.isOk()) {
       fmt::print(stderr, "error: {}\n", status.message());
       return 1;

@@ -28,6 +28,7 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
   pm.addPass(createLocusPlanMemory(plan));
   if (options.codegen) {
     pm.addPass(createLocusGenerateUpdateKernels());
+    pm.addPass(createLocusGeneratePoolKernels());
     pm.addPass(createLocusLowerKernelsToLLVM());
   }
 }

@@ -164,6 +164,32 @@ def LocusGenerateUpdateKernels
   ];
 }
 
+def LocusGeneratePoolKernels
+    : Pass<"locus-generate-pool-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the model's loss poolings as static-shape linalg kernels";
+  let description = [{
+    For every (C, H, W, k) pooling the training binary runs (each block's
+    loss pooling, which the probe's features use too, the expanded losses'
+    own poolings and the direct-feedback contexts), adds to `@locus_kernels`:
+
+    - `locus_loss_pool_<C>x<H>x<W>_k<k>(h, z)`: z = the mean of each k x k
+      window of h (k = 0: the whole map), as a linalg.generic reduction over
+      a window operand, then a scaling;
+    - `locus_loss_unpool_<C>x<H>x<W>_k<k>(dz, dh)`: dh = dz / k^2 spread over
+      each window, 0 on rows and columns past the last whole window.
+
+    Shapes are static except the batch, so the same kernels serve training
+    steps and probe batches. The object emitter lists them in the table
+    `locus_loss_pool_kernels` that the runtime looks poolings up in.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 def LocusLowerKernelsToLLVM
     : Pass<"locus-lower-kernels-to-llvm", "::mlir::ModuleOp"> {
   let summary = "Lower the @locus_kernels module to the LLVM dialect";

@@ -21,6 +21,7 @@
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
+#include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Schedule.h"
 #include "locus/runtime/train/Tensor.h"
@@ -46,6 +47,9 @@ struct EngineOptions {
   /// binary always has them); null runs the runtime's own C++ updates, for
   /// tests that link no compiled model.
   const cpu::UpdateKernels *kernels = nullptr;
+  /// The model's compiled loss poolings; when given, it must list every
+  /// pooling the model runs (Engine::create checks).
+  const cpu::LossPoolKernels *poolKernels = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

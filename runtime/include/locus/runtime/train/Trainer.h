@@ -11,6 +11,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Options.h"
 
@@ -19,9 +20,10 @@
 
 namespace locus::rt::train {
 
-/// `kernels`: the optimizer updates compiled into the model's object.
+/// `kernels`, `poolKernels`: the optimizer updates and loss poolings
+/// compiled into the model's object.
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::UpdateKernels &kernels);
+              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels);
 
 /// Checks the options against the compiled model (batch size); an error here
 /// is a command-line error.
@@ -30,7 +32,8 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model);
 /// Everything after option parsing; `kernels` null uses the runtime's own
 /// optimizer updates.
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const cpu::UpdateKernels *kernels = nullptr);
+                   const cpu::UpdateKernels *kernels = nullptr,
+                   const cpu::LossPoolKernels *poolKernels = nullptr);
 
 /// One line describing the compiled model, for --help and the log.
 std::string describeModel(const ModelDesc &model);

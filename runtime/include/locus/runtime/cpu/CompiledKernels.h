@@ -1,14 +1,16 @@
-//===- CompiledUpdateKernels.h - the kernels in a model's object -*- C++ -*-===//
+//===- CompiledKernels.h - the kernels in a model's object -------*- C++ -*-===//
 //
 // The C entry points that locus-generate-update-kernels emits (with
-// llvm.emit_c_interface) into the object locusc writes. Only a program linked
-// with such an object may call compiledUpdateKernels(): the training binary's
-// main and the tests of the compiled kernels.
+// llvm.emit_c_interface) into the object locusc writes, and the table of
+// locus-generate-pool-kernels' loss poolings. Only a program linked with such
+// an object may call these functions: the training binary's main and the
+// tests of the compiled kernels.
 //
 //===----------------------------------------------------------------------===//
-#ifndef LOCUS_RUNTIME_CPU_COMPILEDUPDATEKERNELS_H
-#define LOCUS_RUNTIME_CPU_COMPILEDUPDATEKERNELS_H
+#ifndef LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
+#define LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 
+#include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 
 extern "C" {
@@ -20,6 +22,8 @@ void _mlir_ciface_locus_sgd_update(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::
 void _mlir_ciface_locus_lars_norms(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
                                    locus::rt::cpu::MemRefScalarF64 *,
                                    locus::rt::cpu::MemRefScalarF64 *, double);
+extern const locus::rt::cpu::LossPoolKernel locus_loss_pool_kernels[];
+extern const int64_t locus_loss_pool_kernel_count;
 }
 
 namespace locus::rt::cpu {
@@ -27,6 +31,10 @@ namespace locus::rt::cpu {
 inline UpdateKernels compiledUpdateKernels() {
   return UpdateKernels{_mlir_ciface_locus_adamw_update, _mlir_ciface_locus_sgd_update,
                        _mlir_ciface_locus_lars_norms};
+}
+
+inline LossPoolKernels compiledLossPoolKernels() {
+  return LossPoolKernels{locus_loss_pool_kernels, locus_loss_pool_kernel_count};
 }
 
 } // namespace locus::rt::cpu
