@@ -36,7 +36,8 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
 void locus::registerTrainingPipeline() {
   PassPipelineRegistration<TrainingPipelineOptions>(
       "locus-training-pipeline",
-      "What locusc runs: shapes, blocks, the block step (fusion, gradients), "
-      "the memory plan and, with codegen, the update kernels in the LLVM dialect",
+      "What locusc runs: shapes, blocks, the block step (fusion, rules, gradients), "
+      "the memory plan and, with codegen, the update and loss-pooling kernels in "
+      "the LLVM dialect",
       buildTrainingPipeline);
 }

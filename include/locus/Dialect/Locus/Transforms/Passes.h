@@ -21,9 +21,10 @@ struct TrainingPipelineOptions
   Option<bool> memoryReport{*this, "memory-report",
                             llvm::cl::desc("Print the memory plan as a table"),
                             llvm::cl::init(false)};
-  Option<bool> codegen{*this, "codegen",
-                       llvm::cl::desc("Also generate and lower the update kernels"),
-                       llvm::cl::init(false)};
+  Option<bool> codegen{
+      *this, "codegen",
+      llvm::cl::desc("Also generate and lower the kernels (updates, loss poolings)"),
+      llvm::cl::init(false)};
 };
 
 /// The pipeline locusc runs on an imported spec.
