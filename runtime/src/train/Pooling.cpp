@@ -35,9 +35,7 @@ Tensor poolForLoss(ExecContext &ctx, const Tensor &h, int64_t k) {
   Shape4 ps = lossPooledMap(hs, k);
   Tensor z = ctx.allocate(ps);
   if (const cpu::LossPoolKernel *kernel = compiledPooling(ctx, hs, k)) {
-    cpu::MemRef4F32 in = cpu::memref4(h.data(), hs.n, hs.c, hs.h, hs.w);
-    cpu::MemRef4F32 out = cpu::memref4(z.data(), ps.n, ps.c, ps.h, ps.w);
-    kernel->pool(&in, &out);
+    cpu::lossPool(*kernel, h.data(), z.data(), hs.n);
   } else {
     cpu::avgPool2dForward(h.data(), hs, poolWindow(hs, k), z.data(), ps);
   }
@@ -50,9 +48,7 @@ Tensor unpoolGradient(ExecContext &ctx, const Tensor &dz, Shape4 hShape, int64_t
   Shape4 ps = lossPooledMap(hShape, k);
   Tensor dh = ctx.allocate(hShape);
   if (const cpu::LossPoolKernel *kernel = compiledPooling(ctx, hShape, k)) {
-    cpu::MemRef4F32 in = cpu::memref4(dz.data(), ps.n, ps.c, ps.h, ps.w);
-    cpu::MemRef4F32 out = cpu::memref4(dh.data(), hShape.n, hShape.c, hShape.h, hShape.w);
-    kernel->unpool(&in, &out);
+    cpu::lossUnpool(*kernel, dz.data(), dh.data(), hShape.n);
   } else {
     cpu::avgPool2dBackward(dz.data(), ps, poolWindow(hShape, k), dh.data(), hShape);
   }

@@ -42,6 +42,11 @@ inline MemRef4F32 memref4(float *data, int64_t n, int64_t c, int64_t h, int64_t 
   return MemRef4F32{data, data, 0, {n, c, h, w}, {c * h * w, h * w, w, 1}};
 }
 
+/// z = kernel.pool(h) for n samples, the batch split across the thread pool.
+void lossPool(const LossPoolKernel &kernel, const float *h, float *z, int64_t n);
+/// dh = kernel.unpool(dz) for n samples, likewise.
+void lossUnpool(const LossPoolKernel &kernel, const float *dz, float *dh, int64_t n);
+
 } // namespace locus::rt::cpu
 
 #endif
