@@ -2,6 +2,7 @@
 // gradients for CLAPP++, CLAPP++DFB, CLAPP++both and BP-CLAPP++ (global), the update applied by
 // step(), block-by-block memory against global mode, determinism, and unsupported rules.
 #include "DescriptorTestUtil.h"
+#include "EngineTestUtil.h"
 #include "locus/runtime/train/Checkpoint.h"
 #include "locus/runtime/MemoryPlan.h"
 #include "locus/runtime/train/Engine.h"
@@ -485,33 +486,9 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
 // Helpers
 //===----------------------------------------------------------------------===//
 
-std::unique_ptr<Engine> makeEngine(const ModelDesc &model, uint64_t seed = 1) {
-  EngineOptions options;
-  options.seed = seed;
-  std::unique_ptr<Engine> engine;
-  Status status = Engine::create(model, options, engine);
-  EXPECT_TRUE(status.isOk()) << status.message();
-  return engine;
-}
-
-Tensor randomViews(Engine &engine, uint64_t seed) {
-  Tensor views = Tensor::allocate(engine.memoryHandle(), engine.viewShape());
-  Rng rng(seed);
-  for (int64_t i = 0; i < views.count(); ++i)
-    views.data()[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
-  return views;
-}
-
-/// max |a - b| / max |b|: a norm-wise relative error that a few tiny entries cannot inflate.
-double relativeError(const float *a, const std::vector<double> &b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    double d = std::abs(a[i] - b[i]);
-    num = std::isnan(d) ? INFINITY : std::max(num, d);
-    den = std::max(den, std::abs(b[i]));
-  }
-  return den == 0 ? num : num / den;
-}
+using locus::test::makeEngine;
+using locus::test::randomViews;
+using locus::test::relativeError;
 
 void checkGradients(TinySpec spec) {
   ModelDesc model = buildTinyModel(spec);

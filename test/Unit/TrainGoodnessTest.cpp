@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "DescriptorTestUtil.h"
+#include "EngineTestUtil.h"
 #include "Goodness.h"
 
 #include "locus/runtime/MemoryPlan.h"
@@ -255,37 +256,14 @@ Reference reference(const ModelDesc &model, const std::vector<Tensor> &params, M
 // Helpers
 //===----------------------------------------------------------------------===//
 
-std::unique_ptr<Engine> makeEngine(const ModelDesc &model, uint64_t seed) {
-  EngineOptions options;
-  options.seed = seed;
-  std::unique_ptr<Engine> engine;
-  Status status = Engine::create(model, options, engine);
-  EXPECT_TRUE(status.isOk()) << status.message();
-  return engine;
-}
-
-Tensor randomViews(Engine &engine, uint64_t seed) {
-  Tensor views = Tensor::allocate(engine.memoryHandle(), engine.viewShape());
-  Rng rng(seed);
-  for (int64_t i = 0; i < views.count(); ++i)
-    views.data()[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
-  return views;
-}
+using locus::test::makeEngine;
+using locus::test::randomViews;
+using locus::test::relativeError;
 
 Map64 toMap(const Tensor &t) {
   Map64 m(t.shape().n, t.shape().c, t.shape().h, t.shape().w);
   m.v.assign(t.data(), t.data() + t.count());
   return m;
-}
-
-double relativeError(const std::vector<float> &got, const std::vector<double> &ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    double d = std::abs(got[i] - ref[i]);
-    num = std::isnan(d) ? INFINITY : std::max(num, d);
-    den = std::max(den, std::abs(ref[i]));
-  }
-  return den == 0 ? num : num / den;
 }
 
 void checkStep(const std::string &rule) {
@@ -321,7 +299,7 @@ void checkStep(const std::string &rule) {
     for (double e : g)
       norm = std::max(norm, std::abs(e));
     EXPECT_GT(norm, 0.0) << model.params[i].name << ": the check needs a non-zero gradient";
-    EXPECT_LT(relativeError(got[i], g), 1e-4) << rule << " " << model.params[i].name;
+    EXPECT_LT(relativeError(got[i].data(), g), 1e-4) << rule << " " << model.params[i].name;
   }
 }
 

@@ -314,12 +314,16 @@ SmallVector<Value> Conv2DOp::getTrainableOperands() {
 }
 
 namespace {
-/// The differentiable op defining `value`, or an error on `user`.
-FailureOr<DifferentiableOpInterface> differentiableDef(Operation *user, Value value) {
+/// The differentiable op defining `value`, whose gradient `grad` must have
+/// its type, or an error on the adjoint op `user`.
+FailureOr<DifferentiableOpInterface> adjointOf(Operation *user, Value value, Value grad) {
   auto def = value.getDefiningOp<DifferentiableOpInterface>();
   if (!def)
     return user->emitOpError("operand #0 must be the result of an op with a "
                              "gradient (DifferentiableOpInterface)");
+  if (grad.getType() != value.getType())
+    return user->emitOpError() << "gradient type " << grad.getType()
+                               << " differs from the value type " << value.getType();
   return def;
 }
 } // namespace
@@ -369,12 +373,9 @@ LogicalResult BilinearLossOp::verify() {
 }
 
 LogicalResult VjpOp::verify() {
-  FailureOr<DifferentiableOpInterface> def = differentiableDef(*this, getValue());
+  FailureOr<DifferentiableOpInterface> def = adjointOf(*this, getValue(), getGrad());
   if (failed(def))
     return failure();
-  if (getGrad().getType() != getValue().getType())
-    return emitOpError() << "gradient type " << getGrad().getType()
-                         << " differs from the value type " << getValue().getType();
   Type input = (*def)->getOperand(0).getType();
   if (getInputGrad().getType() != input)
     return emitOpError() << "result type " << getInputGrad().getType()
@@ -383,12 +384,9 @@ LogicalResult VjpOp::verify() {
 }
 
 LogicalResult ParamVjpOp::verify() {
-  FailureOr<DifferentiableOpInterface> def = differentiableDef(*this, getValue());
+  FailureOr<DifferentiableOpInterface> def = adjointOf(*this, getValue(), getGrad());
   if (failed(def))
     return failure();
-  if (getGrad().getType() != getValue().getType())
-    return emitOpError() << "gradient type " << getGrad().getType()
-                         << " differs from the value type " << getValue().getType();
   SmallVector<Value> trainable = def->getTrainableOperands();
   if (trainable.size() != getParamGrads().size())
     return emitOpError() << "has " << getParamGrads().size() << " results for "
