@@ -381,6 +381,15 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
 
   plan.blocks.resize(blocks);
   plan.globalForwardBytes.resize(blocks);
+  // A block's local-mode record: its bytes of parameters and optimizer
+  // state, its gradients, and the rest of its step's peak.
+  auto recordBlock = [&](int32_t l, const Live &live, int64_t grads, bool withProjections) {
+    BlockPlan &p = plan.blocks[l];
+    p.paramBytes = blockParamBytes(model.blocks[l], withProjections);
+    p.optimizerBytes = (copies - 1) * p.paramBytes;
+    p.gradientBytes = grads;
+    p.activationBytes = live.peak - grads;
+  };
   if (goodness != Goodness::None) {
     // Mirrors Engine::runLocal's goodness path (runtime/src/train/Goodness.h).
     int64_t stepPeak = 0, input = 0;
@@ -408,11 +417,7 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
         out /= 2;
       }
       stepPeak = std::max(stepPeak, live.peak);
-      BlockPlan &p = plan.blocks[l];
-      p.paramBytes = blockParamBytes(b, false);
-      p.optimizerBytes = (copies - 1) * p.paramBytes;
-      p.gradientBytes = grads;
-      p.activationBytes = live.peak - grads;
+      recordBlock(l, live, grads, /*withProjections=*/false);
       input = out;
     }
     plan.peakLocalBytes = resident + workspace + stepPeak;
@@ -427,11 +432,7 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
       lossPhase(b, out, live, dh, grads);
       backward(b, live, dh, grads, /*inputOwned=*/l > 0, /*outputHeld=*/true);
       stepPeak = std::max(stepPeak, live.peak);
-      BlockPlan &p = plan.blocks[l];
-      p.paramBytes = blockParamBytes(b, true);
-      p.optimizerBytes = (copies - 1) * p.paramBytes;
-      p.gradientBytes = grads;
-      p.activationBytes = live.peak - grads;
+      recordBlock(l, live, grads, /*withProjections=*/true);
       input = out;
     }
     plan.peakLocalBytes = resident + workspace + stepPeak;
