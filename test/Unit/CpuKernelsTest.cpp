@@ -204,6 +204,9 @@ std::vector<PoolCase> poolCases() {
       {{2, 2, 9, 7}, window(3, 3, 2, 2, 1, 1, 1, 1), "k3s2_pad1"},
       {{2, 3, 8, 9}, window(2, 3, 1, 2, 0, 1, 1, 0), "nonsquare_overlap_asym_pad"},
       {{2, 2, 5, 6}, window(1, 1, 1, 1, 0, 0, 0, 0), "k1"},
+      // Rows of >= 8 outputs take the AVX2 path; 14 ends with an overlapping group.
+      {{2, 3, 28, 28}, window(2, 2, 2, 2, 0, 0, 0, 0), "k2s2_vector_overlap"},
+      {{1, 2, 4, 33}, window(2, 2, 2, 2, 0, 0, 0, 0), "k2s2_vector_odd_floor"},
   };
 }
 
@@ -296,6 +299,42 @@ TEST(CpuPool, MaxPoolTiesTakeTheFirstElement) {
   EXPECT_EQ(arg[0], 1);
   EXPECT_EQ(y[1], 2.0f);
   EXPECT_EQ(arg[1], 2);
+}
+
+TEST(CpuPool, MaxPoolVectorRowsKeepTiesAndNaNs) {
+  // Values from {0, 1, 2} tie often; NaN wins and a later NaN moves the arg-max
+  // (the scalar rule, `v > best || isnan(v)` in window order).
+  const Shape4 xs{1, 2, 2, 24};
+  std::vector<float> x(static_cast<size_t>(xs.count()));
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>((i * 7 + i / 5) % 3);
+  for (size_t i : {3u, 30u, 31u, 54u, 77u, 78u})
+    x[i] = kNaN;
+  const Shape4 ys{1, 2, 1, 12};
+  for (bool relu : {false, true}) {
+    std::vector<float> y(12 * 2, -1.0f);
+    std::vector<int32_t> arg(12 * 2, -1);
+    if (relu)
+      reluMaxPool2dForward(x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), ys, arg.data());
+    else
+      maxPool2dForward(x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), ys, arg.data());
+    for (int64_t pl = 0; pl < 2; ++pl)
+      for (int64_t ox = 0; ox < 12; ++ox) {
+        const int64_t first = pl * 48 + 2 * ox;
+        int64_t at = first;
+        for (int64_t cand : {first + 1, first + 24, first + 25})
+          if (x[cand] > x[at] || std::isnan(x[cand]))
+            at = cand;
+        const float best = x[at];
+        const float want = relu ? (best > 0.0f ? best : 0.0f) : best;
+        const int64_t o = pl * 12 + ox;
+        EXPECT_EQ(arg[o], at) << "relu " << relu << " output " << o;
+        if (std::isnan(want))
+          EXPECT_TRUE(std::isnan(y[o])) << "output " << o;
+        else
+          EXPECT_EQ(y[o], want) << "relu " << relu << " output " << o;
+      }
+  }
 }
 
 TEST(CpuPool, LargeTiledPoolsMatchReference) {

@@ -6,6 +6,7 @@
 
 #include "cpu/AdamMath.h"
 #include "cpu/Parallel.h"
+#include "cpu/Simd.h"
 
 #include <cblas.h>
 
@@ -13,24 +14,9 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define LOCUS_HAVE_X86 1
-#define LOCUS_AVX2 __attribute__((target("avx2,fma")))
-#endif
-
 namespace locus::rt::cpu {
 
 namespace {
-
-bool useAvx2() {
-#if defined(LOCUS_HAVE_X86)
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-#else
-  return false;
-#endif
-}
 
 float *scratch(std::vector<float> &buf, int64_t floats) {
   if (static_cast<int64_t>(buf.size()) < floats)

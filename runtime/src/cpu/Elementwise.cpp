@@ -1,9 +1,7 @@
-//===- Elementwise.cpp - relu, triangle, GEMM -----------------------------===//
+//===- Elementwise.cpp - relu, triangle ---------------------------------===//
 #include "locus/runtime/cpu/Kernels.h"
 
 #include "cpu/Parallel.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cstring>
@@ -89,24 +87,6 @@ void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx) {
       for (int64_t q = 0; q < p; ++q)
         dxn[ch * p + q] -= tsum[q];
   });
-}
-
-void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
-          const float *a, const float *b, float beta, float *c) {
-  if (m <= 0 || n <= 0)
-    return;
-  if (k <= 0) {
-    // BLAS leaves C untouched when k = 0 only if beta = 1; make the result
-    // explicit: C = beta * C.
-    for (int64_t i = 0; i < m * n; ++i)
-      c[i] = beta == 0.0f ? 0.0f : beta * c[i];
-    return;
-  }
-  const int lda = static_cast<int>(transA ? m : k);
-  const int ldb = static_cast<int>(transB ? k : n);
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, lda, b, ldb,
-              beta, c, static_cast<int>(n));
 }
 
 } // namespace locus::rt::cpu

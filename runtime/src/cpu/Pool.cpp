@@ -7,6 +7,7 @@
 #include "locus/runtime/cpu/Kernels.h"
 
 #include "cpu/Parallel.h"
+#include "cpu/Simd.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,6 +26,99 @@ bool tiles(const Window &win) {
 
 inline bool better(float v, float best) { return v > best || std::isnan(v); }
 
+#if defined(LOCUS_HAVE_X86)
+/// The even and odd elements of p[0, 16), in order.
+LOCUS_AVX2 inline void deinterleave(const float *p, __m256 &even, __m256 &odd) {
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  constexpr int kLanes = _MM_SHUFFLE(3, 1, 2, 0); // undo shuffle_ps's per-128-bit halves
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), kLanes));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), kLanes));
+}
+
+/// Where candidate v wins (greater, or NaN), best = v and offset = o.
+LOCUS_AVX2 inline void takeIfBetter(__m256 v, int32_t o, __m256 &best, __m256 &offset) {
+  const __m256 win =
+      _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  best = _mm256_blendv_ps(best, v, win);
+  offset = _mm256_blendv_ps(offset, _mm256_castsi256_ps(_mm256_set1_epi32(o)), win);
+}
+
+/// Outputs [ox0, ox0 + 8) of one row of a 2x2 stride-2 max-pool with arg-max;
+/// r0, r1 are the window's two input rows and base the flat index of r0[0].
+/// Same order and NaN rule as the scalar loop: a candidate wins when it is
+/// greater or NaN. relu clamps the maxima at 0 (NaN too, as `h > 0 ? h : 0`).
+LOCUS_AVX2 inline void maxPoolRow2x2Avx2(const float *r0, const float *r1, int64_t ox0,
+                                         int32_t base, int32_t iw, bool relu, float *y,
+                                         int32_t *am) {
+  __m256 a, b, c, d;
+  deinterleave(r0 + 2 * ox0, a, b);
+  deinterleave(r1 + 2 * ox0, c, d);
+  __m256 best = a;
+  __m256 offset = _mm256_setzero_ps(); // int32 lanes carried in float registers
+  takeIfBetter(b, 1, best, offset);
+  takeIfBetter(c, iw, best, offset);
+  takeIfBetter(d, iw + 1, best, offset);
+  if (relu)
+    best = _mm256_max_ps(best, _mm256_setzero_ps()); // max_ps returns 0 for NaN
+  const __m256i lanes2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i at =
+      _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(base + static_cast<int32_t>(2 * ox0)),
+                                        lanes2),
+                       _mm256_castps_si256(offset));
+  _mm256_storeu_ps(y + ox0, best);
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(am + ox0), at);
+}
+#endif
+
+/// 2x2 stride-2 max-pool with arg-max, optionally with relu applied to the maxima.
+void maxPool2x2(const float *x, Shape4 xs, float *y, Shape4 ys, int32_t *argmax, bool relu) {
+  const int64_t planes = xs.n * xs.c;
+  const int64_t ih = xs.h, iw = xs.w, oh = ys.h, ow = ys.w;
+  const bool vector = useAvx2() && ow >= 8;
+  parallelFor(planes, xs.count() >= (1 << 16), [&](int64_t pl) {
+    const float *xp = x + pl * ih * iw;
+    float *yp = y + pl * oh * ow;
+    int32_t *ap = argmax + pl * oh * ow;
+    const int64_t base = pl * ih * iw;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const float *r0 = xp + 2 * oy * iw;
+      const float *r1 = r0 + iw;
+#if defined(LOCUS_HAVE_X86)
+      if (vector) {
+        // The last group overlaps the one before it when ow is not a multiple
+        // of 8: it rewrites the same values.
+        const auto rowBase = static_cast<int32_t>(base + 2 * oy * iw);
+        for (int64_t ox0 = 0; ox0 < ow; ox0 += 8)
+          maxPoolRow2x2Avx2(r0, r1, std::min(ox0, ow - 8), rowBase, static_cast<int32_t>(iw),
+                            relu, yp + oy * ow, ap + oy * ow);
+        continue;
+      }
+#endif
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int64_t c0 = 2 * ox;
+        float best = r0[c0];
+        int64_t at = 2 * oy * iw + c0;
+        if (better(r0[c0 + 1], best)) {
+          best = r0[c0 + 1];
+          at = 2 * oy * iw + c0 + 1;
+        }
+        if (better(r1[c0], best)) {
+          best = r1[c0];
+          at = (2 * oy + 1) * iw + c0;
+        }
+        if (better(r1[c0 + 1], best)) {
+          best = r1[c0 + 1];
+          at = (2 * oy + 1) * iw + c0 + 1;
+        }
+        yp[oy * ow + ox] = relu ? (best > 0.0f ? best : 0.0f) : best;
+        ap[oy * ow + ox] = static_cast<int32_t>(base + at);
+      }
+    }
+  });
+}
+
 } // namespace
 
 void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
@@ -34,35 +128,7 @@ void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Sh
   const bool big = xs.count() >= (1 << 16);
 
   if (win.kh == 2 && win.kw == 2 && tiles(win)) {
-    parallelFor(planes, big, [&](int64_t pl) {
-      const float *xp = x + pl * ih * iw;
-      float *yp = y + pl * oh * ow;
-      int32_t *ap = argmax + pl * oh * ow;
-      const int64_t base = pl * ih * iw;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        const float *r0 = xp + 2 * oy * iw;
-        const float *r1 = r0 + iw;
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t c0 = 2 * ox;
-          float best = r0[c0];
-          int64_t at = 2 * oy * iw + c0;
-          if (better(r0[c0 + 1], best)) {
-            best = r0[c0 + 1];
-            at = 2 * oy * iw + c0 + 1;
-          }
-          if (better(r1[c0], best)) {
-            best = r1[c0];
-            at = (2 * oy + 1) * iw + c0;
-          }
-          if (better(r1[c0 + 1], best)) {
-            best = r1[c0 + 1];
-            at = (2 * oy + 1) * iw + c0 + 1;
-          }
-          yp[oy * ow + ox] = best;
-          ap[oy * ow + ox] = static_cast<int32_t>(base + at);
-        }
-      }
-    });
+    maxPool2x2(x, xs, y, ys, argmax, /*relu=*/false);
     return;
   }
 
@@ -231,6 +297,10 @@ namespace locus::rt::cpu {
 
 void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
                           int32_t *argmax) {
+  if (win.kh == 2 && win.kw == 2 && tiles(win)) {
+    maxPool2x2(a, as, h, hs, argmax, /*relu=*/true);
+    return;
+  }
   maxPool2dForward(a, as, win, h, hs, argmax);
   const int64_t count = hs.count();
   parallelFor((count + 16383) / 16384, count >= (1 << 16), [&](int64_t chunk) {

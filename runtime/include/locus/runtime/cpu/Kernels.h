@@ -5,9 +5,9 @@
 // vectorises. Every function writes its outputs completely (no accumulation
 // unless the name says so). Shapes are checked by the caller.
 //
-// Threads: OpenBLAS threads the GEMMs (OPENBLAS_NUM_THREADS); large loops run
-// on the runtime's own workers (LOCUS_CPU_THREADS, default: every CPU the
-// process may use; 1 = serial). Kernels may be called from several threads;
+// Threads: large loops and GEMMs run on the runtime's own workers
+// (LOCUS_CPU_THREADS, default: every CPU the process may use; 1 = serial);
+// OpenBLAS is set to one thread and each worker calls it on its panel. Kernels may be called from several threads;
 // their parallel loops then take turns.
 //
 //===----------------------------------------------------------------------===//
@@ -96,7 +96,8 @@ void avgPool2dReluBackward(const float *dy, Shape4 ys, const Window &win, const 
 void triangleForward(const float *x, Shape4 xs, float *y);
 void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx);
 
-// C = alpha * op(A) op(B) + beta * C, row-major, through OpenBLAS.
+// C = alpha * op(A) op(B) + beta * C, row-major, through OpenBLAS (split in
+// panels over the runtime's workers when large).
 void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
           const float *a, const float *b, float beta, float *c);
 
