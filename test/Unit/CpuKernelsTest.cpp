@@ -2,6 +2,8 @@
 // reference loops on random inputs: odd sizes, padding, stride 2, non-square windows. Outputs are
 // pre-filled with NaN so a kernel that skips an element fails, and NaN never passes a comparison.
 #include "locus/runtime/cpu/Kernels.h"
+
+#include "cpu/Winograd.h"
 #include "locus/runtime/cpu/Optimizer.h"
 
 #include "NumericTestUtil.h"
@@ -113,6 +115,15 @@ std::vector<ConvCase> convCases() {
       {70, 2, 3, 2, 3, window(3, 3, 1, 1, 1, 1, 1, 1), "grouped_with_remainder"},
       {40, 4, 1, 1, 3, window(1, 1, 1, 1, 0, 0, 0, 0), "grouped_pointwise_1x1_maps"},
       {2, 16, 32, 32, 8, window(3, 3, 1, 1, 1, 1, 1, 1), "large_map_32x32"},
+      // Winograd F(2x2, 3x3) (>= 16 channels each side): odd maps end in
+      // cropped tiles; the last two split into tile and output-channel chunks.
+      {2, 16, 7, 9, 16, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_odd_map"},
+      {3, 32, 4, 4, 48, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_4x4_map"},
+      {4, 16, 1, 1, 16, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_1x1_map"},
+      {2, 16, 2, 3, 20, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_2x3_map"},
+      {8, 16, 44, 44, 16, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_tile_chunks"},
+      {1, 16, 3, 3, 8200, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_output_chunks"},
+      {1, 16, 17, 17, 8200, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_both_chunked"},
   };
 }
 
@@ -164,6 +175,28 @@ TEST_P(CpuConv, BackwardMatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Cpu, CpuConv, ::testing::ValuesIn(convCases()),
                          [](const auto &info) { return info.param.name; });
+
+TEST(CpuConv, WinogradCasesTakeThatPathInChunks) {
+  const Window same3x3 = window(3, 3, 1, 1, 1, 1, 1, 1);
+  for (const ConvCase &k : convCases()) {
+    const bool named = k.name.rfind("winograd", 0) == 0;
+    EXPECT_EQ(winogradShape({k.n, k.c, k.h, k.w}, k.win, k.o), named) << k.name;
+  }
+  EXPECT_FALSE(winogradShape({2, 3, 32, 32}, same3x3, 128)); // VGG-6's first layer
+  EXPECT_FALSE(winogradShape({2, 16, 8, 8}, window(3, 3, 2, 2, 1, 1, 1, 1), 16));
+  const WinogradPlan tiles = winogradPlan({8, 16, 44, 44}, 16);
+  EXPECT_EQ(tiles.tiles, 8 * 22 * 22);
+  EXPECT_LT(tiles.tileChunk, tiles.tiles);
+  const WinogradPlan outs = winogradPlan({1, 16, 3, 3}, 8200);
+  EXPECT_LT(outs.outChunk, 8200);
+  const WinogradPlan both = winogradPlan({1, 16, 17, 17}, 8200);
+  EXPECT_LT(both.outChunk, 8200);
+  EXPECT_LT(both.tileChunk, both.tiles);
+  // The planned scratch covers the path and the im2col data gradient beside it.
+  const Shape4 xs{8, 16, 44, 44};
+  EXPECT_GE(conv2dWorkspaceFloats(xs, same3x3, 16), tiles.floats(16));
+  EXPECT_GE(conv2dWorkspaceFloats(xs, same3x3, 16), 16 * 9 * 44 * 44);
+}
 
 TEST(CpuConv, WindowOutputShapeIsFloorMode) {
   const Shape4 s = window(3, 2, 2, 3, 1, 0, 0, 1).outputShape({4, 3, 10, 11}, 9);

@@ -14,6 +14,7 @@
 
 #include "cpu/ConvGeometry.h"
 #include "cpu/Parallel.h"
+#include "cpu/Winograd.h"
 
 #include <algorithm>
 #include <cstring>
@@ -108,6 +109,14 @@ void col2im(const float *col, int64_t ld, const ConvGeometry &g, float *dx) {
   });
 }
 
+/// Takes the scratch conv2dWorkspaceFloats plans for this layer even when the
+/// path that runs needs less (im2col beside a possible Winograd path), so the
+/// measured workspace is the planned one in every mode.
+void reservePlannedScratch(Shape4 xs, const Window &win, int64_t outChannels, Workspace &ws) {
+  if (winogradShape(xs, win, outChannels))
+    ws.get(conv2dWorkspaceFloats(xs, win, outChannels));
+}
+
 } // namespace
 
 void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
@@ -116,6 +125,11 @@ void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannel
   const int64_t o = outChannels, p = g.p, k = g.k;
   if (xs.n == 0 || p == 0 || o == 0)
     return;
+  reservePlannedScratch(xs, win, o, ws);
+  if (winogradEnabled(xs, win, o)) {
+    winogradConv2dForward(x, xs, w, o, b, y, ws, conv2dWorkspaceFloats(xs, win, o));
+    return;
+  }
   const int64_t xStride = xs.c * xs.h * xs.w, yStride = o * p;
   const int64_t grp = groupSize(g, xs.n);
 
@@ -178,6 +192,11 @@ void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
     std::fill(dw, dw + o * k, 0.0f);
     return;
   }
+  reservePlannedScratch(xs, win, o, ws);
+  if (winogradEnabled(xs, win, o)) {
+    winogradConv2dBackwardWeight(x, xs, dy, o, dw, ws, conv2dWorkspaceFloats(xs, win, o));
+    return;
+  }
 
   const int64_t grp = groupSize(g, xs.n);
   if (grp == 1) {
@@ -219,6 +238,7 @@ void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window
     std::fill(dx, dx + xs.count(), 0.0f);
     return;
   }
+  reservePlannedScratch(xs, win, o, ws);
   const int64_t grp = groupSize(g, xs.n);
   if (grp == 1) {
     const bool direct = g.identityCol();

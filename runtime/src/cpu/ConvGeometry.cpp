@@ -1,6 +1,8 @@
 //===- ConvGeometry.cpp - shapes and scratch sizes of a convolution -------===//
 #include "cpu/ConvGeometry.h"
 
+#include "cpu/Winograd.h"
+
 #include <algorithm>
 
 namespace locus::rt::cpu {
@@ -43,10 +45,15 @@ int64_t groupSize(const ConvGeometry &g, int64_t n) {
 int64_t conv2dWorkspaceFloats(Shape4 xs, const Window &win, int64_t outChannels) {
   // Forward, weight gradient and data gradient ask for the same scratch:
   // one sample's im2col, or a group's im2col plus its [O x gP] GEMM operand.
+  // Where the Winograd path may run (forward and weight gradient; the data
+  // gradient stays im2col), every call takes the larger of the two, so the
+  // plan holds whichever path runs and whichever steps a mode has.
   const ConvGeometry g = geometry(xs, win);
   const int64_t grp = groupSize(g, xs.n);
   int64_t floats = grp == 1 ? (g.identityCol() ? 0 : g.k * g.p)
                             : g.k * grp * g.p + outChannels * grp * g.p;
+  if (winogradShape(xs, win, outChannels))
+    floats = std::max(floats, winogradPlan(xs, outChannels).floats(xs.c));
   return std::max<int64_t>(floats, 1); // Workspace::get never takes less
 }
 

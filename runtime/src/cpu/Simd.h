@@ -25,6 +25,18 @@ inline bool useAvx2() {
 #endif
 }
 
+#if defined(LOCUS_HAVE_X86)
+/// The even and odd elements of p[0, 16), in order.
+LOCUS_AVX2 inline void deinterleave(const float *p, __m256 &even, __m256 &odd) {
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  constexpr int kLanes = _MM_SHUFFLE(3, 1, 2, 0); // undo shuffle_ps's per-128-bit halves
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), kLanes));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), kLanes));
+}
+#endif
+
 } // namespace locus::rt::cpu
 
 #endif

@@ -1,0 +1,55 @@
+//===- Winograd.h - 3x3 convolutions by Winograd F(2x2, 3x3) ----*- C++ -*-===//
+//
+// Shared by the convolution kernels (Conv.cpp), which take this path when it
+// applies, and the memory plan (through conv2dWorkspaceFloats), which must
+// count its scratch. No BLAS dependency in the planning half.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_SRC_CPU_WINOGRAD_H
+#define LOCUS_RUNTIME_SRC_CPU_WINOGRAD_H
+
+#include "locus/runtime/cpu/Kernels.h"
+
+namespace locus::rt::cpu {
+
+/// How a Winograd convolution walks its operands: output channels in chunks
+/// of `outChunk`, 2x2 output tiles (over the whole batch) in chunks of
+/// `tileChunk`, so its scratch stays bounded for any layer size.
+struct WinogradPlan {
+  int64_t tilesY = 0, tilesX = 0, tiles = 0; // tiles per map, and over the batch
+  int64_t outChunk = 0, tileChunk = 0;
+  /// Floats between the 16 positions' matrices of one operand. The extra
+  /// cache line keeps the 16 write streams of a transform off one cache set
+  /// when rows * cols is a power of two (it often is: 1024 x 128).
+  static int64_t positionStride(int64_t rows, int64_t cols) { return rows * cols + 16; }
+  /// Scratch floats: transformed weights (or their gradient) of one output
+  /// chunk, transformed inputs of one tile chunk, and the products.
+  int64_t floats(int64_t inChannels) const {
+    return 16 * (positionStride(outChunk, inChannels) + positionStride(inChannels, tileChunk) +
+                 positionStride(outChunk, tileChunk));
+  }
+};
+
+/// Whether the shape takes the Winograd path: 3x3, stride 1, padding 1 on
+/// every side, and enough channels on both sides for the transformed GEMMs
+/// to pay (the first layer's 1 or 3 input channels stay with im2col).
+bool winogradShape(Shape4 xs, const Window &win, int64_t outChannels);
+
+/// winogradShape, unless LOCUS_CPU_WINOGRAD=0 turns the path off (for
+/// comparisons; the workspace is planned for either path).
+bool winogradEnabled(Shape4 xs, const Window &win, int64_t outChannels);
+
+WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels);
+
+/// y = conv3x3(x, w) + b (b may be null), padding 1: same as conv2dForward.
+void winogradConv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                           const float *b, float *y, Workspace &ws, int64_t wsFloats);
+
+/// dw = the weight gradient of the same convolution for output gradient dy.
+void winogradConv2dBackwardWeight(const float *x, Shape4 xs, const float *dy,
+                                  int64_t outChannels, float *dw, Workspace &ws,
+                                  int64_t wsFloats);
+
+} // namespace locus::rt::cpu
+
+#endif
