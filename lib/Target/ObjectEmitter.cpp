@@ -146,6 +146,54 @@ LogicalResult addPoolKernelTable(ModuleOp module, llvm::Module &object) {
   return success();
 }
 
+/// The table the runtime finds the blocks' relu + max-pool kernels in: one
+/// {C, H, W, kh, kw, forward, backward} record per
+/// _mlir_ciface_locus_relu_max_pool_<C>x<H>x<W>_k<kh>x<kw>
+/// (locus-generate-relu-pool-kernels), and its length.
+LogicalResult addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
+  llvm::LLVMContext &context = object.getContext();
+  llvm::Type *i64 = llvm::Type::getInt64Ty(context);
+  llvm::Type *ptr = llvm::PointerType::get(context, 0);
+  auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, i64, ptr, ptr});
+  constexpr llvm::StringLiteral prefix = "_mlir_ciface_locus_relu_max_pool_";
+  std::vector<llvm::Constant *> records;
+  for (llvm::Function &forward : object.functions()) {
+    if (!forward.getName().starts_with(prefix))
+      continue;
+    StringRef suffix = forward.getName().drop_front(prefix.size());
+    auto [dims, window] = suffix.split("_k");
+    SmallVector<StringRef> map, win;
+    dims.split(map, 'x');
+    window.split(win, 'x');
+    int64_t v[5];
+    bool bad = map.size() != 3 || win.size() != 2;
+    for (int i = 0; i < 5 && !bad; ++i)
+      bad = (i < 3 ? map[i] : win[i - 3]).getAsInteger(10, v[i]);
+    if (bad)
+      return module.emitError("malformed relu + max-pool kernel name ") << forward.getName();
+    llvm::Function *backward =
+        object.getFunction(("_mlir_ciface_locus_relu_max_unpool_" + suffix).str());
+    if (!backward)
+      return module.emitError("relu + max-pool kernel ")
+             << forward.getName() << " has no backward kernel";
+    std::vector<llvm::Constant *> fields;
+    for (int64_t x : v)
+      fields.push_back(llvm::ConstantInt::get(i64, x));
+    fields.push_back(&forward);
+    fields.push_back(backward);
+    records.push_back(llvm::ConstantStruct::get(record, fields));
+  }
+  auto *arrayType = llvm::ArrayType::get(record, records.size());
+  new llvm::GlobalVariable(object, arrayType, /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantArray::get(arrayType, records),
+                           "locus_relu_pool_kernels");
+  new llvm::GlobalVariable(object, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, records.size()),
+                           "locus_relu_pool_kernel_count");
+  return success();
+}
+
 } // namespace
 
 LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
@@ -180,7 +228,8 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
   object->setTargetTriple((*machine)->getTargetTriple());
   object->setDataLayout((*machine)->createDataLayout());
   addDescriptor(*object, blob);
-  if (failed(addPoolKernelTable(module, *object)))
+  if (failed(addPoolKernelTable(module, *object)) ||
+      failed(addReluPoolKernelTable(module, *object)))
     return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");

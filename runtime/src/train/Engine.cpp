@@ -94,8 +94,23 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
             check(model.blocks[contextBlockOf(model, index)], contextPoolOf(model, index)));
     }
   }
+  if (const cpu::ReluPoolKernels *table = options.reluPoolKernels) {
+    // Every relu + max-pool that locusc compiles must be in the table.
+    for (const BlockDesc &block : model.blocks)
+      for (size_t i = 0; i < block.layers.size(); ++i) {
+        const LayerDesc &layer = block.layers[i];
+        const auto &s = layer.inShape;
+        if (reluPoolIsCompiled(layer) &&
+            !table->find(s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]))
+          return Status::error(fmt::format(
+              "the compiled model has no relu + max-pool kernel for block '{}' layer {} ([{}, "
+              "{}, {}], window {}x{}); recompile it with this locusc",
+              block.name, i, s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]));
+      }
+  }
   std::unique_ptr<Engine> engine(new Engine(model, options));
   engine->ctx_->poolKernels = options.poolKernels;
+  engine->ctx_->reluPoolKernels = options.reluPoolKernels;
   engine->global_ = model.blocks.back().loss.mode == "global";
   engine->initParameters();
   out = std::move(engine);

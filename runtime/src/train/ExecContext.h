@@ -3,6 +3,7 @@
 #define LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 
 #include "locus/runtime/cpu/PoolKernels.h"
+#include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/train/Tensor.h"
 
 #include <memory>
@@ -15,6 +16,8 @@ struct ExecContext {
   cpu::Workspace workspace;
   /// The model's compiled loss poolings (null: the runtime's own kernels).
   const cpu::LossPoolKernels *poolKernels = nullptr;
+  /// The model's compiled relu + max-pool epilogues (null: the runtime's).
+  const cpu::ReluPoolKernels *reluPoolKernels = nullptr;
 
   Tensor allocate(Shape4 shape) const { return Tensor::allocate(memory, shape); }
   Tensor zeros(Shape4 shape) const { return Tensor::zeros(memory, shape); }

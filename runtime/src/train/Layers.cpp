@@ -22,6 +22,19 @@ cpu::Window layerWindow(const LayerDesc &layer) {
   return w;
 }
 
+bool reluPoolIsCompiled(const LayerDesc &layer) {
+  return layer.kind == LayerKind::ReluMaxPool2D && layer.kernel[0] == layer.stride[0] &&
+         layer.kernel[1] == layer.stride[1] && layer.pad[0] == 0 && layer.pad[1] == 0 &&
+         layer.pad[2] == 0 && layer.pad[3] == 0;
+}
+
+const cpu::ReluPoolKernel *compiledReluPool(const ExecContext &ctx, const LayerDesc &layer) {
+  if (!ctx.reluPoolKernels || !reluPoolIsCompiled(layer))
+    return nullptr;
+  const auto &s = layer.inShape;
+  return ctx.reluPoolKernels->find(s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]);
+}
+
 Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
                     Tensor x, BlockState *state, float biasScale) {
   int64_t n = x.shape().n;
@@ -57,7 +70,10 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
       // carry the relu mask for the backward pass.
       y = ctx.allocate(ys);
       IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
-      cpu::reluMaxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+      if (const cpu::ReluPoolKernel *kernel = compiledReluPool(ctx, layer))
+        cpu::reluPoolForward(*kernel, x.data(), y.data(), argmax.data(), n);
+      else
+        cpu::reluMaxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
       if (keep) {
         keep->argmax = argmax;
         keep->output = y;
@@ -145,8 +161,13 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       break;
     case LayerKind::ReluMaxPool2D:
       dx = ctx.allocate(xs);
-      cpu::reluMaxPool2dBackward(dy.data(), saved.output.data(), ys, saved.argmax.data(),
-                                 dx.data(), xs);
+      // The same kernel source as the forward pass: the two arg-max formats differ.
+      if (const cpu::ReluPoolKernel *kernel = compiledReluPool(ctx, layer))
+        cpu::reluPoolBackward(*kernel, dy.data(), saved.output.data(), saved.argmax.data(),
+                              dx.data(), n);
+      else
+        cpu::reluMaxPool2dBackward(dy.data(), saved.output.data(), ys, saved.argmax.data(),
+                                   dx.data(), xs);
       saved.argmax.reset();
       saved.output.reset();
       break;

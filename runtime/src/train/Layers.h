@@ -26,6 +26,15 @@ namespace locus::rt::train {
 Shape4 withBatch(const std::array<int64_t, 4> &shape, int64_t n);
 cpu::Window layerWindow(const LayerDesc &layer);
 
+/// Whether locusc compiles this relu + max-pool layer's kernels (its window
+/// tiles the map: kernel = stride, no padding); the runtime's general kernel
+/// runs the others.
+bool reluPoolIsCompiled(const LayerDesc &layer);
+
+/// The compiled kernels of a relu + max-pool layer, or null when the engine
+/// has no table (tests) or the layer is not compiled.
+const cpu::ReluPoolKernel *compiledReluPool(const ExecContext &ctx, const LayerDesc &layer);
+
 /// What one layer kept from its forward pass.
 struct LayerState {
   Tensor input, output;

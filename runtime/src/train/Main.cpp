@@ -28,5 +28,6 @@ int main(int argc, char **argv) {
 #endif
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
                                      locus::rt::cpu::compiledUpdateKernels(),
-                                     locus::rt::cpu::compiledLossPoolKernels());
+                                     locus::rt::cpu::compiledLossPoolKernels(),
+                                     locus::rt::cpu::compiledReluPoolKernels());
 }

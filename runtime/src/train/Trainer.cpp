@@ -11,6 +11,8 @@
 #include "locus/runtime/train/Probe.h"
 #include "locus/runtime/train/Random.h"
 
+#include "Layers.h"
+
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
@@ -94,10 +96,12 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
 }
 
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const cpu::UpdateKernels *kernels, const cpu::LossPoolKernels *poolKernels) {
+                   const cpu::UpdateKernels *kernels, const cpu::LossPoolKernels *poolKernels,
+                   const cpu::ReluPoolKernels *reluPoolKernels) {
   EngineOptions engineOptions;
   engineOptions.kernels = kernels;
   engineOptions.poolKernels = poolKernels;
+  engineOptions.reluPoolKernels = reluPoolKernels;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars
@@ -175,6 +179,15 @@ Status runTraining(const ModelDesc &model, const Options &options,
   progress(fmt::format("training: {} steps ({} per epoch, {} images per step), {} update {}",
                        totalSteps, stepsPerEpoch, b, options.optimizer,
                        kernels ? "compiled by locusc" : "of the runtime library"));
+  int64_t compiledPools = 0, runtimePools = 0;
+  for (const BlockDesc &block : model.blocks)
+    for (const LayerDesc &layer : block.layers)
+      if (layer.kind == LayerKind::ReluMaxPool2D)
+        ++(reluPoolKernels && reluPoolIsCompiled(layer) ? compiledPools : runtimePools);
+  if (compiledPools + runtimePools > 0)
+    progress(fmt::format("relu + max-pool: {} layer(s) compiled by locusc, {} by the runtime's "
+                         "general kernel (windows that overlap or pad)",
+                         compiledPools, runtimePools));
   MemoryTracker &memory = engine->memory();
   memory.resetPeak();
   int64_t baseline = memory.tracked();
@@ -315,7 +328,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
 }
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels) {
+              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels,
+              const cpu::ReluPoolKernels &reluPoolKernels) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
   ModelDesc model;
   std::string error;
@@ -350,7 +364,7 @@ int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long lo
     return 2;
   }
   try {
-    Status status = runTraining(model, options, &kernels, &poolKernels);
+    Status status = runTraining(model, options, &kernels, &poolKernels, &reluPoolKernels);
     if (!status.isOk()) {
       fmt::print(stderr, "error: {}\n", status.message());
       return 1;

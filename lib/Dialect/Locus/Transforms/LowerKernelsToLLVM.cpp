@@ -16,6 +16,7 @@
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
@@ -24,6 +25,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -35,6 +37,25 @@ namespace locus {
 using namespace mlir;
 
 namespace {
+
+/// For every kernel, the positions its memref arguments marked llvm.noalias
+/// take after lowering: the aligned pointer of each descriptor (allocated
+/// pointer, aligned pointer, offset, sizes, strides). FuncToLLVM drops the
+/// attribute for descriptor arguments; without it LLVM must assume the
+/// output may overlap the inputs and neither vectorises nor keeps loads.
+llvm::StringMap<SmallVector<unsigned>> noaliasPointers(ModuleOp kernels) {
+  llvm::StringMap<SmallVector<unsigned>> result;
+  for (auto func : kernels.getOps<func::FuncOp>()) {
+    unsigned position = 0;
+    for (auto [index, type] : llvm::enumerate(func.getArgumentTypes())) {
+      auto memref = dyn_cast<MemRefType>(type);
+      if (memref && func.getArgAttr(index, "llvm.noalias"))
+        result[func.getName()].push_back(position + 1);
+      position += memref ? 3 + 2 * memref.getRank() : 1;
+    }
+  }
+  return result;
+}
 
 struct LowerKernelsToLLVMPass
     : public locus::impl::LocusLowerKernelsToLLVMBase<LowerKernelsToLLVMPass> {
@@ -49,12 +70,14 @@ struct LowerKernelsToLLVMPass
       return signalPassFailure();
     }
 
+    llvm::StringMap<SmallVector<unsigned>> noalias = noaliasPointers(kernels);
     OpPassManager pipeline(ModuleOp::getOperationName());
     pipeline.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
     pipeline.addPass(createLowerAffinePass());
     pipeline.addPass(createSCFToControlFlowPass());
     pipeline.addPass(memref::createExpandStridedMetadataPass());
     pipeline.addPass(createLowerAffinePass()); // strided metadata yields affine.apply
+    pipeline.addPass(createConvertVectorToLLVMPass());
     pipeline.addPass(createFinalizeMemRefToLLVMConversionPass());
     pipeline.addPass(createConvertMathToLLVMPass());
     pipeline.addPass(createArithToLLVMConversionPass());
@@ -63,6 +86,14 @@ struct LowerKernelsToLLVMPass
     pipeline.addPass(createReconcileUnrealizedCastsPass());
     if (failed(runPipeline(pipeline, kernels)))
       return signalPassFailure();
+    for (auto func : kernels.getOps<LLVM::LLVMFuncOp>()) {
+      auto it = noalias.find(func.getName());
+      if (it == noalias.end())
+        continue;
+      for (unsigned position : it->second)
+        func.setArgAttr(position, LLVM::LLVMDialect::getNoAliasAttrName(),
+                        UnitAttr::get(&getContext()));
+    }
 
     // Every op must now be in the LLVM dialect, or translation would fail
     // later with a less helpful message.

@@ -29,6 +29,7 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
   if (options.codegen) {
     pm.addPass(createLocusGenerateUpdateKernels());
     pm.addPass(createLocusGeneratePoolKernels());
+    pm.addPass(createLocusGenerateReluPoolKernels());
     pm.addPass(createLocusLowerKernelsToLLVM());
   }
 }
@@ -37,7 +38,8 @@ void locus::registerTrainingPipeline() {
   PassPipelineRegistration<TrainingPipelineOptions>(
       "locus-training-pipeline",
       "What locusc runs: shapes, blocks, the block step (fusion, rules, gradients), "
-      "the memory plan and, with codegen, the update and loss-pooling kernels in "
+      "the memory plan and, with codegen, the update, loss-pooling and relu + max-pool "
+      "kernels in "
       "the LLVM dialect",
       buildTrainingPipeline);
 }

@@ -190,6 +190,38 @@ def LocusGeneratePoolKernels
   ];
 }
 
+def LocusGenerateReluPoolKernels
+    : Pass<"locus-generate-relu-pool-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the blocks' relu + max-pool epilogues as static-shape linalg kernels";
+  let description = [{
+    For every (C, H, W, kh, kw) of a `locus.relu_max_pool2d` whose window
+    tiles the map (kernel = stride, no padding), adds to `@locus_kernels`:
+
+    - `locus_relu_max_pool_<C>x<H>x<W>_k<kh>x<kw>(a, h, argmax)`:
+      h = max(0, max of each window of a), argmax = the position of that
+      maximum inside its window (ki * kw + kj, i32; 0 where h = 0), a max
+      that starts from 0 (relu(max(a)) = max(relu(a)));
+    - `locus_relu_max_unpool_<C>x<H>x<W>_k<kh>x<kw>(dh, h, argmax, da)`:
+      da = dh at each window's arg-max where h > 0, else 0; the adjoint's
+      scatter written as a gather in row order.
+
+    Both are scf loops over (n, c, row) around vector-dialect code along
+    the row: contiguous loads of up to 8 windows, vector.shuffle to split
+    (forward) or repeat (backward) the window columns, contiguous stores.
+
+    Shapes are static except the batch. The object emitter lists the pairs
+    in the table `locus_relu_pool_kernels`; the runtime's general kernel
+    serves the other windows, and the training binary's log says which ran.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
 def LocusLowerKernelsToLLVM
     : Pass<"locus-lower-kernels-to-llvm", "::mlir::ModuleOp"> {
   let summary = "Lower the @locus_kernels module to the LLVM dialect";
@@ -212,6 +244,7 @@ def LocusLowerKernelsToLLVM
     "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

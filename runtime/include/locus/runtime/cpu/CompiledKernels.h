@@ -1,8 +1,9 @@
 //===- CompiledKernels.h - the kernels in a model's object -------*- C++ -*-===//
 //
 // The C entry points that locus-generate-update-kernels emits (with
-// llvm.emit_c_interface) into the object locusc writes, and the table of
-// locus-generate-pool-kernels' loss poolings. Only a program linked with such
+// llvm.emit_c_interface) into the object locusc writes, and the tables of
+// locus-generate-pool-kernels' loss poolings and locus-generate-relu-pool-kernels'
+// block epilogues. Only a program linked with such
 // an object may call these functions: the training binary's main and the
 // tests of the compiled kernels.
 //
@@ -11,6 +12,7 @@
 #define LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 
 #include "locus/runtime/cpu/PoolKernels.h"
+#include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 
 extern "C" {
@@ -24,6 +26,8 @@ void _mlir_ciface_locus_lars_norms(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::
                                    locus::rt::cpu::MemRefScalarF64 *, double);
 extern const locus::rt::cpu::LossPoolKernel locus_loss_pool_kernels[];
 extern const int64_t locus_loss_pool_kernel_count;
+extern const locus::rt::cpu::ReluPoolKernel locus_relu_pool_kernels[];
+extern const int64_t locus_relu_pool_kernel_count;
 }
 
 namespace locus::rt::cpu {
@@ -35,6 +39,10 @@ inline UpdateKernels compiledUpdateKernels() {
 
 inline LossPoolKernels compiledLossPoolKernels() {
   return LossPoolKernels{locus_loss_pool_kernels, locus_loss_pool_kernel_count};
+}
+
+inline ReluPoolKernels compiledReluPoolKernels() {
+  return ReluPoolKernels{locus_relu_pool_kernels, locus_relu_pool_kernel_count};
 }
 
 } // namespace locus::rt::cpu

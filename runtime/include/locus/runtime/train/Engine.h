@@ -22,6 +22,7 @@
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
 #include "locus/runtime/cpu/PoolKernels.h"
+#include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Schedule.h"
 #include "locus/runtime/train/Tensor.h"
@@ -50,6 +51,9 @@ struct EngineOptions {
   /// The model's compiled loss poolings; when given, it must list every
   /// pooling the model runs (Engine::create checks).
   const cpu::LossPoolKernels *poolKernels = nullptr;
+  /// The model's compiled relu + max-pool epilogues; when given, it must
+  /// list every relu + max-pool layer whose window tiles its map.
+  const cpu::ReluPoolKernels *reluPoolKernels = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

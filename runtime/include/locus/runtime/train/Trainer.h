@@ -12,6 +12,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/PoolKernels.h"
+#include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Options.h"
 
@@ -20,10 +21,11 @@
 
 namespace locus::rt::train {
 
-/// `kernels`, `poolKernels`: the optimizer updates and loss poolings
-/// compiled into the model's object.
+/// `kernels`, `poolKernels`, `reluPoolKernels`: the optimizer updates, loss
+/// poolings and relu + max-pool epilogues compiled into the model's object.
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels);
+              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels,
+              const cpu::ReluPoolKernels &reluPoolKernels);
 
 /// Checks the options against the compiled model (batch size); an error here
 /// is a command-line error.
@@ -33,7 +35,8 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model);
 /// optimizer updates.
 Status runTraining(const ModelDesc &model, const Options &options,
                    const cpu::UpdateKernels *kernels = nullptr,
-                   const cpu::LossPoolKernels *poolKernels = nullptr);
+                   const cpu::LossPoolKernels *poolKernels = nullptr,
+                   const cpu::ReluPoolKernels *reluPoolKernels = nullptr);
 
 /// One line describing the compiled model, for --help and the log.
 std::string describeModel(const ModelDesc &model);

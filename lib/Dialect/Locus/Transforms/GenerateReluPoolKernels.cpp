@@ -1,0 +1,274 @@
+//===- GenerateReluPoolKernels.cpp - the block epilogue as linalg kernels --===//
+//
+// Every block with a max-pool ends in locus.relu_max_pool2d: h = the maximum
+// of relu(a) over each window, and the position it came from for the
+// backward pass. With the channel count, map size and window known per
+// layer, each (C, H, W, kh, kw) gets a forward and a backward kernel (scf
+// loops around vector code) with static shapes and a dynamic batch.
+//
+// relu(max(a)) = max(relu(a)), so the forward reduction starts from 0
+// instead of -inf: a window whose values are all <= 0 yields h = 0 and
+// arg-max 0, and the backward pass sends it nothing (it checks h > 0).
+// The arg-max is the position inside the window (ki kw + kj), which the
+// backward kernel compares against each element's own position: the scatter
+// of the adjoint becomes a gather, written in row order.
+//
+// Only windows that tile the map (kernel = stride, no padding: every pool
+// of the paper's networks) are generated; others run the runtime's general
+// kernel, and the training binary's log names them.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/Dialect/Locus/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <set>
+#include <tuple>
+
+namespace locus {
+#define GEN_PASS_DEF_LOCUSGENERATERELUPOOLKERNELS
+#include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+} // namespace locus
+
+using namespace mlir;
+using namespace locus;
+
+namespace {
+
+/// A relu + max-pool the runtime performs on [N, C, H, W] maps.
+struct ReluPool {
+  int64_t c, h, w, kh, kw;
+  bool operator<(const ReluPool &o) const {
+    return std::tie(c, h, w, kh, kw) < std::tie(o.c, o.h, o.w, o.kh, o.kw);
+  }
+  std::string suffix() const {
+    return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w) + "_k" +
+           std::to_string(kh) + "x" + std::to_string(kw);
+  }
+};
+
+/// The op's window as a ReluPool, or nothing when it does not tile the map.
+std::optional<ReluPool> tilingWindow(ReluMaxPool2DOp op) {
+  auto in = cast<ShapedType>(op.getInput().getType());
+  ArrayRef<int64_t> k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  if (!in.hasStaticShape() || in.getRank() != 4 || k.size() != 2 || s.size() != 2 ||
+      p.size() != 4 || k[0] != s[0] || k[1] != s[1] || llvm::any_of(p, [](int64_t v) {
+        return v != 0;
+      }))
+    return std::nullopt;
+  return ReluPool{in.getDimSize(1), in.getDimSize(2), in.getDimSize(3), k[0], k[1]};
+}
+
+struct KernelTypes {
+  MemRefType map, pooled, index;
+};
+
+KernelTypes kernelTypes(OpBuilder &b, const ReluPool &p) {
+  int64_t oh = p.h / p.kh, ow = p.w / p.kw, n = ShapedType::kDynamic;
+  return {MemRefType::get({n, p.c, p.h, p.w}, b.getF32Type()),
+          MemRefType::get({n, p.c, oh, ow}, b.getF32Type()),
+          MemRefType::get({n, p.c, oh, ow}, b.getI32Type())};
+}
+
+func::FuncOp createKernel(OpBuilder &builder, Location loc, StringRef name,
+                          ArrayRef<Type> args) {
+  auto func = func::FuncOp::create(builder, loc, name, builder.getFunctionType(args, {}));
+  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+  // The runtime never passes overlapping buffers; without this, every store
+  // to the output may change the inputs, and LLVM neither keeps loaded
+  // values nor vectorises.
+  for (unsigned i = 0; i < args.size(); ++i)
+    func.setArgAttr(i, "llvm.noalias", builder.getUnitAttr());
+  return func;
+}
+
+/// Both kernels are loops over (n, c, i) around vector code along the output
+/// columns j, VW of them at a time (VW: the widest power of two <= 8 that the
+/// row holds): one contiguous load of VW * kw input columns per window row,
+/// whose lanes are taken apart (forward) or put together (backward) with
+/// vector.shuffle. A row whose width is not a multiple of VW ends with a
+/// group that overlaps the one before and rewrites the same values. Written
+/// as linalg.generic with strided window operands instead, LLVM left 14-wide
+/// rows (the Fashion-MNIST net) scalar, at half the speed.
+int64_t vectorWidth(const ReluPool &p) {
+  int64_t ow = p.w / p.kw, width = 1;
+  while (width * 2 <= std::min<int64_t>(8, ow))
+    width *= 2;
+  return width;
+}
+
+/// scf.for lo..hi step 1 with an index induction variable.
+void forRange(OpBuilder &b, Location l, Value lo, Value hi,
+              function_ref<void(OpBuilder &, Location, Value)> body) {
+  Value one = arith::ConstantIndexOp::create(b, l, 1);
+  scf::ForOp::create(b, l, lo, hi, one, ValueRange{},
+                     [&](OpBuilder &nb, Location nl, Value iv, ValueRange) {
+                       body(nb, nl, iv);
+                       scf::YieldOp::create(nb, nl);
+                     });
+}
+
+Value index(OpBuilder &b, Location l, int64_t v) { return arith::ConstantIndexOp::create(b, l, v); }
+
+/// Loops n < batch, c < C, i < OH, and the column groups of a row: calls
+/// body(n, c, i, j0) with j0 the first output column of the group.
+void forEachGroup(OpBuilder &b, Location l, Value batch, const ReluPool &p, int64_t width,
+                  function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)> body) {
+  int64_t oh = p.h / p.kh, ow = p.w / p.kw, groups = (ow + width - 1) / width;
+  forRange(b, l, index(b, l, 0), batch, [&](OpBuilder &b, Location l, Value n) {
+    forRange(b, l, index(b, l, 0), index(b, l, p.c), [&](OpBuilder &b, Location l, Value c) {
+      forRange(b, l, index(b, l, 0), index(b, l, oh), [&](OpBuilder &b, Location l, Value i) {
+        forRange(b, l, index(b, l, 0), index(b, l, groups),
+                 [&](OpBuilder &b, Location l, Value g) {
+                   Value start = arith::MulIOp::create(b, l, g, index(b, l, width));
+                   Value j0 = arith::MinSIOp::create(b, l, start, index(b, l, ow - width));
+                   body(b, l, n, c, i, j0);
+                 });
+      });
+    });
+  });
+}
+
+Value splatI32(OpBuilder &b, Location l, VectorType type, int64_t v) {
+  return arith::ConstantOp::create(
+      b, l, DenseElementsAttr::get(type, b.getI32IntegerAttr(static_cast<int32_t>(v))));
+}
+
+/// locus_relu_max_pool_<suffix>(a, h, argmax).
+void buildForward(OpBuilder &builder, Location loc, const ReluPool &p) {
+  KernelTypes t = kernelTypes(builder, p);
+  func::FuncOp func = createKernel(builder, loc, "locus_relu_max_pool_" + p.suffix(),
+                                   {t.map, t.pooled, t.index});
+  Block *entry = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(entry);
+  Value a = entry->getArgument(0), h = entry->getArgument(1), arg = entry->getArgument(2);
+  const int64_t width = vectorWidth(p);
+  auto f32x = VectorType::get({width}, builder.getF32Type());
+  auto i32x = VectorType::get({width}, builder.getI32Type());
+  auto rowType = VectorType::get({width * p.kw}, builder.getF32Type());
+  Value batch = memref::DimOp::create(builder, loc, a, 0);
+  forEachGroup(builder, loc, batch, p, width,
+               [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
+                 // Starting from (0, position 0) applies the relu. A candidate
+                 // wins when greater than the best so far, or NaN (the
+                 // runtime's rule: NaN propagates).
+                 Value best = arith::ConstantOp::create(
+                     b, l, DenseElementsAttr::get(f32x, b.getF32FloatAttr(0.0f)));
+                 Value at = splatI32(b, l, i32x, 0);
+                 Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
+                 for (int64_t ki = 0; ki < p.kh; ++ki) {
+                   Value y = arith::AddIOp::create(
+                       b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)), index(b, l, ki));
+                   Value row = vector::LoadOp::create(b, l, rowType, a, ValueRange{n, c, y, x0});
+                   for (int64_t kj = 0; kj < p.kw; ++kj) {
+                     SmallVector<int64_t> lanes;
+                     for (int64_t q = 0; q < width; ++q)
+                       lanes.push_back(q * p.kw + kj);
+                     Value v = vector::ShuffleOp::create(b, l, row, row, lanes);
+                     Value greater = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, v, best);
+                     Value nan = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, v, v);
+                     Value wins = arith::OrIOp::create(b, l, greater, nan);
+                     best = arith::SelectOp::create(b, l, wins, v, best);
+                     at = arith::SelectOp::create(b, l, wins, splatI32(b, l, i32x, ki * p.kw + kj),
+                                                  at);
+                   }
+                 }
+                 vector::StoreOp::create(b, l, best, h, ValueRange{n, c, i, j0});
+                 vector::StoreOp::create(b, l, at, arg, ValueRange{n, c, i, j0});
+               });
+  func::ReturnOp::create(builder, loc);
+}
+
+/// locus_relu_max_unpool_<suffix>(dh, h, argmax, da): da = dh at the window's
+/// arg-max where h > 0, 0 elsewhere (and on rows/columns past the last window).
+void buildBackward(OpBuilder &builder, Location loc, const ReluPool &p) {
+  KernelTypes t = kernelTypes(builder, p);
+  func::FuncOp func = createKernel(builder, loc, "locus_relu_max_unpool_" + p.suffix(),
+                                   {t.pooled, t.pooled, t.index, t.map});
+  Block *entry = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(entry);
+  Value dh = entry->getArgument(0), h = entry->getArgument(1), arg = entry->getArgument(2),
+        da = entry->getArgument(3);
+  if (p.h % p.kh != 0 || p.w % p.kw != 0) { // the windows leave rows or columns out
+    Value zero = arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0f));
+    linalg::FillOp::create(builder, loc, ValueRange{zero}, ValueRange{da});
+  }
+  const int64_t width = vectorWidth(p);
+  auto f32x = VectorType::get({width}, builder.getF32Type());
+  auto i32x = VectorType::get({width}, builder.getI32Type());
+  auto rowF32 = VectorType::get({width * p.kw}, builder.getF32Type());
+  Value batch = memref::DimOp::create(builder, loc, dh, 0);
+  // Each window's values repeated kw times: lane q of a row group belongs to
+  // window q / kw, at column position q % kw.
+  SmallVector<int64_t> repeat;
+  for (int64_t q = 0; q < width * p.kw; ++q)
+    repeat.push_back(q / p.kw);
+  forEachGroup(builder, loc, batch, p, width,
+               [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
+                 ValueRange at{n, c, i, j0};
+                 Value g = vector::LoadOp::create(b, l, f32x, dh, at);
+                 Value out = vector::LoadOp::create(b, l, f32x, h, at);
+                 Value pos = vector::LoadOp::create(b, l, i32x, arg, at);
+                 Value gRow = vector::ShuffleOp::create(b, l, g, g, repeat);
+                 Value outRow = vector::ShuffleOp::create(b, l, out, out, repeat);
+                 Value posRow = vector::ShuffleOp::create(b, l, pos, pos, repeat);
+                 Value zero = arith::ConstantOp::create(
+                     b, l, DenseElementsAttr::get(rowF32, b.getF32FloatAttr(0.0f)));
+                 Value positive =
+                     arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, outRow, zero);
+                 Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
+                 for (int64_t ki = 0; ki < p.kh; ++ki) {
+                   SmallVector<int32_t> here;
+                   for (int64_t q = 0; q < width * p.kw; ++q)
+                     here.push_back(static_cast<int32_t>(ki * p.kw + q % p.kw));
+                   Value mine = arith::ConstantOp::create(
+                       b, l,
+                       DenseElementsAttr::get(VectorType::get({width * p.kw}, b.getI32Type()),
+                                              ArrayRef<int32_t>(here)));
+                   Value flows = arith::AndIOp::create(
+                       b, l, positive,
+                       arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, posRow, mine));
+                   Value y = arith::AddIOp::create(
+                       b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)), index(b, l, ki));
+                   vector::StoreOp::create(b, l, arith::SelectOp::create(b, l, flows, gRow, zero),
+                                           da, ValueRange{n, c, y, x0});
+                 }
+               });
+  func::ReturnOp::create(builder, loc);
+}
+
+struct GenerateReluPoolKernelsPass
+    : public locus::impl::LocusGenerateReluPoolKernelsBase<GenerateReluPoolKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    ModuleOp kernels;
+    for (auto nested : module.getOps<ModuleOp>())
+      if (nested->hasAttr("locus.kernels"))
+        kernels = nested;
+    if (!kernels) {
+      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+      return signalPassFailure();
+    }
+    std::set<ReluPool> pools;
+    module.walk([&](ReluMaxPool2DOp op) {
+      if (std::optional<ReluPool> p = tilingWindow(op))
+        pools.insert(*p);
+    });
+    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
+    for (const ReluPool &p : pools) {
+      buildForward(builder, module.getLoc(), p);
+      buildBackward(builder, module.getLoc(), p);
+    }
+  }
+};
+
+} // namespace
