@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 using locus::rt::cpu::MemRefF32;
 using locus::rt::cpu::MemRefScalarF64;
 
@@ -167,6 +169,56 @@ TEST(CompiledLossPooling, MatchesTheRuntimeBothWays) {
     avgPool2dBackward(dz.data(), zs, win, dhRef.data(), hs);
     for (size_t i = 0; i < dh.size(); ++i)
       ASSERT_NEAR(dh[i], dhRef[i], 1e-7f) << i;
+  }
+}
+
+/// The fmnist example's relu + max-pool epilogues (2 x 2 windows of block 1's
+/// 28 x 28 and block 2's 14 x 14 maps: 14-wide rows, so each row ends with an
+/// overlapping vector group), compiled by locus-generate-relu-pool-kernels,
+/// against the runtime's fused kernels, through the threaded batch slicing.
+TEST(CompiledReluPool, MatchesTheRuntimeBothWays) {
+  const ReluPoolKernels table = compiledReluPoolKernels();
+  ASSERT_EQ(table.count, 2);
+  for (const ReluPoolKernel &kernel : {table.entries[0], table.entries[1]}) {
+    SCOPED_TRACE(::testing::Message() << kernel.c << "x" << kernel.h << "x" << kernel.w);
+    ASSERT_EQ(kernel.kh, 2);
+    ASSERT_EQ(kernel.kw, 2);
+    const int64_t n = 5, oh = kernel.h / 2, ow = kernel.w / 2;
+    const Shape4 as{n, kernel.c, kernel.h, kernel.w}, hs{n, kernel.c, oh, ow};
+    Window win;
+    win.kh = win.sh = win.kw = win.sw = 2;
+    // Coarse values tie often and many windows are all negative; some NaNs.
+    std::vector<float> a = randomVector(as.count(), 5, -1.0f, 0.6f);
+    for (float &v : a)
+      v = std::round(v * 4.0f) / 4.0f;
+    for (int64_t i = 17; i < as.count(); i += 997)
+      a[i] = locus::test::kNaN;
+
+    std::vector<float> h(hs.count(), -1.0f), hRef(hs.count());
+    std::vector<int32_t> at(hs.count(), -1), atRef(hs.count());
+    reluPoolForward(kernel, a.data(), h.data(), at.data(), n);
+    reluMaxPool2dForward(a.data(), as, win, hRef.data(), hs, atRef.data());
+    for (int64_t o = 0; o < hs.count(); ++o) {
+      // The runtime keeps NaN maxima out of h (relu(NaN) = 0 there); the
+      // compiled kernel keeps them as NaN. Neither passes a gradient.
+      if (std::isnan(h[o])) {
+        ASSERT_EQ(hRef[o], 0.0f) << o;
+        continue;
+      }
+      ASSERT_EQ(h[o], hRef[o]) << o;
+      if (h[o] > 0.0f) { // the runtime's flat index as a position in the window
+        const int64_t plane = atRef[o] % (kernel.h * kernel.w);
+        const int64_t y = plane / kernel.w, x = plane % kernel.w;
+        ASSERT_EQ(at[o], (y % 2) * 2 + x % 2) << o;
+      }
+    }
+
+    std::vector<float> dh = randomVector(hs.count(), 6), da(as.count(), -1.0f),
+                       daRef(as.count());
+    reluPoolBackward(kernel, dh.data(), h.data(), at.data(), da.data(), n);
+    reluMaxPool2dBackward(dh.data(), hRef.data(), hs, atRef.data(), daRef.data(), as);
+    for (int64_t i = 0; i < as.count(); ++i)
+      ASSERT_EQ(da[i], daRef[i]) << i;
   }
 }
 

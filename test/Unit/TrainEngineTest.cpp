@@ -791,6 +791,30 @@ TEST(TrainEngine, CompiledPoolingTableMustCoverTheModel) {
       << status.message();
 }
 
+TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
+  // Block 1's relu + max-pool (2x2 windows of its 8x8 map) is one locusc
+  // compiles; a table without it is refused at start, naming the layer.
+  TinySpec spec;
+  spec.fused = true;
+  ModelDesc model = buildTinyModel(spec);
+  ASSERT_EQ(model.blocks[0].layers.back().kind, LayerKind::ReluMaxPool2D);
+  cpu::ReluPoolKernels empty{nullptr, 0};
+  EngineOptions options;
+  options.reluPoolKernels = &empty;
+  std::unique_ptr<Engine> engine;
+  Status status = Engine::create(model, options, engine);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("the compiled model has no relu + max-pool kernel for block "
+                                  "'block1' layer 1 ([4, 8, 8], window 2x2)"),
+            std::string::npos)
+      << status.message();
+  // An overlapping window is not compiled: the runtime's general kernel runs it.
+  LayerDesc &pool = model.blocks[0].layers.back();
+  pool.kernel = {3, 3};
+  pool.pad = {1, 1, 1, 1};
+  EXPECT_TRUE(Engine::create(model, options, engine).isOk());
+}
+
 TEST(TrainEngine, BadProjectionShapeIsRejected) {
   ModelDesc model = buildTinyModel(TinySpec{});
   model.params[model.blocks[0].projection].shape = {3, 3};

@@ -327,9 +327,11 @@ TEST(TrainGoodness, HybridsMixTheImageWithAnotherImage) {
     for (int64_t i = 0; i < 256; ++i)
       ++sources[out.data()[(kViews + r) * 256 + i]];
     EXPECT_LE(sources.size(), 2u) << "hybrid " << r;
-    for (const auto &[value, count] : sources)
-      if (value != float(r)) // the partner is a different image, not the other view
+    for (const auto &[value, count] : sources) {
+      if (value != float(r)) { // the partner is a different image, not the other view
         EXPECT_NE(int64_t(value) % images, r % images) << "hybrid " << r;
+      }
+    }
     mixed += sources.size() == 2;
   }
   EXPECT_GE(mixed, kViews - 1) << "the smooth masks should almost always mix both images";

@@ -111,20 +111,6 @@ cl::list<std::string>
                              "NODE:key=value[,key=value...] (repeatable)"),
                     cl::value_desc("spec"), cl::cat(locusCategory));
 
-StringRef emitName(EmitAction action) {
-  switch (action) {
-  case EmitAction::MLIR:
-    return "mlir";
-  case EmitAction::LLVM:
-    return "llvm";
-  case EmitAction::Object:
-    return "obj";
-  case EmitAction::Executable:
-    return "exe";
-  }
-  llvm_unreachable("unknown emit action");
-}
-
 LogicalResult checkOptions(MLIRContext &context) {
   Location cli = UnknownLoc::get(&context);
   if (optLevel > 3)

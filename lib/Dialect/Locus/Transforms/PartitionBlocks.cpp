@@ -80,8 +80,8 @@ struct PartitionBlocksPass
 
     OpBuilder builder(marker);
     builder.setInsertionPointAfter(marker);
-    auto block = builder.create<BlockOp>(marker.getLoc(), marker.getBlock(),
-                                         boundary, marker.getType());
+    auto block = BlockOp::create(builder, marker.getLoc(), marker.getBlock(), boundary,
+                                 marker.getType());
     Block &body = block.getBody().front();
     for (Operation *op : group)
       op->moveBefore(&body, body.end());
@@ -93,7 +93,7 @@ struct PartitionBlocksPass
       return use.getOwner()->getParentOp() != block;
     });
     builder.setInsertionPointToEnd(&body);
-    builder.create<YieldOp>(marker.getLoc(), marker.getResult());
+    YieldOp::create(builder, marker.getLoc(), marker.getResult());
     return block.getResult();
   }
 };
