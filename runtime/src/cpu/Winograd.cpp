@@ -66,9 +66,13 @@ PaddedRows padRows(const float *src, int64_t h, int64_t w, int64_t y0, float *bu
   for (int a = 0; a < 4; ++a) {
     float *dst = buffer + a * width;
     const int64_t yy = y0 - 1 + a;
-    std::fill(dst, dst + width, 0.0f);
-    if (yy >= 0 && yy < h)
+    if (yy >= 0 && yy < h) { // zero only the padding around the copied row
+      dst[0] = 0.0f;
       std::copy(src + yy * w, src + (yy + 1) * w, dst + 1);
+      std::fill(dst + w + 1, dst + width, 0.0f);
+    } else {
+      std::fill(dst, dst + width, 0.0f);
+    }
     r.row[a] = dst;
   }
   return r;
@@ -98,8 +102,25 @@ inline void inputTile(const PaddedRows &r, int64_t col, float *dst, int64_t stri
 }
 
 #if defined(LOCUS_HAVE_X86)
-/// inputTile for 8 horizontally adjacent tiles (patches at col, col + 2, ...).
-LOCUS_AVX2 void inputTiles8(const PaddedRows &r, int64_t col, float *dst, int64_t stride) {
+/// Stores the first `lanes` (1..8) lanes of v at dst. With `spill`, all 8
+/// are stored: the extra ones land on slots of the same row that a later run
+/// of the same thread rewrites. (vmaskmovps stores are microcoded and slow
+/// on AMD Zen: they made the vector transforms slower than scalar code.)
+LOCUS_AVX2 inline void storeLanes(float *dst, __m256 v, int64_t lanes, bool spill) {
+  if (spill || lanes == 8) {
+    _mm256_storeu_ps(dst, v);
+    return;
+  }
+  alignas(32) float tmp[8];
+  _mm256_store_ps(tmp, v);
+  std::copy(tmp, tmp + lanes, dst);
+}
+
+/// inputTile for up to 8 horizontally adjacent tiles (patches at col,
+/// col + 2, ...); lanes past `lanes` are computed from the padding and
+/// stored only with `spill` (storeLanes).
+LOCUS_AVX2 void inputTiles8(const PaddedRows &r, int64_t col, float *dst, int64_t stride,
+                            int64_t lanes, bool spill) {
   __m256 d[4][4];
   for (int a = 0; a < 4; ++a) {
     deinterleave(r.row[a] + col, d[a][0], d[a][1]);
@@ -114,16 +135,25 @@ LOCUS_AVX2 void inputTiles8(const PaddedRows &r, int64_t col, float *dst, int64_
   }
   for (int a = 0; a < 4; ++a) {
     float *row = dst + (4 * a) * stride;
-    _mm256_storeu_ps(row, _mm256_sub_ps(t4[a][0], t4[a][2]));
-    _mm256_storeu_ps(row + stride, _mm256_add_ps(t4[a][1], t4[a][2]));
-    _mm256_storeu_ps(row + 2 * stride, _mm256_sub_ps(t4[a][2], t4[a][1]));
-    _mm256_storeu_ps(row + 3 * stride, _mm256_sub_ps(t4[a][1], t4[a][3]));
+    storeLanes(row, _mm256_sub_ps(t4[a][0], t4[a][2]), lanes, spill);
+    storeLanes(row + stride, _mm256_add_ps(t4[a][1], t4[a][2]), lanes, spill);
+    storeLanes(row + 2 * stride, _mm256_sub_ps(t4[a][2], t4[a][1]), lanes, spill);
+    storeLanes(row + 3 * stride, _mm256_sub_ps(t4[a][1], t4[a][3]), lanes, spill);
   }
 }
 #endif
 
+/// The end of the run of tiles from i on that share a sample and a tile row.
+int64_t runEnd(const std::vector<TilePlace> &places, int64_t i, int64_t count) {
+  int64_t end = i + 1;
+  while (end < count && places[end].n == places[i].n && places[end].y0 == places[i].y0)
+    ++end;
+  return end;
+}
+
 /// V[xi][c][i] = (B^T d B)[xi] of tile first + i, input channel c. Tiles go
-/// by runs along a tile row, 8 at a time where the CPU has AVX2.
+/// by runs along a tile row, 8 at a time where the CPU has AVX2 (the last
+/// group of a run masked).
 void transformInputs(const float *x, Shape4 xs, const std::vector<TilePlace> &places,
                      TileChunk chunk, float *v) {
   const int64_t channels = xs.c, h = xs.h, w = xs.w, plane = h * w;
@@ -137,21 +167,16 @@ void transformInputs(const float *x, Shape4 xs, const std::vector<TilePlace> &pl
     float *dst = v + c * chunk.count;
     for (int64_t i = 0; i < chunk.count;) {
       const TilePlace &first = places[i];
-      int64_t end = i + 1; // the run: same sample and tile row
-      while (end < chunk.count && places[end].n == first.n && places[end].y0 == first.y0)
-        ++end;
+      const int64_t end = runEnd(places, i, chunk.count);
       const PaddedRows r =
           padRows(x + (first.n * channels + c) * plane, h, w, first.y0, buffer.data(), width);
       const int64_t run = end - i, col0 = first.x0;
       int64_t k = 0;
 #if defined(LOCUS_HAVE_X86)
-      if (vector && run >= 8) {
-        // The last group overlaps the one before it: it rewrites the same values.
-        for (; k < run; k += 8) {
-          const int64_t g = std::min(k, run - 8);
-          inputTiles8(r, col0 + 2 * g, dst + i + g, stride);
-        }
-      }
+      if (vector)
+        for (; k < run; k += 8)
+          inputTiles8(r, col0 + 2 * k, dst + i + k, stride, std::min<int64_t>(8, run - k),
+                      /*spill=*/i + k + 8 <= chunk.count);
 #endif
       for (; k < run; ++k)
         inputTile(r, col0 + 2 * k, dst + i + k, stride);
@@ -185,68 +210,178 @@ void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t coun
   });
 }
 
-/// y[n][o0 + o] tiles = A^T M A (+ bias), cropped to the map.
+/// The output rows y0 and y0 + 1 of one tile (A^T M A + b, 2x2) from the 16
+/// products m[xi * stride].
+inline void outputTile(const float *m, int64_t stride, float b, float out[2][2]) {
+  float t[2][4]; // A^T M
+  for (int b4 = 0; b4 < 4; ++b4) {
+    const float m0 = m[b4 * stride], m1 = m[(4 + b4) * stride];
+    const float m2 = m[(8 + b4) * stride], m3 = m[(12 + b4) * stride];
+    t[0][b4] = m0 + m1 + m2;
+    t[1][b4] = m1 - m2 - m3;
+  }
+  for (int a = 0; a < 2; ++a) { // (A^T M) A
+    out[a][0] = t[a][0] + t[a][1] + t[a][2] + b;
+    out[a][1] = t[a][1] - t[a][2] - t[a][3] + b;
+  }
+}
+
+#if defined(LOCUS_HAVE_X86)
+/// outputTile for `lanes` (1..8) adjacent tiles: rows[a] receives their 2 *
+/// lanes output columns of row y0 + a, in order.
+LOCUS_AVX2 void outputTiles8(const float *m, int64_t stride, float b, float rows[2][16]) {
+  __m256 t[2][4];
+  for (int b4 = 0; b4 < 4; ++b4) {
+    // Lanes past `lanes` read the next row or the position's skew (still
+    // scratch) and are never stored.
+    const __m256 m0 = _mm256_loadu_ps(m + b4 * stride);
+    const __m256 m1 = _mm256_loadu_ps(m + (4 + b4) * stride);
+    const __m256 m2 = _mm256_loadu_ps(m + (8 + b4) * stride);
+    const __m256 m3 = _mm256_loadu_ps(m + (12 + b4) * stride);
+    t[0][b4] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+    t[1][b4] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+  }
+  const __m256 bias = _mm256_set1_ps(b);
+  for (int a = 0; a < 2; ++a) {
+    const __m256 left =
+        _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t[a][0], t[a][1]), t[a][2]), bias);
+    const __m256 right =
+        _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(t[a][1], t[a][2]), t[a][3]), bias);
+    // Interleave: left0 right0 left1 right1 ...
+    const __m256 lo = _mm256_unpacklo_ps(left, right), hi = _mm256_unpackhi_ps(left, right);
+    _mm256_storeu_ps(rows[a], _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(rows[a] + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+}
+#endif
+
+/// y[n][o0 + o] tiles = A^T M A (+ bias), cropped to the map; by runs along
+/// a tile row, 8 tiles at a time where the CPU has AVX2.
 void transformOutputs(const float *m, const std::vector<TilePlace> &places, TileChunk chunk,
                       int64_t o0, int64_t count, const float *bias, float *y, Shape4 ys) {
   const int64_t h = ys.h, w = ys.w, plane = h * w;
   const int64_t stride = WinogradPlan::positionStride(count, chunk.count);
+  const bool vector = useAvx2();
   parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
     const float b = bias ? bias[o0 + o] : 0.0f;
     const float *src = m + o * chunk.count;
-    for (int64_t i = 0; i < chunk.count; ++i) {
-      float t[2][4]; // A^T M
-      for (int b4 = 0; b4 < 4; ++b4) {
-        const float m0 = src[i + b4 * stride], m1 = src[i + (4 + b4) * stride];
-        const float m2 = src[i + (8 + b4) * stride], m3 = src[i + (12 + b4) * stride];
-        t[0][b4] = m0 + m1 + m2;
-        t[1][b4] = m1 - m2 - m3;
+    for (int64_t i = 0; i < chunk.count;) {
+      const TilePlace &first = places[i];
+      const int64_t end = runEnd(places, i, chunk.count);
+      float *map = y + (first.n * ys.c + o0 + o) * plane;
+      const int64_t rowsHere = std::min<int64_t>(2, h - first.y0);
+      for (int64_t k = i; k < end;) {
+        const int64_t lanes = vector ? std::min<int64_t>(8, end - k) : 1;
+        float rows[2][16];
+#if defined(LOCUS_HAVE_X86)
+        if (vector)
+          outputTiles8(src + k, stride, b, rows);
+#endif
+        if (!vector) {
+          float tile[2][2];
+          outputTile(src + k, stride, b, tile);
+          for (int a = 0; a < 2; ++a)
+            rows[a][0] = tile[a][0], rows[a][1] = tile[a][1];
+        }
+        const int64_t x0 = places[k].x0;
+        const int64_t cols = std::min<int64_t>(2 * lanes, w - x0); // the last column may be cropped
+        for (int64_t a = 0; a < rowsHere; ++a)
+          std::copy(rows[a], rows[a] + cols, map + (first.y0 + a) * w + x0);
+        k += lanes;
       }
-      const TilePlace &at = places[i];
-      const int64_t y0 = at.y0, x0 = at.x0;
-      float *dst = y + (at.n * ys.c + o0 + o) * plane;
-      for (int a = 0; a < 2 && y0 + a < h; ++a) { // (A^T M) A
-        dst[(y0 + a) * w + x0] = t[a][0] + t[a][1] + t[a][2] + b;
-        if (x0 + 1 < w)
-          dst[(y0 + a) * w + x0 + 1] = t[a][1] - t[a][2] - t[a][3] + b;
-      }
+      i = end;
     }
   });
 }
 
+/// The 16 positions of P = A dY A^T for one tile's 2x2 gradient g.
+inline void outputGradTile(const float g[2][2], float *dst, int64_t stride) {
+  float s[4][2]; // A dY
+  for (int b = 0; b < 2; ++b) {
+    s[0][b] = g[0][b];
+    s[1][b] = g[0][b] + g[1][b];
+    s[2][b] = g[0][b] - g[1][b];
+    s[3][b] = -g[1][b];
+  }
+  for (int a = 0; a < 4; ++a) { // (A dY) A^T
+    float *row = dst + (4 * a) * stride;
+    row[0] = s[a][0];
+    row[stride] = s[a][0] + s[a][1];
+    row[2 * stride] = s[a][0] - s[a][1];
+    row[3 * stride] = -s[a][1];
+  }
+}
+
+#if defined(LOCUS_HAVE_X86)
+/// outputGradTile for `lanes` adjacent tiles whose gradient rows (zero past
+/// the map) start at r0 and r1.
+LOCUS_AVX2 void outputGradTiles8(const float *r0, const float *r1, float *dst, int64_t stride,
+                                 int64_t lanes, bool spill) {
+  __m256 g[2][2];
+  deinterleave(r0, g[0][0], g[0][1]);
+  deinterleave(r1, g[1][0], g[1][1]);
+  __m256 s[4][2];
+  const __m256 zero = _mm256_setzero_ps();
+  for (int b = 0; b < 2; ++b) {
+    s[0][b] = g[0][b];
+    s[1][b] = _mm256_add_ps(g[0][b], g[1][b]);
+    s[2][b] = _mm256_sub_ps(g[0][b], g[1][b]);
+    s[3][b] = _mm256_sub_ps(zero, g[1][b]);
+  }
+  for (int a = 0; a < 4; ++a) {
+    float *row = dst + (4 * a) * stride;
+    storeLanes(row, s[a][0], lanes, spill);
+    storeLanes(row + stride, _mm256_add_ps(s[a][0], s[a][1]), lanes, spill);
+    storeLanes(row + 2 * stride, _mm256_sub_ps(s[a][0], s[a][1]), lanes, spill);
+    storeLanes(row + 3 * stride, _mm256_sub_ps(zero, s[a][1]), lanes, spill);
+  }
+}
+#endif
+
 /// P[xi][o][i] = (A dY A^T)[xi] of tile first + i, outputs [o0, o0 + count);
-/// positions past the map carry no gradient.
+/// positions past the map carry no gradient. By runs along a tile row: the
+/// run's two gradient rows are copied into zero-padded buffers, then read 8
+/// tiles at a time where the CPU has AVX2.
 void transformOutputGrads(const float *dy, Shape4 ys, const std::vector<TilePlace> &places,
                           TileChunk chunk, int64_t o0, int64_t count, float *pOut) {
   const int64_t h = ys.h, w = ys.w, plane = h * w;
   const int64_t stride = WinogradPlan::positionStride(count, chunk.count);
+  const int64_t width = w + 20; // a vector group reads 16 columns past its first
+  const bool vector = useAvx2();
   parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
+    thread_local std::vector<float> buffer;
+    if (static_cast<int64_t>(buffer.size()) < 2 * width)
+      buffer.resize(static_cast<size_t>(2 * width));
+    float *r0 = buffer.data(), *r1 = r0 + width;
     float *dst = pOut + o * chunk.count;
-    for (int64_t i = 0; i < chunk.count; ++i) {
-      const TilePlace &at = places[i];
-      const int64_t y0 = at.y0, x0 = at.x0;
-      const float *src = dy + (at.n * ys.c + o0 + o) * plane + y0 * w + x0;
-      float g[2][2];
-      if (y0 + 2 <= h && x0 + 2 <= w) {
-        g[0][0] = src[0], g[0][1] = src[1], g[1][0] = src[w], g[1][1] = src[w + 1];
+    for (int64_t i = 0; i < chunk.count;) {
+      const TilePlace &first = places[i];
+      const int64_t end = runEnd(places, i, chunk.count);
+      const float *map = dy + (first.n * ys.c + o0 + o) * plane;
+      std::copy(map + first.y0 * w, map + (first.y0 + 1) * w, r0);
+      std::fill(r0 + w, r0 + width, 0.0f);
+      if (first.y0 + 1 < h) {
+        std::copy(map + (first.y0 + 1) * w, map + (first.y0 + 2) * w, r1);
+        std::fill(r1 + w, r1 + width, 0.0f);
       } else {
-        for (int a = 0; a < 2; ++a)
-          for (int b = 0; b < 2; ++b)
-            g[a][b] = y0 + a < h && x0 + b < w ? src[a * w + b] : 0.0f;
+        std::fill(r1, r1 + width, 0.0f);
       }
-      float s[4][2]; // A dY
-      for (int b = 0; b < 2; ++b) {
-        s[0][b] = g[0][b];
-        s[1][b] = g[0][b] + g[1][b];
-        s[2][b] = g[0][b] - g[1][b];
-        s[3][b] = -g[1][b];
+      for (int64_t k = i; k < end;) {
+        const int64_t x0 = places[k].x0;
+#if defined(LOCUS_HAVE_X86)
+        if (vector) {
+          const int64_t lanes = std::min<int64_t>(8, end - k);
+          outputGradTiles8(r0 + x0, r1 + x0, dst + k, stride, lanes,
+                           /*spill=*/k + 8 <= chunk.count);
+          k += lanes;
+          continue;
+        }
+#endif
+        const float g[2][2] = {{r0[x0], r0[x0 + 1]}, {r1[x0], r1[x0 + 1]}};
+        outputGradTile(g, dst + k, stride);
+        ++k;
       }
-      for (int a = 0; a < 4; ++a) { // (A dY) A^T
-        float *row = dst + i + (4 * a) * stride;
-        row[0] = s[a][0];
-        row[stride] = s[a][0] + s[a][1];
-        row[2 * stride] = s[a][0] - s[a][1];
-        row[3 * stride] = -s[a][1];
-      }
+      i = end;
     }
   });
 }
@@ -306,9 +441,20 @@ bool tilesOutside(const WinogradPlan &p, int64_t outChannels) {
   return redoneWeights < redoneInputs;
 }
 
-/// Calls body(o0, oc, chunk, freshWeights, freshInputs) for every pair of an
-/// output chunk [o0, o0 + oc) and a tile chunk, in the cheaper order; the
-/// flags say whether the weights' or inputs' transform in scratch is stale.
+/// Where a chunk pair stands in the walk.
+struct PairStep {
+  bool freshWeights; ///< the weights' transform in scratch is another chunk's
+  bool freshInputs;  ///< likewise the inputs'
+  /// The weight-side scratch already holds this output chunk's sum over
+  /// earlier tile chunks (tile chunks inside), so products add to it.
+  bool addToWeights;
+  /// Its sum over tiles is complete after this pair (always so with tile
+  /// chunks outside, where each pair's sum is added to the result instead).
+  bool weightsDone;
+};
+
+/// Calls body(o0, oc, chunk, step) for every pair of an output chunk
+/// [o0, o0 + oc) and a tile chunk, in the cheaper order.
 template <typename Body>
 void forEachChunkPair(const WinogradPlan &p, int64_t outChannels, Body &&body) {
   const bool tilesOut = tilesOutside(p, outChannels);
@@ -325,7 +471,12 @@ void forEachChunkPair(const WinogradPlan &p, int64_t outChannels, Body &&body) {
       // The outer operand changes when b restarts; the inner one every time
       // unless it has a single chunk (then it is transformed once).
       const bool outerFresh = b == 0, innerFresh = innerRepeats || a == 0;
-      body(o0, oc, chunk, tilesOut ? innerFresh : outerFresh, tilesOut ? outerFresh : innerFresh);
+      PairStep step;
+      step.freshWeights = tilesOut ? innerFresh : outerFresh;
+      step.freshInputs = tilesOut ? outerFresh : innerFresh;
+      step.addToWeights = !tilesOut && b > 0;
+      step.weightsDone = tilesOut || b + innerStep >= innerCount;
+      body(o0, oc, chunk, step);
     }
 }
 
@@ -346,12 +497,11 @@ void winogradConv2dForward(const float *x, Shape4 xs, const float *w, int64_t ou
   const Shape4 ys{xs.n, outChannels, xs.h, xs.w};
   const Scratch s = carve(ws, wsFloats, p, channels);
   std::vector<TilePlace> places;
-  forEachChunkPair(p, outChannels, [&](int64_t o0, int64_t oc, TileChunk chunk, bool freshWeights,
-                                       bool freshInputs) {
-    if (freshWeights)
+  forEachChunkPair(p, outChannels, [&](int64_t o0, int64_t oc, TileChunk chunk, PairStep step) {
+    if (step.freshWeights)
       transformWeights(w, channels, o0, oc, s.weights);
     placeTiles(p, chunk, places);
-    if (freshInputs)
+    if (step.freshInputs)
       transformInputs(x, xs, places, chunk, s.inputs);
     const int64_t uStride = WinogradPlan::positionStride(oc, channels);
     const int64_t vStride = WinogradPlan::positionStride(channels, chunk.count);
@@ -372,12 +522,12 @@ void winogradConv2dBackwardWeight(const float *x, Shape4 xs, const float *dy,
   const Shape4 ys{xs.n, outChannels, xs.h, xs.w};
   const Scratch s = carve(ws, wsFloats, p, channels);
   std::vector<TilePlace> places;
-  // dU is linear in the tiles, so each chunk pair's G^T dU G is added into dw
-  // (the first tile chunk stores).
-  forEachChunkPair(p, outChannels, [&](int64_t o0, int64_t oc, TileChunk chunk, bool,
-                                       bool freshInputs) {
+  // dU is linear in the tiles: with tile chunks inside, the GEMMs sum it in
+  // scratch and G^T dU G is taken once per output chunk; with tile chunks
+  // outside, each pair's G^T dU G is added into dw (the first one stores).
+  forEachChunkPair(p, outChannels, [&](int64_t o0, int64_t oc, TileChunk chunk, PairStep step) {
     placeTiles(p, chunk, places);
-    if (freshInputs)
+    if (step.freshInputs)
       transformInputs(x, xs, places, chunk, s.inputs);
     transformOutputGrads(dy, ys, places, chunk, o0, oc, s.products);
     const int64_t uStride = WinogradPlan::positionStride(oc, channels);
@@ -385,9 +535,11 @@ void winogradConv2dBackwardWeight(const float *x, Shape4 xs, const float *dy,
     const int64_t pStride = WinogradPlan::positionStride(oc, chunk.count);
     parallelFor(kPositions, true, [&](int64_t xi) {
       gemm(false, true, oc, channels, chunk.count, 1.0f, s.products + xi * pStride,
-           s.inputs + xi * vStride, 0.0f, s.weights + xi * uStride);
+           s.inputs + xi * vStride, step.addToWeights ? 1.0f : 0.0f, s.weights + xi * uStride);
     });
-    transformWeightGrads(s.weights, channels, o0, oc, /*accumulate=*/chunk.first > 0, dw);
+    if (step.weightsDone)
+      transformWeightGrads(s.weights, channels, o0, oc,
+                           /*accumulate=*/!step.addToWeights && chunk.first > 0, dw);
   });
 }
 
