@@ -138,39 +138,43 @@ def tail(text, n=6):
     return "\n".join("      | " + l for l in lines[-n:])
 
 
-def measure_side(side, kind_, make_cmd, args, env, logdir, net):
-    """make_cmd(total_steps, timed_steps, metrics_path) -> argv. Returns a result dict."""
+def measure_rep(side, make_cmd, args, env, logdir, net, rep):
+    """One repeat of one side: its W-step and W+S-step runs. make_cmd(total_steps, timed_steps,
+    metrics_path) -> argv. Returns the repeat's record, or a result dict with "measured": False."""
     W, S = args.warmup, args.steps[net]
-    reps = []
-    for rep in range(args.repeats):
-        runs = {}
-        for kind, total, timed in (("short", W, 0), ("long", W + S, S)):
-            metrics = os.path.join(logdir, f"{net}.{side}.{kind}.{rep}.metrics.jsonl")
-            if os.path.exists(metrics):
-                os.remove(metrics)
-            cmd = make_cmd(total, timed, metrics)
-            print(f"  [{side}] $ {' '.join(shlex.quote(c) for c in cmd)}", flush=True)
-            for attempt in range(1 + args.busy_retries):
-                if attempt:
-                    print(f"      other processes were busy: running it again ({attempt} of {args.busy_retries})",
-                          flush=True)
-                    if os.path.exists(metrics):
-                        os.remove(metrics)
-                r = run_measured(cmd, env, os.path.join(logdir, f"{net}.{side}.{kind}.{rep}"))
-                r["metrics_path"] = metrics
-                print(f"      rc={r['rc']} wall={r['wall_s']:.3f}s cpu={r['cpu_s']:.3f}s"
-                      f" peak_rss={r['maxrss_bytes'] / 2**20:.1f} MiB, other processes used {r['others_cores']:.2f}"
-                      f" cores", flush=True)
-                if r["rc"] != 0 or r["others_cores"] <= OTHERS_LIMIT:
-                    break
-            if r["rc"] != 0:
-                return {"measured": False, "why": f"{kind} run exited with {r['rc']}",
-                        "stderr_tail": tail(r["stderr"] or r["stdout"]), "cmd": cmd}
-            runs[kind] = r
-        dt = runs["long"]["wall_s"] - runs["short"]["wall_s"]
-        reps.append({"short": runs["short"], "long": runs["long"], "delta_s": dt,
-                     "steps_per_s": S / dt if dt > 0 else None,
-                     "cpu_s_per_step": (runs["long"]["cpu_s"] - runs["short"]["cpu_s"]) / S if S else None})
+    runs = {}
+    for kind, total, timed in (("short", W, 0), ("long", W + S, S)):
+        metrics = os.path.join(logdir, f"{net}.{side}.{kind}.{rep}.metrics.jsonl")
+        if os.path.exists(metrics):
+            os.remove(metrics)
+        cmd = make_cmd(total, timed, metrics)
+        print(f"  [{side}] $ {' '.join(shlex.quote(c) for c in cmd)}", flush=True)
+        for attempt in range(1 + args.busy_retries):
+            if attempt:
+                print(f"      other processes were busy: running it again ({attempt} of {args.busy_retries})",
+                      flush=True)
+                if os.path.exists(metrics):
+                    os.remove(metrics)
+            r = run_measured(cmd, env, os.path.join(logdir, f"{net}.{side}.{kind}.{rep}"))
+            r["metrics_path"] = metrics
+            print(f"      rc={r['rc']} wall={r['wall_s']:.3f}s cpu={r['cpu_s']:.3f}s"
+                  f" peak_rss={r['maxrss_bytes'] / 2**20:.1f} MiB, other processes used {r['others_cores']:.2f}"
+                  f" cores", flush=True)
+            if r["rc"] != 0 or r["others_cores"] <= OTHERS_LIMIT:
+                break
+        if r["rc"] != 0:
+            return {"measured": False, "why": f"{kind} run exited with {r['rc']}",
+                    "stderr_tail": tail(r["stderr"] or r["stdout"]), "cmd": cmd}
+        runs[kind] = r
+    dt = runs["long"]["wall_s"] - runs["short"]["wall_s"]
+    return {"short": runs["short"], "long": runs["long"], "delta_s": dt,
+            "steps_per_s": S / dt if dt > 0 else None,
+            "cpu_s_per_step": (runs["long"]["cpu_s"] - runs["short"]["cpu_s"]) / S if S else None}
+
+
+def summarize_side(kind_, reps, args, net):
+    """The medians over one side's repeats, and what its last run reported."""
+    W, S = args.warmup, args.steps[net]
     sps = [r["steps_per_s"] for r in reps if r["steps_per_s"]]
     res = {
         "measured": bool(sps),
@@ -379,11 +383,12 @@ def main():
         print(f"\n== {net}: batch {B} images ({2 * B} rows), warm-up {args.warmup}, timed {args.steps[net]} steps,"
               f" {args.threads} threads", flush=True)
         sides = {}
+        plans = []  # (label, kind, make_cmd)
         for label, py in refs:
             def ref_cmd(total, timed, _metrics, net=net, B=B, py=py):
                 return [py, ref, "--net", net, "--batch-size", str(B), "--steps", str(timed),
                         "--warmup", str(total - timed), "--threads", str(args.threads), "--seed", str(args.seed)]
-            sides[label] = measure_side(label, "pytorch", ref_cmd, args, env, logdir, net)
+            plans.append((label, "pytorch", ref_cmd))
 
         binary = os.path.join(args.locus_bin_dir, cfg["binary"])
 
@@ -391,8 +396,26 @@ def main():
             return [binary, "--data", "synthetic", "--max-steps", str(total), "--batch-size", str(B),
                     "--seed", str(args.seed), "--metrics", metrics] + shlex.split(args.locus_args)
 
-        if os.access(binary, os.X_OK) and os.path.isfile(binary):
-            sides["locus"] = measure_side("locus", "locus", locus_cmd, args, env, logdir, net)
+        have_locus = os.access(binary, os.X_OK) and os.path.isfile(binary)
+        if have_locus:
+            plans.append(("locus", "locus", locus_cmd))
+        # Repeats go round the sides (PyTorch, locus, PyTorch, locus, ...), so a slow spell of the
+        # machine (its speed drifts by up to +-25% over minutes here) reaches every side.
+        reps = {label: [] for label, _, _ in plans}
+        for rep in range(args.repeats):
+            for label, _, make in plans:
+                if label in sides:
+                    continue  # failed earlier
+                r = measure_rep(label, make, args, env, logdir, net, rep)
+                if "measured" in r:
+                    sides[label] = r
+                else:
+                    reps[label].append(r)
+        for label, kind_, _ in plans:
+            if label not in sides:
+                sides[label] = summarize_side(kind_, reps[label], args, net)
+        if have_locus:
+            sides["locus"] = sides.pop("locus")  # printed last
         else:
             why = f"locus training binary not found: {binary}"
             if build_note:
