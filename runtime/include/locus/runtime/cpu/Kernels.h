@@ -1,14 +1,17 @@
 //===- Kernels.h - CPU kernels of the block step ---------------*- C++ -*-===//
 //
 // The layer kernels a block step needs on the CPU, NCHW float32. Convolutions
-// go through im2col + OpenBLAS SGEMM; the rest are plain loops the compiler
-// vectorises. Every function writes its outputs completely (no accumulation
-// unless the name says so). Shapes are checked by the caller.
+// go through OpenBLAS SGEMM: Winograd F(2x2, 3x3) for 3x3 "same" convolutions
+// with >= 16 channels each side (forward and weight gradient; Winograd.h),
+// im2col otherwise; the rest are plain loops the compiler vectorises. Every
+// function writes its outputs completely (no accumulation unless the name
+// says so). Shapes are checked by the caller.
 //
 // Threads: large loops and GEMMs run on the runtime's own workers
 // (LOCUS_CPU_THREADS, default: every CPU the process may use; 1 = serial);
-// OpenBLAS is set to one thread and each worker calls it on its panel. Kernels may be called from several threads;
-// their parallel loops then take turns.
+// OpenBLAS is set to one thread and each worker calls it on its panel.
+// Kernels may be called from several threads; their parallel loops then take
+// turns.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_CPU_KERNELS_H
