@@ -135,19 +135,31 @@ void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannel
 
   if (grp == 1) {
     const bool direct = g.identityCol();
-    float *col = direct ? nullptr : ws.get(k * p);
-    for (int64_t n = 0; n < xs.n; ++n) {
-      const float *xn = x + n * xStride;
-      float *yn = y + n * yStride;
-      if (!direct)
-        im2col(xn, g, col, p);
-      float beta = 0.0f;
-      if (b) {
-        for (int64_t oc = 0; oc < o; ++oc)
-          std::fill(yn + oc * p, yn + (oc + 1) * p, b[oc]);
-        beta = 1.0f;
+    if (direct) {
+      for (int64_t n = 0; n < xs.n; ++n) {
+        float *yn = y + n * yStride;
+        float beta = 0.0f;
+        if (b) {
+          for (int64_t oc = 0; oc < o; ++oc)
+            std::fill(yn + oc * p, yn + (oc + 1) * p, b[oc]);
+          beta = 1.0f;
+        }
+        gemm(false, false, o, p, k, 1.0f, w, x + n * xStride, beta, yn);
       }
-      gemm(false, false, o, p, k, 1.0f, w, direct ? xn : col, beta, yn);
+      return;
+    }
+    // The bias rides in the GEMM as a (k+1)-th column of the weights against
+    // a row of ones under the im2col matrix: no separate pass over y.
+    float *col = ws.get(biasedIm2colFloats(g, o));
+    float *wb = col + (k + 1) * p;
+    std::fill(col + k * p, col + (k + 1) * p, 1.0f);
+    for (int64_t oc = 0; oc < o; ++oc) {
+      std::copy(w + oc * k, w + (oc + 1) * k, wb + oc * (k + 1));
+      wb[oc * (k + 1) + k] = b ? b[oc] : 0.0f;
+    }
+    for (int64_t n = 0; n < xs.n; ++n) {
+      im2col(x + n * xStride, g, col, p);
+      gemm(false, false, o, p, k + 1, 1.0f, wb, col, 0.0f, y + n * yStride);
     }
     return;
   }
@@ -180,7 +192,11 @@ void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
   const int64_t o = ys.c, p = g.p, k = g.k;
   const int64_t xStride = xs.c * xs.h * xs.w, yStride = o * p;
 
-  if (db) {
+  const int64_t grp = xs.n > 0 ? groupSize(g, xs.n) : 1;
+  // The per-sample im2col path sums db in its GEMM (below); the others here.
+  const bool dbInGemm = grp == 1 && !g.identityCol() && xs.n > 0 && p > 0 &&
+                        !winogradEnabled(xs, win, o);
+  if (db && !dbInGemm) {
     parallelFor(o, o * p * xs.n >= (1 << 16), [&](int64_t oc) {
       double total = 0.0;
       for (int64_t n = 0; n < xs.n; ++n)
@@ -198,16 +214,25 @@ void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
     return;
   }
 
-  const int64_t grp = groupSize(g, xs.n);
   if (grp == 1) {
-    const bool direct = g.identityCol();
-    float *col = direct ? nullptr : ws.get(k * p);
+    if (g.identityCol()) {
+      for (int64_t n = 0; n < xs.n; ++n)
+        gemm(false, true, o, k, p, 1.0f, dy + n * yStride, x + n * xStride, n == 0 ? 0.0f : 1.0f,
+             dw);
+      return;
+    }
+    // [dW | db] in one GEMM: the row of ones under the im2col matrix sums dy.
+    float *col = ws.get(biasedIm2colFloats(g, o));
+    float *dwb = col + (k + 1) * p;
+    std::fill(col + k * p, col + (k + 1) * p, 1.0f);
     for (int64_t n = 0; n < xs.n; ++n) {
-      const float *xn = x + n * xStride;
-      if (!direct)
-        im2col(xn, g, col, p);
-      gemm(false, true, o, k, p, 1.0f, dy + n * yStride, direct ? xn : col, n == 0 ? 0.0f : 1.0f,
-           dw);
+      im2col(x + n * xStride, g, col, p);
+      gemm(false, true, o, k + 1, p, 1.0f, dy + n * yStride, col, n == 0 ? 0.0f : 1.0f, dwb);
+    }
+    for (int64_t oc = 0; oc < o; ++oc) {
+      std::copy(dwb + oc * (k + 1), dwb + oc * (k + 1) + k, dw + oc * k);
+      if (db)
+        db[oc] = dwb[oc * (k + 1) + k];
     }
     return;
   }

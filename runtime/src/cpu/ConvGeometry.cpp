@@ -42,6 +42,10 @@ int64_t groupSize(const ConvGeometry &g, int64_t n) {
   return std::max<int64_t>(1, std::min(grp, n));
 }
 
+int64_t biasedIm2colFloats(const ConvGeometry &g, int64_t outChannels) {
+  return (g.k + 1) * g.p + outChannels * (g.k + 1);
+}
+
 int64_t conv2dWorkspaceFloats(Shape4 xs, const Window &win, int64_t outChannels) {
   // Forward, weight gradient and data gradient ask for the same scratch:
   // one sample's im2col, or a group's im2col plus its [O x gP] GEMM operand.
@@ -50,7 +54,7 @@ int64_t conv2dWorkspaceFloats(Shape4 xs, const Window &win, int64_t outChannels)
   // plan holds whichever path runs and whichever steps a mode has.
   const ConvGeometry g = geometry(xs, win);
   const int64_t grp = groupSize(g, xs.n);
-  int64_t floats = grp == 1 ? (g.identityCol() ? 0 : g.k * g.p)
+  int64_t floats = grp == 1 ? (g.identityCol() ? 0 : biasedIm2colFloats(g, outChannels))
                             : g.k * grp * g.p + outChannels * grp * g.p;
   if (winogradShape(xs, win, outChannels))
     floats = std::max(floats, winogradPlan(xs, outChannels).floats(xs.c));

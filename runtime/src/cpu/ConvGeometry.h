@@ -29,6 +29,11 @@ ConvGeometry geometry(Shape4 xs, const Window &win);
 /// Samples per GEMM: enough columns (g * P) to keep the GEMM efficient.
 int64_t groupSize(const ConvGeometry &g, int64_t n);
 
+/// Scratch of the per-sample im2col path: the [k+1 x P] im2col matrix with a
+/// row of ones (the bias and its gradient ride in the GEMMs), then the
+/// weights with the bias column, or [dW | db], [O x k+1].
+int64_t biasedIm2colFloats(const ConvGeometry &g, int64_t outChannels);
+
 } // namespace locus::rt::cpu
 
 #endif

@@ -51,8 +51,10 @@ void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha
   blasSingleThreaded();
   const int64_t lda = transA ? m : k, ldb = transB ? k : n;
   const int64_t threads = parallelThreads();
-  // Below ~4 MFLOP waking the workers costs more than it saves.
-  const bool split = threads > 1 && 2 * m * n * k >= (int64_t(1) << 22);
+  // Below ~0.5 MFLOP (~10 us on one core) waking the workers costs more than
+  // it saves. The per-sample GEMMs of a first layer (K = 9 for one input
+  // channel, 1.8 MFLOP) must still split, or that layer runs on one core.
+  const bool split = threads > 1 && 2 * m * n * k >= (int64_t(1) << 19);
   if (!split) {
     sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
     return;
