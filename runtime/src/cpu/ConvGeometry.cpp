@@ -47,18 +47,20 @@ int64_t biasedIm2colFloats(const ConvGeometry &g, int64_t outChannels) {
 }
 
 int64_t conv2dWorkspaceFloats(Shape4 xs, const Window &win, int64_t outChannels) {
-  // Forward, weight gradient and data gradient ask for the same scratch:
-  // one sample's im2col, or a group's im2col plus its [O x gP] GEMM operand.
-  // Where the Winograd path may run (forward and weight gradient; the data
-  // gradient stays im2col), every call takes the larger of the two, so the
-  // plan holds whichever path runs and whichever steps a mode has.
+  // The largest scratch of the three passes: the data gradient takes one
+  // sample's im2col, or a group's im2col plus its [O x gP] GEMM operand; the
+  // forward pass and the weight gradient take the same, or the biased im2col
+  // for one sample, or Winograd's chunks where that path runs. Where it may
+  // run, every call reserves this largest size, so the plan holds whichever
+  // path runs and whichever steps a mode has.
   const ConvGeometry g = geometry(xs, win);
   const int64_t grp = groupSize(g, xs.n);
-  int64_t floats = grp == 1 ? (g.identityCol() ? 0 : biasedIm2colFloats(g, outChannels))
-                            : g.k * grp * g.p + outChannels * grp * g.p;
+  const int64_t grouped = g.k * grp * g.p + outChannels * grp * g.p;
+  const int64_t dataGrad = grp == 1 ? (g.identityCol() ? 0 : g.k * g.p) : grouped;
+  int64_t forward = grp == 1 ? (g.identityCol() ? 0 : biasedIm2colFloats(g, outChannels)) : grouped;
   if (winogradShape(xs, win, outChannels))
-    floats = std::max(floats, winogradPlan(xs, outChannels).floats(xs.c));
-  return std::max<int64_t>(floats, 1); // Workspace::get never takes less
+    forward = winogradPlan(xs, outChannels).floats(xs.c);
+  return std::max<int64_t>({forward, dataGrad, 1}); // Workspace::get never takes less
 }
 
 } // namespace locus::rt::cpu

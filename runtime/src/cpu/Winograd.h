@@ -36,7 +36,8 @@ struct WinogradPlan {
 bool winogradShape(Shape4 xs, const Window &win, int64_t outChannels);
 
 /// winogradShape, unless LOCUS_CPU_WINOGRAD=0 turns the path off (for
-/// comparisons; the workspace is planned for either path).
+/// comparisons: the plan assumes Winograd, so the im2col path's biased
+/// scratch may then exceed the planned workspace by one row of the matrix).
 bool winogradEnabled(Shape4 xs, const Window &win, int64_t outChannels);
 
 WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels);
