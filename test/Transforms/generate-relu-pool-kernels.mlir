@@ -1,5 +1,14 @@
 // RUN: locus-opt %s --locus-generate-relu-pool-kernels | FileCheck %s
 // RUN: locus-opt %s --locus-generate-relu-pool-kernels --locus-lower-kernels-to-llvm | FileCheck %s --check-prefix=LOWERED
+// The Fashion-MNIST object lists its two epilogues in the table the runtime reads.
+// RUN: locusc %examples/fmnist.onnxtxt --emit=obj -o %t.o
+// RUN: llvm-nm %t.o | FileCheck %s --check-prefix=SYMS
+// SYMS-DAG: R locus_relu_pool_kernel_count
+// SYMS-DAG: {{[DR]}} locus_relu_pool_kernels
+// SYMS-DAG: T _mlir_ciface_locus_relu_max_pool_128x28x28_k2x2
+// SYMS-DAG: T _mlir_ciface_locus_relu_max_unpool_128x28x28_k2x2
+// SYMS-DAG: T _mlir_ciface_locus_relu_max_pool_256x14x14_k2x2
+// SYMS-DAG: T _mlir_ciface_locus_relu_max_unpool_256x14x14_k2x2
 // One forward and one backward kernel per (C, H, W, window) of a
 // relu_max_pool2d whose window tiles the map; the same shape twice gets one
 // pair, and an overlapping window (3x3 stride 2) gets none.
