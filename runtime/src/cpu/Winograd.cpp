@@ -9,8 +9,8 @@
 // The weight gradient is the exact adjoint of the same computation:
 //   dU_xi [O x C] = P_xi [O x T] V_xi^T,  P = A dY A^T per tile,  dW = G^T dU G.
 // F(2x2, 3x3) keeps float32 rounding close to the direct convolution (the
-// unit tests hold it to 1e-5 relative); larger tiles would save more and lose
-// more digits.
+// unit tests hold it to 1e-4 of the largest output against float64); larger
+// tiles would save more multiplications and lose more digits.
 //
 // The 16 GEMMs of a chunk are spread over the runtime's workers, each one a
 // single-threaded SGEMM (Gemm.cpp), so no GEMM is split into thin panels.
@@ -32,7 +32,8 @@ namespace {
 
 constexpr int64_t kPositions = 16;
 
-/// Where a tile chunk's transformed data lives: [16][rows][count] floats.
+/// Tiles [first, first + count) of the batch (numbered sample by sample, row
+/// by row); their transforms live in scratch as [16][rows][count] floats.
 struct TileChunk {
   int64_t first = 0, count = 0;
 };
@@ -52,7 +53,6 @@ void placeTiles(const WinogradPlan &p, TileChunk chunk, std::vector<TilePlace> &
   }
 }
 
-/// V[xi][c][i] = (B^T d B)[xi] of tile first + i, input channel c.
 /// Input rows y0-1 .. y0+2 of one tile row, zero-padded: column j of a
 /// padded row is input column j - 1, so tile bx's patch starts at column 2 bx;
 /// `width` covers the widest read (a vector group reads 18 columns).
