@@ -105,6 +105,19 @@ void addDescriptor(llvm::Module &object, StringRef blob) {
                            llvm::GlobalValue::ExternalLinkage, size, "locus_model_blob_size");
 }
 
+/// A constant array of the records named `name`, and its length named
+/// `countName`, as the runtime declares them (CompiledKernels.h).
+void addKernelTable(llvm::Module &object, llvm::StructType *record,
+                    ArrayRef<llvm::Constant *> records, StringRef name, StringRef countName) {
+  llvm::Type *i64 = llvm::Type::getInt64Ty(object.getContext());
+  auto *arrayType = llvm::ArrayType::get(record, records.size());
+  new llvm::GlobalVariable(object, arrayType, /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantArray::get(arrayType, records), name);
+  new llvm::GlobalVariable(object, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, records.size()), countName);
+}
+
 /// The table the runtime finds the loss pooling kernels in: one
 /// {C, H, W, k, pool, unpool} record per _mlir_ciface_locus_loss_pool_<C>x<H>x<W>_k<k>
 /// (locus-generate-pool-kernels), and its length.
@@ -135,14 +148,8 @@ LogicalResult addPoolKernelTable(ModuleOp module, llvm::Module &object) {
                  llvm::ConstantInt::get(i64, w), llvm::ConstantInt::get(i64, k), &pool,
                  unpool}));
   }
-  auto *arrayType = llvm::ArrayType::get(record, records.size());
-  new llvm::GlobalVariable(object, arrayType, /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantArray::get(arrayType, records),
-                           "locus_loss_pool_kernels");
-  new llvm::GlobalVariable(object, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantInt::get(i64, records.size()),
-                           "locus_loss_pool_kernel_count");
+  addKernelTable(object, record, records, "locus_loss_pool_kernels",
+                 "locus_loss_pool_kernel_count");
   return success();
 }
 
@@ -183,14 +190,8 @@ LogicalResult addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
     fields.push_back(backward);
     records.push_back(llvm::ConstantStruct::get(record, fields));
   }
-  auto *arrayType = llvm::ArrayType::get(record, records.size());
-  new llvm::GlobalVariable(object, arrayType, /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantArray::get(arrayType, records),
-                           "locus_relu_pool_kernels");
-  new llvm::GlobalVariable(object, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantInt::get(i64, records.size()),
-                           "locus_relu_pool_kernel_count");
+  addKernelTable(object, record, records, "locus_relu_pool_kernels",
+                 "locus_relu_pool_kernel_count");
   return success();
 }
 
