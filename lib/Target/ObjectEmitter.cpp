@@ -7,6 +7,7 @@
 // by the native target machine: no assembler or C compiler is involved.
 //
 //===----------------------------------------------------------------------===//
+#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
 #include "locus/Target/ModelDescriptor.h"
 #include "locus/runtime/CpuFeatures.h"
 
@@ -200,10 +201,7 @@ LogicalResult addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
 LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
                                      const ObjectOptions &options,
                                      llvm::raw_pwrite_stream &os) {
-  ModuleOp kernels;
-  for (auto nested : module.getOps<ModuleOp>())
-    if (nested->hasAttr("locus.kernels"))
-      kernels = nested;
+  ModuleOp kernels = locus::findKernelsModule(module);
   if (!kernels)
     return module.emitError("no lowered @locus_kernels module to compile");
 

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -114,10 +115,7 @@ struct GeneratePoolKernelsPass
     : public locus::impl::LocusGeneratePoolKernelsBase<GeneratePoolKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels;
-    for (auto nested : module.getOps<ModuleOp>())
-      if (nested->hasAttr("locus.kernels"))
-        kernels = nested;
+    ModuleOp kernels = findKernelsModule(module);
     if (!kernels) {
       module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
       return signalPassFailure();

@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -250,10 +251,7 @@ struct GenerateReluPoolKernelsPass
     : public locus::impl::LocusGenerateReluPoolKernelsBase<GenerateReluPoolKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels;
-    for (auto nested : module.getOps<ModuleOp>())
-      if (nested->hasAttr("locus.kernels"))
-        kernels = nested;
+    ModuleOp kernels = findKernelsModule(module);
     if (!kernels) {
       module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
       return signalPassFailure();

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/Transforms/Passes.h"
+#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -30,7 +31,6 @@ using namespace mlir;
 
 namespace {
 
-constexpr llvm::StringLiteral kKernelsModule = "locus_kernels";
 
 /// Builds `func.func @name(memrefs..., scalars...)` whose body is one
 /// linalg.generic over the 1-D memrefs: `inputs` are read, `outputs` read and
@@ -138,15 +138,15 @@ struct GenerateUpdateKernelsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     for (auto nested : module.getOps<ModuleOp>())
-      if (nested.getSymName() == kKernelsModule) {
-        nested.emitError("the module already holds @") << kKernelsModule;
+      if (nested.getSymName() == locus::kKernelsModuleName) {
+        nested.emitError("the module already holds @") << locus::kKernelsModuleName;
         return signalPassFailure();
       }
 
     OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
     Location loc = module.getLoc();
-    auto kernels = ModuleOp::create(builder, loc, kKernelsModule);
-    kernels->setAttr("locus.kernels", builder.getUnitAttr());
+    auto kernels = ModuleOp::create(builder, loc, locus::kKernelsModuleName);
+    kernels->setAttr(locus::kKernelsModuleAttr, builder.getUnitAttr());
     builder.setInsertionPointToStart(kernels.getBody());
 
     Type f32 = builder.getF32Type(), f64 = builder.getF64Type();

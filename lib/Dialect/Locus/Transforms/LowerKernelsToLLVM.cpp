@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/Transforms/Passes.h"
+#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -60,10 +61,7 @@ llvm::StringMap<SmallVector<unsigned>> noaliasPointers(ModuleOp kernels) {
 struct LowerKernelsToLLVMPass
     : public locus::impl::LocusLowerKernelsToLLVMBase<LowerKernelsToLLVMPass> {
   void runOnOperation() override {
-    ModuleOp kernels;
-    for (auto nested : getOperation().getOps<ModuleOp>())
-      if (nested->hasAttr("locus.kernels"))
-        kernels = nested;
+    ModuleOp kernels = locus::findKernelsModule(getOperation());
     if (!kernels) {
       getOperation().emitError("no @locus_kernels module to lower (run "
                                "locus-generate-update-kernels first)");
