@@ -444,7 +444,7 @@ bool tilesOutside(const WinogradPlan &p, int64_t outChannels) {
 /// Where a chunk pair stands in the walk.
 struct PairStep {
   bool freshWeights; ///< the weights' transform in scratch is another chunk's
-  bool freshInputs;  ///< likewise the inputs'
+  bool freshInputs;  ///< likewise the inputs' (always so when the tile chunk changes)
   /// The weight-side scratch already holds this output chunk's sum over
   /// earlier tile chunks (tile chunks inside), so products add to it.
   bool addToWeights;
@@ -500,9 +500,10 @@ void winogradConv2dForward(const float *x, Shape4 xs, const float *w, int64_t ou
   forEachChunkPair(p, outChannels, [&](int64_t o0, int64_t oc, TileChunk chunk, PairStep step) {
     if (step.freshWeights)
       transformWeights(w, channels, o0, oc, s.weights);
-    placeTiles(p, chunk, places);
-    if (step.freshInputs)
+    if (step.freshInputs) { // a new tile chunk, or the inputs' scratch was another's
+      placeTiles(p, chunk, places);
       transformInputs(x, xs, places, chunk, s.inputs);
+    }
     const int64_t uStride = WinogradPlan::positionStride(oc, channels);
     const int64_t vStride = WinogradPlan::positionStride(channels, chunk.count);
     const int64_t mStride = WinogradPlan::positionStride(oc, chunk.count);
@@ -526,9 +527,10 @@ void winogradConv2dBackwardWeight(const float *x, Shape4 xs, const float *dy,
   // scratch and G^T dU G is taken once per output chunk; with tile chunks
   // outside, each pair's G^T dU G is added into dw (the first one stores).
   forEachChunkPair(p, outChannels, [&](int64_t o0, int64_t oc, TileChunk chunk, PairStep step) {
-    placeTiles(p, chunk, places);
-    if (step.freshInputs)
+    if (step.freshInputs) {
+      placeTiles(p, chunk, places);
       transformInputs(x, xs, places, chunk, s.inputs);
+    }
     transformOutputGrads(dy, ys, places, chunk, o0, oc, s.products);
     const int64_t uStride = WinogradPlan::positionStride(oc, channels);
     const int64_t vStride = WinogradPlan::positionStride(channels, chunk.count);
