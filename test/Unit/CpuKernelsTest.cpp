@@ -3,6 +3,7 @@
 // pre-filled with NaN so a kernel that skips an element fails, and NaN never passes a comparison.
 #include "locus/runtime/cpu/Kernels.h"
 
+#include "cpu/Simd.h"
 #include "cpu/Winograd.h"
 #include "locus/runtime/cpu/Optimizer.h"
 
@@ -176,6 +177,61 @@ TEST_P(CpuConv, BackwardMatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Cpu, CpuConv, ::testing::ValuesIn(convCases()),
                          [](const auto &info) { return info.param.name; });
 
+std::vector<ConvCase> winogradCases() {
+  std::vector<ConvCase> cases;
+  for (const ConvCase &k : convCases())
+    if (k.name.rfind("winograd", 0) == 0)
+      cases.push_back(k);
+  return cases;
+}
+
+class WinogradConv : public ::testing::TestWithParam<ConvCase> {};
+
+// Each Winograd case straight through the path with both tile sizes, the
+// AVX2 and the scalar transforms, and the plan's chunks or thirds of the
+// output channels and tiles, whichever the plan would pick: against float64.
+TEST_P(WinogradConv, TilesTransformsAndChunksMatchReference) {
+  const ConvCase k = GetParam();
+  const Shape4 xs{k.n, k.c, k.h, k.w};
+  ASSERT_TRUE(winogradShape(xs, k.win, k.o));
+  const Shape4 ys = k.win.outputShape(xs, k.o);
+  const auto x = randomVector(xs.count(), 7);
+  const auto w = randomVector(k.o * k.c * 9, 8);
+  const auto b = randomVector(k.o, 9);
+  const auto dy = randomVector(ys.count(), 10);
+  const std::vector<double> yRef = refConv(k, x, w, &b);
+  std::vector<double> dwRef, dbRef, dxRef;
+  refConvBackward(k, x, w, dy, dwRef, dbRef, dxRef);
+  for (int64_t tile : {2, 4})
+    for (bool vector : {true, false})
+      for (bool thirds : {false, true}) {
+        if (vector && !useAvx2())
+          continue;
+        WinogradPlan p = winogradPlan(xs, k.o, tile);
+        p.vector = vector;
+        if (thirds) {
+          p.outChunk = (k.o + 2) / 3;
+          p.tileChunk = (p.tiles + 2) / 3;
+        }
+        SCOPED_TRACE("F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3), " +
+                     (vector ? "AVX2" : "scalar") + " transforms, " +
+                     std::to_string(p.outChunk) + " outputs x " + std::to_string(p.tileChunk) +
+                     " tiles a chunk");
+        Workspace ws;
+        std::vector<float> y(static_cast<size_t>(ys.count()), kNaN);
+        winogradConv2dForward(p, x.data(), xs, w.data(), k.o, b.data(), y.data(), ws,
+                              p.floats(k.c));
+        EXPECT_REL(y, yRef, 1e-4);
+        std::vector<float> dw(dwRef.size(), kNaN);
+        winogradConv2dBackwardWeight(p, x.data(), xs, dy.data(), k.o, dw.data(), ws,
+                                     p.floats(k.c));
+        EXPECT_REL(dw, dwRef, 1e-4);
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, WinogradConv, ::testing::ValuesIn(winogradCases()),
+                         [](const auto &info) { return info.param.name; });
+
 TEST(CpuConv, WinogradCasesTakeThatPathInChunks) {
   const Window same3x3 = window(3, 3, 1, 1, 1, 1, 1, 1);
   for (const ConvCase &k : convCases()) {
@@ -184,17 +240,24 @@ TEST(CpuConv, WinogradCasesTakeThatPathInChunks) {
   }
   EXPECT_FALSE(winogradShape({2, 3, 32, 32}, same3x3, 128)); // VGG-6's first layer
   EXPECT_FALSE(winogradShape({2, 16, 8, 8}, window(3, 3, 2, 2, 1, 1, 1, 1), 16));
-  const WinogradPlan tiles = winogradPlan({8, 16, 44, 44}, 16);
+  const WinogradPlan tiles = winogradPlan({8, 16, 44, 44}, 16, 2);
   EXPECT_EQ(tiles.tiles, 8 * 22 * 22);
+  EXPECT_EQ(winogradPlan({8, 16, 44, 44}, 16, 4).tiles, 8 * 11 * 11);
   EXPECT_LT(tiles.tileChunk, tiles.tiles);
   const WinogradPlan outs = winogradPlan({1, 16, 3, 3}, 8200);
   EXPECT_LT(outs.outChunk, 8200);
-  const WinogradPlan both = winogradPlan({1, 16, 17, 17}, 8200);
+  const WinogradPlan both = winogradPlan({1, 16, 17, 17}, 8200, 2);
   EXPECT_LT(both.outChunk, 8200);
   EXPECT_LT(both.tileChunk, both.tiles);
+  // 4x4 tiles where they save a fifth of the multiplications: Fashion-MNIST's
+  // 14 x 14 maps and VGG-6's 32 .. 4; not 6 x 6 (as many) or 2 x 2 (more).
+  for (int64_t side : {14, 32, 16, 8, 4, 3})
+    EXPECT_EQ(winogradTile({2, 16, side, side}), 4) << side;
+  for (int64_t side : {6, 2, 1})
+    EXPECT_EQ(winogradTile({2, 16, side, side}), 2) << side;
   // The planned scratch covers the path and the im2col data gradient beside it.
   const Shape4 xs{8, 16, 44, 44};
-  EXPECT_GE(conv2dWorkspaceFloats(xs, same3x3, 16), tiles.floats(16));
+  EXPECT_GE(conv2dWorkspaceFloats(xs, same3x3, 16), winogradPlan(xs, 16).floats(16));
   EXPECT_GE(conv2dWorkspaceFloats(xs, same3x3, 16), 16 * 9 * 44 * 44);
 }
 

@@ -1,4 +1,4 @@
-//===- Winograd.h - 3x3 convolutions by Winograd F(2x2, 3x3) ----*- C++ -*-===//
+//===- Winograd.h - 3x3 convolutions by Winograd F(2x2 or 4x4, 3x3) -*- C++ -*-===//
 //
 // Shared by the convolution kernels (Conv.cpp), which take this path when it
 // applies, and the memory plan (through conv2dWorkspaceFloats), which must
@@ -12,21 +12,30 @@
 
 namespace locus::rt::cpu {
 
-/// How a Winograd convolution walks its operands: output channels in chunks
-/// of `outChunk`, 2x2 output tiles (over the whole batch) in chunks of
-/// `tileChunk`, so its scratch stays bounded for any layer size.
+/// How a Winograd convolution walks its operands: output tiles of `tile` x
+/// `tile` (F(2x2, 3x3) or F(4x4, 3x3)), output channels in chunks of
+/// `outChunk`, tiles (over the whole batch) in chunks of `tileChunk`, so its
+/// scratch stays bounded for any layer size.
 struct WinogradPlan {
+  int64_t tile = 2;
   int64_t tilesY = 0, tilesX = 0, tiles = 0; // tiles per map, and over the batch
   int64_t outChunk = 0, tileChunk = 0;
-  /// Floats between the 16 positions' matrices of one operand. The extra
-  /// cache line keeps the 16 write streams of a transform off one cache set
-  /// when rows * cols is a power of two (it often is: 1024 x 128).
+  /// Transforms in AVX2 (where the CPU has it); tests clear it to run the
+  /// scalar ones. The scratch does not depend on it.
+  bool vector = false;
+  /// The transformed tile's side and its positions: one GEMM each.
+  int64_t alpha() const { return tile + 2; }
+  int64_t positions() const { return alpha() * alpha(); }
+  /// Floats between the positions' matrices of one operand. The extra cache
+  /// line keeps the write streams of a transform off one cache set when
+  /// rows * cols is a power of two (it often is: 1024 x 128).
   static int64_t positionStride(int64_t rows, int64_t cols) { return rows * cols + 16; }
   /// Scratch floats: transformed weights (or their gradient) of one output
   /// chunk, transformed inputs of one tile chunk, and the products.
   int64_t floats(int64_t inChannels) const {
-    return 16 * (positionStride(outChunk, inChannels) + positionStride(inChannels, tileChunk) +
-                 positionStride(outChunk, tileChunk));
+    return positions() * (positionStride(outChunk, inChannels) +
+                          positionStride(inChannels, tileChunk) +
+                          positionStride(outChunk, tileChunk));
   }
 };
 
@@ -40,16 +49,29 @@ bool winogradShape(Shape4 xs, const Window &win, int64_t outChannels);
 /// scratch may then exceed the planned workspace by one row of the matrix).
 bool winogradEnabled(Shape4 xs, const Window &win, int64_t outChannels);
 
+/// The tile side for a map: 4 where 4x4 tiles take clearly fewer GEMM
+/// multiplications than 2x2 ones (cropped edge tiles count in full), else 2.
+/// LOCUS_CPU_WINOGRAD=2 keeps every layer on 2x2 tiles (for comparisons).
+int64_t winogradTile(Shape4 xs);
+
+/// The plan with winogradTile's tile, or the one given (2 or 4).
 WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels);
+WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels, int64_t tile);
 
 /// y = conv3x3(x, w) + b (b may be null), padding 1: same as conv2dForward.
 void winogradConv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
                            const float *b, float *y, Workspace &ws, int64_t wsFloats);
+void winogradConv2dForward(const WinogradPlan &p, const float *x, Shape4 xs, const float *w,
+                           int64_t outChannels, const float *b, float *y, Workspace &ws,
+                           int64_t wsFloats);
 
 /// dw = the weight gradient of the same convolution for output gradient dy.
 void winogradConv2dBackwardWeight(const float *x, Shape4 xs, const float *dy,
                                   int64_t outChannels, float *dw, Workspace &ws,
                                   int64_t wsFloats);
+void winogradConv2dBackwardWeight(const WinogradPlan &p, const float *x, Shape4 xs,
+                                  const float *dy, int64_t outChannels, float *dw,
+                                  Workspace &ws, int64_t wsFloats);
 
 } // namespace locus::rt::cpu
 

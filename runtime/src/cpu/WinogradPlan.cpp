@@ -1,7 +1,11 @@
-//===- WinogradPlan.cpp - when and in what chunks Winograd runs ----------===//
+//===- WinogradPlan.cpp - when, with which tiles and in what chunks Winograd runs ===//
 #include "cpu/Winograd.h"
 
+#include "cpu/Simd.h"
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 namespace locus::rt::cpu {
 
@@ -11,8 +15,11 @@ namespace {
 // 2.25x fewer multiplications save (measured: VGG-6's 3-channel first layer).
 constexpr int64_t kMinChannels = 16;
 // Scratch budgets in floats: transformed weights of an output chunk (8 MiB),
-// and inputs plus products of a tile chunk (6 MiB); sized so the per-position
-// GEMMs keep >= 64 columns on VGG-6's 1024-channel layers.
+// and inputs plus products of a tile chunk (6 MiB for 2x2 tiles' 16
+// positions, scaled by the positions: 4x4 tiles keep as many tiles a chunk,
+// since narrower per-position GEMMs repack the weights more often: measured
+// 8-10% of a Fashion-MNIST step); sized so the per-position GEMMs keep >= 64
+// columns on VGG-6's 1024-channel layers.
 constexpr int64_t kWeightFloats = int64_t(1) << 21;
 constexpr int64_t kTileFloats = int64_t(3) << 19;
 
@@ -32,14 +39,37 @@ bool winogradShape(Shape4 xs, const Window &win, int64_t outChannels) {
          outChannels >= kMinChannels && xs.n >= 1 && xs.h >= 1 && xs.w >= 1;
 }
 
+int64_t winogradTile(Shape4 xs) {
+  static const bool only2x2 = [] {
+    const char *env = std::getenv("LOCUS_CPU_WINOGRAD");
+    return env && std::strcmp(env, "2") == 0;
+  }();
+  if (only2x2)
+    return 2;
+  // Multiplications per channel pair: 36 per 4x4 tile against 16 per 2x2
+  // one. The 4x4 transforms cost more adds per tile, so it must save a fifth
+  // (14 x 14 maps: 0.73; 8 x 8: 0.56; 6 x 6: 1.0 and 2 x 2: 2.25 stay 2x2).
+  const int64_t by4 = ceilDiv(xs.h, 4) * ceilDiv(xs.w, 4) * 36;
+  const int64_t by2 = ceilDiv(xs.h, 2) * ceilDiv(xs.w, 2) * 16;
+  return 5 * by4 <= 4 * by2 ? 4 : 2;
+}
+
 WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels) {
+  return winogradPlan(xs, outChannels, winogradTile(xs));
+}
+
+WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels, int64_t tile) {
   WinogradPlan p;
-  p.tilesY = ceilDiv(xs.h, 2);
-  p.tilesX = ceilDiv(xs.w, 2);
+  p.tile = tile;
+  p.tilesY = ceilDiv(xs.h, tile);
+  p.tilesX = ceilDiv(xs.w, tile);
   p.tiles = xs.n * p.tilesY * p.tilesX;
-  p.outChunk = evenChunk(outChannels, std::max<int64_t>(16, kWeightFloats / (16 * xs.c)));
-  p.tileChunk =
-      evenChunk(p.tiles, std::max<int64_t>(64, kTileFloats / (16 * (xs.c + p.outChunk))));
+  p.vector = useAvx2();
+  const int64_t positions = p.positions();
+  p.outChunk = evenChunk(outChannels, std::max<int64_t>(16, kWeightFloats / (positions * xs.c)));
+  p.tileChunk = evenChunk(
+      p.tiles, std::max<int64_t>(64, kTileFloats / (16 * (xs.c + p.outChunk))));
+  // (kTileFloats * positions / 16 floats in all: the tile count is the budget's.)
   return p;
 }
 
