@@ -3,6 +3,7 @@
 // pre-filled with NaN so a kernel that skips an element fails, and NaN never passes a comparison.
 #include "locus/runtime/cpu/Kernels.h"
 
+#include "cpu/DirectConv.h"
 #include "cpu/Simd.h"
 #include "cpu/Winograd.h"
 #include "locus/runtime/cpu/Optimizer.h"
@@ -125,6 +126,12 @@ std::vector<ConvCase> convCases() {
       {8, 16, 44, 44, 16, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_tile_chunks"},
       {1, 16, 3, 3, 8200, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_output_chunks"},
       {1, 16, 17, 17, 8200, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_both_chunked"},
+      // Direct kernels (< 16 input channels, maps >= 8 wide): a remainder of
+      // output channels past the blocks of 4; rows that end in an overlapped
+      // vector; the most channels and a map exactly one vector wide.
+      {3, 1, 28, 28, 14, window(3, 3, 1, 1, 1, 1, 1, 1), "direct_one_channel"},
+      {2, 3, 9, 13, 5, window(3, 3, 1, 1, 1, 1, 1, 1), "direct_three_channels_odd_map"},
+      {2, 15, 8, 8, 6, window(3, 3, 1, 1, 1, 1, 1, 1), "direct_fifteen_channels"},
   };
 }
 
@@ -232,13 +239,18 @@ TEST_P(WinogradConv, TilesTransformsAndChunksMatchReference) {
 INSTANTIATE_TEST_SUITE_P(Cpu, WinogradConv, ::testing::ValuesIn(winogradCases()),
                          [](const auto &info) { return info.param.name; });
 
-TEST(CpuConv, WinogradCasesTakeThatPathInChunks) {
+TEST(CpuConv, WinogradAndDirectCasesTakeThosePaths) {
   const Window same3x3 = window(3, 3, 1, 1, 1, 1, 1, 1);
   for (const ConvCase &k : convCases()) {
     const bool named = k.name.rfind("winograd", 0) == 0;
     EXPECT_EQ(winogradShape({k.n, k.c, k.h, k.w}, k.win, k.o), named) << k.name;
   }
+  for (const ConvCase &k : convCases()) {
+    const bool named = k.name.rfind("direct", 0) == 0;
+    EXPECT_EQ(directConvApplies({k.n, k.c, k.h, k.w}, k.win), named && useAvx2()) << k.name;
+  }
   EXPECT_FALSE(winogradShape({2, 3, 32, 32}, same3x3, 128)); // VGG-6's first layer
+  EXPECT_EQ(directConvApplies({2, 3, 32, 32}, same3x3), useAvx2()); // ... goes direct
   EXPECT_FALSE(winogradShape({2, 16, 8, 8}, window(3, 3, 2, 2, 1, 1, 1, 1), 16));
   const WinogradPlan tiles = winogradPlan({8, 16, 44, 44}, 16, 2);
   EXPECT_EQ(tiles.tiles, 8 * 22 * 22);

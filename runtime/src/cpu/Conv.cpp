@@ -9,10 +9,15 @@
 // [K x gP] matrix and each GEMM runs over gP columns; the [O x gP] result is
 // then scattered to (or gathered from) NCHW.
 //
+// 3x3 same-padded layers take other paths for the forward pass and the weight
+// gradient: Winograd (Winograd.cpp) with >= 16 channels on both sides, the
+// direct kernels (DirectConv.cpp) with fewer input channels.
+//
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/cpu/Kernels.h"
 
 #include "cpu/ConvGeometry.h"
+#include "cpu/DirectConv.h"
 #include "cpu/Parallel.h"
 #include "cpu/Winograd.h"
 
@@ -130,6 +135,10 @@ void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannel
     winogradConv2dForward(x, xs, w, o, b, y, ws, conv2dWorkspaceFloats(xs, win, o));
     return;
   }
+  if (directConvApplies(xs, win)) {
+    directConv2dForward(x, xs, w, o, b, y, ws, conv2dWorkspaceFloats(xs, win, o));
+    return;
+  }
   const int64_t xStride = xs.c * xs.h * xs.w, yStride = o * p;
   const int64_t grp = groupSize(g, xs.n);
 
@@ -192,6 +201,10 @@ void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
   const int64_t o = ys.c, p = g.p, k = g.k;
   const int64_t xStride = xs.c * xs.h * xs.w, yStride = o * p;
 
+  if (xs.n > 0 && p > 0 && directConvApplies(xs, win)) { // sums db itself
+    directConv2dBackwardWeight(x, xs, dy, o, dw, db, ws, conv2dWorkspaceFloats(xs, win, o));
+    return;
+  }
   const int64_t grp = xs.n > 0 ? groupSize(g, xs.n) : 1;
   // The per-sample im2col path sums db in its GEMM (below); the others here.
   const bool dbInGemm = grp == 1 && !g.identityCol() && xs.n > 0 && p > 0 &&

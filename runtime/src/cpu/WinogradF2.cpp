@@ -137,11 +137,13 @@ void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t coun
 
 /// The output rows y0 and y0 + 1 of one tile (A^T M A + b, 2x2) from the 16
 /// products m[xi * stride].
-inline void outputTile(const float *m, int64_t stride, float b, float out[2][2]) {
+inline void outputTile(float *m, int64_t stride, float b, float out[2][2]) {
   float t[2][4]; // A^T M
   for (int b4 = 0; b4 < 4; ++b4) {
     const float m0 = m[b4 * stride], m1 = m[(4 + b4) * stride];
     const float m2 = m[(8 + b4) * stride], m3 = m[(12 + b4) * stride];
+    for (int a = 0; a < 4; ++a)
+      m[(4 * a + b4) * stride] = 0.0f;
     t[0][b4] = m0 + m1 + m2;
     t[1][b4] = m1 - m2 - m3;
   }
@@ -154,15 +156,19 @@ inline void outputTile(const float *m, int64_t stride, float b, float out[2][2])
 #if defined(LOCUS_HAVE_X86)
 /// outputTile for `lanes` (1..8) adjacent tiles: rows[a] receives their 2 *
 /// lanes output columns of row y0 + a, in order.
-LOCUS_AVX2 void outputTiles8(const float *m, int64_t stride, float b, float rows[2][16]) {
+LOCUS_AVX2 void outputTiles8(float *m, int64_t stride, float b, int64_t lanes,
+                             float rows[2][16]) {
   __m256 t[2][4];
+  const __m256 zero = _mm256_setzero_ps();
   for (int b4 = 0; b4 < 4; ++b4) {
     // Lanes past `lanes` read the next row or the position's skew (still
-    // scratch) and are never stored.
+    // scratch) and are never stored; the products read are left zero.
     const __m256 m0 = _mm256_loadu_ps(m + b4 * stride);
     const __m256 m1 = _mm256_loadu_ps(m + (4 + b4) * stride);
     const __m256 m2 = _mm256_loadu_ps(m + (8 + b4) * stride);
     const __m256 m3 = _mm256_loadu_ps(m + (12 + b4) * stride);
+    for (int a = 0; a < 4; ++a)
+      storeLanes(m + (4 * a + b4) * stride, zero, lanes, /*spill=*/false);
     t[0][b4] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
     t[1][b4] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
   }
@@ -182,14 +188,14 @@ LOCUS_AVX2 void outputTiles8(const float *m, int64_t stride, float b, float rows
 
 /// y[n][o0 + o] tiles = A^T M A (+ bias), cropped to the map; by runs along
 /// a tile row, 8 tiles at a time where the CPU has AVX2.
-void transformOutputs(const float *m, const std::vector<TilePlace> &places, TileChunk chunk,
+void transformOutputs(float *m, const std::vector<TilePlace> &places, TileChunk chunk,
                       int64_t o0, int64_t count, const float *bias, bool vector, float *y,
                       Shape4 ys) {
   const int64_t h = ys.h, w = ys.w, plane = h * w;
   const int64_t stride = WinogradPlan::positionStride(count, chunk.count);
   parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
     const float b = bias ? bias[o0 + o] : 0.0f;
-    const float *src = m + o * chunk.count;
+    float *src = m + o * chunk.count;
     for (int64_t i = 0; i < chunk.count;) {
       const TilePlace &first = places[i];
       const int64_t end = runEnd(places, i, chunk.count);
@@ -200,7 +206,7 @@ void transformOutputs(const float *m, const std::vector<TilePlace> &places, Tile
         float rows[2][16];
 #if defined(LOCUS_HAVE_X86)
         if (vector)
-          outputTiles8(src + k, stride, b, rows);
+          outputTiles8(src + k, stride, b, lanes, rows);
 #endif
         if (!vector) {
           float tile[2][2];

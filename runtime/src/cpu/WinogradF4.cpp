@@ -241,14 +241,20 @@ void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t coun
 }
 
 #if defined(LOCUS_HAVE_X86)
-/// A^T M A + b of 8 tiles (products m[xi * stride], lanes past the chunk's
-/// end reading the next row or the position's skew, still scratch) into
-/// their 4 output rows: out[a][k] is row a of tile k, 4 floats.
-LOCUS_AVX2 void outputTiles8(const float *m, int64_t stride, float b, float *const out[4][8]) {
+/// A^T M A + b of `lanes` tiles (products m[xi * stride], lanes past them
+/// reading the next row or the position's skew, still scratch) into their 4
+/// output rows: out[a][k] is row a of tile k, 4 floats. The products read
+/// are left zero.
+LOCUS_AVX2 void outputTiles8(float *m, int64_t stride, float b, int64_t lanes,
+                             float *const out[4][8]) {
   __m256 in[6][6];
+  const __m256 zero = _mm256_setzero_ps();
   for (int a = 0; a < kAlpha; ++a)
-    for (int c = 0; c < kAlpha; ++c)
-      in[a][c] = _mm256_loadu_ps(m + (kAlpha * a + c) * stride);
+    for (int c = 0; c < kAlpha; ++c) {
+      float *at = m + (kAlpha * a + c) * stride;
+      in[a][c] = _mm256_loadu_ps(at);
+      storeLanes(at, zero, lanes, /*spill=*/false);
+    }
   __m256 y[4][4];
   outputTile(in, y);
   const __m256 bias = _mm256_set1_ps(b);
@@ -260,25 +266,27 @@ LOCUS_AVX2 void outputTiles8(const float *m, int64_t stride, float b, float *con
 }
 #endif
 
-void outputTile1(const float *m, int64_t stride, float b, float *const out[4]) {
+void outputTile1(float *m, int64_t stride, float b, float *const out[4]) {
   float in[6][6], y[4][4];
   for (int a = 0; a < kAlpha; ++a)
-    for (int c = 0; c < kAlpha; ++c)
+    for (int c = 0; c < kAlpha; ++c) {
       in[a][c] = m[(kAlpha * a + c) * stride];
+      m[(kAlpha * a + c) * stride] = 0.0f;
+    }
   outputTile(in, y);
   for (int a = 0; a < kTile; ++a)
     for (int c = 0; c < kTile; ++c)
       out[a][c] = y[a][c] + b;
 }
 
-void transformOutputs(const float *m, const std::vector<TilePlace> &places, TileChunk chunk,
+void transformOutputs(float *m, const std::vector<TilePlace> &places, TileChunk chunk,
                       int64_t o0, int64_t count, const float *bias, bool vector, float *y,
                       Shape4 ys) {
   const int64_t h = ys.h, w = ys.w, plane = h * w;
   const int64_t stride = WinogradPlan::positionStride(count, chunk.count);
   parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
     const float b = bias ? bias[o0 + o] : 0.0f;
-    const float *src = m + o * chunk.count;
+    float *src = m + o * chunk.count;
     // Rows of tiles that fit go straight to y; cropped ones (and lanes past
     // the chunk) go to spare rows, whose map part is then copied.
     float spare[8][4][4];
@@ -306,7 +314,7 @@ void transformOutputs(const float *m, const std::vector<TilePlace> &places, Tile
         for (int a = 0; a < kTile; ++a)
           for (int k = 0; k < 8; ++k)
             out[a][k] = k < lanes ? destination(i + k, k, a) : spare[k][a];
-        outputTiles8(src + i, stride, b, out);
+        outputTiles8(src + i, stride, b, lanes, out);
         for (int k = 0; k < lanes; ++k)
           copyCropped(i + k, k);
       }

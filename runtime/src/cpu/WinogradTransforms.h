@@ -73,8 +73,10 @@ struct WinogradTransforms {
                  TileChunk chunk, bool vector, float *v);
   /// U[xi][o][c] = (G g G^T)[xi] for outputs [o0, o0 + count).
   void (*weights)(const float *w, int64_t channels, int64_t o0, int64_t count, float *u);
-  /// y[n][o0 + o] tiles = A^T M A (+ bias), cropped to the map.
-  void (*outputs)(const float *m, const std::vector<TilePlace> &places, TileChunk chunk,
+  /// y[n][o0 + o] tiles = A^T M A (+ bias), cropped to the map. Leaves the
+  /// products it read zero, so the next chunk's GEMMs add to zeros (beta = 1)
+  /// instead of clearing their output in a separate pass.
+  void (*outputs)(float *m, const std::vector<TilePlace> &places, TileChunk chunk,
                   int64_t o0, int64_t count, const float *bias, bool vector, float *y, Shape4 ys);
   /// P[xi][o][i] = (A dY A^T)[xi] of tile chunk.first + i, outputs [o0, o0 + count).
   void (*outputGrads)(const float *dy, Shape4 ys, const std::vector<TilePlace> &places,
