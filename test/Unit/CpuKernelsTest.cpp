@@ -229,10 +229,11 @@ TEST_P(WinogradConv, TilesTransformsAndChunksMatchReference) {
         winogradConv2dForward(p, x.data(), xs, w.data(), k.o, b.data(), y.data(), ws,
                               p.floats(k.c));
         EXPECT_REL(y, yRef, 1e-4);
-        std::vector<float> dw(dwRef.size(), kNaN);
-        winogradConv2dBackwardWeight(p, x.data(), xs, dy.data(), k.o, dw.data(), ws,
+        std::vector<float> dw(dwRef.size(), kNaN), db(dbRef.size(), kNaN);
+        winogradConv2dBackwardWeight(p, x.data(), xs, dy.data(), k.o, dw.data(), db.data(), ws,
                                      p.floats(k.c));
         EXPECT_REL(dw, dwRef, 1e-4);
+        EXPECT_REL(db, dbRef, 1e-4);
       }
 }
 

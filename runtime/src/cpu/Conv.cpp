@@ -206,10 +206,11 @@ void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
     return;
   }
   const int64_t grp = xs.n > 0 ? groupSize(g, xs.n) : 1;
-  // The per-sample im2col path sums db in its GEMM (below); the others here.
-  const bool dbInGemm = grp == 1 && !g.identityCol() && xs.n > 0 && p > 0 &&
-                        !winogradEnabled(xs, win, o);
-  if (db && !dbInGemm) {
+  // The per-sample im2col path sums db in its GEMM (below), Winograd in its
+  // output-gradient transform; the others here.
+  const bool winograd = xs.n > 0 && p > 0 && winogradEnabled(xs, win, o); // sums db too
+  const bool pathSumsDb = winograd || (grp == 1 && !g.identityCol() && xs.n > 0 && p > 0);
+  if (db && !pathSumsDb) {
     parallelFor(o, o * p * xs.n >= (1 << 16), [&](int64_t oc) {
       double total = 0.0;
       for (int64_t n = 0; n < xs.n; ++n)
@@ -222,8 +223,8 @@ void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
     return;
   }
   reservePlannedScratch(xs, win, o, ws);
-  if (winogradEnabled(xs, win, o)) {
-    winogradConv2dBackwardWeight(x, xs, dy, o, dw, ws, conv2dWorkspaceFloats(xs, win, o));
+  if (winograd) {
+    winogradConv2dBackwardWeight(x, xs, dy, o, dw, db, ws, conv2dWorkspaceFloats(xs, win, o));
     return;
   }
 

@@ -147,20 +147,21 @@ void winogradConv2dForward(const WinogradPlan &p, const float *x, Shape4 xs, con
 }
 
 void winogradConv2dBackwardWeight(const float *x, Shape4 xs, const float *dy,
-                                  int64_t outChannels, float *dw, Workspace &ws,
+                                  int64_t outChannels, float *dw, float *db, Workspace &ws,
                                   int64_t wsFloats) {
-  winogradConv2dBackwardWeight(winogradPlan(xs, outChannels), x, xs, dy, outChannels, dw, ws,
-                               wsFloats);
+  winogradConv2dBackwardWeight(winogradPlan(xs, outChannels), x, xs, dy, outChannels, dw, db,
+                               ws, wsFloats);
 }
 
 void winogradConv2dBackwardWeight(const WinogradPlan &p, const float *x, Shape4 xs,
-                                  const float *dy, int64_t outChannels, float *dw,
+                                  const float *dy, int64_t outChannels, float *dw, float *db,
                                   Workspace &ws, int64_t wsFloats) {
   const WinogradTransforms &t = transformsFor(p);
   const int64_t channels = xs.c;
   const Shape4 ys{xs.n, outChannels, xs.h, xs.w};
   const Scratch s = carve(ws, wsFloats, p, channels);
   std::vector<TilePlace> places;
+  std::vector<double> dbTotals(db ? static_cast<size_t>(outChannels) : 0, 0.0);
   // dU is linear in the tiles: with tile chunks inside, the GEMMs sum it in
   // scratch and G^T dU G is taken once per output chunk; with tile chunks
   // outside, each pair's G^T dU G is added into dw (the first one stores).
@@ -173,6 +174,12 @@ void winogradConv2dBackwardWeight(const WinogradPlan &p, const float *x, Shape4 
     const int64_t uStride = WinogradPlan::positionStride(oc, channels);
     const int64_t vStride = WinogradPlan::positionStride(channels, chunk.count);
     const int64_t pStride = WinogradPlan::positionStride(oc, chunk.count);
+    if (db) { // every (output, tile) pair comes once: the tile sums add up to db
+      const float *sums = s.products + p.sumPosition() * pStride;
+      parallelFor(oc, oc * chunk.count >= 4096, [&](int64_t o) {
+        dbTotals[o0 + o] += sumFloats(sums + o * chunk.count, chunk.count);
+      });
+    }
     parallelFor(p.positions(), true, [&](int64_t xi) {
       gemm(false, true, oc, channels, chunk.count, 1.0f, s.products + xi * pStride,
            s.inputs + xi * vStride, step.addToWeights ? 1.0f : 0.0f, s.weights + xi * uStride);
@@ -181,6 +188,8 @@ void winogradConv2dBackwardWeight(const WinogradPlan &p, const float *x, Shape4 
       t.weightGrads(s.weights, channels, o0, oc,
                     /*accumulate=*/!step.addToWeights && chunk.first > 0, dw);
   });
+  for (int64_t o = 0; db && o < outChannels; ++o)
+    db[o] = static_cast<float>(dbTotals[o]);
 }
 
 } // namespace locus::rt::cpu

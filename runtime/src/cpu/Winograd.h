@@ -26,6 +26,9 @@ struct WinogradPlan {
   /// The transformed tile's side and its positions: one GEMM each.
   int64_t alpha() const { return tile + 2; }
   int64_t positions() const { return alpha() * alpha(); }
+  /// The position where P = A dY A^T holds the sum of the tile's gradient
+  /// (row 1 of A is all ones for both tile sizes): the bias gradient.
+  int64_t sumPosition() const { return alpha() + 1; }
   /// Floats between the positions' matrices of one operand. The extra cache
   /// line keeps the write streams of a transform off one cache set when
   /// rows * cols is a power of two (it often is: 1024 x 128).
@@ -65,12 +68,13 @@ void winogradConv2dForward(const WinogradPlan &p, const float *x, Shape4 xs, con
                            int64_t outChannels, const float *b, float *y, Workspace &ws,
                            int64_t wsFloats);
 
-/// dw = the weight gradient of the same convolution for output gradient dy.
+/// dw (and db unless null) = the weight gradient of the same convolution
+/// for output gradient dy.
 void winogradConv2dBackwardWeight(const float *x, Shape4 xs, const float *dy,
-                                  int64_t outChannels, float *dw, Workspace &ws,
+                                  int64_t outChannels, float *dw, float *db, Workspace &ws,
                                   int64_t wsFloats);
 void winogradConv2dBackwardWeight(const WinogradPlan &p, const float *x, Shape4 xs,
-                                  const float *dy, int64_t outChannels, float *dw,
+                                  const float *dy, int64_t outChannels, float *dw, float *db,
                                   Workspace &ws, int64_t wsFloats);
 
 } // namespace locus::rt::cpu

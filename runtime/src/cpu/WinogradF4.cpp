@@ -135,13 +135,20 @@ public:
       : n0(n0), rows(rows), cols(cols) {
     const int64_t block = rows * cols, count = n1 - n0 + 1;
     // The tail covers the widest read past the last row (8 floats).
-    buffer.assign(static_cast<size_t>(count * block + 8), 0.0f);
-    for (int64_t n = n0; n <= n1; ++n) {
+    if (static_cast<int64_t>(buffer.size()) < count * block + 8)
+      buffer.resize(static_cast<size_t>(count * block + 8));
+    float *out = buffer.data();
+    for (int64_t n = n0; n <= n1; ++n) { // each float written once: zeros or the map
       const float *map = t + (n * s.c + channel) * s.h * s.w;
-      float *dst = buffer.data() + (n - n0) * block + lead * cols + lead;
-      for (int64_t y = 0; y < s.h; ++y)
-        std::copy(map + y * s.w, map + (y + 1) * s.w, dst + y * cols);
+      out = std::fill_n(out, lead * cols, 0.0f);
+      for (int64_t y = 0; y < s.h; ++y) {
+        out = std::fill_n(out, lead, 0.0f);
+        out = std::copy(map + y * s.w, map + (y + 1) * s.w, out);
+        out = std::fill_n(out, cols - lead - s.w, 0.0f);
+      }
+      out = std::fill_n(out, (rows - lead - s.h) * cols, 0.0f);
     }
+    std::fill_n(out, 8, 0.0f);
     base = buffer.data();
   }
   /// Padded row y, column x of sample n.
@@ -279,31 +286,45 @@ void outputTile1(float *m, int64_t stride, float b, float *const out[4]) {
       out[a][c] = y[a][c] + b;
 }
 
+/// Where a tile's output goes, worked out once per chunk: its top-left in
+/// output channel o0 (channel o adds o planes), its rows inside the map, and
+/// whether all 4 columns are.
+struct TileOutput {
+  int64_t offset;
+  int rows;
+  bool wholeRows;
+};
+
 void transformOutputs(float *m, const std::vector<TilePlace> &places, TileChunk chunk,
                       int64_t o0, int64_t count, const float *bias, bool vector, float *y,
                       Shape4 ys) {
   const int64_t h = ys.h, w = ys.w, plane = h * w;
   const int64_t stride = WinogradPlan::positionStride(count, chunk.count);
+  std::vector<TileOutput> outs(static_cast<size_t>(chunk.count));
+  for (int64_t i = 0; i < chunk.count; ++i) {
+    const TilePlace &t = places[i];
+    outs[i] = {(t.n * ys.c + o0) * plane + t.y0 * w + t.x0,
+               static_cast<int>(std::min<int64_t>(kTile, h - t.y0)), t.x0 + kTile <= w};
+  }
   parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
     const float b = bias ? bias[o0 + o] : 0.0f;
     float *src = m + o * chunk.count;
+    float *yo = y + o * plane;
     // Rows of tiles that fit go straight to y; cropped ones (and lanes past
     // the chunk) go to spare rows, whose map part is then copied.
     float spare[8][4][4];
-    auto destination = [&](int64_t i, int k, int a) -> float * {
-      const TilePlace &t = places[i];
-      if (t.y0 + a < h && t.x0 + kTile <= w)
-        return y + (t.n * ys.c + o0 + o) * plane + (t.y0 + a) * w + t.x0;
-      return spare[k][a];
+    auto setDestinations = [&](int64_t i, int k, float **out, int64_t step) {
+      const TileOutput &t = outs[i];
+      for (int a = 0; a < kTile; ++a)
+        out[a * step] = t.wholeRows && a < t.rows ? yo + t.offset + a * w : spare[k][a];
     };
     auto copyCropped = [&](int64_t i, int k) {
-      const TilePlace &t = places[i];
-      if (t.x0 + kTile <= w)
+      const TileOutput &t = outs[i];
+      if (t.wholeRows)
         return; // whole rows were stored in place; rows past the map are dropped
-      const int64_t cols = w - t.x0;
-      for (int64_t a = 0; a < kTile && t.y0 + a < h; ++a)
-        std::copy(spare[k][a], spare[k][a] + cols,
-                  y + (t.n * ys.c + o0 + o) * plane + (t.y0 + a) * w + t.x0);
+      const int64_t cols = w - places[i].x0;
+      for (int a = 0; a < t.rows; ++a)
+        std::copy(spare[k][a], spare[k][a] + cols, yo + t.offset + a * w);
     };
     int64_t i = 0;
 #if defined(LOCUS_HAVE_X86)
@@ -311,9 +332,14 @@ void transformOutputs(float *m, const std::vector<TilePlace> &places, TileChunk 
       for (; i < chunk.count; i += 8) {
         const int64_t lanes = std::min<int64_t>(8, chunk.count - i);
         float *out[4][8];
-        for (int a = 0; a < kTile; ++a)
-          for (int k = 0; k < 8; ++k)
-            out[a][k] = k < lanes ? destination(i + k, k, a) : spare[k][a];
+        for (int k = 0; k < 8; ++k) {
+          if (k < lanes) {
+            setDestinations(i + k, k, &out[0][k], 8);
+          } else {
+            for (int a = 0; a < kTile; ++a)
+              out[a][k] = spare[k][a];
+          }
+        }
         outputTiles8(src + i, stride, b, lanes, out);
         for (int k = 0; k < lanes; ++k)
           copyCropped(i + k, k);
@@ -321,8 +347,7 @@ void transformOutputs(float *m, const std::vector<TilePlace> &places, TileChunk 
 #endif
     for (; i < chunk.count; ++i) {
       float *out[4];
-      for (int a = 0; a < kTile; ++a)
-        out[a] = destination(i, 0, a);
+      setDestinations(i, 0, out, 1);
       outputTile1(src + i, stride, b, out);
       copyCropped(i, 0);
     }
