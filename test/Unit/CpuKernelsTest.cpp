@@ -263,10 +263,11 @@ TEST(CpuConv, WinogradAndDirectCasesTakeThosePaths) {
   EXPECT_LT(both.outChunk, 8200);
   EXPECT_LT(both.tileChunk, both.tiles);
   // 4x4 tiles where they save a fifth of the multiplications: Fashion-MNIST's
-  // 14 x 14 maps and VGG-6's 32 .. 4; not 6 x 6 (as many) or 2 x 2 (more).
+  // 14 x 14 maps and VGG-6's 32 .. 4; not 6 x 6 or 5 x 5 (as many), 10 x 10 or
+  // 9 x 9 (0.81 of them), 2 x 2 or 1 x 1 (more).
   for (int64_t side : {14, 32, 16, 8, 4, 3})
     EXPECT_EQ(winogradTile({2, 16, side, side}), 4) << side;
-  for (int64_t side : {6, 2, 1})
+  for (int64_t side : {10, 9, 6, 5, 2, 1})
     EXPECT_EQ(winogradTile({2, 16, side, side}), 2) << side;
   // The planned scratch covers the path and the im2col data gradient beside it.
   const Shape4 xs{8, 16, 44, 44};

@@ -19,6 +19,33 @@ namespace locus::rt::cpu {
 
 namespace {
 
+/// The end of the run of tiles from i on that share a sample and a tile row.
+int64_t runEnd(const std::vector<TilePlace> &places, int64_t i, int64_t count) {
+  int64_t end = i + 1;
+  while (end < count && places[end].n == places[i].n && places[end].y0 == places[i].y0)
+    ++end;
+  return end;
+}
+
+/// Copies map rows top .. top + count - 1 into `count` rows of `width`
+/// floats at buffer, zero outside the map: column j of a padded row is map
+/// column j - lead (lead is 1 for the inputs' padding, 0 for gradients).
+void padRows(const float *map, int64_t h, int64_t w, int64_t top, int count, int64_t lead,
+             float *buffer, int64_t width, const float **rows) {
+  for (int a = 0; a < count; ++a) {
+    float *dst = buffer + a * width;
+    const int64_t yy = top + a;
+    if (yy >= 0 && yy < h) { // zero only the padding around the copied row
+      std::fill(dst, dst + lead, 0.0f);
+      std::copy(map + yy * w, map + (yy + 1) * w, dst + lead);
+      std::fill(dst + w + lead, dst + width, 0.0f);
+    } else {
+      std::fill(dst, dst + width, 0.0f);
+    }
+    rows[a] = dst;
+  }
+}
+
 /// Input rows y0-1 .. y0+2 of one tile row, zero-padded: column j of a
 /// padded row is input column j - 1, so tile bx's patch starts at column 2 bx.
 struct PaddedRows {

@@ -12,7 +12,7 @@
 
 #include "cpu/Winograd.h"
 
-#include <algorithm>
+#include <cstddef>
 #include <vector>
 
 namespace locus::rt::cpu {
@@ -35,33 +35,6 @@ inline void placeTiles(const WinogradPlan &p, TileChunk chunk, std::vector<TileP
   for (int64_t i = 0; i < chunk.count; ++i) {
     const int64_t t = chunk.first + i, r = t % perMap;
     places[i] = {t / perMap, p.tile * (r / p.tilesX), p.tile * (r % p.tilesX)};
-  }
-}
-
-/// The end of the run of tiles from i on that share a sample and a tile row.
-inline int64_t runEnd(const std::vector<TilePlace> &places, int64_t i, int64_t count) {
-  int64_t end = i + 1;
-  while (end < count && places[end].n == places[i].n && places[end].y0 == places[i].y0)
-    ++end;
-  return end;
-}
-
-/// Copies map rows top .. top + count - 1 into `count` rows of `width`
-/// floats at buffer, zero outside the map: column j of a padded row is map
-/// column j - lead (lead is 1 for the inputs' padding, 0 for gradients).
-inline void padRows(const float *map, int64_t h, int64_t w, int64_t top, int count, int64_t lead,
-                    float *buffer, int64_t width, const float **rows) {
-  for (int a = 0; a < count; ++a) {
-    float *dst = buffer + a * width;
-    const int64_t yy = top + a;
-    if (yy >= 0 && yy < h) { // zero only the padding around the copied row
-      std::fill(dst, dst + lead, 0.0f);
-      std::copy(map + yy * w, map + (yy + 1) * w, dst + lead);
-      std::fill(dst + w + lead, dst + width, 0.0f);
-    } else {
-      std::fill(dst, dst + width, 0.0f);
-    }
-    rows[a] = dst;
   }
 }
 

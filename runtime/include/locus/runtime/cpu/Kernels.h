@@ -1,9 +1,11 @@
 //===- Kernels.h - CPU kernels of the block step ---------------*- C++ -*-===//
 //
 // The layer kernels a block step needs on the CPU, NCHW float32. Convolutions
-// go through OpenBLAS SGEMM: Winograd F(2x2, 3x3) for 3x3 "same" convolutions
-// with >= 16 channels each side (forward and weight gradient; Winograd.h),
-// im2col otherwise; the rest are plain loops the compiler vectorises. Every
+// go through OpenBLAS SGEMM: Winograd F(4x4, 3x3) or F(2x2, 3x3) for 3x3
+// "same" convolutions with >= 16 channels each side (forward and weight
+// gradient; Winograd.h), im2col otherwise; 3x3 "same" layers with fewer input
+// channels take direct AVX2 kernels (DirectConv.h) for the forward pass and
+// the weight gradient. The rest are plain loops the compiler vectorises. Every
 // function writes its outputs completely (no accumulation unless the name
 // says so). Shapes are checked by the caller.
 //
