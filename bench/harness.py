@@ -181,6 +181,8 @@ def summarize_side(kind_, reps, args, net):
         "why": None if sps else "wall(long) <= wall(short): too few steps to time; raise --steps",
         "steps_per_s": statistics.median(sps) if sps else None,
         "steps_per_s_all": sps,
+        # In run order (None where a repeat was not timed), to pair with the other sides' repeats.
+        "steps_per_s_reps": [r["steps_per_s"] for r in reps],
         "cpu_s_per_step": statistics.median([r["cpu_s_per_step"] for r in reps if r["cpu_s_per_step"]] or [0]) or None,
         "others_cores_max": max(max(r["short"]["others_cores"], r["long"]["others_cores"]) for r in reps),
         # Peak RSS varies by tens of MiB from run to run (allocator, thread start-up): the median
@@ -281,6 +283,20 @@ def print_table(results):
                 print(f"{'':<11} locus / {label}: steps/s {sp:.2f}x (target >= {TARGET_SPEEDUP:g}x: "
                       f"{'met' if sp >= TARGET_SPEEDUP else 'NOT met'}), peak RSS {mem:.2f}x "
                       f"(target <= {TARGET_MEMORY:g}x: {'met' if mem <= TARGET_MEMORY else 'NOT met'})")
+                # The spread behind the medians: repeat i of each side ran minutes apart at most
+                # (the repeats go round the sides), and CPU time per step drifts less than wall time.
+                pairs = [l / o for l, o in zip(loc.get("steps_per_s_reps", []), a.get("steps_per_s_reps", []))
+                         if l and o]
+                cpu = (a["cpu_s_per_step"] / loc["cpu_s_per_step"]
+                       if a.get("cpu_s_per_step") and loc.get("cpu_s_per_step") else None)
+                r["ratios"][label].update({"steps_per_s_paired_repeats": pairs, "cpu_s_per_step": cpu})
+                spread = []
+                if len(pairs) > 1:
+                    spread.append(f"paired repeats {min(pairs):.2f}x-{max(pairs):.2f}x")
+                if cpu:
+                    spread.append(f"CPU seconds per step {cpu:.2f}x")
+                if spread:
+                    print(f"{'':<11}   ({'; '.join(spread)})")
             else:
                 print(f"{'':<11} locus / {label}: n/a (a side was not measured)")
     print("=" * 118)
