@@ -126,6 +126,7 @@ std::vector<ConvCase> convCases() {
       {8, 16, 44, 44, 16, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_tile_chunks"},
       {1, 16, 3, 3, 8200, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_output_chunks"},
       {1, 16, 17, 17, 8200, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_both_chunked"},
+      {2, 21, 6, 7, 18, window(3, 3, 1, 1, 1, 1, 1, 1), "winograd_channels_past_8s"},
       // Direct kernels (< 16 input channels, maps >= 8 wide): a remainder of
       // output channels past the blocks of 4; rows that end in an overlapped
       // vector; the most channels and a map exactly one vector wide.

@@ -130,7 +130,7 @@ void winogradConv2dForward(const WinogradPlan &p, const float *x, Shape4 xs, con
   std::fill(s.products, s.products + productFloats, 0.0f);
   forEachChunkPair(p, outChannels, [&](int64_t o0, int64_t oc, TileChunk chunk, PairStep step) {
     if (step.freshWeights)
-      t.weights(w, channels, o0, oc, s.weights);
+      t.weights(w, channels, o0, oc, p.vector, s.weights);
     if (step.freshInputs) { // a new tile chunk, or the inputs' scratch was another's
       placeTiles(p, chunk, places);
       t.inputs(x, xs, places, chunk, p.vector, s.inputs);
@@ -186,7 +186,7 @@ void winogradConv2dBackwardWeight(const WinogradPlan &p, const float *x, Shape4 
     });
     if (step.weightsDone)
       t.weightGrads(s.weights, channels, o0, oc,
-                    /*accumulate=*/!step.addToWeights && chunk.first > 0, dw);
+                    /*accumulate=*/!step.addToWeights && chunk.first > 0, p.vector, dw);
   });
   for (int64_t o = 0; db && o < outChannels; ++o)
     db[o] = static_cast<float>(dbTotals[o]);

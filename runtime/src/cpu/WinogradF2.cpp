@@ -138,7 +138,9 @@ void transformInputs(const float *x, Shape4 xs, const std::vector<TilePlace> &pl
 }
 
 /// U[xi][o][c] = (G g G^T)[xi] for outputs [o0, o0 + count).
-void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t count, float *u) {
+/// (Scalar: so far only the 4x4 tiles' weight transforms have AVX2 code.)
+void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t count,
+                      bool /*vector*/, float *u) {
   const int64_t stride = WinogradPlan::positionStride(count, channels);
   parallelFor(count, count * channels >= 4096, [&](int64_t o) {
     for (int64_t c = 0; c < channels; ++c) {
@@ -340,7 +342,7 @@ void transformOutputGrads(const float *dy, Shape4 ys, const std::vector<TilePlac
 
 /// dw[o0 + o][c] = G^T dU G, or += when accumulating over tile chunks.
 void transformWeightGrads(const float *du, int64_t channels, int64_t o0, int64_t count,
-                          bool accumulate, float *dw) {
+                          bool accumulate, bool /*vector*/, float *dw) {
   const int64_t stride = WinogradPlan::positionStride(count, channels);
   parallelFor(count, count * channels >= 4096, [&](int64_t o) {
     for (int64_t c = 0; c < channels; ++c) {

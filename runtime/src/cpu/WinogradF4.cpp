@@ -231,19 +231,46 @@ void transformInputs(const float *x, Shape4 xs, const std::vector<TilePlace> &pl
   });
 }
 
-void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t count, float *u) {
+#if defined(LOCUS_HAVE_X86)
+/// G g G^T of the filters of input channels c .. c + 7 (72 floats from g,
+/// 9 taps each, into lanes by a stride-9 gather) to U's 36 positions.
+LOCUS_AVX2 void weightTiles8(const float *g, float *dst, int64_t stride) {
+  const __m256i filters = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
+  __m256 in[3][3];
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b)
+      in[a][b] = _mm256_i32gather_ps(g + 3 * a + b, filters, 4);
+  __m256 t[6][6];
+  apply2d<WeightAxis>(in, t);
+  for (int a = 0; a < kAlpha; ++a)
+    for (int b = 0; b < kAlpha; ++b)
+      _mm256_storeu_ps(dst + (kAlpha * a + b) * stride, t[a][b]);
+}
+#endif
+
+void weightTile1(const float *g, float *dst, int64_t stride) {
+  const float g3[3][3] = {{g[0], g[1], g[2]}, {g[3], g[4], g[5]}, {g[6], g[7], g[8]}};
+  float t[6][6];
+  apply2d<WeightAxis>(g3, t);
+  for (int a = 0; a < kAlpha; ++a)
+    for (int b = 0; b < kAlpha; ++b)
+      dst[(kAlpha * a + b) * stride] = t[a][b];
+}
+
+void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t count, bool vector,
+                      float *u) {
   const int64_t stride = WinogradPlan::positionStride(count, channels);
   parallelFor(count, count * channels >= 4096, [&](int64_t o) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const float *g = w + ((o0 + o) * channels + c) * 9;
-      const float g3[3][3] = {{g[0], g[1], g[2]}, {g[3], g[4], g[5]}, {g[6], g[7], g[8]}};
-      float t[6][6];
-      apply2d<WeightAxis>(g3, t);
-      float *dst = u + o * channels + c;
-      for (int a = 0; a < kAlpha; ++a)
-        for (int b = 0; b < kAlpha; ++b)
-          dst[(kAlpha * a + b) * stride] = t[a][b];
-    }
+    const float *g = w + (o0 + o) * channels * 9;
+    float *dst = u + o * channels;
+    int64_t c = 0;
+#if defined(LOCUS_HAVE_X86)
+    if (vector)
+      for (; c + 8 <= channels; c += 8)
+        weightTiles8(g + c * 9, dst + c, stride);
+#endif
+    for (; c < channels; ++c)
+      weightTile1(g + c * 9, dst + c, stride);
   });
 }
 
@@ -413,22 +440,51 @@ void transformOutputGrads(const float *dy, Shape4 ys, const std::vector<TilePlac
   });
 }
 
+#if defined(LOCUS_HAVE_X86)
+/// G^T dU G for input channels c .. c + 7 (36 positions' 8 lanes at src)
+/// into their 9 taps each, in filter order at g (72 floats), or added to them.
+LOCUS_AVX2 void weightGradTiles8(const float *src, int64_t stride, bool accumulate, float *g) {
+  __m256 u[6][6];
+  for (int a = 0; a < kAlpha; ++a)
+    for (int b = 0; b < kAlpha; ++b)
+      u[a][b] = _mm256_loadu_ps(src + (kAlpha * a + b) * stride);
+  __m256 r[3][3];
+  apply2d<WeightGradAxis>(u, r);
+  alignas(32) float taps[9][8];
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b)
+      _mm256_store_ps(taps[3 * a + b], r[a][b]);
+  for (int k = 0; k < 8; ++k)
+    for (int t = 0; t < 9; ++t)
+      g[9 * k + t] = accumulate ? g[9 * k + t] + taps[t][k] : taps[t][k];
+}
+#endif
+
+void weightGradTile1(const float *src, int64_t stride, bool accumulate, float *g) {
+  float u[6][6], r[3][3];
+  for (int a = 0; a < kAlpha; ++a)
+    for (int b = 0; b < kAlpha; ++b)
+      u[a][b] = src[(kAlpha * a + b) * stride];
+  apply2d<WeightGradAxis>(u, r);
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b)
+      g[3 * a + b] = accumulate ? g[3 * a + b] + r[a][b] : r[a][b];
+}
+
 void transformWeightGrads(const float *du, int64_t channels, int64_t o0, int64_t count,
-                          bool accumulate, float *dw) {
+                          bool accumulate, bool vector, float *dw) {
   const int64_t stride = WinogradPlan::positionStride(count, channels);
   parallelFor(count, count * channels >= 4096, [&](int64_t o) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const float *src = du + o * channels + c;
-      float u[6][6], r[3][3];
-      for (int a = 0; a < kAlpha; ++a)
-        for (int b = 0; b < kAlpha; ++b)
-          u[a][b] = src[(kAlpha * a + b) * stride];
-      apply2d<WeightGradAxis>(u, r);
-      float *g = dw + ((o0 + o) * channels + c) * 9;
-      for (int a = 0; a < 3; ++a)
-        for (int b = 0; b < 3; ++b)
-          g[3 * a + b] = accumulate ? g[3 * a + b] + r[a][b] : r[a][b];
-    }
+    const float *src = du + o * channels;
+    float *g = dw + (o0 + o) * channels * 9;
+    int64_t c = 0;
+#if defined(LOCUS_HAVE_X86)
+    if (vector)
+      for (; c + 8 <= channels; c += 8)
+        weightGradTiles8(src + c, stride, accumulate, g + c * 9);
+#endif
+    for (; c < channels; ++c)
+      weightGradTile1(src + c, stride, accumulate, g + c * 9);
   });
 }
 

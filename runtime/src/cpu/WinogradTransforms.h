@@ -39,13 +39,15 @@ inline void placeTiles(const WinogradPlan &p, TileChunk chunk, std::vector<TileP
 }
 
 /// The five transforms of one tile size. `vector` selects the AVX2 code
-/// (WinogradPlan::vector); the scalar code gives the same sums.
+/// (WinogradPlan::vector) where a tile size has one; the scalar code gives
+/// the same sums.
 struct WinogradTransforms {
   /// V[xi][c][i] = (B^T d B)[xi] of tile chunk.first + i, input channel c.
   void (*inputs)(const float *x, Shape4 xs, const std::vector<TilePlace> &places,
                  TileChunk chunk, bool vector, float *v);
   /// U[xi][o][c] = (G g G^T)[xi] for outputs [o0, o0 + count).
-  void (*weights)(const float *w, int64_t channels, int64_t o0, int64_t count, float *u);
+  void (*weights)(const float *w, int64_t channels, int64_t o0, int64_t count, bool vector,
+                  float *u);
   /// y[n][o0 + o] tiles = A^T M A (+ bias), cropped to the map. Leaves the
   /// products it read zero, so the next chunk's GEMMs add to zeros (beta = 1)
   /// instead of clearing their output in a separate pass.
@@ -56,7 +58,7 @@ struct WinogradTransforms {
                       TileChunk chunk, int64_t o0, int64_t count, bool vector, float *p);
   /// dw[o0 + o][c] = G^T dU G, or += when accumulating over tile chunks.
   void (*weightGrads)(const float *du, int64_t channels, int64_t o0, int64_t count,
-                      bool accumulate, float *dw);
+                      bool accumulate, bool vector, float *dw);
 };
 
 const WinogradTransforms &winogradF2Transforms();
