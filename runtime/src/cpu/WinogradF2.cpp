@@ -28,12 +28,15 @@ int64_t runEnd(const std::vector<TilePlace> &places, int64_t i, int64_t count) {
 }
 
 /// Copies map rows top .. top + count - 1 into `count` rows of `width`
-/// floats at buffer, zero outside the map: column j of a padded row is map
-/// column j - lead (lead is 1 for the inputs' padding, 0 for gradients).
+/// floats in buffer (grown as needed), zero outside the map: column j of a
+/// padded row is map column j - lead (1 for the inputs' padding, 0 for
+/// gradients).
 void padRows(const float *map, int64_t h, int64_t w, int64_t top, int count, int64_t lead,
-             float *buffer, int64_t width, const float **rows) {
+             std::vector<float> &buffer, int64_t width, const float **rows) {
+  if (static_cast<int64_t>(buffer.size()) < count * width)
+    buffer.resize(static_cast<size_t>(count * width));
   for (int a = 0; a < count; ++a) {
-    float *dst = buffer + a * width;
+    float *dst = buffer.data() + a * width;
     const int64_t yy = top + a;
     if (yy >= 0 && yy < h) { // zero only the padding around the copied row
       std::fill(dst, dst + lead, 0.0f);
@@ -113,15 +116,13 @@ void transformInputs(const float *x, Shape4 xs, const std::vector<TilePlace> &pl
   const int64_t width = w + 20; // a vector group reads 18 columns
   parallelFor(channels, channels * chunk.count >= 4096, [&](int64_t c) {
     thread_local std::vector<float> buffer;
-    if (static_cast<int64_t>(buffer.size()) < 4 * width)
-      buffer.resize(static_cast<size_t>(4 * width));
     float *dst = v + c * chunk.count;
     for (int64_t i = 0; i < chunk.count;) {
       const TilePlace &first = places[i];
       const int64_t end = runEnd(places, i, chunk.count);
       PaddedRows r;
       padRows(x + (first.n * channels + c) * plane, h, w, first.y0 - 1, 4, /*lead=*/1,
-              buffer.data(), width, r.row);
+              buffer, width, r.row);
       const int64_t run = end - i, col0 = first.x0;
       int64_t k = 0;
 #if defined(LOCUS_HAVE_X86)
@@ -310,15 +311,13 @@ void transformOutputGrads(const float *dy, Shape4 ys, const std::vector<TilePlac
   const int64_t width = w + 20; // a vector group reads 16 columns past its first
   parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
     thread_local std::vector<float> buffer;
-    if (static_cast<int64_t>(buffer.size()) < 2 * width)
-      buffer.resize(static_cast<size_t>(2 * width));
     float *dst = pOut + o * chunk.count;
     for (int64_t i = 0; i < chunk.count;) {
       const TilePlace &first = places[i];
       const int64_t end = runEnd(places, i, chunk.count);
       const float *rows[2];
       padRows(dy + (first.n * ys.c + o0 + o) * plane, h, w, first.y0, 2, /*lead=*/0,
-              buffer.data(), width, rows);
+              buffer, width, rows);
       const float *r0 = rows[0], *r1 = rows[1];
       for (int64_t k = i; k < end;) {
         const int64_t x0 = places[k].x0;

@@ -162,7 +162,33 @@ private:
   int64_t n0, rows, cols;
 };
 
-/// Tiles go 8 to a register in AVX2, one lane each, wherever they lie (a
+/// An 8-tile kernel: operands of 8 tiles (rows rowStride apart) to the
+/// transformed positions of `lanes` of them at dst.
+using TileKernel8 = void (*)(const float *const tiles[8], int64_t rowStride, float *dst,
+                             int64_t stride, int64_t lanes, bool spill);
+using TileKernel1 = void (*)(const float *tile, int64_t rowStride, float *dst, int64_t stride);
+
+/// Transforms a chunk's tiles of one channel, whose operands start at
+/// maps.at(place): 8 at a time with tiles8 (lanes past the chunk's end
+/// repeat its last tile and are not stored), the rest with tile1.
+void transformTiles(const PaddedMaps &maps, const std::vector<TilePlace> &places,
+                    TileChunk chunk, TileKernel8 tiles8, TileKernel1 tile1, float *dst,
+                    int64_t stride) {
+  auto operand = [&](int64_t i) { return maps.at(places[i].n, places[i].y0, places[i].x0); };
+  int64_t i = 0;
+  if (tiles8)
+    for (; i < chunk.count; i += 8) {
+      const int64_t lanes = std::min<int64_t>(8, chunk.count - i);
+      const float *tiles[8];
+      for (int64_t k = 0; k < 8; ++k)
+        tiles[k] = operand(i + std::min(k, lanes - 1));
+      tiles8(tiles, maps.stride(), dst + i, stride, lanes, /*spill=*/false);
+    }
+  for (; i < chunk.count; ++i)
+    tile1(operand(i), maps.stride(), dst + i, stride);
+}
+
+/// The 8-tile kernels put one tile in each AVX2 lane wherever it lies (a
 /// 14 x 14 map has rows of only 3.5 tiles); only the chunk's last group has
 /// fewer lanes, and storeLanes keeps the rest out of scratch.
 #if defined(LOCUS_HAVE_X86)
@@ -207,27 +233,16 @@ void transformInputs(const float *x, Shape4 xs, const std::vector<TilePlace> &pl
   const int64_t stride = WinogradPlan::positionStride(xs.c, chunk.count);
   const int64_t rows = kTile * tilesAcross(xs.h) + 2, cols = kTile * tilesAcross(xs.w) + 2;
   const int64_t n0 = places.front().n, n1 = places[chunk.count - 1].n;
+#if defined(LOCUS_HAVE_X86)
+  const TileKernel8 tiles8 = vector ? inputTiles8 : nullptr;
+#else
+  const TileKernel8 tiles8 = nullptr;
+#endif
   parallelFor(xs.c, xs.c * chunk.count >= 4096, [&](int64_t c) {
     thread_local std::vector<float> buffer;
-    const PaddedMaps maps(x, xs, c, n0, n1, /*lead=*/1, rows, cols, buffer);
     // Tile (y0, x0)'s patch starts at map row y0 - 1, column x0 - 1: padded (y0, x0).
-    auto patch = [&](int64_t i) {
-      return maps.at(places[i].n, places[i].y0, places[i].x0);
-    };
-    float *dst = v + c * chunk.count;
-    int64_t i = 0;
-#if defined(LOCUS_HAVE_X86)
-    if (vector)
-      for (; i < chunk.count; i += 8) {
-        const int64_t lanes = std::min<int64_t>(8, chunk.count - i);
-        const float *patches[8];
-        for (int64_t k = 0; k < 8; ++k) // lanes past the end repeat the last tile
-          patches[k] = patch(i + std::min(k, lanes - 1));
-        inputTiles8(patches, maps.stride(), dst + i, stride, lanes, /*spill=*/false);
-      }
-#endif
-    for (; i < chunk.count; ++i)
-      inputTile1(patch(i), maps.stride(), dst + i, stride);
+    const PaddedMaps maps(x, xs, c, n0, n1, /*lead=*/1, rows, cols, buffer);
+    transformTiles(maps, places, chunk, tiles8, inputTile1, v + c * chunk.count, stride);
   });
 }
 
@@ -418,25 +433,17 @@ void transformOutputGrads(const float *dy, Shape4 ys, const std::vector<TilePlac
   const int64_t stride = WinogradPlan::positionStride(count, chunk.count);
   const int64_t rows = kTile * tilesAcross(ys.h), cols = kTile * tilesAcross(ys.w);
   const int64_t n0 = places.front().n, n1 = places[chunk.count - 1].n;
+#if defined(LOCUS_HAVE_X86)
+  const TileKernel8 tiles8 = vector ? outputGradTiles8 : nullptr;
+#else
+  const TileKernel8 tiles8 = nullptr;
+#endif
   parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
     thread_local std::vector<float> buffer;
     // Zero past the map: cropped positions carry no gradient.
     const PaddedMaps maps(dy, ys, o0 + o, n0, n1, /*lead=*/0, rows, cols, buffer);
-    auto grad = [&](int64_t i) { return maps.at(places[i].n, places[i].y0, places[i].x0); };
-    float *dst = pOut + o * chunk.count;
-    int64_t i = 0;
-#if defined(LOCUS_HAVE_X86)
-    if (vector)
-      for (; i < chunk.count; i += 8) {
-        const int64_t lanes = std::min<int64_t>(8, chunk.count - i);
-        const float *grads[8];
-        for (int64_t k = 0; k < 8; ++k) // lanes past the end repeat the last tile
-          grads[k] = grad(i + std::min(k, lanes - 1));
-        outputGradTiles8(grads, maps.stride(), dst + i, stride, lanes, /*spill=*/false);
-      }
-#endif
-    for (; i < chunk.count; ++i)
-      outputGradTile1(grad(i), maps.stride(), dst + i, stride);
+    transformTiles(maps, places, chunk, tiles8, outputGradTile1, pOut + o * chunk.count,
+                   stride);
   });
 }
 
