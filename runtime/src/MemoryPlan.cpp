@@ -187,9 +187,14 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
   }
   int64_t resident = count(model.inputShape, views) * kFloat;
   // AdamW keeps two moments per trained parameter, SGD and LARS one buffer.
-  const int64_t copies = options.adamW ? 3 : 2;
+  // Bfloat16 moments: half the floats, rounded up per parameter (Engine).
+  const int64_t stateArrays = options.adamW ? 2 : 1;
+  auto stateBytes = [&](int64_t elements) {
+    return stateArrays * kFloat * (options.bf16Moments ? (elements + 1) / 2 : elements);
+  };
   for (size_t i = 0; i < model.params.size(); ++i)
-    resident += model.params[i].count() * kFloat * (trained[i] ? copies : 1);
+    resident += model.params[i].count() * kFloat +
+                (trained[i] ? stateBytes(model.params[i].count()) : 0);
   for (const BlockDesc &b : model.blocks)
     if (b.loss.projection == "identity" && goodness == Goodness::None)
       resident += b.loss.dim * b.loss.dim * kFloat;
@@ -207,19 +212,26 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
   plan.workspaceBytes = workspace;
 
   Walker walker{n};
-  auto blockParamBytes = [&](const BlockDesc &b, bool withProjections) {
+  // Sum of bytesOf(element count) over a block's parameters.
+  auto sumOverBlockParams = [&](const BlockDesc &b, bool withProjections, auto bytesOf) {
     int64_t bytes = 0;
     for (const LayerDesc &layer : b.layers)
       if (layer.kind == LayerKind::Conv2D) {
-        bytes += model.params[layer.weight].count() * kFloat;
+        bytes += bytesOf(model.params[layer.weight].count());
         if (layer.bias >= 0)
-          bytes += model.params[layer.bias].count() * kFloat;
+          bytes += bytesOf(model.params[layer.bias].count());
       }
     if (withProjections && b.projection >= 0)
-      bytes += model.params[b.projection].count() * kFloat;
+      bytes += bytesOf(model.params[b.projection].count());
     if (withProjections && b.lateralProjection >= 0)
-      bytes += model.params[b.lateralProjection].count() * kFloat;
+      bytes += bytesOf(model.params[b.lateralProjection].count());
     return bytes;
+  };
+  auto blockParamBytes = [&](const BlockDesc &b, bool withProjections) {
+    return sumOverBlockParams(b, withProjections, [](int64_t e) { return e * kFloat; });
+  };
+  auto blockStateBytes = [&](const BlockDesc &b, bool withProjections) {
+    return sumOverBlockParams(b, withProjections, stateBytes);
   };
 
   // Loss of a block: z, dz, dB (and dB_lat), then z freed, dh allocated,
@@ -386,7 +398,7 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
   auto recordBlock = [&](int32_t l, const Live &live, int64_t grads, bool withProjections) {
     BlockPlan &p = plan.blocks[l];
     p.paramBytes = blockParamBytes(model.blocks[l], withProjections);
-    p.optimizerBytes = (copies - 1) * p.paramBytes;
+    p.optimizerBytes = blockStateBytes(model.blocks[l], withProjections);
     p.gradientBytes = grads;
     p.activationBytes = live.peak - grads;
   };

@@ -1000,15 +1000,18 @@ namespace {
 /// The engine's measured peak over a step (after a warm-up step grew the
 /// workspace) against rt::planMemory, which locusc stores as the plan.
 void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
-                             OptimizerKind kind = OptimizerKind::AdamW) {
+                             OptimizerKind kind = OptimizerKind::AdamW,
+                             cpu::MomentFormat moments = cpu::MomentFormat::Float32) {
   TinySpec copy = spec;
   ModelDesc model = buildTinyModel(copy);
   PlanOptions planOptions;
   planOptions.adamW = kind == OptimizerKind::AdamW;
+  planOptions.bf16Moments = moments == cpu::MomentFormat::BFloat16;
   MemoryPlan plan = planMemory(model, planOptions);
   EngineOptions options;
   options.seed = 1;
   options.kind = kind;
+  options.moments = moments;
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::create(model, options, engine).isOk());
   Tensor views = randomViews(*engine, 3);
@@ -1041,10 +1044,64 @@ TEST(TrainMemoryPlan, PlanMatchesTheEnginesMeasuredPeak) {
   expectPlanMatchesEngine(spec, "clapp++, sgd", OptimizerKind::Sgd);
   spec.context = "both";
   expectPlanMatchesEngine(spec, "clapp++both, lars", OptimizerKind::Lars);
+  expectPlanMatchesEngine(spec, "clapp++both, bfloat16 moments", OptimizerKind::AdamW,
+                          cpu::MomentFormat::BFloat16);
   TinySpec equal = memorySpec();
   expectPlanMatchesEngine(equal, "four equal blocks, local");
   equal.global = true;
   expectPlanMatchesEngine(equal, "four equal blocks, global");
+  expectPlanMatchesEngine(equal, "four equal blocks, global, bfloat16 moments",
+                          OptimizerKind::AdamW, cpu::MomentFormat::BFloat16);
+}
+
+TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
+  for (const char *context : {"same", "both"}) {
+    SCOPED_TRACE(context);
+    TinySpec spec;
+    spec.context = context;
+    ModelDesc model = buildTinyModel(spec);
+    EngineOptions options;
+    options.seed = 4;
+    std::unique_ptr<Engine> f32, bf16;
+    ASSERT_TRUE(Engine::create(model, options, f32).isOk());
+    options.moments = cpu::MomentFormat::BFloat16;
+    ASSERT_TRUE(Engine::create(model, options, bf16).isOk());
+    // Parameters and views are float32 in both; the moments halve.
+    int64_t stateFloats = 0;
+    for (size_t i = 0; i < model.params.size(); ++i)
+      stateFloats += 2 * model.params[i].count();
+    EXPECT_NEAR(double(f32->memory().current() - bf16->memory().current()),
+                double(stateFloats) * 2.0, double(model.params.size()) * 8.0);
+    std::vector<double> lf, lb;
+    for (int s = 0; s < 30; ++s) {
+      Tensor views = randomViews(*f32, 200 + s % 3);
+      ASSERT_TRUE(f32->step(views, lf).isOk());
+      ASSERT_TRUE(bf16->step(views, lb).isOk());
+      if (s == 0)
+        EXPECT_EQ(lf, lb) << "the first step's losses come before any update";
+    }
+    // 30 steps of lr 2e-4 on three batches: the two runs stay within the
+    // moments' rounding noise of each other.
+    for (size_t l = 0; l < lf.size(); ++l)
+      EXPECT_NEAR(lb[l], lf[l], 1e-3 * std::fabs(lf[l]) + 1e-4) << "block " << l;
+    double differs = 0.0;
+    for (size_t i = 0; i < model.params.size(); ++i)
+      for (int64_t k = 0; k < f32->params()[i].count(); ++k)
+        differs = std::max(differs, double(std::fabs(f32->params()[i].data()[k] -
+                                                     bf16->params()[i].data()[k])));
+    EXPECT_GT(differs, 0.0) << "the bfloat16 run must not be the float32 run";
+    EXPECT_LT(differs, 30 * 2e-4 * 0.1) << "at most a tenth of the distance 30 steps can move";
+  }
+  // SGD has no bfloat16 state.
+  EngineOptions sgd;
+  sgd.kind = OptimizerKind::Sgd;
+  sgd.moments = cpu::MomentFormat::BFloat16;
+  std::unique_ptr<Engine> refused;
+  TinySpec spec;
+  Status status = Engine::create(buildTinyModel(spec), sgd, refused);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find("bfloat16 optimizer state is for AdamW"), std::string::npos)
+      << status.message();
 }
 
 TEST(TrainMemoryPlan, LocalPlanPeaksBelowGlobalForEqualBlocks) {

@@ -23,6 +23,7 @@ TEST(TrainOptions, Defaults) {
   EXPECT_EQ(o.maxSteps, -1);
   EXPECT_FALSE(o.lr.has_value());
   EXPECT_EQ(o.probeEpochs, 10);
+  EXPECT_EQ(o.optimizerState, "float32");
   EXPECT_FALSE(o.help);
 }
 
@@ -32,7 +33,7 @@ TEST(TrainOptions, EveryOption) {
                     "32", "--lr", "1e-3", "--weight-decay", "1e-5", "--seed", "9", "--init", "a",
                     "--save", "b", "--metrics", "m.jsonl", "--fixed-batch", "f.bin",
                     "--probe-epochs", "2", "--probe-train", "100", "--probe-test", "50",
-                    "--heldout", "0", "--log-every", "5"},
+                    "--heldout", "0", "--log-every", "5", "--optimizer-state", "bfloat16"},
                    o);
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(o.data.kind, "synthetic");
@@ -52,6 +53,7 @@ TEST(TrainOptions, EveryOption) {
   EXPECT_EQ(o.probeTest, 50);
   EXPECT_EQ(o.heldOut, 0);
   EXPECT_EQ(o.logEvery, 5);
+  EXPECT_EQ(o.optimizerState, "bfloat16");
   ASSERT_TRUE(parse({"--help"}, o).isOk());
   EXPECT_TRUE(o.help);
 }
@@ -69,6 +71,9 @@ TEST(TrainOptions, ErrorsSayWhat) {
       {{"--frobnicate"}, "unknown option '--frobnicate'"},
       {{"stray"}, "unexpected argument 'stray'"},
       {{"--data", "cifar10:/d"}, "unknown data set 'cifar10'"},
+      {{"--optimizer-state", "fp8"}, "--optimizer-state fp8: expected float32 or bfloat16"},
+      {{"--optimizer-state", "bfloat16", "--optimizer", "sgd"},
+       "--optimizer-state bfloat16 applies to adamw's moments; --optimizer sgd keeps"},
   };
   for (const Case &c : cases) {
     Options o;
@@ -96,7 +101,7 @@ TEST(TrainOptions, HelpNamesEveryOption) {
   for (const char *option : {"--data", "--epochs", "--max-steps", "--batch-size", "--lr",
                              "--seed", "--init", "--save", "--probe-epochs", "--probe-train",
                              "--probe-test", "--metrics", "--fixed-batch", "--log-every",
-                             "--heldout", "--help"})
+                             "--heldout", "--optimizer", "--optimizer-state", "--help"})
     EXPECT_NE(help.find(option), std::string::npos) << option;
   EXPECT_NE(help.find("un-augmented"), std::string::npos);
 }

@@ -3,13 +3,18 @@
 // PyTorch's single-tensor AdamW on float32, operation by operation:
 //   p *= 1 - lr wd;  m = m.lerp(g, 1 - b1);  v = v * b2 + (1 - b2) g g;
 //   denom = sqrt(v) / sqrt(bc2) + eps;  p += -(lr / bc1) * (m / denom).
-// Shared by AdamW::step and the fused rank-k update of Blocked.cpp.
+// Shared by AdamW::step and the fused rank-k update of Blocked.cpp. The
+// moments are float32 or bfloat16 (stored with stochastic rounding); the
+// arithmetic is float32 either way.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_SRC_CPU_ADAMMATH_H
 #define LOCUS_RUNTIME_SRC_CPU_ADAMMATH_H
 
 #include "locus/runtime/cpu/Optimizer.h"
+
+#include "cpu/Simd.h"
+#include "cpu/StochasticRounding.h"
 
 #include <cmath>
 #include <cstdint>
@@ -19,6 +24,7 @@ namespace locus::rt::cpu {
 struct AdamCoefficients {
   float decay, w1, b1, b2, c2, negStep, bc2Sqrt, eps;
   bool lerpLow, doDecay;
+  uint32_t keyM = 0, keyV = 0; ///< bfloat16 moments: this step's rounding keys
 };
 
 inline AdamCoefficients adamCoefficients(const AdamW &opt, int64_t t) {
@@ -38,17 +44,71 @@ inline AdamCoefficients adamCoefficients(const AdamW &opt, int64_t t) {
   return k;
 }
 
-inline void adamScalar(const AdamCoefficients &k, float &p, float g, float &m, float &v) {
+inline AdamCoefficients adamCoefficients(const AdamW &opt, int64_t t,
+                                         const AdamMoments &moments) {
+  AdamCoefficients k = adamCoefficients(opt, t);
+  k.keyM = roundingKey(moments.stream, t, 0);
+  k.keyV = roundingKey(moments.stream, t, 1);
+  return k;
+}
+
+inline float loadMoment(const float *m, int64_t) { return *m; }
+inline float loadMoment(const BFloat16 *m, int64_t) { return widen(*m); }
+inline void storeMoment(float *m, float x, uint32_t, int64_t) { *m = x; }
+inline void storeMoment(BFloat16 *m, float x, uint32_t key, int64_t index) {
+  *m = roundStochastic(x, key, static_cast<uint32_t>(index));
+}
+
+/// The update of element `index` (the rounding bits of bfloat16 moments).
+template <typename Moment>
+inline void adamScalar(const AdamCoefficients &k, float &p, float g, Moment *m, Moment *v,
+                       int64_t index) {
   float pi = p;
   if (k.doDecay)
     pi *= k.decay;
-  const float mi = k.lerpLow ? m + k.w1 * (g - m) : g - (g - m) * k.b1;
-  const float vi = v * k.b2 + k.c2 * g * g;
+  const float m0 = loadMoment(m, index), v0 = loadMoment(v, index);
+  const float mi = k.lerpLow ? m0 + k.w1 * (g - m0) : g - (g - m0) * k.b1;
+  const float vi = v0 * k.b2 + k.c2 * g * g;
   const float denom = std::sqrt(vi) / k.bc2Sqrt + k.eps;
   p = pi + k.negStep * (mi / denom);
-  m = mi;
-  v = vi;
+  storeMoment(m, mi, k.keyM, index);
+  storeMoment(v, vi, k.keyV, index);
 }
+
+inline void adamScalar(const AdamCoefficients &k, float &p, float g, float &m, float &v) {
+  adamScalar(k, p, g, &m, &v, 0);
+}
+
+#if defined(LOCUS_HAVE_X86)
+LOCUS_AVX2 inline __m256 loadMoments8(const float *m) { return _mm256_loadu_ps(m); }
+LOCUS_AVX2 inline __m256 loadMoments8(const BFloat16 *m) { return widen8(m); }
+LOCUS_AVX2 inline void storeMoments8(float *m, __m256 x, uint32_t, int64_t) {
+  _mm256_storeu_ps(m, x);
+}
+LOCUS_AVX2 inline void storeMoments8(BFloat16 *m, __m256 x, uint32_t key, int64_t index) {
+  roundStochastic8(m, x, key, static_cast<uint32_t>(index));
+}
+
+/// adamScalar on elements index .. index + 7 (p, m and v point at the first).
+template <typename Moment>
+LOCUS_AVX2 inline void adamVector(const AdamCoefficients &k, __m256 g, float *p, Moment *m,
+                                  Moment *v, int64_t index) {
+  __m256 pi = _mm256_loadu_ps(p);
+  if (k.doDecay)
+    pi = _mm256_mul_ps(pi, _mm256_set1_ps(k.decay));
+  __m256 mi = loadMoments8(m);
+  mi = k.lerpLow ? _mm256_add_ps(mi, _mm256_mul_ps(_mm256_set1_ps(k.w1), _mm256_sub_ps(g, mi)))
+                 : _mm256_sub_ps(g, _mm256_mul_ps(_mm256_sub_ps(g, mi), _mm256_set1_ps(k.b1)));
+  const __m256 vi = _mm256_add_ps(_mm256_mul_ps(loadMoments8(v), _mm256_set1_ps(k.b2)),
+                                  _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(k.c2), g), g));
+  const __m256 denom = _mm256_add_ps(
+      _mm256_div_ps(_mm256_sqrt_ps(vi), _mm256_set1_ps(k.bc2Sqrt)), _mm256_set1_ps(k.eps));
+  pi = _mm256_add_ps(pi, _mm256_mul_ps(_mm256_set1_ps(k.negStep), _mm256_div_ps(mi, denom)));
+  _mm256_storeu_ps(p, pi);
+  storeMoments8(m, mi, k.keyM, index);
+  storeMoments8(v, vi, k.keyV, index);
+}
+#endif
 
 } // namespace locus::rt::cpu
 

@@ -42,42 +42,30 @@ constexpr int64_t kRowsPerTask = 96;
 /// Columns of b kept hot (k x kColumnChunk floats) while all rows pass over them.
 constexpr int64_t kColumnChunk = 512;
 
-/// The scalar element of an outer-product kernel: out[i][j] from g.
-inline void finishScalar(int mode, float g, float *out, float *m, float *v,
-                         const AdamCoefficients *co) {
+/// The scalar element of an outer-product kernel: out[i][j] from g (index:
+/// i * cols + j, which picks bfloat16 moments' rounding bits).
+template <typename Moment>
+inline void finishScalar(int mode, float g, float *out, Moment *m, Moment *v,
+                         const AdamCoefficients *co, int64_t index) {
   if (mode == kStore)
     *out = g;
   else if (mode == kAccumulate)
     *out += g;
   else
-    adamScalar(*co, *out, g, *m, *v);
+    adamScalar(*co, *out, g, m, v, index);
 }
 
 #if defined(LOCUS_HAVE_X86)
 
-LOCUS_AVX2 inline void finishVector(int mode, __m256 g, float *out, float *m, float *v,
-                                    const AdamCoefficients *co) {
-  if (mode == kStore) {
+template <typename Moment>
+LOCUS_AVX2 inline void finishVector(int mode, __m256 g, float *out, Moment *m, Moment *v,
+                                    const AdamCoefficients *co, int64_t index) {
+  if (mode == kStore)
     _mm256_storeu_ps(out, g);
-  } else if (mode == kAccumulate) {
+  else if (mode == kAccumulate)
     _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), g));
-  } else {
-    __m256 p = _mm256_loadu_ps(out);
-    if (co->doDecay)
-      p = _mm256_mul_ps(p, _mm256_set1_ps(co->decay));
-    __m256 mi = _mm256_loadu_ps(m);
-    mi = co->lerpLow
-             ? _mm256_add_ps(mi, _mm256_mul_ps(_mm256_set1_ps(co->w1), _mm256_sub_ps(g, mi)))
-             : _mm256_sub_ps(g, _mm256_mul_ps(_mm256_sub_ps(g, mi), _mm256_set1_ps(co->b1)));
-    const __m256 vi = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v), _mm256_set1_ps(co->b2)),
-                                    _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(co->c2), g), g));
-    const __m256 denom = _mm256_add_ps(
-        _mm256_div_ps(_mm256_sqrt_ps(vi), _mm256_set1_ps(co->bc2Sqrt)), _mm256_set1_ps(co->eps));
-    p = _mm256_add_ps(p, _mm256_mul_ps(_mm256_set1_ps(co->negStep), _mm256_div_ps(mi, denom)));
-    _mm256_storeu_ps(out, p);
-    _mm256_storeu_ps(m, mi);
-    _mm256_storeu_ps(v, vi);
-  }
+  else
+    adamVector(*co, g, out, m, v, index);
 }
 
 /// MR rows x 16 columns of sum_r at[i][r] b[r][j] into g (row stride ldg).
@@ -109,15 +97,17 @@ LOCUS_AVX2 inline void outerTile(const float *at, int64_t k, const float *bp, fl
   }
 }
 
-/// The epilogue on one row segment: out (and m, v) from the gradient g.
-LOCUS_AVX2 void finishRow(int mode, const float *g, int64_t len, float *out, float *m, float *v,
-                          const AdamCoefficients *co) {
+/// The epilogue on one row segment: out (and m, v) from the gradient g;
+/// out, m and v point at element `index`.
+template <typename Moment>
+LOCUS_AVX2 void finishRow(int mode, const float *g, int64_t len, float *out, Moment *m,
+                          Moment *v, const AdamCoefficients *co, int64_t index) {
   int64_t j = 0;
   for (; j + 8 <= len; j += 8)
     finishVector(mode, _mm256_loadu_ps(g + j), out + j, m ? m + j : nullptr,
-                 v ? v + j : nullptr, co);
+                 v ? v + j : nullptr, co, index + j);
   for (; j < len; ++j)
-    finishScalar(mode, g[j], out + j, m ? m + j : nullptr, v ? v + j : nullptr, co);
+    finishScalar(mode, g[j], out + j, m ? m + j : nullptr, v ? v + j : nullptr, co, index + j);
 }
 
 /// Rows [i0, i1) of the rank-k kernel. at is a^T [rows, k]; bp is b packed in
@@ -125,9 +115,10 @@ LOCUS_AVX2 void finishRow(int mode, const float *g, int64_t len, float *out, flo
 /// Each block of 6 rows x kColumnChunk columns goes through a small buffer, so
 /// that the epilogue walks rows sequentially (6 rows x 3 arrays of streams Dc
 /// floats apart would thrash L1's sets and the prefetchers).
+template <typename Moment>
 LOCUS_AVX2 void outerRowsAvx2(int mode, int64_t i0, int64_t i1, int64_t cols, int64_t k,
                               const float *at, const float *bp, const float *b, float *out,
-                              float *m, float *v, const AdamCoefficients *co) {
+                              Moment *m, Moment *v, const AdamCoefficients *co) {
   alignas(32) float g[6 * kColumnChunk];
   for (int64_t j0 = 0; j0 < cols; j0 += kColumnChunk) {
     const int64_t j1 = std::min(cols, j0 + kColumnChunk);
@@ -157,7 +148,7 @@ LOCUS_AVX2 void outerRowsAvx2(int mode, int64_t i0, int64_t i1, int64_t cols, in
       for (int64_t ii = 0; ii < mr; ++ii) {
         const int64_t o = (i + ii) * cols + j0;
         finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
-                  v ? v + o : nullptr, co);
+                  v ? v + o : nullptr, co, o);
       }
     }
   }
@@ -239,14 +230,15 @@ LOCUS_AVX2 void projectAvx2(int64_t i0, int64_t i1, int64_t n, int64_t dc, const
 #endif // LOCUS_HAVE_X86
 
 /// The rank-k kernel on every row, in parallel tasks of kRowsPerTask rows.
+template <typename Moment>
 void outerAll(int mode, int64_t rows, int64_t cols, int64_t k, const float *a, const float *b,
-              float *out, float *m, float *v, const AdamCoefficients *co) {
+              float *out, Moment *m, Moment *v, const AdamCoefficients *co) {
   if (rows <= 0 || cols <= 0)
     return;
   if (k <= 0) {
     // A zero gradient: store zeros, accumulate nothing, or step with g = 0.
     for (int64_t i = 0; i < rows * cols; ++i)
-      finishScalar(mode, 0.0f, out + i, m ? m + i : nullptr, v ? v + i : nullptr, co);
+      finishScalar(mode, 0.0f, out + i, m ? m + i : nullptr, v ? v + i : nullptr, co, i);
     return;
   }
 #if defined(LOCUS_HAVE_X86)
@@ -286,7 +278,7 @@ void outerAll(int mode, int64_t rows, int64_t cols, int64_t k, const float *a, c
       for (int64_t ii = 0; ii < mr; ++ii)
         for (int64_t jj = 0; jj < nc; ++jj) {
           const int64_t o = (i0 + ii) * cols + j0 + jj;
-          adamScalar(*co, out[o], g[ii * nc + jj], m[o], v[o]);
+          adamScalar(*co, out[o], g[ii * nc + jj], m + o, v + o, o);
         }
     }
 }
@@ -295,14 +287,18 @@ void outerAll(int mode, int64_t rows, int64_t cols, int64_t k, const float *a, c
 
 void outerProduct(int64_t rows, int64_t cols, int64_t k, const float *a, const float *b,
                   bool accumulate, float *out) {
-  outerAll(accumulate ? kAccumulate : kStore, rows, cols, k, a, b, out, nullptr, nullptr,
-           nullptr);
+  outerAll<float>(accumulate ? kAccumulate : kStore, rows, cols, k, a, b, out, nullptr, nullptr,
+                  nullptr);
 }
 
 void adamwOuterProduct(const AdamW &opt, int64_t t, int64_t rows, int64_t cols, int64_t k,
-                       const float *a, const float *b, float *param, float *m, float *v) {
-  const AdamCoefficients co = adamCoefficients(opt, t);
-  outerAll(kAdam, rows, cols, k, a, b, param, m, v, &co);
+                       const float *a, const float *b, float *param,
+                       const AdamMoments &moments) {
+  const AdamCoefficients co = adamCoefficients(opt, t, moments);
+  if (moments.bf16())
+    outerAll(kAdam, rows, cols, k, a, b, param, moments.mBf16, moments.vBf16, &co);
+  else
+    outerAll(kAdam, rows, cols, k, a, b, param, moments.m, moments.v, &co);
 }
 
 void projectRows(int64_t n, int64_t d, int64_t dc, const float *p, const float *c, float *out) {

@@ -16,6 +16,7 @@
 namespace locus::rt::cpu {
 
 struct AdamW;
+struct AdamMoments;
 
 /// out[i][j] = sum_r a[r][i] b[r][j] (+ out[i][j] when accumulate):
 /// a is [k, rows], b is [k, cols], out is [rows, cols] (the rank-k dL/dB).
@@ -25,7 +26,8 @@ void outerProduct(int64_t rows, int64_t cols, int64_t k, const float *a, const f
 /// One AdamW step on param [rows, cols] with gradient sum_r a[r][i] b[r][j],
 /// the gradient never stored.
 void adamwOuterProduct(const AdamW &opt, int64_t t, int64_t rows, int64_t cols, int64_t k,
-                       const float *a, const float *b, float *param, float *m, float *v);
+                       const float *a, const float *b, float *param,
+                       const AdamMoments &moments);
 
 /// out[r][i] = sum_j p[i][j] c[r][j]: p is [d, dc], c is [n, dc], out is [n, d]
 /// (B c for every row).

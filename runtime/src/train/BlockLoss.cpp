@@ -45,12 +45,12 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
                                             negIndex, dz.data(), factors.data(),
                                             /*accumulateDz=*/false);
     adam->stepOuterProduct(proj.fused.step, d, dc, n, factors.data(), c.data(), proj.projection,
-                           proj.fused.m, proj.fused.v);
+                           proj.fused.moments);
     if (loss.context == "both") {
       value += cpu::bilinearLossFactors(cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
                                         dz.data(), factors.data(), /*accumulateDz=*/true);
       adam->stepOuterProduct(proj.fused.step, d, d, n, factors.data(), z.data(), proj.lateral,
-                             proj.fused.mLat, proj.fused.vLat);
+                             proj.fused.lateralMoments);
     }
     return value;
   }

@@ -13,8 +13,8 @@ namespace locus::rt::train {
 struct FusedProjectionUpdate {
   const cpu::AdamW *adam = nullptr; ///< null: form dL/dB instead
   int64_t step = 0;
-  float *m = nullptr, *v = nullptr;       ///< B's AdamW moments
-  float *mLat = nullptr, *vLat = nullptr; ///< B_lat's ("both")
+  cpu::AdamMoments moments;        ///< B's AdamW moments
+  cpu::AdamMoments lateralMoments; ///< B_lat's ("both")
 };
 
 /// The projections of a block's loss and where their gradients go.

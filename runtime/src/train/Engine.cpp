@@ -73,6 +73,9 @@ Shape4 Engine::viewShape() const {
 Status Engine::create(const ModelDesc &model, const EngineOptions &options,
                       std::unique_ptr<Engine> &out) {
   LOCUS_RETURN_IF_ERROR(validateForCpu(model));
+  if (options.moments == cpu::MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
+    return Status::error("bfloat16 optimizer state is for AdamW's moments; SGD and LARS keep "
+                         "their momentum in float32");
   if (const cpu::LossPoolKernels *table = options.poolKernels) {
     // Every loss pooling the model runs must be in the compiled table: each
     // block's output with its kernel, and the direct-feedback contexts.
@@ -156,10 +159,14 @@ void Engine::initParameters() {
     }
     params_[i] = t;
     if (trained_[i]) {
-      // AdamW keeps two moments, SGD and LARS one momentum buffer.
-      adamM_[i] = ctx_->zeros(shape);
+      // AdamW keeps two moments, SGD and LARS one momentum buffer; bfloat16
+      // moments take half the floats (zero bits are bfloat16 zeros too).
+      Shape4 state = shape;
+      if (options_.moments == cpu::MomentFormat::BFloat16)
+        state.n = (shape.n + 1) / 2;
+      adamM_[i] = ctx_->zeros(state);
       if (options_.kind == OptimizerKind::AdamW)
-        adamV_[i] = ctx_->zeros(shape);
+        adamV_[i] = ctx_->zeros(state);
     }
   }
 
@@ -204,6 +211,20 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
                  : runLocal(views.reshaped(vs), phase, observer, losses, negativesSeed);
 }
 
+cpu::AdamMoments Engine::momentsOf(int32_t param) {
+  cpu::AdamMoments moments;
+  if (options_.moments == cpu::MomentFormat::BFloat16) {
+    // Tensors hold floats; these two hold bfloat16 pairs, only ever read as such.
+    moments.mBf16 = reinterpret_cast<cpu::BFloat16 *>(adamM_[param].data());
+    moments.vBf16 = reinterpret_cast<cpu::BFloat16 *>(adamV_[param].data());
+    moments.stream = mixSeed(options_.seed, Stream::Rounding, static_cast<uint64_t>(param));
+  } else {
+    moments.m = adamM_[param].data();
+    moments.v = adamV_[param].data();
+  }
+  return moments;
+}
+
 cpu::AdamW Engine::scheduledAdamW() const {
   cpu::AdamW adam = options_.optimizer;
   adam.lr = options_.schedule.at(std::max<int64_t>(steps_ - 1, 0)); // steps_ counts from 1 here
@@ -222,7 +243,11 @@ void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &gr
     const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
     const cpu::UpdateKernels *kernels = options_.kernels;
     if (options_.kind == OptimizerKind::AdamW) {
-      if (kernels)
+      // The compiled kernels take float32 moments; bfloat16 ones (stochastic
+      // rounding) are the runtime's own AVX2 update.
+      if (options_.moments == cpu::MomentFormat::BFloat16)
+        adam.step(steps_, count, params_[i].data(), grads[i].data(), momentsOf(i));
+      else if (kernels)
         cpu::adamwStep(*kernels, adam, steps_, count, params_[i].data(), grads[i].data(),
                        adamM_[i].data(), adamV_[i].data());
       else
@@ -275,11 +300,9 @@ double Engine::lossOf(int32_t l, const Tensor &z, const Tensor &context, Phase p
   bool fuse = !identity && phase == Phase::Train && options_.kind == OptimizerKind::AdamW &&
               block.loss.f != "infonce" && trained_[block.projection];
   if (fuse) {
-    proj.fused = {&adam, steps_, adamM_[block.projection].data(), adamV_[block.projection].data()};
-    if (both) {
-      proj.fused.mLat = adamM_[block.lateralProjection].data();
-      proj.fused.vLat = adamV_[block.lateralProjection].data();
-    }
+    proj.fused = {&adam, steps_, momentsOf(block.projection), {}};
+    if (both)
+      proj.fused.lateralMoments = momentsOf(block.lateralProjection);
   } else if (!identity && phase != Phase::Evaluate) {
     proj.dProjection = &grads[block.projection];
     if (both)

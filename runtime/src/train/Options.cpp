@@ -86,6 +86,12 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
         return Status::error(
             fmt::format("--optimizer {}: expected adamw, sgd or lars", value));
       out.optimizer = value;
+    } else if (name == "--optimizer-state") {
+      LOCUS_RETURN_IF_ERROR(next());
+      if (value != "float32" && value != "bfloat16")
+        return Status::error(
+            fmt::format("--optimizer-state {}: expected float32 or bfloat16", value));
+      out.optimizerState = value;
     } else if (name == "--momentum") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseDouble(name, value, out.momentum));
@@ -136,6 +142,10 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
       return Status::error(fmt::format("unknown option '{}'", name));
     }
   }
+  if (out.optimizerState == "bfloat16" && out.optimizer != "adamw")
+    return Status::error(fmt::format("--optimizer-state bfloat16 applies to adamw's moments; "
+                                     "--optimizer {} keeps its momentum in float32",
+                                     out.optimizer));
   return Status::success();
 }
 
@@ -155,6 +165,8 @@ Data and training:
   --max-steps N         stop after N steps in total (default: no limit)
   --batch-size N        images per step; must equal the compiled views / 2 (default: that)
   --optimizer NAME      adamw (default), sgd (with momentum) or lars (SGD with LARS trust ratios)
+  --optimizer-state F   adamw's two moments in float32 (default, as PyTorch) or bfloat16 with
+                        stochastic rounding: half the optimizer state, for large projections
   --lr X                base learning rate (default 2e-4 for adamw, 0.1 for sgd and lars)
   --weight-decay X      weight decay (default 0; decoupled for adamw)
   --momentum X          SGD/LARS momentum (default 0.9)

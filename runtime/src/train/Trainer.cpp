@@ -107,6 +107,9 @@ Status runTraining(const ModelDesc &model, const Options &options,
                        : options.optimizer == "lars" ? OptimizerKind::Lars
                                                      : OptimizerKind::AdamW;
   bool adam = engineOptions.kind == OptimizerKind::AdamW;
+  bool bf16Moments = options.optimizerState == "bfloat16"; // only with adamw (parseOptions)
+  engineOptions.moments =
+      bf16Moments ? cpu::MomentFormat::BFloat16 : cpu::MomentFormat::Float32;
   double lr = options.lr ? *options.lr : adam ? engineOptions.optimizer.lr : 0.1;
   engineOptions.optimizer.lr = engineOptions.sgd.lr = lr;
   engineOptions.optimizer.weightDecay = engineOptions.sgd.weightDecay = options.weightDecay;
@@ -158,6 +161,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
                     .add("data", options.fixedBatch.empty() ? data.name : "fixed-batch")
                     .add("lr", lr)
                     .add("optimizer", options.optimizer)
+                    .add("optimizer_state", options.optimizerState)
                     .add("schedule", options.schedule));
 
   // Held-out local losses before training.
@@ -176,9 +180,12 @@ Status runTraining(const ModelDesc &model, const Options &options,
   }
   int64_t epochs = stepsPerEpoch ? (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch : 0;
   engine->setScheduleLength(totalSteps);
-  progress(fmt::format("training: {} steps ({} per epoch, {} images per step), {} update {}",
-                       totalSteps, stepsPerEpoch, b, options.optimizer,
-                       kernels ? "compiled by locusc" : "of the runtime library"));
+  progress(fmt::format(
+      "training: {} steps ({} per epoch, {} images per step), {} update {}", totalSteps,
+      stepsPerEpoch, b, options.optimizer,
+      bf16Moments ? "of the runtime library (bfloat16 moments, stochastic rounding)"
+      : kernels   ? "compiled by locusc"
+                  : "of the runtime library"));
   int64_t compiledPools = 0, runtimePools = 0;
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)
@@ -247,17 +254,19 @@ Status runTraining(const ModelDesc &model, const Options &options,
 
   // Memory: the peak over the training steps (parameters, optimizer state,
   // the views buffer, activations, gradients, workspace) beside the plan.
-  // locusc plans for AdamW, the default; for SGD and LARS (one momentum
-  // buffer, dL/dB formed) the same liveness walk runs again here.
+  // locusc plans for AdamW with float32 moments, the default; for SGD and
+  // LARS (one momentum buffer, dL/dB formed) and for bfloat16 moments the
+  // same liveness walk runs again here.
   int64_t planLocal = model.planPeakLocalBytes, planGlobal = model.planPeakGlobalBytes;
   std::string planFor = "adamw";
-  if (options.optimizer != "adamw") {
+  if (!adam || bf16Moments) {
     PlanOptions planOptions;
-    planOptions.adamW = false;
+    planOptions.adamW = adam;
+    planOptions.bf16Moments = bf16Moments;
     MemoryPlan replanned = planMemory(model, planOptions);
     planLocal = replanned.peakLocalBytes;
     planGlobal = replanned.peakGlobalBytes;
-    planFor = options.optimizer;
+    planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
   }
   int64_t planned = engine->globalMode() ? planGlobal : planLocal;
   int64_t measured = step > 0 ? memory.peak() : 0;

@@ -97,6 +97,14 @@ struct PlanMemoryPass
     os << llvm::format("local / global: %.3f\n",
                        static_cast<double>(plan.peakLocalBytes) /
                            plan.peakGlobalBytes);
+    // The training binary's --optimizer-state bfloat16 halves AdamW's moments.
+    rt::PlanOptions halfMoments;
+    halfMoments.bf16Moments = true;
+    rt::MemoryPlan half = rt::planMemory(model, halfMoments);
+    os << "with bfloat16 AdamW moments (--optimizer-state bfloat16):\n";
+    os << "  resident: " << mib(half.residentBytes)
+       << ", peak local: " << mib(half.peakLocalBytes)
+       << ", peak global: " << mib(half.peakGlobalBytes) << "\n";
   }
 };
 } // namespace

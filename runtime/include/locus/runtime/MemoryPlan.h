@@ -38,6 +38,8 @@ struct PlanOptions {
   /// forming their gradients. Otherwise SGD or LARS: one momentum buffer,
   /// and dL/dB formed and applied with the other gradients.
   bool adamW = true;
+  /// AdamW's moments in bfloat16 (EngineOptions::moments): half the floats.
+  bool bf16Moments = false;
 };
 
 /// `model` needs static shapes and resolved losses (as locusc writes them);

@@ -118,7 +118,8 @@ def LocusPlanMemory : Pass<"locus-plan-memory", "::mlir::ModuleOp"> {
     of the whole training step on the module, for local training (one block's
     activations at a time, all parameters and optimizer state resident) and
     for global backprop (every block's activations kept for the backward
-    pass). With `report` it prints the plan as a table. The model of what is
+    pass). With `report` it prints the plan as a table, and the resident
+    bytes and peaks with bfloat16 AdamW moments. The model of what is
     live follows the CPU runtime's engine (runtime/src/train), which checks its
     measured peak against this plan.
   }];

@@ -41,6 +41,9 @@ enum class OptimizerKind { AdamW, Sgd, Lars };
 struct EngineOptions {
   OptimizerKind kind = OptimizerKind::AdamW;
   cpu::AdamW optimizer; ///< lr 2e-4, weight decay 0 by default (METHOD.md §2)
+  /// AdamW's moments in float32 (PyTorch's), or in bfloat16 with stochastic
+  /// rounding: half the optimizer state, for the large projections.
+  cpu::MomentFormat moments = cpu::MomentFormat::Float32;
   cpu::SgdMomentum sgd; ///< SGD with momentum; LARS when kind is Lars
   LrSchedule schedule;  ///< the learning rate of each step (base = optimizer.lr)
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
@@ -125,6 +128,8 @@ private:
                 uint64_t negativesSeed, std::vector<Tensor> &grads, Tensor &dz);
   /// AdamW at this step's scheduled learning rate.
   cpu::AdamW scheduledAdamW() const;
+  /// Where parameter `param`'s AdamW moments are (float32 or bfloat16).
+  cpu::AdamMoments momentsOf(int32_t param);
   void update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads);
 
   ModelDesc model_;

@@ -20,6 +20,7 @@ struct Options {
   std::optional<double> lr;     ///< default: 2e-4 for AdamW, 0.1 for SGD and LARS
   double weightDecay = 0.0;
   std::string optimizer = "adamw"; ///< adamw, sgd, lars
+  std::string optimizerState = "float32"; ///< adamw's moments: float32, bfloat16
   double momentum = 0.9, larsTrust = 1e-3;
   std::string schedule = "constant"; ///< constant, cosine
   int64_t warmupSteps = 0;

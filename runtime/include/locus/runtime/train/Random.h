@@ -24,6 +24,7 @@ enum class Stream : uint64_t {
   Synthetic = 5,
   HeldOut = 6,
   Probe = 7,
+  Rounding = 8, ///< stochastic rounding of bfloat16 optimizer state
 };
 
 /// A well-mixed 64-bit seed for (seed, stream, index).
