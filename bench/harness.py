@@ -270,17 +270,19 @@ def print_table(results):
             else:
                 first = (s.get("why") or "").splitlines()[0] if s.get("why") else ""
                 print(f"{net:<11} {label:<15} {r['batch']:>5}   NOT MEASURED: {first}")
-        loc = r["sides"]["locus"]
         r["ratios"] = {}
-        for label, a in r["sides"].items():
-            if label == "locus":
-                continue
+        locus_labels = [l for l in r["sides"] if l.startswith("locus")]
+        pairs_of_sides = [(ll, label, a) for ll in locus_labels for label, a in r["sides"].items()
+                          if not label.startswith("locus")]
+        for locus_label, label, a in pairs_of_sides:
+            loc = r["sides"][locus_label]
+            key = label if locus_label == "locus" else f"{locus_label}/{label}"
             if a.get("measured") and loc.get("measured"):
                 sp = loc["steps_per_s"] / a["steps_per_s"]
                 mem = loc["peak_rss_bytes"] / a["peak_rss_bytes"]
-                r["ratios"][label] = {"steps_per_s": sp, "peak_rss": mem,
-                                      "speed_target_met": sp >= TARGET_SPEEDUP, "memory_target_met": mem <= TARGET_MEMORY}
-                print(f"{'':<11} locus / {label}: steps/s {sp:.2f}x (target >= {TARGET_SPEEDUP:g}x: "
+                r["ratios"][key] = {"steps_per_s": sp, "peak_rss": mem,
+                                    "speed_target_met": sp >= TARGET_SPEEDUP, "memory_target_met": mem <= TARGET_MEMORY}
+                print(f"{'':<11} {locus_label} / {label}: steps/s {sp:.2f}x (target >= {TARGET_SPEEDUP:g}x: "
                       f"{'met' if sp >= TARGET_SPEEDUP else 'NOT met'}), peak RSS {mem:.2f}x "
                       f"(target <= {TARGET_MEMORY:g}x: {'met' if mem <= TARGET_MEMORY else 'NOT met'})")
                 # The spread behind the medians: repeat i of each side ran minutes apart at most
@@ -289,7 +291,7 @@ def print_table(results):
                          if l and o]
                 cpu = (a["cpu_s_per_step"] / loc["cpu_s_per_step"]
                        if a.get("cpu_s_per_step") and loc.get("cpu_s_per_step") else None)
-                r["ratios"][label].update({"steps_per_s_paired_repeats": pairs, "cpu_s_per_step": cpu})
+                r["ratios"][key].update({"steps_per_s_paired_repeats": pairs, "cpu_s_per_step": cpu})
                 spread = []
                 if len(pairs) > 1:
                     spread.append(f"paired repeats {min(pairs):.2f}x-{max(pairs):.2f}x")
@@ -298,7 +300,7 @@ def print_table(results):
                 if spread:
                     print(f"{'':<11}   ({'; '.join(spread)})")
             else:
-                print(f"{'':<11} locus / {label}: n/a (a side was not measured)")
+                print(f"{'':<11} {locus_label} / {label}: n/a (a side was not measured)")
     print("=" * 118)
     busy = [(net, label, s["others_cores_max"]) for net, r in results["nets"].items()
             for label, s in r["sides"].items() if s.get("others_cores_max", 0) > OTHERS_LIMIT]
@@ -339,6 +341,10 @@ def main():
     p.add_argument("--locus-args", default="--heldout 0 --probe-epochs 0",
                    help="more arguments for the locus binary (default: skip its held-out evaluation and "
                         "linear probe, which run after training and are not training)")
+    p.add_argument("--locus-variant", action="append", default=None, metavar="LABEL=ARGS",
+                   help="another locus side: the same binary with more arguments (repeatable; label "
+                        "starts with 'locus'); default locus-bf16='--optimizer-state bfloat16' "
+                        "(AdamW's moments in bfloat16); 'none' for no variant")
     p.add_argument("--nets", default="fmnist,vgg6-cifar")
     p.add_argument("--steps-fmnist", type=int, default=30)
     p.add_argument("--steps-vgg6", type=int, default=5)
@@ -365,6 +371,16 @@ def main():
         if not py:
             sys.exit(f"harness: --ref wants LABEL=PYTHON, got {spec}")
         refs.append((label, py))
+
+    variants = []
+    for spec in args.locus_variant or ["locus-bf16=--optimizer-state bfloat16"]:
+        if spec == "none":
+            continue
+        label, _, extra = spec.partition("=")
+        if not label.startswith("locus") or label == "locus" or not extra:
+            sys.exit(f"harness: --locus-variant wants LABEL=ARGS with a label starting 'locus' "
+                     f"(not 'locus' itself), got {spec}")
+        variants.append((label, shlex.split(extra)))
 
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -408,13 +424,17 @@ def main():
 
         binary = os.path.join(args.locus_bin_dir, cfg["binary"])
 
-        def locus_cmd(total, _timed, metrics, B=B, binary=binary):
+        def locus_cmd(total, _timed, metrics, B=B, binary=binary, extra=()):
             return [binary, "--data", "synthetic", "--max-steps", str(total), "--batch-size", str(B),
-                    "--seed", str(args.seed), "--metrics", metrics] + shlex.split(args.locus_args)
+                    "--seed", str(args.seed), "--metrics", metrics] + shlex.split(args.locus_args) + list(extra)
 
         have_locus = os.access(binary, os.X_OK) and os.path.isfile(binary)
         if have_locus:
             plans.append(("locus", "locus", locus_cmd))
+            for label, extra in variants:
+                plans.append((label, "locus",
+                              lambda total, timed, metrics, extra=extra: locus_cmd(total, timed, metrics,
+                                                                                   extra=extra)))
         # Repeats go round the sides (PyTorch, locus, PyTorch, locus, ...), so a slow spell of the
         # machine (its speed drifts by up to +-25% over minutes here) reaches every side.
         reps = {label: [] for label, _, _ in plans}
@@ -431,7 +451,8 @@ def main():
             if label not in sides:
                 sides[label] = summarize_side(kind_, reps[label], args, net)
         if have_locus:
-            sides["locus"] = sides.pop("locus")  # printed last
+            for label in ["locus"] + [l for l, _ in variants]:
+                sides[label] = sides.pop(label)  # printed last
         else:
             why = f"locus training binary not found: {binary}"
             if build_note:
