@@ -70,7 +70,8 @@ bool foreignContext(const BlockDesc &b, int32_t self) {
 /// backward.
 bool outputKeptByState(const BlockDesc &b) {
   LayerKind last = b.layers.back().kind;
-  return last == LayerKind::Relu || last == LayerKind::ReluMaxPool2D;
+  return last == LayerKind::Relu || last == LayerKind::ReluMaxPool2D ||
+         last == LayerKind::ConvReluMaxPool2D;
 }
 
 /// The block's backward pass as global backprop runs it: a local model's
@@ -132,6 +133,12 @@ struct Walker {
         else
           live.free(y / kFloat * kIndex);
         break;
+      case LayerKind::ConvReluMaxPool2D: // as ReluMaxPool2D, and the input for dW
+        if (keep && !held) {
+          kept += x;
+          held = true;
+        }
+        [[fallthrough]];
       case LayerKind::ReluMaxPool2D: // pooled output and arg-max; the state keeps both
         live.alloc(y);
         live.alloc(y / kFloat * kIndex);
@@ -174,7 +181,7 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
   for (int32_t l = 0; l < blocks; ++l) {
     const BlockDesc &b = model.blocks[l];
     for (const LayerDesc &layer : b.layers)
-      if (layer.kind == LayerKind::Conv2D) {
+      if (hasConvWeights(layer.kind)) {
         trained[layer.weight] = true;
         if (layer.bias >= 0)
           trained[layer.bias] = true;
@@ -201,12 +208,15 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
   int64_t workspace = 0;
   for (const BlockDesc &b : model.blocks)
     for (const LayerDesc &layer : b.layers)
-      if (layer.kind == LayerKind::Conv2D) {
+      if (hasConvWeights(layer.kind)) {
         cpu::Window win{layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1],
                         layer.pad[0],    layer.pad[1],    layer.pad[2],    layer.pad[3]};
         cpu::Shape4 xs{n, layer.inShape[1], layer.inShape[2], layer.inShape[3]};
-        workspace = std::max(workspace, cpu::conv2dWorkspaceFloats(xs, win, layer.outShape[1]) *
-                                            kFloat);
+        const int64_t o = layer.outShape[1];
+        const int64_t floats = layer.kind == LayerKind::Conv2D
+                                   ? cpu::conv2dWorkspaceFloats(xs, win, o)
+                                   : cpu::convReluPoolWorkspaceFloats(xs, o);
+        workspace = std::max(workspace, floats * kFloat);
       }
   plan.residentBytes = resident;
   plan.workspaceBytes = workspace;
@@ -216,7 +226,7 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
   auto sumOverBlockParams = [&](const BlockDesc &b, bool withProjections, auto bytesOf) {
     int64_t bytes = 0;
     for (const LayerDesc &layer : b.layers)
-      if (layer.kind == LayerKind::Conv2D) {
+      if (hasConvWeights(layer.kind)) {
         bytes += bytesOf(model.params[layer.weight].count());
         if (layer.bias >= 0)
           bytes += bytesOf(model.params[layer.bias].count());
@@ -317,6 +327,11 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
         live.alloc(g);
         gradBytes += g;
         freeKeptInput(i, xBytes);
+        if (layer.kind == LayerKind::ConvReluMaxPool2D) { // no data step follows
+          live.free(yBytes / kFloat * kIndex);
+          if (!(outputHeld && i == top))
+            live.free(yBytes); // the kept output (the relu mask)
+        }
         continue;
       }
       int64_t dx = 0;
@@ -350,6 +365,13 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
       case LayerKind::Triangle:
         live.alloc(dx = xBytes);
         live.free(xBytes); // the kept input
+        break;
+      case LayerKind::ConvReluMaxPool2D:
+        // Only the what-if global plan (withInputGradient) asks: the input
+        // gradient as the unfused conv would give it (its Params step has
+        // already freed the output and arg-max).
+        freeKeptInput(i, xBytes);
+        live.alloc(dx = xBytes);
         break;
       }
       live.free(dy);

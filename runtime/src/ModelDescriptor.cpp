@@ -43,6 +43,8 @@ const char *layerName(LayerKind kind) {
     return "max_pool2d";
   case LayerKind::ReluMaxPool2D:
     return "relu_max_pool2d";
+  case LayerKind::ConvReluMaxPool2D:
+    return "conv_relu_max_pool2d";
   case LayerKind::AvgPool2D:
     return "avg_pool2d";
   case LayerKind::Triangle:
@@ -99,6 +101,8 @@ std::string serialize(const ModelDesc &model) {
       put(os, l.kernel);
       put(os, l.stride);
       put(os, l.pad);
+      put(os, l.poolKernel);
+      put(os, l.poolStride);
       os << ' ' << l.eps;
       put(os, l.inShape);
       put(os, l.outShape);
@@ -150,7 +154,7 @@ bool parseInit(const std::string &s, ParamInit &init) {
 
 bool parseLayer(const std::string &s, LayerKind &kind) {
   for (LayerKind k : {LayerKind::Conv2D, LayerKind::Relu, LayerKind::MaxPool2D,
-                      LayerKind::ReluMaxPool2D, LayerKind::AvgPool2D, LayerKind::Triangle, LayerKind::Standardize,
+                      LayerKind::ReluMaxPool2D, LayerKind::ConvReluMaxPool2D, LayerKind::AvgPool2D, LayerKind::Triangle, LayerKind::Standardize,
                       LayerKind::LengthNormalize})
     if (s == layerName(k)) {
       kind = k;
@@ -181,9 +185,9 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
     if (lineNo == 1) {
       if (key != "locus-model" || !r.get(model.version))
         return fail("not a locus model descriptor");
-      if (model.version != 2)
+      if (model.version != 3)
         return fail("unsupported descriptor version " + std::to_string(model.version) +
-                    " (this runtime reads version 2: recompile the model with locusc)");
+                    " (this runtime reads version 3: recompile the model with locusc)");
       continue;
     }
     if (key == "name") {
@@ -237,7 +241,7 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
         std::string kind;
         if (!r.get(kind) || !parseLayer(kind, l.kind) || !r.get(l.weight) ||
             !r.get(l.bias) || !r.get(l.kernel) || !r.get(l.stride) || !r.get(l.pad) ||
-            !r.get(l.eps) || !r.get(l.inShape) || !r.get(l.outShape))
+            !r.get(l.poolKernel) || !r.get(l.poolStride) || !r.get(l.eps) || !r.get(l.inShape) || !r.get(l.outShape))
           return fail("bad layer record");
         b.layers.push_back(l);
       } else if (key == "loss") {

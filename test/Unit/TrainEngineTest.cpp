@@ -1077,8 +1077,9 @@ TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
       Tensor views = randomViews(*f32, 200 + s % 3);
       ASSERT_TRUE(f32->step(views, lf).isOk());
       ASSERT_TRUE(bf16->step(views, lb).isOk());
-      if (s == 0)
+      if (s == 0) {
         EXPECT_EQ(lf, lb) << "the first step's losses come before any update";
+      }
     }
     // 30 steps of lr 2e-4 on three batches: the two runs stay within the
     // moments' rounding noise of each other.

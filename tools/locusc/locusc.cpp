@@ -105,6 +105,12 @@ cl::opt<bool> memoryReport(
     cl::desc("Print the memory plan per block (parameters, optimizer state, "
              "gradients, activations) and the peak, local and global"),
     cl::cat(locusCategory));
+cl::opt<bool> fuseConvReluPool(
+    "fuse-conv-relu-pool",
+    cl::desc("Compute a block's first conv with its relu + max-pool in one "
+             "pass, never storing the conv output (default on; "
+             "--fuse-conv-relu-pool=false keeps them apart, for comparisons)"),
+    cl::init(true), cl::cat(locusCategory));
 cl::list<std::string>
     annotateOptions("annotate",
                     cl::desc("Attach locus.LocalLoss to a node: "
@@ -211,6 +217,7 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
     return failure();
   locus::TrainingPipelineOptions pipeline;
   pipeline.memoryReport = memoryReport;
+  pipeline.fuseConvReluPool = fuseConvReluPool;
   // Code is generated only for the stages that need it, so --emit=mlir shows
   // the step program without the kernels.
   pipeline.codegen = emitAction != EmitAction::MLIR;

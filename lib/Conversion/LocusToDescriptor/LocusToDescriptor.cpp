@@ -93,23 +93,38 @@ LogicalResult DescriptorBuilder::addLayer(Operation &op, rt::BlockDesc &block) {
     std::copy(strides.begin(), strides.end(), layer.stride.begin());
     std::copy(pads.begin(), pads.end(), layer.pad.begin());
   };
-  if (auto conv = dyn_cast<Conv2DOp>(op)) {
+  // A convolution's parameters and window (conv2d, conv_relu_max_pool2d).
+  auto convolution = [&](auto conv, rt::LayerKind kind) -> LogicalResult {
     if (llvm::any_of(conv.getDilations(), [](int64_t d) { return d != 1; }))
       return conv.emitOpError("dilated convolutions are not supported by the "
                               "CPU runtime yet");
-    auto weight = conv.getWeight().getDefiningOp<ParamOp>();
+    auto weight = conv.getWeight().template getDefiningOp<ParamOp>();
     if (!weight)
       return conv.emitOpError("the weight must be a locus.param");
-    layer.kind = rt::LayerKind::Conv2D;
+    layer.kind = kind;
     layer.weight = addParam(weight);
     if (Value bias = conv.getBias()) {
-      auto biasParam = bias.getDefiningOp<ParamOp>();
+      auto biasParam = bias.template getDefiningOp<ParamOp>();
       if (!biasParam)
         return conv.emitOpError("the bias must be a locus.param");
       layer.bias = addParam(biasParam);
     }
     auto w = cast<ShapedType>(weight.getType()).getShape();
     window({w[2], w[3]}, conv.getStrides(), conv.getPads());
+    return success();
+  };
+  if (auto conv = dyn_cast<Conv2DOp>(op)) {
+    if (failed(convolution(conv, rt::LayerKind::Conv2D)))
+      return failure();
+  } else if (auto fused = dyn_cast<ConvReluMaxPool2DOp>(op)) {
+    if (failed(convolution(fused, rt::LayerKind::ConvReluMaxPool2D)))
+      return failure();
+    if (llvm::any_of(fused.getPoolPads(), [](int64_t p) { return p != 0; }))
+      return fused.emitOpError("padded pooling is not supported by the fused CPU kernels");
+    std::copy(fused.getPoolKernel().begin(), fused.getPoolKernel().end(),
+              layer.poolKernel.begin());
+    std::copy(fused.getPoolStrides().begin(), fused.getPoolStrides().end(),
+              layer.poolStride.begin());
   } else if (isa<ReluOp>(op)) {
     layer.kind = rt::LayerKind::Relu;
   } else if (auto pool = dyn_cast<MaxPool2DOp>(op)) {

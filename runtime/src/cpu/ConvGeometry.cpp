@@ -46,6 +46,18 @@ int64_t biasedIm2colFloats(const ConvGeometry &g, int64_t outChannels) {
   return (g.k + 1) * g.p + outChannels * (g.k + 1);
 }
 
+int64_t convReluPoolSlotFloats(Shape4 xs, int64_t outChannels) {
+  const int64_t padded = xs.c * (xs.h + 2) * (xs.w + 2);
+  const int64_t rows = 4 * 2 * xs.w;
+  const int64_t planeAndSums = xs.h * xs.w + outChannels * (9 * xs.c + 1);
+  return padded + std::max(rows, planeAndSums);
+}
+
+int64_t convReluPoolWorkspaceFloats(Shape4 xs, int64_t outChannels) {
+  const int64_t slots = std::max<int64_t>(1, std::min(xs.n, kConvReluPoolSlots));
+  return slots * convReluPoolSlotFloats(xs, outChannels);
+}
+
 int64_t conv2dWorkspaceFloats(Shape4 xs, const Window &win, int64_t outChannels) {
   // The largest scratch of the three passes: the data gradient takes one
   // sample's im2col, or a group's im2col plus its [O x gP] GEMM operand; the

@@ -34,6 +34,16 @@ int64_t groupSize(const ConvGeometry &g, int64_t n);
 /// weights with the bias column, or [dW | db], [O x k+1].
 int64_t biasedIm2colFloats(const ConvGeometry &g, int64_t outChannels);
 
+/// The fused conv + relu + max-pool (ConvReluPool.cpp) runs samples in this
+/// many slots at most: a fixed number, so that the plan locusc writes does
+/// not depend on the machine that runs it.
+constexpr int64_t kConvReluPoolSlots = 8;
+
+/// Floats of one slot of the fused kernels: the zero-padded sample, then the
+/// forward's two rows of 4 output channels, or the weight gradient's plane
+/// buffer and [O, 9 C + 1] partial sums.
+int64_t convReluPoolSlotFloats(Shape4 xs, int64_t outChannels);
+
 } // namespace locus::rt::cpu
 
 #endif

@@ -7,6 +7,7 @@
 #include "locus/runtime/cpu/Kernels.h"
 
 #include "cpu/Parallel.h"
+#include "cpu/PoolRows.h"
 #include "cpu/Simd.h"
 
 #include <algorithm>
@@ -23,44 +24,6 @@ bool tiles(const Window &win) {
   return win.kh == win.sh && win.kw == win.sw && win.pt == 0 && win.pl == 0 && win.pb == 0 &&
          win.pr == 0;
 }
-
-inline bool better(float v, float best) { return v > best || std::isnan(v); }
-
-#if defined(LOCUS_HAVE_X86)
-/// Where candidate v wins (greater, or NaN), best = v and offset = o.
-LOCUS_AVX2 inline void takeIfBetter(__m256 v, int32_t o, __m256 &best, __m256 &offset) {
-  const __m256 win =
-      _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-  best = _mm256_blendv_ps(best, v, win);
-  offset = _mm256_blendv_ps(offset, _mm256_castsi256_ps(_mm256_set1_epi32(o)), win);
-}
-
-/// Outputs [ox0, ox0 + 8) of one row of a 2x2 stride-2 max-pool with arg-max;
-/// r0, r1 are the window's two input rows and base the flat index of r0[0].
-/// Same order and NaN rule as the scalar loop: a candidate wins when it is
-/// greater or NaN. relu clamps the maxima at 0 (NaN too, as `h > 0 ? h : 0`).
-LOCUS_AVX2 inline void maxPoolRow2x2Avx2(const float *r0, const float *r1, int64_t ox0,
-                                         int32_t base, int32_t iw, bool relu, float *y,
-                                         int32_t *am) {
-  __m256 a, b, c, d;
-  deinterleave(r0 + 2 * ox0, a, b);
-  deinterleave(r1 + 2 * ox0, c, d);
-  __m256 best = a;
-  __m256 offset = _mm256_setzero_ps(); // int32 lanes carried in float registers
-  takeIfBetter(b, 1, best, offset);
-  takeIfBetter(c, iw, best, offset);
-  takeIfBetter(d, iw + 1, best, offset);
-  if (relu)
-    best = _mm256_max_ps(best, _mm256_setzero_ps()); // max_ps returns 0 for NaN
-  const __m256i lanes2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-  const __m256i at =
-      _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(base + static_cast<int32_t>(2 * ox0)),
-                                        lanes2),
-                       _mm256_castps_si256(offset));
-  _mm256_storeu_ps(y + ox0, best);
-  _mm256_storeu_si256(reinterpret_cast<__m256i *>(am + ox0), at);
-}
-#endif
 
 /// 2x2 stride-2 max-pool with arg-max, optionally with relu applied to the maxima.
 void maxPool2x2(const float *x, Shape4 xs, float *y, Shape4 ys, int32_t *argmax, bool relu) {
@@ -86,25 +49,7 @@ void maxPool2x2(const float *x, Shape4 xs, float *y, Shape4 ys, int32_t *argmax,
         continue;
       }
 #endif
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        const int64_t c0 = 2 * ox;
-        float best = r0[c0];
-        int64_t at = 2 * oy * iw + c0;
-        if (better(r0[c0 + 1], best)) {
-          best = r0[c0 + 1];
-          at = 2 * oy * iw + c0 + 1;
-        }
-        if (better(r1[c0], best)) {
-          best = r1[c0];
-          at = (2 * oy + 1) * iw + c0;
-        }
-        if (better(r1[c0 + 1], best)) {
-          best = r1[c0 + 1];
-          at = (2 * oy + 1) * iw + c0 + 1;
-        }
-        yp[oy * ow + ox] = relu ? (best > 0.0f ? best : 0.0f) : best;
-        ap[oy * ow + ox] = static_cast<int32_t>(base + at);
-      }
+      maxPoolRow2x2(r0, r1, 0, ow, base + 2 * oy * iw, iw, relu, yp + oy * ow, ap + oy * ow);
     }
   });
 }

@@ -42,7 +42,7 @@ std::vector<int32_t> drawNegatives(int64_t n, uint64_t seed) {
 std::vector<int32_t> blockParams(const BlockDesc &block, bool withProjections) {
   std::vector<int32_t> indices;
   for (const LayerDesc &layer : block.layers)
-    if (layer.kind == LayerKind::Conv2D) {
+    if (hasConvWeights(layer.kind)) {
       indices.push_back(layer.weight);
       if (layer.bias >= 0)
         indices.push_back(layer.bias);

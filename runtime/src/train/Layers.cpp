@@ -22,6 +22,30 @@ cpu::Window layerWindow(const LayerDesc &layer) {
   return w;
 }
 
+cpu::Window poolWindow(const LayerDesc &layer) {
+  cpu::Window w;
+  w.kh = layer.poolKernel[0];
+  w.kw = layer.poolKernel[1];
+  w.sh = layer.poolStride[0];
+  w.sw = layer.poolStride[1];
+  return w;
+}
+
+namespace {
+/// The layer's bias times biasScale, in `scaled` when that is not 1.
+const float *scaledBias(const LayerDesc &layer, const std::vector<Tensor> &params,
+                        float biasScale, int64_t channels, std::vector<float> &scaled) {
+  const float *bias = layer.bias >= 0 ? params[layer.bias].data() : nullptr;
+  if (bias && biasScale != 1.0f) {
+    scaled.assign(bias, bias + channels);
+    for (float &b : scaled)
+      b *= biasScale;
+    bias = scaled.data();
+  }
+  return bias;
+}
+} // namespace
+
 bool reluPoolIsCompiled(const LayerDesc &layer) {
   return layer.kind == LayerKind::ReluMaxPool2D && layer.kernel[0] == layer.stride[0] &&
          layer.kernel[1] == layer.stride[1] && layer.pad[0] == 0 && layer.pad[1] == 0 &&
@@ -50,19 +74,30 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
     switch (layer.kind) {
     case LayerKind::Conv2D: {
       y = ctx.allocate(ys);
-      const float *bias = layer.bias >= 0 ? params[layer.bias].data() : nullptr;
-      std::vector<float> scaledBias;
-      if (bias && biasScale != 1.0f) {
-        scaledBias.assign(bias, bias + ys.c);
-        for (float &b : scaledBias)
-          b *= biasScale;
-        bias = scaledBias.data();
-      }
+      std::vector<float> scaled;
+      const float *bias = scaledBias(layer, params, biasScale, ys.c, scaled);
       cpu::conv2dForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
                          layerWindow(layer), y.data(), ctx.workspace);
       ctx.noteWorkspace();
       if (keep)
         keep->input = x;
+      break;
+    }
+    case LayerKind::ConvReluMaxPool2D: {
+      // Neither the conv nor the relu output is stored: the pooled output and
+      // the arg-max carry what the weight gradient needs.
+      y = ctx.allocate(ys);
+      IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
+      std::vector<float> scaled;
+      const float *bias = scaledBias(layer, params, biasScale, ys.c, scaled);
+      cpu::convReluPoolForward(x.data(), xs, params[layer.weight].data(), ys.c, bias, y.data(),
+                               argmax.data(), ctx.workspace);
+      ctx.noteWorkspace();
+      if (keep) {
+        keep->input = x;
+        keep->argmax = argmax;
+        keep->output = y;
+      }
       break;
     }
     case LayerKind::ReluMaxPool2D: {
@@ -136,8 +171,15 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
         grads[layer.bias] = ctx.allocate(params[layer.bias].shape());
         db = grads[layer.bias].data();
       }
-      cpu::conv2dBackwardWeight(saved.input.data(), xs, dy.data(), ys, layerWindow(layer),
-                                dw.data(), db, ctx.workspace);
+      if (layer.kind == LayerKind::ConvReluMaxPool2D) {
+        cpu::convReluPoolBackwardWeight(saved.input.data(), xs, dy.data(), saved.output.data(),
+                                        saved.argmax.data(), ys.c, dw.data(), db, ctx.workspace);
+        saved.argmax.reset(); // no data step follows (validateForCpu)
+        saved.output.reset();
+      } else {
+        cpu::conv2dBackwardWeight(saved.input.data(), xs, dy.data(), ys, layerWindow(layer),
+                                  dw.data(), db, ctx.workspace);
+      }
       ctx.noteWorkspace();
       if (db && biasScale != 1.0f)
         for (int64_t c = 0; c < ys.c; ++c)
@@ -185,6 +227,7 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       cpu::triangleBackward(saved.input.data(), xs, dy.data(), dx.data());
       saved.input.reset();
       break;
+    case LayerKind::ConvReluMaxPool2D: // no input gradient (validateForCpu)
     case LayerKind::Standardize:
     case LayerKind::LengthNormalize:
       assert(false && "layer kind not supported by the CPU runtime");

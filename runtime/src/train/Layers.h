@@ -25,6 +25,8 @@ namespace locus::rt::train {
 
 Shape4 withBatch(const std::array<int64_t, 4> &shape, int64_t n);
 cpu::Window layerWindow(const LayerDesc &layer);
+/// The pool window of a ConvReluMaxPool2D layer (unpadded).
+cpu::Window poolWindow(const LayerDesc &layer);
 
 /// Whether locusc compiles this relu + max-pool layer's kernels (its window
 /// tiles the map: kernel = stride, no padding); the runtime's general kernel

@@ -70,7 +70,7 @@ int64_t fanInOf(const ModelDesc &model, int32_t param) {
   // A conv's weight [O, C, kh, kw] and its bias share the fan-in C*kh*kw.
   for (const BlockDesc &block : model.blocks) {
     for (const LayerDesc &layer : block.layers)
-      if (layer.kind == LayerKind::Conv2D && (layer.weight == param || layer.bias == param)) {
+      if (hasConvWeights(layer.kind) && (layer.weight == param || layer.bias == param)) {
         const ParamDesc &w = model.params[layer.weight];
         int64_t fan = 1;
         for (size_t i = 1; i < w.shape.size(); ++i)

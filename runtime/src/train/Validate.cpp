@@ -33,6 +33,8 @@ const char *kindName(LayerKind kind) {
     return "MaxPool2D";
   case LayerKind::ReluMaxPool2D:
     return "ReluMaxPool2D";
+  case LayerKind::ConvReluMaxPool2D:
+    return "ConvReluMaxPool2D";
   case LayerKind::AvgPool2D:
     return "AvgPool2D";
   case LayerKind::Triangle:
@@ -78,6 +80,24 @@ Status checkLayer(const ModelDesc &model, const BlockDesc &block, size_t i) {
                                        shapeText(out), shapeText(in)));
     LOCUS_RETURN_IF_ERROR(
         checkParam(model, layer.weight, {out[1], in[1], win.kh, win.kw}, where + " weight"));
+    if (layer.bias >= 0)
+      LOCUS_RETURN_IF_ERROR(checkParam(model, layer.bias, {out[1]}, where + " bias"));
+    return Status::success();
+  }
+  case LayerKind::ConvReluMaxPool2D: {
+    cpu::Window conv = layerWindow(layer), pool = poolWindow(layer);
+    cpu::Shape4 xs{in[0], in[1], in[2], in[3]};
+    if (!cpu::convReluPoolApplies(xs, conv, pool))
+      return Status::error(fmt::format(
+          "{}: the fused CPU kernels take a 3x3 convolution with stride 1 and padding 1, then a "
+          "2x2 stride-2 max-pool, on maps of even size; this layer has a {}x{} convolution "
+          "(stride {}, padding {}) and a {}x{} pool (stride {}) on {}x{} maps",
+          where, conv.kh, conv.kw, conv.sh, conv.pt, pool.kh, pool.kw, pool.sh, in[2], in[3]));
+    if (out[0] != in[0] || out[2] != in[2] / 2 || out[3] != in[3] / 2)
+      return Status::error(fmt::format("{}: output shape {} does not follow from input {}", where,
+                                       shapeText(out), shapeText(in)));
+    LOCUS_RETURN_IF_ERROR(
+        checkParam(model, layer.weight, {out[1], in[1], conv.kh, conv.kw}, where + " weight"));
     if (layer.bias >= 0)
       LOCUS_RETURN_IF_ERROR(checkParam(model, layer.bias, {out[1]}, where + " bias"));
     return Status::success();
@@ -212,10 +232,15 @@ Status checkBackward(const ModelDesc &model, int32_t l, bool global) {
       return Status::error(fmt::format("{}: step on layer {} where the gradient is at layer {}",
                                        where, step.layer, at));
     if (step.kind == GradStep::Kind::Params) {
-      if (layer.kind != LayerKind::Conv2D || trained[at])
+      if (!hasConvWeights(layer.kind) || trained[at])
         return Status::error(fmt::format("{}: bad parameter step on layer {}", where, at));
       trained[at] = true;
     } else {
+      if (layer.kind == LayerKind::ConvReluMaxPool2D)
+        return Status::error(fmt::format(
+            "{}: layer {} (ConvReluMaxPool2D) has no input gradient; locus-fuse-conv-relu-pool "
+            "fuses only where none is needed: recompile with this locusc",
+            where, at));
       --at;
     }
   }
@@ -223,7 +248,7 @@ Status checkBackward(const ModelDesc &model, int32_t l, bool global) {
     return Status::error(where + (wantInput ? " does not reach the block input"
                                             : " reaches the block input in a local rule"));
   for (int32_t i = std::max(at, 0); i < static_cast<int32_t>(b.layers.size()); ++i)
-    if (b.layers[i].kind == LayerKind::Conv2D && !trained[i])
+    if (hasConvWeights(b.layers[i].kind) && !trained[i])
       return Status::error(fmt::format("{}: the conv of layer {} gets no gradient", where, i));
   return Status::success();
 }

@@ -212,3 +212,21 @@ func.func @param_dynamic() {
   %w = locus.param "w" {init = #locus.init<zeros>} : tensor<?xf32>
   return
 }
+
+// -----
+
+// locus.conv_relu_max_pool2d has parameter adjoints only.
+func.func @fused_conv_has_no_input_adjoint(%x: tensor<8x1x8x8xf32>, %w: tensor<4x1x3x3xf32>, %g: tensor<8x4x4x4xf32>) {
+  %y = locus.conv_relu_max_pool2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, pool_kernel = array<i64: 2, 2>, pool_strides = array<i64: 2, 2>, pool_pads = array<i64: 0, 0, 0, 0>} : (tensor<8x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<8x4x4x4xf32>
+  // expected-error @+1 {{'locus.vjp' op differentiates locus.conv_relu_max_pool2d with respect to its input, which the fused op does not provide}}
+  %dx = locus.vjp %y, %g : tensor<8x4x4x4xf32>, tensor<8x4x4x4xf32> -> tensor<8x1x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @fused_conv_wrong_result(%x: tensor<8x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{'locus.conv_relu_max_pool2d' op result type 'tensor<8x4x8x8xf32>' does not match the inferred 'tensor<8x4x4x4xf32>'}}
+  %y = locus.conv_relu_max_pool2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, pool_kernel = array<i64: 2, 2>, pool_strides = array<i64: 2, 2>, pool_pads = array<i64: 0, 0, 0, 0>} : (tensor<8x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<8x4x8x8xf32>
+  return
+}

@@ -69,6 +69,7 @@ LOCUS_SHAPED_OP(StandardizeOp)
 LOCUS_SHAPED_OP(LengthNormalizeOp)
 LOCUS_SHAPED_OP(MaxPool2DOp)
 LOCUS_SHAPED_OP(ReluMaxPool2DOp)
+LOCUS_SHAPED_OP(ConvReluMaxPool2DOp)
 LOCUS_SHAPED_OP(AvgPool2DOp)
 LOCUS_SHAPED_OP(GlobalAvgPoolOp)
 LOCUS_SHAPED_OP(FlattenOp)
@@ -125,6 +126,15 @@ LogicalResult MaxPool2DOp::verify() {
 LogicalResult ReluMaxPool2DOp::verify() {
   if (failed(verifyWindowAttrs(*this, getKernel(), getStrides(), getPads(),
                                {1, 1})))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+LogicalResult ConvReluMaxPool2DOp::verify() {
+  if (failed(verifyWindowAttrs(*this, {1, 1}, getStrides(), getPads(),
+                               getDilations())) ||
+      failed(verifyWindowAttrs(*this, getPoolKernel(), getPoolStrides(),
+                               getPoolPads(), {1, 1})))
     return failure();
   return verifyResultShape(*this);
 }
@@ -313,6 +323,13 @@ SmallVector<Value> Conv2DOp::getTrainableOperands() {
   return operands;
 }
 
+SmallVector<Value> ConvReluMaxPool2DOp::getTrainableOperands() {
+  SmallVector<Value> operands{getWeight()};
+  if (Value bias = getBias())
+    operands.push_back(bias);
+  return operands;
+}
+
 namespace {
 /// The differentiable op defining `value`, whose gradient `grad` must have
 /// its type, or an error on the adjoint op `user`.
@@ -376,6 +393,10 @@ LogicalResult VjpOp::verify() {
   FailureOr<DifferentiableOpInterface> def = adjointOf(*this, getValue(), getGrad());
   if (failed(def))
     return failure();
+  if (isa<ConvReluMaxPool2DOp>(*def))
+    return emitOpError("differentiates locus.conv_relu_max_pool2d with respect to its "
+                       "input, which the fused op does not provide (locus-fuse-conv-relu-pool "
+                       "fuses only where that gradient is not needed)");
   Type input = (*def)->getOperand(0).getType();
   if (getInputGrad().getType() != input)
     return emitOpError() << "result type " << getInputGrad().getType()

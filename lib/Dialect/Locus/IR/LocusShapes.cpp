@@ -88,24 +88,25 @@ LogicalResult locus::verifyWindowAttrs(Operation *op, ArrayRef<int64_t> kernel,
   return success();
 }
 
-FailureOr<Shape> locus::computeResultShape(Conv2DOp op) {
-  Operation *o = op.getOperation();
-  if (failed(expectRank(o, "input", op.getInput(), 4)) ||
-      failed(expectRank(o, "weight", op.getWeight(), 4)))
+namespace {
+/// The shape of conv2d(input, weight, bias) with the given window attributes.
+FailureOr<Shape> conv2DShape(Operation *o, Value input, Value weight, Value bias,
+                             ArrayRef<int64_t> s, ArrayRef<int64_t> p,
+                             ArrayRef<int64_t> d) {
+  if (failed(expectRank(o, "input", input, 4)) ||
+      failed(expectRank(o, "weight", weight, 4)))
     return failure();
-  ArrayRef<int64_t> in = shapeOf(op.getInput()), w = shapeOf(op.getWeight());
+  ArrayRef<int64_t> in = shapeOf(input), w = shapeOf(weight);
   if (w[1] != in[1])
-    return op.emitOpError() << "weight expects " << w[1]
+    return o->emitOpError() << "weight expects " << w[1]
                             << " input channels but the input has " << in[1];
-  if (Value bias = op.getBias()) {
+  if (bias) {
     if (failed(expectRank(o, "bias", bias, 1)))
       return failure();
     if (shapeOf(bias)[0] != w[0])
-      return op.emitOpError() << "bias has " << shapeOf(bias)[0]
+      return o->emitOpError() << "bias has " << shapeOf(bias)[0]
                               << " entries for " << w[0] << " output channels";
   }
-  ArrayRef<int64_t> s = op.getStrides(), p = op.getPads(),
-                    d = op.getDilations();
   FailureOr<int64_t> h =
       windowOutput(o, "height", in[2], w[2], s[0], p[0], p[2], d[0]);
   if (failed(h))
@@ -115,6 +116,31 @@ FailureOr<Shape> locus::computeResultShape(Conv2DOp op) {
   if (failed(wd))
     return failure();
   return Shape{in[0], w[0], *h, *wd};
+}
+} // namespace
+
+FailureOr<Shape> locus::computeResultShape(Conv2DOp op) {
+  return conv2DShape(op, op.getInput(), op.getWeight(), op.getBias(),
+                     op.getStrides(), op.getPads(), op.getDilations());
+}
+
+FailureOr<Shape> locus::computeResultShape(ConvReluMaxPool2DOp op) {
+  FailureOr<Shape> conv =
+      conv2DShape(op, op.getInput(), op.getWeight(), op.getBias(),
+                  op.getStrides(), op.getPads(), op.getDilations());
+  if (failed(conv))
+    return failure();
+  ArrayRef<int64_t> k = op.getPoolKernel(), s = op.getPoolStrides(),
+                    p = op.getPoolPads();
+  FailureOr<int64_t> h = windowOutput(op, "pooled height", (*conv)[2], k[0],
+                                      s[0], p[0], p[2], 1);
+  if (failed(h))
+    return failure();
+  FailureOr<int64_t> w = windowOutput(op, "pooled width", (*conv)[3], k[1],
+                                      s[1], p[1], p[3], 1);
+  if (failed(w))
+    return failure();
+  return Shape{(*conv)[0], (*conv)[1], *h, *w};
 }
 
 FailureOr<Shape> locus::computeResultShape(ReluOp op) {

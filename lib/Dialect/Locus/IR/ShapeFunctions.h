@@ -21,6 +21,7 @@ mlir::FailureOr<Shape> computeResultShape(StandardizeOp op);
 mlir::FailureOr<Shape> computeResultShape(LengthNormalizeOp op);
 mlir::FailureOr<Shape> computeResultShape(MaxPool2DOp op);
 mlir::FailureOr<Shape> computeResultShape(ReluMaxPool2DOp op);
+mlir::FailureOr<Shape> computeResultShape(ConvReluMaxPool2DOp op);
 mlir::FailureOr<Shape> computeResultShape(AvgPool2DOp op);
 mlir::FailureOr<Shape> computeResultShape(GlobalAvgPoolOp op);
 mlir::FailureOr<Shape> computeResultShape(FlattenOp op);

@@ -21,6 +21,8 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
   // derive-block-gradients seeds from them, so nothing that erases dead ops
   // (a rewrite driver, canonicalize) may run between the two.
   pm.addNestedPass<func::FuncOp>(createLocusFuseReluPool());
+  if (options.fuseConvReluPool)
+    pm.addNestedPass<func::FuncOp>(createLocusFuseConvReluPool());
   pm.addNestedPass<func::FuncOp>(createLocusExpandRules());
   pm.addNestedPass<func::FuncOp>(createLocusDeriveBlockGradients());
   LocusPlanMemoryOptions plan;

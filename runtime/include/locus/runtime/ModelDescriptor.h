@@ -39,17 +39,26 @@ enum class LayerKind {
   Relu,
   MaxPool2D,
   ReluMaxPool2D, ///< relu then max-pool in one pass (locus-fuse-relu-pool)
+  /// conv (weight, bias, kernel, stride, pad) then relu then max-pool
+  /// (poolKernel, poolStride) in one pass (locus-fuse-conv-relu-pool)
+  ConvReluMaxPool2D,
   AvgPool2D,
   Triangle,
   Standardize,
   LengthNormalize,
 };
 
+/// Whether a layer of this kind carries a convolution's weight (and bias).
+inline bool hasConvWeights(LayerKind kind) {
+  return kind == LayerKind::Conv2D || kind == LayerKind::ConvReluMaxPool2D;
+}
+
 struct LayerDesc {
   LayerKind kind = LayerKind::Relu;
-  int32_t weight = -1, bias = -1; // parameter indices (Conv2D)
+  int32_t weight = -1, bias = -1; // parameter indices (hasConvWeights)
   std::array<int64_t, 2> kernel{1, 1}, stride{1, 1};
   std::array<int64_t, 4> pad{0, 0, 0, 0}; // top, left, bottom, right
+  std::array<int64_t, 2> poolKernel{1, 1}, poolStride{1, 1}; // ConvReluMaxPool2D
   double eps = 0.0;                       // Standardize, LengthNormalize
   std::array<int64_t, 4> inShape{}, outShape{};
 };
@@ -100,7 +109,7 @@ struct BlockDesc {
 };
 
 struct ModelDesc {
-  int32_t version = 2; ///< 2: blocks carry their backward pass
+  int32_t version = 3; ///< 2: blocks carry their backward pass; 3: layers their pool window
   std::string name;
   std::string target = "cpu";
   /// The CPU the kernels were compiled for and which of checkedCpuFeatures()

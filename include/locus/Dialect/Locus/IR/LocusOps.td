@@ -158,6 +158,40 @@ def Locus_ReluMaxPool2DOp : Locus_Pool2DOp<"relu_max_pool2d",
     ```
   }], [Locus_DifferentiableOpInterface]>;
 
+def Locus_ConvReluMaxPool2DOp : Locus_ShapedOp<"conv_relu_max_pool2d",
+    [DeclareOpInterfaceMethods<Locus_DifferentiableOpInterface, ["getTrainableOperands"]>]> {
+  let summary = "2D convolution, relu and max pooling in one pass";
+  let description = [{
+    `max_pool2d(relu(conv2d(x, w, b)))` with the convolution's `strides`,
+    `pads` and `dilations` and the pool's `pool_kernel`, `pool_strides` and
+    `pool_pads`, created by `locus-fuse-conv-relu-pool`. The convolution
+    output is never stored: each pooling window is computed and reduced at
+    once, and the pooled output with the window arg-max carries what the
+    weight gradient needs (the relu mask and where each window's maximum
+    was). The fusion is only made where no gradient with respect to `x` is
+    needed, so the op has parameter adjoints only.
+
+    ```mlir
+    %y = locus.conv_relu_max_pool2d %x, %w, %b {strides = array<i64: 1, 1>,
+           pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>,
+           pool_kernel = array<i64: 2, 2>, pool_strides = array<i64: 2, 2>,
+           pool_pads = array<i64: 0, 0, 0, 0>}
+           : (tensor<64x1x28x28xf32>, tensor<128x1x3x3xf32>, tensor<128xf32>)
+           -> tensor<64x128x14x14xf32>
+    ```
+  }];
+  let arguments = (ins Locus_Tensor:$input, Locus_Tensor:$weight,
+                       Optional<Locus_Tensor>:$bias,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DenseI64ArrayAttr:$dilations,
+                       DenseI64ArrayAttr:$pool_kernel, DenseI64ArrayAttr:$pool_strides,
+                       DenseI64ArrayAttr:$pool_pads);
+  let results = (outs Locus_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 def Locus_AvgPool2DOp : Locus_Pool2DOp<"avg_pool2d", "2D average pooling", [{
     Mean over each `kernel` window moved by `strides` (floor mode; padding
     counts towards the divisor only with `count_include_pad`). The loss

@@ -21,6 +21,11 @@ struct TrainingPipelineOptions
   Option<bool> memoryReport{*this, "memory-report",
                             llvm::cl::desc("Print the memory plan as a table"),
                             llvm::cl::init(false)};
+  Option<bool> fuseConvReluPool{
+      *this, "fuse-conv-relu-pool",
+      llvm::cl::desc("Fuse a block's first conv with its relu + max-pool "
+                     "(locus-fuse-conv-relu-pool)"),
+      llvm::cl::init(true)};
   Option<bool> codegen{
       *this, "codegen",
       llvm::cl::desc("Also generate and lower the kernels (updates, loss poolings)"),

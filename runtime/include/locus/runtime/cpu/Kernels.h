@@ -92,6 +92,20 @@ void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h
 // da = 0, then da[argmax[i]] += dh[i] where h[i] > 0.
 void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const int32_t *argmax,
                            float *da, Shape4 as);
+// Conv + relu + max-pool in one pass (locus.conv_relu_max_pool2d): a 3x3
+// convolution with padding 1 and stride 1, then relu and a 2x2 stride-2
+// max-pool, on maps of even height and width. The convolution output is never
+// stored: h [N, O, H/2, W/2] and the window arg-max (the flat index in the
+// H x W plane, first maximum as reluMaxPool2dForward takes it) equal the
+// unfused composition's. The weight gradient expands dh one plane at a time.
+bool convReluPoolApplies(Shape4 xs, const Window &conv, const Window &pool);
+int64_t convReluPoolWorkspaceFloats(Shape4 xs, int64_t outChannels);
+void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                         const float *b, float *h, int32_t *argmax, Workspace &ws);
+// dw (and db unless null) for the pooled output gradient dh.
+void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, const float *h,
+                                const int32_t *argmax, int64_t outChannels, float *dw,
+                                float *db, Workspace &ws);
 // dx = avgpool^T(dy) * 1[y > 0] for y = relu(x) (a block without max-pool
 // whose loss pools its relu output y).
 void avgPool2dReluBackward(const float *dy, Shape4 ys, const Window &win, const float *y,
