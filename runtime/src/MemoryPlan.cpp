@@ -33,13 +33,20 @@ Goodness goodnessOf(const BlockDesc &b) {
   return Goodness::None;
 }
 
+/// The bytes the engine's tracker counts for one tensor of `bytes`: Array
+/// rounds every allocation up to its 64-byte alignment (Tensor.cpp).
+int64_t tensorBytes(int64_t bytes) { return bytes <= 0 ? 0 : (bytes + 63) / 64 * 64; }
+
+/// Live bytes of a walk; every alloc and free is one tensor.
 struct Live {
   int64_t current = 0, peak = 0;
-  void alloc(int64_t bytes) {
-    current += bytes;
+  int64_t alloc(int64_t bytes) {
+    const int64_t b = tensorBytes(bytes);
+    current += b;
     peak = std::max(peak, current);
+    return b;
   }
-  void free(int64_t bytes) { current -= bytes; }
+  void free(int64_t bytes) { current -= tensorBytes(bytes); }
 };
 
 int64_t pooledDim(const std::array<int64_t, 4> &s, int64_t k) {
@@ -192,19 +199,20 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
         trained[b.lateralProjection] = true;
     }
   }
-  int64_t resident = count(model.inputShape, views) * kFloat;
+  int64_t resident = tensorBytes(count(model.inputShape, views) * kFloat);
   // AdamW keeps two moments per trained parameter, SGD and LARS one buffer.
   // Bfloat16 moments: half the floats, rounded up per parameter (Engine).
   const int64_t stateArrays = options.adamW ? 2 : 1;
   auto stateBytes = [&](int64_t elements) {
-    return stateArrays * kFloat * (options.bf16Moments ? (elements + 1) / 2 : elements);
+    return stateArrays *
+           tensorBytes(kFloat * (options.bf16Moments ? (elements + 1) / 2 : elements));
   };
   for (size_t i = 0; i < model.params.size(); ++i)
-    resident += model.params[i].count() * kFloat +
+    resident += tensorBytes(model.params[i].count() * kFloat) +
                 (trained[i] ? stateBytes(model.params[i].count()) : 0);
   for (const BlockDesc &b : model.blocks)
     if (b.loss.projection == "identity" && goodness == Goodness::None)
-      resident += b.loss.dim * b.loss.dim * kFloat;
+      resident += tensorBytes(b.loss.dim * b.loss.dim * kFloat);
   int64_t workspace = 0;
   for (const BlockDesc &b : model.blocks)
     for (const LayerDesc &layer : b.layers)
@@ -238,7 +246,8 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
     return bytes;
   };
   auto blockParamBytes = [&](const BlockDesc &b, bool withProjections) {
-    return sumOverBlockParams(b, withProjections, [](int64_t e) { return e * kFloat; });
+    return sumOverBlockParams(b, withProjections,
+                              [](int64_t e) { return tensorBytes(e * kFloat); });
   };
   auto blockStateBytes = [&](const BlockDesc &b, bool withProjections) {
     return sumOverBlockParams(b, withProjections, stateBytes);
@@ -255,12 +264,12 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
     live.alloc(z);
     if (b.loss.f == "infonce") { // p and dp, then dz and dW; p, dp freed with z
       int64_t pBytes = n * b.loss.dim * kFloat;
-      live.alloc(2 * pBytes);
+      live.alloc(pBytes);
+      live.alloc(pBytes);
       live.alloc(dz);
-      int64_t dW = b.loss.dim * b.loss.dim * kFloat;
-      live.alloc(dW);
-      gradBytes += dW;
-      live.free(2 * pBytes);
+      gradBytes += live.alloc(b.loss.dim * b.loss.dim * kFloat);
+      live.free(pBytes);
+      live.free(pBytes);
       live.free(z);
       dh = outBytes;
       live.alloc(dh);
@@ -282,13 +291,9 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
       live.alloc(n * b.loss.dim * kFloat);
       live.free(n * b.loss.dim * kFloat);
     } else {
-      int64_t dB = b.loss.dim * dc * kFloat;
-      live.alloc(dB);
-      gradBytes += dB;
-      if (b.loss.context == "both") {
-        live.alloc(b.loss.dim * b.loss.dim * kFloat);
-        gradBytes += b.loss.dim * b.loss.dim * kFloat;
-      }
+      gradBytes += live.alloc(b.loss.dim * dc * kFloat);
+      if (b.loss.context == "both")
+        gradBytes += live.alloc(b.loss.dim * b.loss.dim * kFloat);
     }
     live.free(z);
     live.free(ownContext);
@@ -321,11 +326,9 @@ MemoryPlan planMemory(const ModelDesc &model, const PlanOptions &options) {
       int64_t xBytes = count(layer.inShape, n) * kFloat;
       int64_t yBytes = count(layer.outShape, n) * kFloat;
       if (step.kind == GradStep::Kind::Params) {
-        int64_t g = model.params[layer.weight].count() * kFloat;
+        gradBytes += live.alloc(model.params[layer.weight].count() * kFloat);
         if (layer.bias >= 0)
-          g += model.params[layer.bias].count() * kFloat;
-        live.alloc(g);
-        gradBytes += g;
+          gradBytes += live.alloc(model.params[layer.bias].count() * kFloat);
         freeKeptInput(i, xBytes);
         if (layer.kind == LayerKind::ConvReluMaxPool2D) { // no data step follows
           live.free(yBytes / kFloat * kIndex);

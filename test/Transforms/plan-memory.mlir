@@ -2,15 +2,16 @@
 // RUN: locus-opt %s --locus-partition-blocks --locus-fuse-relu-pool --locus-expand-rules --locus-derive-block-gradients --locus-plan-memory | FileCheck %s
 // RUN: locus-opt %s --locus-partition-blocks --locus-fuse-relu-pool --locus-expand-rules --locus-derive-block-gradients --locus-plan-memory=report=true -o /dev/null | FileCheck %s --check-prefix=REPORT
 
-// N = 8 views; the walk follows the CPU engine (runtime/src/MemoryPlan.cpp).
+// N = 8 views; the walk follows the CPU engine (runtime/src/MemoryPlan.cpp),
+// each tensor rounded up to the engine's 64-byte allocation granularity.
 // Block b1: conv 1->4 on 8x8 (no bias), then relu + maxpool fused into one pass, loss pool 2: D = 16.
 //   forward: conv out 8192 B, then pooled output 2048 and arg-max 2048 (kept); the conv out is freed;
 //   loss: z 512, dz 512, then AdamW updates B from the row factors of dB (N x D = 512 B, freed at
 //   once: dB itself is never formed); z freed, dh 2048, dz freed;
-//   backward: fused pool/relu dx 8192 -> peak 14336 B; the only gradient is dW 144,
-//   so activations = 14336 - 144 = 14192.
-// CHECK: module attributes {locus.plan.peak_global = 44656 : i64, locus.plan.peak_local = 46704 : i64}
-// CHECK: locus.block "b1"(%arg0) {plan = {activations = 14192 : i64, gradients = 144 : i64, optimizer = 2336 : i64, params = 1168 : i64}}
+//   backward: fused pool/relu dx 8192 -> peak 14336 B; the only gradient is dW (144 B, held
+//   as 192), so activations = 14336 - 192 = 14144. Parameters: w1 192 + B 1024; AdamW twice that.
+// CHECK: module attributes {locus.plan.peak_global = 44800 : i64, locus.plan.peak_local = 46848 : i64}
+// CHECK: locus.block "b1"(%arg0) {plan = {activations = 14144 : i64, gradients = 192 : i64, optimizer = 2432 : i64, params = 1216 : i64}}
 // Block b2: relu on its 8x4x4x4 input (not in place: the input is kept by b1's output), global pool: D = 4.
 // CHECK: locus.block "b2"(%{{.*}}) {plan = {activations = 4224 : i64, gradients = 0 : i64, optimizer = 128 : i64, params = 64 : i64}}
 module {

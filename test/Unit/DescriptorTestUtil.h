@@ -29,6 +29,26 @@ inline void fuseReluMaxPool(rt::ModelDesc &model) {
       }
 }
 
+/// As locus-fuse-conv-relu-pool: a block's first conv and the relu + max-pool
+/// after it as one layer, where no gradient of the block input is needed
+/// (run fuseReluMaxPool first).
+inline void fuseConvReluMaxPool(rt::ModelDesc &model) {
+  for (size_t l = 0; l < model.blocks.size(); ++l) {
+    rt::BlockDesc &b = model.blocks[l];
+    if ((b.loss.mode == "global" && l > 0) || b.layers.size() < 2 ||
+        b.layers[0].kind != rt::LayerKind::Conv2D ||
+        b.layers[1].kind != rt::LayerKind::ReluMaxPool2D)
+      continue;
+    rt::LayerDesc fused = b.layers[0];
+    fused.kind = rt::LayerKind::ConvReluMaxPool2D;
+    fused.poolKernel = b.layers[1].kernel;
+    fused.poolStride = b.layers[1].stride;
+    fused.outShape = b.layers[1].outShape;
+    b.layers[0] = fused;
+    b.layers.erase(b.layers.begin() + 1);
+  }
+}
+
 inline void addBackwardPasses(rt::ModelDesc &model) {
   using rt::GradStep;
   for (size_t l = 0; l < model.blocks.size(); ++l) {
@@ -36,7 +56,7 @@ inline void addBackwardPasses(rt::ModelDesc &model) {
     bool wantInput = b.loss.mode == "global" && l > 0;
     int32_t stop = static_cast<int32_t>(b.layers.size());
     for (int32_t i = 0; i < static_cast<int32_t>(b.layers.size()); ++i)
-      if (b.layers[i].kind == rt::LayerKind::Conv2D) {
+      if (rt::hasConvWeights(b.layers[i].kind)) {
         stop = i;
         break;
       }
@@ -45,7 +65,7 @@ inline void addBackwardPasses(rt::ModelDesc &model) {
     b.backward.clear();
     b.inputGradient = wantInput;
     for (int32_t i = static_cast<int32_t>(b.layers.size()); i-- > stop;) {
-      if (b.layers[i].kind == rt::LayerKind::Conv2D)
+      if (rt::hasConvWeights(b.layers[i].kind))
         b.backward.push_back({i, GradStep::Kind::Params});
       if (i > stop || wantInput)
         b.backward.push_back({i, GradStep::Kind::Data});
