@@ -8,7 +8,7 @@
 // gradient is the exact adjoint of the same computation:
 //   dU_xi [O x C] = P_xi [O x T] V_xi^T,  P = A dY A^T per tile,  dW = G^T dU G.
 // This file walks the chunks and runs the GEMMs; the transforms of m = 2 and
-// m = 4 are in WinogradF2.cpp and WinogradF4.cpp.
+// m = 4 and m = 7 are in WinogradF2.cpp, WinogradF4.cpp and WinogradF7.cpp.
 //
 // The GEMMs of a chunk are spread over the runtime's workers, each one a
 // single-threaded SGEMM (Gemm.cpp), so no GEMM is split into thin panels.
@@ -95,7 +95,9 @@ void forEachChunkPair(const WinogradPlan &p, int64_t outChannels, Body &&body) {
 }
 
 const WinogradTransforms &transformsFor(const WinogradPlan &p) {
-  return p.tile == 4 ? winogradF4Transforms() : winogradF2Transforms();
+  return p.tile == 7   ? winogradF7Transforms()
+         : p.tile == 4 ? winogradF4Transforms()
+                       : winogradF2Transforms();
 }
 
 } // namespace

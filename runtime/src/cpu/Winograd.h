@@ -13,7 +13,7 @@
 namespace locus::rt::cpu {
 
 /// How a Winograd convolution walks its operands: output tiles of `tile` x
-/// `tile` (F(2x2, 3x3) or F(4x4, 3x3)), output channels in chunks of
+/// `tile` (F(2x2, 3x3), F(4x4, 3x3) or F(7x7, 3x3)), output channels in chunks of
 /// `outChunk`, tiles (over the whole batch) in chunks of `tileChunk`, so its
 /// scratch stays bounded for any layer size.
 struct WinogradPlan {
@@ -27,7 +27,7 @@ struct WinogradPlan {
   int64_t alpha() const { return tile + 2; }
   int64_t positions() const { return alpha() * alpha(); }
   /// The position where P = A dY A^T holds the sum of the tile's gradient
-  /// (row 1 of A is all ones for both tile sizes): the bias gradient.
+  /// (row 1 of A is all ones for every tile size): the bias gradient.
   int64_t sumPosition() const { return alpha() + 1; }
   /// Floats between the positions' matrices of one operand. The extra cache
   /// line keeps the write streams of a transform off one cache set when
@@ -52,12 +52,14 @@ bool winogradShape(Shape4 xs, const Window &win, int64_t outChannels);
 /// scratch may then exceed the planned workspace by one row of the matrix).
 bool winogradEnabled(Shape4 xs, const Window &win, int64_t outChannels);
 
-/// The tile side for a map: 4 where 4x4 tiles take clearly fewer GEMM
-/// multiplications than 2x2 ones (cropped edge tiles count in full), else 2.
-/// LOCUS_CPU_WINOGRAD=2 keeps every layer on 2x2 tiles (for comparisons).
+/// The tile side for a map: the largest of 2, 4 and 7 whose tiles take
+/// clearly fewer GEMM multiplications than the smaller ones' (cropped edge
+/// tiles count in full): 7 for sides that are multiples of 7 (14, 28).
+/// LOCUS_CPU_WINOGRAD=2 or =4 caps the side (for comparisons; F(7x7) rounds
+/// more, WinogradF7.cpp).
 int64_t winogradTile(Shape4 xs);
 
-/// The plan with winogradTile's tile, or the one given (2 or 4).
+/// The plan with winogradTile's tile, or the one given (2, 4 or 7).
 WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels);
 WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels, int64_t tile);
 

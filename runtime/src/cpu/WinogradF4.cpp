@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 #include "cpu/Parallel.h"
 #include "cpu/Simd.h"
+#include "cpu/WinogradTileWalk.h"
 #include "cpu/WinogradTransforms.h"
 
 #include <algorithm>
@@ -123,69 +124,6 @@ template <class V> LOCUS_ALWAYS_INLINE void outputTile(const V (&m)[6][6], V (&y
 }
 template <class V> LOCUS_ALWAYS_INLINE void outputGradTile(const V (&g)[4][4], V (&p)[6][6]) {
   apply2d<OutputGradAxis>(g, p);
-}
-
-/// Channel `channel` of samples [n0, n1] of t, each map copied into a
-/// rows x cols block of zeros at (lead, lead): a tile's operand then reads
-/// 4-float rows at a fixed stride wherever it lies, edges included.
-class PaddedMaps {
-public:
-  PaddedMaps(const float *t, Shape4 s, int64_t channel, int64_t n0, int64_t n1, int64_t lead,
-             int64_t rows, int64_t cols, std::vector<float> &buffer)
-      : n0(n0), rows(rows), cols(cols) {
-    const int64_t block = rows * cols, count = n1 - n0 + 1;
-    // The tail covers the widest read past the last row (8 floats).
-    if (static_cast<int64_t>(buffer.size()) < count * block + 8)
-      buffer.resize(static_cast<size_t>(count * block + 8));
-    float *out = buffer.data();
-    for (int64_t n = n0; n <= n1; ++n) { // each float written once: zeros or the map
-      const float *map = t + (n * s.c + channel) * s.h * s.w;
-      out = std::fill_n(out, lead * cols, 0.0f);
-      for (int64_t y = 0; y < s.h; ++y) {
-        out = std::fill_n(out, lead, 0.0f);
-        out = std::copy(map + y * s.w, map + (y + 1) * s.w, out);
-        out = std::fill_n(out, cols - lead - s.w, 0.0f);
-      }
-      out = std::fill_n(out, (rows - lead - s.h) * cols, 0.0f);
-    }
-    std::fill_n(out, 8, 0.0f);
-    base = buffer.data();
-  }
-  /// Padded row y, column x of sample n.
-  const float *at(int64_t n, int64_t y, int64_t x) const {
-    return base + ((n - n0) * rows + y) * cols + x;
-  }
-  int64_t stride() const { return cols; }
-
-private:
-  const float *base = nullptr;
-  int64_t n0, rows, cols;
-};
-
-/// An 8-tile kernel: operands of 8 tiles (rows rowStride apart) to the
-/// transformed positions of `lanes` of them at dst.
-using TileKernel8 = void (*)(const float *const tiles[8], int64_t rowStride, float *dst,
-                             int64_t stride, int64_t lanes, bool spill);
-using TileKernel1 = void (*)(const float *tile, int64_t rowStride, float *dst, int64_t stride);
-
-/// Transforms a chunk's tiles of one channel, whose operands start at
-/// maps.at(place): 8 at a time with tiles8 (lanes past the chunk's end
-/// repeat its last tile and are not stored), the rest with tile1.
-void transformTiles(const PaddedMaps &maps, const std::vector<TilePlace> &places,
-                    TileChunk chunk, TileKernel8 tiles8, TileKernel1 tile1, float *dst,
-                    int64_t stride) {
-  auto operand = [&](int64_t i) { return maps.at(places[i].n, places[i].y0, places[i].x0); };
-  int64_t i = 0;
-  if (tiles8)
-    for (; i < chunk.count; i += 8) {
-      const int64_t lanes = std::min<int64_t>(8, chunk.count - i);
-      const float *tiles[8];
-      for (int64_t k = 0; k < 8; ++k)
-        tiles[k] = operand(i + std::min(k, lanes - 1));
-      tiles8(tiles, maps.stride(), dst + i, stride, lanes, /*spill=*/false);
-    }
-  for (; i < chunk.count; ++i)
-    tile1(operand(i), maps.stride(), dst + i, stride);
 }
 
 /// The 8-tile kernels put one tile in each AVX2 lane wherever it lies (a

@@ -14,12 +14,12 @@ namespace {
 // Below this many channels on either side the transforms cost more than the
 // 2.25x fewer multiplications save (measured: VGG-6's 3-channel first layer).
 constexpr int64_t kMinChannels = 16;
-// Scratch budgets in floats: transformed weights of an output chunk (8 MiB),
-// and inputs plus products of a tile chunk (6 MiB for 2x2 tiles' 16
-// positions, scaled by the positions: 4x4 tiles keep as many tiles a chunk,
-// since narrower per-position GEMMs repack the weights more often: measured
-// 8-10% of a Fashion-MNIST step); sized so the per-position GEMMs keep >= 64
-// columns on VGG-6's 1024-channel layers.
+// Scratch budgets in floats: transformed weights of an output chunk (8 MiB;
+// 18 MiB for 7x7 tiles), and inputs plus products of a tile chunk (6 MiB for
+// 2x2 tiles' 16 positions, scaled by the positions: larger tiles keep as
+// many tiles a chunk, since narrower per-position GEMMs repack the weights
+// more often: measured 8-10% of a Fashion-MNIST step); sized so the
+// per-position GEMMs keep >= 64 columns on VGG-6's 1024-channel layers.
 constexpr int64_t kWeightFloats = int64_t(1) << 21;
 constexpr int64_t kTileFloats = int64_t(3) << 19;
 
@@ -40,18 +40,28 @@ bool winogradShape(Shape4 xs, const Window &win, int64_t outChannels) {
 }
 
 int64_t winogradTile(Shape4 xs) {
-  static const bool only2x2 = [] {
+  // LOCUS_CPU_WINOGRAD=2 or =4: the largest tile side allowed (comparisons).
+  static const int64_t largest = [] {
     const char *env = std::getenv("LOCUS_CPU_WINOGRAD");
-    return env && std::strcmp(env, "2") == 0;
+    if (env && std::strcmp(env, "2") == 0)
+      return 2;
+    if (env && std::strcmp(env, "4") == 0)
+      return 4;
+    return 7;
   }();
-  if (only2x2)
-    return 2;
-  // Multiplications per channel pair: 36 per 4x4 tile against 16 per 2x2
-  // one. The 4x4 transforms cost more adds per tile, so it must save a fifth
-  // (14 x 14 maps: 0.73; 8 x 8: 0.56; 6 x 6: 1.0 and 2 x 2: 2.25 stay 2x2).
-  const int64_t by4 = ceilDiv(xs.h, 4) * ceilDiv(xs.w, 4) * 36;
-  const int64_t by2 = ceilDiv(xs.h, 2) * ceilDiv(xs.w, 2) * 16;
-  return 5 * by4 <= 4 * by2 ? 4 : 2;
+  // Multiplications per channel pair, cropped edge tiles counted in full:
+  // (side + 2)^2 per tile. A larger tile's transforms cost more adds per
+  // tile, so it must save a fifth over the best smaller one (4x4 against
+  // 2x2: 14 x 14 maps 0.73, 8 x 8 0.56, 6 x 6 1.0, 2 x 2 2.25; 7x7 against
+  // 4x4: 14 x 14 0.56, 28 x 28 0.73, 32 x 32 0.88, 16 x 16 1.27).
+  auto multiplications = [&](int64_t side) {
+    return ceilDiv(xs.h, side) * ceilDiv(xs.w, side) * (side + 2) * (side + 2);
+  };
+  int64_t tile = 2;
+  for (int64_t side : {4, 7})
+    if (side <= largest && 5 * multiplications(side) <= 4 * multiplications(tile))
+      tile = side;
+  return tile;
 }
 
 WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels) {
@@ -66,7 +76,12 @@ WinogradPlan winogradPlan(Shape4 xs, int64_t outChannels, int64_t tile) {
   p.tiles = xs.n * p.tilesY * p.tilesX;
   p.vector = useAvx2();
   const int64_t positions = p.positions();
-  p.outChunk = evenChunk(outChannels, std::max<int64_t>(16, kWeightFloats / (positions * xs.c)));
+  // 7x7 tiles' 81 positions take the weights' budget of 4x4 tiles' 36: an
+  // output chunk holds as many channels (Fashion-MNIST's 256 x 128 in one, so
+  // the inputs are transformed once).
+  const int64_t weightPositions = std::min<int64_t>(positions, 36);
+  p.outChunk =
+      evenChunk(outChannels, std::max<int64_t>(16, kWeightFloats / (weightPositions * xs.c)));
   p.tileChunk = evenChunk(
       p.tiles, std::max<int64_t>(64, kTileFloats / (16 * (xs.c + p.outChunk))));
   // (kTileFloats * positions / 16 floats in all: the tile count is the budget's.)

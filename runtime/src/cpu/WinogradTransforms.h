@@ -2,7 +2,8 @@
 //
 // The drivers (Winograd.cpp) walk chunks and run the per-position GEMMs; the
 // transforms into and out of the Winograd domain differ by tile size and live
-// in WinogradF2.cpp (2x2 output tiles) and WinogradF4.cpp (4x4). Operands in
+// in WinogradF2.cpp (2x2 output tiles), WinogradF4.cpp (4x4) and WinogradF7.cpp
+// (7x7). Operands in
 // scratch are [positions][rows][cols] with WinogradPlan::positionStride
 // between positions.
 //
@@ -63,6 +64,7 @@ struct WinogradTransforms {
 
 const WinogradTransforms &winogradF2Transforms();
 const WinogradTransforms &winogradF4Transforms();
+const WinogradTransforms &winogradF7Transforms();
 
 } // namespace locus::rt::cpu
 
