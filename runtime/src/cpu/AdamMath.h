@@ -24,7 +24,7 @@ namespace locus::rt::cpu {
 struct AdamCoefficients {
   float decay, w1, b1, b2, c2, negStep, bc2Sqrt, eps;
   bool lerpLow, doDecay;
-  uint32_t keyM = 0, keyV = 0; ///< bfloat16 moments: this step's rounding keys
+  uint32_t key = 0; ///< bfloat16 moments: this step's rounding key
 };
 
 inline AdamCoefficients adamCoefficients(const AdamW &opt, int64_t t) {
@@ -47,16 +47,23 @@ inline AdamCoefficients adamCoefficients(const AdamW &opt, int64_t t) {
 inline AdamCoefficients adamCoefficients(const AdamW &opt, int64_t t,
                                          const AdamMoments &moments) {
   AdamCoefficients k = adamCoefficients(opt, t);
-  k.keyM = roundingKey(moments.stream, t, 0);
-  k.keyV = roundingKey(moments.stream, t, 1);
+  k.key = roundingKey(moments.stream, t);
   return k;
 }
 
 inline float loadMoment(const float *m, int64_t) { return *m; }
 inline float loadMoment(const BFloat16 *m, int64_t) { return widen(*m); }
-inline void storeMoment(float *m, float x, uint32_t, int64_t) { *m = x; }
-inline void storeMoment(BFloat16 *m, float x, uint32_t key, int64_t index) {
-  *m = roundStochastic(x, key, static_cast<uint32_t>(index));
+/// Stores element `index` of both moments; bfloat16 ones round with the low
+/// (m) and high (v) half of one hash.
+inline void storeMoments(float *m, float *v, float mi, float vi, uint32_t, int64_t) {
+  *m = mi;
+  *v = vi;
+}
+inline void storeMoments(BFloat16 *m, BFloat16 *v, float mi, float vi, uint32_t key,
+                         int64_t index) {
+  const uint32_t random = roundingBits(key, static_cast<uint32_t>(index));
+  *m = roundWith(mi, random);
+  *v = roundWith(vi, random >> 16);
 }
 
 /// The update of element `index` (the rounding bits of bfloat16 moments).
@@ -71,8 +78,7 @@ inline void adamScalar(const AdamCoefficients &k, float &p, float g, Moment *m, 
   const float vi = v0 * k.b2 + k.c2 * g * g;
   const float denom = std::sqrt(vi) / k.bc2Sqrt + k.eps;
   p = pi + k.negStep * (mi / denom);
-  storeMoment(m, mi, k.keyM, index);
-  storeMoment(v, vi, k.keyV, index);
+  storeMoments(m, v, mi, vi, k.key, index);
 }
 
 inline void adamScalar(const AdamCoefficients &k, float &p, float g, float &m, float &v) {
@@ -82,11 +88,16 @@ inline void adamScalar(const AdamCoefficients &k, float &p, float g, float &m, f
 #if defined(LOCUS_HAVE_X86)
 LOCUS_AVX2 inline __m256 loadMoments8(const float *m) { return _mm256_loadu_ps(m); }
 LOCUS_AVX2 inline __m256 loadMoments8(const BFloat16 *m) { return widen8(m); }
-LOCUS_AVX2 inline void storeMoments8(float *m, __m256 x, uint32_t, int64_t) {
-  _mm256_storeu_ps(m, x);
+LOCUS_AVX2 inline void storeMoments8(float *m, float *v, __m256 mi, __m256 vi, uint32_t,
+                                     int64_t) {
+  _mm256_storeu_ps(m, mi);
+  _mm256_storeu_ps(v, vi);
 }
-LOCUS_AVX2 inline void storeMoments8(BFloat16 *m, __m256 x, uint32_t key, int64_t index) {
-  roundStochastic8(m, x, key, static_cast<uint32_t>(index));
+LOCUS_AVX2 inline void storeMoments8(BFloat16 *m, BFloat16 *v, __m256 mi, __m256 vi,
+                                     uint32_t key, int64_t index) {
+  const __m256i random = roundingBits8(key, static_cast<uint32_t>(index));
+  roundWith8(m, mi, random);
+  roundWith8(v, vi, _mm256_srli_epi32(random, 16));
 }
 
 /// adamScalar on elements index .. index + 7 (p, m and v point at the first).
@@ -105,8 +116,7 @@ LOCUS_AVX2 inline void adamVector(const AdamCoefficients &k, __m256 g, float *p,
       _mm256_div_ps(_mm256_sqrt_ps(vi), _mm256_set1_ps(k.bc2Sqrt)), _mm256_set1_ps(k.eps));
   pi = _mm256_add_ps(pi, _mm256_mul_ps(_mm256_set1_ps(k.negStep), _mm256_div_ps(mi, denom)));
   _mm256_storeu_ps(p, pi);
-  storeMoments8(m, mi, k.keyM, index);
-  storeMoments8(v, vi, k.keyV, index);
+  storeMoments8(m, v, mi, vi, k.key, index);
 }
 #endif
 

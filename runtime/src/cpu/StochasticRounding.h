@@ -2,8 +2,9 @@
 //
 // Rounding x to bfloat16 stochastically: add 16 random bits to its low half
 // and truncate. x rounds away from zero with probability (dropped bits) /
-// 2^16, so E[round(x)] = x. The bits are a hash of (key, element index);
-// scalar and AVX2 code give the same bits, so the result does not depend on
+// 2^16, so E[round(x)] = x. The bits are a hash of (key, element index), 32
+// of them per element: the two halves serve two arrays (AdamW's m and v).
+// Scalar and AVX2 code give the same bits, so the result does not depend on
 // which path or thread stored an element.
 //
 //===----------------------------------------------------------------------===//
@@ -19,9 +20,9 @@
 
 namespace locus::rt::cpu {
 
-/// The per-store key of one array of one parameter at step t (moment 0: m, 1: v).
-inline uint32_t roundingKey(uint64_t stream, int64_t t, int moment) {
-  uint64_t z = stream + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(2 * t + moment + 1);
+/// The key of one parameter's stores at step t.
+inline uint32_t roundingKey(uint64_t stream, int64_t t) {
+  uint64_t z = stream + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(t + 1);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull; // splitmix64's finaliser
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return static_cast<uint32_t>(z ^ (z >> 31));
@@ -45,11 +46,16 @@ inline float widen(BFloat16 h) {
   return x;
 }
 
-inline BFloat16 roundStochastic(float x, uint32_t key, uint32_t index) {
+/// x to bfloat16 with `random`'s low 16 bits as the rounding bits.
+inline BFloat16 roundWith(float x, uint32_t random) {
   uint32_t bits;
   std::memcpy(&bits, &x, sizeof bits);
-  bits += roundingBits(key, index) & 0xFFFFu;
+  bits += random & 0xFFFFu;
   return BFloat16{static_cast<uint16_t>(bits >> 16)};
+}
+
+inline BFloat16 roundStochastic(float x, uint32_t key, uint32_t index) {
+  return roundWith(x, roundingBits(key, index));
 }
 
 #if defined(LOCUS_HAVE_X86)
@@ -58,8 +64,8 @@ LOCUS_AVX2 inline __m256 widen8(const BFloat16 *src) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-/// roundStochastic on elements index .. index + 7, stored at dst.
-LOCUS_AVX2 inline void roundStochastic8(BFloat16 *dst, __m256 x, uint32_t key, uint32_t index) {
+/// roundingBits of elements index .. index + 7.
+LOCUS_AVX2 inline __m256i roundingBits8(uint32_t key, uint32_t index) {
   __m256i h = _mm256_xor_si256(
       _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(index)),
                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
@@ -68,14 +74,24 @@ LOCUS_AVX2 inline void roundStochastic8(BFloat16 *dst, __m256 x, uint32_t key, u
   h = _mm256_mullo_epi32(h, _mm256_set1_epi32(0x7FEB352D));
   h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 15));
   h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int32_t>(0x846CA68Bu)));
-  h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+  return _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+}
+
+/// roundWith on 8 lanes, stored at dst.
+LOCUS_AVX2 inline void roundWith8(BFloat16 *dst, __m256 x, __m256i random) {
   const __m256i bits = _mm256_srli_epi32(
-      _mm256_add_epi32(_mm256_castps_si256(x), _mm256_and_si256(h, _mm256_set1_epi32(0xFFFF))),
+      _mm256_add_epi32(_mm256_castps_si256(x),
+                       _mm256_and_si256(random, _mm256_set1_epi32(0xFFFF))),
       16);
   // Each lane holds a value below 2^16, so the unsigned saturating pack is exact.
   const __m128i packed =
       _mm_packus_epi32(_mm256_castsi256_si128(bits), _mm256_extracti128_si256(bits, 1));
   _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), packed);
+}
+
+/// roundStochastic on elements index .. index + 7, stored at dst.
+LOCUS_AVX2 inline void roundStochastic8(BFloat16 *dst, __m256 x, uint32_t key, uint32_t index) {
+  roundWith8(dst, x, roundingBits8(key, index));
 }
 #endif
 
