@@ -16,7 +16,6 @@
 #include "cpu/PoolRows.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace locus::rt::cpu {
 
