@@ -11,20 +11,15 @@
 // Each transform is one 1-D map (B^T, G, A^T and, for the weight gradient,
 // A and G^T), applied along the rows of a tile and then along its columns.
 // The maps are written once for a float and for an AVX2 register holding 8
-// horizontally adjacent tiles; deinterleave4 and interleave4 (Simd.h) move
-// those tiles' columns in and out of the lanes.
+// tiles; the transforms that read tiles or weights are shared with F(7x7)
+// (WinogradTileKernels.h). This file keeps the maps and the output transform,
+// which stores whole 4-float rows straight into y.
 //
 //===----------------------------------------------------------------------===//
-#include "cpu/Parallel.h"
-#include "cpu/Simd.h"
-#include "cpu/WinogradTileWalk.h"
-#include "cpu/WinogradTransforms.h"
+#include "cpu/WinogradTileKernels.h"
 
 #include <algorithm>
 #include <vector>
-
-// The 1-D maps must inline into the AVX2 kernels to get their instructions.
-#define LOCUS_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace locus::rt::cpu {
 
@@ -98,133 +93,18 @@ struct WeightGradAxis {
   }
 };
 
-/// Map (an axis struct above) applied along the rows of an R x C tile, then
-/// along the columns of the result: an R2 x C2 tile.
-template <class Map, int R, int C, int R2, int C2, class V>
-LOCUS_ALWAYS_INLINE void apply2d(const V (&in)[R][C], V (&out)[R2][C2]) {
-  V h[R][C2];
-  for (int r = 0; r < R; ++r)
-    Map::apply(in[r], h[r]);
-  for (int c = 0; c < C2; ++c) {
-    V column[R], result[R2];
-    for (int r = 0; r < R; ++r)
-      column[r] = h[r][c];
-    Map::apply(column, result);
-    for (int r = 0; r < R2; ++r)
-      out[r][c] = result[r];
-  }
-}
+/// This tile size for the shared transforms (WinogradTileKernels.h).
+struct TilesF4 {
+  static constexpr int kAlpha = cpu::kAlpha, kTile = cpu::kTile;
+  using Input = InputAxis;
+  using Weight = WeightAxis;
+  using OutputGrad = OutputGradAxis;
+  using WeightGrad = WeightGradAxis;
+};
 
-// The 2-D transforms, for either lane type.
-template <class V> LOCUS_ALWAYS_INLINE void inputTile(const V (&d)[6][6], V (&v)[6][6]) {
-  apply2d<InputAxis>(d, v);
-}
-template <class V> LOCUS_ALWAYS_INLINE void outputTile(const V (&m)[6][6], V (&y)[4][4]) {
-  apply2d<OutputAxis>(m, y);
-}
-template <class V> LOCUS_ALWAYS_INLINE void outputGradTile(const V (&g)[4][4], V (&p)[6][6]) {
-  apply2d<OutputGradAxis>(g, p);
-}
-
-/// The 8-tile kernels put one tile in each AVX2 lane wherever it lies (a
-/// 14 x 14 map has rows of only 3.5 tiles); only the chunk's last group has
-/// fewer lanes, and storeLanes keeps the rest out of scratch.
-#if defined(LOCUS_HAVE_X86)
-LOCUS_AVX2 void inputTiles8(const float *const patch[8], int64_t rowStride, float *dst,
-                            int64_t stride, int64_t lanes, bool spill) {
-  __m256 d[6][6];
-  for (int r = 0; r < kAlpha; ++r) {
-    const float *left[8], *right[8];
-    for (int k = 0; k < 8; ++k) {
-      left[k] = patch[k] + r * rowStride;
-      right[k] = left[k] + kTile;
-    }
-    __m256 high[4];
-    gather4x8(left, d[r]); // patch columns 0-3
-    gather4x8(right, high); // 4-5 (6-7 unused)
-    d[r][4] = high[0];
-    d[r][5] = high[1];
-  }
-  __m256 v[6][6];
-  inputTile(d, v);
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      storeLanes(dst + (kAlpha * a + b) * stride, v[a][b], lanes, spill);
-}
-#endif
-
-void inputTile1(const float *patch, int64_t rowStride, float *dst, int64_t stride) {
-  float d[6][6], v[6][6];
-  for (int r = 0; r < kAlpha; ++r)
-    for (int c = 0; c < kAlpha; ++c)
-      d[r][c] = patch[r * rowStride + c];
-  inputTile(d, v);
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      dst[(kAlpha * a + b) * stride] = v[a][b];
-}
-
-int64_t tilesAcross(int64_t side) { return (side + kTile - 1) / kTile; }
-
-void transformInputs(const float *x, Shape4 xs, const std::vector<TilePlace> &places,
-                     TileChunk chunk, bool vector, float *v) {
-  const int64_t stride = WinogradPlan::positionStride(xs.c, chunk.count);
-  const int64_t rows = kTile * tilesAcross(xs.h) + 2, cols = kTile * tilesAcross(xs.w) + 2;
-  const int64_t n0 = places.front().n, n1 = places[chunk.count - 1].n;
-#if defined(LOCUS_HAVE_X86)
-  const TileKernel8 tiles8 = vector ? inputTiles8 : nullptr;
-#else
-  const TileKernel8 tiles8 = nullptr;
-#endif
-  parallelFor(xs.c, xs.c * chunk.count >= 4096, [&](int64_t c) {
-    thread_local std::vector<float> buffer;
-    // Tile (y0, x0)'s patch starts at map row y0 - 1, column x0 - 1: padded (y0, x0).
-    const PaddedMaps maps(x, xs, c, n0, n1, /*lead=*/1, rows, cols, buffer);
-    transformTiles(maps, places, chunk, tiles8, inputTile1, v + c * chunk.count, stride);
-  });
-}
-
-#if defined(LOCUS_HAVE_X86)
-/// G g G^T of the filters of input channels c .. c + 7 (72 floats from g,
-/// 9 taps each, into lanes by a stride-9 gather) to U's 36 positions.
-LOCUS_AVX2 void weightTiles8(const float *g, float *dst, int64_t stride) {
-  const __m256i filters = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
-  __m256 in[3][3];
-  for (int a = 0; a < 3; ++a)
-    for (int b = 0; b < 3; ++b)
-      in[a][b] = _mm256_i32gather_ps(g + 3 * a + b, filters, 4);
-  __m256 t[6][6];
-  apply2d<WeightAxis>(in, t);
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      _mm256_storeu_ps(dst + (kAlpha * a + b) * stride, t[a][b]);
-}
-#endif
-
-void weightTile1(const float *g, float *dst, int64_t stride) {
-  const float g3[3][3] = {{g[0], g[1], g[2]}, {g[3], g[4], g[5]}, {g[6], g[7], g[8]}};
-  float t[6][6];
-  apply2d<WeightAxis>(g3, t);
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      dst[(kAlpha * a + b) * stride] = t[a][b];
-}
-
-void transformWeights(const float *w, int64_t channels, int64_t o0, int64_t count, bool vector,
-                      float *u) {
-  const int64_t stride = WinogradPlan::positionStride(count, channels);
-  parallelFor(count, count * channels >= 4096, [&](int64_t o) {
-    const float *g = w + (o0 + o) * channels * 9;
-    float *dst = u + o * channels;
-    int64_t c = 0;
-#if defined(LOCUS_HAVE_X86)
-    if (vector)
-      for (; c + 8 <= channels; c += 8)
-        weightTiles8(g + c * 9, dst + c, stride);
-#endif
-    for (; c < channels; ++c)
-      weightTile1(g + c * 9, dst + c, stride);
-  });
+template <class V>
+LOCUS_ALWAYS_INLINE void outputTile(const V (&m)[6][6], V (&y)[4][4]) {
+  winograd::apply2d<OutputAxis>(m, y);
 }
 
 #if defined(LOCUS_HAVE_X86)
@@ -334,110 +214,10 @@ void transformOutputs(float *m, const std::vector<TilePlace> &places, TileChunk 
   });
 }
 
-#if defined(LOCUS_HAVE_X86)
-/// P = A dY A^T of 8 tiles whose 4x4 gradients start at grad[k], rows
-/// rowStride apart.
-LOCUS_AVX2 void outputGradTiles8(const float *const grad[8], int64_t rowStride, float *dst,
-                                 int64_t stride, int64_t lanes, bool spill) {
-  __m256 g[4][4];
-  for (int r = 0; r < kTile; ++r) {
-    const float *row[8];
-    for (int k = 0; k < 8; ++k)
-      row[k] = grad[k] + r * rowStride;
-    gather4x8(row, g[r]);
-  }
-  __m256 p[6][6];
-  outputGradTile(g, p);
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      storeLanes(dst + (kAlpha * a + b) * stride, p[a][b], lanes, spill);
-}
-#endif
-
-void outputGradTile1(const float *grad, int64_t rowStride, float *dst, int64_t stride) {
-  float g[4][4], p[6][6];
-  for (int r = 0; r < kTile; ++r)
-    for (int c = 0; c < kTile; ++c)
-      g[r][c] = grad[r * rowStride + c];
-  outputGradTile(g, p);
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      dst[(kAlpha * a + b) * stride] = p[a][b];
-}
-
-void transformOutputGrads(const float *dy, Shape4 ys, const std::vector<TilePlace> &places,
-                          TileChunk chunk, int64_t o0, int64_t count, bool vector,
-                          float *pOut) {
-  const int64_t stride = WinogradPlan::positionStride(count, chunk.count);
-  const int64_t rows = kTile * tilesAcross(ys.h), cols = kTile * tilesAcross(ys.w);
-  const int64_t n0 = places.front().n, n1 = places[chunk.count - 1].n;
-#if defined(LOCUS_HAVE_X86)
-  const TileKernel8 tiles8 = vector ? outputGradTiles8 : nullptr;
-#else
-  const TileKernel8 tiles8 = nullptr;
-#endif
-  parallelFor(count, count * chunk.count >= 4096, [&](int64_t o) {
-    thread_local std::vector<float> buffer;
-    // Zero past the map: cropped positions carry no gradient.
-    const PaddedMaps maps(dy, ys, o0 + o, n0, n1, /*lead=*/0, rows, cols, buffer);
-    transformTiles(maps, places, chunk, tiles8, outputGradTile1, pOut + o * chunk.count,
-                   stride);
-  });
-}
-
-#if defined(LOCUS_HAVE_X86)
-/// G^T dU G for input channels c .. c + 7 (36 positions' 8 lanes at src)
-/// into their 9 taps each, in filter order at g (72 floats), or added to them.
-LOCUS_AVX2 void weightGradTiles8(const float *src, int64_t stride, bool accumulate, float *g) {
-  __m256 u[6][6];
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      u[a][b] = _mm256_loadu_ps(src + (kAlpha * a + b) * stride);
-  __m256 r[3][3];
-  apply2d<WeightGradAxis>(u, r);
-  alignas(32) float taps[9][8];
-  for (int a = 0; a < 3; ++a)
-    for (int b = 0; b < 3; ++b)
-      _mm256_store_ps(taps[3 * a + b], r[a][b]);
-  for (int k = 0; k < 8; ++k)
-    for (int t = 0; t < 9; ++t)
-      g[9 * k + t] = accumulate ? g[9 * k + t] + taps[t][k] : taps[t][k];
-}
-#endif
-
-void weightGradTile1(const float *src, int64_t stride, bool accumulate, float *g) {
-  float u[6][6], r[3][3];
-  for (int a = 0; a < kAlpha; ++a)
-    for (int b = 0; b < kAlpha; ++b)
-      u[a][b] = src[(kAlpha * a + b) * stride];
-  apply2d<WeightGradAxis>(u, r);
-  for (int a = 0; a < 3; ++a)
-    for (int b = 0; b < 3; ++b)
-      g[3 * a + b] = accumulate ? g[3 * a + b] + r[a][b] : r[a][b];
-}
-
-void transformWeightGrads(const float *du, int64_t channels, int64_t o0, int64_t count,
-                          bool accumulate, bool vector, float *dw) {
-  const int64_t stride = WinogradPlan::positionStride(count, channels);
-  parallelFor(count, count * channels >= 4096, [&](int64_t o) {
-    const float *src = du + o * channels;
-    float *g = dw + (o0 + o) * channels * 9;
-    int64_t c = 0;
-#if defined(LOCUS_HAVE_X86)
-    if (vector)
-      for (; c + 8 <= channels; c += 8)
-        weightGradTiles8(src + c, stride, accumulate, g + c * 9);
-#endif
-    for (; c < channels; ++c)
-      weightGradTile1(src + c, stride, accumulate, g + c * 9);
-  });
-}
-
 } // namespace
 
 const WinogradTransforms &winogradF4Transforms() {
-  static const WinogradTransforms t{transformInputs, transformWeights, transformOutputs,
-                                    transformOutputGrads, transformWeightGrads};
+  static const WinogradTransforms t = winograd::transformsOf<TilesF4>(transformOutputs);
   return t;
 }
 

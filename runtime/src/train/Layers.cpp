@@ -9,26 +9,28 @@ Shape4 withBatch(const std::array<int64_t, 4> &shape, int64_t n) {
   return Shape4{n, shape[1], shape[2], shape[3]};
 }
 
-cpu::Window layerWindow(const LayerDesc &layer) {
+namespace {
+cpu::Window windowOf(const std::array<int64_t, 2> &kernel, const std::array<int64_t, 2> &stride,
+                     const std::array<int64_t, 4> &pad) {
   cpu::Window w;
-  w.kh = layer.kernel[0];
-  w.kw = layer.kernel[1];
-  w.sh = layer.stride[0];
-  w.sw = layer.stride[1];
-  w.pt = layer.pad[0];
-  w.pl = layer.pad[1];
-  w.pb = layer.pad[2];
-  w.pr = layer.pad[3];
+  w.kh = kernel[0];
+  w.kw = kernel[1];
+  w.sh = stride[0];
+  w.sw = stride[1];
+  w.pt = pad[0];
+  w.pl = pad[1];
+  w.pb = pad[2];
+  w.pr = pad[3];
   return w;
+}
+} // namespace
+
+cpu::Window layerWindow(const LayerDesc &layer) {
+  return windowOf(layer.kernel, layer.stride, layer.pad);
 }
 
 cpu::Window poolWindow(const LayerDesc &layer) {
-  cpu::Window w;
-  w.kh = layer.poolKernel[0];
-  w.kw = layer.poolKernel[1];
-  w.sh = layer.poolStride[0];
-  w.sw = layer.poolStride[1];
-  return w;
+  return windowOf(layer.poolKernel, layer.poolStride, {0, 0, 0, 0});
 }
 
 namespace {
