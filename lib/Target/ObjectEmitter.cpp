@@ -7,7 +7,7 @@
 // by the native target machine: no assembler or C compiler is involved.
 //
 //===----------------------------------------------------------------------===//
-#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Target/ModelDescriptor.h"
 #include "locus/runtime/CpuFeatures.h"
 
@@ -196,6 +196,30 @@ LogicalResult addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
   return success();
 }
 
+/// The table the runtime finds the bilinear rules' loss kernels in: one
+/// {name, kernel} record per _mlir_ciface_locus_bilinear_loss_<f>_<form>_<negatives>
+/// (locus-generate-loss-kernels; abi/BilinearLossKernels.h), and its length.
+void addBilinearLossKernelTable(llvm::Module &object) {
+  llvm::LLVMContext &context = object.getContext();
+  llvm::Type *ptr = llvm::PointerType::get(context, 0);
+  auto *record = llvm::StructType::get(context, {ptr, ptr});
+  constexpr llvm::StringLiteral wrapper = "_mlir_ciface_";
+  std::vector<llvm::Constant *> records;
+  for (llvm::Function &kernel : object.functions()) {
+    StringRef name = kernel.getName();
+    if (!name.starts_with(wrapper) ||
+        !name.drop_front(wrapper.size()).starts_with("locus_bilinear_loss_"))
+      continue;
+    auto *text = llvm::ConstantDataArray::getString(context, name.drop_front(wrapper.size()));
+    auto *global = new llvm::GlobalVariable(object, text->getType(), /*isConstant=*/true,
+                                            llvm::GlobalValue::PrivateLinkage, text,
+                                            "locus_kernel_name");
+    records.push_back(llvm::ConstantStruct::get(record, {global, &kernel}));
+  }
+  addKernelTable(object, record, records, "locus_bilinear_loss_kernels",
+                 "locus_bilinear_loss_kernel_count");
+}
+
 } // namespace
 
 LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
@@ -230,6 +254,7 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
   if (failed(addPoolKernelTable(module, *object)) ||
       failed(addReluPoolKernelTable(module, *object)))
     return failure();
+  addBilinearLossKernelTable(*object);
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");
   optimize(*object, **machine, options.optLevel);

@@ -9,6 +9,7 @@
 #include "locus/runtime/cpu/Kernels.h"
 #include "locus/runtime/cpu/LocalLoss.h"
 
+#include "CompiledLosses.h"
 #include "NumericTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -217,7 +218,7 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
 
   BilinearLossConfig cfg; // hinge, next-index negatives
   std::vector<float> dz(z.size(), kNaN), dproj(s.proj.size(), kNaN);
-  const double loss = bilinearLoss(cfg, s.n, s.d, s.d, z.data(), c.data(), s.proj.data(), nullptr,
+  const double loss = bilinearLoss(compiledLosses(), cfg, s.n, s.d, s.d, z.data(), c.data(), s.proj.data(), nullptr,
                                    dz.data(), dproj.data(), false);
   std::vector<float> dh(h.size(), kNaN), dr(r.size(), kNaN), da(a.size(), kNaN);
   avgPool2dBackward(dz.data(), zs, avgWin, dh.data(), hs);
@@ -394,7 +395,7 @@ TEST_P(CpuDeepLinearExactness, LocalGradientEqualsBackprop) {
   delta[layers].assign(n * dl, kNaN);
   std::vector<float> dprojTop(dl * dl, kNaN);
   const std::vector<float> cTop = z[layers];
-  const double topLoss = bilinearLoss(cfg, n, dl, dl, z[layers].data(), cTop.data(),
+  const double topLoss = bilinearLoss(compiledLosses(), cfg, n, dl, dl, z[layers].data(), cTop.data(),
                                       projTop.data(), nullptr, delta[layers].data(),
                                       dprojTop.data(), false);
   for (int64_t l = layers; l >= 1; --l) {
@@ -437,7 +438,7 @@ TEST_P(CpuDeepLinearExactness, LocalGradientEqualsBackprop) {
       }
     const std::vector<float> &context = lc.direct ? z[layers] : z[l];
     std::vector<float> dzLocal(n * dlow, kNaN), dprojLocal(projLocal.size(), kNaN);
-    const double localLoss = bilinearLoss(cfg, n, dlow, dc, z[l].data(), context.data(),
+    const double localLoss = bilinearLoss(compiledLosses(), cfg, n, dlow, dc, z[l].data(), context.data(),
                                           projLocal.data(), nullptr, dzLocal.data(),
                                           dprojLocal.data(), false);
     std::vector<float> dwLocal(w[l].size(), kNaN);

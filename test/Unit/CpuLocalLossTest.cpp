@@ -5,6 +5,7 @@
 #include "locus/runtime/cpu/LocalLoss.h"
 #include "locus/runtime/cpu/Optimizer.h"
 
+#include "CompiledLosses.h"
 #include "NumericTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -288,7 +289,7 @@ TEST_P(CpuBilinearLoss, LossAndGradientsMatchReference) {
   const LossCase k = GetParam();
   const Problem p = problemFor(k);
   std::vector<float> dz(p.z.size(), kNaN), db(p.proj.size(), kNaN);
-  const double loss = bilinearLoss(k.cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(),
+  const double loss = bilinearLoss(compiledLosses(), k.cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(),
                                    p.neg.data(), dz.data(), db.data(), false);
   const Vec z = toDouble(p.z), c = toDouble(p.c), b = toDouble(p.proj);
   EXPECT_REL(loss, refBilinearLoss(k.cfg, p, z, c, b), 1e-5);
@@ -302,7 +303,7 @@ TEST_P(CpuBilinearLoss, GradientsMatchFiniteDifferences) {
   const LossCase k = GetParam();
   const Problem p = problemFor(k);
   std::vector<float> dz(p.z.size(), kNaN), db(p.proj.size(), kNaN);
-  bilinearLoss(k.cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), p.neg.data(),
+  bilinearLoss(compiledLosses(), k.cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), p.neg.data(),
                dz.data(), db.data(), false);
   const Vec z = toDouble(p.z), c = toDouble(p.c), b = toDouble(p.proj);
   // eps moves a score by at most eps * |B c|_1 < 1e-4, far below the 0.02 kink margin.
@@ -323,10 +324,10 @@ TEST(CpuBilinearLoss, RandomNegativesEqualNextWhenTheyPointAtTheNextRow) {
   for (int64_t r = 0; r < p.n; ++r)
     p.neg[r] = static_cast<int32_t>((posOf(p, r) + 1) % p.n);
   std::vector<float> dz1(p.z.size()), db1(p.proj.size()), dz2(p.z.size()), db2(p.proj.size());
-  const double l1 = bilinearLoss(config(LossFunction::Softplus, false, 0.2, Negatives::Next), p.n,
+  const double l1 = bilinearLoss(compiledLosses(), config(LossFunction::Softplus, false, 0.2, Negatives::Next), p.n,
                                  p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), nullptr,
                                  dz1.data(), db1.data(), false);
-  const double l2 = bilinearLoss(config(LossFunction::Softplus, false, 0.2, Negatives::Random),
+  const double l2 = bilinearLoss(compiledLosses(), config(LossFunction::Softplus, false, 0.2, Negatives::Random),
                                  p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(),
                                  p.neg.data(), dz2.data(), db2.data(), false);
   EXPECT_DOUBLE_EQ(l1, l2);
@@ -346,9 +347,9 @@ TEST(CpuBilinearLoss, BothIsTwoAccumulatedCalls) {
 
   std::vector<float> dz(fb.z.size(), kNaN), dbFb(fb.proj.size(), kNaN),
       dbLat(lat.proj.size(), kNaN);
-  const double l1 = bilinearLoss(cfg, fb.n, fb.d, fb.dc, fb.z.data(), fb.c.data(), fb.proj.data(),
+  const double l1 = bilinearLoss(compiledLosses(), cfg, fb.n, fb.d, fb.dc, fb.z.data(), fb.c.data(), fb.proj.data(),
                                  nullptr, dz.data(), dbFb.data(), false);
-  const double l2 = bilinearLoss(cfg, lat.n, lat.d, lat.dc, lat.z.data(), lat.c.data(),
+  const double l2 = bilinearLoss(compiledLosses(), cfg, lat.n, lat.d, lat.dc, lat.z.data(), lat.c.data(),
                                  lat.proj.data(), nullptr, dz.data(), dbLat.data(),
                                  /*accumulateDz=*/true, /*accumulateDProj=*/false);
   Vec dzFb, dbFbRef, dzLat, dbLatRef;
@@ -367,7 +368,7 @@ TEST(CpuBilinearLoss, BothIsTwoAccumulatedCalls) {
 
   // The single-flag form accumulates both outputs onto what they hold.
   std::vector<float> dz2(dz.size(), 1.0f), db2(dbLat.size(), 2.0f);
-  bilinearLoss(cfg, lat.n, lat.d, lat.dc, lat.z.data(), lat.c.data(), lat.proj.data(), nullptr,
+  bilinearLoss(compiledLosses(), cfg, lat.n, lat.d, lat.dc, lat.z.data(), lat.c.data(), lat.proj.data(), nullptr,
                dz2.data(), db2.data(), true);
   Vec dzExp(dzLat), dbExp(dbLatRef);
   for (double &v : dzExp)
@@ -382,9 +383,9 @@ TEST(CpuBilinearLoss, NullProjectionGradientIsSkipped) {
   const Problem p = makeProblem(6, 5, 4, 5, 0.9f);
   std::vector<float> dz(p.z.size(), kNaN), dzRef(p.z.size(), kNaN), db(p.proj.size());
   const BilinearLossConfig cfg = config(LossFunction::Softplus, false, 0.0, Negatives::Next);
-  bilinearLoss(cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), nullptr, dz.data(),
+  bilinearLoss(compiledLosses(), cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), nullptr, dz.data(),
                nullptr, false);
-  bilinearLoss(cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), nullptr, dzRef.data(),
+  bilinearLoss(compiledLosses(), cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), nullptr, dzRef.data(),
                db.data(), false);
   EXPECT_EQ(dz, dzRef);
 }
@@ -397,7 +398,7 @@ TEST(CpuBilinearLoss, UnsupportedConfigurationsReturnNaN) {
         config(LossFunction::Hinge, false, 0, Negatives::Roll),
         config(LossFunction::InfoNCE, false, 0, Negatives::Next),
         config(LossFunction::Hinge, false, 0, Negatives::Random)}) {
-    EXPECT_TRUE(std::isnan(bilinearLoss(cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(),
+    EXPECT_TRUE(std::isnan(bilinearLoss(compiledLosses(), cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(),
                                         p.proj.data(), nullptr, dz.data(), db.data(), false)));
   }
   EXPECT_EQ(dz, std::vector<float>(dz.size(), 5.0f));
@@ -409,7 +410,7 @@ TEST(CpuBilinearLoss, LargeShapeMatchesReference) {
   const LossCase k{config(LossFunction::Hinge, false, 0, Negatives::Next), 32, 512, 512, "large"};
   const Problem p = makeProblem(k.n, k.d, k.dc, 4242, 0.004f);
   std::vector<float> dz(p.z.size(), kNaN), db(p.proj.size(), kNaN);
-  const double loss = bilinearLoss(k.cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(),
+  const double loss = bilinearLoss(compiledLosses(), k.cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(),
                                    nullptr, dz.data(), db.data(), false);
   const Vec z = toDouble(p.z), c = toDouble(p.c), b = toDouble(p.proj);
   int active = 0, inactive = 0;
@@ -426,9 +427,9 @@ TEST(CpuBilinearLoss, FactorsGiveTheProjectionGradient) {
   const Problem p = makeProblem(12, 29, 35, 88, 0.5f);
   std::vector<float> dz(p.z.size(), kNaN), db(p.proj.size(), kNaN), dz2(p.z.size(), kNaN),
       factors(p.z.size(), kNaN);
-  const double l1 = bilinearLoss(cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(),
+  const double l1 = bilinearLoss(compiledLosses(), cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(),
                                  nullptr, dz.data(), db.data(), false);
-  const double l2 = bilinearLossFactors(cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(),
+  const double l2 = bilinearLossFactors(compiledLosses(), cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(),
                                         p.proj.data(), nullptr, dz2.data(), factors.data(), false);
   EXPECT_EQ(l1, l2);
   EXPECT_EQ(dz, dz2);

@@ -2,8 +2,10 @@
 #ifndef LOCUS_TEST_UNIT_ENGINETESTUTIL_H
 #define LOCUS_TEST_UNIT_ENGINETESTUTIL_H
 
+#include "CompiledLosses.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Random.h"
+#include "locus/runtime/train/Trainer.h"
 
 #include <gtest/gtest.h>
 
@@ -14,16 +16,26 @@
 
 namespace locus::test {
 
-/// An engine for `model` with the runtime's own kernels, or null (and a
-/// failed expectation) when the model is refused.
+/// An engine for `model` with the runtime's own updates and poolings and the
+/// compiled loss kernels, or null (and a failed expectation) when the model is
+/// refused.
 inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
                                                      uint64_t seed = 1) {
   rt::train::EngineOptions options;
   options.seed = seed;
+  options.bilinearKernels = &compiledLosses();
   std::unique_ptr<rt::train::Engine> engine;
   rt::Status status = rt::train::Engine::create(model, options, engine);
   EXPECT_TRUE(status.isOk()) << status.message();
   return engine;
+}
+
+/// For runTraining: the compiled loss kernels, the runtime's own updates
+/// and poolings.
+inline rt::train::CompiledKernels compiledLossesOnly() {
+  rt::train::CompiledKernels kernels;
+  kernels.bilinearLosses = &compiledLosses();
+  return kernels;
 }
 
 /// One step's views, uniform in [-1, 1), reproducible from `seed`.

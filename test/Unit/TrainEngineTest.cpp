@@ -492,6 +492,8 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
 using locus::test::makeEngine;
 using locus::test::randomViews;
 using locus::test::relativeError;
+using locus::test::compiledLosses;
+using locus::test::compiledLossesOnly;
 
 void checkGradients(TinySpec spec) {
   ModelDesc model = buildTinyModel(spec);
@@ -819,6 +821,7 @@ TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
   cpu::ReluPoolKernels empty{nullptr, 0};
   EngineOptions options;
   options.reluPoolKernels = &empty;
+  options.bilinearKernels = &compiledLosses();
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, options, engine);
   ASSERT_FALSE(status.isOk());
@@ -922,7 +925,7 @@ TEST(TrainRun, SyntheticRunLogsEverything) {
   std::string metrics = tempFile("metrics.jsonl"), checkpoint = tempFile("ck.safetensors");
   Options o = syntheticRun(metrics);
   o.save = checkpoint;
-  Status status = runTraining(model, o);
+  Status status = runTraining(model, o, compiledLossesOnly());
   ASSERT_TRUE(status.isOk()) << status.message();
   std::vector<JsonValue> lines = readMetrics(metrics);
   EXPECT_EQ(ofType(lines, "run").size(), 1u);
@@ -960,9 +963,9 @@ TEST(TrainRun, SameSeedSameRun) {
   Options o = syntheticRun(m1);
   o.logEvery = 1;
   o.probeEpochs = 0;
-  ASSERT_TRUE(runTraining(model, o).isOk());
+  ASSERT_TRUE(runTraining(model, o, compiledLossesOnly()).isOk());
   o.metrics = m2;
-  ASSERT_TRUE(runTraining(model, o).isOk());
+  ASSERT_TRUE(runTraining(model, o, compiledLossesOnly()).isOk());
   std::vector<JsonValue> linesA = readMetrics(m1), linesB = readMetrics(m2);
   auto a = ofType(linesA, "step"), b = ofType(linesB, "step");
   ASSERT_EQ(a.size(), 32u);
@@ -993,7 +996,7 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
   o.probeEpochs = 0;
   o.logEvery = 1;
   o.metrics = metrics;
-  Status status = runTraining(model, o);
+  Status status = runTraining(model, o, compiledLossesOnly());
   ASSERT_TRUE(status.isOk()) << status.message();
   std::vector<JsonValue> lines = readMetrics(metrics);
   auto steps = ofType(lines, "step");
@@ -1005,7 +1008,7 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
 
   o.maxSteps = 1;
   o.fixedBatch = tempFile("missing.f32");
-  status = runTraining(model, o);
+  status = runTraining(model, o, compiledLossesOnly());
   ASSERT_FALSE(status.isOk());
   EXPECT_NE(status.message().find("missing.f32"), std::string::npos) << status.message();
   std::filesystem::remove(batch);
@@ -1029,6 +1032,7 @@ void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
   EngineOptions options;
   options.seed = 1;
   options.kind = kind;
+  options.bilinearKernels = &compiledLosses();
   options.moments = moments;
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::create(model, options, engine).isOk());
@@ -1088,6 +1092,7 @@ TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
     ModelDesc model = buildTinyModel(spec);
     EngineOptions options;
     options.seed = 4;
+    options.bilinearKernels = &compiledLosses();
     std::unique_ptr<Engine> f32, bf16;
     ASSERT_TRUE(Engine::create(model, options, f32).isOk());
     options.moments = cpu::MomentFormat::BFloat16;

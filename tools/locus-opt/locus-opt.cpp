@@ -1,6 +1,9 @@
 //===- locus-opt.cpp - the locus pass driver for lit tests ----------------===//
 #include "locus/Dialect/Locus/IR/LocusDialect.h"
+#include "locus/Conversion/Passes.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
+#include "locus/Target/Cpu/Passes.h"
+#include "locus/Target/Cpu/Pipeline.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -8,6 +11,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
@@ -17,8 +21,10 @@ int main(int argc, char **argv) {
   // The kernel passes' inputs and outputs hold these dialects too.
   registry.insert<locus::LocusDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
                   mlir::linalg::LinalgDialect, mlir::math::MathDialect,
-                  mlir::memref::MemRefDialect, mlir::LLVM::LLVMDialect>();
+                  mlir::memref::MemRefDialect, mlir::scf::SCFDialect, mlir::LLVM::LLVMDialect>();
   locus::registerLocusPasses();
+  locus::registerLocusConversionPasses();
+  locus::registerLocusCpuPasses();
   locus::registerTrainingPipeline();
   // Canonicalize, CSE and the other generic passes are useful in tests.
   mlir::registerTransformsPasses();

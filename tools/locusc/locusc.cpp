@@ -1,19 +1,20 @@
 //===- locusc.cpp - the locus compiler driver -----------------------------===//
 //
-// locusc SPEC [-o OUT] [--emit=mlir|llvm|obj|exe] [-O0..3] [--target=cpu|cuda]
+// locusc SPEC [-o OUT] [--emit=mlir|kernels|llvm|obj|exe] [-O0..3] [--target=cpu|cuda]
 //        [--mcpu=host|generic|CPU]
 //
 // Imports an ONNX model spec (.onnx or .onnxtxt) into the locus dialect,
 // infers every shape and verifies the learning rules against the network,
-// then emits the requested stage. The llvm, object and executable stages also
-// generate the optimizer kernels as linalg and lower them to host code.
+// then emits the requested stage. The kernels stage also generates the
+// step's kernels (updates, poolings, epilogues, losses) as target-neutral IR;
+// the llvm, object and executable stages lower them to host code.
 // Errors name the spec file, line and node; the output file is only written
 // when compilation succeeds.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusDialect.h"
 #include "locus/Dialect/Locus/IR/RulePresets.h"
-#include "locus/Dialect/Locus/Transforms/Passes.h"
+#include "locus/Target/Cpu/Pipeline.h"
 #include "locus/Frontend/OnnxImport.h"
 #include "locus/Support/SpecDiagnostics.h"
 #include "locus/Conversion/LocusToDescriptor.h"
@@ -43,7 +44,7 @@ namespace rt = locus::rt;
 
 namespace {
 /// Pipeline stages in order: each --emit value runs every stage before it.
-enum class EmitAction { MLIR, LLVM, Object, Executable };
+enum class EmitAction { MLIR, Kernels, LLVM, Object, Executable };
 enum class Target { CPU, CUDA };
 
 cl::OptionCategory locusCategory("locus compiler options");
@@ -63,6 +64,9 @@ cl::opt<EmitAction> emitAction(
         clEnumValN(EmitAction::MLIR, "mlir",
                    "the step program: each block's forward ops, loss, backward "
                    "pass and updates (default)"),
+        clEnumValN(EmitAction::Kernels, "kernels",
+                   "the step program and its generated kernels, target-neutral "
+                   "(linalg, scf, arith, math), before lowering for the CPU"),
         clEnumValN(EmitAction::LLVM, "llvm",
                    "optimised LLVM IR of the compiled kernels and the "
                    "descriptor"),
@@ -111,6 +115,11 @@ cl::opt<bool> fuseConvReluPool(
              "pass, never storing the conv output (default on; "
              "--fuse-conv-relu-pool=false keeps them apart, for comparisons)"),
     cl::init(true), cl::cat(locusCategory));
+cl::opt<bool> allLossKernels(
+    "all-loss-kernels",
+    cl::desc("Also compile the bilinear loss kernels the model does not use "
+             "(for tests and benchmarks that switch rules over one object)"),
+    cl::Hidden, cl::cat(locusCategory));
 cl::list<std::string>
     annotateOptions("annotate",
                     cl::desc("Attach locus.LocalLoss to a node: "
@@ -129,7 +138,8 @@ LogicalResult checkOptions(MLIRContext &context) {
                           << llvm::join(locus::getRuleNames(), ", ") << ")";
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return emitError(cli) << "--batch-size must be positive";
-  if (target == Target::CUDA && emitAction != EmitAction::MLIR)
+  if (target == Target::CUDA && emitAction != EmitAction::MLIR &&
+      emitAction != EmitAction::Kernels)
     return emitError(cli) << "--target=cuda cannot emit code yet; use "
                              "--target=cpu";
   if (emitAction == EmitAction::Executable && outputPath == "-")
@@ -218,9 +228,11 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   locus::TrainingPipelineOptions pipeline;
   pipeline.memoryReport = memoryReport;
   pipeline.fuseConvReluPool = fuseConvReluPool;
+  pipeline.allLossKernels = allLossKernels;
   // Code is generated only for the stages that need it, so --emit=mlir shows
   // the step program without the kernels.
   pipeline.codegen = emitAction != EmitAction::MLIR;
+  pipeline.lowerKernels = emitAction != EmitAction::Kernels;
   locus::buildTrainingPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return failure();

@@ -52,172 +52,103 @@ float *scratch(std::vector<float> &buf, int64_t floats) {
   return buf.data();
 }
 
-/// The per-row loss and its derivatives with respect to u_pos and u_neg.
-struct RowTerm {
-  double loss, gPos, gNeg;
-};
-
-bool rowTerm(const BilinearLossConfig &cfg, double uPos, double uNeg, RowTerm &t) {
-  // Returns false for a loss function the bilinear rules do not define.
-  const double th = cfg.theta;
-  if (cfg.differenceForm) {
-    const double dd = uPos - uNeg; // (z_pos - z_neg)^T B c
-    double g;
-    switch (cfg.f) {
-    case LossFunction::Hinge:
-      t.loss = std::max(0.0, 1.0 - dd);
-      g = dd < 1.0 ? -1.0 : 0.0;
-      break;
-    case LossFunction::Softplus:
-      t.loss = softplus(th - dd);
-      g = -sigmoid(th - dd);
-      break;
-    case LossFunction::Linear:
-      t.loss = -dd;
-      g = -1.0;
-      break;
-    case LossFunction::Logistic: // log(1 + exp(theta (u_neg - u_pos)))
-      t.loss = softplus(-th * dd);
-      g = -th * sigmoid(-th * dd);
-      break;
-    default:
-      return false;
-    }
-    t.gPos = g;
-    t.gNeg = -g;
-    return true;
-  }
-  switch (cfg.f) {
-  case LossFunction::Hinge:
-    t.loss = std::max(0.0, 1.0 - uPos) + std::max(0.0, 1.0 + uNeg);
-    t.gPos = uPos < 1.0 ? -1.0 : 0.0;
-    t.gNeg = uNeg > -1.0 ? 1.0 : 0.0;
-    return true;
-  case LossFunction::Softplus:
-    t.loss = softplus(th - uPos) + softplus(uNeg - th);
-    t.gPos = -sigmoid(th - uPos);
-    t.gNeg = sigmoid(uNeg - th);
-    return true;
-  case LossFunction::Linear:
-    t.loss = -uPos + uNeg;
-    t.gPos = -1.0;
-    t.gNeg = 1.0;
-    return true;
-  case LossFunction::Logistic: // f(u) = log(1 + exp(-theta u)) on u_pos and -u_neg
-    t.loss = softplus(-th * uPos) + softplus(th * uNeg);
-    t.gPos = -th * sigmoid(-th * uPos);
-    t.gNeg = th * sigmoid(th * uNeg);
-    return true;
-  default:
-    return false;
-  }
-}
-
 } // namespace
+
+std::string bilinearLossKernelName(const BilinearLossConfig &cfg) {
+  const char *f = cfg.f == LossFunction::Hinge      ? "hinge"
+                  : cfg.f == LossFunction::Softplus ? "softplus"
+                  : cfg.f == LossFunction::Linear   ? "linear"
+                  : cfg.f == LossFunction::Logistic ? "logistic"
+                                                    : "infonce";
+  const char *negatives = cfg.negatives == Negatives::Next     ? "next"
+                          : cfg.negatives == Negatives::Random ? "random"
+                          : cfg.negatives == Negatives::Hybrid ? "hybrid"
+                                                               : "roll";
+  return abi::bilinearLossKernelName(f, cfg.differenceForm ? "difference" : "contrastive",
+                                     negatives);
+}
 
 namespace {
 
-/// The bilinear rules: loss, dz, and the row factors a[r] = g_pos[r] z_pos[r] +
-/// g_neg[r] z_neg[r] (so that dL/dB = a^T c) into `factors` when it is not null.
-double bilinearCore(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                    const float *z, const float *c, const float *proj, const int32_t *negIndex,
-                    float *dz, bool accumulateDz, float *factors) {
-  const int64_t half = n / 2;
-  thread_local std::vector<float> bcBuf;
-  float *bc = scratch(bcBuf, n * d); // row r: B c[r]
-  projectRows(n, d, dc, proj, c, bc);
-
-  std::vector<double> gPos(static_cast<size_t>(n)), gNeg(static_cast<size_t>(n));
-  std::vector<int64_t> posRow(static_cast<size_t>(n)), negRow(static_cast<size_t>(n));
-  const double scale = cfg.weight / static_cast<double>(n);
-  double total = 0.0;
-  for (int64_t r = 0; r < n; ++r) {
-    const int64_t pr = (r + half) % n;
-    const int64_t nr = cfg.negatives == Negatives::Next ? (pr + 1) % n : negIndex[r];
-    posRow[r] = pr;
-    negRow[r] = nr;
-    const double uPos = dotDouble(z + pr * d, bc + r * d, d);
-    const double uNeg = dotDouble(z + nr * d, bc + r * d, d);
-    RowTerm t{0.0, 0.0, 0.0};
-    rowTerm(cfg, uPos, uNeg, t); // the configuration was validated by the caller
-    total += t.loss;
-    gPos[r] = t.gPos * scale;
-    gNeg[r] = t.gNeg * scale;
-  }
-
-  if (!accumulateDz)
-    std::fill(dz, dz + n * d, 0.0f);
-  for (int64_t r = 0; r < n; ++r) {
-    const float gp = static_cast<float>(gPos[r]), gn = static_cast<float>(gNeg[r]);
-    const float *zp = z + posRow[r] * d, *zn = z + negRow[r] * d, *br = bc + r * d;
-    float *dzp = dz + posRow[r] * d, *dzn = dz + negRow[r] * d;
-    if (factors) {
-      float *ar = factors + r * d;
-      for (int64_t i = 0; i < d; ++i)
-        ar[i] = gp * zp[i] + gn * zn[i];
-    }
-    for (int64_t i = 0; i < d; ++i)
-      dzp[i] += gp * br[i];
-    for (int64_t i = 0; i < d; ++i)
-      dzn[i] += gn * br[i];
-  }
-  return total * scale;
-}
-
-/// NaN for configurations the bilinear rules do not define, else 0.
-double validate(const BilinearLossConfig &cfg, int64_t n, const int32_t *negIndex) {
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  if (cfg.negatives != Negatives::Next && cfg.negatives != Negatives::Random)
-    return nan;
-  if (cfg.f != LossFunction::Hinge && cfg.f != LossFunction::Softplus &&
-      cfg.f != LossFunction::Linear && cfg.f != LossFunction::Logistic)
-    return nan;
+/// The kernel of cfg, or null where the object has none or Random negatives
+/// come without a valid row per view (the kernel reads them unchecked).
+const abi::BilinearLossKernel *findKernel(const abi::BilinearLossKernels &kernels,
+                                          const BilinearLossConfig &cfg, int64_t n,
+                                          const int32_t *negIndex) {
   if (cfg.negatives == Negatives::Random) {
     if (!negIndex)
-      return nan;
+      return nullptr;
     for (int64_t r = 0; r < n; ++r)
       if (negIndex[r] < 0 || negIndex[r] >= n)
-        return nan;
+        return nullptr;
   }
-  return 0.0;
+  return kernels.find(bilinearLossKernelName(cfg));
+}
+
+/// bc = rows B c[r] (the GEMM primitive), then the generated kernel: the
+/// loss, dz and the row factors of dL/dB.
+double runKernel(const abi::BilinearLossKernel &kernel, const BilinearLossConfig &cfg,
+                 int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
+                 const float *proj, const int32_t *negIndex, float *dz, bool accumulateDz,
+                 float *factors) {
+  thread_local std::vector<float> bcBuf;
+  float *bc = scratch(bcBuf, n * d);
+  projectRows(n, d, dc, proj, c, bc);
+  abi::MemRef2F32 zRef = abi::memref2(const_cast<float *>(z), n, d);
+  abi::MemRef2F32 bcRef = abi::memref2(bc, n, d);
+  abi::MemRef2F32 dzRef = abi::memref2(dz, n, d);
+  abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
+  abi::MemRef1I32 negRef = abi::memref1(
+      const_cast<int32_t *>(negIndex), cfg.negatives == Negatives::Random ? n : 0);
+  double loss = 0.0;
+  abi::MemRef0F64 lossRef{&loss, &loss, 0};
+  kernel.run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &lossRef, cfg.theta, cfg.weight,
+             accumulateDz);
+  return loss;
 }
 
 } // namespace
 
-double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                    const float *z, const float *c, const float *proj,
-                    const int32_t *negIndex, float *dz, float *dproj, bool accumulate) {
-  return bilinearLoss(cfg, n, d, dc, z, c, proj, negIndex, dz, dproj, accumulate, accumulate);
+double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+                    int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
+                    const float *proj, const int32_t *negIndex, float *dz, float *dproj,
+                    bool accumulate) {
+  return bilinearLoss(kernels, cfg, n, d, dc, z, c, proj, negIndex, dz, dproj, accumulate,
+                      accumulate);
 }
 
-double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                    const float *z, const float *c, const float *proj,
-                    const int32_t *negIndex, float *dz, float *dproj, bool accumulateDz,
-                    bool accumulateDProj) {
-  if (std::isnan(validate(cfg, n, negIndex)))
+double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+                    int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
+                    const float *proj, const int32_t *negIndex, float *dz, float *dproj,
+                    bool accumulateDz, bool accumulateDProj) {
+  const abi::BilinearLossKernel *kernel = findKernel(kernels, cfg, n, negIndex);
+  if (!kernel)
     return std::numeric_limits<double>::quiet_NaN();
   if (n <= 0 || d <= 0) {
     if (dproj && !accumulateDProj)
       std::fill(dproj, dproj + std::max<int64_t>(d, 0) * std::max<int64_t>(dc, 0), 0.0f);
     return 0.0;
   }
-  thread_local std::vector<float> aBuf;
-  float *a = dproj ? scratch(aBuf, n * d) : nullptr;
-  const double loss = bilinearCore(cfg, n, d, dc, z, c, proj, negIndex, dz, accumulateDz, a);
+  thread_local std::vector<float> factorBuf;
+  float *factors = scratch(factorBuf, n * d);
+  const double loss =
+      runKernel(*kernel, cfg, n, d, dc, z, c, proj, negIndex, dz, accumulateDz, factors);
   if (dproj && dc > 0)
-    outerProduct(d, dc, n, a, c, accumulateDProj, dproj);
+    outerProduct(d, dc, n, factors, c, accumulateDProj, dproj);
   return loss;
 }
 
-double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+double bilinearLossFactors(const abi::BilinearLossKernels &kernels,
+                           const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
                            const float *z, const float *c, const float *proj,
                            const int32_t *negIndex, float *dz, float *rowFactors,
                            bool accumulateDz) {
-  if (std::isnan(validate(cfg, n, negIndex)))
+  const abi::BilinearLossKernel *kernel = findKernel(kernels, cfg, n, negIndex);
+  if (!kernel)
     return std::numeric_limits<double>::quiet_NaN();
   if (n <= 0 || d <= 0)
     return 0.0;
-  return bilinearCore(cfg, n, d, dc, z, c, proj, negIndex, dz, accumulateDz, rowFactors);
+  return runKernel(*kernel, cfg, n, d, dc, z, c, proj, negIndex, dz, accumulateDz, rowFactors);
 }
 
 double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,

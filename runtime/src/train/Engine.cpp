@@ -111,7 +111,21 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
               block.name, i, s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]));
       }
   }
+  // The bilinear rules' loss and gradient exist only as compiled kernels.
+  for (size_t l = 0; l < model.blocks.size(); ++l) {
+    const BlockDesc &block = model.blocks[l];
+    bool evaluated = model.blocks.back().loss.mode != "global" || l + 1 == model.blocks.size();
+    if (!evaluated || block.loss.score != "bilinear")
+      continue;
+    std::string name = cpu::bilinearLossKernelName(bilinearConfig(block.loss));
+    if (!options.bilinearKernels || !options.bilinearKernels->find(name))
+      return Status::error(fmt::format(
+          "the compiled model has no bilinear loss kernel '{}' for block '{}' (rule {}); "
+          "recompile it with this locusc",
+          name, block.name, block.loss.rule));
+  }
   std::unique_ptr<Engine> engine(new Engine(model, options));
+  engine->ctx_->bilinearKernels = options.bilinearKernels;
   engine->ctx_->poolKernels = options.poolKernels;
   engine->ctx_->reluPoolKernels = options.reluPoolKernels;
   engine->global_ = model.blocks.back().loss.mode == "global";

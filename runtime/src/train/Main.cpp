@@ -1,7 +1,7 @@
 //===- Main.cpp - entry point of a compiled training binary ---------------===//
 //
 // locusc links this with the object that defines the model descriptor blob
-// and the compiled kernels (optimizer updates, loss poolings). It is its own library (locus_train_main)
+// and the compiled kernels (optimizer updates, loss poolings, epilogues, losses). It is its own library (locus_train_main)
 // so tests can link the rest of the training runtime without a second `main`.
 //
 //===----------------------------------------------------------------------===//
@@ -26,8 +26,11 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
+  namespace cpu = locus::rt::cpu;
+  static const cpu::UpdateKernels update = cpu::compiledUpdateKernels();
+  static const cpu::LossPoolKernels lossPools = cpu::compiledLossPoolKernels();
+  static const cpu::ReluPoolKernels reluPools = cpu::compiledReluPoolKernels();
+  static const locus::abi::BilinearLossKernels bilinearLosses = cpu::compiledBilinearLossKernels();
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
-                                     locus::rt::cpu::compiledUpdateKernels(),
-                                     locus::rt::cpu::compiledLossPoolKernels(),
-                                     locus::rt::cpu::compiledReluPoolKernels());
+                                     {&update, &lossPools, &reluPools, &bilinearLosses});
 }

@@ -96,12 +96,12 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
 }
 
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const cpu::UpdateKernels *kernels, const cpu::LossPoolKernels *poolKernels,
-                   const cpu::ReluPoolKernels *reluPoolKernels) {
+                   const CompiledKernels &kernels) {
   EngineOptions engineOptions;
-  engineOptions.kernels = kernels;
-  engineOptions.poolKernels = poolKernels;
-  engineOptions.reluPoolKernels = reluPoolKernels;
+  engineOptions.kernels = kernels.update;
+  engineOptions.poolKernels = kernels.lossPools;
+  engineOptions.reluPoolKernels = kernels.reluPools;
+  engineOptions.bilinearKernels = kernels.bilinearLosses;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars
@@ -184,13 +184,13 @@ Status runTraining(const ModelDesc &model, const Options &options,
       "training: {} steps ({} per epoch, {} images per step), {} update {}", totalSteps,
       stepsPerEpoch, b, options.optimizer,
       bf16Moments ? "of the runtime library (bfloat16 moments, stochastic rounding)"
-      : kernels   ? "compiled by locusc"
+      : kernels.update ? "compiled by locusc"
                   : "of the runtime library"));
   int64_t compiledPools = 0, runtimePools = 0;
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)
       if (layer.kind == LayerKind::ReluMaxPool2D)
-        ++(reluPoolKernels && reluPoolIsCompiled(layer) ? compiledPools : runtimePools);
+        ++(kernels.reluPools && reluPoolIsCompiled(layer) ? compiledPools : runtimePools);
   if (compiledPools + runtimePools > 0)
     progress(fmt::format("relu + max-pool: {} layer(s) compiled by locusc, {} by the runtime's "
                          "general kernel (windows that overlap or pad)",
@@ -337,8 +337,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
 }
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels,
-              const cpu::ReluPoolKernels &reluPoolKernels) {
+              const CompiledKernels &kernels) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
   ModelDesc model;
   std::string error;
@@ -373,7 +372,7 @@ int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long lo
     return 2;
   }
   try {
-    Status status = runTraining(model, options, &kernels, &poolKernels, &reluPoolKernels);
+    Status status = runTraining(model, options, kernels);
     if (!status.isOk()) {
       fmt::print(stderr, "error: {}\n", status.message());
       return 1;

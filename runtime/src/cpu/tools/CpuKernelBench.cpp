@@ -2,10 +2,13 @@
 //
 // GFLOP/s of conv2dForward / conv2dBackwardWeight / conv2dBackwardData at the
 // VGG-6 shapes (CIFAR-10, batch 16 images = 32 rows), and the time of the
-// bilinear-rule kernels at D = 8192. Not part of the build; from build/:
+// bilinear-rule kernels at D = 8192 (the loss kernel is locusc's: link an
+// object compiled with --all-loss-kernels). Not part of the build; from build/:
 //
+//   bin/locusc ../examples/fmnist.onnxtxt --all-loss-kernels -o model.o
 //   c++ -O3 -DNDEBUG -std=c++17 -I../runtime/include \
-//       ../runtime/src/cpu/tools/CpuKernelBench.cpp runtime/liblocus_runtime.a \
+//       ../runtime/src/cpu/tools/CpuKernelBench.cpp model.o runtime/liblocus_runtime.a \
+//       runtime/liblocus_descriptor.a \
 //       $(grep -o '/[^ ]*libopenblas[^ ]*' CMakeCache.txt | head -1) -lpthread -o cpu-kernel-bench
 //   ./cpu-kernel-bench --threads 1 && ./cpu-kernel-bench --threads 2
 //
@@ -14,6 +17,7 @@
 // warm-up run: on a shared machine the best run is the one least disturbed.
 //
 //===----------------------------------------------------------------------===//
+#include "locus/runtime/cpu/CompiledKernels.h"
 #include "locus/runtime/cpu/Kernels.h"
 #include "locus/runtime/cpu/LocalLoss.h"
 #include "locus/runtime/cpu/Optimizer.h"
@@ -117,16 +121,17 @@ int main(int argc, char **argv) {
     auto z = random(n * d, 5, 0.05f), proj = random(d * d, 6, 1e-3f);
     std::vector<float> dz(n * d), dproj(d * d), factors(n * d), m(d * d), v(d * d);
     BilinearLossConfig cfg;
+    const locus::abi::BilinearLossKernels losses = compiledBilinearLossKernels();
     AdamW opt;
     int64_t t = 1;
     const double tLoss = best(repeats, [&] {
-      bilinearLoss(cfg, n, d, d, z.data(), z.data(), proj.data(), nullptr, dz.data(),
+      bilinearLoss(losses, cfg, n, d, d, z.data(), z.data(), proj.data(), nullptr, dz.data(),
                    dproj.data(), false);
     });
     const double tStep =
         best(repeats, [&] { opt.step(t++, d * d, proj.data(), dproj.data(), m.data(), v.data()); });
     const double tFactors = best(repeats, [&] {
-      bilinearLossFactors(cfg, n, d, d, z.data(), z.data(), proj.data(), nullptr, dz.data(),
+      bilinearLossFactors(losses, cfg, n, d, d, z.data(), z.data(), proj.data(), nullptr, dz.data(),
                           factors.data(), false);
     });
     const double tFused = best(repeats, [&] {

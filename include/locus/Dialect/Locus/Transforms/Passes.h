@@ -16,26 +16,17 @@ namespace locus {
 #define GEN_PASS_REGISTRATION
 #include "locus/Dialect/Locus/Transforms/Passes.h.inc"
 
-struct TrainingPipelineOptions
-    : public mlir::PassPipelineOptions<TrainingPipelineOptions> {
-  Option<bool> memoryReport{*this, "memory-report",
-                            llvm::cl::desc("Print the memory plan as a table"),
-                            llvm::cl::init(false)};
+struct BlockStepOptions : public mlir::PassPipelineOptions<BlockStepOptions> {
   Option<bool> fuseConvReluPool{
       *this, "fuse-conv-relu-pool",
       llvm::cl::desc("Fuse a block's first conv with its relu + max-pool "
                      "(locus-fuse-conv-relu-pool)"),
       llvm::cl::init(true)};
-  Option<bool> codegen{
-      *this, "codegen",
-      llvm::cl::desc("Also generate and lower the kernels (updates, loss poolings)"),
-      llvm::cl::init(false)};
 };
 
-/// The pipeline locusc runs on an imported spec.
-void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainingPipelineOptions &options);
-/// Registers it as `locus-training-pipeline` (for locus-opt).
-void registerTrainingPipeline();
+/// The target-neutral part of every target's pipeline: shapes, blocks and
+/// the block step (fusion, rules written out as loss ops, gradients).
+void buildBlockStepPipeline(mlir::OpPassManager &pm, const BlockStepOptions &options);
 
 } // namespace locus
 

@@ -2,15 +2,16 @@
 //
 // The C entry points that locus-generate-update-kernels emits (with
 // llvm.emit_c_interface) into the object locusc writes, and the tables of
-// locus-generate-pool-kernels' loss poolings and locus-generate-relu-pool-kernels'
-// block epilogues. Only a program linked with such
-// an object may call these functions: the training binary's main and the
-// tests of the compiled kernels.
+// locus-generate-pool-kernels' loss poolings, locus-generate-relu-pool-kernels'
+// block epilogues and locus-generate-loss-kernels' bilinear losses. Only a
+// program linked with such an object may call these functions: the training
+// binary's main and the tests of the compiled kernels.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 #define LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 
+#include "locus/runtime/abi/BilinearLossKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
@@ -28,6 +29,8 @@ extern const locus::rt::cpu::LossPoolKernel locus_loss_pool_kernels[];
 extern const int64_t locus_loss_pool_kernel_count;
 extern const locus::rt::cpu::ReluPoolKernel locus_relu_pool_kernels[];
 extern const int64_t locus_relu_pool_kernel_count;
+extern const locus::abi::BilinearLossKernel locus_bilinear_loss_kernels[];
+extern const int64_t locus_bilinear_loss_kernel_count;
 }
 
 namespace locus::rt::cpu {
@@ -43,6 +46,10 @@ inline LossPoolKernels compiledLossPoolKernels() {
 
 inline ReluPoolKernels compiledReluPoolKernels() {
   return ReluPoolKernels{locus_relu_pool_kernels, locus_relu_pool_kernel_count};
+}
+
+inline abi::BilinearLossKernels compiledBilinearLossKernels() {
+  return abi::BilinearLossKernels{locus_bilinear_loss_kernels, locus_bilinear_loss_kernel_count};
 }
 
 } // namespace locus::rt::cpu

@@ -11,7 +11,10 @@
 #ifndef LOCUS_RUNTIME_CPU_LOCALLOSS_H
 #define LOCUS_RUNTIME_CPU_LOCALLOSS_H
 
+#include "locus/runtime/abi/BilinearLossKernels.h"
+
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace locus::rt::cpu {
@@ -29,6 +32,11 @@ enum class Negatives { Next, Random, Hybrid, Roll };
 ///   contrastive (linear):  L = 1/N sum (-u_pos) + u_neg
 ///   difference (logistic): L = 1/N sum log(1 + exp(theta (u_neg - u_pos)))
 /// weight scales the loss and all gradients.
+///
+/// The runtime computes none of this: the scores, the loss and its gradient
+/// are the kernel locusc generated for (f, form, negatives)
+/// (abi/BilinearLossKernels.h). The functions below run the GEMM primitives
+/// around it: bc = B c before, dL/dB = factors^T c after.
 struct BilinearLossConfig {
   LossFunction f = LossFunction::Hinge;
   bool differenceForm = false; // PhyLL's Form 1
@@ -37,23 +45,27 @@ struct BilinearLossConfig {
   Negatives negatives = Negatives::Next;
 };
 
+/// The name of the generated kernel that computes cfg's loss.
+std::string bilinearLossKernelName(const BilinearLossConfig &cfg);
+
 /// Returns the loss; dz [N, D] and dB [D, Dc] receive dL/dz and dL/dB (added
 /// to what they hold when accumulate is true: "both" sums two terms).
 /// negIndex (size N) is read only for Negatives::Random. dproj may be null (a
-/// fixed projection: no dL/dB is computed). An unsupported configuration
-/// (Hybrid/Roll negatives, InfoNCE, Random without negIndex) returns NaN and
-/// writes nothing.
-double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                    const float *z, const float *c, const float *proj,
-                    const int32_t *negIndex, float *dz, float *dproj, bool accumulate);
+/// fixed projection: no dL/dB is computed). A configuration without a kernel
+/// in `kernels` (Hybrid/Roll negatives, InfoNCE, a variant the object lacks)
+/// or Random negatives without a valid negIndex return NaN and write nothing.
+double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+                    int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
+                    const float *proj, const int32_t *negIndex, float *dz, float *dproj,
+                    bool accumulate);
 
 /// The same with separate accumulation flags: CLAPP++both sums the DFB and the
 /// lateral term into one dz, but each term has its own projection, so its
 /// second call is (accumulateDz = true, accumulateDProj = false).
-double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                    const float *z, const float *c, const float *proj,
-                    const int32_t *negIndex, float *dz, float *dproj, bool accumulateDz,
-                    bool accumulateDProj);
+double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+                    int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
+                    const float *proj, const int32_t *negIndex, float *dz, float *dproj,
+                    bool accumulateDz, bool accumulateDProj);
 
 /// The bilinear rules without forming dL/dB (which is D x Dc: up to 8192 x
 /// 8192 floats): writes dz as bilinearLoss does and rowFactors [N, D] with
@@ -61,7 +73,8 @@ double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t
 /// dL/dB = rowFactors^T c. AdamW::stepOuterProduct(t, D, Dc, N, rowFactors, c,
 /// ...) then updates B from them directly (same result as bilinearLoss +
 /// AdamW::step, without writing and re-reading dL/dB).
-double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+double bilinearLossFactors(const abi::BilinearLossKernels &kernels,
+                           const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
                            const float *z, const float *c, const float *proj,
                            const int32_t *negIndex, float *dz, float *rowFactors,
                            bool accumulateDz);

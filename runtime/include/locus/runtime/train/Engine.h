@@ -19,6 +19,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/abi/BilinearLossKernels.h"
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
 #include "locus/runtime/cpu/PoolKernels.h"
@@ -57,6 +58,9 @@ struct EngineOptions {
   /// The model's compiled relu + max-pool epilogues; when given, it must
   /// list every relu + max-pool layer whose window tiles its map.
   const cpu::ReluPoolKernels *reluPoolKernels = nullptr;
+  /// The model's compiled bilinear loss kernels: required by every rule with a
+  /// bilinear score (the runtime has no loss of its own; Engine::create checks).
+  const abi::BilinearLossKernels *bilinearKernels = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

@@ -12,6 +12,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/PoolKernels.h"
+#include "locus/runtime/abi/BilinearLossKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Options.h"
@@ -21,22 +22,27 @@
 
 namespace locus::rt::train {
 
-/// `kernels`, `poolKernels`, `reluPoolKernels`: the optimizer updates, loss
-/// poolings and relu + max-pool epilogues compiled into the model's object.
+/// The kernels locusc compiled into the model's object (CompiledKernels.h
+/// fills it in a training binary). A null table is one the program was not
+/// linked with: tests that link no model run the runtime's own updates,
+/// poolings and epilogues; the bilinear rules have no such fallback.
+struct CompiledKernels {
+  const cpu::UpdateKernels *update = nullptr;
+  const cpu::LossPoolKernels *lossPools = nullptr;
+  const cpu::ReluPoolKernels *reluPools = nullptr;
+  const abi::BilinearLossKernels *bilinearLosses = nullptr;
+};
+
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::UpdateKernels &kernels, const cpu::LossPoolKernels &poolKernels,
-              const cpu::ReluPoolKernels &reluPoolKernels);
+              const CompiledKernels &kernels);
 
 /// Checks the options against the compiled model (batch size); an error here
 /// is a command-line error.
 Status checkOptionsForModel(const Options &options, const ModelDesc &model);
 
-/// Everything after option parsing; `kernels` null uses the runtime's own
-/// optimizer updates.
+/// Everything after option parsing.
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const cpu::UpdateKernels *kernels = nullptr,
-                   const cpu::LossPoolKernels *poolKernels = nullptr,
-                   const cpu::ReluPoolKernels *reluPoolKernels = nullptr);
+                   const CompiledKernels &kernels = {});
 
 /// One line describing the compiled model, for --help and the log.
 std::string describeModel(const ModelDesc &model);

@@ -12,8 +12,8 @@
 // what lets the runtime's tests compare the compiled kernels with its own.
 //
 //===----------------------------------------------------------------------===//
-#include "locus/Dialect/Locus/Transforms/Passes.h"
-#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
+#include "locus/Conversion/Passes.h"
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -24,7 +24,7 @@
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSGENERATEUPDATEKERNELS
-#include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+#include "locus/Conversion/Passes.h.inc"
 } // namespace locus
 
 using namespace mlir;

@@ -19,8 +19,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
-#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
-#include "locus/Dialect/Locus/Transforms/Passes.h"
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
+#include "locus/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -35,7 +35,7 @@
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSGENERATERELUPOOLKERNELS
-#include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+#include "locus/Conversion/Passes.h.inc"
 } // namespace locus
 
 using namespace mlir;

@@ -15,7 +15,7 @@
 //===----------------------------------------------------------------------===//
 #include "locus/Conversion/LocusToDescriptor.h"
 #include "locus/Dialect/Locus/IR/LocusOps.h"
-#include "locus/Dialect/Locus/Transforms/Passes.h"
+#include "locus/Conversion/Passes.h"
 #include "locus/runtime/MemoryPlan.h"
 
 #include "mlir/IR/Builders.h"
@@ -25,7 +25,7 @@
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSPLANMEMORY
-#include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+#include "locus/Conversion/Passes.h.inc"
 } // namespace locus
 
 using namespace mlir;

@@ -6,8 +6,8 @@
 // conversions; the network is left for the descriptor conversion.
 //
 //===----------------------------------------------------------------------===//
-#include "locus/Dialect/Locus/Transforms/Passes.h"
-#include "locus/Dialect/Locus/Transforms/KernelsModule.h"
+#include "locus/Target/Cpu/Passes.h"
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -32,7 +33,7 @@
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSLOWERKERNELSTOLLVM
-#include "locus/Dialect/Locus/Transforms/Passes.h.inc"
+#include "locus/Target/Cpu/Passes.h.inc"
 } // namespace locus
 
 using namespace mlir;

@@ -6,8 +6,8 @@
 // lowers it, and the object emitter translates it.
 //
 //===----------------------------------------------------------------------===//
-#ifndef LOCUS_DIALECT_LOCUS_TRANSFORMS_KERNELSMODULE_H
-#define LOCUS_DIALECT_LOCUS_TRANSFORMS_KERNELSMODULE_H
+#ifndef LOCUS_CONVERSION_LOCUSTOKERNELS_KERNELSMODULE_H
+#define LOCUS_CONVERSION_LOCUSTOKERNELS_KERNELSMODULE_H
 
 #include "mlir/IR/BuiltinOps.h"
 

@@ -1,0 +1,171 @@
+//===- Passes.td - locus conversion passes ------------------*- tablegen -*-===//
+//
+// From the block step program (locus ops) to target-neutral kernels in the
+// nested @locus_kernels module (linalg, scf, arith, math, memref), and to the
+// model descriptor with its memory plan.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_CONVERSION_PASSES_TD
+#define LOCUS_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LocusPlanMemory : Pass<"locus-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Plan the memory of block-by-block training";
+  let description = [{
+    For every `locus.block`, computes the bytes its step needs while it runs
+    (parameters, AdamW state, gradients, live activations including the im2col
+    workspace) and stores them as the block's `plan`; stores the planned peak
+    of the whole training step on the module, for local training (one block's
+    activations at a time, all parameters and optimizer state resident) and
+    for global backprop (every block's activations kept for the backward
+    pass). With `report` it prints the plan as a table, and the resident
+    bytes and peaks with bfloat16 AdamW moments. The model of what is
+    live follows the CPU runtime's engine (runtime/src/train), which checks its
+    measured peak against this plan.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the plan as a table to stdout">
+  ];
+  let dependentDialects = ["::locus::LocusDialect"];
+}
+
+def LocusGenerateUpdateKernels
+    : Pass<"locus-generate-update-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the optimizer updates as linalg kernels";
+  let description = [{
+    The parameter update after each block's backward pass is element-wise
+    over every parameter and memory-bound, so it is compiled rather than
+    interpreted. This pass adds a nested module `@locus_kernels` holding one
+    function per optimizer the training binary offers, each a
+    `linalg.generic` over `memref<?xf32>` operands:
+
+    - `locus_adamw_update(g, p, m, v, decay, w1, b1, b2, c2, neg_step,
+      bc2_sqrt, eps)`: PyTorch's single-tensor AdamW, operation by
+      operation (`m.lerp(g, w1)` picks torch's formula by `|w1| < 0.5`);
+    - `locus_sgd_update(g, p, buf, wd, scale, momentum, lr)`: SGD with
+      momentum, `scale` being 1 or LARS's trust ratio;
+    - `locus_lars_norms(p, g, wd, pp, gg)`: the float64 sums
+      `||p||^2` and `||g + wd p||^2` that LARS's trust ratio needs (a
+      reduction).
+
+    The runtime computes the step's scalars (bias corrections, the
+    scheduled learning rate) and calls the kernels on slices of each
+    parameter from its thread pool. Every function carries
+    `llvm.emit_c_interface`, so the runtime calls
+    `_mlir_ciface_<name>` with memref descriptors. The pass fails if the
+    module already holds `@locus_kernels`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+def LocusGeneratePoolKernels
+    : Pass<"locus-generate-pool-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the model's loss poolings as static-shape linalg kernels";
+  let description = [{
+    For every (C, H, W, k) pooling the training binary runs (each block's
+    loss pooling, which the probe's features use too, the expanded losses'
+    own poolings and the direct-feedback contexts), adds to `@locus_kernels`:
+
+    - `locus_loss_pool_<C>x<H>x<W>_k<k>(h, z)`: z = the mean of each k x k
+      window of h (k = 0: the whole map), as a linalg.generic reduction over
+      a window operand, then a scaling;
+    - `locus_loss_unpool_<C>x<H>x<W>_k<k>(dz, dh)`: dh = dz / k^2 spread over
+      each window, 0 on rows and columns past the last whole window.
+
+    Shapes are static except the batch, so the same kernels serve training
+    steps and probe batches. The object emitter lists them in the table
+    `locus_loss_pool_kernels` that the runtime looks poolings up in.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+def LocusGenerateReluPoolKernels
+    : Pass<"locus-generate-relu-pool-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the blocks' relu + max-pool epilogues as static-shape linalg kernels";
+  let description = [{
+    For every (C, H, W, kh, kw) of a `locus.relu_max_pool2d` whose window
+    tiles the map (kernel = stride, no padding), adds to `@locus_kernels`:
+
+    - `locus_relu_max_pool_<C>x<H>x<W>_k<kh>x<kw>(a, h, argmax)`:
+      h = max(0, max of each window of a), argmax = the position of that
+      maximum inside its window (ki * kw + kj, i32; 0 where h = 0), a max
+      that starts from 0 (relu(max(a)) = max(relu(a)));
+    - `locus_relu_max_unpool_<C>x<H>x<W>_k<kh>x<kw>(dh, h, argmax, da)`:
+      da = dh at each window's arg-max where h > 0, else 0; the adjoint's
+      scatter written as a gather in row order.
+
+    Both are scf loops over (n, c, row) around vector-dialect code along
+    the row: contiguous loads of up to 8 windows, vector.shuffle to split
+    (forward) or repeat (backward) the window columns, contiguous stores.
+
+    Shapes are static except the batch. The object emitter lists the pairs
+    in the table `locus_relu_pool_kernels`; the runtime's general kernel
+    serves the other windows, and the training binary's log says which ran.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+def LocusGenerateLossKernels
+    : Pass<"locus-generate-loss-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the bilinear rules' scores, loss and gradient as kernels";
+  let description = [{
+    For every (f, form, negatives) of a `locus.bilinear_loss` in the module
+    adds to `@locus_kernels`:
+
+    - `locus_bilinear_loss_<f>_<form>_<negatives>(z, bc, neg, dz, factors,
+      loss, theta, weight, accumulate)`: for the rows r of z [N, D] and
+      bc [N, D] (bc[r] = B c[r], a backend GEMM), the scores
+      u_pos[r] = z[(r + N/2) mod N] . bc[r] and u_neg[r] (the next row's
+      positive, or the drawn row neg[r]), the loss
+      weight / N * sum_r f-term (hinge, softplus, linear or logistic, in
+      Form 2 or PhyLL's Form 1) into `loss` (float64), dL/dz into dz (added
+      to it when `accumulate`), and the row factors of dL/dB
+      (dL/dB = factors^T c, which the backend forms or feeds straight into
+      AdamW on B).
+
+    Scores and the loss accumulate in float64, as the hinge's kink needs.
+    Shapes are dynamic: one kernel serves every block and batch. The object
+    emitter lists the kernels in the table `locus_bilinear_loss_kernels`,
+    by name, where the runtime finds each block's. InfoNCE and the goodness
+    losses are not bilinear and get no kernel here; a bilinear loss with FF's
+    or SCFF's negatives is an error naming the op.
+
+    With `all-variants` every (f, form, negatives) the bilinear rules define
+    gets a kernel, used or not: for the runtime's tests and benchmarks, which
+    switch rules at run time over one compiled object.
+  }];
+  let options = [
+    Option<"allVariants", "all-variants", "bool", /*default=*/"false",
+           "Emit the kernel of every bilinear loss, not only the module's">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+#endif // LOCUS_CONVERSION_PASSES_TD

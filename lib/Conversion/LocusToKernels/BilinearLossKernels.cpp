@@ -1,0 +1,348 @@
+//===- BilinearLossKernels.cpp - the bilinear rules' loss as kernels ------===//
+//
+// Problem: `locus.bilinear_loss` (CLAPP++, its direct-feedback and "both"
+// forms, pooled CLAPP, PhyLL, BP-CLAPP++) is a loss and a gradient that the
+// runtime must not compute itself: adding a rule has to be a compiler change.
+//
+// Method: the two large products around the loss stay backend primitives
+// (rows B c[r] before it, dL/dB = factors^T c or AdamW on B from the same
+// factors after it: GEMMs on the CPU, cuBLAS on a GPU). Everything between
+// them becomes one kernel per (f, form, negatives) the module uses:
+//
+//   for each row r (N = 2B rows, r's positive is p = (r + N/2) mod N):
+//     u_pos = z[p] . bc[r],  u_neg = z[q] . bc[r]   (q: next or drawn row)
+//     loss += f-term(u_pos, u_neg);  g_pos, g_neg = its derivatives * w / N
+//     factors[r] = g_pos z[p] + g_neg z[q];  dz[p] += g_pos bc[r];
+//     dz[q] += g_neg bc[r]
+//
+// in one pass over the rows, scores and loss accumulated in float64 (the
+// hinge's kink makes float32 scores flip rows). theta and the loss weight
+// are arguments, so one kernel serves every block with that rule.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
+#include "locus/Conversion/Passes.h"
+#include "locus/Dialect/Locus/IR/LocusOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <set>
+
+namespace locus {
+#define GEN_PASS_DEF_LOCUSGENERATELOSSKERNELS
+#include "locus/Conversion/Passes.h.inc"
+} // namespace locus
+
+using namespace mlir;
+using namespace locus;
+
+namespace {
+
+/// What a bilinear loss kernel is specialised on.
+struct BilinearVariant {
+  LossFunction f;
+  LossForm form;
+  Negatives negatives;
+  bool operator<(const BilinearVariant &o) const {
+    return std::tie(f, form, negatives) < std::tie(o.f, o.form, o.negatives);
+  }
+  std::string name() const {
+    return ("locus_bilinear_loss_" + stringifyLossFunction(f) + "_" + stringifyLossForm(form) +
+            "_" + stringifyNegatives(negatives))
+        .str();
+  }
+};
+
+/// Scalar float64 arithmetic for the per-row terms. Every helper creates its
+/// operands' ops before its own, in source order (C++ leaves the order of
+/// function arguments open, and the kernels' IR should not depend on the host
+/// compiler): callers name intermediate values.
+struct F64 {
+  OpBuilder &b;
+  Location loc;
+  Value c(double v) { return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v)); }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
+  Value max(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
+  Value lt(Value x, double y) {
+    Value limit = c(y);
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, limit);
+  }
+  Value gt(Value x, double y) {
+    Value limit = c(y);
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, limit);
+  }
+  /// cond ? x : y on constants.
+  Value select(Value cond, double x, double y) {
+    Value then = c(x);
+    Value otherwise = c(y);
+    return arith::SelectOp::create(b, loc, cond, then, otherwise);
+  }
+  /// max(x, 0) + ...: relu.
+  Value relu(Value x) {
+    Value zero = c(0.0);
+    return max(zero, x);
+  }
+  /// softplus(x) = max(x, 0) + log1p(exp(-|x|)), exact for large |x|.
+  Value softplus(Value x) {
+    Value e = expNegAbs(x);
+    Value tail = math::Log1pOp::create(b, loc, e);
+    Value zero = c(0.0);
+    Value head = max(x, zero);
+    return add(head, tail);
+  }
+  /// sigmoid(x) without overflow: 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x)
+  /// below, both from e = e^-|x|.
+  Value sigmoid(Value x) {
+    Value e = expNegAbs(x);
+    Value one = c(1.0);
+    Value denom = add(one, e);
+    Value positive = arith::DivFOp::create(b, loc, one, denom);
+    Value negative = arith::DivFOp::create(b, loc, e, denom);
+    Value zero = c(0.0);
+    Value isPositive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x, zero);
+    return arith::SelectOp::create(b, loc, isPositive, positive, negative);
+  }
+
+private:
+  Value expNegAbs(Value x) {
+    Value magnitude = math::AbsFOp::create(b, loc, x);
+    return math::ExpOp::create(b, loc, neg(magnitude));
+  }
+};
+
+/// One row's loss term and its derivatives with respect to u_pos and u_neg
+/// (METHOD.md section 1; relu'(0) = 0 at the hinge's kink).
+struct RowTerm {
+  Value loss, gPos, gNeg;
+};
+
+RowTerm rowTerm(F64 &m, const BilinearVariant &v, Value uPos, Value uNeg, Value theta) {
+  if (v.form == LossForm::Difference) {
+    // Form 1 (PhyLL): f(u_pos - u_neg), so d/du_neg = -d/du_pos.
+    Value d = m.sub(uPos, uNeg);
+    Value loss, g;
+    switch (v.f) {
+    case LossFunction::Hinge: {
+      Value one = m.c(1.0);
+      loss = m.relu(m.sub(one, d));
+      g = m.select(m.lt(d, 1.0), -1.0, 0.0);
+      break;
+    }
+    case LossFunction::Softplus: {
+      Value x = m.sub(theta, d);
+      loss = m.softplus(x);
+      g = m.neg(m.sigmoid(x));
+      break;
+    }
+    case LossFunction::Linear:
+      loss = m.neg(d);
+      g = m.c(-1.0);
+      break;
+    default: { // Logistic: log(1 + exp(theta (u_neg - u_pos)))
+      Value x = m.neg(m.mul(theta, d));
+      loss = m.softplus(x);
+      g = m.neg(m.mul(theta, m.sigmoid(x)));
+      break;
+    }
+    }
+    Value gNeg = m.neg(g);
+    return {loss, g, gNeg};
+  }
+  // Form 2: f(u_pos) + f(-u_neg).
+  RowTerm t;
+  switch (v.f) {
+  case LossFunction::Hinge: {
+    Value one = m.c(1.0);
+    Value lossPos = m.relu(m.sub(one, uPos));
+    Value lossNeg = m.relu(m.add(one, uNeg));
+    t.loss = m.add(lossPos, lossNeg);
+    t.gPos = m.select(m.lt(uPos, 1.0), -1.0, 0.0);
+    t.gNeg = m.select(m.gt(uNeg, -1.0), 1.0, 0.0);
+    return t;
+  }
+  case LossFunction::Softplus: {
+    Value xPos = m.sub(theta, uPos), xNeg = m.sub(uNeg, theta);
+    Value lossPos = m.softplus(xPos);
+    Value lossNeg = m.softplus(xNeg);
+    t.loss = m.add(lossPos, lossNeg);
+    t.gPos = m.neg(m.sigmoid(xPos));
+    t.gNeg = m.sigmoid(xNeg);
+    return t;
+  }
+  case LossFunction::Linear:
+    t.loss = m.sub(uNeg, uPos);
+    t.gPos = m.c(-1.0);
+    t.gNeg = m.c(1.0);
+    return t;
+  default: { // Logistic: f(u) = log(1 + exp(-theta u)) on u_pos and -u_neg
+    Value xPos = m.neg(m.mul(theta, uPos));
+    Value xNeg = m.mul(theta, uNeg);
+    Value lossPos = m.softplus(xPos);
+    Value lossNeg = m.softplus(xNeg);
+    t.loss = m.add(lossPos, lossNeg);
+    t.gPos = m.neg(m.mul(theta, m.sigmoid(xPos)));
+    t.gNeg = m.mul(theta, m.sigmoid(xNeg));
+    return t;
+  }
+  }
+}
+
+/// sum_i f64(a[ra, i]) * f64(b[rb, i]) over i < d.
+Value dotRows(OpBuilder &b, Location loc, Value a, Value ra, Value bm, Value rb, Value d) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value init = arith::ConstantOp::create(b, loc, b.getF64FloatAttr(0.0));
+  auto loop = scf::ForOp::create(
+      b, loc, zero, d, one, ValueRange{init},
+      [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+        Type f64 = nb.getF64Type();
+        Value xs = memref::LoadOp::create(nb, l, a, ValueRange{ra, i});
+        Value x = arith::ExtFOp::create(nb, l, f64, xs);
+        Value ys = memref::LoadOp::create(nb, l, bm, ValueRange{rb, i});
+        Value y = arith::ExtFOp::create(nb, l, f64, ys);
+        Value product = arith::MulFOp::create(nb, l, x, y);
+        Value sum = arith::AddFOp::create(nb, l, acc[0], product);
+        scf::YieldOp::create(nb, l, sum);
+      });
+  return loop.getResult(0);
+}
+
+void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant &v) {
+  MLIRContext *ctx = builder.getContext();
+  Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
+  auto matrix = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
+  auto rows = MemRefType::get({ShapedType::kDynamic}, builder.getI32Type());
+  auto scalar = MemRefType::get({}, f64);
+  // (z, bc, negatives, dz, factors, loss, theta, weight, accumulate)
+  auto type = builder.getFunctionType(
+      {matrix, matrix, rows, matrix, matrix, scalar, f64, f64, builder.getI1Type()}, {});
+  auto func = func::FuncOp::create(builder, loc, v.name(), type);
+  func->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+  // dz and factors are written while z and bc are read: promise they do not
+  // overlap, so LLVM keeps the row loops vectorised.
+  for (unsigned arg : {0u, 1u, 3u, 4u})
+    func.setArgAttr(arg, "llvm.noalias", UnitAttr::get(ctx));
+  Block *entry = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(entry);
+  OpBuilder &b = builder;
+  Value z = entry->getArgument(0), bc = entry->getArgument(1), negRows = entry->getArgument(2);
+  Value dz = entry->getArgument(3), factors = entry->getArgument(4);
+  Value lossOut = entry->getArgument(5), theta = entry->getArgument(6);
+  Value weight = entry->getArgument(7), accumulate = entry->getArgument(8);
+
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value n = memref::DimOp::create(b, loc, z, 0);
+  Value d = memref::DimOp::create(b, loc, z, 1);
+  Value half = arith::DivUIOp::create(b, loc, n, arith::ConstantIndexOp::create(b, loc, 2));
+  F64 m{b, loc};
+  Value nF = arith::UIToFPOp::create(b, loc, f64, arith::IndexCastUIOp::create(
+                                                      b, loc, b.getI64Type(), n));
+  Value scale = arith::DivFOp::create(b, loc, weight, nF);
+
+  // dz starts from zero unless this term adds to another's (CLAPP++both).
+  Value zero32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  Value fresh = arith::XOrIOp::create(
+      b, loc, accumulate, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  scf::IfOp::create(b, loc, fresh, [&](OpBuilder &nb, Location l) {
+    linalg::FillOp::create(nb, l, ValueRange{zero32}, ValueRange{dz});
+    scf::YieldOp::create(nb, l);
+  });
+
+  auto rowLoop = scf::ForOp::create(
+      b, loc, c0, n, c1, ValueRange{m.c(0.0)},
+      [&](OpBuilder &rb, Location l, Value r, ValueRange total) {
+        F64 rm{rb, l};
+        Value pos = arith::RemUIOp::create(rb, l, arith::AddIOp::create(rb, l, r, half), n);
+        Value negRow;
+        if (v.negatives == Negatives::Next) {
+          negRow = arith::RemUIOp::create(rb, l, arith::AddIOp::create(rb, l, pos, c1), n);
+        } else {
+          Value drawn = memref::LoadOp::create(rb, l, negRows, ValueRange{r});
+          negRow = arith::IndexCastOp::create(rb, l, rb.getIndexType(), drawn);
+        }
+        Value uPos = dotRows(rb, l, z, pos, bc, r, d);
+        Value uNeg = dotRows(rb, l, z, negRow, bc, r, d);
+        RowTerm t = rowTerm(rm, v, uPos, uNeg, theta);
+        Value gp = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gPos, scale));
+        Value gn = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gNeg, scale));
+        // factors[r] = gp z[pos] + gn z[neg]; dz[pos] += gp bc[r]; dz[neg] += gn bc[r]
+        // (the two dz rows are updated one after the other: pos may equal neg
+        // for tiny batches).
+        scf::ForOp::create(rb, l, c0, d, c1, ValueRange{},
+                           [&](OpBuilder &ib, Location il, Value i, ValueRange) {
+                             Value zp = memref::LoadOp::create(ib, il, z, ValueRange{pos, i});
+                             Value zn = memref::LoadOp::create(ib, il, z, ValueRange{negRow, i});
+                             Value fp = arith::MulFOp::create(ib, il, gp, zp);
+                             Value fn = arith::MulFOp::create(ib, il, gn, zn);
+                             Value f = arith::AddFOp::create(ib, il, fp, fn);
+                             memref::StoreOp::create(ib, il, f, factors, ValueRange{r, i});
+                             scf::YieldOp::create(ib, il);
+                           });
+        for (auto [row, g] : {std::pair{pos, gp}, std::pair{negRow, gn}})
+          scf::ForOp::create(rb, l, c0, d, c1, ValueRange{},
+                             [&, row = row, g = g](OpBuilder &ib, Location il, Value i,
+                                                   ValueRange) {
+                               Value br = memref::LoadOp::create(ib, il, bc, ValueRange{r, i});
+                               Value old = memref::LoadOp::create(ib, il, dz, ValueRange{row, i});
+                               Value step = arith::MulFOp::create(ib, il, g, br);
+                               Value sum = arith::AddFOp::create(ib, il, old, step);
+                               memref::StoreOp::create(ib, il, sum, dz, ValueRange{row, i});
+                               scf::YieldOp::create(ib, il);
+                             });
+        scf::YieldOp::create(rb, l, rm.add(total[0], t.loss));
+      });
+  memref::StoreOp::create(b, loc, m.mul(rowLoop.getResult(0), scale), lossOut, ValueRange{});
+  func::ReturnOp::create(b, loc);
+}
+
+struct GenerateLossKernelsPass
+    : public locus::impl::LocusGenerateLossKernelsBase<GenerateLossKernelsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::set<BilinearVariant> variants;
+    WalkResult walk = module.walk([&](BilinearLossOp op) {
+      LossAttr loss = op.getLoss();
+      if (loss.getF() == LossFunction::InfoNCE ||
+          (loss.getNegatives() != Negatives::Next && loss.getNegatives() != Negatives::Random)) {
+        op.emitOpError() << "has no bilinear loss kernel for f = "
+                         << stringifyLossFunction(loss.getF())
+                         << ", negatives = " << stringifyNegatives(loss.getNegatives());
+        return WalkResult::interrupt();
+      }
+      variants.insert({loss.getF(), loss.getForm(), loss.getNegatives()});
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
+    if (allVariants)
+      for (LossFunction f : {LossFunction::Hinge, LossFunction::Softplus, LossFunction::Linear,
+                             LossFunction::Logistic})
+        for (LossForm form : {LossForm::Contrastive, LossForm::Difference})
+          for (Negatives negatives : {Negatives::Next, Negatives::Random})
+            variants.insert({f, form, negatives});
+    if (variants.empty())
+      return;
+    ModuleOp kernels = findKernelsModule(module);
+    if (!kernels) {
+      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+      return signalPassFailure();
+    }
+    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
+    for (const BilinearVariant &v : variants)
+      buildBilinearKernel(builder, module.getLoc(), v);
+  }
+};
+
+} // namespace

@@ -1,0 +1,45 @@
+//===- Pipeline.cpp - the pass pipeline locusc runs for the CPU -----------===//
+//
+// One definition of the compilation pipeline, used by locusc and registered
+// in locus-opt as `locus-training-pipeline`, so a lit test or a user can run
+// exactly what the compiler runs, stage by stage. A GPU target reuses the
+// block step and the kernel generators and lowers the same kernels its way.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/Target/Cpu/Pipeline.h"
+
+#include "locus/Conversion/Passes.h"
+#include "locus/Target/Cpu/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options) {
+  BlockStepOptions step;
+  step.fuseConvReluPool = options.fuseConvReluPool;
+  buildBlockStepPipeline(pm, step);
+  LocusPlanMemoryOptions plan;
+  plan.report = options.memoryReport;
+  pm.addPass(createLocusPlanMemory(plan));
+  if (options.codegen) {
+    pm.addPass(createLocusGenerateUpdateKernels());
+    pm.addPass(createLocusGeneratePoolKernels());
+    pm.addPass(createLocusGenerateReluPoolKernels());
+    LocusGenerateLossKernelsOptions loss;
+    loss.allVariants = options.allLossKernels;
+    pm.addPass(createLocusGenerateLossKernels(loss));
+    if (options.lowerKernels)
+      pm.addPass(createLocusLowerKernelsToLLVM());
+  }
+}
+
+void locus::registerTrainingPipeline() {
+  PassPipelineRegistration<TrainingPipelineOptions>(
+      "locus-training-pipeline",
+      "What locusc runs: shapes, blocks, the block step (fusion, rules, gradients), "
+      "the memory plan and, with codegen, the update, loss-pooling, relu + max-pool "
+      "and loss kernels in the LLVM dialect",
+      buildTrainingPipeline);
+}
