@@ -196,28 +196,58 @@ LogicalResult addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
   return success();
 }
 
-/// The table the runtime finds the bilinear rules' loss kernels in: one
-/// {name, kernel} record per _mlir_ciface_locus_bilinear_loss_<f>_<form>_<negatives>
-/// (locus-generate-loss-kernels; abi/BilinearLossKernels.h), and its length.
-void addBilinearLossKernelTable(llvm::Module &object) {
+/// A table of {name, kernel} records, one per _mlir_ciface_<prefix>... kernel,
+/// and its length: how the runtime finds the loss kernels
+/// (abi/LossKernels.h) by the names the passes give them.
+void addNamedKernelTable(llvm::Module &object, StringRef prefix, StringRef name,
+                         StringRef countName) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
   auto *record = llvm::StructType::get(context, {ptr, ptr});
   constexpr llvm::StringLiteral wrapper = "_mlir_ciface_";
   std::vector<llvm::Constant *> records;
   for (llvm::Function &kernel : object.functions()) {
-    StringRef name = kernel.getName();
-    if (!name.starts_with(wrapper) ||
-        !name.drop_front(wrapper.size()).starts_with("locus_bilinear_loss_"))
+    StringRef kernelName = kernel.getName();
+    if (!kernelName.consume_front(wrapper) || !kernelName.starts_with(prefix))
       continue;
-    auto *text = llvm::ConstantDataArray::getString(context, name.drop_front(wrapper.size()));
+    auto *text = llvm::ConstantDataArray::getString(context, kernelName);
     auto *global = new llvm::GlobalVariable(object, text->getType(), /*isConstant=*/true,
                                             llvm::GlobalValue::PrivateLinkage, text,
                                             "locus_kernel_name");
     records.push_back(llvm::ConstantStruct::get(record, {global, &kernel}));
   }
-  addKernelTable(object, record, records, "locus_bilinear_loss_kernels",
-                 "locus_bilinear_loss_kernel_count");
+  addKernelTable(object, record, records, name, countName);
+}
+
+/// The one {normalize, loss, adjoint} record of the InfoNCE kernels
+/// (locus-generate-infonce-kernels), or none without them.
+LogicalResult addInfoNceKernelTable(ModuleOp module, llvm::Module &object) {
+  llvm::LLVMContext &context = object.getContext();
+  llvm::Type *ptr = llvm::PointerType::get(context, 0);
+  auto *record = llvm::StructType::get(context, {ptr, ptr, ptr});
+  std::vector<llvm::Constant *> fields;
+  for (StringRef name : {"locus_infonce_normalize", "locus_infonce_loss",
+                         "locus_infonce_normalize_adjoint"})
+    if (llvm::Function *kernel = object.getFunction(("_mlir_ciface_" + name).str()))
+      fields.push_back(kernel);
+  if (!fields.empty() && fields.size() != 3)
+    return module.emitError("the InfoNCE kernels are incomplete: run "
+                            "locus-generate-infonce-kernels as a whole");
+  std::vector<llvm::Constant *> records;
+  if (!fields.empty())
+    records.push_back(llvm::ConstantStruct::get(record, fields));
+  addKernelTable(object, record, records, "locus_infonce_kernels", "locus_infonce_kernel_count");
+  return success();
+}
+
+/// The loss kernels' tables: bilinear (locus-generate-loss-kernels), goodness
+/// and InfoNCE.
+LogicalResult addLossKernelTables(ModuleOp module, llvm::Module &object) {
+  addNamedKernelTable(object, "locus_bilinear_loss_", "locus_bilinear_loss_kernels",
+                      "locus_bilinear_loss_kernel_count");
+  addNamedKernelTable(object, "locus_goodness_loss_", "locus_goodness_loss_kernels",
+                      "locus_goodness_loss_kernel_count");
+  return addInfoNceKernelTable(module, object);
 }
 
 } // namespace
@@ -254,7 +284,8 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
   if (failed(addPoolKernelTable(module, *object)) ||
       failed(addReluPoolKernelTable(module, *object)))
     return failure();
-  addBilinearLossKernelTable(*object);
+  if (failed(addLossKernelTables(module, *object)))
+    return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");
   optimize(*object, **machine, options.optLevel);

@@ -12,8 +12,8 @@
 
 namespace locus::test {
 
-inline const abi::BilinearLossKernels &compiledLosses() {
-  static const abi::BilinearLossKernels table = rt::cpu::compiledBilinearLossKernels();
+inline const abi::LossKernels &compiledLosses() {
+  static const abi::LossKernels table = rt::cpu::compiledLossKernels();
   return table;
 }
 

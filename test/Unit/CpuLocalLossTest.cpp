@@ -491,7 +491,7 @@ TEST(CpuForwardForward, LossGradientsAndFiniteDifferences) {
   const double theta = 3.0;
   const auto yp = randomVector(m * f, 31), yn = randomVector(m * f, 32);
   std::vector<float> dp(yp.size(), kNaN), dn(yn.size(), kNaN);
-  const double loss = forwardForwardLoss(theta, m, f, yp.data(), yn.data(), dp.data(), dn.data());
+  const double loss = forwardForwardLoss(compiledLosses(), theta, m, f, yp.data(), yn.data(), dp.data(), dn.data());
   const Vec p = toDouble(yp), n = toDouble(yn);
   EXPECT_REL(loss, refFF(theta, m, f, p, n), 1e-6);
   // Analytic: dL/dy = (2 y / m) * (-sigmoid(theta - G_pos) | sigmoid(G_neg - theta)).
@@ -552,7 +552,7 @@ TEST(CpuScff, LossAndFiniteDifferences) {
   const auto ap = awayFromZero(m * c * hw, 41), an = awayFromZero(m * c * hw, 42);
   std::vector<float> dp(ap.size(), kNaN), dn(an.size(), kNaN);
   const double loss =
-      scffLoss(th1, th2, lambda, m, c, hw, ap.data(), an.data(), dp.data(), dn.data());
+      scffLoss(compiledLosses(), th1, th2, lambda, m, c, hw, ap.data(), an.data(), dp.data(), dn.data());
   const Vec p = toDouble(ap), n = toDouble(an);
   EXPECT_REL(loss, refScff(th1, th2, lambda, m, c, hw, p, n), 1e-6);
   // eps (1e-6) is far below the 0.05 distance to relu's kink.
@@ -605,7 +605,7 @@ TEST(CpuInfoNce, LossAndFiniteDifferences) {
                                 std::tuple<int64_t, int64_t, double>{6, 17, 0.5}}) {
     const auto pf = randomVector(n * d, 51 + static_cast<uint32_t>(d));
     std::vector<float> dp(pf.size(), kNaN);
-    const double loss = infoNceLoss(t, n, d, pf.data(), dp.data());
+    const double loss = infoNceLoss(compiledLosses(), t, n, d, pf.data(), dp.data());
     const Vec p = toDouble(pf);
     EXPECT_REL(loss, refInfoNce(t, n, d, p), 1e-5);
     EXPECT_REL(dp, finiteDifferences([&](const Vec &v) { return refInfoNce(t, n, d, v); }, p, 1e-6),
@@ -618,10 +618,10 @@ TEST(CpuInfoNce, ScaleInvariant) {
   const int64_t n = 6, d = 5;
   auto p = randomVector(n * d, 61);
   std::vector<float> g1(p.size()), g2(p.size());
-  const double l1 = infoNceLoss(0.1, n, d, p.data(), g1.data());
+  const double l1 = infoNceLoss(compiledLosses(), 0.1, n, d, p.data(), g1.data());
   for (int64_t i = 0; i < d; ++i)
     p[2 * d + i] *= 4.0f;
-  const double l2 = infoNceLoss(0.1, n, d, p.data(), g2.data());
+  const double l2 = infoNceLoss(compiledLosses(), 0.1, n, d, p.data(), g2.data());
   EXPECT_NEAR(l1, l2, 1e-5 * std::fabs(l1));
   for (int64_t i = 0; i < d; ++i)
     EXPECT_NEAR(g2[2 * d + i] * 4.0f, g1[2 * d + i], 1e-5);

@@ -23,7 +23,7 @@ inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
                                                      uint64_t seed = 1) {
   rt::train::EngineOptions options;
   options.seed = seed;
-  options.bilinearKernels = &compiledLosses();
+  options.lossKernels = &compiledLosses();
   std::unique_ptr<rt::train::Engine> engine;
   rt::Status status = rt::train::Engine::create(model, options, engine);
   EXPECT_TRUE(status.isOk()) << status.message();
@@ -34,7 +34,7 @@ inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
 /// and poolings.
 inline rt::train::CompiledKernels compiledLossesOnly() {
   rt::train::CompiledKernels kernels;
-  kernels.bilinearLosses = &compiledLosses();
+  kernels.losses = &compiledLosses();
   return kernels;
 }
 

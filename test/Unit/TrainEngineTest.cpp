@@ -821,7 +821,7 @@ TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
   cpu::ReluPoolKernels empty{nullptr, 0};
   EngineOptions options;
   options.reluPoolKernels = &empty;
-  options.bilinearKernels = &compiledLosses();
+  options.lossKernels = &compiledLosses();
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, options, engine);
   ASSERT_FALSE(status.isOk());
@@ -1032,7 +1032,7 @@ void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
   EngineOptions options;
   options.seed = 1;
   options.kind = kind;
-  options.bilinearKernels = &compiledLosses();
+  options.lossKernels = &compiledLosses();
   options.moments = moments;
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::create(model, options, engine).isOk());
@@ -1092,7 +1092,7 @@ TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
     ModelDesc model = buildTinyModel(spec);
     EngineOptions options;
     options.seed = 4;
-    options.bilinearKernels = &compiledLosses();
+    options.lossKernels = &compiledLosses();
     std::unique_ptr<Engine> f32, bf16;
     ASSERT_TRUE(Engine::create(model, options, f32).isOk());
     options.moments = cpu::MomentFormat::BFloat16;

@@ -117,7 +117,7 @@ cl::opt<bool> fuseConvReluPool(
     cl::init(true), cl::cat(locusCategory));
 cl::opt<bool> allLossKernels(
     "all-loss-kernels",
-    cl::desc("Also compile the bilinear loss kernels the model does not use "
+    cl::desc("Also compile the loss kernels the model does not use "
              "(for tests and benchmarks that switch rules over one object)"),
     cl::Hidden, cl::cat(locusCategory));
 cl::list<std::string>

@@ -147,7 +147,7 @@ def LocusGenerateLossKernels
     Shapes are dynamic: one kernel serves every block and batch. The object
     emitter lists the kernels in the table `locus_bilinear_loss_kernels`,
     by name, where the runtime finds each block's. InfoNCE and the goodness
-    losses are not bilinear and get no kernel here; a bilinear loss with FF's
+    losses are not bilinear and get their own passes; a bilinear loss with FF's
     or SCFF's negatives is an error naming the op.
 
     With `all-variants` every (f, form, negatives) the bilinear rules define
@@ -162,6 +162,67 @@ def LocusGenerateLossKernels
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def LocusGenerateGoodnessKernels
+    : Pass<"locus-generate-goodness-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit Forward-Forward's and SCFF's goodness losses as kernels";
+  let description = [{
+    For every goodness score of a `locus.goodness_loss` in the module adds
+    to `@locus_kernels`
+    `locus_goodness_loss_<score>(pos, neg, dpos, dneg, loss, theta, theta2,
+    lambda, weight)` on the positive and negative halves of the block output
+    as [M, C, H*W] (dynamic shapes):
+
+    - `sum_squares` (FF): G = sum y^2 per row, the loss
+      1/M sum softplus(theta - G_pos) + softplus(G_neg - theta) and dL/dy;
+    - `mean_relu_squares` (SCFF): G = mean_c relu(a)^2 per location, the
+      loss softplus(th1 - G_pos) + softplus(G_neg - th2) averaged over samples
+      and locations plus lambda mean_m ||G_pos[m]||, and dL/da.
+
+    Goodness sums and the loss run in float64 in a fixed order; the loss and
+    the gradients are scaled by `weight`. The object emitter lists the
+    kernels by name in the table `locus_goodness_loss_kernels`. With
+    `all-variants` both kernels are emitted, used or not.
+  }];
+  let options = [
+    Option<"allVariants", "all-variants", "bool", /*default=*/"false",
+           "Emit both goodness kernels, not only the module's">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def LocusGenerateInfoNceKernels
+    : Pass<"locus-generate-infonce-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit BP-InfoNCE's NT-Xent loss and gradient as a kernel";
+  let description = [{
+    If the module has a `locus.infonce_loss`, adds to `@locus_kernels`
+    `locus_infonce_loss(p, dp, loss, temperature, weight)`: on the projections
+    p [N, D] (p = z W^T, a backend GEMM), the cosine similarities divided by
+    the temperature, each row's cross-entropy against its other view with
+    every other row a negative, their mean (times `weight`) into `loss`
+    and dL/dp into dp. The head's gradients (dz = dp W, dW = dp^T z) are
+    backend GEMMs after it. The object emitter lists it in the table
+    `locus_infonce_loss_kernels`. With `all-variants` it is emitted even
+    without an InfoNCE loss.
+  }];
+  let options = [
+    Option<"allVariants", "all-variants", "bool", /*default=*/"false",
+           "Emit the kernel even if the module has no InfoNCE loss">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",

@@ -20,6 +20,8 @@
 // are arguments, so one kernel serves every block with that rule.
 //
 //===----------------------------------------------------------------------===//
+#include "ScalarMath.h"
+
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
 #include "locus/Dialect/Locus/IR/LocusOps.h"
@@ -41,6 +43,8 @@ namespace locus {
 
 using namespace mlir;
 using namespace locus;
+using locus::kernels::dotRows;
+using locus::kernels::F64;
 
 namespace {
 
@@ -56,66 +60,6 @@ struct BilinearVariant {
     return ("locus_bilinear_loss_" + stringifyLossFunction(f) + "_" + stringifyLossForm(form) +
             "_" + stringifyNegatives(negatives))
         .str();
-  }
-};
-
-/// Scalar float64 arithmetic for the per-row terms. Every helper creates its
-/// operands' ops before its own, in source order (C++ leaves the order of
-/// function arguments open, and the kernels' IR should not depend on the host
-/// compiler): callers name intermediate values.
-struct F64 {
-  OpBuilder &b;
-  Location loc;
-  Value c(double v) { return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v)); }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
-  Value max(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
-  Value lt(Value x, double y) {
-    Value limit = c(y);
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, limit);
-  }
-  Value gt(Value x, double y) {
-    Value limit = c(y);
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, limit);
-  }
-  /// cond ? x : y on constants.
-  Value select(Value cond, double x, double y) {
-    Value then = c(x);
-    Value otherwise = c(y);
-    return arith::SelectOp::create(b, loc, cond, then, otherwise);
-  }
-  /// max(x, 0) + ...: relu.
-  Value relu(Value x) {
-    Value zero = c(0.0);
-    return max(zero, x);
-  }
-  /// softplus(x) = max(x, 0) + log1p(exp(-|x|)), exact for large |x|.
-  Value softplus(Value x) {
-    Value e = expNegAbs(x);
-    Value tail = math::Log1pOp::create(b, loc, e);
-    Value zero = c(0.0);
-    Value head = max(x, zero);
-    return add(head, tail);
-  }
-  /// sigmoid(x) without overflow: 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x)
-  /// below, both from e = e^-|x|.
-  Value sigmoid(Value x) {
-    Value e = expNegAbs(x);
-    Value one = c(1.0);
-    Value denom = add(one, e);
-    Value positive = arith::DivFOp::create(b, loc, one, denom);
-    Value negative = arith::DivFOp::create(b, loc, e, denom);
-    Value zero = c(0.0);
-    Value isPositive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x, zero);
-    return arith::SelectOp::create(b, loc, isPositive, positive, negative);
-  }
-
-private:
-  Value expNegAbs(Value x) {
-    Value magnitude = math::AbsFOp::create(b, loc, x);
-    return math::ExpOp::create(b, loc, neg(magnitude));
   }
 };
 
@@ -194,26 +138,6 @@ RowTerm rowTerm(F64 &m, const BilinearVariant &v, Value uPos, Value uNeg, Value 
     return t;
   }
   }
-}
-
-/// sum_i f64(a[ra, i]) * f64(b[rb, i]) over i < d.
-Value dotRows(OpBuilder &b, Location loc, Value a, Value ra, Value bm, Value rb, Value d) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value init = arith::ConstantOp::create(b, loc, b.getF64FloatAttr(0.0));
-  auto loop = scf::ForOp::create(
-      b, loc, zero, d, one, ValueRange{init},
-      [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
-        Type f64 = nb.getF64Type();
-        Value xs = memref::LoadOp::create(nb, l, a, ValueRange{ra, i});
-        Value x = arith::ExtFOp::create(nb, l, f64, xs);
-        Value ys = memref::LoadOp::create(nb, l, bm, ValueRange{rb, i});
-        Value y = arith::ExtFOp::create(nb, l, f64, ys);
-        Value product = arith::MulFOp::create(nb, l, x, y);
-        Value sum = arith::AddFOp::create(nb, l, acc[0], product);
-        scf::YieldOp::create(nb, l, sum);
-      });
-  return loop.getResult(0);
 }
 
 void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant &v) {

@@ -30,6 +30,12 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     LocusGenerateLossKernelsOptions loss;
     loss.allVariants = options.allLossKernels;
     pm.addPass(createLocusGenerateLossKernels(loss));
+    LocusGenerateGoodnessKernelsOptions goodness;
+    goodness.allVariants = options.allLossKernels;
+    pm.addPass(createLocusGenerateGoodnessKernels(goodness));
+    LocusGenerateInfoNceKernelsOptions infoNce;
+    infoNce.allVariants = options.allLossKernels;
+    pm.addPass(createLocusGenerateInfoNceKernels(infoNce));
     if (options.lowerKernels)
       pm.addPass(createLocusLowerKernelsToLLVM());
   }

@@ -1,8 +1,9 @@
 //===- LocalLoss.cpp - the local losses and their gradients ---------------===//
 //
-// See LocalLoss.h and METHOD.md sections 1-2. Scores and losses are
-// accumulated in double; the two large products of the bilinear rules
-// (B c for all rows, and dL/dB = A^T c) are SGEMMs.
+// See LocalLoss.h and METHOD.md sections 1-2. The losses and their
+// gradients are the kernels locusc generates (abi/LossKernels.h); this file
+// finds them, checks their inputs and runs the two large products of the
+// bilinear rules around them (B c for all rows, and dL/dB = A^T c: SGEMMs).
 //
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/cpu/LocalLoss.h"
@@ -21,29 +22,6 @@
 namespace locus::rt::cpu {
 
 namespace {
-
-inline double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); }
-
-inline double sigmoid(double x) {
-  if (x >= 0.0)
-    return 1.0 / (1.0 + std::exp(-x));
-  const double e = std::exp(x);
-  return e / (1.0 + e);
-}
-
-inline double dotDouble(const float *a, const float *b, int64_t n) {
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += static_cast<double>(a[i]) * b[i];
-    s1 += static_cast<double>(a[i + 1]) * b[i + 1];
-    s2 += static_cast<double>(a[i + 2]) * b[i + 2];
-    s3 += static_cast<double>(a[i + 3]) * b[i + 3];
-  }
-  for (; i < n; ++i)
-    s0 += static_cast<double>(a[i]) * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
 
 /// Scratch buffers reused across calls on one thread.
 float *scratch(std::vector<float> &buf, int64_t floats) {
@@ -72,7 +50,7 @@ namespace {
 
 /// The kernel of cfg, or null where the object has none or Random negatives
 /// come without a valid row per view (the kernel reads them unchecked).
-const abi::BilinearLossKernel *findKernel(const abi::BilinearLossKernels &kernels,
+const abi::BilinearLossKernel *findKernel(const abi::LossKernels &kernels,
                                           const BilinearLossConfig &cfg, int64_t n,
                                           const int32_t *negIndex) {
   if (cfg.negatives == Negatives::Random) {
@@ -82,7 +60,7 @@ const abi::BilinearLossKernel *findKernel(const abi::BilinearLossKernels &kernel
       if (negIndex[r] < 0 || negIndex[r] >= n)
         return nullptr;
   }
-  return kernels.find(bilinearLossKernelName(cfg));
+  return kernels.bilinear.find(bilinearLossKernelName(cfg));
 }
 
 /// bc = rows B c[r] (the GEMM primitive), then the generated kernel: the
@@ -109,7 +87,7 @@ double runKernel(const abi::BilinearLossKernel &kernel, const BilinearLossConfig
 
 } // namespace
 
-double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+double bilinearLoss(const abi::LossKernels &kernels, const BilinearLossConfig &cfg,
                     int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
                     const float *proj, const int32_t *negIndex, float *dz, float *dproj,
                     bool accumulate) {
@@ -117,7 +95,7 @@ double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossC
                       accumulate);
 }
 
-double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+double bilinearLoss(const abi::LossKernels &kernels, const BilinearLossConfig &cfg,
                     int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
                     const float *proj, const int32_t *negIndex, float *dz, float *dproj,
                     bool accumulateDz, bool accumulateDProj) {
@@ -138,7 +116,7 @@ double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossC
   return loss;
 }
 
-double bilinearLossFactors(const abi::BilinearLossKernels &kernels,
+double bilinearLossFactors(const abi::LossKernels &kernels,
                            const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
                            const float *z, const float *c, const float *proj,
                            const int32_t *negIndex, float *dz, float *rowFactors,
@@ -151,134 +129,67 @@ double bilinearLossFactors(const abi::BilinearLossKernels &kernels,
   return runKernel(*kernel, cfg, n, d, dc, z, c, proj, negIndex, dz, accumulateDz, rowFactors);
 }
 
-double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
-                          const float *yNeg, float *dyPos, float *dyNeg) {
-  if (m <= 0)
+namespace {
+/// Runs a goodness kernel on [m, c, hw] halves.
+double runGoodness(const abi::GoodnessLossKernel *kernel, double theta, double theta2,
+                   double lambda, double weight, int64_t m, int64_t c, int64_t hw,
+                   const float *pos, const float *neg, float *dPos, float *dNeg) {
+  if (!kernel)
+    return std::numeric_limits<double>::quiet_NaN();
+  if (m <= 0 || c <= 0 || hw <= 0)
     return 0.0;
-  double total = 0.0;
-  const double inv = 1.0 / static_cast<double>(m);
-  for (int64_t r = 0; r < m; ++r) {
-    const float *yp = yPos + r * f, *yn = yNeg + r * f;
-    const double gp = dotDouble(yp, yp, f), gn = dotDouble(yn, yn, f);
-    total += softplus(theta - gp) + softplus(gn - theta);
-    const float sp = static_cast<float>(-2.0 * sigmoid(theta - gp) * inv);
-    const float sn = static_cast<float>(2.0 * sigmoid(gn - theta) * inv);
-    float *dp = dyPos + r * f, *dn = dyNeg + r * f;
-    for (int64_t i = 0; i < f; ++i)
-      dp[i] = sp * yp[i];
-    for (int64_t i = 0; i < f; ++i)
-      dn[i] = sn * yn[i];
-  }
-  return total * inv;
+  abi::MemRef3F32 posRef = abi::memref3(const_cast<float *>(pos), m, c, hw);
+  abi::MemRef3F32 negRef = abi::memref3(const_cast<float *>(neg), m, c, hw);
+  abi::MemRef3F32 dPosRef = abi::memref3(dPos, m, c, hw);
+  abi::MemRef3F32 dNegRef = abi::memref3(dNeg, m, c, hw);
+  double loss = 0.0;
+  abi::MemRef0F64 lossRef{&loss, &loss, 0};
+  kernel->run(&posRef, &negRef, &dPosRef, &dNegRef, &lossRef, theta, theta2, lambda, weight);
+  return loss;
+}
+} // namespace
+
+double forwardForwardLoss(const abi::LossKernels &kernels, double theta, int64_t m, int64_t f,
+                          const float *yPos, const float *yNeg, float *dyPos, float *dyNeg,
+                          double weight) {
+  return runGoodness(kernels.goodness.find(abi::goodnessLossKernelName("sum_squares")), theta,
+                     0.0, 0.0, weight, m, f, 1, yPos, yNeg, dyPos, dyNeg);
 }
 
-double scffLoss(double th1, double th2, double lambda, int64_t m, int64_t c, int64_t hw,
-                const float *aPos, const float *aNeg, float *daPos, float *daNeg) {
-  if (m <= 0 || hw <= 0 || c <= 0)
-    return 0.0;
-  const double invC = 1.0 / static_cast<double>(c);
-  const double invMl = 1.0 / static_cast<double>(m * hw);
-  const double invM = 1.0 / static_cast<double>(m);
-  std::vector<double> gp(static_cast<size_t>(hw)), gn(static_cast<size_t>(hw));
-  std::vector<float> dgp(static_cast<size_t>(hw)), dgn(static_cast<size_t>(hw));
-  double total = 0.0;
-  for (int64_t s = 0; s < m; ++s) {
-    const float *ap = aPos + s * c * hw, *an = aNeg + s * c * hw;
-    std::fill(gp.begin(), gp.end(), 0.0);
-    std::fill(gn.begin(), gn.end(), 0.0);
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t l = 0; l < hw; ++l) {
-        const double vp = std::max(ap[ch * hw + l], 0.0f), vn = std::max(an[ch * hw + l], 0.0f);
-        gp[l] += vp * vp;
-        gn[l] += vn * vn;
-      }
-    double norm2 = 0.0;
-    for (int64_t l = 0; l < hw; ++l) {
-      gp[l] *= invC;
-      gn[l] *= invC;
-      norm2 += gp[l] * gp[l];
-    }
-    const double norm = std::sqrt(norm2);
-    total += lambda * norm * invM;
-    for (int64_t l = 0; l < hw; ++l) {
-      total += (softplus(th1 - gp[l]) + softplus(gn[l] - th2)) * invMl;
-      double dp = -sigmoid(th1 - gp[l]) * invMl;
-      if (norm > 0.0)
-        dp += lambda * invM * gp[l] / norm;
-      const double dn = sigmoid(gn[l] - th2) * invMl;
-      // dG/da = (2 / C) relu(a)
-      dgp[l] = static_cast<float>(2.0 * invC * dp);
-      dgn[l] = static_cast<float>(2.0 * invC * dn);
-    }
-    float *dp = daPos + s * c * hw, *dn = daNeg + s * c * hw;
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t l = 0; l < hw; ++l) {
-        dp[ch * hw + l] = dgp[l] * std::max(ap[ch * hw + l], 0.0f);
-        dn[ch * hw + l] = dgn[l] * std::max(an[ch * hw + l], 0.0f);
-      }
-  }
-  return total;
+double scffLoss(const abi::LossKernels &kernels, double th1, double th2, double lambda,
+                int64_t m, int64_t c, int64_t hw, const float *aPos, const float *aNeg,
+                float *daPos, float *daNeg, double weight) {
+  return runGoodness(kernels.goodness.find(abi::goodnessLossKernelName("mean_relu_squares")),
+                     th1, th2, lambda, weight, m, c, hw, aPos, aNeg, daPos, daNeg);
 }
 
-double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp) {
+double infoNceLoss(const abi::LossKernels &kernels, double temperature, int64_t n, int64_t d,
+                   const float *p, float *dp, double weight) {
+  const abi::InfoNceKernels *kernel = kernels.infoNce;
+  if (!kernel)
+    return std::numeric_limits<double>::quiet_NaN();
   if (n <= 1 || d <= 0)
     return 0.0;
-  const int64_t half = n / 2;
-  const double invT = 1.0 / temperature;
   thread_local std::vector<float> buf;
+  thread_local std::vector<double> normBuf;
   float *ph = scratch(buf, 2 * n * d + 2 * n * n);
   float *dph = ph + n * d;
   float *sim = dph + n * d;
   float *dsim = sim + n * n;
-  std::vector<double> norm(static_cast<size_t>(n));
-  for (int64_t r = 0; r < n; ++r) {
-    // F.normalize: p / max(||p||, 1e-12).
-    norm[r] = std::max(std::sqrt(dotDouble(p + r * d, p + r * d, d)), 1e-12);
-    const float inv = static_cast<float>(1.0 / norm[r]);
-    for (int64_t i = 0; i < d; ++i)
-      ph[r * d + i] = p[r * d + i] * inv;
-  }
+  normBuf.resize(static_cast<size_t>(n));
+  abi::MemRef2F32 pRef = abi::memref2(const_cast<float *>(p), n, d);
+  abi::MemRef2F32 phRef = abi::memref2(ph, n, d), dphRef = abi::memref2(dph, n, d);
+  abi::MemRef2F32 simRef = abi::memref2(sim, n, n), dsimRef = abi::memref2(dsim, n, n);
+  abi::MemRef2F32 dpRef = abi::memref2(dp, n, d);
+  abi::MemRef1F64 normRef = abi::memref1(normBuf.data(), n);
+  double loss = 0.0;
+  abi::MemRef0F64 lossRef{&loss, &loss, 0};
+  kernel->normalize(&pRef, &phRef, &normRef);
   gemm(false, true, n, n, d, 1.0f, ph, ph, 0.0f, sim);
-  double total = 0.0;
-  std::vector<double> row(static_cast<size_t>(n));
-  for (int64_t r = 0; r < n; ++r) {
-    const int64_t pr = (r + half) % n;
-    double mx = -std::numeric_limits<double>::infinity();
-    for (int64_t j = 0; j < n; ++j)
-      if (j != r) {
-        row[j] = sim[r * n + j] * invT;
-        mx = std::max(mx, row[j]);
-      }
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; ++j)
-      if (j != r)
-        sum += std::exp(row[j] - mx);
-    total += mx + std::log(sum) - row[pr];
-    for (int64_t j = 0; j < n; ++j) {
-      double g = j == r ? 0.0 : std::exp(row[j] - mx) / sum;
-      if (j == pr)
-        g -= 1.0;
-      dsim[r * n + j] = static_cast<float>(g * invT / static_cast<double>(n));
-    }
-  }
-  // dL/dph = (dS + dS^T) ph; symmetrise dS in place.
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = r; j < n; ++j) {
-      const float s = dsim[r * n + j] + dsim[j * n + r];
-      dsim[r * n + j] = s;
-      dsim[j * n + r] = s;
-    }
+  kernel->loss(&simRef, &dsimRef, &lossRef, temperature, weight);
   gemm(false, false, n, d, n, 1.0f, dsim, ph, 0.0f, dph);
-  for (int64_t r = 0; r < n; ++r) {
-    const float *u = ph + r * d, *g = dph + r * d;
-    const double proj = dotDouble(u, g, d);
-    const bool clamped = norm[r] <= 1e-12;
-    const float inv = static_cast<float>(1.0 / norm[r]);
-    float *out = dp + r * d;
-    for (int64_t i = 0; i < d; ++i)
-      out[i] = clamped ? g[i] * inv : (g[i] - static_cast<float>(proj) * u[i]) * inv;
-  }
-  return total / static_cast<double>(n);
+  kernel->adjoint(&phRef, &dphRef, &normRef, &dpRef);
+  return loss;
 }
 
 } // namespace locus::rt::cpu

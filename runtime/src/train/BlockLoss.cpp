@@ -14,14 +14,14 @@ double infoNceBlockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z,
   int64_t n = z.shape().n, d = z.shape().c;
   Tensor p = ctx.allocate(z.shape()), dp = ctx.allocate(z.shape());
   cpu::gemm(false, true, n, d, d, 1.0f, z.data(), proj.projection, 0.0f, p.data());
-  double value = loss.weight * cpu::infoNceLoss(loss.temperature, n, d, p.data(), dp.data());
-  float w = static_cast<float>(loss.weight);
+  double value = cpu::infoNceLoss(*ctx.lossKernels, loss.temperature, n, d, p.data(), dp.data(),
+                                  loss.weight);
   dz = ctx.allocate(z.shape());
-  cpu::gemm(false, false, n, d, d, w, dp.data(), proj.projection, 0.0f, dz.data());
+  cpu::gemm(false, false, n, d, d, 1.0f, dp.data(), proj.projection, 0.0f, dz.data());
   Tensor scratch;
   Tensor *dW = proj.dProjection ? proj.dProjection : &scratch;
   *dW = ctx.allocate(Shape4{d, d, 1, 1});
-  cpu::gemm(true, false, d, d, n, w, dp.data(), z.data(), 0.0f, dW->data());
+  cpu::gemm(true, false, d, d, n, 1.0f, dp.data(), z.data(), 0.0f, dW->data());
   return value;
 }
 } // namespace
@@ -41,13 +41,13 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
     // tile by tile from factors^T c. B is read by the factors before it is
     // updated, so the result equals forming dL/dB and stepping.
     Tensor factors = ctx.allocate(Shape4{n, d, 1, 1});
-    double value = cpu::bilinearLossFactors(*ctx.bilinearKernels, cfg, n, d, dc, z.data(), c.data(), proj.projection,
+    double value = cpu::bilinearLossFactors(*ctx.lossKernels, cfg, n, d, dc, z.data(), c.data(), proj.projection,
                                             negIndex, dz.data(), factors.data(),
                                             /*accumulateDz=*/false);
     adam->stepOuterProduct(proj.fused.step, d, dc, n, factors.data(), c.data(), proj.projection,
                            proj.fused.moments);
     if (loss.context == "both") {
-      value += cpu::bilinearLossFactors(*ctx.bilinearKernels, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
+      value += cpu::bilinearLossFactors(*ctx.lossKernels, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
                                         dz.data(), factors.data(), /*accumulateDz=*/true);
       adam->stepOuterProduct(proj.fused.step, d, d, n, factors.data(), z.data(), proj.lateral,
                              proj.fused.lateralMoments);
@@ -58,7 +58,7 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
   Tensor scratch;
   Tensor *dB = proj.dProjection ? proj.dProjection : &scratch;
   *dB = ctx.allocate(Shape4{d, dc, 1, 1});
-  double value = cpu::bilinearLoss(*ctx.bilinearKernels, cfg, n, d, dc, z.data(), c.data(), proj.projection, negIndex,
+  double value = cpu::bilinearLoss(*ctx.lossKernels, cfg, n, d, dc, z.data(), c.data(), proj.projection, negIndex,
                                    dz.data(), dB->data(), /*accumulate=*/false);
   if (loss.context == "both") {
     // L = L_DFB + L_lat: the lateral term adds its dz to the feedback term's.
@@ -66,7 +66,7 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
     Tensor *dLat = proj.dLateral ? proj.dLateral : &scratchLat;
     // With accumulate the kernel adds into dLat too: start it from zero.
     *dLat = ctx.zeros(Shape4{d, d, 1, 1});
-    value += cpu::bilinearLoss(*ctx.bilinearKernels, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
+    value += cpu::bilinearLoss(*ctx.lossKernels, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
                                dz.data(), dLat->data(), /*accumulate=*/true);
   }
   return value;

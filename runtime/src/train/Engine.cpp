@@ -111,21 +111,33 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
               block.name, i, s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]));
       }
   }
-  // The bilinear rules' loss and gradient exist only as compiled kernels.
+  // Every loss and its gradient exist only as compiled kernels.
   for (size_t l = 0; l < model.blocks.size(); ++l) {
     const BlockDesc &block = model.blocks[l];
     bool evaluated = model.blocks.back().loss.mode != "global" || l + 1 == model.blocks.size();
-    if (!evaluated || block.loss.score != "bilinear")
+    if (!evaluated)
       continue;
-    std::string name = cpu::bilinearLossKernelName(bilinearConfig(block.loss));
-    if (!options.bilinearKernels || !options.bilinearKernels->find(name))
+    const abi::LossKernels *kernels = options.lossKernels;
+    std::string name;
+    bool found = false;
+    if (block.loss.score == "bilinear") {
+      name = cpu::bilinearLossKernelName(bilinearConfig(block.loss));
+      found = kernels && kernels->bilinear.find(name);
+    } else if (block.loss.score == "cosine") {
+      name = "locus_infonce_loss";
+      found = kernels && kernels->infoNce;
+    } else {
+      name = abi::goodnessLossKernelName(block.loss.score);
+      found = kernels && kernels->goodness.find(name);
+    }
+    if (!found)
       return Status::error(fmt::format(
-          "the compiled model has no bilinear loss kernel '{}' for block '{}' (rule {}); "
-          "recompile it with this locusc",
+          "the compiled model has no loss kernel '{}' for block '{}' (rule {}); recompile it "
+          "with this locusc",
           name, block.name, block.loss.rule));
   }
   std::unique_ptr<Engine> engine(new Engine(model, options));
-  engine->ctx_->bilinearKernels = options.bilinearKernels;
+  engine->ctx_->lossKernels = options.lossKernels;
   engine->ctx_->poolKernels = options.poolKernels;
   engine->ctx_->reluPoolKernels = options.reluPoolKernels;
   engine->global_ = model.blocks.back().loss.mode == "global";

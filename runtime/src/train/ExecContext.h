@@ -2,7 +2,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 #define LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 
-#include "locus/runtime/abi/BilinearLossKernels.h"
+#include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/train/Tensor.h"
@@ -21,7 +21,7 @@ struct ExecContext {
   const cpu::ReluPoolKernels *reluPoolKernels = nullptr;
   /// The model's compiled bilinear loss kernels (Engine::create checks that
   /// every bilinear block has its kernel here).
-  const abi::BilinearLossKernels *bilinearKernels = nullptr;
+  const abi::LossKernels *lossKernels = nullptr;
 
   Tensor allocate(Shape4 shape) const { return Tensor::allocate(memory, shape); }
   Tensor zeros(Shape4 shape) const { return Tensor::zeros(memory, shape); }

@@ -121,15 +121,11 @@ double goodnessLoss(ExecContext &ctx, GoodnessRule rule, const LossDesc &loss, c
   float *dPos = dy.data(), *dNeg = dy.data() + m * row;
   double value =
       rule == GoodnessRule::ForwardForward
-          ? cpu::forwardForwardLoss(loss.theta, m, row, pos, neg, dPos, dNeg)
-          : cpu::scffLoss(loss.theta, loss.theta2, loss.lambda, m, s.c, s.h * s.w, pos, neg,
-                          dPos, dNeg);
-  if (loss.weight != 1.0) {
-    const float w = static_cast<float>(loss.weight);
-    for (int64_t i = 0; i < s.count(); ++i)
-      dy.data()[i] *= w;
-  }
-  return loss.weight * value;
+          ? cpu::forwardForwardLoss(*ctx.lossKernels, loss.theta, m, row, pos, neg, dPos, dNeg,
+                                    loss.weight)
+          : cpu::scffLoss(*ctx.lossKernels, loss.theta, loss.theta2, loss.lambda, m, s.c,
+                          s.h * s.w, pos, neg, dPos, dNeg, loss.weight);
+  return value;
 }
 
 Tensor leadingRows(ExecContext &ctx, const Tensor &t, int64_t rows) {

@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
   static const cpu::UpdateKernels update = cpu::compiledUpdateKernels();
   static const cpu::LossPoolKernels lossPools = cpu::compiledLossPoolKernels();
   static const cpu::ReluPoolKernels reluPools = cpu::compiledReluPoolKernels();
-  static const locus::abi::BilinearLossKernels bilinearLosses = cpu::compiledBilinearLossKernels();
+  static const locus::abi::LossKernels losses = cpu::compiledLossKernels();
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
-                                     {&update, &lossPools, &reluPools, &bilinearLosses});
+                                     {&update, &lossPools, &reluPools, &losses});
 }

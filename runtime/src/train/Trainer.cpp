@@ -101,7 +101,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   engineOptions.kernels = kernels.update;
   engineOptions.poolKernels = kernels.lossPools;
   engineOptions.reluPoolKernels = kernels.reluPools;
-  engineOptions.bilinearKernels = kernels.bilinearLosses;
+  engineOptions.lossKernels = kernels.losses;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars

@@ -27,8 +27,8 @@ struct TrainingPipelineOptions
       llvm::cl::init(true)};
   Option<bool> allLossKernels{
       *this, "all-loss-kernels",
-      llvm::cl::desc("With codegen, compile every bilinear loss kernel, not only the "
-                     "model's (for the runtime's tests and benchmarks)"),
+      llvm::cl::desc("With codegen, compile every loss kernel (bilinear, goodness, "
+                     "InfoNCE), not only the model's (for the runtime's tests and benchmarks)"),
       llvm::cl::init(false)};
 };
 

@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
     auto z = random(n * d, 5, 0.05f), proj = random(d * d, 6, 1e-3f);
     std::vector<float> dz(n * d), dproj(d * d), factors(n * d), m(d * d), v(d * d);
     BilinearLossConfig cfg;
-    const locus::abi::BilinearLossKernels losses = compiledBilinearLossKernels();
+    const locus::abi::LossKernels losses = compiledLossKernels();
     AdamW opt;
     int64_t t = 1;
     const double tLoss = best(repeats, [&] {

@@ -3,7 +3,7 @@
 // The C entry points that locus-generate-update-kernels emits (with
 // llvm.emit_c_interface) into the object locusc writes, and the tables of
 // locus-generate-pool-kernels' loss poolings, locus-generate-relu-pool-kernels'
-// block epilogues and locus-generate-loss-kernels' bilinear losses. Only a
+// block epilogues and the loss kernels (abi/LossKernels.h). Only a
 // program linked with such an object may call these functions: the training
 // binary's main and the tests of the compiled kernels.
 //
@@ -11,7 +11,7 @@
 #ifndef LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 #define LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 
-#include "locus/runtime/abi/BilinearLossKernels.h"
+#include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
@@ -31,6 +31,10 @@ extern const locus::rt::cpu::ReluPoolKernel locus_relu_pool_kernels[];
 extern const int64_t locus_relu_pool_kernel_count;
 extern const locus::abi::BilinearLossKernel locus_bilinear_loss_kernels[];
 extern const int64_t locus_bilinear_loss_kernel_count;
+extern const locus::abi::GoodnessLossKernel locus_goodness_loss_kernels[];
+extern const int64_t locus_goodness_loss_kernel_count;
+extern const locus::abi::InfoNceKernels locus_infonce_kernels[];
+extern const int64_t locus_infonce_kernel_count;
 }
 
 namespace locus::rt::cpu {
@@ -48,8 +52,11 @@ inline ReluPoolKernels compiledReluPoolKernels() {
   return ReluPoolKernels{locus_relu_pool_kernels, locus_relu_pool_kernel_count};
 }
 
-inline abi::BilinearLossKernels compiledBilinearLossKernels() {
-  return abi::BilinearLossKernels{locus_bilinear_loss_kernels, locus_bilinear_loss_kernel_count};
+inline abi::LossKernels compiledLossKernels() {
+  return abi::LossKernels{
+      {locus_bilinear_loss_kernels, locus_bilinear_loss_kernel_count},
+      {locus_goodness_loss_kernels, locus_goodness_loss_kernel_count},
+      locus_infonce_kernel_count ? &locus_infonce_kernels[0] : nullptr};
 }
 
 } // namespace locus::rt::cpu

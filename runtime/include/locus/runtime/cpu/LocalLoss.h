@@ -11,7 +11,7 @@
 #ifndef LOCUS_RUNTIME_CPU_LOCALLOSS_H
 #define LOCUS_RUNTIME_CPU_LOCALLOSS_H
 
-#include "locus/runtime/abi/BilinearLossKernels.h"
+#include "locus/runtime/abi/LossKernels.h"
 
 #include <cstdint>
 #include <string>
@@ -35,7 +35,7 @@ enum class Negatives { Next, Random, Hybrid, Roll };
 ///
 /// The runtime computes none of this: the scores, the loss and its gradient
 /// are the kernel locusc generated for (f, form, negatives)
-/// (abi/BilinearLossKernels.h). The functions below run the GEMM primitives
+/// (abi/LossKernels.h). The functions below run the GEMM primitives
 /// around it: bc = B c before, dL/dB = factors^T c after.
 struct BilinearLossConfig {
   LossFunction f = LossFunction::Hinge;
@@ -54,7 +54,7 @@ std::string bilinearLossKernelName(const BilinearLossConfig &cfg);
 /// fixed projection: no dL/dB is computed). A configuration without a kernel
 /// in `kernels` (Hybrid/Roll negatives, InfoNCE, a variant the object lacks)
 /// or Random negatives without a valid negIndex return NaN and write nothing.
-double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+double bilinearLoss(const abi::LossKernels &kernels, const BilinearLossConfig &cfg,
                     int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
                     const float *proj, const int32_t *negIndex, float *dz, float *dproj,
                     bool accumulate);
@@ -62,7 +62,7 @@ double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossC
 /// The same with separate accumulation flags: CLAPP++both sums the DFB and the
 /// lateral term into one dz, but each term has its own projection, so its
 /// second call is (accumulateDz = true, accumulateDProj = false).
-double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossConfig &cfg,
+double bilinearLoss(const abi::LossKernels &kernels, const BilinearLossConfig &cfg,
                     int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
                     const float *proj, const int32_t *negIndex, float *dz, float *dproj,
                     bool accumulateDz, bool accumulateDProj);
@@ -73,28 +73,35 @@ double bilinearLoss(const abi::BilinearLossKernels &kernels, const BilinearLossC
 /// dL/dB = rowFactors^T c. AdamW::stepOuterProduct(t, D, Dc, N, rowFactors, c,
 /// ...) then updates B from them directly (same result as bilinearLoss +
 /// AdamW::step, without writing and re-reading dL/dB).
-double bilinearLossFactors(const abi::BilinearLossKernels &kernels,
+double bilinearLossFactors(const abi::LossKernels &kernels,
                            const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
                            const float *z, const float *c, const float *proj,
                            const int32_t *negIndex, float *dz, float *rowFactors,
                            bool accumulateDz);
 
+/// The goodness and InfoNCE losses below run locusc's kernels from
+/// `kernels` too; without the kernel they return NaN and write nothing.
+/// `weight` scales the loss and the gradients.
+
 /// Forward-Forward on the block output y [N, F] (F = C*H*W), pos rows and neg
 /// rows given separately (each [M, F]): G = sum y^2,
 /// L = 1/M sum softplus(theta - G_pos) + softplus(G_neg - theta).
-double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
-                          const float *yNeg, float *dyPos, float *dyNeg);
+double forwardForwardLoss(const abi::LossKernels &kernels, double theta, int64_t m, int64_t f,
+                          const float *yPos, const float *yNeg, float *dyPos, float *dyNeg,
+                          double weight = 1.0);
 
 /// SCFF on pre-activations a [M, C, H*W] for pos and neg: per location
 /// G = mean_c relu(a)^2, L = mean over (m, location) of softplus(th1 - G_pos)
 /// + softplus(G_neg - th2) + lambda * mean_m ||G_pos[m]||_2 (norm over locations).
-double scffLoss(double th1, double th2, double lambda, int64_t m, int64_t c, int64_t hw,
-                const float *aPos, const float *aNeg, float *daPos, float *daNeg);
+double scffLoss(const abi::LossKernels &kernels, double th1, double th2, double lambda,
+                int64_t m, int64_t c, int64_t hw, const float *aPos, const float *aNeg,
+                float *daPos, float *daNeg, double weight = 1.0);
 
 /// InfoNCE (BP-InfoNCE, SimCLR's NT-Xent) on projections p [N, D]: cosine
 /// similarities / temperature, positive pair (r, (r+B) mod N), all other rows
 /// negatives, mean cross-entropy over rows. Writes dL/dp.
-double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp);
+double infoNceLoss(const abi::LossKernels &kernels, double temperature, int64_t n, int64_t d,
+                   const float *p, float *dp, double weight = 1.0);
 
 } // namespace locus::rt::cpu
 

@@ -19,7 +19,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/abi/BilinearLossKernels.h"
+#include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
 #include "locus/runtime/cpu/PoolKernels.h"
@@ -60,7 +60,7 @@ struct EngineOptions {
   const cpu::ReluPoolKernels *reluPoolKernels = nullptr;
   /// The model's compiled bilinear loss kernels: required by every rule with a
   /// bilinear score (the runtime has no loss of its own; Engine::create checks).
-  const abi::BilinearLossKernels *bilinearKernels = nullptr;
+  const abi::LossKernels *lossKernels = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

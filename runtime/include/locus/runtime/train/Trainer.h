@@ -12,7 +12,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/PoolKernels.h"
-#include "locus/runtime/abi/BilinearLossKernels.h"
+#include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Options.h"
@@ -30,7 +30,7 @@ struct CompiledKernels {
   const cpu::UpdateKernels *update = nullptr;
   const cpu::LossPoolKernels *lossPools = nullptr;
   const cpu::ReluPoolKernels *reluPools = nullptr;
-  const abi::BilinearLossKernels *bilinearLosses = nullptr;
+  const abi::LossKernels *losses = nullptr;
 };
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,

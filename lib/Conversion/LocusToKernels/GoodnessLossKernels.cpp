@@ -1,0 +1,254 @@
+//===- GoodnessLossKernels.cpp - FF's and SCFF's goodness losses ----------===//
+//
+// Problem: `locus.goodness_loss` (Forward-Forward, SCFF) is a loss and a
+// gradient on the block output itself; the runtime must not compute it.
+//
+// Method: one kernel per goodness score the module uses, on the positive and
+// negative halves of the block output seen as [M, C, HW]:
+//
+//   sum_squares (FF):        G[m] = sum y^2 (float64), per row
+//     L = 1/M sum softplus(theta - G_pos) + softplus(G_neg - theta)
+//     dy = -2 sigmoid(theta - G_pos) / M * y_pos,  2 sigmoid(G_neg - theta) / M * y_neg
+//   mean_relu_squares (SCFF): G[m, l] = 1/C sum_c relu(a)^2 per location
+//     L = mean over (m, l) of softplus(th1 - G_pos) + softplus(G_neg - th2)
+//         + lambda mean_m ||G_pos[m]||_2
+//     da = (2 / C) dL/dG relu(a)
+//
+// scaled by the loss weight. Sums run in float64 in a fixed order, so the
+// result does not depend on the vector width the target picks.
+//
+//===----------------------------------------------------------------------===//
+#include "ScalarMath.h"
+
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
+#include "locus/Conversion/Passes.h"
+#include "locus/Dialect/Locus/IR/LocusOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <set>
+
+namespace locus {
+#define GEN_PASS_DEF_LOCUSGENERATEGOODNESSKERNELS
+#include "locus/Conversion/Passes.h.inc"
+} // namespace locus
+
+using namespace mlir;
+using namespace locus;
+using locus::kernels::F64;
+using locus::kernels::forEach;
+using locus::kernels::sumOver;
+
+namespace {
+
+/// The arguments every goodness kernel takes, in order.
+struct GoodnessArgs {
+  Value pos, neg, dPos, dNeg, loss, theta, theta2, lambda, weight;
+};
+
+func::FuncOp declareKernel(OpBuilder &builder, Location loc, StringRef name,
+                           GoodnessArgs &args) {
+  MLIRContext *ctx = builder.getContext();
+  Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
+  auto map = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
+                             f32);
+  auto scalar = MemRefType::get({}, f64);
+  auto type = builder.getFunctionType({map, map, map, map, scalar, f64, f64, f64, f64}, {});
+  auto func = func::FuncOp::create(builder, loc, name, type);
+  func->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+  for (unsigned arg : {0u, 1u, 2u, 3u})
+    func.setArgAttr(arg, "llvm.noalias", UnitAttr::get(ctx));
+  Block *entry = func.addEntryBlock();
+  args = {entry->getArgument(0), entry->getArgument(1), entry->getArgument(2),
+          entry->getArgument(3), entry->getArgument(4), entry->getArgument(5),
+          entry->getArgument(6), entry->getArgument(7), entry->getArgument(8)};
+  return func;
+}
+
+/// f64(x[m, c, l]).
+Value load64(OpBuilder &b, Location loc, Value x, Value m, Value c, Value l) {
+  Value v = memref::LoadOp::create(b, loc, x, ValueRange{m, c, l});
+  return arith::ExtFOp::create(b, loc, b.getF64Type(), v);
+}
+
+/// FF: G = sum of squares of each row.
+void buildSumSquares(OpBuilder &builder, Location loc) {
+  GoodnessArgs a;
+  func::FuncOp func = declareKernel(builder, loc, "locus_goodness_loss_sum_squares", a);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&func.getBody().front());
+  OpBuilder &b = builder;
+  F64 f{b, loc};
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
+  Value rows = memref::DimOp::create(b, loc, a.pos, c0);
+  Value channels = memref::DimOp::create(b, loc, a.pos, c1);
+  Value locations = memref::DimOp::create(b, loc, a.pos, c2);
+  Value inv = f.div(f.c(1.0), f.fromIndex(rows));
+  Value total = sumOver(b, loc, c0, rows, f.c(0.0), [&](OpBuilder &rb, Value r) {
+    F64 m{rb, loc};
+    auto goodness = [&](Value y) {
+      return sumOver(rb, loc, c0, channels, m.c(0.0), [&](OpBuilder &cb, Value ch) {
+        return sumOver(cb, loc, c0, locations, F64{cb, loc}.c(0.0), [&](OpBuilder &lb, Value l) {
+          Value v = load64(lb, loc, y, r, ch, l);
+          return F64{lb, loc}.mul(v, v);
+        });
+      });
+    };
+    Value gPos = goodness(a.pos);
+    Value gNeg = goodness(a.neg);
+    Value xPos = m.sub(a.theta, gPos), xNeg = m.sub(gNeg, a.theta);
+    Value lossPos = m.softplus(xPos);
+    Value lossNeg = m.softplus(xNeg);
+    Value term = m.add(lossPos, lossNeg);
+    // dy = s y with s = -+2 sigmoid(.) / M, times the loss weight.
+    Value scale = m.mul(m.mul(m.c(2.0), inv), a.weight);
+    Value sPos = m.trunc(m.neg(m.mul(m.sigmoid(xPos), scale)));
+    Value sNeg = m.trunc(m.mul(m.sigmoid(xNeg), scale));
+    for (auto [y, dy, s] : {std::tuple{a.pos, a.dPos, sPos}, std::tuple{a.neg, a.dNeg, sNeg}})
+      forEach(rb, loc, c0, channels, [&, y = y, dy = dy, s = s](OpBuilder &cb, Value ch) {
+        forEach(cb, loc, c0, locations, [&](OpBuilder &lb, Value l) {
+          Value v = memref::LoadOp::create(lb, loc, y, ValueRange{r, ch, l});
+          Value g = arith::MulFOp::create(lb, loc, s, v);
+          memref::StoreOp::create(lb, loc, g, dy, ValueRange{r, ch, l});
+        });
+      });
+    return term;
+  });
+  Value mean = f.mul(f.mul(total, inv), a.weight);
+  memref::StoreOp::create(b, loc, mean, a.loss, ValueRange{});
+  func::ReturnOp::create(b, loc);
+}
+
+/// SCFF: G = mean over channels of relu(a)^2 at each location.
+void buildMeanReluSquares(OpBuilder &builder, Location loc) {
+  GoodnessArgs a;
+  func::FuncOp func = declareKernel(builder, loc, "locus_goodness_loss_mean_relu_squares", a);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&func.getBody().front());
+  OpBuilder &b = builder;
+  F64 f{b, loc};
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
+  Value samples = memref::DimOp::create(b, loc, a.pos, c0);
+  Value channels = memref::DimOp::create(b, loc, a.pos, c1);
+  Value locations = memref::DimOp::create(b, loc, a.pos, c2);
+  // Per-location goodness and its gradient, for one sample at a time.
+  auto perLocation64 = MemRefType::get({ShapedType::kDynamic}, f64);
+  auto perLocation32 = MemRefType::get({ShapedType::kDynamic}, f32);
+  Value gPos = memref::AllocaOp::create(b, loc, perLocation64, ValueRange{locations});
+  Value gNeg = memref::AllocaOp::create(b, loc, perLocation64, ValueRange{locations});
+  Value dgPos = memref::AllocaOp::create(b, loc, perLocation32, ValueRange{locations});
+  Value dgNeg = memref::AllocaOp::create(b, loc, perLocation32, ValueRange{locations});
+  Value invC = f.div(f.c(1.0), f.fromIndex(channels));
+  Value invM = f.div(f.c(1.0), f.fromIndex(samples));
+  Value invMl = f.div(f.c(1.0), f.fromIndex(arith::MulIOp::create(b, loc, samples, locations)));
+  Value zero32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+
+  Value total = sumOver(b, loc, c0, samples, f.c(0.0), [&](OpBuilder &sb, Value s) {
+    F64 m{sb, loc};
+    // G at each location (channels summed in order), and ||G_pos||^2.
+    Value norm2 = sumOver(sb, loc, c0, locations, m.c(0.0), [&](OpBuilder &lb, Value l) {
+      F64 k{lb, loc};
+      auto goodness = [&](Value x) {
+        Value sum = sumOver(lb, loc, c0, channels, k.c(0.0), [&](OpBuilder &cb, Value ch) {
+          Value v = memref::LoadOp::create(cb, loc, x, ValueRange{s, ch, l});
+          Value r = arith::MaximumFOp::create(cb, loc, v, zero32);
+          Value r64 = arith::ExtFOp::create(cb, loc, f64, r);
+          return arith::MulFOp::create(cb, loc, r64, r64).getResult();
+        });
+        return k.mul(sum, invC);
+      };
+      Value gp = goodness(a.pos);
+      Value gn = goodness(a.neg);
+      memref::StoreOp::create(lb, loc, gp, gPos, ValueRange{l});
+      memref::StoreOp::create(lb, loc, gn, gNeg, ValueRange{l});
+      return k.mul(gp, gp);
+    });
+    Value norm = m.sqrt(norm2);
+    Value hasNorm = m.gt(norm, 0.0);
+    Value start = m.mul(m.mul(a.lambda, norm), invM);
+    Value sampleTotal = sumOver(sb, loc, c0, locations, start, [&](OpBuilder &lb, Value l) {
+      F64 k{lb, loc};
+      Value gp = memref::LoadOp::create(lb, loc, gPos, ValueRange{l});
+      Value gn = memref::LoadOp::create(lb, loc, gNeg, ValueRange{l});
+      Value xPos = k.sub(a.theta, gp), xNeg = k.sub(gn, a.theta2);
+      Value lossPos = k.softplus(xPos);
+      Value lossNeg = k.softplus(xNeg);
+      Value term = k.mul(k.add(lossPos, lossNeg), invMl);
+      // dL/dG_pos adds the norm's gradient lambda / M * G / ||G|| (0 at G = 0).
+      Value dPos = k.neg(k.mul(k.sigmoid(xPos), invMl));
+      Value safeNorm = arith::SelectOp::create(lb, loc, hasNorm, norm, k.c(1.0));
+      Value normGrad = k.div(k.mul(k.mul(a.lambda, invM), gp), safeNorm);
+      dPos = k.add(dPos, arith::SelectOp::create(lb, loc, hasNorm, normGrad, k.c(0.0)));
+      Value dNeg = k.mul(k.sigmoid(xNeg), invMl);
+      // dG/da = (2 / C) relu(a), and the loss weight.
+      Value chain = k.mul(k.mul(k.c(2.0), invC), a.weight);
+      memref::StoreOp::create(lb, loc, k.trunc(k.mul(chain, dPos)), dgPos, ValueRange{l});
+      memref::StoreOp::create(lb, loc, k.trunc(k.mul(chain, dNeg)), dgNeg, ValueRange{l});
+      return term;
+    });
+    for (auto [x, dx, dg] :
+         {std::tuple{a.pos, a.dPos, dgPos}, std::tuple{a.neg, a.dNeg, dgNeg}})
+      forEach(sb, loc, c0, channels, [&, x = x, dx = dx, dg = dg](OpBuilder &cb, Value ch) {
+        forEach(cb, loc, c0, locations, [&](OpBuilder &lb, Value l) {
+          Value v = memref::LoadOp::create(lb, loc, x, ValueRange{s, ch, l});
+          Value r = arith::MaximumFOp::create(lb, loc, v, zero32);
+          Value g = memref::LoadOp::create(lb, loc, dg, ValueRange{l});
+          Value d = arith::MulFOp::create(lb, loc, g, r);
+          memref::StoreOp::create(lb, loc, d, dx, ValueRange{s, ch, l});
+        });
+      });
+    return sampleTotal;
+  });
+  Value weighted = f.mul(total, a.weight);
+  memref::StoreOp::create(b, loc, weighted, a.loss, ValueRange{});
+  func::ReturnOp::create(b, loc);
+}
+
+struct GenerateGoodnessKernelsPass
+    : public locus::impl::LocusGenerateGoodnessKernelsBase<GenerateGoodnessKernelsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::set<Score> scores;
+    if (allVariants)
+      scores = {Score::SumSquares, Score::MeanReluSquares};
+    WalkResult walk = module.walk([&](GoodnessLossOp op) {
+      Score score = op.getLoss().getScore();
+      if (score != Score::SumSquares && score != Score::MeanReluSquares) {
+        op.emitOpError() << "has no goodness kernel for score = " << stringifyScore(score);
+        return WalkResult::interrupt();
+      }
+      auto type = cast<ShapedType>(op.getOutput().getType());
+      if (type.hasStaticShape() && type.getDimSize(0) % 2 != 0) {
+        op.emitOpError("needs an even number of rows: positives then negatives");
+        return WalkResult::interrupt();
+      }
+      scores.insert(score);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
+    if (scores.empty())
+      return;
+    ModuleOp kernels = findKernelsModule(module);
+    if (!kernels) {
+      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+      return signalPassFailure();
+    }
+    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
+    for (Score score : scores) {
+      if (score == Score::SumSquares)
+        buildSumSquares(builder, module.getLoc());
+      else
+        buildMeanReluSquares(builder, module.getLoc());
+    }
+  }
+};
+
+} // namespace

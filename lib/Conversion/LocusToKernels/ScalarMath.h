@@ -1,0 +1,148 @@
+//===- ScalarMath.h - scalar float64 helpers of the loss kernels -*- C++ -*-===//
+//
+// The loss kernels (bilinear, goodness, InfoNCE) compute their per-row terms
+// in float64 with the same stable softplus and sigmoid; this is their one
+// definition. Private to lib/Conversion/LocusToKernels.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_LIB_CONVERSION_LOCUSTOKERNELS_SCALARMATH_H
+#define LOCUS_LIB_CONVERSION_LOCUSTOKERNELS_SCALARMATH_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+namespace locus::kernels {
+
+using mlir::Location;
+using mlir::OpBuilder;
+using mlir::Value;
+using mlir::ValueRange;
+namespace arith = mlir::arith;
+namespace math = mlir::math;
+namespace memref = mlir::memref;
+namespace scf = mlir::scf;
+
+/// Scalar float64 arithmetic for the per-row terms. Every helper creates its
+/// operands' ops before its own, in source order (C++ leaves the order of
+/// function arguments open, and the kernels' IR should not depend on the host
+/// compiler): callers name intermediate values.
+struct F64 {
+  OpBuilder &b;
+  Location loc;
+  Value c(double v) { return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v)); }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
+  Value max(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
+  Value lt(Value x, double y) {
+    Value limit = c(y);
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, limit);
+  }
+  Value gt(Value x, double y) {
+    Value limit = c(y);
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, limit);
+  }
+  /// cond ? x : y on constants.
+  Value select(Value cond, double x, double y) {
+    Value then = c(x);
+    Value otherwise = c(y);
+    return arith::SelectOp::create(b, loc, cond, then, otherwise);
+  }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value sqrt(Value x) { return math::SqrtOp::create(b, loc, x); }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value log(Value x) { return math::LogOp::create(b, loc, x); }
+  /// float32 -> float64 and back.
+  Value ext(Value x) { return arith::ExtFOp::create(b, loc, b.getF64Type(), x); }
+  Value trunc(Value x) { return arith::TruncFOp::create(b, loc, b.getF32Type(), x); }
+  /// An index count as float64.
+  Value fromIndex(Value i) {
+    Value wide = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), i);
+    return arith::UIToFPOp::create(b, loc, b.getF64Type(), wide);
+  }
+  /// max(0, x).
+  Value relu(Value x) {
+    Value zero = c(0.0);
+    return max(zero, x);
+  }
+  /// softplus(x) = max(x, 0) + log1p(exp(-|x|)), exact for large |x|.
+  Value softplus(Value x) {
+    Value e = expNegAbs(x);
+    Value tail = math::Log1pOp::create(b, loc, e);
+    Value zero = c(0.0);
+    Value head = max(x, zero);
+    return add(head, tail);
+  }
+  /// sigmoid(x) without overflow: 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x)
+  /// below, both from e = e^-|x|.
+  Value sigmoid(Value x) {
+    Value e = expNegAbs(x);
+    Value one = c(1.0);
+    Value denom = add(one, e);
+    Value positive = arith::DivFOp::create(b, loc, one, denom);
+    Value negative = arith::DivFOp::create(b, loc, e, denom);
+    Value zero = c(0.0);
+    Value isPositive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x, zero);
+    return arith::SelectOp::create(b, loc, isPositive, positive, negative);
+  }
+
+private:
+  Value expNegAbs(Value x) {
+    Value magnitude = math::AbsFOp::create(b, loc, x);
+    return math::ExpOp::create(b, loc, neg(magnitude));
+  }
+};
+
+/// sum_i f64(a[ra, i]) * f64(b[rb, i]) over i < d.
+inline Value dotRows(OpBuilder &b, Location loc, Value a, Value ra, Value bm, Value rb, Value d) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value init = arith::ConstantOp::create(b, loc, b.getF64FloatAttr(0.0));
+  auto loop = scf::ForOp::create(
+      b, loc, zero, d, one, ValueRange{init},
+      [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+        mlir::Type f64 = nb.getF64Type();
+        Value xs = memref::LoadOp::create(nb, l, a, ValueRange{ra, i});
+        Value x = arith::ExtFOp::create(nb, l, f64, xs);
+        Value ys = memref::LoadOp::create(nb, l, bm, ValueRange{rb, i});
+        Value y = arith::ExtFOp::create(nb, l, f64, ys);
+        Value product = arith::MulFOp::create(nb, l, x, y);
+        Value sum = arith::AddFOp::create(nb, l, acc[0], product);
+        scf::YieldOp::create(nb, l, sum);
+      });
+  return loop.getResult(0);
+}
+
+/// for i in [lo, hi): body(builder, i).
+inline void forEach(OpBuilder &b, Location loc, Value lo, Value hi,
+                    llvm::function_ref<void(OpBuilder &, Value)> body) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  scf::ForOp::create(b, loc, lo, hi, one, ValueRange{},
+                     [&](OpBuilder &nb, Location l, Value i, ValueRange) {
+                       body(nb, i);
+                       scf::YieldOp::create(nb, l);
+                     });
+}
+
+/// init + sum over i in [lo, hi) of term(builder, i), a float64 carried in
+/// order (the sums are sequential: results do not depend on vector width).
+inline Value sumOver(OpBuilder &b, Location loc, Value lo, Value hi, Value init,
+                     llvm::function_ref<Value(OpBuilder &, Value)> term) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto loop = scf::ForOp::create(b, loc, lo, hi, one, ValueRange{init},
+                                 [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+                                   Value t = term(nb, i);
+                                   Value sum = arith::AddFOp::create(nb, l, acc[0], t);
+                                   scf::YieldOp::create(nb, l, sum);
+                                 });
+  return loop.getResult(0);
+}
+
+} // namespace locus::kernels
+
+#endif

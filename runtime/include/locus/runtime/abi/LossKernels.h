@@ -1,0 +1,127 @@
+//===- LossKernels.h - the generated loss kernels' ABI ----------*- C++ -*-===//
+//
+// The ABI between locusc and the runtime for the loss kernels of
+// lib/Conversion/LocusToKernels: the bilinear rules'
+// (locus-generate-loss-kernels), FF's and SCFF's goodness
+// (locus-generate-goodness-kernels) and InfoNCE's
+// (locus-generate-infonce-kernels). Each takes MLIR memref descriptors
+// (llvm.emit_c_interface); the object lists each kind by name in its table.
+// The runtime finds a block's kernel and runs it between its GEMM
+// primitives; the losses and their gradients are the compiler's (METHOD.md
+// section 1).
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_ABI_LOSSKERNELS_H
+#define LOCUS_RUNTIME_ABI_LOSSKERNELS_H
+
+#include <cstdint>
+#include <string>
+
+namespace locus::abi {
+
+/// MLIR's descriptor of a memref<?x?xf32> (identity layout, offset 0).
+struct MemRef2F32 {
+  float *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+/// MLIR's descriptor of a memref<?x?x?xf32>.
+struct MemRef3F32 {
+  float *allocated, *aligned;
+  int64_t offset, sizes[3], strides[3];
+};
+/// MLIR's descriptor of a memref<?xi32>.
+struct MemRef1I32 {
+  int32_t *allocated, *aligned;
+  int64_t offset, size, stride;
+};
+/// MLIR's descriptor of a memref<?xf64>.
+struct MemRef1F64 {
+  double *allocated, *aligned;
+  int64_t offset, size, stride;
+};
+/// MLIR's descriptor of a memref<f64>.
+struct MemRef0F64 {
+  double *allocated, *aligned;
+  int64_t offset;
+};
+
+inline MemRef2F32 memref2(float *data, int64_t rows, int64_t cols) {
+  return MemRef2F32{data, data, 0, {rows, cols}, {cols, 1}};
+}
+inline MemRef3F32 memref3(float *data, int64_t n, int64_t c, int64_t hw) {
+  return MemRef3F32{data, data, 0, {n, c, hw}, {c * hw, hw, 1}};
+}
+inline MemRef1I32 memref1(int32_t *data, int64_t size) {
+  return MemRef1I32{data, data, 0, size, 1};
+}
+inline MemRef1F64 memref1(double *data, int64_t size) {
+  return MemRef1F64{data, data, 0, size, 1};
+}
+
+/// Bilinear rules: z [N, D], bc [N, D] (row r: B c[r]), negatives [N]
+/// (drawn rows; empty for "next"), dz [N, D] (overwritten, or added to when
+/// accumulate), factors [N, D] (row r: g_pos z[pos r] + g_neg z[neg r], so
+/// dL/dB = factors^T c), loss (written: weight * mean of the rows' terms).
+using BilinearLossFn = void (*)(MemRef2F32 *z, MemRef2F32 *bc, MemRef1I32 *negatives,
+                                MemRef2F32 *dz, MemRef2F32 *factors, MemRef0F64 *loss,
+                                double theta, double weight, bool accumulate);
+/// Goodness (FF, SCFF): the positive and negative halves of the block
+/// output [M, C, H*W] and their gradients (overwritten), the loss.
+using GoodnessLossFn = void (*)(MemRef3F32 *pos, MemRef3F32 *neg, MemRef3F32 *dPos,
+                                MemRef3F32 *dNeg, MemRef0F64 *loss, double theta,
+                                double theta2, double lambda, double weight);
+/// InfoNCE, around the backend's GEMMs S = ph ph^T and dph = dsim ph:
+/// ph = p / max(||p||, 1e-12) with the clamped norms [N]; from S [N, N] the
+/// loss and dsim = dS + dS^T; dp = the normalisation's adjoint of dph.
+using InfoNceNormalizeFn = void (*)(MemRef2F32 *p, MemRef2F32 *ph, MemRef1F64 *norms);
+using InfoNceLossFn = void (*)(MemRef2F32 *sim, MemRef2F32 *dsim, MemRef0F64 *loss,
+                               double temperature, double weight);
+using InfoNceAdjointFn = void (*)(MemRef2F32 *ph, MemRef2F32 *dph, MemRef1F64 *norms,
+                                  MemRef2F32 *dp);
+/// The one record of `locus_infonce_kernels` (empty without InfoNCE).
+struct InfoNceKernels {
+  InfoNceNormalizeFn normalize;
+  InfoNceLossFn loss;
+  InfoNceAdjointFn adjoint;
+};
+
+/// One record of a table: the kernel's name without `_mlir_ciface_`.
+template <typename Fn> struct NamedKernel {
+  const char *name;
+  Fn run;
+};
+
+template <typename Fn> struct KernelTable {
+  const NamedKernel<Fn> *entries = nullptr;
+  int64_t count = 0;
+  const NamedKernel<Fn> *find(const std::string &name) const {
+    for (int64_t i = 0; i < count; ++i)
+      if (name == entries[i].name)
+        return &entries[i];
+    return nullptr;
+  }
+};
+
+using BilinearLossKernel = NamedKernel<BilinearLossFn>;
+using GoodnessLossKernel = NamedKernel<GoodnessLossFn>;
+
+/// The loss kernels of a compiled model.
+struct LossKernels {
+  KernelTable<BilinearLossFn> bilinear;
+  KernelTable<GoodnessLossFn> goodness;
+  const InfoNceKernels *infoNce = nullptr; ///< null: the model has no InfoNCE loss
+};
+
+/// The names the passes give the kernels, with the loss attribute's
+/// spellings ("hinge", "contrastive", "next", "sum_squares", ...).
+inline std::string bilinearLossKernelName(const std::string &f, const std::string &form,
+                                          const std::string &negatives) {
+  return "locus_bilinear_loss_" + f + "_" + form + "_" + negatives;
+}
+inline std::string goodnessLossKernelName(const std::string &score) {
+  return "locus_goodness_loss_" + score;
+}
+
+} // namespace locus::abi
+
+#endif
