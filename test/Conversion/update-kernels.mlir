@@ -29,6 +29,36 @@
 // CHECK:   %[[PNEW:.*]] = arith.addf %[[PD]], %[[STEP]]
 // CHECK:   linalg.yield %[[PNEW]], %[[MNEW]], %[[VNEW]] : f32, f32, f32
 
+// AdamW with bfloat16 moments (i16 bit patterns): widened, the same update,
+// stored back with stochastic rounding from a hash of the key and the
+// element's index (low half for m, high half for v).
+// CHECK: func.func @locus_adamw_bf16_update(%{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xi16>, %{{.*}}: memref<?xi16>, {{.*}}, %[[KEY:.*]]: i32, %[[BASE:.*]]: i64) attributes {llvm.emit_c_interface}
+// CHECK: ^bb0(%[[bg:.*]]: f32, %[[bp:.*]]: f32, %[[bm:.*]]: i16, %[[bv:.*]]: i16):
+// CHECK:   %[[MW:.*]] = arith.extui %[[bm]] : i16 to i32
+// CHECK:   %[[MS:.*]] = arith.shli %[[MW]], %{{.*}} : i32
+// CHECK:   %[[M0:.*]] = arith.bitcast %[[MS]] : i32 to f32
+// CHECK:   arith.extui %[[bv]] : i16 to i32
+// CHECK:   %[[BMNEW:.*]] = arith.select
+// CHECK:   %[[BVNEW:.*]] = arith.addf
+// CHECK:   math.sqrt %[[BVNEW]]
+// CHECK:   %[[STEP:.*]] = arith.divf %[[BMNEW]], %{{.*}} : f32
+// CHECK:   %[[SCALED:.*]] = arith.mulf %{{.*}}, %[[STEP]] : f32
+// CHECK:   %[[BPNEW:.*]] = arith.addf %{{.*}}, %[[SCALED]] : f32
+// CHECK:   %[[I:.*]] = linalg.index 0 : index
+// CHECK:   %[[I64:.*]] = arith.index_castui %[[I]] : index to i64
+// CHECK:   %[[G:.*]] = arith.addi %[[BASE]], %[[I64]] : i64
+// CHECK:   %[[G32:.*]] = arith.trunci %[[G]] : i64 to i32
+// CHECK:   arith.xori %[[G32]], %[[KEY]] : i32
+// CHECK:   arith.muli %{{.*}}, %{{.*}} : i32
+// CHECK:   arith.muli %{{.*}}, %{{.*}} : i32
+// CHECK:   %[[MBITS:.*]] = arith.bitcast %[[BMNEW]] : f32 to i32
+// CHECK:   %[[MSUM:.*]] = arith.addi %[[MBITS]], %{{.*}} : i32
+// CHECK:   %[[MHI:.*]] = arith.shrui %[[MSUM]], %{{.*}} : i32
+// CHECK:   %[[M16:.*]] = arith.trunci %[[MHI]] : i32 to i16
+// CHECK:   %[[VBITS:.*]] = arith.bitcast %[[BVNEW]] : f32 to i32
+// CHECK:   %[[V16:.*]] = arith.trunci %{{.*}} : i32 to i16
+// CHECK:   linalg.yield %[[BPNEW]], %[[M16]], %[[V16]] : f32, i16, i16
+
 // SGD with momentum: g' = (g + wd p) scale; buf = mu buf + g'; p -= lr buf.
 // CHECK: func.func @locus_sgd_update(%{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %[[WD:.*]]: f32, %[[SCALE:.*]]: f32, %[[MU:.*]]: f32, %[[LR:.*]]: f32)
 // CHECK: ^bb0(%[[sg:.*]]: f32, %[[sp:.*]]: f32, %[[sb:.*]]: f32):

@@ -13,6 +13,8 @@
 #include "locus/runtime/cpu/CompiledKernels.h"
 #include "locus/runtime/cpu/Kernels.h"
 
+#include "cpu/AdamMath.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -74,6 +76,41 @@ INSTANTIATE_TEST_SUITE_P(Betas, CompiledAdamW,
                            return std::string(info.param.beta1 < 0.5 ? "HighLerp" : "LowLerp") +
                                   (info.param.weightDecay > 0 ? "Decay" : "NoDecay");
                          });
+
+TEST_P(CompiledAdamW, Bf16MomentsMatchTheScalarUpdateBitForBit) {
+  // Bfloat16 moments: the same float32 update, then the same stochastic
+  // rounding (hash of the step's key and the element's index) of m and v.
+  // The reference is AdamMath.h's scalar update compiled in this file, for
+  // the baseline x86-64 (no FMA, so no contraction: operation by operation
+  // as the kernel). The runtime's AVX2 path differs from both where GCC
+  // contracts its multiplies and adds into FMAs.
+  AdamW opt;
+  opt.lr = 1e-2;
+  opt.beta1 = GetParam().beta1;
+  opt.weightDecay = GetParam().weightDecay;
+  for (int64_t n : kSizes) {
+    std::vector<float> p = randomVector(n, 1), pRef = p;
+    std::vector<BFloat16> m(n, BFloat16{0}), v(n, BFloat16{0}), mRef = m, vRef = v;
+    AdamMoments moments;
+    moments.mBf16 = m.data();
+    moments.vBf16 = v.data();
+    moments.stream = 12345;
+    for (int64_t t = 1; t <= 3; ++t) {
+      std::vector<float> g = randomVector(n, 100 + t);
+      adamwStep(kCompiled, opt, t, n, p.data(), g.data(), moments);
+      const AdamCoefficients k = adamCoefficients(opt, t, moments);
+      for (int64_t i = 0; i < n; ++i)
+        adamScalar(k, pRef[i], g[i], &mRef[i], &vRef[i], i);
+    }
+    int64_t mismatches = 0, written = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      mismatches += m[i].bits != mRef[i].bits || v[i].bits != vRef[i].bits || p[i] != pRef[i];
+      written += v[i].bits != 0;
+    }
+    EXPECT_EQ(mismatches, 0) << "n = " << n;
+    EXPECT_GT(written, n / 2) << "n = " << n; // the moments were stored
+  }
+}
 
 TEST(CompiledAdamW, WritesOnlyItsSlice) {
   // The runtime passes a slice as its start pointer and size: elements

@@ -1,4 +1,4 @@
-//===- GenerateUpdateKernels.cpp - optimizer updates as linalg kernels ----===//
+//===- UpdateKernels.cpp - optimizer updates as linalg kernels ------------===//
 //
 // Every training step ends with each block's parameter update: an
 // element-wise pass over the parameter, its gradient and the optimizer state,
@@ -45,14 +45,18 @@ struct KernelSignature {
   unsigned inputs, outputs, reductions;
   SmallVector<Type> scalars;
   Type reductionType;
+  /// The element type of each 1-D memref (inputs, then outputs); empty: f32.
+  SmallVector<Type> elementTypes = {};
 };
 
 void buildKernel(OpBuilder &builder, Location loc, const KernelSignature &sig,
                  BodyBuilder body) {
   MLIRContext *ctx = builder.getContext();
   Type f32 = builder.getF32Type();
-  auto vector = MemRefType::get({ShapedType::kDynamic}, f32);
-  SmallVector<Type> argTypes(sig.inputs + sig.outputs, vector);
+  SmallVector<Type> argTypes;
+  for (unsigned i = 0; i < sig.inputs + sig.outputs; ++i)
+    argTypes.push_back(MemRefType::get(
+        {ShapedType::kDynamic}, sig.elementTypes.empty() ? f32 : sig.elementTypes[i]));
   if (sig.reductions)
     argTypes.append(sig.reductions, MemRefType::get({}, sig.reductionType));
   argTypes.append(sig.scalars.begin(), sig.scalars.end());
@@ -110,6 +114,70 @@ SmallVector<Value> adamwBody(OpBuilder &b, Location l, ValueRange e, ValueRange 
   return {pNew, mNew, vNew};
 }
 
+/// AdamMath.h's update on float32 moments m, v: (p, m, v) after the step.
+SmallVector<Value> adamwStep(OpBuilder &b, Location l, Value g, Value p, Value m, Value v,
+                             ValueRange s) {
+  SmallVector<Value> e{g, p, m, v};
+  return adamwBody(b, l, e, s);
+}
+
+/// StochasticRounding.h's 32 rounding bits of element `index` under `key`.
+Value roundingBits(OpBuilder &b, Location l, Value key, Value index) {
+  auto c = [&](uint32_t v) {
+    return arith::ConstantOp::create(b, l, b.getI32IntegerAttr(static_cast<int32_t>(v)));
+  };
+  auto xorShift = [&](Value x, uint32_t shift) {
+    Value shifted = arith::ShRUIOp::create(b, l, x, c(shift));
+    return arith::XOrIOp::create(b, l, x, shifted).getResult();
+  };
+  Value x = arith::XOrIOp::create(b, l, index, key);
+  x = xorShift(x, 16);
+  x = arith::MulIOp::create(b, l, x, c(0x7FEB352Du));
+  x = xorShift(x, 15);
+  x = arith::MulIOp::create(b, l, x, c(0x846CA68Bu));
+  return xorShift(x, 16);
+}
+
+/// bfloat16 bits (i16) to float32.
+Value widenBf16(OpBuilder &b, Location l, Value bits) {
+  Value wide = arith::ExtUIOp::create(b, l, b.getI32Type(), bits);
+  Value sixteen = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(16));
+  Value shifted = arith::ShLIOp::create(b, l, wide, sixteen);
+  return arith::BitcastOp::create(b, l, b.getF32Type(), shifted);
+}
+
+/// x to bfloat16 bits, stochastically: add the low 16 bits of `random` to
+/// x's low half and keep the high half.
+Value roundBf16(OpBuilder &b, Location l, Value x, Value random) {
+  Value bits = arith::BitcastOp::create(b, l, b.getI32Type(), x);
+  Value mask = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0xFFFF));
+  Value low = arith::AndIOp::create(b, l, random, mask);
+  Value sum = arith::AddIOp::create(b, l, bits, low);
+  Value sixteen = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(16));
+  Value high = arith::ShRUIOp::create(b, l, sum, sixteen);
+  return arith::TruncIOp::create(b, l, b.getI16Type(), high);
+}
+
+/// AdamW with bfloat16 moments: widen m and v, the float32 update, store them
+/// back with the stochastic rounding of element base + i (m from the low,
+/// v from the high half of one hash, as AdamMath.h's storeMoments).
+SmallVector<Value> adamwBf16Body(OpBuilder &b, Location l, ValueRange e, ValueRange s) {
+  Value key = s[8], base = s[9];
+  Value m0 = widenBf16(b, l, e[2]);
+  Value v0 = widenBf16(b, l, e[3]);
+  SmallVector<Value> step = adamwStep(b, l, e[0], e[1], m0, v0, s.take_front(8));
+  Value i = linalg::IndexOp::create(b, l, 0);
+  Value i64 = arith::IndexCastUIOp::create(b, l, b.getI64Type(), i);
+  Value global = arith::AddIOp::create(b, l, base, i64);
+  Value index = arith::TruncIOp::create(b, l, b.getI32Type(), global);
+  Value random = roundingBits(b, l, key, index);
+  Value sixteen = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(16));
+  Value randomHigh = arith::ShRUIOp::create(b, l, random, sixteen);
+  Value m = roundBf16(b, l, step[1], random);
+  Value v = roundBf16(b, l, step[2], randomHigh);
+  return {step[0], m, v};
+}
+
 /// g' = (g + wd p) scale; buf = momentum buf + g'; p -= lr buf
 SmallVector<Value> sgdBody(OpBuilder &b, Location l, ValueRange e, ValueRange s) {
   Value g = e[0], p = e[1], buf = e[2];
@@ -153,6 +221,14 @@ struct GenerateUpdateKernelsPass
     buildKernel(builder, loc,
                 {"locus_adamw_update", 1, 3, 0, SmallVector<Type>(8, f32), {}},
                 adamwBody);
+    // (g, p, m, v, the eight scalars, the rounding key, the slice's first
+    // element index): m and v are bfloat16 bit patterns.
+    Type i16 = builder.getI16Type(), i32 = builder.getI32Type(), i64 = builder.getI64Type();
+    SmallVector<Type> bf16Scalars(8, f32);
+    bf16Scalars.append({i32, i64});
+    buildKernel(builder, loc,
+                {"locus_adamw_bf16_update", 1, 3, 0, bf16Scalars, {}, {f32, f32, i16, i16}},
+                adamwBf16Body);
     buildKernel(builder, loc,
                 {"locus_sgd_update", 1, 2, 0, SmallVector<Type>(4, f32), {}}, sgdBody);
     buildKernel(builder, loc, {"locus_lars_norms", 2, 0, 2, {f64}, f64}, larsNormsBody);

@@ -52,6 +52,25 @@ void adamwStep(const UpdateKernels &kernels, const AdamW &opt, int64_t t, int64_
   });
 }
 
+void adamwStep(const UpdateKernels &kernels, const AdamW &opt, int64_t t, int64_t count,
+               float *param, const float *grad, const AdamMoments &moments) {
+  if (!moments.bf16()) {
+    adamwStep(kernels, opt, t, count, param, grad, moments.m, moments.v);
+    return;
+  }
+  if (count <= 0)
+    return;
+  const AdamCoefficients k = adamCoefficients(opt, t, moments);
+  const float decay = k.doDecay ? k.decay : 1.0f;
+  forEachSlice(count, [&](int64_t, int64_t lo, int64_t hi) {
+    MemRefF32 g = slice(grad, lo, hi), p = slice(param, lo, hi);
+    BFloat16 *m = moments.mBf16 + lo, *v = moments.vBf16 + lo;
+    MemRefBf16 mm{m, m, 0, hi - lo, 1}, vv{v, v, 0, hi - lo, 1};
+    kernels.adamwBf16(&g, &p, &mm, &vv, decay, k.w1, k.b1, k.b2, k.c2, k.negStep, k.bc2Sqrt,
+                      k.eps, k.key, lo);
+  });
+}
+
 void sgdStep(const UpdateKernels &kernels, const SgdMomentum &opt, int64_t count, float *param,
              const float *grad, float *buf, bool adapt) {
   if (count <= 0)

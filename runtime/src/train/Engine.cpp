@@ -269,16 +269,11 @@ void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &gr
     const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
     const cpu::UpdateKernels *kernels = options_.kernels;
     if (options_.kind == OptimizerKind::AdamW) {
-      // The compiled kernels take float32 moments; bfloat16 ones (stochastic
-      // rounding) are the runtime's own AVX2 update.
-      if (options_.moments == cpu::MomentFormat::BFloat16)
-        adam.step(steps_, count, params_[i].data(), grads[i].data(), momentsOf(i));
-      else if (kernels)
+      if (kernels)
         cpu::adamwStep(*kernels, adam, steps_, count, params_[i].data(), grads[i].data(),
-                       adamM_[i].data(), adamV_[i].data());
+                       momentsOf(i));
       else
-        adam.step(steps_, count, params_[i].data(), grads[i].data(), adamM_[i].data(),
-                  adamV_[i].data());
+        adam.step(steps_, count, params_[i].data(), grads[i].data(), momentsOf(i));
     } else if (kernels) {
       cpu::sgdStep(*kernels, sgd, count, params_[i].data(), grads[i].data(), adamM_[i].data(),
                    adapt);

@@ -20,6 +20,11 @@ extern "C" {
 void _mlir_ciface_locus_adamw_update(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
                                      locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
                                      float, float, float, float, float, float, float, float);
+void _mlir_ciface_locus_adamw_bf16_update(locus::rt::cpu::MemRefF32 *,
+                                          locus::rt::cpu::MemRefF32 *,
+                                          locus::rt::cpu::MemRefBf16 *,
+                                          locus::rt::cpu::MemRefBf16 *, float, float, float,
+                                          float, float, float, float, float, uint32_t, int64_t);
 void _mlir_ciface_locus_sgd_update(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
                                    locus::rt::cpu::MemRefF32 *, float, float, float, float);
 void _mlir_ciface_locus_lars_norms(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
@@ -40,8 +45,8 @@ extern const int64_t locus_infonce_kernel_count;
 namespace locus::rt::cpu {
 
 inline UpdateKernels compiledUpdateKernels() {
-  return UpdateKernels{_mlir_ciface_locus_adamw_update, _mlir_ciface_locus_sgd_update,
-                       _mlir_ciface_locus_lars_norms};
+  return UpdateKernels{_mlir_ciface_locus_adamw_update, _mlir_ciface_locus_adamw_bf16_update,
+                       _mlir_ciface_locus_sgd_update, _mlir_ciface_locus_lars_norms};
 }
 
 inline LossPoolKernels compiledLossPoolKernels() {

@@ -25,6 +25,11 @@ struct MemRefF32 {
   float *allocated, *aligned;
   int64_t offset, size, stride;
 };
+/// MLIR's descriptor of a memref<?xi16> holding bfloat16 bit patterns.
+struct MemRefBf16 {
+  BFloat16 *allocated, *aligned;
+  int64_t offset, size, stride;
+};
 /// MLIR's descriptor of a memref<f64>.
 struct MemRefScalarF64 {
   double *allocated, *aligned;
@@ -35,6 +40,11 @@ struct MemRefScalarF64 {
 struct UpdateKernels {
   void (*adamw)(MemRefF32 *grad, MemRefF32 *param, MemRefF32 *m, MemRefF32 *v, float decay,
                 float w1, float b1, float b2, float c2, float negStep, float bc2Sqrt, float eps);
+  /// AdamW with bfloat16 moments: `key` is the step's rounding key, `base`
+  /// the index of the slice's first element (the rounding bits hash both).
+  void (*adamwBf16)(MemRefF32 *grad, MemRefF32 *param, MemRefBf16 *m, MemRefBf16 *v,
+                    float decay, float w1, float b1, float b2, float c2, float negStep,
+                    float bc2Sqrt, float eps, uint32_t key, int64_t base);
   void (*sgd)(MemRefF32 *grad, MemRefF32 *param, MemRefF32 *buf, float weightDecay, float scale,
               float momentum, float lr);
   void (*larsNorms)(MemRefF32 *param, MemRefF32 *grad, MemRefScalarF64 *paramSq,
@@ -44,6 +54,9 @@ struct UpdateKernels {
 /// AdamW::step through the compiled kernel.
 void adamwStep(const UpdateKernels &kernels, const AdamW &opt, int64_t t, int64_t count,
                float *param, const float *grad, float *m, float *v);
+/// AdamW::step with either kind of moments through the compiled kernels.
+void adamwStep(const UpdateKernels &kernels, const AdamW &opt, int64_t t, int64_t count,
+               float *param, const float *grad, const AdamMoments &moments);
 /// SgdMomentum::step through the compiled kernels (LARS norms included).
 void sgdStep(const UpdateKernels &kernels, const SgdMomentum &opt, int64_t count, float *param,
              const float *grad, float *buf, bool adapt);
