@@ -219,24 +219,24 @@ void addNamedKernelTable(llvm::Module &object, StringRef prefix, StringRef name,
   addKernelTable(object, record, records, name, countName);
 }
 
-/// The one {normalize, loss, adjoint} record of the InfoNCE kernels
-/// (locus-generate-infonce-kernels), or none without them.
-LogicalResult addInfoNceKernelTable(ModuleOp module, llvm::Module &object) {
+/// A table of at most one record: the entry points of the kernels `names`
+/// in order, or none if the module has none of them (`pass` emits them all
+/// or none).
+LogicalResult addRecordTable(ModuleOp module, llvm::Module &object, ArrayRef<StringRef> names,
+                             StringRef table, StringRef countName, StringRef pass) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
-  auto *record = llvm::StructType::get(context, {ptr, ptr, ptr});
+  auto *record = llvm::StructType::get(context, SmallVector<llvm::Type *>(names.size(), ptr));
   std::vector<llvm::Constant *> fields;
-  for (StringRef name : {"locus_infonce_normalize", "locus_infonce_loss",
-                         "locus_infonce_normalize_adjoint"})
+  for (StringRef name : names)
     if (llvm::Function *kernel = object.getFunction(("_mlir_ciface_" + name).str()))
       fields.push_back(kernel);
-  if (!fields.empty() && fields.size() != 3)
-    return module.emitError("the InfoNCE kernels are incomplete: run "
-                            "locus-generate-infonce-kernels as a whole");
+  if (!fields.empty() && fields.size() != names.size())
+    return module.emitError("the kernels of ") << pass << " are incomplete: run it as a whole";
   std::vector<llvm::Constant *> records;
   if (!fields.empty())
     records.push_back(llvm::ConstantStruct::get(record, fields));
-  addKernelTable(object, record, records, "locus_infonce_kernels", "locus_infonce_kernel_count");
+  addKernelTable(object, record, records, table, countName);
   return success();
 }
 
@@ -247,7 +247,11 @@ LogicalResult addLossKernelTables(ModuleOp module, llvm::Module &object) {
                       "locus_bilinear_loss_kernel_count");
   addNamedKernelTable(object, "locus_goodness_loss_", "locus_goodness_loss_kernels",
                       "locus_goodness_loss_kernel_count");
-  return addInfoNceKernelTable(module, object);
+  return addRecordTable(module, object,
+                        {"locus_infonce_normalize", "locus_infonce_loss",
+                         "locus_infonce_normalize_adjoint"},
+                        "locus_infonce_kernels", "locus_infonce_kernel_count",
+                        "locus-generate-infonce-kernels");
 }
 
 } // namespace
@@ -284,7 +288,12 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
   if (failed(addPoolKernelTable(module, *object)) ||
       failed(addReluPoolKernelTable(module, *object)))
     return failure();
-  if (failed(addLossKernelTables(module, *object)))
+  if (failed(addLossKernelTables(module, *object)) ||
+      failed(addRecordTable(module, *object,
+                            {"locus_relu_forward", "locus_relu_backward",
+                             "locus_triangle_forward", "locus_triangle_backward"},
+                            "locus_activation_kernels", "locus_activation_kernel_count",
+                            "locus-generate-activation-kernels")))
     return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");

@@ -9,7 +9,7 @@
 #include "locus/runtime/cpu/Kernels.h"
 #include "locus/runtime/cpu/LocalLoss.h"
 
-#include "CompiledLosses.h"
+#include "CompiledTables.h"
 #include "NumericTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -211,7 +211,7 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
       z(zs.count(), kNaN);
   std::vector<int32_t> arg(hs.count(), -1);
   conv2dForward(s.x.data(), xs, s.wt.data(), s.cout, s.bias.data(), conv, a.data(), ws);
-  reluForward(a.data(), r.data(), as.count());
+  reluForward(compiledActivations(), a.data(), r.data(), as.count());
   maxPool2dForward(r.data(), as, maxWin, h.data(), hs, arg.data());
   avgPool2dForward(h.data(), hs, avgWin, z.data(), zs);
   const std::vector<float> c = z; // stop-gradient context: the block's own pooled output
@@ -223,7 +223,7 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
   std::vector<float> dh(h.size(), kNaN), dr(r.size(), kNaN), da(a.size(), kNaN);
   avgPool2dBackward(dz.data(), zs, avgWin, dh.data(), hs);
   maxPool2dBackward(dh.data(), hs, arg.data(), dr.data(), as);
-  reluBackward(r.data(), dr.data(), da.data(), as.count());
+  reluBackward(compiledActivations(), r.data(), dr.data(), da.data(), as.count());
   std::vector<float> dw(s.wt.size(), kNaN), db(s.bias.size(), kNaN);
   conv2dBackwardWeight(s.x.data(), xs, da.data(), as, conv, dw.data(), db.data(), ws);
 

@@ -9,6 +9,7 @@
 #include "cpu/Winograd.h"
 #include "locus/runtime/cpu/Optimizer.h"
 
+#include "CompiledTables.h"
 #include "NumericTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -490,10 +491,10 @@ TEST_P(CpuPool, FusedReluEpiloguesEqualTheComposition) {
   std::vector<float> r(a.size(), kNaN), h(hs.count(), kNaN), dr(a.size(), kNaN),
       da(a.size(), kNaN);
   std::vector<int32_t> arg(hs.count(), -1);
-  reluForward(a.data(), r.data(), p.xs.count());
+  reluForward(compiledActivations(), a.data(), r.data(), p.xs.count());
   maxPool2dForward(r.data(), p.xs, p.win, h.data(), hs, arg.data());
   maxPool2dBackward(dh.data(), hs, arg.data(), dr.data(), p.xs);
-  reluBackward(r.data(), dr.data(), da.data(), p.xs.count());
+  reluBackward(compiledActivations(), r.data(), dr.data(), da.data(), p.xs.count());
 
   std::vector<float> hf(hs.count(), kNaN), daf(a.size(), kNaN);
   std::vector<int32_t> argf(hs.count(), -1);
@@ -506,7 +507,7 @@ TEST_P(CpuPool, FusedReluEpiloguesEqualTheComposition) {
   const auto dy = randomVector(hs.count(), 23);
   std::vector<float> dx(a.size(), kNaN), dxf(a.size(), kNaN);
   avgPool2dBackward(dy.data(), hs, p.win, dx.data(), p.xs);
-  reluBackward(r.data(), dx.data(), dx.data(), p.xs.count());
+  reluBackward(compiledActivations(), r.data(), dx.data(), dx.data(), p.xs.count());
   avgPool2dReluBackward(dy.data(), hs, p.win, r.data(), dxf.data(), p.xs);
   EXPECT_EQ(dxf, dx);
 }
@@ -519,15 +520,15 @@ TEST(CpuRelu, ForwardBackwardWithReluPrimeZeroAtZero) {
     x[i * 997] = 0.0f;
   const auto dy = randomVector(x.size(), 13);
   std::vector<float> y(x.size(), kNaN), dx(x.size(), kNaN);
-  reluForward(x.data(), y.data(), static_cast<int64_t>(x.size()));
-  reluBackward(y.data(), dy.data(), dx.data(), static_cast<int64_t>(x.size()));
+  reluForward(compiledActivations(), x.data(), y.data(), static_cast<int64_t>(x.size()));
+  reluBackward(compiledActivations(), y.data(), dy.data(), dx.data(), static_cast<int64_t>(x.size()));
   for (size_t i = 0; i < x.size(); ++i) {
     ASSERT_EQ(y[i], x[i] > 0 ? x[i] : 0.0f);
     ASSERT_EQ(dx[i], x[i] > 0 ? dy[i] : 0.0f) << "at " << i << " x=" << x[i];
   }
   // In place (dx aliases dy).
   std::vector<float> inPlace = dy;
-  reluBackward(y.data(), inPlace.data(), inPlace.data(), static_cast<int64_t>(x.size()));
+  reluBackward(compiledActivations(), y.data(), inPlace.data(), inPlace.data(), static_cast<int64_t>(x.size()));
   EXPECT_EQ(inPlace, dx);
 }
 
@@ -544,7 +545,7 @@ TEST(CpuRelu, KernelsMayRunFromSeveralThreadsAtOnce) {
     callers.emplace_back([&, t] {
       for (int rep = 0; rep < 20; ++rep) {
         std::fill(out[t].begin(), out[t].end(), kNaN);
-        reluForward(x.data(), out[t].data(), static_cast<int64_t>(x.size()));
+        reluForward(compiledActivations(), x.data(), out[t].data(), static_cast<int64_t>(x.size()));
         mismatches[t] += out[t] != expected;
       }
     });
@@ -577,9 +578,9 @@ TEST(CpuTriangle, ForwardBackwardMatchReference) {
         }
       }
     std::vector<float> y(x.size(), kNaN), dx(x.size(), kNaN);
-    triangleForward(x.data(), xs, y.data());
+    triangleForward(compiledActivations(), x.data(), xs, y.data());
     EXPECT_REL(y, yRef, 1e-5);
-    triangleBackward(x.data(), xs, dy.data(), dx.data());
+    triangleBackward(compiledActivations(), x.data(), xs, dy.data(), dx.data());
     EXPECT_REL(dx, dxRef, 1e-5);
   }
 }

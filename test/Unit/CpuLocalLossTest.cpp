@@ -5,7 +5,7 @@
 #include "locus/runtime/cpu/LocalLoss.h"
 #include "locus/runtime/cpu/Optimizer.h"
 
-#include "CompiledLosses.h"
+#include "CompiledTables.h"
 #include "NumericTestUtil.h"
 
 #include <gtest/gtest.h>

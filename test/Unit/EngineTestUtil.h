@@ -2,7 +2,7 @@
 #ifndef LOCUS_TEST_UNIT_ENGINETESTUTIL_H
 #define LOCUS_TEST_UNIT_ENGINETESTUTIL_H
 
-#include "CompiledLosses.h"
+#include "CompiledTables.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Random.h"
 #include "locus/runtime/train/Trainer.h"
@@ -17,24 +17,26 @@
 namespace locus::test {
 
 /// An engine for `model` with the runtime's own updates and poolings and the
-/// compiled loss kernels, or null (and a failed expectation) when the model is
+/// compiled loss and activation kernels, or null (and a failed expectation) when the model is
 /// refused.
 inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
                                                      uint64_t seed = 1) {
   rt::train::EngineOptions options;
   options.seed = seed;
   options.lossKernels = &compiledLosses();
+  options.activations = &compiledActivations();
   std::unique_ptr<rt::train::Engine> engine;
   rt::Status status = rt::train::Engine::create(model, options, engine);
   EXPECT_TRUE(status.isOk()) << status.message();
   return engine;
 }
 
-/// For runTraining: the compiled loss kernels, the runtime's own updates
-/// and poolings.
+/// For runTraining: the compiled loss and activation kernels, the runtime's
+/// own updates and poolings.
 inline rt::train::CompiledKernels compiledLossesOnly() {
   rt::train::CompiledKernels kernels;
   kernels.losses = &compiledLosses();
+  kernels.activations = &compiledActivations();
   return kernels;
 }
 

@@ -492,6 +492,7 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
 using locus::test::makeEngine;
 using locus::test::randomViews;
 using locus::test::relativeError;
+using locus::test::compiledActivations;
 using locus::test::compiledLosses;
 using locus::test::compiledLossesOnly;
 
@@ -822,6 +823,7 @@ TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
   EngineOptions options;
   options.reluPoolKernels = &empty;
   options.lossKernels = &compiledLosses();
+  options.activations = &compiledActivations();
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, options, engine);
   ASSERT_FALSE(status.isOk());
@@ -1033,6 +1035,7 @@ void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
   options.seed = 1;
   options.kind = kind;
   options.lossKernels = &compiledLosses();
+  options.activations = &compiledActivations();
   options.moments = moments;
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::create(model, options, engine).isOk());
@@ -1093,6 +1096,8 @@ TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
     EngineOptions options;
     options.seed = 4;
     options.lossKernels = &compiledLosses();
+    options.activations = &compiledActivations();
+  options.activations = &compiledActivations();
     std::unique_ptr<Engine> f32, bf16;
     ASSERT_TRUE(Engine::create(model, options, f32).isOk());
     options.moments = cpu::MomentFormat::BFloat16;

@@ -229,4 +229,29 @@ def LocusGenerateInfoNceKernels
   ];
 }
 
+def LocusGenerateActivationKernels
+    : Pass<"locus-generate-activation-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit relu and triangle, forward and adjoint, as kernels";
+  let description = [{
+    Adds to `@locus_kernels` four kernels with dynamic shapes, for every
+    model (the runtime calls them per slice of the batch from its threads):
+
+    - `locus_relu_forward(x, y)` and `locus_relu_backward(y, dy, dx)` on flat
+      buffers: y = max(x, 0), dx = dy where y > 0;
+    - `locus_triangle_forward(x, y)` and `locus_triangle_backward(x, dy, dx)`
+      on [N, C, H*W]: y = relu(x - mean_c x), and its adjoint
+      dx = t - mean_c t with t = dy where x - mean_c x > 0.
+
+    Channel means are float32 sums in channel order. dx may alias dy. The
+    object emitter exports them as the record `locus_activation_kernels`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // LOCUS_CONVERSION_PASSES_TD

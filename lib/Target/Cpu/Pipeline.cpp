@@ -36,6 +36,7 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     LocusGenerateInfoNceKernelsOptions infoNce;
     infoNce.allVariants = options.allLossKernels;
     pm.addPass(createLocusGenerateInfoNceKernels(infoNce));
+    pm.addPass(createLocusGenerateActivationKernels());
     if (options.lowerKernels)
       pm.addPass(createLocusLowerKernelsToLLVM());
   }

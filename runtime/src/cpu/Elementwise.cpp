@@ -1,11 +1,16 @@
-//===- Elementwise.cpp - relu, triangle ---------------------------------===//
+//===- Elementwise.cpp - driving the compiled relu and triangle -----------===//
+//
+// The math is locusc's (locus-generate-activation-kernels,
+// abi/ActivationKernels.h); this file splits the work across the runtime's
+// threads: flat chunks for relu, whole samples for triangle (its channel
+// means are per sample).
+//
+//===----------------------------------------------------------------------===//
 #include "locus/runtime/cpu/Kernels.h"
 
 #include "cpu/Parallel.h"
 
 #include <algorithm>
-#include <cstring>
-#include <vector>
 
 namespace locus::rt::cpu {
 
@@ -19,73 +24,48 @@ template <typename Fn> void chunked(int64_t count, Fn &&fn) {
     fn(lo, hi);
   });
 }
+
+abi::MemRef1F32 slice(const float *data, int64_t lo, int64_t hi) {
+  // Inputs are only read through their descriptors.
+  return abi::memref1(const_cast<float *>(data) + lo, hi - lo);
+}
+
+abi::MemRef3F32 sample(const float *data, Shape4 s, int64_t n) {
+  return abi::memref3(const_cast<float *>(data) + n * s.c * s.plane(), 1, s.c, s.plane());
+}
 } // namespace
 
-void reluForward(const float *x, float *y, int64_t count) {
+void reluForward(const abi::ActivationKernels &k, const float *x, float *y, int64_t count) {
   chunked(count, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i)
-      y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    abi::MemRef1F32 in = slice(x, lo, hi), out = slice(y, lo, hi);
+    k.reluForward(&in, &out);
   });
 }
 
-void reluBackward(const float *y, const float *dy, float *dx, int64_t count) {
+void reluBackward(const abi::ActivationKernels &k, const float *y, const float *dy, float *dx,
+                  int64_t count) {
   chunked(count, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i)
-      dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    abi::MemRef1F32 out = slice(y, lo, hi), g = slice(dy, lo, hi), d = slice(dx, lo, hi);
+    k.reluBackward(&out, &g, &d);
   });
 }
 
-void triangleForward(const float *x, Shape4 xs, float *y) {
-  const int64_t c = xs.c, p = xs.plane();
-  if (c == 0)
+void triangleForward(const abi::ActivationKernels &k, const float *x, Shape4 xs, float *y) {
+  if (xs.c == 0)
     return;
-  const float inv = 1.0f / static_cast<float>(c);
   parallelFor(xs.n, xs.count() >= (1 << 16), [&](int64_t n) {
-    const float *xn = x + n * c * p;
-    float *yn = y + n * c * p;
-    // Mean over channels per location, accumulated plane by plane (contiguous).
-    std::vector<float> mean(static_cast<size_t>(p), 0.0f);
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t q = 0; q < p; ++q)
-        mean[q] += xn[ch * p + q];
-    for (int64_t q = 0; q < p; ++q)
-      mean[q] *= inv;
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t q = 0; q < p; ++q) {
-        const float v = xn[ch * p + q] - mean[q];
-        yn[ch * p + q] = v > 0.0f ? v : 0.0f;
-      }
+    abi::MemRef3F32 in = sample(x, xs, n), out = sample(y, xs, n);
+    k.triangleForward(&in, &out);
   });
 }
 
-void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx) {
-  const int64_t c = xs.c, p = xs.plane();
-  if (c == 0)
+void triangleBackward(const abi::ActivationKernels &k, const float *x, Shape4 xs,
+                      const float *dy, float *dx) {
+  if (xs.c == 0)
     return;
-  const float inv = 1.0f / static_cast<float>(c);
   parallelFor(xs.n, xs.count() >= (1 << 16), [&](int64_t n) {
-    const float *xn = x + n * c * p;
-    const float *dyn = dy + n * c * p;
-    float *dxn = dx + n * c * p;
-    std::vector<float> mean(static_cast<size_t>(p), 0.0f), tsum(static_cast<size_t>(p), 0.0f);
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t q = 0; q < p; ++q)
-        mean[q] += xn[ch * p + q];
-    for (int64_t q = 0; q < p; ++q)
-      mean[q] *= inv;
-    // t = dy * 1[x - mean > 0]; dx = t - mean_c t. dx may alias dy: t is
-    // written into dx first, then corrected.
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t q = 0; q < p; ++q) {
-        const float t = xn[ch * p + q] - mean[q] > 0.0f ? dyn[ch * p + q] : 0.0f;
-        dxn[ch * p + q] = t;
-        tsum[q] += t;
-      }
-    for (int64_t q = 0; q < p; ++q)
-      tsum[q] *= inv;
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t q = 0; q < p; ++q)
-        dxn[ch * p + q] -= tsum[q];
+    abi::MemRef3F32 in = sample(x, xs, n), g = sample(dy, xs, n), d = sample(dx, xs, n);
+    k.triangleBackward(&in, &g, &d);
   });
 }
 

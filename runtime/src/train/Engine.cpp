@@ -136,8 +136,17 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
           "with this locusc",
           name, block.name, block.loss.rule));
   }
+  if (!options.activations)
+    for (const BlockDesc &block : model.blocks)
+      for (size_t i = 0; i < block.layers.size(); ++i)
+        if (block.layers[i].kind == LayerKind::Relu || block.layers[i].kind == LayerKind::Triangle)
+          return Status::error(fmt::format(
+              "the compiled model has no activation kernels for block '{}' layer {}; recompile "
+              "it with this locusc",
+              block.name, i));
   std::unique_ptr<Engine> engine(new Engine(model, options));
   engine->ctx_->lossKernels = options.lossKernels;
+  engine->ctx_->activations = options.activations;
   engine->ctx_->poolKernels = options.poolKernels;
   engine->ctx_->reluPoolKernels = options.reluPoolKernels;
   engine->global_ = model.blocks.back().loss.mode == "global";

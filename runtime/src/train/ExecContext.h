@@ -2,6 +2,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 #define LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 
+#include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
@@ -22,6 +23,8 @@ struct ExecContext {
   /// The model's compiled bilinear loss kernels (Engine::create checks that
   /// every bilinear block has its kernel here).
   const abi::LossKernels *lossKernels = nullptr;
+  /// The model's compiled relu and triangle (required by a model with either).
+  const abi::ActivationKernels *activations = nullptr;
 
   Tensor allocate(Shape4 shape) const { return Tensor::allocate(memory, shape); }
   Tensor zeros(Shape4 shape) const { return Tensor::zeros(memory, shape); }

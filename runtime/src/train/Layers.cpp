@@ -121,7 +121,7 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
       // In place when nobody else holds x (the usual conv -> relu case): the
       // conv output is not needed again, the relu output carries the mask.
       y = x.unique() ? x : ctx.allocate(ys);
-      cpu::reluForward(x.data(), y.data(), xs.count());
+      cpu::reluForward(*ctx.activations, x.data(), y.data(), xs.count());
       if (keep)
         keep->output = y;
       break;
@@ -139,7 +139,7 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
       break;
     case LayerKind::Triangle:
       y = ctx.allocate(ys);
-      cpu::triangleForward(x.data(), xs, y.data());
+      cpu::triangleForward(*ctx.activations, x.data(), xs, y.data());
       if (keep)
         keep->input = x;
       break;
@@ -200,7 +200,7 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       break;
     case LayerKind::Relu:
       dx = dy.unique() ? dy : ctx.allocate(xs);
-      cpu::reluBackward(saved.output.data(), dy.data(), dx.data(), xs.count());
+      cpu::reluBackward(*ctx.activations, saved.output.data(), dy.data(), dx.data(), xs.count());
       saved.output.reset();
       break;
     case LayerKind::ReluMaxPool2D:
@@ -226,7 +226,7 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       break;
     case LayerKind::Triangle:
       dx = ctx.allocate(xs);
-      cpu::triangleBackward(saved.input.data(), xs, dy.data(), dx.data());
+      cpu::triangleBackward(*ctx.activations, saved.input.data(), xs, dy.data(), dx.data());
       saved.input.reset();
       break;
     case LayerKind::ConvReluMaxPool2D: // no input gradient (validateForCpu)

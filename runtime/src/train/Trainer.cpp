@@ -102,6 +102,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   engineOptions.poolKernels = kernels.lossPools;
   engineOptions.reluPoolKernels = kernels.reluPools;
   engineOptions.lossKernels = kernels.losses;
+  engineOptions.activations = kernels.activations;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars

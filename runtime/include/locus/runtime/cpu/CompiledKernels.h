@@ -11,6 +11,7 @@
 #ifndef LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 #define LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 
+#include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
@@ -38,6 +39,8 @@ extern const locus::abi::BilinearLossKernel locus_bilinear_loss_kernels[];
 extern const int64_t locus_bilinear_loss_kernel_count;
 extern const locus::abi::GoodnessLossKernel locus_goodness_loss_kernels[];
 extern const int64_t locus_goodness_loss_kernel_count;
+extern const locus::abi::ActivationKernels locus_activation_kernels[];
+extern const int64_t locus_activation_kernel_count;
 extern const locus::abi::InfoNceKernels locus_infonce_kernels[];
 extern const int64_t locus_infonce_kernel_count;
 }
@@ -55,6 +58,11 @@ inline LossPoolKernels compiledLossPoolKernels() {
 
 inline ReluPoolKernels compiledReluPoolKernels() {
   return ReluPoolKernels{locus_relu_pool_kernels, locus_relu_pool_kernel_count};
+}
+
+/// Null only for an object locusc did not write.
+inline const abi::ActivationKernels *compiledActivationKernels() {
+  return locus_activation_kernel_count ? &locus_activation_kernels[0] : nullptr;
 }
 
 inline abi::LossKernels compiledLossKernels() {

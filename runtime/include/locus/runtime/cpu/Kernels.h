@@ -19,6 +19,8 @@
 #ifndef LOCUS_RUNTIME_CPU_KERNELS_H
 #define LOCUS_RUNTIME_CPU_KERNELS_H
 
+#include "locus/runtime/abi/ActivationKernels.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -63,9 +65,11 @@ void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
 void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
                         float *dx, Shape4 xs, Workspace &ws);
 
-void reluForward(const float *x, float *y, int64_t count);
+// relu and its vjp: locusc's kernels `k`, over the runtime's threads.
+void reluForward(const abi::ActivationKernels &k, const float *x, float *y, int64_t count);
 // dx = dy * 1[y > 0] (y is the relu output; relu'(0) = 0). dx may alias dy.
-void reluBackward(const float *y, const float *dy, float *dx, int64_t count);
+void reluBackward(const abi::ActivationKernels &k, const float *y, const float *dy, float *dx,
+                  int64_t count);
 
 // Max pooling (padding counts as -inf); argmax holds the flat input index
 // (into the whole tensor x) of each output's maximum, the first one on ties
@@ -111,9 +115,11 @@ void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, cons
 void avgPool2dReluBackward(const float *dy, Shape4 ys, const Window &win, const float *y,
                            float *dx, Shape4 xs);
 
-// relu(x - mean over channels) and its backward (needs x).
-void triangleForward(const float *x, Shape4 xs, float *y);
-void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx);
+// relu(x - mean over channels) and its backward (needs x; dx may alias dy),
+// through locusc's kernels `k`.
+void triangleForward(const abi::ActivationKernels &k, const float *x, Shape4 xs, float *y);
+void triangleBackward(const abi::ActivationKernels &k, const float *x, Shape4 xs,
+                      const float *dy, float *dx);
 
 // C = alpha * op(A) op(B) + beta * C, row-major, through OpenBLAS (split in
 // panels over the runtime's workers when large).

@@ -19,6 +19,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
@@ -61,6 +62,8 @@ struct EngineOptions {
   /// The model's compiled bilinear loss kernels: required by every rule with a
   /// bilinear score (the runtime has no loss of its own; Engine::create checks).
   const abi::LossKernels *lossKernels = nullptr;
+  /// The model's compiled relu and triangle: required by a model with either.
+  const abi::ActivationKernels *activations = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

@@ -12,6 +12,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/PoolKernels.h"
+#include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
@@ -31,6 +32,7 @@ struct CompiledKernels {
   const cpu::LossPoolKernels *lossPools = nullptr;
   const cpu::ReluPoolKernels *reluPools = nullptr;
   const abi::LossKernels *losses = nullptr;
+  const abi::ActivationKernels *activations = nullptr;
 };
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,

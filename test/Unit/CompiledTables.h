@@ -1,0 +1,28 @@
+//===- CompiledTables.h - the kernel tables the unit tests link -*- C++ -*-===//
+//
+// The unit-test binary links an example model compiled with
+// --all-loss-kernels, so every loss kernel locusc generates is in its tables
+// (and the activation kernels every model has): the tests check each against
+// their float64 references.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_TEST_UNIT_COMPILEDTABLES_H
+#define LOCUS_TEST_UNIT_COMPILEDTABLES_H
+
+#include "locus/runtime/cpu/CompiledKernels.h"
+
+namespace locus::test {
+
+inline const abi::LossKernels &compiledLosses() {
+  static const abi::LossKernels table = rt::cpu::compiledLossKernels();
+  return table;
+}
+
+inline const abi::ActivationKernels &compiledActivations() {
+  static const abi::ActivationKernels *kernels = rt::cpu::compiledActivationKernels();
+  return *kernels;
+}
+
+} // namespace locus::test
+
+#endif
