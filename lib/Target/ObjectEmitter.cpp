@@ -293,7 +293,12 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
                             {"locus_relu_forward", "locus_relu_backward",
                              "locus_triangle_forward", "locus_triangle_backward"},
                             "locus_activation_kernels", "locus_activation_kernel_count",
-                            "locus-generate-activation-kernels")))
+                            "locus-generate-activation-kernels")) ||
+      failed(addRecordTable(module, *object,
+                            {"locus_max_pool_forward", "locus_max_pool_backward",
+                             "locus_avg_pool_forward", "locus_avg_pool_backward"},
+                            "locus_pooling_kernels", "locus_pooling_kernel_count",
+                            "locus-generate-pooling-kernels")))
     return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");

@@ -8,6 +8,7 @@
 // body, its tail and the threaded slicing.
 //
 //===----------------------------------------------------------------------===//
+#include "CompiledTables.h"
 #include "NumericTestUtil.h"
 
 #include "locus/runtime/cpu/CompiledKernels.h"
@@ -25,6 +26,7 @@ using locus::rt::cpu::MemRefScalarF64;
 namespace {
 
 using namespace locus::rt::cpu;
+using locus::test::compiledPooling;
 using locus::test::randomVector;
 
 const UpdateKernels kCompiled = compiledUpdateKernels();
@@ -195,7 +197,7 @@ TEST(CompiledLossPooling, MatchesTheRuntimeBothWays) {
     MemRef4F32 in = memref4(h.data(), n, kernel.c, kernel.h, kernel.w);
     MemRef4F32 out = memref4(z.data(), n, kernel.c, oh, ow);
     kernel.pool(&in, &out);
-    avgPool2dForward(h.data(), hs, win, zRef.data(), zs);
+    avgPool2dForward(compiledPooling(), h.data(), hs, win, zRef.data(), zs);
     for (size_t i = 0; i < z.size(); ++i)
       ASSERT_NEAR(z[i], zRef[i], 1e-6f) << i;
 
@@ -203,7 +205,7 @@ TEST(CompiledLossPooling, MatchesTheRuntimeBothWays) {
     MemRef4F32 din = memref4(dz.data(), n, kernel.c, oh, ow);
     MemRef4F32 dout = memref4(dh.data(), n, kernel.c, kernel.h, kernel.w);
     kernel.unpool(&din, &dout);
-    avgPool2dBackward(dz.data(), zs, win, dhRef.data(), hs);
+    avgPool2dBackward(compiledPooling(), dz.data(), zs, win, dhRef.data(), hs);
     for (size_t i = 0; i < dh.size(); ++i)
       ASSERT_NEAR(dh[i], dhRef[i], 1e-7f) << i;
   }
@@ -234,7 +236,7 @@ TEST(CompiledReluPool, MatchesTheRuntimeBothWays) {
     std::vector<float> h(hs.count(), -1.0f), hRef(hs.count());
     std::vector<int32_t> at(hs.count(), -1), atRef(hs.count());
     reluPoolForward(kernel, a.data(), h.data(), at.data(), n);
-    reluMaxPool2dForward(a.data(), as, win, hRef.data(), hs, atRef.data());
+    reluMaxPool2dForward(compiledPooling(), a.data(), as, win, hRef.data(), hs, atRef.data());
     for (int64_t o = 0; o < hs.count(); ++o) {
       // The runtime keeps NaN maxima out of h (relu(NaN) = 0 there); the
       // compiled kernel keeps them as NaN. Neither passes a gradient.
@@ -253,7 +255,7 @@ TEST(CompiledReluPool, MatchesTheRuntimeBothWays) {
     std::vector<float> dh = randomVector(hs.count(), 6), da(as.count(), -1.0f),
                        daRef(as.count());
     reluPoolBackward(kernel, dh.data(), h.data(), at.data(), da.data(), n);
-    reluMaxPool2dBackward(dh.data(), hRef.data(), hs, atRef.data(), daRef.data(), as);
+    reluMaxPool2dBackward(compiledPooling(), dh.data(), hRef.data(), hs, atRef.data(), daRef.data(), as);
     for (int64_t i = 0; i < as.count(); ++i)
       ASSERT_EQ(da[i], daRef[i]) << i;
   }

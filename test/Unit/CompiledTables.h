@@ -23,6 +23,11 @@ inline const abi::ActivationKernels &compiledActivations() {
   return *kernels;
 }
 
+inline const abi::PoolingKernels &compiledPooling() {
+  static const abi::PoolingKernels *kernels = rt::cpu::compiledPoolingKernels();
+  return *kernels;
+}
+
 } // namespace locus::test
 
 #endif

@@ -8,6 +8,7 @@
 #include "cpu/ConvReluPool.h"
 #include "cpu/Simd.h"
 
+#include "CompiledTables.h"
 #include "NumericTestUtil.h"
 
 #include <gtest/gtest.h>
@@ -57,8 +58,8 @@ TEST_P(CpuConvReluPool, EqualsTheUnfusedKernels) {
   std::vector<float> a(as.count()), hRef(hs.count()), da(as.count());
   std::vector<int32_t> atRef(hs.count());
   conv2dForward(x.data(), xs, w.data(), fc.o, b.data(), conv, a.data(), ws);
-  reluMaxPool2dForward(a.data(), as, pool, hRef.data(), hs, atRef.data());
-  reluMaxPool2dBackward(dh.data(), hRef.data(), hs, atRef.data(), da.data(), as);
+  reluMaxPool2dForward(compiledPooling(), a.data(), as, pool, hRef.data(), hs, atRef.data());
+  reluMaxPool2dBackward(compiledPooling(), dh.data(), hRef.data(), hs, atRef.data(), da.data(), as);
   const int64_t plane = fc.h * fc.w, pooled = hs.h * hs.w;
   for (int64_t i = 0; i < hs.count(); ++i) // the fused kernels count within each plane
     atRef[i] -= static_cast<int32_t>(i / pooled * plane);

@@ -212,8 +212,8 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
   std::vector<int32_t> arg(hs.count(), -1);
   conv2dForward(s.x.data(), xs, s.wt.data(), s.cout, s.bias.data(), conv, a.data(), ws);
   reluForward(compiledActivations(), a.data(), r.data(), as.count());
-  maxPool2dForward(r.data(), as, maxWin, h.data(), hs, arg.data());
-  avgPool2dForward(h.data(), hs, avgWin, z.data(), zs);
+  maxPool2dForward(compiledPooling(), r.data(), as, maxWin, h.data(), hs, arg.data());
+  avgPool2dForward(compiledPooling(), h.data(), hs, avgWin, z.data(), zs);
   const std::vector<float> c = z; // stop-gradient context: the block's own pooled output
 
   BilinearLossConfig cfg; // hinge, next-index negatives
@@ -221,8 +221,8 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
   const double loss = bilinearLoss(compiledLosses(), cfg, s.n, s.d, s.d, z.data(), c.data(), s.proj.data(), nullptr,
                                    dz.data(), dproj.data(), false);
   std::vector<float> dh(h.size(), kNaN), dr(r.size(), kNaN), da(a.size(), kNaN);
-  avgPool2dBackward(dz.data(), zs, avgWin, dh.data(), hs);
-  maxPool2dBackward(dh.data(), hs, arg.data(), dr.data(), as);
+  avgPool2dBackward(compiledPooling(), dz.data(), zs, avgWin, dh.data(), hs);
+  maxPool2dBackward(compiledPooling(), dh.data(), hs, arg.data(), dr.data(), as);
   reluBackward(compiledActivations(), r.data(), dr.data(), da.data(), as.count());
   std::vector<float> dw(s.wt.size(), kNaN), db(s.bias.size(), kNaN);
   conv2dBackwardWeight(s.x.data(), xs, da.data(), as, conv, dw.data(), db.data(), ws);
@@ -268,9 +268,9 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
     // The fused epilogues give the same block step without materialising relu(a).
     std::vector<float> hf(h.size(), kNaN), daf(a.size(), kNaN);
     std::vector<int32_t> argf(arg.size(), -1);
-    reluMaxPool2dForward(a.data(), as, maxWin, hf.data(), hs, argf.data());
+    reluMaxPool2dForward(compiledPooling(), a.data(), as, maxWin, hf.data(), hs, argf.data());
     EXPECT_EQ(hf, h);
-    reluMaxPool2dBackward(dh.data(), hf.data(), hs, argf.data(), daf.data(), as);
+    reluMaxPool2dBackward(compiledPooling(), dh.data(), hf.data(), hs, argf.data(), daf.data(), as);
     EXPECT_EQ(daf, da);
   }
   // dW[o,i,p,q] = sum delta a[n,o,y,x] x~[n,i,y+p,x+q]; db[o] = sum delta a.

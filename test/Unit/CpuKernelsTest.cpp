@@ -372,14 +372,14 @@ TEST_P(CpuPool, MaxForwardBackwardMatchReference) {
       }
   std::vector<float> y(yRef.size(), kNaN), dx(dxRef.size(), kNaN);
   std::vector<int32_t> arg(yRef.size(), -1);
-  maxPool2dForward(x.data(), p.xs, q, y.data(), ys, arg.data());
+  maxPool2dForward(compiledPooling(), x.data(), p.xs, q, y.data(), ys, arg.data());
   EXPECT_REL(y, yRef, 1e-6);
   for (size_t i = 0; i < arg.size(); ++i) {
     ASSERT_GE(arg[i], 0);
     ASSERT_LT(arg[i], p.xs.count());
     EXPECT_EQ(x[arg[i]], y[i]);
   }
-  maxPool2dBackward(dy.data(), ys, arg.data(), dx.data(), p.xs);
+  maxPool2dBackward(compiledPooling(), dy.data(), ys, arg.data(), dx.data(), p.xs);
   EXPECT_REL(dx, dxRef, 1e-6);
 }
 
@@ -408,9 +408,9 @@ TEST_P(CpuPool, AvgForwardBackwardMatchReference) {
         yRef[o] = s / div;
       }
   std::vector<float> y(yRef.size(), kNaN), dx(dxRef.size(), kNaN);
-  avgPool2dForward(x.data(), p.xs, q, y.data(), ys);
+  avgPool2dForward(compiledPooling(), x.data(), p.xs, q, y.data(), ys);
   EXPECT_REL(y, yRef, 1e-5);
-  avgPool2dBackward(dy.data(), ys, q, dx.data(), p.xs);
+  avgPool2dBackward(compiledPooling(), dy.data(), ys, q, dx.data(), p.xs);
   EXPECT_REL(dx, dxRef, 1e-5);
 }
 
@@ -422,7 +422,7 @@ TEST(CpuPool, MaxPoolTiesTakeTheFirstElement) {
   const std::vector<float> x = {1, 3, 2, 2, 3, 3, 2, 2};
   std::vector<float> y(2, kNaN);
   std::vector<int32_t> arg(2, -1);
-  maxPool2dForward(x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), {1, 1, 1, 2},
+  maxPool2dForward(compiledPooling(), x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), {1, 1, 1, 2},
                    arg.data());
   EXPECT_EQ(y[0], 3.0f);
   EXPECT_EQ(arg[0], 1);
@@ -444,9 +444,9 @@ TEST(CpuPool, MaxPoolVectorRowsKeepTiesAndNaNs) {
     std::vector<float> y(12 * 2, -1.0f);
     std::vector<int32_t> arg(12 * 2, -1);
     if (relu)
-      reluMaxPool2dForward(x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), ys, arg.data());
+      reluMaxPool2dForward(compiledPooling(), x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), ys, arg.data());
     else
-      maxPool2dForward(x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), ys, arg.data());
+      maxPool2dForward(compiledPooling(), x.data(), xs, window(2, 2, 2, 2, 0, 0, 0, 0), y.data(), ys, arg.data());
     for (int64_t pl = 0; pl < 2; ++pl)
       for (int64_t ox = 0; ox < 12; ++ox) {
         const int64_t first = pl * 48 + 2 * ox;
@@ -478,7 +478,7 @@ TEST(CpuPool, LargeTiledPoolsMatchReference) {
       for (int64_t ix = 0; ix < 32; ++ix)
         ref[(pl * 8 + iy / 4) * 8 + ix / 4] += x[(pl * 32 + iy) * 32 + ix] / 16.0;
   std::vector<float> y(ref.size(), kNaN);
-  avgPool2dForward(x.data(), xs, q, y.data(), ys);
+  avgPool2dForward(compiledPooling(), x.data(), xs, q, y.data(), ys);
   EXPECT_REL(y, ref, 1e-5);
 }
 
@@ -492,23 +492,23 @@ TEST_P(CpuPool, FusedReluEpiloguesEqualTheComposition) {
       da(a.size(), kNaN);
   std::vector<int32_t> arg(hs.count(), -1);
   reluForward(compiledActivations(), a.data(), r.data(), p.xs.count());
-  maxPool2dForward(r.data(), p.xs, p.win, h.data(), hs, arg.data());
-  maxPool2dBackward(dh.data(), hs, arg.data(), dr.data(), p.xs);
+  maxPool2dForward(compiledPooling(), r.data(), p.xs, p.win, h.data(), hs, arg.data());
+  maxPool2dBackward(compiledPooling(), dh.data(), hs, arg.data(), dr.data(), p.xs);
   reluBackward(compiledActivations(), r.data(), dr.data(), da.data(), p.xs.count());
 
   std::vector<float> hf(hs.count(), kNaN), daf(a.size(), kNaN);
   std::vector<int32_t> argf(hs.count(), -1);
-  reluMaxPool2dForward(a.data(), p.xs, p.win, hf.data(), hs, argf.data());
+  reluMaxPool2dForward(compiledPooling(), a.data(), p.xs, p.win, hf.data(), hs, argf.data());
   EXPECT_EQ(hf, h);
-  reluMaxPool2dBackward(dh.data(), hf.data(), hs, argf.data(), daf.data(), p.xs);
+  reluMaxPool2dBackward(compiledPooling(), dh.data(), hf.data(), hs, argf.data(), daf.data(), p.xs);
   EXPECT_EQ(daf, da);
 
   // avgpool^T then relu' in one pass, with y = relu(a) shaped like the pool input.
   const auto dy = randomVector(hs.count(), 23);
   std::vector<float> dx(a.size(), kNaN), dxf(a.size(), kNaN);
-  avgPool2dBackward(dy.data(), hs, p.win, dx.data(), p.xs);
+  avgPool2dBackward(compiledPooling(), dy.data(), hs, p.win, dx.data(), p.xs);
   reluBackward(compiledActivations(), r.data(), dx.data(), dx.data(), p.xs.count());
-  avgPool2dReluBackward(dy.data(), hs, p.win, r.data(), dxf.data(), p.xs);
+  avgPool2dReluBackward(compiledPooling(), dy.data(), hs, p.win, r.data(), dxf.data(), p.xs);
   EXPECT_EQ(dxf, dx);
 }
 

@@ -494,6 +494,7 @@ using locus::test::randomViews;
 using locus::test::relativeError;
 using locus::test::compiledActivations;
 using locus::test::compiledLosses;
+using locus::test::compiledPooling;
 using locus::test::compiledLossesOnly;
 
 void checkGradients(TinySpec spec) {
@@ -824,6 +825,7 @@ TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
   options.reluPoolKernels = &empty;
   options.lossKernels = &compiledLosses();
   options.activations = &compiledActivations();
+  options.pooling = &compiledPooling();
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, options, engine);
   ASSERT_FALSE(status.isOk());
@@ -1036,6 +1038,7 @@ void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
   options.kind = kind;
   options.lossKernels = &compiledLosses();
   options.activations = &compiledActivations();
+  options.pooling = &compiledPooling();
   options.moments = moments;
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::create(model, options, engine).isOk());
@@ -1097,7 +1100,10 @@ TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
     options.seed = 4;
     options.lossKernels = &compiledLosses();
     options.activations = &compiledActivations();
+    options.pooling = &compiledPooling();
+  options.pooling = &compiledPooling();
   options.activations = &compiledActivations();
+  options.pooling = &compiledPooling();
     std::unique_ptr<Engine> f32, bf16;
     ASSERT_TRUE(Engine::create(model, options, f32).isOk());
     options.moments = cpu::MomentFormat::BFloat16;

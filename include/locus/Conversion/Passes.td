@@ -254,4 +254,35 @@ def LocusGenerateActivationKernels
   ];
 }
 
+def LocusGeneratePoolingKernels
+    : Pass<"locus-generate-pooling-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit max and average pooling, forward and adjoint, as kernels";
+  let description = [{
+    Adds to `@locus_kernels` four kernels with dynamic shapes and the window
+    (kh, kw, sh, sw, pt, pl) as arguments, on planes [N C, H, W], for every
+    model (the runtime calls them per plane from its threads):
+
+    - `locus_max_pool_forward(x, y, argmax, window, base, relu)`: the window
+      maxima (padding is -inf, NaN wins, the first maximum stays) and their
+      flat indices (plus `base`), relu applied to the maxima when `relu`;
+    - `locus_max_pool_backward(dy, h, argmax, dx, base, relu)`: dx = 0 and
+      dy added at each arg-max (only where h > 0 when `relu`);
+    - `locus_avg_pool_forward(x, y, window)`: the window means (column sums
+      over the rows, then across the columns, in float32);
+    - `locus_avg_pool_backward(dy, y, dx, window, relu)`: dx = 0 and
+      dy / (kh kw) added over each window, then zero where y <= 0 when `relu`.
+
+    They serve the poolings the static relu + max-pool and loss-pool kernels
+    do not (overlapping or padded windows, no relu, other maps). The object
+    emitter exports them as the record `locus_pooling_kernels`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // LOCUS_CONVERSION_PASSES_TD

@@ -37,6 +37,7 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     infoNce.allVariants = options.allLossKernels;
     pm.addPass(createLocusGenerateInfoNceKernels(infoNce));
     pm.addPass(createLocusGenerateActivationKernels());
+    pm.addPass(createLocusGeneratePoolingKernels());
     if (options.lowerKernels)
       pm.addPass(createLocusLowerKernelsToLLVM());
   }

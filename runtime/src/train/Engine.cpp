@@ -144,9 +144,22 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
               "the compiled model has no activation kernels for block '{}' layer {}; recompile "
               "it with this locusc",
               block.name, i));
+  if (!options.pooling)
+    for (const BlockDesc &block : model.blocks) {
+      bool pools = block.loss.pool != kPoolNone;
+      for (const LayerDesc &layer : block.layers)
+        pools = pools || layer.kind == LayerKind::MaxPool2D ||
+                layer.kind == LayerKind::AvgPool2D || layer.kind == LayerKind::ReluMaxPool2D;
+      if (pools)
+        return Status::error(fmt::format(
+            "the compiled model has no pooling kernels for block '{}'; recompile it with this "
+            "locusc",
+            block.name));
+    }
   std::unique_ptr<Engine> engine(new Engine(model, options));
   engine->ctx_->lossKernels = options.lossKernels;
   engine->ctx_->activations = options.activations;
+  engine->ctx_->pooling = options.pooling;
   engine->ctx_->poolKernels = options.poolKernels;
   engine->ctx_->reluPoolKernels = options.reluPoolKernels;
   engine->global_ = model.blocks.back().loss.mode == "global";

@@ -4,6 +4,7 @@
 
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
+#include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/train/Tensor.h"
@@ -25,6 +26,9 @@ struct ExecContext {
   const abi::LossKernels *lossKernels = nullptr;
   /// The model's compiled relu and triangle (required by a model with either).
   const abi::ActivationKernels *activations = nullptr;
+  /// The model's compiled general poolings (required by a model with a
+  /// pooling layer or a loss pooling).
+  const abi::PoolingKernels *pooling = nullptr;
 
   Tensor allocate(Shape4 shape) const { return Tensor::allocate(memory, shape); }
   Tensor zeros(Shape4 shape) const { return Tensor::zeros(memory, shape); }

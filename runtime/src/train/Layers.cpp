@@ -110,7 +110,7 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
       if (const cpu::ReluPoolKernel *kernel = compiledReluPool(ctx, layer))
         cpu::reluPoolForward(*kernel, x.data(), y.data(), argmax.data(), n);
       else
-        cpu::reluMaxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+        cpu::reluMaxPool2dForward(*ctx.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
       if (keep) {
         keep->argmax = argmax;
         keep->output = y;
@@ -128,14 +128,14 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
     case LayerKind::MaxPool2D: {
       y = ctx.allocate(ys);
       IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
-      cpu::maxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+      cpu::maxPool2dForward(*ctx.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
       if (keep)
         keep->argmax = argmax;
       break;
     }
     case LayerKind::AvgPool2D:
       y = ctx.allocate(ys);
-      cpu::avgPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys);
+      cpu::avgPool2dForward(*ctx.pooling, x.data(), xs, layerWindow(layer), y.data(), ys);
       break;
     case LayerKind::Triangle:
       y = ctx.allocate(ys);
@@ -210,19 +210,19 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
         cpu::reluPoolBackward(*kernel, dy.data(), saved.output.data(), saved.argmax.data(),
                               dx.data(), n);
       else
-        cpu::reluMaxPool2dBackward(dy.data(), saved.output.data(), ys, saved.argmax.data(),
+        cpu::reluMaxPool2dBackward(*ctx.pooling, dy.data(), saved.output.data(), ys, saved.argmax.data(),
                                    dx.data(), xs);
       saved.argmax.reset();
       saved.output.reset();
       break;
     case LayerKind::MaxPool2D:
       dx = ctx.allocate(xs);
-      cpu::maxPool2dBackward(dy.data(), ys, saved.argmax.data(), dx.data(), xs);
+      cpu::maxPool2dBackward(*ctx.pooling, dy.data(), ys, saved.argmax.data(), dx.data(), xs);
       saved.argmax.reset();
       break;
     case LayerKind::AvgPool2D:
       dx = ctx.allocate(xs);
-      cpu::avgPool2dBackward(dy.data(), ys, layerWindow(layer), dx.data(), xs);
+      cpu::avgPool2dBackward(*ctx.pooling, dy.data(), ys, layerWindow(layer), dx.data(), xs);
       break;
     case LayerKind::Triangle:
       dx = ctx.allocate(xs);

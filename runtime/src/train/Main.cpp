@@ -33,5 +33,6 @@ int main(int argc, char **argv) {
   static const locus::abi::LossKernels losses = cpu::compiledLossKernels();
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
                                      {&update, &lossPools, &reluPools, &losses,
-                                      cpu::compiledActivationKernels()});
+                                      cpu::compiledActivationKernels(),
+                                      cpu::compiledPoolingKernels()});
 }

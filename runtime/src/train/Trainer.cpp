@@ -103,6 +103,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   engineOptions.reluPoolKernels = kernels.reluPools;
   engineOptions.lossKernels = kernels.losses;
   engineOptions.activations = kernels.activations;
+  engineOptions.pooling = kernels.pooling;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars

@@ -13,6 +13,7 @@
 
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
+#include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
@@ -41,6 +42,8 @@ extern const locus::abi::GoodnessLossKernel locus_goodness_loss_kernels[];
 extern const int64_t locus_goodness_loss_kernel_count;
 extern const locus::abi::ActivationKernels locus_activation_kernels[];
 extern const int64_t locus_activation_kernel_count;
+extern const locus::abi::PoolingKernels locus_pooling_kernels[];
+extern const int64_t locus_pooling_kernel_count;
 extern const locus::abi::InfoNceKernels locus_infonce_kernels[];
 extern const int64_t locus_infonce_kernel_count;
 }
@@ -63,6 +66,10 @@ inline ReluPoolKernels compiledReluPoolKernels() {
 /// Null only for an object locusc did not write.
 inline const abi::ActivationKernels *compiledActivationKernels() {
   return locus_activation_kernel_count ? &locus_activation_kernels[0] : nullptr;
+}
+
+inline const abi::PoolingKernels *compiledPoolingKernels() {
+  return locus_pooling_kernel_count ? &locus_pooling_kernels[0] : nullptr;
 }
 
 inline abi::LossKernels compiledLossKernels() {

@@ -20,6 +20,7 @@
 #define LOCUS_RUNTIME_CPU_KERNELS_H
 
 #include "locus/runtime/abi/ActivationKernels.h"
+#include "locus/runtime/abi/PoolingKernels.h"
 
 #include <cstdint>
 #include <vector>
@@ -71,31 +72,35 @@ void reluForward(const abi::ActivationKernels &k, const float *x, float *y, int6
 void reluBackward(const abi::ActivationKernels &k, const float *y, const float *dy, float *dx,
                   int64_t count);
 
+// The poolings below run locusc's kernels `k` (abi/PoolingKernels.h) plane
+// by plane over the runtime's threads.
 // Max pooling (padding counts as -inf); argmax holds the flat input index
 // (into the whole tensor x) of each output's maximum, the first one on ties
 // (NaN wins, as in PyTorch), for the backward pass.
-void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
-                      int32_t *argmax);
+void maxPool2dForward(const abi::PoolingKernels &k, const float *x, Shape4 xs,
+                      const Window &win, float *y, Shape4 ys, int32_t *argmax);
 // dx = 0, then dx[argmax[i]] += dy[i].
-void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
-                       Shape4 xs);
+void maxPool2dBackward(const abi::PoolingKernels &k, const float *dy, Shape4 ys,
+                       const int32_t *argmax, float *dx, Shape4 xs);
 
 // Average pooling, floor mode, divisor always kh*kw (padded positions add
 // zero; PyTorch's count_include_pad=True). No padding in the loss pooling.
-void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys);
-void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx, Shape4 xs);
+void avgPool2dForward(const abi::PoolingKernels &k, const float *x, Shape4 xs,
+                      const Window &win, float *y, Shape4 ys);
+void avgPool2dBackward(const abi::PoolingKernels &k, const float *dy, Shape4 ys,
+                       const Window &win, float *dx, Shape4 xs);
 
 // Fused block epilogues (one pass over the large pre-activation instead of
 // two or three; the results equal the unfused compositions):
 // h = maxpool(relu(a)) without materialising relu(a). argmax points at the
 // first maximum of a in each window; a window whose maximum is <= 0 has h = 0
 // and receives no gradient.
-void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
-                          int32_t *argmax);
+void reluMaxPool2dForward(const abi::PoolingKernels &k, const float *a, Shape4 as,
+                          const Window &win, float *h, Shape4 hs, int32_t *argmax);
 // da = maxpool^T(dh) * relu'(a), from the forward's argmax and h:
 // da = 0, then da[argmax[i]] += dh[i] where h[i] > 0.
-void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const int32_t *argmax,
-                           float *da, Shape4 as);
+void reluMaxPool2dBackward(const abi::PoolingKernels &k, const float *dh, const float *h,
+                           Shape4 hs, const int32_t *argmax, float *da, Shape4 as);
 // Conv + relu + max-pool in one pass (locus.conv_relu_max_pool2d): a 3x3
 // convolution with padding 1 and stride 1, then relu and a 2x2 stride-2
 // max-pool, on maps of even height and width. The convolution output is never
@@ -112,7 +117,8 @@ void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, cons
                                 float *db, Workspace &ws);
 // dx = avgpool^T(dy) * 1[y > 0] for y = relu(x) (a block without max-pool
 // whose loss pools its relu output y).
-void avgPool2dReluBackward(const float *dy, Shape4 ys, const Window &win, const float *y,
+void avgPool2dReluBackward(const abi::PoolingKernels &k, const float *dy, Shape4 ys,
+                           const Window &win, const float *y,
                            float *dx, Shape4 xs);
 
 // relu(x - mean over channels) and its backward (needs x; dx may alias dy),

@@ -21,6 +21,7 @@
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
+#include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
 #include "locus/runtime/cpu/PoolKernels.h"
@@ -64,6 +65,9 @@ struct EngineOptions {
   const abi::LossKernels *lossKernels = nullptr;
   /// The model's compiled relu and triangle: required by a model with either.
   const abi::ActivationKernels *activations = nullptr;
+  /// The model's compiled general poolings: required by a model with a
+  /// pooling layer or a loss pooling.
+  const abi::PoolingKernels *pooling = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

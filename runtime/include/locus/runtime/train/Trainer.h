@@ -14,6 +14,7 @@
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
+#include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
 #include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Options.h"
@@ -33,6 +34,7 @@ struct CompiledKernels {
   const cpu::ReluPoolKernels *reluPools = nullptr;
   const abi::LossKernels *losses = nullptr;
   const abi::ActivationKernels *activations = nullptr;
+  const abi::PoolingKernels *pooling = nullptr;
 };
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
