@@ -298,7 +298,13 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
                             {"locus_max_pool_forward", "locus_max_pool_backward",
                              "locus_avg_pool_forward", "locus_avg_pool_backward"},
                             "locus_pooling_kernels", "locus_pooling_kernel_count",
-                            "locus-generate-pooling-kernels")))
+                            "locus-generate-pooling-kernels")) ||
+      failed(addRecordTable(module, *object,
+                            {"locus_hybrid_negatives", "locus_length_normalize_rows",
+                             "locus_standardize_pairs"},
+                            "locus_goodness_input_kernels",
+                            "locus_goodness_input_kernel_count",
+                            "locus-generate-goodness-input-kernels")))
     return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");

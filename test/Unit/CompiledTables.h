@@ -28,6 +28,11 @@ inline const abi::PoolingKernels &compiledPooling() {
   return *kernels;
 }
 
+inline const abi::GoodnessInputKernels &compiledGoodnessInputs() {
+  static const abi::GoodnessInputKernels *kernels = rt::cpu::compiledGoodnessInputKernels();
+  return *kernels;
+}
+
 } // namespace locus::test
 
 #endif

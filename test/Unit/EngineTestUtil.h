@@ -17,7 +17,7 @@
 namespace locus::test {
 
 /// An engine for `model` with the runtime's own updates and poolings and the
-/// compiled loss, activation and pooling kernels, or null (and a failed expectation) when the model is
+/// compiled loss, activation, pooling and goodness input kernels, or null (and a failed expectation) when the model is
 /// refused.
 inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
                                                      uint64_t seed = 1) {
@@ -26,19 +26,21 @@ inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
   options.lossKernels = &compiledLosses();
   options.activations = &compiledActivations();
   options.pooling = &compiledPooling();
+  options.goodnessInputs = &compiledGoodnessInputs();
   std::unique_ptr<rt::train::Engine> engine;
   rt::Status status = rt::train::Engine::create(model, options, engine);
   EXPECT_TRUE(status.isOk()) << status.message();
   return engine;
 }
 
-/// For runTraining: the compiled loss, activation and pooling kernels, the runtime's
+/// For runTraining: the compiled loss, activation, pooling and goodness input kernels, the runtime's
 /// own updates and poolings.
 inline rt::train::CompiledKernels compiledLossesOnly() {
   rt::train::CompiledKernels kernels;
   kernels.losses = &compiledLosses();
   kernels.activations = &compiledActivations();
   kernels.pooling = &compiledPooling();
+  kernels.goodnessInputs = &compiledGoodnessInputs();
   return kernels;
 }
 

@@ -493,6 +493,7 @@ using locus::test::makeEngine;
 using locus::test::randomViews;
 using locus::test::relativeError;
 using locus::test::compiledActivations;
+using locus::test::compiledGoodnessInputs;
 using locus::test::compiledLosses;
 using locus::test::compiledPooling;
 using locus::test::compiledLossesOnly;
@@ -826,6 +827,7 @@ TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
   options.lossKernels = &compiledLosses();
   options.activations = &compiledActivations();
   options.pooling = &compiledPooling();
+  options.goodnessInputs = &compiledGoodnessInputs();
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, options, engine);
   ASSERT_FALSE(status.isOk());
@@ -1039,6 +1041,7 @@ void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
   options.lossKernels = &compiledLosses();
   options.activations = &compiledActivations();
   options.pooling = &compiledPooling();
+  options.goodnessInputs = &compiledGoodnessInputs();
   options.moments = moments;
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::create(model, options, engine).isOk());
@@ -1101,9 +1104,13 @@ TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
     options.lossKernels = &compiledLosses();
     options.activations = &compiledActivations();
     options.pooling = &compiledPooling();
+    options.goodnessInputs = &compiledGoodnessInputs();
+  options.goodnessInputs = &compiledGoodnessInputs();
   options.pooling = &compiledPooling();
+  options.goodnessInputs = &compiledGoodnessInputs();
   options.activations = &compiledActivations();
   options.pooling = &compiledPooling();
+  options.goodnessInputs = &compiledGoodnessInputs();
     std::unique_ptr<Engine> f32, bf16;
     ASSERT_TRUE(Engine::create(model, options, f32).isOk());
     options.moments = cpu::MomentFormat::BFloat16;

@@ -285,4 +285,32 @@ def LocusGeneratePoolingKernels
   ];
 }
 
+def LocusGenerateGoodnessInputKernels
+    : Pass<"locus-generate-goodness-input-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit FF's hybrid negatives and FF's and SCFF's block inputs as kernels";
+  let description = [{
+    Adds to `@locus_kernels`, for every model, the input transforms of the
+    goodness rules (METHOD.md section 1), with dynamic shapes:
+
+    - `locus_hybrid_negatives(views, masks, partners, out)`: out = [views;
+      hybrids], each hybrid mixing its view with the partner row through its
+      mask of random bits blurred six times with [1/4, 1/2, 1/4] both ways
+      and thresholded at 1/2 (FF; the runtime draws bits and partners);
+    - `locus_length_normalize_rows(x, y)`: each row over its norm + 1e-5 (FF,
+      blocks after the first);
+    - `locus_standardize_pairs(x, st, y, pairs)`: standardised rows st and
+      y = [st + st; st + roll(st)] (SCFF; only st + st without pairs).
+
+    Norms and moments are float64 sums. The object emitter exports them as
+    the record `locus_goodness_input_kernels`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // LOCUS_CONVERSION_PASSES_TD

@@ -38,6 +38,7 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     pm.addPass(createLocusGenerateInfoNceKernels(infoNce));
     pm.addPass(createLocusGenerateActivationKernels());
     pm.addPass(createLocusGeneratePoolingKernels());
+    pm.addPass(createLocusGenerateGoodnessInputKernels());
     if (options.lowerKernels)
       pm.addPass(createLocusLowerKernelsToLLVM());
   }

@@ -156,7 +156,13 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
             "locusc",
             block.name));
     }
+  if (!options.goodnessInputs && goodnessRuleOf(model.blocks.front().loss) != GoodnessRule::None)
+    return Status::error(fmt::format(
+        "the compiled model has no goodness input kernels for rule {}; recompile it with this "
+        "locusc",
+        model.blocks.front().loss.rule));
   std::unique_ptr<Engine> engine(new Engine(model, options));
+  engine->ctx_->goodnessInputs = options.goodnessInputs;
   engine->ctx_->lossKernels = options.lossKernels;
   engine->ctx_->activations = options.activations;
   engine->ctx_->pooling = options.pooling;

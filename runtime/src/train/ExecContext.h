@@ -3,6 +3,7 @@
 #define LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 
 #include "locus/runtime/abi/ActivationKernels.h"
+#include "locus/runtime/abi/GoodnessInputKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
@@ -29,6 +30,8 @@ struct ExecContext {
   /// The model's compiled general poolings (required by a model with a
   /// pooling layer or a loss pooling).
   const abi::PoolingKernels *pooling = nullptr;
+  /// The model's compiled FF and SCFF input transforms (required by them).
+  const abi::GoodnessInputKernels *goodnessInputs = nullptr;
 
   Tensor allocate(Shape4 shape) const { return Tensor::allocate(memory, shape); }
   Tensor zeros(Shape4 shape) const { return Tensor::zeros(memory, shape); }

@@ -34,5 +34,6 @@ int main(int argc, char **argv) {
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
                                      {&update, &lossPools, &reluPools, &losses,
                                       cpu::compiledActivationKernels(),
-                                      cpu::compiledPoolingKernels()});
+                                      cpu::compiledPoolingKernels(),
+                                      cpu::compiledGoodnessInputKernels()});
 }

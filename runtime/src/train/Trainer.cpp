@@ -104,6 +104,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   engineOptions.lossKernels = kernels.losses;
   engineOptions.activations = kernels.activations;
   engineOptions.pooling = kernels.pooling;
+  engineOptions.goodnessInputs = kernels.goodnessInputs;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars

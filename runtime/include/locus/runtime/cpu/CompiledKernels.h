@@ -12,6 +12,7 @@
 #define LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 
 #include "locus/runtime/abi/ActivationKernels.h"
+#include "locus/runtime/abi/GoodnessInputKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/PoolKernels.h"
@@ -42,6 +43,8 @@ extern const locus::abi::GoodnessLossKernel locus_goodness_loss_kernels[];
 extern const int64_t locus_goodness_loss_kernel_count;
 extern const locus::abi::ActivationKernels locus_activation_kernels[];
 extern const int64_t locus_activation_kernel_count;
+extern const locus::abi::GoodnessInputKernels locus_goodness_input_kernels[];
+extern const int64_t locus_goodness_input_kernel_count;
 extern const locus::abi::PoolingKernels locus_pooling_kernels[];
 extern const int64_t locus_pooling_kernel_count;
 extern const locus::abi::InfoNceKernels locus_infonce_kernels[];
@@ -70,6 +73,10 @@ inline const abi::ActivationKernels *compiledActivationKernels() {
 
 inline const abi::PoolingKernels *compiledPoolingKernels() {
   return locus_pooling_kernel_count ? &locus_pooling_kernels[0] : nullptr;
+}
+
+inline const abi::GoodnessInputKernels *compiledGoodnessInputKernels() {
+  return locus_goodness_input_kernel_count ? &locus_goodness_input_kernels[0] : nullptr;
 }
 
 inline abi::LossKernels compiledLossKernels() {

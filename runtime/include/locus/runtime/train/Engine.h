@@ -20,6 +20,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/abi/ActivationKernels.h"
+#include "locus/runtime/abi/GoodnessInputKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/Optimizer.h"
@@ -68,6 +69,8 @@ struct EngineOptions {
   /// The model's compiled general poolings: required by a model with a
   /// pooling layer or a loss pooling.
   const abi::PoolingKernels *pooling = nullptr;
+  /// The model's compiled FF and SCFF input transforms: required by them.
+  const abi::GoodnessInputKernels *goodnessInputs = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

@@ -13,6 +13,7 @@
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/cpu/PoolKernels.h"
 #include "locus/runtime/abi/ActivationKernels.h"
+#include "locus/runtime/abi/GoodnessInputKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/ReluPoolKernels.h"
@@ -35,6 +36,7 @@ struct CompiledKernels {
   const abi::LossKernels *losses = nullptr;
   const abi::ActivationKernels *activations = nullptr;
   const abi::PoolingKernels *pooling = nullptr;
+  const abi::GoodnessInputKernels *goodnessInputs = nullptr;
 };
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
