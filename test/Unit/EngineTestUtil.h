@@ -16,32 +16,29 @@
 
 namespace locus::test {
 
-/// An engine for `model` with the runtime's own updates and poolings and the
-/// compiled loss, activation, pooling and goodness input kernels, or null (and a failed expectation) when the model is
-/// refused.
-inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
-                                                     uint64_t seed = 1) {
-  rt::train::EngineOptions options;
-  options.seed = seed;
-  options.lossKernels = &compiledLosses();
-  options.activations = &compiledActivations();
-  options.pooling = &compiledPooling();
-  options.goodnessInputs = &compiledGoodnessInputs();
-  std::unique_ptr<rt::train::Engine> engine;
-  rt::Status status = rt::train::Engine::create(model, options, engine);
-  EXPECT_TRUE(status.isOk()) << status.message();
-  return engine;
-}
-
-/// For runTraining: the compiled loss, activation, pooling and goodness input kernels, the runtime's
-/// own updates and poolings.
-inline rt::train::CompiledKernels compiledLossesOnly() {
-  rt::train::CompiledKernels kernels;
+/// The compiled model's dynamic-shape kernels (losses, activations,
+/// poolings, goodness inputs); the update and static-pooling tables stay null,
+/// so the runtime's own updates and poolings run.
+inline rt::cpu::ModelKernels testKernels() {
+  rt::cpu::ModelKernels kernels;
   kernels.losses = &compiledLosses();
   kernels.activations = &compiledActivations();
   kernels.pooling = &compiledPooling();
   kernels.goodnessInputs = &compiledGoodnessInputs();
   return kernels;
+}
+
+/// An engine for `model` with testKernels(), or null (and a failed
+/// expectation) when the model is refused.
+inline std::unique_ptr<rt::train::Engine> makeEngine(const rt::ModelDesc &model,
+                                                     uint64_t seed = 1) {
+  rt::train::EngineOptions options;
+  options.seed = seed;
+  options.kernels = testKernels();
+  std::unique_ptr<rt::train::Engine> engine;
+  rt::Status status = rt::train::Engine::create(model, options, engine);
+  EXPECT_TRUE(status.isOk()) << status.message();
+  return engine;
 }
 
 /// One step's views, uniform in [-1, 1), reproducible from `seed`.

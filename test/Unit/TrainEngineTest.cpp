@@ -492,11 +492,7 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
 using locus::test::makeEngine;
 using locus::test::randomViews;
 using locus::test::relativeError;
-using locus::test::compiledActivations;
-using locus::test::compiledGoodnessInputs;
-using locus::test::compiledLosses;
-using locus::test::compiledPooling;
-using locus::test::compiledLossesOnly;
+using locus::test::testKernels;
 
 void checkGradients(TinySpec spec) {
   ModelDesc model = buildTinyModel(spec);
@@ -804,7 +800,7 @@ TEST(TrainEngine, CompiledPoolingTableMustCoverTheModel) {
   cpu::LossPoolKernel only{s[1], s[2], s[3], model.blocks[0].loss.pool, nullptr, nullptr};
   cpu::LossPoolKernels table{&only, 1};
   EngineOptions options;
-  options.poolKernels = &table;
+  options.kernels.lossPools = &table;
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, options, engine);
   ASSERT_FALSE(status.isOk());
@@ -823,11 +819,8 @@ TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
   ASSERT_EQ(model.blocks[0].layers.back().kind, LayerKind::ReluMaxPool2D);
   cpu::ReluPoolKernels empty{nullptr, 0};
   EngineOptions options;
-  options.reluPoolKernels = &empty;
-  options.lossKernels = &compiledLosses();
-  options.activations = &compiledActivations();
-  options.pooling = &compiledPooling();
-  options.goodnessInputs = &compiledGoodnessInputs();
+  options.kernels = testKernels();
+  options.kernels.reluPools = &empty;
   std::unique_ptr<Engine> engine;
   Status status = Engine::create(model, options, engine);
   ASSERT_FALSE(status.isOk());
@@ -931,7 +924,7 @@ TEST(TrainRun, SyntheticRunLogsEverything) {
   std::string metrics = tempFile("metrics.jsonl"), checkpoint = tempFile("ck.safetensors");
   Options o = syntheticRun(metrics);
   o.save = checkpoint;
-  Status status = runTraining(model, o, compiledLossesOnly());
+  Status status = runTraining(model, o, testKernels());
   ASSERT_TRUE(status.isOk()) << status.message();
   std::vector<JsonValue> lines = readMetrics(metrics);
   EXPECT_EQ(ofType(lines, "run").size(), 1u);
@@ -969,9 +962,9 @@ TEST(TrainRun, SameSeedSameRun) {
   Options o = syntheticRun(m1);
   o.logEvery = 1;
   o.probeEpochs = 0;
-  ASSERT_TRUE(runTraining(model, o, compiledLossesOnly()).isOk());
+  ASSERT_TRUE(runTraining(model, o, testKernels()).isOk());
   o.metrics = m2;
-  ASSERT_TRUE(runTraining(model, o, compiledLossesOnly()).isOk());
+  ASSERT_TRUE(runTraining(model, o, testKernels()).isOk());
   std::vector<JsonValue> linesA = readMetrics(m1), linesB = readMetrics(m2);
   auto a = ofType(linesA, "step"), b = ofType(linesB, "step");
   ASSERT_EQ(a.size(), 32u);
@@ -1002,7 +995,7 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
   o.probeEpochs = 0;
   o.logEvery = 1;
   o.metrics = metrics;
-  Status status = runTraining(model, o, compiledLossesOnly());
+  Status status = runTraining(model, o, testKernels());
   ASSERT_TRUE(status.isOk()) << status.message();
   std::vector<JsonValue> lines = readMetrics(metrics);
   auto steps = ofType(lines, "step");
@@ -1014,7 +1007,7 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
 
   o.maxSteps = 1;
   o.fixedBatch = tempFile("missing.f32");
-  status = runTraining(model, o, compiledLossesOnly());
+  status = runTraining(model, o, testKernels());
   ASSERT_FALSE(status.isOk());
   EXPECT_NE(status.message().find("missing.f32"), std::string::npos) << status.message();
   std::filesystem::remove(batch);
@@ -1038,10 +1031,7 @@ void expectPlanMatchesEngine(const TinySpec &spec, const char *what,
   EngineOptions options;
   options.seed = 1;
   options.kind = kind;
-  options.lossKernels = &compiledLosses();
-  options.activations = &compiledActivations();
-  options.pooling = &compiledPooling();
-  options.goodnessInputs = &compiledGoodnessInputs();
+  options.kernels = testKernels();
   options.moments = moments;
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(Engine::create(model, options, engine).isOk());
@@ -1101,16 +1091,7 @@ TEST(TrainEngine, Bf16MomentsHalveTheStateAndTrainLikeFloat32) {
     ModelDesc model = buildTinyModel(spec);
     EngineOptions options;
     options.seed = 4;
-    options.lossKernels = &compiledLosses();
-    options.activations = &compiledActivations();
-    options.pooling = &compiledPooling();
-    options.goodnessInputs = &compiledGoodnessInputs();
-  options.goodnessInputs = &compiledGoodnessInputs();
-  options.pooling = &compiledPooling();
-  options.goodnessInputs = &compiledGoodnessInputs();
-  options.activations = &compiledActivations();
-  options.pooling = &compiledPooling();
-  options.goodnessInputs = &compiledGoodnessInputs();
+    options.kernels = testKernels();
     std::unique_ptr<Engine> f32, bf16;
     ASSERT_TRUE(Engine::create(model, options, f32).isOk());
     options.moments = cpu::MomentFormat::BFloat16;

@@ -286,8 +286,7 @@ void checkStep(const std::string &rule) {
     // The engine's seed chain for a gradients() call before any step:
     // negatives of step 0, then the hybrid stream after the blocks' own.
     ExecContext ctx;
-  ctx.goodnessInputs = &locus::test::compiledGoodnessInputs();
-    ctx.goodnessInputs = &locus::test::compiledGoodnessInputs();
+    ctx.kernels = locus::test::testKernels();
     uint64_t step = mixSeed(kSeed, Stream::Negatives, 0);
     input = toMap(withHybridNegatives(ctx, views, mixSeed(step, Stream::Negatives, 2)));
   }
@@ -316,7 +315,7 @@ TEST(TrainGoodness, ScffStepMatchesFloat64Reference) { checkStep("scff"); }
 
 TEST(TrainGoodness, HybridsMixTheImageWithAnotherImage) {
   ExecContext ctx;
-  ctx.goodnessInputs = &locus::test::compiledGoodnessInputs();
+  ctx.kernels = locus::test::testKernels();
   Tensor views = ctx.allocate(Shape4{kViews, 1, 16, 16});
   // Every pixel of row r holds r: a hybrid's values name its two sources.
   for (int64_t r = 0; r < kViews; ++r)

@@ -17,6 +17,8 @@
 // the same element of dx is written, and no kernel argument is noalias.
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
+
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
 
@@ -34,19 +36,10 @@ namespace locus {
 } // namespace locus
 
 using namespace mlir;
+using locus::kernels::declareKernel;
+using locus::kernels::forEach;
 
 namespace {
-
-/// for i in [lo, hi): body(builder, i).
-void forEach(OpBuilder &b, Location loc, Value lo, Value hi,
-             llvm::function_ref<void(OpBuilder &, Value)> body) {
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  scf::ForOp::create(b, loc, lo, hi, one, ValueRange{},
-                     [&](OpBuilder &nb, Location l, Value i, ValueRange) {
-                       body(nb, i);
-                       scf::YieldOp::create(nb, l);
-                     });
-}
 
 /// `x > 0 ? then : 0` in float32 (a NaN x gives 0, as the reference).
 Value ifPositive(OpBuilder &b, Location loc, Value x, Value then) {
@@ -55,21 +48,12 @@ Value ifPositive(OpBuilder &b, Location loc, Value x, Value then) {
   return arith::SelectOp::create(b, loc, positive, then, zero);
 }
 
-func::FuncOp declare(OpBuilder &builder, Location loc, StringRef name, unsigned args,
-                     MemRefType type) {
-  SmallVector<Type> types(args, type);
-  auto func = func::FuncOp::create(builder, loc, name, builder.getFunctionType(types, {}));
-  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
-  builder.setInsertionPointToStart(func.addEntryBlock());
-  return func;
-}
-
 void buildRelu(OpBuilder &builder, Location loc) {
   auto flat = MemRefType::get({ShapedType::kDynamic}, builder.getF32Type());
   {
     OpBuilder::InsertionGuard guard(builder);
-    func::FuncOp f = declare(builder, loc, "locus_relu_forward", 2, flat);
-    Value x = f.getArgument(0), y = f.getArgument(1);
+    SmallVector<Value> a = declareKernel(builder, loc, "locus_relu_forward", {flat, flat});
+    Value x = a[0], y = a[1];
     Value c0 = arith::ConstantIndexOp::create(builder, loc, 0);
     Value n = memref::DimOp::create(builder, loc, x, c0);
     forEach(builder, loc, c0, n, [&](OpBuilder &b, Value i) {
@@ -79,8 +63,8 @@ void buildRelu(OpBuilder &builder, Location loc) {
     func::ReturnOp::create(builder, loc);
   }
   OpBuilder::InsertionGuard guard(builder);
-  func::FuncOp f = declare(builder, loc, "locus_relu_backward", 3, flat);
-  Value y = f.getArgument(0), dy = f.getArgument(1), dx = f.getArgument(2);
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_relu_backward", {flat, flat, flat});
+  Value y = a[0], dy = a[1], dx = a[2];
   Value c0 = arith::ConstantIndexOp::create(builder, loc, 0);
   Value n = memref::DimOp::create(builder, loc, y, c0);
   forEach(builder, loc, c0, n, [&](OpBuilder &b, Value i) {
@@ -117,11 +101,11 @@ void buildTriangle(OpBuilder &builder, Location loc, bool backward) {
   auto map = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
                              f32);
   OpBuilder::InsertionGuard guard(builder);
-  func::FuncOp f = declare(builder, loc,
-                           backward ? "locus_triangle_backward" : "locus_triangle_forward",
-                           backward ? 3 : 2, map);
+  SmallVector<Value> a = declareKernel(
+      builder, loc, backward ? "locus_triangle_backward" : "locus_triangle_forward",
+      SmallVector<Type>(backward ? 3 : 2, map));
   OpBuilder &b = builder;
-  Value x = f.getArgument(0);
+  Value x = a[0];
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
@@ -138,7 +122,7 @@ void buildTriangle(OpBuilder &builder, Location loc, bool backward) {
   forEach(b, loc, c0, samples, [&](OpBuilder &sb, Value s) {
     channelMean(sb, loc, x, s, channels, plane, inv, mean);
     if (!backward) {
-      Value y = f.getArgument(1);
+      Value y = a[1];
       forEach(sb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
         forEach(cb, loc, c0, plane, [&](OpBuilder &qb, Value q) {
           Value v = memref::LoadOp::create(qb, loc, x, ValueRange{s, ch, q});
@@ -152,7 +136,7 @@ void buildTriangle(OpBuilder &builder, Location loc, bool backward) {
     }
     // t = dy where x - mean > 0, written into dx and summed per location;
     // then dx = t - mean_c t.
-    Value dy = f.getArgument(1), dx = f.getArgument(2);
+    Value dy = a[1], dx = a[2];
     Value zero = arith::ConstantOp::create(sb, loc, sb.getF32FloatAttr(0.0f));
     linalg::FillOp::create(sb, loc, ValueRange{zero}, ValueRange{tsum});
     forEach(sb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
@@ -189,11 +173,9 @@ struct GenerateActivationKernelsPass
     : public locus::impl::LocusGenerateActivationKernelsBase<GenerateActivationKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = locus::findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     buildRelu(builder, module.getLoc());
     buildTriangle(builder, module.getLoc(), /*backward=*/false);

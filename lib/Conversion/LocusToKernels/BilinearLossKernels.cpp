@@ -20,7 +20,7 @@
 // are arguments, so one kernel serves every block with that rule.
 //
 //===----------------------------------------------------------------------===//
-#include "ScalarMath.h"
+#include "KernelBuilder.h"
 
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
@@ -141,28 +141,21 @@ RowTerm rowTerm(F64 &m, const BilinearVariant &v, Value uPos, Value uNeg, Value 
 }
 
 void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant &v) {
-  MLIRContext *ctx = builder.getContext();
   Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
   auto matrix = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
   auto rows = MemRefType::get({ShapedType::kDynamic}, builder.getI32Type());
   auto scalar = MemRefType::get({}, f64);
-  // (z, bc, negatives, dz, factors, loss, theta, weight, accumulate)
-  auto type = builder.getFunctionType(
-      {matrix, matrix, rows, matrix, matrix, scalar, f64, f64, builder.getI1Type()}, {});
-  auto func = func::FuncOp::create(builder, loc, v.name(), type);
-  func->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-  // dz and factors are written while z and bc are read: promise they do not
-  // overlap, so LLVM keeps the row loops vectorised.
-  for (unsigned arg : {0u, 1u, 3u, 4u})
-    func.setArgAttr(arg, "llvm.noalias", UnitAttr::get(ctx));
-  Block *entry = func.addEntryBlock();
   OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPointToStart(entry);
+  // (z, bc, negatives, dz, factors, loss, theta, weight, accumulate). dz and
+  // factors are written while z and bc are read: promise they do not
+  // overlap, so LLVM keeps the row loops vectorised.
+  SmallVector<Value> a = locus::kernels::declareKernel(
+      builder, loc, v.name(),
+      {matrix, matrix, rows, matrix, matrix, scalar, f64, f64, builder.getI1Type()},
+      {0, 1, 3, 4});
   OpBuilder &b = builder;
-  Value z = entry->getArgument(0), bc = entry->getArgument(1), negRows = entry->getArgument(2);
-  Value dz = entry->getArgument(3), factors = entry->getArgument(4);
-  Value lossOut = entry->getArgument(5), theta = entry->getArgument(6);
-  Value weight = entry->getArgument(7), accumulate = entry->getArgument(8);
+  Value z = a[0], bc = a[1], negRows = a[2], dz = a[3], factors = a[4];
+  Value lossOut = a[5], theta = a[6], weight = a[7], accumulate = a[8];
 
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
@@ -258,11 +251,9 @@ struct GenerateLossKernelsPass
             variants.insert({f, form, negatives});
     if (variants.empty())
       return;
-    ModuleOp kernels = findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     for (const BilinearVariant &v : variants)
       buildBilinearKernel(builder, module.getLoc(), v);

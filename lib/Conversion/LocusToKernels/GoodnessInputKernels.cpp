@@ -23,7 +23,7 @@
 // reference.
 //
 //===----------------------------------------------------------------------===//
-#include "ScalarMath.h"
+#include "KernelBuilder.h"
 
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
@@ -37,6 +37,7 @@ namespace locus {
 } // namespace locus
 
 using namespace mlir;
+using locus::kernels::declareKernel;
 using locus::kernels::F64;
 using locus::kernels::forEach;
 using locus::kernels::sumOver;
@@ -46,14 +47,6 @@ namespace {
 /// The float32 epsilon of both normalisations, as the reference adds it to a
 /// float64 norm.
 constexpr double kEps = static_cast<double>(1e-5f);
-
-SmallVector<Value> declare(OpBuilder &builder, Location loc, StringRef name,
-                           ArrayRef<Type> types) {
-  auto func = func::FuncOp::create(builder, loc, name, builder.getFunctionType(types, {}));
-  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
-  builder.setInsertionPointToStart(func.addEntryBlock());
-  return SmallVector<Value>(func.getArguments());
-}
 
 Value f32(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
@@ -109,7 +102,7 @@ void buildHybridNegatives(OpBuilder &builder, Location loc) {
   auto rows3 = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
                                f);
   auto partnersType = MemRefType::get({ShapedType::kDynamic}, builder.getI32Type());
-  SmallVector<Value> a = declare(builder, loc, "locus_hybrid_negatives",
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_hybrid_negatives",
                                  {rows3, rows3, partnersType, rows3});
   OpBuilder &b = builder;
   Value views = a[0], masks = a[1], partners = a[2], out = a[3];
@@ -172,7 +165,7 @@ void buildLengthNormalize(OpBuilder &builder, Location loc) {
   OpBuilder::InsertionGuard guard(builder);
   auto matrix = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
                                 builder.getF32Type());
-  SmallVector<Value> a = declare(builder, loc, "locus_length_normalize_rows", {matrix, matrix});
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_length_normalize_rows", {matrix, matrix});
   OpBuilder &b = builder;
   Value x = a[0], y = a[1];
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
@@ -197,7 +190,7 @@ void buildStandardizePairs(OpBuilder &builder, Location loc) {
   OpBuilder::InsertionGuard guard(builder);
   auto matrix = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
                                 builder.getF32Type());
-  SmallVector<Value> a = declare(builder, loc, "locus_standardize_pairs",
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_standardize_pairs",
                                  {matrix, matrix, matrix, builder.getI1Type()});
   OpBuilder &b = builder;
   Value x = a[0], st = a[1], y = a[2], pairs = a[3];
@@ -245,11 +238,9 @@ struct GenerateGoodnessInputKernelsPass
           GenerateGoodnessInputKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = locus::findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     buildHybridNegatives(builder, module.getLoc());
     buildLengthNormalize(builder, module.getLoc());

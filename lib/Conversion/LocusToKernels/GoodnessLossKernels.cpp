@@ -18,7 +18,7 @@
 // result does not depend on the vector width the target picks.
 //
 //===----------------------------------------------------------------------===//
-#include "ScalarMath.h"
+#include "KernelBuilder.h"
 
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
@@ -47,23 +47,15 @@ struct GoodnessArgs {
   Value pos, neg, dPos, dNeg, loss, theta, theta2, lambda, weight;
 };
 
-func::FuncOp declareKernel(OpBuilder &builder, Location loc, StringRef name,
-                           GoodnessArgs &args) {
-  MLIRContext *ctx = builder.getContext();
+/// A goodness kernel's signature; the insertion point moves into it.
+GoodnessArgs declareGoodnessKernel(OpBuilder &builder, Location loc, StringRef name) {
   Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
   auto map = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
                              f32);
   auto scalar = MemRefType::get({}, f64);
-  auto type = builder.getFunctionType({map, map, map, map, scalar, f64, f64, f64, f64}, {});
-  auto func = func::FuncOp::create(builder, loc, name, type);
-  func->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-  for (unsigned arg : {0u, 1u, 2u, 3u})
-    func.setArgAttr(arg, "llvm.noalias", UnitAttr::get(ctx));
-  Block *entry = func.addEntryBlock();
-  args = {entry->getArgument(0), entry->getArgument(1), entry->getArgument(2),
-          entry->getArgument(3), entry->getArgument(4), entry->getArgument(5),
-          entry->getArgument(6), entry->getArgument(7), entry->getArgument(8)};
-  return func;
+  SmallVector<Value> a = locus::kernels::declareKernel(
+      builder, loc, name, {map, map, map, map, scalar, f64, f64, f64, f64}, {0, 1, 2, 3});
+  return {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]};
 }
 
 /// f64(x[m, c, l]).
@@ -74,10 +66,8 @@ Value load64(OpBuilder &b, Location loc, Value x, Value m, Value c, Value l) {
 
 /// FF: G = sum of squares of each row.
 void buildSumSquares(OpBuilder &builder, Location loc) {
-  GoodnessArgs a;
-  func::FuncOp func = declareKernel(builder, loc, "locus_goodness_loss_sum_squares", a);
   OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPointToStart(&func.getBody().front());
+  GoodnessArgs a = declareGoodnessKernel(builder, loc, "locus_goodness_loss_sum_squares");
   OpBuilder &b = builder;
   F64 f{b, loc};
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
@@ -124,10 +114,8 @@ void buildSumSquares(OpBuilder &builder, Location loc) {
 
 /// SCFF: G = mean over channels of relu(a)^2 at each location.
 void buildMeanReluSquares(OpBuilder &builder, Location loc) {
-  GoodnessArgs a;
-  func::FuncOp func = declareKernel(builder, loc, "locus_goodness_loss_mean_relu_squares", a);
   OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPointToStart(&func.getBody().front());
+  GoodnessArgs a = declareGoodnessKernel(builder, loc, "locus_goodness_loss_mean_relu_squares");
   OpBuilder &b = builder;
   F64 f{b, loc};
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
@@ -236,11 +224,9 @@ struct GenerateGoodnessKernelsPass
       return signalPassFailure();
     if (scores.empty())
       return;
-    ModuleOp kernels = findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     for (Score score : scores) {
       if (score == Score::SumSquares)

@@ -16,7 +16,7 @@
 // float64.
 //
 //===----------------------------------------------------------------------===//
-#include "ScalarMath.h"
+#include "KernelBuilder.h"
 
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
@@ -32,24 +32,13 @@ namespace locus {
 
 using namespace mlir;
 using namespace locus;
+using locus::kernels::declareKernel;
 using locus::kernels::dotRows;
 using locus::kernels::F64;
 using locus::kernels::forEach;
 using locus::kernels::sumOver;
 
 namespace {
-
-/// A kernel with the given argument types, its entry block the insertion point.
-func::FuncOp declareKernel(OpBuilder &builder, Location loc, StringRef name,
-                           ArrayRef<Type> types, ArrayRef<unsigned> noAlias) {
-  MLIRContext *ctx = builder.getContext();
-  auto func = func::FuncOp::create(builder, loc, name, builder.getFunctionType(types, {}));
-  func->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-  for (unsigned arg : noAlias)
-    func.setArgAttr(arg, "llvm.noalias", UnitAttr::get(ctx));
-  builder.setInsertionPointToStart(func.addEntryBlock());
-  return func;
-}
 
 struct Types {
   Type f32, f64;
@@ -64,10 +53,10 @@ struct Types {
 /// clamped norms, row by row (F.normalize).
 void buildNormalize(OpBuilder &builder, Location loc, const Types &t) {
   OpBuilder::InsertionGuard guard(builder);
-  func::FuncOp func = declareKernel(builder, loc, "locus_infonce_normalize",
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_infonce_normalize",
                                     {t.matrix, t.matrix, t.norms}, {0, 1, 2});
   OpBuilder &b = builder;
-  Value p = func.getArgument(0), ph = func.getArgument(1), norms = func.getArgument(2);
+  Value p = a[0], ph = a[1], norms = a[2];
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value n = memref::DimOp::create(b, loc, p, c0);
@@ -92,11 +81,11 @@ void buildNormalize(OpBuilder &builder, Location loc, const Types &t) {
 /// dsim = dS + dS^T with dS = weight (softmax - onehot(pos)) / (T N).
 void buildLoss(OpBuilder &builder, Location loc, const Types &t) {
   OpBuilder::InsertionGuard guard(builder);
-  func::FuncOp func = declareKernel(builder, loc, "locus_infonce_loss",
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_infonce_loss",
                                     {t.matrix, t.matrix, t.scalar, t.f64, t.f64}, {0, 1});
   OpBuilder &b = builder;
-  Value sim = func.getArgument(0), dsim = func.getArgument(1), lossOut = func.getArgument(2);
-  Value temperature = func.getArgument(3), weight = func.getArgument(4);
+  Value sim = a[0], dsim = a[1], lossOut = a[2];
+  Value temperature = a[3], weight = a[4];
   F64 f{b, loc};
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
@@ -162,11 +151,11 @@ void buildLoss(OpBuilder &builder, Location loc, const Types &t) {
 /// clamped).
 void buildNormalizeAdjoint(OpBuilder &builder, Location loc, const Types &t) {
   OpBuilder::InsertionGuard guard(builder);
-  func::FuncOp func = declareKernel(builder, loc, "locus_infonce_normalize_adjoint",
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_infonce_normalize_adjoint",
                                     {t.matrix, t.matrix, t.norms, t.matrix}, {0, 1, 2, 3});
   OpBuilder &b = builder;
-  Value ph = func.getArgument(0), dph = func.getArgument(1), norms = func.getArgument(2);
-  Value dp = func.getArgument(3);
+  Value ph = a[0], dph = a[1], norms = a[2];
+  Value dp = a[3];
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value n = memref::DimOp::create(b, loc, ph, c0);
@@ -211,11 +200,9 @@ struct GenerateInfoNceKernelsPass
       return signalPassFailure();
     if (!used)
       return;
-    ModuleOp kernels = findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     Types types(builder);
     buildNormalize(builder, module.getLoc(), types);

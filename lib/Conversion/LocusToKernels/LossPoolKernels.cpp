@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "KernelBuilder.h"
+
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
 
@@ -115,11 +117,9 @@ struct GeneratePoolKernelsPass
     : public locus::impl::LocusGeneratePoolKernelsBase<GeneratePoolKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
 
     // Every pooling a step or the probe runs: each block's output with its
     // loss kernel (the probe's features too), the expanded loss's own

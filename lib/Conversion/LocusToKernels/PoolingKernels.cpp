@@ -22,6 +22,8 @@
 // then across columns; windows in row order).
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
+
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
 
@@ -40,28 +42,10 @@ namespace locus {
 } // namespace locus
 
 using namespace mlir;
+using locus::kernels::declareKernel;
+using locus::kernels::forEach;
 
 namespace {
-
-/// for i in [lo, hi): body(builder, i).
-void forEach(OpBuilder &b, Location loc, Value lo, Value hi,
-             llvm::function_ref<void(OpBuilder &, Value)> body) {
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  scf::ForOp::create(b, loc, lo, hi, one, ValueRange{},
-                     [&](OpBuilder &nb, Location l, Value i, ValueRange) {
-                       body(nb, i);
-                       scf::YieldOp::create(nb, l);
-                     });
-}
-
-/// The arguments of a kernel, its entry block the insertion point.
-SmallVector<Value> declare(OpBuilder &builder, Location loc, StringRef name,
-                           ArrayRef<Type> types) {
-  auto func = func::FuncOp::create(builder, loc, name, builder.getFunctionType(types, {}));
-  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
-  builder.setInsertionPointToStart(func.addEntryBlock());
-  return SmallVector<Value>(func.getArguments());
-}
 
 /// The rows or columns [lo, hi) of the input that output position `o` sees:
 /// o s - pad, clamped to [0, size).
@@ -93,6 +77,22 @@ struct Shapes {
                                   i32)) {}
 };
 
+/// The plane count and both maps' sizes of an input [P, IH, IW] and an
+/// output [P, OH, OW].
+struct Planes {
+  Value zero, planes, ih, iw, oh, ow;
+  Planes(OpBuilder &b, Location loc, Value in, Value out) {
+    zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+    Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
+    planes = memref::DimOp::create(b, loc, in, zero);
+    ih = memref::DimOp::create(b, loc, in, c1);
+    iw = memref::DimOp::create(b, loc, in, c2);
+    oh = memref::DimOp::create(b, loc, out, c1);
+    ow = memref::DimOp::create(b, loc, out, c2);
+  }
+};
+
 Value relu(OpBuilder &b, Location loc, Value x) {
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
@@ -101,19 +101,16 @@ Value relu(OpBuilder &b, Location loc, Value x) {
 
 void buildMaxForward(OpBuilder &builder, Location loc, const Shapes &t) {
   OpBuilder::InsertionGuard guard(builder);
-  SmallVector<Value> a = declare(
+  SmallVector<Value> a = declareKernel(
       builder, loc, "locus_max_pool_forward",
       {t.planes, t.planes, t.planesI32, t.index, t.index, t.index, t.index, t.index, t.index,
        t.i64, t.i1});
   OpBuilder &b = builder;
   Value x = a[0], y = a[1], argmax = a[2], base = a[9], withRelu = a[10];
   Window w{a[3], a[4], a[5], a[6], a[7], a[8]};
-  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
-  Value planes = memref::DimOp::create(b, loc, x, c0);
-  Value ih = memref::DimOp::create(b, loc, x, c1), iw = memref::DimOp::create(b, loc, x, c2);
-  Value oh = memref::DimOp::create(b, loc, y, c1), ow = memref::DimOp::create(b, loc, y, c2);
+  Planes dims(b, loc, x, y);
+  Value c0 = dims.zero, c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value planes = dims.planes, ih = dims.ih, iw = dims.iw, oh = dims.oh, ow = dims.ow;
   Value lastRow = arith::SubIOp::create(b, loc, ih, c1);
   Value lastCol = arith::SubIOp::create(b, loc, iw, c1);
   Value planeSize = arith::MulIOp::create(b, loc, ih, iw);
@@ -165,16 +162,13 @@ void buildMaxForward(OpBuilder &builder, Location loc, const Shapes &t) {
 
 void buildMaxBackward(OpBuilder &builder, Location loc, const Shapes &t) {
   OpBuilder::InsertionGuard guard(builder);
-  SmallVector<Value> a = declare(builder, loc, "locus_max_pool_backward",
-                                 {t.planes, t.planes, t.planesI32, t.planes, t.i64, t.i1});
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_max_pool_backward",
+                                       {t.planes, t.planes, t.planesI32, t.planes, t.i64, t.i1});
   OpBuilder &b = builder;
   Value dy = a[0], h = a[1], argmax = a[2], dx = a[3], base = a[4], withRelu = a[5];
-  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
-  Value planes = memref::DimOp::create(b, loc, dy, c0);
-  Value oh = memref::DimOp::create(b, loc, dy, c1), ow = memref::DimOp::create(b, loc, dy, c2);
-  Value ih = memref::DimOp::create(b, loc, dx, c1), iw = memref::DimOp::create(b, loc, dx, c2);
+  Planes dims(b, loc, dx, dy);
+  Value c0 = dims.zero;
+  Value planes = dims.planes, ih = dims.ih, iw = dims.iw, oh = dims.oh, ow = dims.ow;
   Value planeSize = arith::MulIOp::create(b, loc, ih, iw);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{dx});
@@ -216,18 +210,15 @@ Value windowScale(OpBuilder &b, Location loc, const Window &w) {
 
 void buildAvgForward(OpBuilder &builder, Location loc, const Shapes &t) {
   OpBuilder::InsertionGuard guard(builder);
-  SmallVector<Value> a = declare(builder, loc, "locus_avg_pool_forward",
-                                 {t.planes, t.planes, t.index, t.index, t.index, t.index,
-                                  t.index, t.index});
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_avg_pool_forward",
+                                       {t.planes, t.planes, t.index, t.index, t.index, t.index,
+                                        t.index, t.index});
   OpBuilder &b = builder;
   Value x = a[0], y = a[1];
   Window w{a[2], a[3], a[4], a[5], a[6], a[7]};
-  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
-  Value planes = memref::DimOp::create(b, loc, x, c0);
-  Value ih = memref::DimOp::create(b, loc, x, c1), iw = memref::DimOp::create(b, loc, x, c2);
-  Value oh = memref::DimOp::create(b, loc, y, c1), ow = memref::DimOp::create(b, loc, y, c2);
+  Planes dims(b, loc, x, y);
+  Value c0 = dims.zero, c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value planes = dims.planes, ih = dims.ih, iw = dims.iw, oh = dims.oh, ow = dims.ow;
   Value scale = windowScale(b, loc, w);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   forEach(b, loc, c0, planes, [&](OpBuilder &pb, Value p) {
@@ -264,18 +255,15 @@ void buildAvgForward(OpBuilder &builder, Location loc, const Shapes &t) {
 
 void buildAvgBackward(OpBuilder &builder, Location loc, const Shapes &t) {
   OpBuilder::InsertionGuard guard(builder);
-  SmallVector<Value> a = declare(builder, loc, "locus_avg_pool_backward",
-                                 {t.planes, t.planes, t.planes, t.index, t.index, t.index,
+  SmallVector<Value> a = declareKernel(builder, loc, "locus_avg_pool_backward",
+                                       {t.planes, t.planes, t.planes, t.index, t.index, t.index,
                                   t.index, t.index, t.index, t.i1});
   OpBuilder &b = builder;
   Value dy = a[0], y = a[1], dx = a[2], withRelu = a[9];
   Window w{a[3], a[4], a[5], a[6], a[7], a[8]};
-  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
-  Value planes = memref::DimOp::create(b, loc, dy, c0);
-  Value oh = memref::DimOp::create(b, loc, dy, c1), ow = memref::DimOp::create(b, loc, dy, c2);
-  Value ih = memref::DimOp::create(b, loc, dx, c1), iw = memref::DimOp::create(b, loc, dx, c2);
+  Planes dims(b, loc, dx, dy);
+  Value c0 = dims.zero;
+  Value planes = dims.planes, ih = dims.ih, iw = dims.iw, oh = dims.oh, ow = dims.ow;
   Value scale = windowScale(b, loc, w);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{dx});
@@ -318,11 +306,9 @@ struct GeneratePoolingKernelsPass
     : public locus::impl::LocusGeneratePoolingKernelsBase<GeneratePoolingKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = locus::findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     Shapes shapes(builder);
     buildMaxForward(builder, module.getLoc(), shapes);

@@ -19,6 +19,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "KernelBuilder.h"
+
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
 
@@ -251,11 +253,9 @@ struct GenerateReluPoolKernelsPass
     : public locus::impl::LocusGenerateReluPoolKernelsBase<GenerateReluPoolKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = findKernelsModule(module);
-    if (!kernels) {
-      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
+    if (!kernels)
       return signalPassFailure();
-    }
     std::set<ReluPool> pools;
     module.walk([&](ReluMaxPool2DOp op) {
       if (std::optional<ReluPool> p = tilingWindow(op))

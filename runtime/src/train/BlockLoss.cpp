@@ -14,7 +14,7 @@ double infoNceBlockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z,
   int64_t n = z.shape().n, d = z.shape().c;
   Tensor p = ctx.allocate(z.shape()), dp = ctx.allocate(z.shape());
   cpu::gemm(false, true, n, d, d, 1.0f, z.data(), proj.projection, 0.0f, p.data());
-  double value = cpu::infoNceLoss(*ctx.lossKernels, loss.temperature, n, d, p.data(), dp.data(),
+  double value = cpu::infoNceLoss(*ctx.kernels.losses, loss.temperature, n, d, p.data(), dp.data(),
                                   loss.weight);
   dz = ctx.allocate(z.shape());
   cpu::gemm(false, false, n, d, d, 1.0f, dp.data(), proj.projection, 0.0f, dz.data());
@@ -41,13 +41,13 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
     // tile by tile from factors^T c. B is read by the factors before it is
     // updated, so the result equals forming dL/dB and stepping.
     Tensor factors = ctx.allocate(Shape4{n, d, 1, 1});
-    double value = cpu::bilinearLossFactors(*ctx.lossKernels, cfg, n, d, dc, z.data(), c.data(), proj.projection,
+    double value = cpu::bilinearLossFactors(*ctx.kernels.losses, cfg, n, d, dc, z.data(), c.data(), proj.projection,
                                             negIndex, dz.data(), factors.data(),
                                             /*accumulateDz=*/false);
     adam->stepOuterProduct(proj.fused.step, d, dc, n, factors.data(), c.data(), proj.projection,
                            proj.fused.moments);
     if (loss.context == "both") {
-      value += cpu::bilinearLossFactors(*ctx.lossKernels, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
+      value += cpu::bilinearLossFactors(*ctx.kernels.losses, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
                                         dz.data(), factors.data(), /*accumulateDz=*/true);
       adam->stepOuterProduct(proj.fused.step, d, d, n, factors.data(), z.data(), proj.lateral,
                              proj.fused.lateralMoments);
@@ -58,7 +58,7 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
   Tensor scratch;
   Tensor *dB = proj.dProjection ? proj.dProjection : &scratch;
   *dB = ctx.allocate(Shape4{d, dc, 1, 1});
-  double value = cpu::bilinearLoss(*ctx.lossKernels, cfg, n, d, dc, z.data(), c.data(), proj.projection, negIndex,
+  double value = cpu::bilinearLoss(*ctx.kernels.losses, cfg, n, d, dc, z.data(), c.data(), proj.projection, negIndex,
                                    dz.data(), dB->data(), /*accumulate=*/false);
   if (loss.context == "both") {
     // L = L_DFB + L_lat: the lateral term adds its dz to the feedback term's.
@@ -66,7 +66,7 @@ double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const 
     Tensor *dLat = proj.dLateral ? proj.dLateral : &scratchLat;
     // With accumulate the kernel adds into dLat too: start it from zero.
     *dLat = ctx.zeros(Shape4{d, d, 1, 1});
-    value += cpu::bilinearLoss(*ctx.lossKernels, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
+    value += cpu::bilinearLoss(*ctx.kernels.losses, cfg, n, d, d, z.data(), z.data(), proj.lateral, negIndex,
                                dz.data(), dLat->data(), /*accumulate=*/true);
   }
   return value;

@@ -76,7 +76,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
   if (options.moments == cpu::MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
     return Status::error("bfloat16 optimizer state is for AdamW's moments; SGD and LARS keep "
                          "their momentum in float32");
-  if (const cpu::LossPoolKernels *table = options.poolKernels) {
+  if (const cpu::LossPoolKernels *table = options.kernels.lossPools) {
     // Every loss pooling the model runs must be in the compiled table: each
     // block's output with its kernel, and the direct-feedback contexts.
     for (size_t l = 0; l < model.blocks.size(); ++l) {
@@ -97,7 +97,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
             check(model.blocks[contextBlockOf(model, index)], contextPoolOf(model, index)));
     }
   }
-  if (const cpu::ReluPoolKernels *table = options.reluPoolKernels) {
+  if (const cpu::ReluPoolKernels *table = options.kernels.reluPools) {
     // Every relu + max-pool that locusc compiles must be in the table.
     for (const BlockDesc &block : model.blocks)
       for (size_t i = 0; i < block.layers.size(); ++i) {
@@ -117,7 +117,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
     bool evaluated = model.blocks.back().loss.mode != "global" || l + 1 == model.blocks.size();
     if (!evaluated)
       continue;
-    const abi::LossKernels *kernels = options.lossKernels;
+    const abi::LossKernels *kernels = options.kernels.losses;
     std::string name;
     bool found = false;
     if (block.loss.score == "bilinear") {
@@ -136,7 +136,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
           "with this locusc",
           name, block.name, block.loss.rule));
   }
-  if (!options.activations)
+  if (!options.kernels.activations)
     for (const BlockDesc &block : model.blocks)
       for (size_t i = 0; i < block.layers.size(); ++i)
         if (block.layers[i].kind == LayerKind::Relu || block.layers[i].kind == LayerKind::Triangle)
@@ -144,7 +144,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
               "the compiled model has no activation kernels for block '{}' layer {}; recompile "
               "it with this locusc",
               block.name, i));
-  if (!options.pooling)
+  if (!options.kernels.pooling)
     for (const BlockDesc &block : model.blocks) {
       bool pools = block.loss.pool != kPoolNone;
       for (const LayerDesc &layer : block.layers)
@@ -156,18 +156,13 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
             "locusc",
             block.name));
     }
-  if (!options.goodnessInputs && goodnessRuleOf(model.blocks.front().loss) != GoodnessRule::None)
+  if (!options.kernels.goodnessInputs && goodnessRuleOf(model.blocks.front().loss) != GoodnessRule::None)
     return Status::error(fmt::format(
         "the compiled model has no goodness input kernels for rule {}; recompile it with this "
         "locusc",
         model.blocks.front().loss.rule));
   std::unique_ptr<Engine> engine(new Engine(model, options));
-  engine->ctx_->goodnessInputs = options.goodnessInputs;
-  engine->ctx_->lossKernels = options.lossKernels;
-  engine->ctx_->activations = options.activations;
-  engine->ctx_->pooling = options.pooling;
-  engine->ctx_->poolKernels = options.poolKernels;
-  engine->ctx_->reluPoolKernels = options.reluPoolKernels;
+  engine->ctx_->kernels = options.kernels;
   engine->global_ = model.blocks.back().loss.mode == "global";
   engine->initParameters();
   out = std::move(engine);
@@ -295,7 +290,7 @@ void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &gr
       continue;
     const int64_t count = params_[i].count();
     const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
-    const cpu::UpdateKernels *kernels = options_.kernels;
+    const cpu::UpdateKernels *kernels = options_.kernels.update;
     if (options_.kind == OptimizerKind::AdamW) {
       if (kernels)
         cpu::adamwStep(*kernels, adam, steps_, count, params_[i].data(), grads[i].data(),

@@ -38,7 +38,7 @@ Tensor withHybridNegatives(ExecContext &ctx, const Tensor &views, uint64_t seed)
   abi::MemRef3F32 maskRef = abi::memref3(masks.data(), n, s.h, s.w);
   abi::MemRef1I32 partnerRef = abi::memref1(partners.data(), n);
   abi::MemRef3F32 outRef = abi::memref3(out.data(), 2 * n, s.c, plane);
-  ctx.goodnessInputs->hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
+  ctx.kernels.goodnessInputs->hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
   return out;
 }
 
@@ -52,7 +52,7 @@ Tensor goodnessBlockInput(ExecContext &ctx, GoodnessRule rule, int32_t l, const 
       return h;
     Tensor y = ctx.allocate(s);
     abi::MemRef2F32 out = abi::memref2(y.data(), n, row);
-    ctx.goodnessInputs->lengthNormalizeRows(&x, &out);
+    ctx.kernels.goodnessInputs->lengthNormalizeRows(&x, &out);
     return y;
   }
   // SCFF: standardise each row, then sum the pair of inputs.
@@ -60,7 +60,7 @@ Tensor goodnessBlockInput(ExecContext &ctx, GoodnessRule rule, int32_t l, const 
   Tensor y = ctx.allocate(Shape4{pairs ? 2 * n : n, s.c, s.h, s.w});
   abi::MemRef2F32 stRef = abi::memref2(st.data(), n, row);
   abi::MemRef2F32 out = abi::memref2(y.data(), pairs ? 2 * n : n, row);
-  ctx.goodnessInputs->standardizePairs(&x, &stRef, &out, pairs);
+  ctx.kernels.goodnessInputs->standardizePairs(&x, &stRef, &out, pairs);
   return y;
 }
 
@@ -75,9 +75,9 @@ double goodnessLoss(ExecContext &ctx, GoodnessRule rule, const LossDesc &loss, c
   float *dPos = dy.data(), *dNeg = dy.data() + m * row;
   double value =
       rule == GoodnessRule::ForwardForward
-          ? cpu::forwardForwardLoss(*ctx.lossKernels, loss.theta, m, row, pos, neg, dPos, dNeg,
+          ? cpu::forwardForwardLoss(*ctx.kernels.losses, loss.theta, m, row, pos, neg, dPos, dNeg,
                                     loss.weight)
-          : cpu::scffLoss(*ctx.lossKernels, loss.theta, loss.theta2, loss.lambda, m, s.c,
+          : cpu::scffLoss(*ctx.kernels.losses, loss.theta, loss.theta2, loss.lambda, m, s.c,
                           s.h * s.w, pos, neg, dPos, dNeg, loss.weight);
   return value;
 }

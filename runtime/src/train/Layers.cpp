@@ -55,10 +55,10 @@ bool reluPoolIsCompiled(const LayerDesc &layer) {
 }
 
 const cpu::ReluPoolKernel *compiledReluPool(const ExecContext &ctx, const LayerDesc &layer) {
-  if (!ctx.reluPoolKernels || !reluPoolIsCompiled(layer))
+  if (!ctx.kernels.reluPools || !reluPoolIsCompiled(layer))
     return nullptr;
   const auto &s = layer.inShape;
-  return ctx.reluPoolKernels->find(s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]);
+  return ctx.kernels.reluPools->find(s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]);
 }
 
 Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
@@ -110,7 +110,7 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
       if (const cpu::ReluPoolKernel *kernel = compiledReluPool(ctx, layer))
         cpu::reluPoolForward(*kernel, x.data(), y.data(), argmax.data(), n);
       else
-        cpu::reluMaxPool2dForward(*ctx.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+        cpu::reluMaxPool2dForward(*ctx.kernels.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
       if (keep) {
         keep->argmax = argmax;
         keep->output = y;
@@ -121,25 +121,25 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
       // In place when nobody else holds x (the usual conv -> relu case): the
       // conv output is not needed again, the relu output carries the mask.
       y = x.unique() ? x : ctx.allocate(ys);
-      cpu::reluForward(*ctx.activations, x.data(), y.data(), xs.count());
+      cpu::reluForward(*ctx.kernels.activations, x.data(), y.data(), xs.count());
       if (keep)
         keep->output = y;
       break;
     case LayerKind::MaxPool2D: {
       y = ctx.allocate(ys);
       IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
-      cpu::maxPool2dForward(*ctx.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+      cpu::maxPool2dForward(*ctx.kernels.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
       if (keep)
         keep->argmax = argmax;
       break;
     }
     case LayerKind::AvgPool2D:
       y = ctx.allocate(ys);
-      cpu::avgPool2dForward(*ctx.pooling, x.data(), xs, layerWindow(layer), y.data(), ys);
+      cpu::avgPool2dForward(*ctx.kernels.pooling, x.data(), xs, layerWindow(layer), y.data(), ys);
       break;
     case LayerKind::Triangle:
       y = ctx.allocate(ys);
-      cpu::triangleForward(*ctx.activations, x.data(), xs, y.data());
+      cpu::triangleForward(*ctx.kernels.activations, x.data(), xs, y.data());
       if (keep)
         keep->input = x;
       break;
@@ -200,7 +200,7 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
       break;
     case LayerKind::Relu:
       dx = dy.unique() ? dy : ctx.allocate(xs);
-      cpu::reluBackward(*ctx.activations, saved.output.data(), dy.data(), dx.data(), xs.count());
+      cpu::reluBackward(*ctx.kernels.activations, saved.output.data(), dy.data(), dx.data(), xs.count());
       saved.output.reset();
       break;
     case LayerKind::ReluMaxPool2D:
@@ -210,23 +210,23 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
         cpu::reluPoolBackward(*kernel, dy.data(), saved.output.data(), saved.argmax.data(),
                               dx.data(), n);
       else
-        cpu::reluMaxPool2dBackward(*ctx.pooling, dy.data(), saved.output.data(), ys, saved.argmax.data(),
+        cpu::reluMaxPool2dBackward(*ctx.kernels.pooling, dy.data(), saved.output.data(), ys, saved.argmax.data(),
                                    dx.data(), xs);
       saved.argmax.reset();
       saved.output.reset();
       break;
     case LayerKind::MaxPool2D:
       dx = ctx.allocate(xs);
-      cpu::maxPool2dBackward(*ctx.pooling, dy.data(), ys, saved.argmax.data(), dx.data(), xs);
+      cpu::maxPool2dBackward(*ctx.kernels.pooling, dy.data(), ys, saved.argmax.data(), dx.data(), xs);
       saved.argmax.reset();
       break;
     case LayerKind::AvgPool2D:
       dx = ctx.allocate(xs);
-      cpu::avgPool2dBackward(*ctx.pooling, dy.data(), ys, layerWindow(layer), dx.data(), xs);
+      cpu::avgPool2dBackward(*ctx.kernels.pooling, dy.data(), ys, layerWindow(layer), dx.data(), xs);
       break;
     case LayerKind::Triangle:
       dx = ctx.allocate(xs);
-      cpu::triangleBackward(*ctx.activations, saved.input.data(), xs, dy.data(), dx.data());
+      cpu::triangleBackward(*ctx.kernels.activations, saved.input.data(), xs, dy.data(), dx.data());
       saved.input.reset();
       break;
     case LayerKind::ConvReluMaxPool2D: // no input gradient (validateForCpu)

@@ -26,14 +26,6 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-  namespace cpu = locus::rt::cpu;
-  static const cpu::UpdateKernels update = cpu::compiledUpdateKernels();
-  static const cpu::LossPoolKernels lossPools = cpu::compiledLossPoolKernels();
-  static const cpu::ReluPoolKernels reluPools = cpu::compiledReluPoolKernels();
-  static const locus::abi::LossKernels losses = cpu::compiledLossKernels();
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
-                                     {&update, &lossPools, &reluPools, &losses,
-                                      cpu::compiledActivationKernels(),
-                                      cpu::compiledPoolingKernels(),
-                                      cpu::compiledGoodnessInputKernels()});
+                                     locus::rt::cpu::compiledModelKernels());
 }

@@ -25,7 +25,7 @@ int64_t lossDim(Shape4 h, int64_t k) {
 }
 
 const cpu::LossPoolKernel *compiledPooling(const ExecContext &ctx, Shape4 h, int64_t k) {
-  return ctx.poolKernels ? ctx.poolKernels->find(h.c, h.h, h.w, k) : nullptr;
+  return ctx.kernels.lossPools ? ctx.kernels.lossPools->find(h.c, h.h, h.w, k) : nullptr;
 }
 
 Tensor poolForLoss(ExecContext &ctx, const Tensor &h, int64_t k) {
@@ -37,7 +37,7 @@ Tensor poolForLoss(ExecContext &ctx, const Tensor &h, int64_t k) {
   if (const cpu::LossPoolKernel *kernel = compiledPooling(ctx, hs, k)) {
     cpu::lossPool(*kernel, h.data(), z.data(), hs.n);
   } else {
-    cpu::avgPool2dForward(*ctx.pooling, h.data(), hs, poolWindow(hs, k), z.data(), ps);
+    cpu::avgPool2dForward(*ctx.kernels.pooling, h.data(), hs, poolWindow(hs, k), z.data(), ps);
   }
   return z.reshaped(zs);
 }
@@ -50,7 +50,7 @@ Tensor unpoolGradient(ExecContext &ctx, const Tensor &dz, Shape4 hShape, int64_t
   if (const cpu::LossPoolKernel *kernel = compiledPooling(ctx, hShape, k)) {
     cpu::lossUnpool(*kernel, dz.data(), dh.data(), hShape.n);
   } else {
-    cpu::avgPool2dBackward(*ctx.pooling, dz.data(), ps, poolWindow(hShape, k), dh.data(), hShape);
+    cpu::avgPool2dBackward(*ctx.kernels.pooling, dz.data(), ps, poolWindow(hShape, k), dh.data(), hShape);
   }
   return dh;
 }

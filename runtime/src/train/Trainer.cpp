@@ -96,15 +96,9 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
 }
 
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const CompiledKernels &kernels) {
+                   const cpu::ModelKernels &kernels) {
   EngineOptions engineOptions;
-  engineOptions.kernels = kernels.update;
-  engineOptions.poolKernels = kernels.lossPools;
-  engineOptions.reluPoolKernels = kernels.reluPools;
-  engineOptions.lossKernels = kernels.losses;
-  engineOptions.activations = kernels.activations;
-  engineOptions.pooling = kernels.pooling;
-  engineOptions.goodnessInputs = kernels.goodnessInputs;
+  engineOptions.kernels = kernels;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars
@@ -340,7 +334,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
 }
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const CompiledKernels &kernels) {
+              const cpu::ModelKernels &kernels) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
   ModelDesc model;
   std::string error;

@@ -11,13 +11,7 @@
 #ifndef LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 #define LOCUS_RUNTIME_CPU_COMPILEDKERNELS_H
 
-#include "locus/runtime/abi/ActivationKernels.h"
-#include "locus/runtime/abi/GoodnessInputKernels.h"
-#include "locus/runtime/abi/LossKernels.h"
-#include "locus/runtime/abi/PoolingKernels.h"
-#include "locus/runtime/cpu/PoolKernels.h"
-#include "locus/runtime/cpu/ReluPoolKernels.h"
-#include "locus/runtime/cpu/UpdateKernels.h"
+#include "locus/runtime/cpu/ModelKernels.h"
 
 extern "C" {
 void _mlir_ciface_locus_adamw_update(locus::rt::cpu::MemRefF32 *, locus::rt::cpu::MemRefF32 *,
@@ -84,6 +78,23 @@ inline abi::LossKernels compiledLossKernels() {
       {locus_bilinear_loss_kernels, locus_bilinear_loss_kernel_count},
       {locus_goodness_loss_kernels, locus_goodness_loss_kernel_count},
       locus_infonce_kernel_count ? &locus_infonce_kernels[0] : nullptr};
+}
+
+/// Every table of the linked object, for the engine.
+inline ModelKernels compiledModelKernels() {
+  static const UpdateKernels update = compiledUpdateKernels();
+  static const LossPoolKernels lossPools = compiledLossPoolKernels();
+  static const ReluPoolKernels reluPools = compiledReluPoolKernels();
+  static const abi::LossKernels losses = compiledLossKernels();
+  ModelKernels kernels;
+  kernels.update = &update;
+  kernels.lossPools = &lossPools;
+  kernels.reluPools = &reluPools;
+  kernels.losses = &losses;
+  kernels.activations = compiledActivationKernels();
+  kernels.pooling = compiledPoolingKernels();
+  kernels.goodnessInputs = compiledGoodnessInputKernels();
+  return kernels;
 }
 
 } // namespace locus::rt::cpu

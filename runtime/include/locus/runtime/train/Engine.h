@@ -19,15 +19,9 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/abi/ActivationKernels.h"
-#include "locus/runtime/abi/GoodnessInputKernels.h"
-#include "locus/runtime/abi/LossKernels.h"
-#include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/cpu/Optimizer.h"
 #include "locus/runtime/cpu/Sgd.h"
-#include "locus/runtime/cpu/PoolKernels.h"
-#include "locus/runtime/cpu/ReluPoolKernels.h"
-#include "locus/runtime/cpu/UpdateKernels.h"
+#include "locus/runtime/cpu/ModelKernels.h"
 #include "locus/runtime/train/Schedule.h"
 #include "locus/runtime/train/Tensor.h"
 
@@ -51,26 +45,10 @@ struct EngineOptions {
   cpu::SgdMomentum sgd; ///< SGD with momentum; LARS when kind is Lars
   LrSchedule schedule;  ///< the learning rate of each step (base = optimizer.lr)
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
-  /// The update kernels compiled into the model's object (the training
-  /// binary always has them); null runs the runtime's own C++ updates, for
-  /// tests that link no compiled model.
-  const cpu::UpdateKernels *kernels = nullptr;
-  /// The model's compiled loss poolings; when given, it must list every
-  /// pooling the model runs (Engine::create checks).
-  const cpu::LossPoolKernels *poolKernels = nullptr;
-  /// The model's compiled relu + max-pool epilogues; when given, it must
-  /// list every relu + max-pool layer whose window tiles its map.
-  const cpu::ReluPoolKernels *reluPoolKernels = nullptr;
-  /// The model's compiled bilinear loss kernels: required by every rule with a
-  /// bilinear score (the runtime has no loss of its own; Engine::create checks).
-  const abi::LossKernels *lossKernels = nullptr;
-  /// The model's compiled relu and triangle: required by a model with either.
-  const abi::ActivationKernels *activations = nullptr;
-  /// The model's compiled general poolings: required by a model with a
-  /// pooling layer or a loss pooling.
-  const abi::PoolingKernels *pooling = nullptr;
-  /// The model's compiled FF and SCFF input transforms: required by them.
-  const abi::GoodnessInputKernels *goodnessInputs = nullptr;
+  /// The kernels compiled into the model's object (ModelKernels.h): the
+  /// training binary has all of them; tests that link no model leave the
+  /// update and static-pooling tables null (the runtime's own code runs).
+  cpu::ModelKernels kernels;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).

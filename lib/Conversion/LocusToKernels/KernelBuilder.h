@@ -1,18 +1,23 @@
-//===- ScalarMath.h - scalar float64 helpers of the loss kernels -*- C++ -*-===//
+//===- KernelBuilder.h - what the kernel generators share -------*- C++ -*-===//
 //
-// The loss kernels (bilinear, goodness, InfoNCE) compute their per-row terms
-// in float64 with the same stable softplus and sigmoid; this is their one
-// definition. Private to lib/Conversion/LocusToKernels.
+// The kernel generators of lib/Conversion/LocusToKernels build their kernels
+// the same way: a func.func with llvm.emit_c_interface in @locus_kernels,
+// scf loops, float64 sums and the stable softplus and sigmoid of the loss
+// terms. This is their one definition (private to this folder).
 //
 //===----------------------------------------------------------------------===//
-#ifndef LOCUS_LIB_CONVERSION_LOCUSTOKERNELS_SCALARMATH_H
-#define LOCUS_LIB_CONVERSION_LOCUSTOKERNELS_SCALARMATH_H
+#ifndef LOCUS_LIB_CONVERSION_LOCUSTOKERNELS_KERNELBUILDER_H
+#define LOCUS_LIB_CONVERSION_LOCUSTOKERNELS_KERNELBUILDER_H
+
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 
 namespace locus::kernels {
@@ -25,6 +30,31 @@ namespace arith = mlir::arith;
 namespace math = mlir::math;
 namespace memref = mlir::memref;
 namespace scf = mlir::scf;
+
+/// `func.func @name(types...)` in the insertion block, with the C interface
+/// the runtime calls and `llvm.noalias` on the arguments `noAlias`; the
+/// insertion point moves to its entry block. Returns the arguments.
+inline llvm::SmallVector<Value> declareKernel(OpBuilder &builder, Location loc,
+                                              llvm::StringRef name,
+                                              llvm::ArrayRef<mlir::Type> types,
+                                              llvm::ArrayRef<unsigned> noAlias = {}) {
+  auto func =
+      mlir::func::FuncOp::create(builder, loc, name, builder.getFunctionType(types, {}));
+  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+  for (unsigned arg : noAlias)
+    func.setArgAttr(arg, "llvm.noalias", builder.getUnitAttr());
+  builder.setInsertionPointToStart(func.addEntryBlock());
+  return llvm::SmallVector<Value>(func.getArguments());
+}
+
+/// The @locus_kernels module of `module`, or null after an error saying that
+/// locus-generate-update-kernels (which creates it) has not run.
+inline mlir::ModuleOp kernelsModuleOrError(mlir::ModuleOp module) {
+  mlir::ModuleOp kernels = findKernelsModule(module);
+  if (!kernels)
+    module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+  return kernels;
+}
 
 /// Scalar float64 arithmetic for the per-row terms. Every helper creates its
 /// operands' ops before its own, in source order (C++ leaves the order of

@@ -1,0 +1,36 @@
+//===- ModelKernels.h - every kernel table of a compiled model --*- C++ -*-===//
+//
+// What locusc compiled into a model's object, as the runtime receives it: a
+// training binary's main fills it from the object (CompiledKernels.h), the
+// trainer hands it to the engine, the engine to each kernel call. A null
+// table is one the program was not linked with: tests that link no model
+// run the runtime's own updates and static-shape poolings; everything else
+// has no fallback and Engine::create names what is missing.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_CPU_MODELKERNELS_H
+#define LOCUS_RUNTIME_CPU_MODELKERNELS_H
+
+#include "locus/runtime/abi/ActivationKernels.h"
+#include "locus/runtime/abi/GoodnessInputKernels.h"
+#include "locus/runtime/abi/LossKernels.h"
+#include "locus/runtime/abi/PoolingKernels.h"
+#include "locus/runtime/cpu/PoolKernels.h"
+#include "locus/runtime/cpu/ReluPoolKernels.h"
+#include "locus/runtime/cpu/UpdateKernels.h"
+
+namespace locus::rt::cpu {
+
+struct ModelKernels {
+  const UpdateKernels *update = nullptr;       ///< null: the runtime's own updates
+  const LossPoolKernels *lossPools = nullptr;  ///< null: the general average pooling
+  const ReluPoolKernels *reluPools = nullptr;  ///< null: the general relu + max-pool
+  const abi::LossKernels *losses = nullptr;
+  const abi::ActivationKernels *activations = nullptr;
+  const abi::PoolingKernels *pooling = nullptr;
+  const abi::GoodnessInputKernels *goodnessInputs = nullptr;
+};
+
+} // namespace locus::rt::cpu
+
+#endif
