@@ -23,6 +23,11 @@ inline const abi::ActivationKernels &compiledActivations() {
   return *kernels;
 }
 
+inline const rt::cpu::UpdateKernels &compiledUpdates() {
+  static const rt::cpu::UpdateKernels kernels = rt::cpu::compiledUpdateKernels();
+  return kernels;
+}
+
 inline const abi::PoolingKernels &compiledPooling() {
   static const abi::PoolingKernels *kernels = rt::cpu::compiledPoolingKernels();
   return *kernels;

@@ -16,11 +16,13 @@
 
 namespace locus::test {
 
-/// The compiled model's dynamic-shape kernels (losses, activations,
-/// poolings, goodness inputs); the update and static-pooling tables stay null,
-/// so the runtime's own updates and poolings run.
+/// The compiled model's updates and dynamic-shape kernels (losses,
+/// activations, poolings, goodness inputs); the static-shape pooling tables
+/// stay null (they are the example model's shapes, not the tests'), so the
+/// general pooling kernels run.
 inline rt::cpu::ModelKernels testKernels() {
   rt::cpu::ModelKernels kernels;
+  kernels.update = &compiledUpdates();
   kernels.losses = &compiledLosses();
   kernels.activations = &compiledActivations();
   kernels.pooling = &compiledPooling();

@@ -156,6 +156,9 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
             "locusc",
             block.name));
     }
+  if (!options.kernels.update)
+    return Status::error("the compiled model has no update kernels; recompile it with this "
+                         "locusc");
   if (!options.kernels.goodnessInputs && goodnessRuleOf(model.blocks.front().loss) != GoodnessRule::None)
     return Status::error(fmt::format(
         "the compiled model has no goodness input kernels for rule {}; recompile it with this "
@@ -290,19 +293,13 @@ void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &gr
       continue;
     const int64_t count = params_[i].count();
     const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
-    const cpu::UpdateKernels *kernels = options_.kernels.update;
-    if (options_.kind == OptimizerKind::AdamW) {
-      if (kernels)
-        cpu::adamwStep(*kernels, adam, steps_, count, params_[i].data(), grads[i].data(),
-                       momentsOf(i));
-      else
-        adam.step(steps_, count, params_[i].data(), grads[i].data(), momentsOf(i));
-    } else if (kernels) {
-      cpu::sgdStep(*kernels, sgd, count, params_[i].data(), grads[i].data(), adamM_[i].data(),
+    const cpu::UpdateKernels &kernels = *options_.kernels.update;
+    if (options_.kind == OptimizerKind::AdamW)
+      cpu::adamwStep(kernels, adam, steps_, count, params_[i].data(), grads[i].data(),
+                     momentsOf(i));
+    else
+      cpu::sgdStep(kernels, sgd, count, params_[i].data(), grads[i].data(), adamM_[i].data(),
                    adapt);
-    } else {
-      sgd.step(count, params_[i].data(), grads[i].data(), adamM_[i].data(), adapt);
-    }
     grads[i].reset(); // free each gradient as soon as it is applied
   }
 }

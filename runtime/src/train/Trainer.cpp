@@ -180,9 +180,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
   progress(fmt::format(
       "training: {} steps ({} per epoch, {} images per step), {} update {}", totalSteps,
       stepsPerEpoch, b, options.optimizer,
-      kernels.update ? (bf16Moments ? "compiled by locusc (bfloat16 moments, stochastic rounding)"
-                                    : "compiled by locusc")
-                     : "of the runtime library"));
+      bf16Moments ? "compiled by locusc (bfloat16 moments, stochastic rounding)"
+                  : "compiled by locusc"));
   int64_t compiledPools = 0, runtimePools = 0;
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)

@@ -2,10 +2,9 @@
 //
 // What locusc compiled into a model's object, as the runtime receives it: a
 // training binary's main fills it from the object (CompiledKernels.h), the
-// trainer hands it to the engine, the engine to each kernel call. A null
-// table is one the program was not linked with: tests that link no model
-// run the runtime's own updates and static-shape poolings; everything else
-// has no fallback and Engine::create names what is missing.
+// trainer hands it to the engine, the engine to each kernel call. Only the
+// static-shape pooling tables may be null (the general pooling kernels serve
+// their layers); Engine::create names any other table that is missing.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_CPU_MODELKERNELS_H
@@ -22,9 +21,9 @@
 namespace locus::rt::cpu {
 
 struct ModelKernels {
-  const UpdateKernels *update = nullptr;       ///< null: the runtime's own updates
-  const LossPoolKernels *lossPools = nullptr;  ///< null: the general average pooling
-  const ReluPoolKernels *reluPools = nullptr;  ///< null: the general relu + max-pool
+  const UpdateKernels *update = nullptr;
+  const LossPoolKernels *lossPools = nullptr; ///< null: the general average pooling
+  const ReluPoolKernels *reluPools = nullptr; ///< null: the general relu + max-pool
   const abi::LossKernels *losses = nullptr;
   const abi::ActivationKernels *activations = nullptr;
   const abi::PoolingKernels *pooling = nullptr;

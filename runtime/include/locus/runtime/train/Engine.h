@@ -46,8 +46,8 @@ struct EngineOptions {
   LrSchedule schedule;  ///< the learning rate of each step (base = optimizer.lr)
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
   /// The kernels compiled into the model's object (ModelKernels.h): the
-  /// training binary has all of them; tests that link no model leave the
-  /// update and static-pooling tables null (the runtime's own code runs).
+  /// training binary has all of them; only the static-shape pooling tables
+  /// may be null (the general pooling kernels then run).
   cpu::ModelKernels kernels;
 };
 
