@@ -492,6 +492,7 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
 using locus::test::makeEngine;
 using locus::test::randomViews;
 using locus::test::relativeError;
+using locus::test::compiledLosses;
 using locus::test::testKernels;
 
 void checkGradients(TinySpec spec) {
@@ -833,6 +834,52 @@ TEST(TrainEngine, CompiledReluPoolTableMustCoverTheModel) {
   pool.kernel = {3, 3};
   pool.pad = {1, 1, 1, 1};
   EXPECT_TRUE(Engine::create(model, options, engine).isOk());
+}
+
+TEST(TrainEngine, ModelsWithoutTheirCompiledKernelsAreRefused) {
+  // The runtime has no loss, activation, pooling or update math of its own:
+  // each table a model needs must be there, and a missing one is named.
+  ModelDesc model = buildTinyModel(TinySpec{});
+  auto refusal = [&](const ModelDesc &m, cpu::ModelKernels kernels) {
+    EngineOptions options;
+    options.kernels = kernels;
+    std::unique_ptr<Engine> engine;
+    Status status = Engine::create(m, options, engine);
+    if (status.isOk())
+      return std::string("accepted");
+    EXPECT_FALSE(engine) << "a refused model gets no engine";
+    return status.message();
+  };
+  ASSERT_EQ(refusal(model, testKernels()), "accepted");
+  cpu::ModelKernels noUpdates = testKernels();
+  noUpdates.update = nullptr;
+  EXPECT_NE(refusal(model, noUpdates).find("no update kernels"), std::string::npos);
+  cpu::ModelKernels noLosses = testKernels();
+  noLosses.losses = nullptr;
+  EXPECT_NE(refusal(model, noLosses)
+                .find("no loss kernel 'locus_bilinear_loss_hinge_contrastive_next' for block "
+                      "'block1' (rule clapp++)"),
+            std::string::npos);
+  // A table without the one variant the model needs.
+  const locus::abi::LossKernels &all = compiledLosses();
+  std::vector<locus::abi::BilinearLossKernel> others;
+  for (int64_t i = 0; i < all.bilinear.count; ++i)
+    if (std::string(all.bilinear.entries[i].name) != "locus_bilinear_loss_hinge_contrastive_next")
+      others.push_back(all.bilinear.entries[i]);
+  ASSERT_EQ(static_cast<int64_t>(others.size()), all.bilinear.count - 1);
+  locus::abi::LossKernels partial = all;
+  partial.bilinear = {others.data(), static_cast<int64_t>(others.size())};
+  cpu::ModelKernels missingVariant = testKernels();
+  missingVariant.losses = &partial;
+  EXPECT_NE(refusal(model, missingVariant).find("no loss kernel"), std::string::npos);
+  cpu::ModelKernels noActivations = testKernels();
+  noActivations.activations = nullptr;
+  EXPECT_NE(refusal(model, noActivations).find("no activation kernels for block 'block1' layer"),
+            std::string::npos);
+  cpu::ModelKernels noPooling = testKernels();
+  noPooling.pooling = nullptr;
+  EXPECT_NE(refusal(model, noPooling).find("no pooling kernels for block 'block1'"),
+            std::string::npos);
 }
 
 TEST(TrainEngine, BadProjectionShapeIsRejected) {
