@@ -104,9 +104,11 @@ SmallVector<Value> adamwBody(OpBuilder &b, Location l, ValueRange e, ValueRange 
   Value isLow = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT,
                                       math::AbsFOp::create(b, l, w1), half);
   Value mNew = arith::SelectOp::create(b, l, isLow, low, high);
-  Value vNew = arith::AddFOp::create(
-      b, l, arith::MulFOp::create(b, l, v, b2),
-      arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, c2, g), g));
+  // Named in creation order: C++ does not fix the order of arguments.
+  Value c2g = arith::MulFOp::create(b, l, c2, g);
+  Value c2gg = arith::MulFOp::create(b, l, c2g, g);
+  Value vb2 = arith::MulFOp::create(b, l, v, b2);
+  Value vNew = arith::AddFOp::create(b, l, vb2, c2gg);
   Value denom = arith::AddFOp::create(
       b, l, arith::DivFOp::create(b, l, math::SqrtOp::create(b, l, vNew), bc2Sqrt), eps);
   Value pNew = arith::AddFOp::create(
