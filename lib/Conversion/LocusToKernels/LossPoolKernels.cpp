@@ -1,4 +1,4 @@
-//===- GeneratePoolKernels.cpp - loss pooling as model-specific kernels ---===//
+//===- LossPoolKernels.cpp - loss pooling as model-specific kernels -------===//
 //
 // Every block step averages its output over k x k windows for the loss
 // (z = avgpool_k(h)) and spreads dL/dz back (dh = dz / k^2 on each window).

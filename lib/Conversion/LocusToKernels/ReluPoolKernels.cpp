@@ -1,4 +1,4 @@
-//===- GenerateReluPoolKernels.cpp - the block epilogue as linalg kernels --===//
+//===- ReluPoolKernels.cpp - the block epilogue as vector kernels ---------===//
 //
 // Every block with a max-pool ends in locus.relu_max_pool2d: h = the maximum
 // of relu(a) over each window, and the position it came from for the
