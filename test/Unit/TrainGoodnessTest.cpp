@@ -354,6 +354,31 @@ TEST(TrainGoodness, PlanMatchesTheEnginesMeasuredPeak) {
   }
 }
 
+TEST(TrainGoodness, ModelsWithoutTheirCompiledKernelsAreRefused) {
+  // FF's and SCFF's inputs and goodness losses exist only as compiled kernels.
+  for (const char *rule : {"ff", "scff"}) {
+    ModelDesc model = goodnessModel(rule);
+    EngineOptions options;
+    options.kernels = locus::test::testKernels();
+    std::unique_ptr<Engine> engine;
+    ASSERT_TRUE(Engine::create(model, options, engine).isOk()) << rule;
+    options.kernels.goodnessInputs = nullptr;
+    Status status = Engine::create(model, options, engine);
+    ASSERT_FALSE(status.isOk()) << rule;
+    EXPECT_NE(status.message().find(std::string("no goodness input kernels for rule ") + rule),
+              std::string::npos)
+        << status.message();
+    options.kernels = locus::test::testKernels();
+    locus::abi::LossKernels noGoodness = locus::test::compiledLosses();
+    noGoodness.goodness = {};
+    options.kernels.losses = &noGoodness;
+    status = Engine::create(model, options, engine);
+    ASSERT_FALSE(status.isOk()) << rule;
+    EXPECT_NE(status.message().find("no loss kernel 'locus_goodness_loss_"), std::string::npos)
+        << status.message();
+  }
+}
+
 TEST(TrainGoodness, MismatchedNegativesAndMixedRulesAreRefused) {
   ModelDesc model = goodnessModel("ff");
   model.blocks[1].loss.negatives = "next";
