@@ -704,7 +704,7 @@ TEST(CpuAdamW, Bf16SecondMomentTracksFloat32WhereRoundToNearestStalls) {
   double exact = 1.0;
   const int steps = 1000;
   for (int t = 1; t <= steps; ++t) {
-    opt.step(t, count, p.data(), g.data(), moments);
+    adamwStep(compiledUpdates(), opt, t, count, p.data(), g.data(), moments);
     const float next = nearest * float(opt.beta2) + float(1.0 - opt.beta2) * 2.0f;
     uint32_t bits;
     std::memcpy(&bits, &next, sizeof bits);
@@ -752,7 +752,7 @@ TEST(CpuAdamW, Bf16MomentsFollowTheFloat32StepWithinTheirPrecision) {
     const auto b = randomVector(k * cols, 20 + static_cast<uint32_t>(t));
     gemm(true, false, rows, cols, k, 1.0f, a.data(), b.data(), 0.0f, g.data());
     opt.step(t, count, pRef.data(), g.data(), mRef.data(), vRef.data());
-    opt.step(t, count, pPlain.data(), g.data(), plain);
+    adamwStep(compiledUpdates(), opt, t, count, pPlain.data(), g.data(), plain);
     opt.stepOuterProduct(t, rows, cols, k, a.data(), b.data(), pFused.data(), fused);
   }
   // Each step moves p by up to lr; the moments' rounding noise (a few bfloat16

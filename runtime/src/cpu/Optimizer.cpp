@@ -2,8 +2,9 @@
 //
 // The element update is AdamMath.h's (PyTorch's single-tensor AdamW operation
 // by operation, so results agree with torch.optim.AdamW to rounding). One pass
-// over the four arrays; the update is memory-bound. Bfloat16 moments
-// (stochastic rounding, StochasticRounding.h) halve the moments' traffic.
+// over the four arrays; the update is memory-bound. The engine's updates are
+// the compiled kernels (UpdateKernels.h); this one serves the linear probe
+// and the tests. The fused projection update takes bfloat16 moments too.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/cpu/Optimizer.h"
@@ -56,51 +57,6 @@ void AdamW::step(int64_t t, int64_t count, float *param, const float *grad, floa
 #endif
     for (; i < hi; ++i)
       adamScalar(k, param[i], grad[i], m[i], v[i]);
-  });
-}
-
-namespace {
-
-/// Elements [lo, hi) with bfloat16 moments.
-#if defined(LOCUS_HAVE_X86)
-LOCUS_AVX2 void stepBf16Avx2(const AdamCoefficients &k, int64_t lo, int64_t hi, float *param,
-                             const float *grad, BFloat16 *m, BFloat16 *v) {
-  int64_t i = lo;
-  for (; i + 8 <= hi; i += 8)
-    adamVector(k, _mm256_loadu_ps(grad + i), param + i, m + i, v + i, i);
-  for (; i < hi; ++i)
-    adamScalar(k, param[i], grad[i], m + i, v + i, i);
-}
-#endif
-
-void stepBf16(const AdamCoefficients &k, int64_t lo, int64_t hi, float *param, const float *grad,
-              BFloat16 *m, BFloat16 *v) {
-#if defined(LOCUS_HAVE_X86)
-  if (useAvx2()) {
-    stepBf16Avx2(k, lo, hi, param, grad, m, v);
-    return;
-  }
-#endif
-  for (int64_t i = lo; i < hi; ++i)
-    adamScalar(k, param[i], grad[i], m + i, v + i, i);
-}
-
-} // namespace
-
-void AdamW::step(int64_t t, int64_t count, float *param, const float *grad,
-                 const AdamMoments &moments) const {
-  if (!moments.bf16()) {
-    step(t, count, param, grad, moments.m, moments.v);
-    return;
-  }
-  if (count <= 0)
-    return;
-  const AdamCoefficients k = adamCoefficients(*this, t, moments);
-  constexpr int64_t kChunk = 1 << 15;
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-  parallelFor(chunks, chunks >= 8, [&](int64_t ci) {
-    const int64_t lo = ci * kChunk;
-    stepBf16(k, lo, std::min(count, lo + kChunk), param, grad, moments.mBf16, moments.vBf16);
   });
 }
 
