@@ -1,4 +1,6 @@
 //===- TrainScheduleTest.cpp - learning-rate schedules, SGD and LARS ------===//
+#include "CompiledTables.h"
+
 #include "locus/runtime/cpu/Sgd.h"
 #include "locus/runtime/train/Schedule.h"
 
@@ -40,7 +42,7 @@ TEST(CpuSgd, MomentumAndWeightDecayMatchPyTorch) {
   std::vector<float> p = {1.0f, -2.0f}, g = {0.5f, 0.25f}, buf = {0.0f, 0.0f};
   double p0 = 1.0, b0 = 0.0;
   for (int step = 0; step < 3; ++step) {
-    sgd.step(2, p.data(), g.data(), buf.data(), /*adapt=*/true);
+    sgdStep(locus::test::compiledUpdates(), sgd, 2, p.data(), g.data(), buf.data(), /*adapt=*/true);
     double gd = 0.5 + 0.01 * p0; // torch.optim.SGD: d_p = g + wd p; buf = m buf + d_p
     b0 = 0.9 * b0 + gd;
     p0 -= 0.1 * b0;
@@ -57,11 +59,11 @@ TEST(CpuSgd, LarsScalesByTheTrustRatio) {
   lars.trust = 1e-3;
   std::vector<float> p = {3.0f, 4.0f}, g = {0.0f, 2.0f}, buf = {0.0f, 0.0f};
   // ||p|| = 5, ||g|| = 2: the step is lr * trust * 5 / 2 * g.
-  lars.step(2, p.data(), g.data(), buf.data(), /*adapt=*/true);
+  sgdStep(locus::test::compiledUpdates(), lars, 2, p.data(), g.data(), buf.data(), /*adapt=*/true);
   EXPECT_NEAR(p[0], 3.0, 1e-7);
   EXPECT_NEAR(p[1], 4.0 - 1e-3 * 2.5 * 2.0, 1e-6);
   // A bias (adapt = false) gets the plain step.
   std::vector<float> b = {1.0f}, gb = {0.5f}, bb = {0.0f};
-  lars.step(1, b.data(), gb.data(), bb.data(), /*adapt=*/false);
+  sgdStep(locus::test::compiledUpdates(), lars, 1, b.data(), gb.data(), bb.data(), /*adapt=*/false);
   EXPECT_NEAR(b[0], 0.5, 1e-7);
 }

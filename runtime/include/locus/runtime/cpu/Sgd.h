@@ -2,8 +2,6 @@
 #ifndef LOCUS_RUNTIME_CPU_SGD_H
 #define LOCUS_RUNTIME_CPU_SGD_H
 
-#include <cstdint>
-
 namespace locus::rt::cpu {
 
 /// PyTorch's SGD with momentum and (coupled) weight decay:
@@ -11,11 +9,11 @@ namespace locus::rt::cpu {
 /// With `lars` (You et al. 2017, as in SimCLR's ImageNet runs), g' is scaled
 /// by the layer-wise trust ratio trust * ||p|| / ||g'|| first (1 when either
 /// norm is 0); `adapt` = false skips the ratio and the weight decay for one
-/// parameter (biases, by the usual convention).
+/// parameter (biases, by the usual convention). The update itself is the
+/// compiled kernels' (UpdateKernels.h: sgdStep).
 struct SgdMomentum {
   double lr = 0.1, momentum = 0.9, weightDecay = 0.0, trust = 1e-3;
   bool lars = false;
-  void step(int64_t count, float *param, const float *grad, float *buf, bool adapt) const;
 };
 
 } // namespace locus::rt::cpu

@@ -4,8 +4,8 @@
 // (locus-generate-update-kernels), lowers them to host code and puts them in
 // the model's object file; the training binary's main hands their C entry
 // points (`_mlir_ciface_<name>`, taking MLIR memref descriptors) to the engine.
-// The functions here compute each step's scalars exactly as AdamW::step and
-// SgdMomentum::step do and run a kernel over slices of a parameter from the
+// The functions here compute each step's scalars (as AdamW::step and
+// PyTorch's SGD do) and run a kernel over slices of a parameter from the
 // thread pool.
 //
 //===----------------------------------------------------------------------===//
@@ -57,7 +57,7 @@ void adamwStep(const UpdateKernels &kernels, const AdamW &opt, int64_t t, int64_
 /// AdamW::step with either kind of moments through the compiled kernels.
 void adamwStep(const UpdateKernels &kernels, const AdamW &opt, int64_t t, int64_t count,
                float *param, const float *grad, const AdamMoments &moments);
-/// SgdMomentum::step through the compiled kernels (LARS norms included).
+/// SGD with momentum (Sgd.h) through the compiled kernels (LARS norms included).
 void sgdStep(const UpdateKernels &kernels, const SgdMomentum &opt, int64_t count, float *param,
              const float *grad, float *buf, bool adapt);
 
