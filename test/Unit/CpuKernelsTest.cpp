@@ -620,7 +620,7 @@ TEST(CpuAdamW, MatchesTheFormulaOverSteps) {
     std::vector<double> pr(p.begin(), p.end()), mr(count, 0.0), vr(count, 0.0);
     for (int64_t t = 1; t <= 5; ++t) {
       const auto g = randomVector(count, 100 + static_cast<uint32_t>(t), -2.0f, 2.0f);
-      opt.step(t, count, p.data(), g.data(), m.data(), v.data());
+      adamwStep(compiledUpdates(), opt, t, count, p.data(), g.data(), m.data(), v.data());
       const double bc1 = 1.0 - std::pow(opt.beta1, t), bc2 = 1.0 - std::pow(opt.beta2, t);
       for (int64_t i = 0; i < count; ++i) {
         pr[i] -= opt.lr * wd * pr[i];
@@ -639,7 +639,7 @@ TEST(CpuAdamW, FirstStepMovesEachParameterByLr) {
   // With m = v = 0 the first bias-corrected step is lr * g / (|g| + eps): lr * sign(g).
   AdamW opt;
   std::vector<float> p = {1.0f, -2.0f, 0.5f}, g = {0.3f, -4.0f, 1e-3f}, m(3, 0.0f), v(3, 0.0f);
-  opt.step(1, 3, p.data(), g.data(), m.data(), v.data());
+  adamwStep(compiledUpdates(), opt, 1, 3, p.data(), g.data(), m.data(), v.data());
   EXPECT_NEAR(p[0], 1.0f - 2e-4f, 1e-7);
   EXPECT_NEAR(p[1], -2.0f + 2e-4f, 1e-7);
   EXPECT_NEAR(p[2], 0.5f - 2e-4f, 1e-7);
@@ -751,7 +751,7 @@ TEST(CpuAdamW, Bf16MomentsFollowTheFloat32StepWithinTheirPrecision) {
     const auto a = randomVector(k * rows, 10 + static_cast<uint32_t>(t));
     const auto b = randomVector(k * cols, 20 + static_cast<uint32_t>(t));
     gemm(true, false, rows, cols, k, 1.0f, a.data(), b.data(), 0.0f, g.data());
-    opt.step(t, count, pRef.data(), g.data(), mRef.data(), vRef.data());
+    adamwStep(compiledUpdates(), opt, t, count, pRef.data(), g.data(), mRef.data(), vRef.data());
     adamwStep(compiledUpdates(), opt, t, count, pPlain.data(), g.data(), plain);
     opt.stepOuterProduct(t, rows, cols, k, a.data(), b.data(), pFused.data(), fused);
   }

@@ -460,7 +460,7 @@ TEST(CpuAdamWOuterProduct, MatchesGradientThenStep) {
         const auto a = randomVector(sz.k * sz.rows, 10 + static_cast<uint32_t>(t));
         const auto b = randomVector(sz.k * sz.cols, 20 + static_cast<uint32_t>(t));
         gemm(true, false, sz.rows, sz.cols, sz.k, 1.0f, a.data(), b.data(), 0.0f, g.data());
-        opt.step(t, count, p1.data(), g.data(), m1.data(), v1.data());
+        adamwStep(compiledUpdates(), opt, t, count, p1.data(), g.data(), m1.data(), v1.data());
         opt.stepOuterProduct(t, sz.rows, sz.cols, sz.k, a.data(), b.data(), p2.data(), m2.data(),
                              v2.data());
       }

@@ -104,8 +104,10 @@ double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, i
       cpu::gemm(true, false, classes, features, m, 1.0f, logits.data(), xb.data(), 0.0f,
                 dW.data());
       ++t;
-      adam.step(t, classes * features, out.weight.data(), dW.data(), mW.data(), vW.data());
-      adam.step(t, classes, out.bias.data(), dB.data(), mB.data(), vB.data());
+      cpu::adamwStep(*options.updates, adam, t, classes * features, out.weight.data(),
+                     dW.data(), mW.data(), vW.data());
+      cpu::adamwStep(*options.updates, adam, t, classes, out.bias.data(), dB.data(), mB.data(),
+                     vB.data());
     }
     epochLoss = n ? lossSum / double(n) : 0.0;
     if (log)
@@ -149,6 +151,8 @@ void standardizeFeatures(std::vector<float> &train, int64_t trainCount, std::vec
 Status runLinearProbe(Engine &engine, const Dataset &data, const ProbeOptions &options,
                       ProbeResult &result, const ProbeLog &log) {
   result = ProbeResult{};
+  if (!options.updates)
+    return Status::error("the linear probe needs the model's compiled update kernels");
   int64_t trainCount = options.trainImages < 0 ? data.train.count
                                                : std::min(options.trainImages, data.train.count);
   int64_t testCount = options.testImages < 0 ? data.test.count

@@ -312,6 +312,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
     probe.trainImages = options.probeTrain;
     probe.testImages = options.probeTest;
     probe.seed = options.seed;
+    probe.updates = kernels.update;
     ProbeResult result;
     Clock::time_point probeStart = Clock::now();
     LOCUS_RETURN_IF_ERROR(runLinearProbe(*engine, data, probe, result, progress));

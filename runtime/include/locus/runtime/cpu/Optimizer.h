@@ -32,16 +32,13 @@ struct AdamMoments {
 /// p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
 struct AdamW {
   double lr = 2e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
-  /// The runtime's own float32 update: the linear probe's optimizer and the
-  /// tests' reference for the compiled kernels (the engine runs those:
-  /// UpdateKernels.h, either moment format).
-  void step(int64_t t, int64_t count, float *param, const float *grad, float *m,
-            float *v) const;
-  /// step() on a matrix param [rows, cols] whose gradient is the rank-k product
+  // The element update is the compiled kernels' (UpdateKernels.h: adamwStep).
+
+  /// AdamW on a matrix param [rows, cols] whose gradient is the rank-k product
   /// a^T b (a [k, rows], b [k, cols]), computed tile by tile and never stored:
   /// the projection B^l of the bilinear rules, with a = the row factors of
   /// bilinearLossFactors and b = the context. Same result as forming the
-  /// gradient and calling step(), without its 2 x rows x cols floats of traffic.
+  /// gradient and stepping, without its 2 x rows x cols floats of traffic.
   void stepOuterProduct(int64_t t, int64_t rows, int64_t cols, int64_t k, const float *a,
                         const float *b, float *param, float *m, float *v) const;
   void stepOuterProduct(int64_t t, int64_t rows, int64_t cols, int64_t k, const float *a,

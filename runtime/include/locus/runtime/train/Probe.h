@@ -12,6 +12,7 @@
 #define LOCUS_RUNTIME_TRAIN_PROBE_H
 
 #include "locus/runtime/Error.h"
+#include "locus/runtime/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Data.h"
 #include "locus/runtime/train/Engine.h"
 
@@ -27,6 +28,9 @@ struct ProbeOptions {
   int64_t batch = 32;
   double lr = 1e-3;
   uint64_t seed = 0;
+  /// The model's compiled updates: the classifier trains with their AdamW.
+  /// Required.
+  const cpu::UpdateKernels *updates = nullptr;
 };
 
 struct ProbeResult {
