@@ -10,6 +10,7 @@
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Target/ModelDescriptor.h"
 #include "locus/runtime/CpuFeatures.h"
+#include "locus/runtime/abi/LossKernels.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -243,9 +244,9 @@ LogicalResult addRecordTable(ModuleOp module, llvm::Module &object, ArrayRef<Str
 /// The loss kernels' tables: bilinear (locus-generate-loss-kernels), goodness
 /// and InfoNCE.
 LogicalResult addLossKernelTables(ModuleOp module, llvm::Module &object) {
-  addNamedKernelTable(object, "locus_bilinear_loss_", "locus_bilinear_loss_kernels",
+  addNamedKernelTable(object, locus::abi::kBilinearLossPrefix, "locus_bilinear_loss_kernels",
                       "locus_bilinear_loss_kernel_count");
-  addNamedKernelTable(object, "locus_goodness_loss_", "locus_goodness_loss_kernels",
+  addNamedKernelTable(object, locus::abi::kGoodnessLossPrefix, "locus_goodness_loss_kernels",
                       "locus_goodness_loss_kernel_count");
   return addRecordTable(module, object,
                         {"locus_infonce_normalize", "locus_infonce_loss",

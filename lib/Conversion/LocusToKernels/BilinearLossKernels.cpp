@@ -25,6 +25,7 @@
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
 #include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/runtime/abi/LossKernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -57,9 +58,9 @@ struct BilinearVariant {
     return std::tie(f, form, negatives) < std::tie(o.f, o.form, o.negatives);
   }
   std::string name() const {
-    return ("locus_bilinear_loss_" + stringifyLossFunction(f) + "_" + stringifyLossForm(form) +
-            "_" + stringifyNegatives(negatives))
-        .str();
+    return abi::bilinearLossKernelName(stringifyLossFunction(f).str(),
+                                       stringifyLossForm(form).str(),
+                                       stringifyNegatives(negatives).str());
   }
 };
 

@@ -23,6 +23,7 @@
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
 #include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/runtime/abi/LossKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -65,9 +66,9 @@ Value load64(OpBuilder &b, Location loc, Value x, Value m, Value c, Value l) {
 }
 
 /// FF: G = sum of squares of each row.
-void buildSumSquares(OpBuilder &builder, Location loc) {
+void buildSumSquares(OpBuilder &builder, Location loc, StringRef name) {
   OpBuilder::InsertionGuard guard(builder);
-  GoodnessArgs a = declareGoodnessKernel(builder, loc, "locus_goodness_loss_sum_squares");
+  GoodnessArgs a = declareGoodnessKernel(builder, loc, name);
   OpBuilder &b = builder;
   F64 f{b, loc};
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
@@ -113,9 +114,9 @@ void buildSumSquares(OpBuilder &builder, Location loc) {
 }
 
 /// SCFF: G = mean over channels of relu(a)^2 at each location.
-void buildMeanReluSquares(OpBuilder &builder, Location loc) {
+void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
   OpBuilder::InsertionGuard guard(builder);
-  GoodnessArgs a = declareGoodnessKernel(builder, loc, "locus_goodness_loss_mean_relu_squares");
+  GoodnessArgs a = declareGoodnessKernel(builder, loc, name);
   OpBuilder &b = builder;
   F64 f{b, loc};
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
@@ -229,10 +230,11 @@ struct GenerateGoodnessKernelsPass
       return signalPassFailure();
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     for (Score score : scores) {
+      std::string name = abi::goodnessLossKernelName(stringifyScore(score).str());
       if (score == Score::SumSquares)
-        buildSumSquares(builder, module.getLoc());
+        buildSumSquares(builder, module.getLoc(), name);
       else
-        buildMeanReluSquares(builder, module.getLoc());
+        buildMeanReluSquares(builder, module.getLoc(), name);
     }
   }
 };

@@ -75,14 +75,17 @@ struct LossKernels {
   const InfoNceKernels *infoNce = nullptr; ///< null: the model has no InfoNCE loss
 };
 
-/// The names the passes give the kernels, with the loss attribute's
-/// spellings ("hinge", "contrastive", "next", "sum_squares", ...).
+/// The names the passes give the kernels (one definition for the generators,
+/// the object emitter's tables and the runtime's lookups), with the loss
+/// attribute's spellings ("hinge", "contrastive", "next", "sum_squares", ...).
+constexpr const char *kBilinearLossPrefix = "locus_bilinear_loss_";
+constexpr const char *kGoodnessLossPrefix = "locus_goodness_loss_";
 inline std::string bilinearLossKernelName(const std::string &f, const std::string &form,
                                           const std::string &negatives) {
-  return "locus_bilinear_loss_" + f + "_" + form + "_" + negatives;
+  return kBilinearLossPrefix + f + "_" + form + "_" + negatives;
 }
 inline std::string goodnessLossKernelName(const std::string &score) {
-  return "locus_goodness_loss_" + score;
+  return kGoodnessLossPrefix + score;
 }
 
 } // namespace locus::abi
