@@ -38,15 +38,9 @@ namespace locus {
 using namespace mlir;
 using locus::kernels::declareKernel;
 using locus::kernels::forEach;
+using locus::kernels::ifPositive;
 
 namespace {
-
-/// `x > 0 ? then : 0` in float32 (a NaN x gives 0, as the reference).
-Value ifPositive(OpBuilder &b, Location loc, Value x, Value then) {
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
-  return arith::SelectOp::create(b, loc, positive, then, zero);
-}
 
 void buildRelu(OpBuilder &builder, Location loc) {
   auto flat = MemRefType::get({ShapedType::kDynamic}, builder.getF32Type());
@@ -173,13 +167,13 @@ struct GenerateActivationKernelsPass
     : public locus::impl::LocusGenerateActivationKernelsBase<GenerateActivationKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
-    if (!kernels)
-      return signalPassFailure();
-    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
-    buildRelu(builder, module.getLoc());
-    buildTriangle(builder, module.getLoc(), /*backward=*/false);
-    buildTriangle(builder, module.getLoc(), /*backward=*/true);
+    LogicalResult built = locus::kernels::appendKernels(module, [](OpBuilder &b, Location loc) {
+      buildRelu(b, loc);
+      buildTriangle(b, loc, /*backward=*/false);
+      buildTriangle(b, loc, /*backward=*/true);
+    });
+    if (failed(built))
+      signalPassFailure();
   }
 };
 

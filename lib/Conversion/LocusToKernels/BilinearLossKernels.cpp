@@ -252,12 +252,12 @@ struct GenerateLossKernelsPass
             variants.insert({f, form, negatives});
     if (variants.empty())
       return;
-    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
-    if (!kernels)
-      return signalPassFailure();
-    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
-    for (const BilinearVariant &v : variants)
-      buildBilinearKernel(builder, module.getLoc(), v);
+    LogicalResult built = locus::kernels::appendKernels(module, [&](OpBuilder &b, Location loc) {
+      for (const BilinearVariant &v : variants)
+        buildBilinearKernel(b, loc, v);
+    });
+    if (failed(built))
+      signalPassFailure();
   }
 };
 

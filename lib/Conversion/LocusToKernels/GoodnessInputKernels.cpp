@@ -238,13 +238,13 @@ struct GenerateGoodnessInputKernelsPass
           GenerateGoodnessInputKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
-    if (!kernels)
-      return signalPassFailure();
-    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
-    buildHybridNegatives(builder, module.getLoc());
-    buildLengthNormalize(builder, module.getLoc());
-    buildStandardizePairs(builder, module.getLoc());
+    LogicalResult built = locus::kernels::appendKernels(module, [](OpBuilder &b, Location loc) {
+      buildHybridNegatives(b, loc);
+      buildLengthNormalize(b, loc);
+      buildStandardizePairs(b, loc);
+    });
+    if (failed(built))
+      signalPassFailure();
   }
 };
 

@@ -225,17 +225,17 @@ struct GenerateGoodnessKernelsPass
       return signalPassFailure();
     if (scores.empty())
       return;
-    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
-    if (!kernels)
-      return signalPassFailure();
-    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
-    for (Score score : scores) {
-      std::string name = abi::goodnessLossKernelName(stringifyScore(score).str());
-      if (score == Score::SumSquares)
-        buildSumSquares(builder, module.getLoc(), name);
-      else
-        buildMeanReluSquares(builder, module.getLoc(), name);
-    }
+    LogicalResult built = locus::kernels::appendKernels(module, [&](OpBuilder &b, Location loc) {
+      for (Score score : scores) {
+        std::string name = abi::goodnessLossKernelName(stringifyScore(score).str());
+        if (score == Score::SumSquares)
+          buildSumSquares(b, loc, name);
+        else
+          buildMeanReluSquares(b, loc, name);
+      }
+    });
+    if (failed(built))
+      signalPassFailure();
   }
 };
 

@@ -200,14 +200,14 @@ struct GenerateInfoNceKernelsPass
       return signalPassFailure();
     if (!used)
       return;
-    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
-    if (!kernels)
-      return signalPassFailure();
-    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
-    Types types(builder);
-    buildNormalize(builder, module.getLoc(), types);
-    buildLoss(builder, module.getLoc(), types);
-    buildNormalizeAdjoint(builder, module.getLoc(), types);
+    LogicalResult built = locus::kernels::appendKernels(module, [](OpBuilder &b, Location loc) {
+      Types types(b);
+      buildNormalize(b, loc, types);
+      buildLoss(b, loc, types);
+      buildNormalizeAdjoint(b, loc, types);
+    });
+    if (failed(built))
+      signalPassFailure();
   }
 };
 

@@ -56,6 +56,25 @@ inline mlir::ModuleOp kernelsModuleOrError(mlir::ModuleOp module) {
   return kernels;
 }
 
+/// build(builder, loc) with the insertion point at the end of @locus_kernels;
+/// fails, after kernelsModuleOrError's error, where the module has none.
+inline mlir::LogicalResult
+appendKernels(mlir::ModuleOp module, llvm::function_ref<void(OpBuilder &, Location)> build) {
+  mlir::ModuleOp kernels = kernelsModuleOrError(module);
+  if (!kernels)
+    return mlir::failure();
+  OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
+  build(builder, module.getLoc());
+  return mlir::success();
+}
+
+/// `x > 0 ? then : 0` in float32 (a NaN x gives 0): relu and its vjp's mask.
+inline Value ifPositive(OpBuilder &b, Location loc, Value x, Value then) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
+  return arith::SelectOp::create(b, loc, positive, then, zero);
+}
+
 /// Scalar float64 arithmetic for the per-row terms. Every helper creates its
 /// operands' ops before its own, in source order (C++ leaves the order of
 /// function arguments open, and the kernels' IR should not depend on the host

@@ -44,6 +44,7 @@ namespace locus {
 using namespace mlir;
 using locus::kernels::declareKernel;
 using locus::kernels::forEach;
+using locus::kernels::ifPositive;
 
 namespace {
 
@@ -93,12 +94,6 @@ struct Planes {
   }
 };
 
-Value relu(OpBuilder &b, Location loc, Value x) {
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
-  return arith::SelectOp::create(b, loc, positive, x, zero);
-}
-
 void buildMaxForward(OpBuilder &builder, Location loc, const Shapes &t) {
   OpBuilder::InsertionGuard guard(builder);
   SmallVector<Value> a = declareKernel(
@@ -146,7 +141,8 @@ void buildMaxForward(OpBuilder &builder, Location loc, const Shapes &t) {
               scf::YieldOp::create(rb, l, cols.getResults());
             });
         Value best = rows.getResult(0);
-        Value out = arith::SelectOp::create(xb, loc, withRelu, relu(xb, loc, best), best);
+        Value rectified = ifPositive(xb, loc, best, best);
+        Value out = arith::SelectOp::create(xb, loc, withRelu, rectified, best);
         memref::StoreOp::create(xb, loc, out, y, ValueRange{p, oy, ox});
         Value planeStart = arith::MulIOp::create(xb, loc, p, planeSize);
         Value local = arith::AddIOp::create(xb, loc, planeStart, rows.getResult(1));
@@ -291,8 +287,7 @@ void buildAvgBackward(OpBuilder &builder, Location loc, const Shapes &t) {
         forEach(rb, l, c0, iw, [&](OpBuilder &cb, Value ix) {
           Value out = memref::LoadOp::create(cb, l, y, ValueRange{p, iy, ix});
           Value g = memref::LoadOp::create(cb, l, dx, ValueRange{p, iy, ix});
-          Value on = arith::CmpFOp::create(cb, l, arith::CmpFPredicate::OGT, out, zero);
-          Value masked = arith::SelectOp::create(cb, l, on, g, zero);
+          Value masked = ifPositive(cb, l, out, g);
           memref::StoreOp::create(cb, l, masked, dx, ValueRange{p, iy, ix});
         });
       });
@@ -306,15 +301,15 @@ struct GeneratePoolingKernelsPass
     : public locus::impl::LocusGeneratePoolingKernelsBase<GeneratePoolingKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    ModuleOp kernels = locus::kernels::kernelsModuleOrError(module);
-    if (!kernels)
-      return signalPassFailure();
-    OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
-    Shapes shapes(builder);
-    buildMaxForward(builder, module.getLoc(), shapes);
-    buildMaxBackward(builder, module.getLoc(), shapes);
-    buildAvgForward(builder, module.getLoc(), shapes);
-    buildAvgBackward(builder, module.getLoc(), shapes);
+    LogicalResult built = locus::kernels::appendKernels(module, [](OpBuilder &b, Location loc) {
+      Shapes shapes(b);
+      buildMaxForward(b, loc, shapes);
+      buildMaxBackward(b, loc, shapes);
+      buildAvgForward(b, loc, shapes);
+      buildAvgBackward(b, loc, shapes);
+    });
+    if (failed(built))
+      signalPassFailure();
   }
 };
 

@@ -60,24 +60,29 @@ inline ReluPoolKernels compiledReluPoolKernels() {
   return ReluPoolKernels{locus_relu_pool_kernels, locus_relu_pool_kernel_count};
 }
 
-/// Null only for an object locusc did not write.
+/// The record of a table of at most one (ObjectEmitter's addRecordTable):
+/// null where the object has none.
+template <typename Record>
+inline const Record *onlyRecord(const Record *records, int64_t count) {
+  return count ? &records[0] : nullptr;
+}
+
 inline const abi::ActivationKernels *compiledActivationKernels() {
-  return locus_activation_kernel_count ? &locus_activation_kernels[0] : nullptr;
+  return onlyRecord(locus_activation_kernels, locus_activation_kernel_count);
 }
 
 inline const abi::PoolingKernels *compiledPoolingKernels() {
-  return locus_pooling_kernel_count ? &locus_pooling_kernels[0] : nullptr;
+  return onlyRecord(locus_pooling_kernels, locus_pooling_kernel_count);
 }
 
 inline const abi::GoodnessInputKernels *compiledGoodnessInputKernels() {
-  return locus_goodness_input_kernel_count ? &locus_goodness_input_kernels[0] : nullptr;
+  return onlyRecord(locus_goodness_input_kernels, locus_goodness_input_kernel_count);
 }
 
 inline abi::LossKernels compiledLossKernels() {
-  return abi::LossKernels{
-      {locus_bilinear_loss_kernels, locus_bilinear_loss_kernel_count},
-      {locus_goodness_loss_kernels, locus_goodness_loss_kernel_count},
-      locus_infonce_kernel_count ? &locus_infonce_kernels[0] : nullptr};
+  return abi::LossKernels{{locus_bilinear_loss_kernels, locus_bilinear_loss_kernel_count},
+                          {locus_goodness_loss_kernels, locus_goodness_loss_kernel_count},
+                          onlyRecord(locus_infonce_kernels, locus_infonce_kernel_count)};
 }
 
 /// Every table of the linked object, for the engine.
