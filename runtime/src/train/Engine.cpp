@@ -1,8 +1,9 @@
 #include "locus/runtime/train/Engine.h"
 
 #include "BlockLoss.h"
-#include "Goodness.h"
 #include "ExecContext.h"
+#include "Goodness.h"
+#include "KernelCheck.h"
 #include "Layers.h"
 #include "ModelInfo.h"
 #include "Pooling.h"
@@ -76,94 +77,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
   if (options.moments == cpu::MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
     return Status::error("bfloat16 optimizer state is for AdamW's moments; SGD and LARS keep "
                          "their momentum in float32");
-  if (const cpu::LossPoolKernels *table = options.kernels.lossPools) {
-    // Every loss pooling the model runs must be in the compiled table: each
-    // block's output with its kernel, and the direct-feedback contexts.
-    for (size_t l = 0; l < model.blocks.size(); ++l) {
-      auto check = [&](const BlockDesc &block, int64_t k) -> Status {
-        const auto &s = block.outShape;
-        if (k == kPoolNone || table->find(s[1], s[2], s[3], k))
-          return Status::success();
-        return Status::error(fmt::format(
-            "the compiled model has no loss pooling kernel for block '{}' ([{}, {}, {}], kernel "
-            "{}); recompile it with this locusc",
-            block.name, s[1], s[2], s[3], k));
-      };
-      int32_t index = static_cast<int32_t>(l);
-      LOCUS_RETURN_IF_ERROR(check(model.blocks[l], model.blocks[l].loss.pool));
-      bool evaluated = model.blocks.back().loss.mode != "global" || l + 1 == model.blocks.size();
-      if (evaluated && model.blocks[l].loss.context != "same")
-        LOCUS_RETURN_IF_ERROR(
-            check(model.blocks[contextBlockOf(model, index)], contextPoolOf(model, index)));
-    }
-  }
-  if (const cpu::ReluPoolKernels *table = options.kernels.reluPools) {
-    // Every relu + max-pool that locusc compiles must be in the table.
-    for (const BlockDesc &block : model.blocks)
-      for (size_t i = 0; i < block.layers.size(); ++i) {
-        const LayerDesc &layer = block.layers[i];
-        const auto &s = layer.inShape;
-        if (reluPoolIsCompiled(layer) &&
-            !table->find(s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]))
-          return Status::error(fmt::format(
-              "the compiled model has no relu + max-pool kernel for block '{}' layer {} ([{}, "
-              "{}, {}], window {}x{}); recompile it with this locusc",
-              block.name, i, s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]));
-      }
-  }
-  // Every loss and its gradient exist only as compiled kernels.
-  for (size_t l = 0; l < model.blocks.size(); ++l) {
-    const BlockDesc &block = model.blocks[l];
-    bool evaluated = model.blocks.back().loss.mode != "global" || l + 1 == model.blocks.size();
-    if (!evaluated)
-      continue;
-    const abi::LossKernels *kernels = options.kernels.losses;
-    std::string name;
-    bool found = false;
-    if (block.loss.score == "bilinear") {
-      name = cpu::bilinearLossKernelName(bilinearConfig(block.loss));
-      found = kernels && kernels->bilinear.find(name);
-    } else if (block.loss.score == "cosine") {
-      name = "locus_infonce_loss";
-      found = kernels && kernels->infoNce;
-    } else {
-      name = abi::goodnessLossKernelName(block.loss.score);
-      found = kernels && kernels->goodness.find(name);
-    }
-    if (!found)
-      return Status::error(fmt::format(
-          "the compiled model has no loss kernel '{}' for block '{}' (rule {}); recompile it "
-          "with this locusc",
-          name, block.name, block.loss.rule));
-  }
-  if (!options.kernels.activations)
-    for (const BlockDesc &block : model.blocks)
-      for (size_t i = 0; i < block.layers.size(); ++i)
-        if (block.layers[i].kind == LayerKind::Relu || block.layers[i].kind == LayerKind::Triangle)
-          return Status::error(fmt::format(
-              "the compiled model has no activation kernels for block '{}' layer {}; recompile "
-              "it with this locusc",
-              block.name, i));
-  if (!options.kernels.pooling)
-    for (const BlockDesc &block : model.blocks) {
-      bool pools = block.loss.pool != kPoolNone;
-      for (const LayerDesc &layer : block.layers)
-        pools = pools || layer.kind == LayerKind::MaxPool2D ||
-                layer.kind == LayerKind::AvgPool2D || layer.kind == LayerKind::ReluMaxPool2D;
-      if (pools)
-        return Status::error(fmt::format(
-            "the compiled model has no pooling kernels for block '{}'; recompile it with this "
-            "locusc",
-            block.name));
-    }
-  if (!options.kernels.update)
-    return Status::error("the compiled model has no update kernels; recompile it with this "
-                         "locusc");
-  if (!options.kernels.goodnessInputs && goodnessRuleOf(model.blocks.front().loss) != GoodnessRule::None)
-    return Status::error(fmt::format(
-        "the compiled model has no goodness input kernels for rule {}; recompile it with this "
-        "locusc",
-        model.blocks.front().loss.rule));
+  LOCUS_RETURN_IF_ERROR(checkCompiledKernels(model, options.kernels));
   std::unique_ptr<Engine> engine(new Engine(model, options));
   engine->ctx_->kernels = options.kernels;
   engine->global_ = model.blocks.back().loss.mode == "global";
