@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/MemoryPlan.h"
 
-#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
 
 #include <algorithm>
 #include <map>

@@ -11,10 +11,10 @@
 #include "CompiledTables.h"
 #include "NumericTestUtil.h"
 
-#include "locus/runtime/cpu/CompiledKernels.h"
-#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/CompiledKernels.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
 
-#include "cpu/AdamMath.h"
+#include "backend/cpu/AdamMath.h"
 
 #include <gtest/gtest.h>
 

@@ -9,7 +9,7 @@
 #ifndef LOCUS_TEST_UNIT_COMPILEDTABLES_H
 #define LOCUS_TEST_UNIT_COMPILEDTABLES_H
 
-#include "locus/runtime/cpu/CompiledKernels.h"
+#include "locus/runtime/backend/cpu/CompiledKernels.h"
 
 namespace locus::test {
 

@@ -3,10 +3,10 @@
 // conv2dBackwardWeight. Inputs and weights are multiples of 1/4 and 1/8, so every sum is exact
 // in float in any order: the two must agree bit for bit, ties and all (coarse values tie often,
 // and all-zero patches leave a window of equal biases), on the AVX2 path and the scalar one.
-#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
 
-#include "cpu/ConvReluPool.h"
-#include "cpu/Simd.h"
+#include "backend/cpu/ConvReluPool.h"
+#include "backend/cpu/Simd.h"
 
 #include "CompiledTables.h"
 #include "NumericTestUtil.h"

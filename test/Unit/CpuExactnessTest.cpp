@@ -6,8 +6,8 @@
 //    B^l = M^T B^L M and c^l = z'^l (Theorem 3.1), or B^l = M^T B^L and c^l = z'^L (Theorem 3.3),
 //    equals the backprop gradient of the top loss (chained through conv2dBackwardData); with 3x3
 //    convolutions and no pooling (k = 1) this is Proposition 3.5's 2D spatial dependency.
-#include "locus/runtime/cpu/Kernels.h"
-#include "locus/runtime/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/LocalLoss.h"
 
 #include "CompiledTables.h"
 #include "NumericTestUtil.h"

@@ -1,13 +1,13 @@
 // The CPU layer kernels (convolutions, pooling, relu, triangle, GEMM, AdamW) against plain float64
 // reference loops on random inputs: odd sizes, padding, stride 2, non-square windows. Outputs are
 // pre-filled with NaN so a kernel that skips an element fails, and NaN never passes a comparison.
-#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
 
-#include "cpu/DirectConv.h"
-#include "cpu/Simd.h"
-#include "cpu/StochasticRounding.h"
-#include "cpu/Winograd.h"
-#include "locus/runtime/cpu/Optimizer.h"
+#include "backend/cpu/DirectConv.h"
+#include "backend/cpu/Simd.h"
+#include "backend/cpu/StochasticRounding.h"
+#include "backend/cpu/Winograd.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
 
 #include "CompiledTables.h"
 #include "NumericTestUtil.h"

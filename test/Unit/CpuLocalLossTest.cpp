@@ -1,9 +1,9 @@
 // The local losses (LocalLoss.h, METHOD.md sections 1-2) against float64 reference implementations
 // written independently here, and their gradients against central finite differences of the
 // float64 reference loss. Hinge inputs are checked to keep every margin far from its kink.
-#include "locus/runtime/cpu/Kernels.h"
-#include "locus/runtime/cpu/LocalLoss.h"
-#include "locus/runtime/cpu/Optimizer.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
 
 #include "CompiledTables.h"
 #include "NumericTestUtil.h"

@@ -1,7 +1,7 @@
 //===- TrainScheduleTest.cpp - learning-rate schedules, SGD and LARS ------===//
 #include "CompiledTables.h"
 
-#include "locus/runtime/cpu/Sgd.h"
+#include "locus/runtime/backend/cpu/Sgd.h"
 #include "locus/runtime/train/Schedule.h"
 
 #include <gtest/gtest.h>

@@ -7,7 +7,7 @@
 // the host CPU; the runtime only computes the per-step scalars and splits the
 // work across threads.
 //
-// The arithmetic mirrors runtime/src/cpu/AdamMath.h and Sgd.cpp operation by
+// The arithmetic mirrors runtime/src/backend/cpu/AdamMath.h and Sgd.cpp operation by
 // operation (no fast-math, so no re-association or contraction), which is
 // what lets the runtime's tests compare the compiled kernels with its own.
 //

@@ -1,8 +1,8 @@
 #include "BlockLoss.h"
 
 #include "ModelInfo.h"
-#include "locus/runtime/cpu/Kernels.h"
-#include "locus/runtime/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/LocalLoss.h"
 
 namespace locus::rt::train {
 

@@ -4,7 +4,7 @@
 
 #include "ExecContext.h"
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/cpu/Optimizer.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
 
 namespace locus::rt::train {
 

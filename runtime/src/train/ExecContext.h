@@ -2,7 +2,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 #define LOCUS_RUNTIME_TRAIN_EXECCONTEXT_H
 
-#include "locus/runtime/cpu/ModelKernels.h"
+#include "locus/runtime/backend/cpu/ModelKernels.h"
 #include "locus/runtime/train/Tensor.h"
 
 #include <memory>

@@ -1,6 +1,6 @@
 #include "Goodness.h"
 
-#include "locus/runtime/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/LocalLoss.h"
 #include "locus/runtime/train/Random.h"
 
 #include <cstring>

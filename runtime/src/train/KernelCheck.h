@@ -4,7 +4,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/cpu/ModelKernels.h"
+#include "locus/runtime/backend/cpu/ModelKernels.h"
 
 namespace locus::rt::train {
 

@@ -5,7 +5,7 @@
 // so tests can link the rest of the training runtime without a second `main`.
 //
 //===----------------------------------------------------------------------===//
-#include "locus/runtime/cpu/CompiledKernels.h"
+#include "locus/runtime/backend/cpu/CompiledKernels.h"
 #include "locus/runtime/train/Trainer.h"
 
 #if defined(__GLIBC__)

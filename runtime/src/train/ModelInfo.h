@@ -3,8 +3,8 @@
 #define LOCUS_RUNTIME_TRAIN_MODELINFO_H
 
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/cpu/LocalLoss.h"
-#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
 
 namespace locus::rt::train {
 

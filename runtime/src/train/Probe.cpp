@@ -1,7 +1,7 @@
 #include "locus/runtime/train/Probe.h"
 
-#include "locus/runtime/cpu/Kernels.h"
-#include "locus/runtime/cpu/Optimizer.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/train/Augment.h"
 #include "locus/runtime/train/Random.h"
 

@@ -19,9 +19,9 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/cpu/Optimizer.h"
-#include "locus/runtime/cpu/Sgd.h"
-#include "locus/runtime/cpu/ModelKernels.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
+#include "locus/runtime/backend/cpu/Sgd.h"
+#include "locus/runtime/backend/cpu/ModelKernels.h"
 #include "locus/runtime/train/Schedule.h"
 #include "locus/runtime/train/Tensor.h"
 

@@ -12,7 +12,7 @@
 #define LOCUS_RUNTIME_TRAIN_PROBE_H
 
 #include "locus/runtime/Error.h"
-#include "locus/runtime/cpu/UpdateKernels.h"
+#include "locus/runtime/backend/cpu/UpdateKernels.h"
 #include "locus/runtime/train/Data.h"
 #include "locus/runtime/train/Engine.h"
 

@@ -13,7 +13,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_TENSOR_H
 #define LOCUS_RUNTIME_TRAIN_TENSOR_H
 
-#include "locus/runtime/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
 
 #include <cstdint>
 #include <memory>

@@ -11,7 +11,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/cpu/ModelKernels.h"
+#include "locus/runtime/backend/cpu/ModelKernels.h"
 #include "locus/runtime/train/Options.h"
 
 #include <cstdint>

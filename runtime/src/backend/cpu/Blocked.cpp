@@ -1,0 +1,332 @@
+//===- Blocked.cpp - register-blocked kernels of the bilinear rules ------===//
+#include "backend/cpu/Blocked.h"
+
+#include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
+
+#include "backend/cpu/AdamMath.h"
+#include "backend/cpu/Parallel.h"
+#include "backend/cpu/Simd.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace locus::rt::cpu {
+
+namespace {
+
+float *scratch(std::vector<float> &buf, int64_t floats) {
+  if (static_cast<int64_t>(buf.size()) < floats)
+    buf.resize(static_cast<size_t>(floats));
+  return buf.data();
+}
+
+/// at [rows, k] = a^T for a [k, rows].
+void transpose(const float *a, int64_t k, int64_t rows, float *at) {
+  constexpr int64_t kBlock = 64;
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlock)
+    for (int64_t r = 0; r < k; ++r) {
+      const int64_t i1 = std::min(rows, i0 + kBlock);
+      for (int64_t i = i0; i < i1; ++i)
+        at[i * k + r] = a[r * rows + i];
+    }
+}
+
+enum Mode { kStore = 0, kAccumulate = 1, kAdam = 2 };
+
+/// Rows per parallel task of the outer-product kernels (a multiple of the tile).
+constexpr int64_t kRowsPerTask = 96;
+/// Columns of b kept hot (k x kColumnChunk floats) while all rows pass over them.
+constexpr int64_t kColumnChunk = 512;
+
+/// The scalar element of an outer-product kernel: out[i][j] from g (index:
+/// i * cols + j, which picks bfloat16 moments' rounding bits).
+template <typename Moment>
+inline void finishScalar(int mode, float g, float *out, Moment *m, Moment *v,
+                         const AdamCoefficients *co, int64_t index) {
+  if (mode == kStore)
+    *out = g;
+  else if (mode == kAccumulate)
+    *out += g;
+  else
+    adamScalar(*co, *out, g, m, v, index);
+}
+
+#if defined(LOCUS_HAVE_X86)
+
+template <typename Moment>
+LOCUS_AVX2 inline void finishVector(int mode, __m256 g, float *out, Moment *m, Moment *v,
+                                    const AdamCoefficients *co, int64_t index) {
+  if (mode == kStore)
+    _mm256_storeu_ps(out, g);
+  else if (mode == kAccumulate)
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), g));
+  else
+    adamVector(*co, g, out, m, v, index);
+}
+
+/// MR rows x 16 columns of sum_r at[i][r] b[r][j] into g (row stride ldg).
+/// bp is the packed tile of b: k rows of 16 contiguous floats (rows of b
+/// itself are Dc floats apart, a power of two that maps them to one L1 set).
+template <int MR>
+LOCUS_AVX2 inline void outerTile(const float *at, int64_t k, const float *bp, float *g,
+                                 int64_t ldg) {
+  __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii) {
+    acc0[ii] = _mm256_setzero_ps();
+    acc1[ii] = _mm256_setzero_ps();
+  }
+  for (int64_t r = 0; r < k; ++r) {
+    const __m256 b0 = _mm256_loadu_ps(bp + r * 16);
+    const __m256 b1 = _mm256_loadu_ps(bp + r * 16 + 8);
+#pragma GCC unroll 8
+    for (int ii = 0; ii < MR; ++ii) {
+      const __m256 av = _mm256_broadcast_ss(at + ii * k + r);
+      acc0[ii] = _mm256_fmadd_ps(av, b0, acc0[ii]);
+      acc1[ii] = _mm256_fmadd_ps(av, b1, acc1[ii]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii) {
+    _mm256_storeu_ps(g + ii * ldg, acc0[ii]);
+    _mm256_storeu_ps(g + ii * ldg + 8, acc1[ii]);
+  }
+}
+
+/// The epilogue on one row segment: out (and m, v) from the gradient g;
+/// out, m and v point at element `index`.
+template <typename Moment>
+LOCUS_AVX2 void finishRow(int mode, const float *g, int64_t len, float *out, Moment *m,
+                          Moment *v, const AdamCoefficients *co, int64_t index) {
+  int64_t j = 0;
+  for (; j + 8 <= len; j += 8)
+    finishVector(mode, _mm256_loadu_ps(g + j), out + j, m ? m + j : nullptr,
+                 v ? v + j : nullptr, co, index + j);
+  for (; j < len; ++j)
+    finishScalar(mode, g[j], out + j, m ? m + j : nullptr, v ? v + j : nullptr, co, index + j);
+}
+
+/// Rows [i0, i1) of the rank-k kernel. at is a^T [rows, k]; bp is b packed in
+/// 16-column tiles (tile t at bp + 16 t k); b itself serves the column tail.
+/// Each block of 6 rows x kColumnChunk columns goes through a small buffer, so
+/// that the epilogue walks rows sequentially (6 rows x 3 arrays of streams Dc
+/// floats apart would thrash L1's sets and the prefetchers).
+template <typename Moment>
+LOCUS_AVX2 void outerRowsAvx2(int mode, int64_t i0, int64_t i1, int64_t cols, int64_t k,
+                              const float *at, const float *bp, const float *b, float *out,
+                              Moment *m, Moment *v, const AdamCoefficients *co) {
+  alignas(32) float g[6 * kColumnChunk];
+  for (int64_t j0 = 0; j0 < cols; j0 += kColumnChunk) {
+    const int64_t j1 = std::min(cols, j0 + kColumnChunk);
+    const int64_t jVec = j0 + (j1 - j0) / 16 * 16; // tiles in [j0, jVec), tail after
+    for (int64_t i = i0; i < i1; i += 6) {
+      const int64_t mr = std::min<int64_t>(6, i1 - i);
+      const float *ai = at + i * k;
+      for (int64_t j = j0; j < jVec; j += 16) {
+        float *gj = g + (j - j0);
+        const float *bj = bp + j * k;
+        switch (mr) {
+        case 6: outerTile<6>(ai, k, bj, gj, kColumnChunk); break;
+        case 5: outerTile<5>(ai, k, bj, gj, kColumnChunk); break;
+        case 4: outerTile<4>(ai, k, bj, gj, kColumnChunk); break;
+        case 3: outerTile<3>(ai, k, bj, gj, kColumnChunk); break;
+        case 2: outerTile<2>(ai, k, bj, gj, kColumnChunk); break;
+        default: outerTile<1>(ai, k, bj, gj, kColumnChunk); break;
+        }
+      }
+      for (int64_t ii = 0; ii < mr; ++ii)
+        for (int64_t j = jVec; j < j1; ++j) {
+          float s = 0.0f;
+          for (int64_t r = 0; r < k; ++r)
+            s += ai[ii * k + r] * b[r * cols + j];
+          g[ii * kColumnChunk + (j - j0)] = s;
+        }
+      for (int64_t ii = 0; ii < mr; ++ii) {
+        const int64_t o = (i + ii) * cols + j0;
+        finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
+                  v ? v + o : nullptr, co, o);
+      }
+    }
+  }
+}
+
+LOCUS_AVX2 inline float hsum(__m256 x) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/// MR rows of p against NR rows of c over columns [j0, j1) (multiples of 8):
+/// out[r][i] += p[i] . c[r]. c is packed: for each group of 8 columns, the n
+/// rows' 8 floats one after the other (cp + j n + 8 r), so that the NR loads
+/// of one step are adjacent instead of Dc floats apart.
+template <int MR, int NR>
+LOCUS_AVX2 inline void projectTile(const float *p, const float *cp, int64_t n, int64_t dc,
+                                   int64_t j0, int64_t j1, float *out, int64_t d) {
+  __m256 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii)
+#pragma GCC unroll 8
+    for (int q = 0; q < NR; ++q)
+      acc[ii][q] = _mm256_setzero_ps();
+  for (int64_t j = j0; j < j1; j += 8) {
+    __m256 pv[MR];
+#pragma GCC unroll 8
+    for (int ii = 0; ii < MR; ++ii)
+      pv[ii] = _mm256_loadu_ps(p + ii * dc + j);
+#pragma GCC unroll 8
+    for (int q = 0; q < NR; ++q) {
+      const __m256 cv = _mm256_loadu_ps(cp + j * n + q * 8);
+#pragma GCC unroll 8
+      for (int ii = 0; ii < MR; ++ii)
+        acc[ii][q] = _mm256_fmadd_ps(pv[ii], cv, acc[ii][q]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii)
+#pragma GCC unroll 8
+    for (int q = 0; q < NR; ++q)
+      out[q * d + ii] += hsum(acc[ii][q]);
+}
+
+template <int MR>
+LOCUS_AVX2 void projectRowsOf(const float *p, const float *cp, int64_t n, int64_t dc, int64_t j0,
+                              int64_t j1, float *out, int64_t d) {
+  int64_t r = 0;
+  for (; r + 4 <= n; r += 4)
+    projectTile<MR, 4>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
+  for (; r < n; ++r)
+    projectTile<MR, 1>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
+}
+
+/// Rows [i0, i1) of p; out must hold zeros (or partial sums) there. cp is c
+/// packed as projectTile reads it; c itself serves the column tail.
+LOCUS_AVX2 void projectAvx2(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
+                            const float *cp, const float *c, float *out, int64_t d) {
+  constexpr int64_t kChunk = 2048; // n x kChunk floats of c stay in L2
+  const int64_t dcVec = dc / 8 * 8;
+  for (int64_t j0 = 0; j0 < dcVec; j0 += kChunk) {
+    const int64_t j1 = std::min(dcVec, j0 + kChunk);
+    int64_t i = i0;
+    for (; i + 3 <= i1; i += 3)
+      projectRowsOf<3>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
+    for (; i < i1; ++i)
+      projectRowsOf<1>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
+  }
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = i0; i < i1; ++i) {
+      float s = 0.0f;
+      for (int64_t j = dcVec; j < dc; ++j)
+        s += p[i * dc + j] * c[r * dc + j];
+      out[r * d + i] += s;
+    }
+}
+
+#endif // LOCUS_HAVE_X86
+
+/// The rank-k kernel on every row, in parallel tasks of kRowsPerTask rows.
+template <typename Moment>
+void outerAll(int mode, int64_t rows, int64_t cols, int64_t k, const float *a, const float *b,
+              float *out, Moment *m, Moment *v, const AdamCoefficients *co) {
+  if (rows <= 0 || cols <= 0)
+    return;
+  if (k <= 0) {
+    // A zero gradient: store zeros, accumulate nothing, or step with g = 0.
+    for (int64_t i = 0; i < rows * cols; ++i)
+      finishScalar(mode, 0.0f, out + i, m ? m + i : nullptr, v ? v + i : nullptr, co, i);
+    return;
+  }
+#if defined(LOCUS_HAVE_X86)
+  if (useAvx2()) {
+    thread_local std::vector<float> atBuf, bpBuf;
+    const int64_t colsVec = cols / 16 * 16;
+    float *at = scratch(atBuf, rows * k);
+    float *bp = scratch(bpBuf, std::max<int64_t>(1, colsVec * k));
+    transpose(a, k, rows, at);
+    for (int64_t j = 0; j < colsVec; j += 16)
+      for (int64_t r = 0; r < k; ++r)
+        std::memcpy(bp + j * k + r * 16, b + r * cols + j, 16 * sizeof(float));
+    const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+    parallelFor(tasks, rows * cols * k >= (1 << 20), [&](int64_t tsk) {
+      const int64_t i0 = tsk * kRowsPerTask, i1 = std::min(rows, i0 + kRowsPerTask);
+      outerRowsAvx2(mode, i0, i1, cols, k, at, bp, b, out, m, v, co);
+    });
+    return;
+  }
+#endif
+  if (mode != kAdam) {
+    gemm(true, false, rows, cols, k, 1.0f, a, b, mode == kAccumulate ? 1.0f : 0.0f, out);
+    return;
+  }
+  // Portable fused step: the gradient of a block of rows through OpenBLAS into
+  // a cache-sized buffer, then the scalar update.
+  constexpr int64_t kRows = 16, kCols = 2048;
+  thread_local std::vector<float> gBuf;
+  float *g = scratch(gBuf, kRows * kCols);
+  for (int64_t i0 = 0; i0 < rows; i0 += kRows)
+    for (int64_t j0 = 0; j0 < cols; j0 += kCols) {
+      const int64_t mr = std::min(kRows, rows - i0), nc = std::min(kCols, cols - j0);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(mr),
+                  static_cast<int>(nc), static_cast<int>(k), 1.0f, a + i0,
+                  static_cast<int>(rows), b + j0, static_cast<int>(cols), 0.0f, g,
+                  static_cast<int>(nc));
+      for (int64_t ii = 0; ii < mr; ++ii)
+        for (int64_t jj = 0; jj < nc; ++jj) {
+          const int64_t o = (i0 + ii) * cols + j0 + jj;
+          adamScalar(*co, out[o], g[ii * nc + jj], m + o, v + o, o);
+        }
+    }
+}
+
+} // namespace
+
+void outerProduct(int64_t rows, int64_t cols, int64_t k, const float *a, const float *b,
+                  bool accumulate, float *out) {
+  outerAll<float>(accumulate ? kAccumulate : kStore, rows, cols, k, a, b, out, nullptr, nullptr,
+                  nullptr);
+}
+
+void adamwOuterProduct(const AdamW &opt, int64_t t, int64_t rows, int64_t cols, int64_t k,
+                       const float *a, const float *b, float *param,
+                       const AdamMoments &moments) {
+  const AdamCoefficients co = adamCoefficients(opt, t, moments);
+  if (moments.bf16())
+    outerAll(kAdam, rows, cols, k, a, b, param, moments.mBf16, moments.vBf16, &co);
+  else
+    outerAll(kAdam, rows, cols, k, a, b, param, moments.m, moments.v, &co);
+}
+
+void projectRows(int64_t n, int64_t d, int64_t dc, const float *p, const float *c, float *out) {
+  if (n <= 0 || d <= 0)
+    return;
+  if (dc <= 0) {
+    std::fill(out, out + n * d, 0.0f);
+    return;
+  }
+#if defined(LOCUS_HAVE_X86)
+  if (useAvx2()) {
+    std::fill(out, out + n * d, 0.0f);
+    thread_local std::vector<float> cpBuf;
+    const int64_t dcVec = dc / 8 * 8;
+    float *cp = scratch(cpBuf, std::max<int64_t>(1, n * dcVec));
+    for (int64_t j = 0; j < dcVec; j += 8)
+      for (int64_t r = 0; r < n; ++r)
+        std::memcpy(cp + j * n + r * 8, c + r * dc + j, 8 * sizeof(float));
+    constexpr int64_t kRowsPerProjectTask = 48;
+    const int64_t tasks = (d + kRowsPerProjectTask - 1) / kRowsPerProjectTask;
+    parallelFor(tasks, n * d * dc >= (1 << 20), [&](int64_t tsk) {
+      const int64_t i0 = tsk * kRowsPerProjectTask, i1 = std::min(d, i0 + kRowsPerProjectTask);
+      projectAvx2(i0, i1, n, dc, p, cp, c, out, d);
+    });
+    return;
+  }
+#endif
+  gemm(false, true, n, d, dc, 1.0f, c, p, 0.0f, out);
+}
+
+} // namespace locus::rt::cpu
