@@ -13,6 +13,7 @@
 #include "Goodness.h"
 
 #include "locus/runtime/MemoryPlan.h"
+#include "locus/runtime/backend/cpu/CpuBackend.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Random.h"
 
@@ -285,10 +286,9 @@ void checkStep(const std::string &rule) {
   if (rule == "ff") {
     // The engine's seed chain for a gradients() call before any step:
     // negatives of step 0, then the hybrid stream after the blocks' own.
-    ExecContext ctx;
-    ctx.kernels = locus::test::testKernels();
+    std::unique_ptr<Backend> backend = cpu::makeCpuBackend(locus::test::testKernels());
     uint64_t step = mixSeed(kSeed, Stream::Negatives, 0);
-    input = toMap(withHybridNegatives(ctx, views, mixSeed(step, Stream::Negatives, 2)));
+    input = toMap(withHybridNegatives(*backend, views, mixSeed(step, Stream::Negatives, 2)));
   }
   Reference ref = reference(model, engine->params(), input);
   ASSERT_EQ(losses.size(), 2u);
@@ -314,14 +314,13 @@ TEST(TrainGoodness, ForwardForwardStepMatchesFloat64Reference) { checkStep("ff")
 TEST(TrainGoodness, ScffStepMatchesFloat64Reference) { checkStep("scff"); }
 
 TEST(TrainGoodness, HybridsMixTheImageWithAnotherImage) {
-  ExecContext ctx;
-  ctx.kernels = locus::test::testKernels();
-  Tensor views = ctx.allocate(Shape4{kViews, 1, 16, 16});
+  std::unique_ptr<Backend> backend = cpu::makeCpuBackend(locus::test::testKernels());
+  Tensor views = backend->allocate(Shape4{kViews, 1, 16, 16});
   // Every pixel of row r holds r: a hybrid's values name its two sources.
   for (int64_t r = 0; r < kViews; ++r)
     for (int64_t i = 0; i < 256; ++i)
       views.data()[r * 256 + i] = static_cast<float>(r);
-  Tensor out = withHybridNegatives(ctx, views, 9);
+  Tensor out = withHybridNegatives(*backend, views, 9);
   ASSERT_EQ(out.shape().n, 2 * kViews);
   int64_t images = kViews / 2, mixed = 0;
   for (int64_t r = 0; r < kViews; ++r) {

@@ -2,7 +2,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_BLOCKLOSS_H
 #define LOCUS_RUNTIME_TRAIN_BLOCKLOSS_H
 
-#include "ExecContext.h"
+#include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/backend/cpu/Optimizer.h"
 
@@ -30,7 +30,7 @@ struct LossProjections {
 /// (z itself for "same"; the pooled feedback block for "top" and "both",
 /// where "both" adds the lateral term on z). Writes dL/dz into dz
 /// (allocated here) and the projections' gradients where asked.
-double blockLoss(ExecContext &ctx, const LossDesc &loss, const Tensor &z, const Tensor &context,
+double blockLoss(Backend &backend, const LossDesc &loss, const Tensor &z, const Tensor &context,
                  const LossProjections &proj, const int32_t *negIndex, Tensor &dz);
 
 } // namespace locus::rt::train

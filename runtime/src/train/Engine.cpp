@@ -1,12 +1,12 @@
 #include "locus/runtime/train/Engine.h"
 
 #include "BlockLoss.h"
-#include "ExecContext.h"
 #include "Goodness.h"
 #include "KernelCheck.h"
 #include "Layers.h"
 #include "ModelInfo.h"
 #include "Pooling.h"
+#include "locus/runtime/backend/cpu/CpuBackend.h"
 #include "locus/runtime/train/Random.h"
 
 #include <cmath>
@@ -59,12 +59,12 @@ std::vector<int32_t> blockParams(const BlockDesc &block, bool withProjections) {
 } // namespace
 
 Engine::Engine(const ModelDesc &model, const EngineOptions &options)
-    : model_(model), options_(options), ctx_(std::make_unique<ExecContext>()) {}
+    : model_(model), options_(options) {}
 
 Engine::~Engine() = default;
 
-MemoryTracker &Engine::memory() { return *ctx_->memory; }
-const std::shared_ptr<MemoryTracker> &Engine::memoryHandle() const { return ctx_->memory; }
+MemoryTracker &Engine::memory() { return *backend_->memory(); }
+const std::shared_ptr<MemoryTracker> &Engine::memoryHandle() const { return backend_->memory(); }
 
 Shape4 Engine::viewShape() const {
   const auto &s = model_.inputShape;
@@ -77,9 +77,13 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
   if (options.moments == cpu::MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
     return Status::error("bfloat16 optimizer state is for AdamW's moments; SGD and LARS keep "
                          "their momentum in float32");
-  LOCUS_RETURN_IF_ERROR(checkCompiledKernels(model, options.kernels));
   std::unique_ptr<Engine> engine(new Engine(model, options));
-  engine->ctx_->kernels = options.kernels;
+  if (options.backend) {
+    engine->backend_ = options.backend;
+  } else {
+    LOCUS_RETURN_IF_ERROR(checkCompiledKernels(model, options.kernels));
+    engine->backend_ = cpu::makeCpuBackend(options.kernels);
+  }
   engine->global_ = model.blocks.back().loss.mode == "global";
   engine->initParameters();
   out = std::move(engine);
@@ -102,7 +106,7 @@ void Engine::initParameters() {
   for (size_t i = 0; i < count; ++i) {
     const ParamDesc &p = model_.params[i];
     Shape4 shape{elementCount(p.shape), 1, 1, 1};
-    Tensor t = ctx_->allocate(shape);
+    Tensor t = backend_->allocate(shape);
     float *data = t.data();
     switch (p.init) {
     case ParamInit::KaimingUniform:
@@ -130,9 +134,9 @@ void Engine::initParameters() {
       Shape4 state = shape;
       if (options_.moments == cpu::MomentFormat::BFloat16)
         state.n = (shape.n + 1) / 2;
-      adamM_[i] = ctx_->zeros(state);
+      adamM_[i] = backend_->zeros(state);
       if (options_.kind == OptimizerKind::AdamW)
-        adamV_[i] = ctx_->zeros(state);
+        adamV_[i] = backend_->zeros(state);
     }
   }
 
@@ -141,7 +145,7 @@ void Engine::initParameters() {
     if (model_.blocks[l].loss.projection == "identity" &&
         goodnessRuleOf(model_.blocks[l].loss) == GoodnessRule::None) {
       int64_t d = lossDimOf(model_, static_cast<int32_t>(l));
-      Tensor eye = ctx_->zeros(Shape4{d, d, 1, 1});
+      Tensor eye = backend_->zeros(Shape4{d, d, 1, 1});
       for (int64_t k = 0; k < d; ++k)
         eye.data()[k * d + k] = 1.0f;
       identity_[l] = eye;
@@ -207,13 +211,10 @@ void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &gr
       continue;
     const int64_t count = params_[i].count();
     const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
-    const cpu::UpdateKernels &kernels = *options_.kernels.update;
     if (options_.kind == OptimizerKind::AdamW)
-      cpu::adamwStep(kernels, adam, steps_, count, params_[i].data(), grads[i].data(),
-                     momentsOf(i));
+      backend_->adamwStep(adam, steps_, count, params_[i].data(), grads[i].data(), momentsOf(i));
     else
-      cpu::sgdStep(kernels, sgd, count, params_[i].data(), grads[i].data(), adamM_[i].data(),
-                   adapt);
+      backend_->sgdStep(sgd, count, params_[i].data(), grads[i].data(), adamM_[i].data(), adapt);
     grads[i].reset(); // free each gradient as soon as it is applied
   }
 }
@@ -225,7 +226,7 @@ using ContextMap = std::map<std::pair<int32_t, int64_t>, Tensor>;
 
 /// Block l's context: the pre-computed pooled output of another block, or
 /// this block's own output pooled with the context kernel.
-Tensor contextFor(ExecContext &ctx, const ModelDesc &model, int32_t l, const Tensor &out,
+Tensor contextFor(Backend &backend, const ModelDesc &model, int32_t l, const Tensor &out,
                   const Tensor &z, const ContextMap &contexts) {
   const LossDesc &loss = model.blocks[l].loss;
   if (loss.context == "same")
@@ -233,7 +234,7 @@ Tensor contextFor(ExecContext &ctx, const ModelDesc &model, int32_t l, const Ten
   int32_t m = contextBlockOf(model, l);
   int64_t k = contextPoolOf(model, l);
   if (m == l)
-    return k == loss.pool ? z : poolForLoss(ctx, out, k);
+    return k == loss.pool ? z : poolForLoss(backend, out, k);
   return contexts.at({m, k});
 }
 
@@ -263,12 +264,12 @@ double Engine::lossOf(int32_t l, const Tensor &z, const Tensor &context, Phase p
     if (both)
       proj.dLateral = &grads[block.lateralProjection];
   }
-  return blockLoss(*ctx_, block.loss, z, context, proj, negatives.data(), dz);
+  return blockLoss(*backend_, block.loss, z, context, proj, negatives.data(), dz);
 }
 
 Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver *observer,
                         std::vector<double> &losses, uint64_t negativesSeed) {
-  ExecContext &ctx = *ctx_;
+  Backend &backend = *backend_;
   int32_t blocks = static_cast<int32_t>(model_.blocks.size());
   bool train = phase != Phase::Evaluate;
 
@@ -282,12 +283,12 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
   if (lastContext >= 0) {
     Tensor h = views;
     for (int32_t b = 0; b <= lastContext; ++b) {
-      h = forwardBlock(ctx, model_.blocks[b], params_, std::move(h), nullptr);
+      h = forwardBlock(backend, model_.blocks[b], params_, std::move(h), nullptr);
       for (int32_t l = 0; l < blocks; ++l) {
         int64_t k = contextPoolOf(model_, l);
         if (needsForeignContext(model_, l) && contextBlockOf(model_, l) == b &&
             !contexts.count({b, k}))
-          contexts[{b, k}] = poolForLoss(ctx, h, k);
+          contexts[{b, k}] = poolForLoss(backend, h, k);
       }
     }
   }
@@ -298,32 +299,32 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
   const int64_t rows = views.shape().n;
   Tensor h = views;
   if (goodness == GoodnessRule::ForwardForward)
-    h = withHybridNegatives(ctx, views, mixSeed(negativesSeed, Stream::Negatives, blocks));
+    h = withHybridNegatives(backend, views, mixSeed(negativesSeed, Stream::Negatives, blocks));
   const float biasScale = goodnessBiasScale(goodness);
   for (int32_t l = 0; l < blocks; ++l) {
     const BlockDesc &block = model_.blocks[l];
     if (goodness != GoodnessRule::None)
-      h = goodnessBlockInput(ctx, goodness, l, h, /*pairs=*/true);
+      h = goodnessBlockInput(backend, goodness, l, h, /*pairs=*/true);
     BlockState state;
     Tensor out =
-        forwardBlock(ctx, block, params_, std::move(h), train ? &state : nullptr, biasScale);
+        forwardBlock(backend, block, params_, std::move(h), train ? &state : nullptr, biasScale);
     std::vector<Tensor> grads(params_.size());
     Tensor dh;
     if (goodness != GoodnessRule::None) {
-      losses[l] = goodnessLoss(ctx, goodness, block.loss, out, dh);
+      losses[l] = goodnessLoss(backend, goodness, block.loss, out, dh);
     } else {
-      Tensor z = poolForLoss(ctx, out, block.loss.pool);
-      Tensor context = contextFor(ctx, model_, l, out, z, contexts);
+      Tensor z = poolForLoss(backend, out, block.loss.pool);
+      Tensor context = contextFor(backend, model_, l, out, z, contexts);
       Tensor dz;
       losses[l] = lossOf(l, z, context, phase, negativesSeed, grads, dz);
       context.reset();
       z.reset();
       if (train)
-        dh = unpoolGradient(ctx, dz, out.shape(), block.loss.pool);
+        dh = unpoolGradient(backend, dz, out.shape(), block.loss.pool);
     }
 
     if (train) {
-      backwardBlock(ctx, block, params_, state, std::move(dh), grads, biasScale);
+      backwardBlock(backend, block, params_, state, std::move(dh), grads, biasScale);
       std::vector<int32_t> indices = blockParams(block, /*withProjections=*/true);
       if (observer)
         for (int32_t i : indices)
@@ -334,14 +335,14 @@ Status Engine::runLocal(const Tensor &views, Phase phase, const GradientObserver
     dh.reset();
     // state, grads and the loss buffers go here; only the detached output
     // travels on to the next block (under SCFF its positive half).
-    h = goodness == GoodnessRule::Scff ? leadingRows(ctx, out, rows) : std::move(out);
+    h = goodness == GoodnessRule::Scff ? leadingRows(backend, out, rows) : std::move(out);
   }
   return Status::success();
 }
 
 Status Engine::runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
                          std::vector<double> &losses, uint64_t negativesSeed) {
-  ExecContext &ctx = *ctx_;
+  Backend &backend = *backend_;
   int32_t top = static_cast<int32_t>(model_.blocks.size()) - 1;
   int32_t contextBlock = contextBlockOf(model_, top);
   bool train = phase != Phase::Evaluate;
@@ -349,17 +350,17 @@ Status Engine::runGlobal(const Tensor &views, Phase phase, const GradientObserve
   std::vector<BlockState> states(top + 1);
   Tensor h = views, contextSource;
   for (int32_t l = 0; l <= top; ++l) {
-    h = forwardBlock(ctx, model_.blocks[l], params_, std::move(h), train ? &states[l] : nullptr);
+    h = forwardBlock(backend, model_.blocks[l], params_, std::move(h), train ? &states[l] : nullptr);
     if (l == contextBlock && l != top)
       contextSource = h;
   }
   const BlockDesc &block = model_.blocks[top];
-  Tensor z = poolForLoss(ctx, h, block.loss.pool);
+  Tensor z = poolForLoss(backend, h, block.loss.pool);
   Tensor context;
   if (block.loss.context == "same")
     context = z;
   else
-    context = poolForLoss(ctx, contextBlock == top ? h : contextSource, contextPoolOf(model_, top));
+    context = poolForLoss(backend, contextBlock == top ? h : contextSource, contextPoolOf(model_, top));
   contextSource.reset();
 
   std::vector<Tensor> grads(params_.size());
@@ -373,10 +374,10 @@ Status Engine::runGlobal(const Tensor &views, Phase phase, const GradientObserve
   // Backprop end to end: every block but the first passes dL/dx down.
   Shape4 hShape = h.shape();
   h.reset();
-  Tensor dh = unpoolGradient(ctx, dz, hShape, block.loss.pool);
+  Tensor dh = unpoolGradient(backend, dz, hShape, block.loss.pool);
   dz.reset();
   for (int32_t l = top; l >= 0; --l) {
-    dh = backwardBlock(ctx, model_.blocks[l], params_, states[l], std::move(dh), grads);
+    dh = backwardBlock(backend, model_.blocks[l], params_, states[l], std::move(dh), grads);
     states[l].clear();
   }
   std::vector<int32_t> indices;
@@ -410,9 +411,9 @@ Status Engine::features(const Tensor &images, float *out) {
   for (size_t l = 0; l < model_.blocks.size(); ++l) {
     const BlockDesc &block = model_.blocks[l];
     if (goodness != GoodnessRule::None)
-      h = goodnessBlockInput(*ctx_, goodness, static_cast<int32_t>(l), h, /*pairs=*/false);
-    h = forwardBlock(*ctx_, block, params_, std::move(h), nullptr, goodnessBiasScale(goodness));
-    Tensor z = poolForLoss(*ctx_, h, block.loss.pool);
+      h = goodnessBlockInput(*backend_, goodness, static_cast<int32_t>(l), h, /*pairs=*/false);
+    h = forwardBlock(*backend_, block, params_, std::move(h), nullptr, goodnessBiasScale(goodness));
+    Tensor z = poolForLoss(*backend_, h, block.loss.pool);
     int64_t d = z.shape().c;
     for (int64_t i = 0; i < is.n; ++i)
       std::memcpy(out + i * total + offset, z.data() + i * d, sizeof(float) * d);

@@ -1,6 +1,5 @@
 #include "Goodness.h"
 
-#include "locus/runtime/backend/cpu/LocalLoss.h"
 #include "locus/runtime/train/Random.h"
 
 #include <cstring>
@@ -16,10 +15,10 @@ GoodnessRule goodnessRuleOf(const LossDesc &loss) {
   return GoodnessRule::None;
 }
 
-Tensor withHybridNegatives(ExecContext &ctx, const Tensor &views, uint64_t seed) {
+Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed) {
   const Shape4 s = views.shape();
   const int64_t n = s.n, images = n / 2, plane = s.h * s.w;
-  Tensor out = ctx.allocate(Shape4{2 * n, s.c, s.h, s.w});
+  Tensor out = backend.allocate(Shape4{2 * n, s.c, s.h, s.w});
   // The random draws, in the order of the data stream: each row's partner
   // (another image: rows r and r + B are views of one image), then its
   // mask's bits. The kernel blurs the masks and mixes.
@@ -34,57 +33,48 @@ Tensor withHybridNegatives(ExecContext &ctx, const Tensor &views, uint64_t seed)
     for (int64_t p = 0; p < plane; ++p)
       masks[r * plane + p] = static_cast<float>(rng.next() & 1);
   }
-  abi::MemRef3F32 in = abi::memref3(const_cast<float *>(views.data()), n, s.c, plane);
-  abi::MemRef3F32 maskRef = abi::memref3(masks.data(), n, s.h, s.w);
-  abi::MemRef1I32 partnerRef = abi::memref1(partners.data(), n);
-  abi::MemRef3F32 outRef = abi::memref3(out.data(), 2 * n, s.c, plane);
-  ctx.kernels.goodnessInputs->hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
+  backend.hybridNegatives(views.data(), s, masks.data(), partners.data(), out.data());
   return out;
 }
 
-Tensor goodnessBlockInput(ExecContext &ctx, GoodnessRule rule, int32_t l, const Tensor &h,
+Tensor goodnessBlockInput(Backend &backend, GoodnessRule rule, int32_t l, const Tensor &h,
                           bool pairs) {
   const Shape4 s = h.shape();
   const int64_t n = s.n, row = s.c * s.h * s.w;
-  abi::MemRef2F32 x = abi::memref2(const_cast<float *>(h.data()), n, row);
   if (rule == GoodnessRule::ForwardForward) {
     if (l == 0)
       return h;
-    Tensor y = ctx.allocate(s);
-    abi::MemRef2F32 out = abi::memref2(y.data(), n, row);
-    ctx.kernels.goodnessInputs->lengthNormalizeRows(&x, &out);
+    Tensor y = backend.allocate(s);
+    backend.lengthNormalizeRows(h.data(), n, row, y.data());
     return y;
   }
   // SCFF: standardise each row, then sum the pair of inputs.
-  Tensor st = ctx.allocate(s);
-  Tensor y = ctx.allocate(Shape4{pairs ? 2 * n : n, s.c, s.h, s.w});
-  abi::MemRef2F32 stRef = abi::memref2(st.data(), n, row);
-  abi::MemRef2F32 out = abi::memref2(y.data(), pairs ? 2 * n : n, row);
-  ctx.kernels.goodnessInputs->standardizePairs(&x, &stRef, &out, pairs);
+  Tensor st = backend.allocate(s);
+  Tensor y = backend.allocate(Shape4{pairs ? 2 * n : n, s.c, s.h, s.w});
+  backend.standardizePairs(h.data(), n, row, st.data(), y.data(), pairs);
   return y;
 }
 
 float goodnessBiasScale(GoodnessRule rule) { return rule == GoodnessRule::Scff ? 2.0f : 1.0f; }
 
-double goodnessLoss(ExecContext &ctx, GoodnessRule rule, const LossDesc &loss, const Tensor &y,
+double goodnessLoss(Backend &backend, GoodnessRule rule, const LossDesc &loss, const Tensor &y,
                     Tensor &dy) {
   const Shape4 s = y.shape();
   const int64_t m = s.n / 2, row = s.c * s.h * s.w;
-  dy = ctx.allocate(s);
+  dy = backend.allocate(s);
   const float *pos = y.data(), *neg = y.data() + m * row;
   float *dPos = dy.data(), *dNeg = dy.data() + m * row;
   double value =
       rule == GoodnessRule::ForwardForward
-          ? cpu::forwardForwardLoss(*ctx.kernels.losses, loss.theta, m, row, pos, neg, dPos, dNeg,
-                                    loss.weight)
-          : cpu::scffLoss(*ctx.kernels.losses, loss.theta, loss.theta2, loss.lambda, m, s.c,
-                          s.h * s.w, pos, neg, dPos, dNeg, loss.weight);
+          ? backend.forwardForwardLoss(loss.theta, m, row, pos, neg, dPos, dNeg, loss.weight)
+          : backend.scffLoss(loss.theta, loss.theta2, loss.lambda, m, s.c, s.h * s.w, pos, neg,
+                             dPos, dNeg, loss.weight);
   return value;
 }
 
-Tensor leadingRows(ExecContext &ctx, const Tensor &t, int64_t rows) {
+Tensor leadingRows(Backend &backend, const Tensor &t, int64_t rows) {
   const Shape4 s = t.shape();
-  Tensor y = ctx.allocate(Shape4{rows, s.c, s.h, s.w});
+  Tensor y = backend.allocate(Shape4{rows, s.c, s.h, s.w});
   std::memcpy(y.data(), t.data(), sizeof(float) * y.count());
   return y;
 }

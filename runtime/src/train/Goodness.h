@@ -18,7 +18,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_GOODNESS_H
 #define LOCUS_RUNTIME_TRAIN_GOODNESS_H
 
-#include "ExecContext.h"
+#include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/ModelDescriptor.h"
 
 namespace locus::rt::train {
@@ -32,23 +32,23 @@ GoodnessRule goodnessRuleOf(const LossDesc &loss);
 /// [views; hybrids] (2N rows): hybrid r mixes row r with a row of another
 /// image through a mask from random bits blurred six times with
 /// [1/4, 1/2, 1/4] both ways and thresholded at 1/2 (Hinton 2022).
-Tensor withHybridNegatives(ExecContext &ctx, const Tensor &views, uint64_t seed);
+Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed);
 
 /// Block l's input under the rule. FF: h itself for the first block, else
 /// each row scaled to unit length. SCFF: s = per-row standardised h, then
 /// [s + s; s + roll(s)] (2N rows) when `pairs`, else s + s (the probe).
-Tensor goodnessBlockInput(ExecContext &ctx, GoodnessRule rule, int32_t l, const Tensor &h,
+Tensor goodnessBlockInput(Backend &backend, GoodnessRule rule, int32_t l, const Tensor &h,
                           bool pairs);
 
 /// What the block's conv bias counts for: 2 under SCFF (two convolutions).
 float goodnessBiasScale(GoodnessRule rule);
 
 /// The loss on the block output y = [pos rows; neg rows]; writes dL/dy.
-double goodnessLoss(ExecContext &ctx, GoodnessRule rule, const LossDesc &loss, const Tensor &y,
+double goodnessLoss(Backend &backend, GoodnessRule rule, const LossDesc &loss, const Tensor &y,
                     Tensor &dy);
 
 /// The first `rows` rows of t, copied (SCFF passes the positives on).
-Tensor leadingRows(ExecContext &ctx, const Tensor &t, int64_t rows);
+Tensor leadingRows(Backend &backend, const Tensor &t, int64_t rows);
 
 } // namespace locus::rt::train
 

@@ -54,14 +54,7 @@ bool reluPoolIsCompiled(const LayerDesc &layer) {
          layer.pad[2] == 0 && layer.pad[3] == 0;
 }
 
-const cpu::ReluPoolKernel *compiledReluPool(const ExecContext &ctx, const LayerDesc &layer) {
-  if (!ctx.kernels.reluPools || !reluPoolIsCompiled(layer))
-    return nullptr;
-  const auto &s = layer.inShape;
-  return ctx.kernels.reluPools->find(s[1], s[2], s[3], layer.kernel[0], layer.kernel[1]);
-}
-
-Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
+Tensor forwardBlock(Backend &backend, const BlockDesc &block, const std::vector<Tensor> &params,
                     Tensor x, BlockState *state, float biasScale) {
   int64_t n = x.shape().n;
   if (state)
@@ -75,12 +68,11 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
     Tensor y;
     switch (layer.kind) {
     case LayerKind::Conv2D: {
-      y = ctx.allocate(ys);
+      y = backend.allocate(ys);
       std::vector<float> scaled;
       const float *bias = scaledBias(layer, params, biasScale, ys.c, scaled);
-      cpu::conv2dForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
-                         layerWindow(layer), y.data(), ctx.workspace);
-      ctx.noteWorkspace();
+      backend.conv2dForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
+                            layerWindow(layer), y.data());
       if (keep)
         keep->input = x;
       break;
@@ -88,13 +80,12 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
     case LayerKind::ConvReluMaxPool2D: {
       // Neither the conv nor the relu output is stored: the pooled output and
       // the arg-max carry what the weight gradient needs.
-      y = ctx.allocate(ys);
-      IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
+      y = backend.allocate(ys);
+      IndexArray argmax = backend.allocateIndices(ys.count());
       std::vector<float> scaled;
       const float *bias = scaledBias(layer, params, biasScale, ys.c, scaled);
-      cpu::convReluPoolForward(x.data(), xs, params[layer.weight].data(), ys.c, bias, y.data(),
-                               argmax.data(), ctx.workspace);
-      ctx.noteWorkspace();
+      backend.convReluPoolForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
+                                  y.data(), argmax.data());
       if (keep) {
         keep->input = x;
         keep->argmax = argmax;
@@ -105,12 +96,10 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
     case LayerKind::ReluMaxPool2D: {
       // The relu output is never stored: the pooled output and the arg-max
       // carry the relu mask for the backward pass.
-      y = ctx.allocate(ys);
-      IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
-      if (const cpu::ReluPoolKernel *kernel = compiledReluPool(ctx, layer))
-        cpu::reluPoolForward(*kernel, x.data(), y.data(), argmax.data(), n);
-      else
-        cpu::reluMaxPool2dForward(*ctx.kernels.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+      y = backend.allocate(ys);
+      IndexArray argmax = backend.allocateIndices(ys.count());
+      backend.reluMaxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys,
+                                   argmax.data());
       if (keep) {
         keep->argmax = argmax;
         keep->output = y;
@@ -120,26 +109,26 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
     case LayerKind::Relu:
       // In place when nobody else holds x (the usual conv -> relu case): the
       // conv output is not needed again, the relu output carries the mask.
-      y = x.unique() ? x : ctx.allocate(ys);
-      cpu::reluForward(*ctx.kernels.activations, x.data(), y.data(), xs.count());
+      y = x.unique() ? x : backend.allocate(ys);
+      backend.reluForward(x.data(), y.data(), xs.count());
       if (keep)
         keep->output = y;
       break;
     case LayerKind::MaxPool2D: {
-      y = ctx.allocate(ys);
-      IndexArray argmax = IndexArray::allocate(ctx.memory, ys.count());
-      cpu::maxPool2dForward(*ctx.kernels.pooling, x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
+      y = backend.allocate(ys);
+      IndexArray argmax = backend.allocateIndices(ys.count());
+      backend.maxPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys, argmax.data());
       if (keep)
         keep->argmax = argmax;
       break;
     }
     case LayerKind::AvgPool2D:
-      y = ctx.allocate(ys);
-      cpu::avgPool2dForward(*ctx.kernels.pooling, x.data(), xs, layerWindow(layer), y.data(), ys);
+      y = backend.allocate(ys);
+      backend.avgPool2dForward(x.data(), xs, layerWindow(layer), y.data(), ys);
       break;
     case LayerKind::Triangle:
-      y = ctx.allocate(ys);
-      cpu::triangleForward(*ctx.kernels.activations, x.data(), xs, y.data());
+      y = backend.allocate(ys);
+      backend.triangleForward(x.data(), xs, y.data());
       if (keep)
         keep->input = x;
       break;
@@ -154,7 +143,7 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
   return x;
 }
 
-Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
+Tensor backwardBlock(Backend &backend, const BlockDesc &block, const std::vector<Tensor> &params,
                      BlockState &state, Tensor dy, std::vector<Tensor> &grads,
                      float biasScale) {
   int64_t n = dy.shape().n;
@@ -167,22 +156,22 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
     dy = dy.reshaped(ys);
     if (step.kind == GradStep::Kind::Params) { // a convolution's dW and db
       Tensor &dw = grads[layer.weight];
-      dw = ctx.allocate(params[layer.weight].shape());
+      dw = backend.allocate(params[layer.weight].shape());
       float *db = nullptr;
       if (layer.bias >= 0) {
-        grads[layer.bias] = ctx.allocate(params[layer.bias].shape());
+        grads[layer.bias] = backend.allocate(params[layer.bias].shape());
         db = grads[layer.bias].data();
       }
       if (layer.kind == LayerKind::ConvReluMaxPool2D) {
-        cpu::convReluPoolBackwardWeight(saved.input.data(), xs, dy.data(), saved.output.data(),
-                                        saved.argmax.data(), ys.c, dw.data(), db, ctx.workspace);
+        backend.convReluPoolBackwardWeight(saved.input.data(), xs, dy.data(),
+                                           saved.output.data(), saved.argmax.data(), ys.c,
+                                           dw.data(), db);
         saved.argmax.reset(); // no data step follows (validateForCpu)
         saved.output.reset();
       } else {
-        cpu::conv2dBackwardWeight(saved.input.data(), xs, dy.data(), ys, layerWindow(layer),
-                                  dw.data(), db, ctx.workspace);
+        backend.conv2dBackwardWeight(saved.input.data(), xs, dy.data(), ys, layerWindow(layer),
+                                     dw.data(), db);
       }
-      ctx.noteWorkspace();
       if (db && biasScale != 1.0f)
         for (int64_t c = 0; c < ys.c; ++c)
           db[c] *= biasScale;
@@ -193,40 +182,35 @@ Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector
     switch (layer.kind) {
     case LayerKind::Conv2D:
       saved.input.reset();
-      dx = ctx.allocate(xs);
-      cpu::conv2dBackwardData(dy.data(), ys, params[layer.weight].data(), layerWindow(layer),
-                              dx.data(), xs, ctx.workspace);
-      ctx.noteWorkspace();
+      dx = backend.allocate(xs);
+      backend.conv2dBackwardData(dy.data(), ys, params[layer.weight].data(), layerWindow(layer),
+                                 dx.data(), xs);
       break;
     case LayerKind::Relu:
-      dx = dy.unique() ? dy : ctx.allocate(xs);
-      cpu::reluBackward(*ctx.kernels.activations, saved.output.data(), dy.data(), dx.data(), xs.count());
+      dx = dy.unique() ? dy : backend.allocate(xs);
+      backend.reluBackward(saved.output.data(), dy.data(), dx.data(), xs.count());
       saved.output.reset();
       break;
     case LayerKind::ReluMaxPool2D:
-      dx = ctx.allocate(xs);
-      // The same kernel source as the forward pass: the two arg-max formats differ.
-      if (const cpu::ReluPoolKernel *kernel = compiledReluPool(ctx, layer))
-        cpu::reluPoolBackward(*kernel, dy.data(), saved.output.data(), saved.argmax.data(),
-                              dx.data(), n);
-      else
-        cpu::reluMaxPool2dBackward(*ctx.kernels.pooling, dy.data(), saved.output.data(), ys, saved.argmax.data(),
-                                   dx.data(), xs);
+      dx = backend.allocate(xs);
+      // The same window as the forward pass: the backend picks the same kernel.
+      backend.reluMaxPool2dBackward(dy.data(), saved.output.data(), ys, layerWindow(layer),
+                                    saved.argmax.data(), dx.data(), xs);
       saved.argmax.reset();
       saved.output.reset();
       break;
     case LayerKind::MaxPool2D:
-      dx = ctx.allocate(xs);
-      cpu::maxPool2dBackward(*ctx.kernels.pooling, dy.data(), ys, saved.argmax.data(), dx.data(), xs);
+      dx = backend.allocate(xs);
+      backend.maxPool2dBackward(dy.data(), ys, saved.argmax.data(), dx.data(), xs);
       saved.argmax.reset();
       break;
     case LayerKind::AvgPool2D:
-      dx = ctx.allocate(xs);
-      cpu::avgPool2dBackward(*ctx.kernels.pooling, dy.data(), ys, layerWindow(layer), dx.data(), xs);
+      dx = backend.allocate(xs);
+      backend.avgPool2dBackward(dy.data(), ys, layerWindow(layer), dx.data(), xs);
       break;
     case LayerKind::Triangle:
-      dx = ctx.allocate(xs);
-      cpu::triangleBackward(*ctx.kernels.activations, saved.input.data(), xs, dy.data(), dx.data());
+      dx = backend.allocate(xs);
+      backend.triangleBackward(saved.input.data(), xs, dy.data(), dx.data());
       saved.input.reset();
       break;
     case LayerKind::ConvReluMaxPool2D: // no input gradient (validateForCpu)

@@ -16,7 +16,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_LAYERS_H
 #define LOCUS_RUNTIME_TRAIN_LAYERS_H
 
-#include "ExecContext.h"
+#include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/ModelDescriptor.h"
 
 #include <vector>
@@ -33,10 +33,6 @@ cpu::Window poolWindow(const LayerDesc &layer);
 /// runs the others.
 bool reluPoolIsCompiled(const LayerDesc &layer);
 
-/// The compiled kernels of a relu + max-pool layer, or null when the engine
-/// has no table (tests) or the layer is not compiled.
-const cpu::ReluPoolKernel *compiledReluPool(const ExecContext &ctx, const LayerDesc &layer);
-
 /// What one layer kept from its forward pass.
 struct LayerState {
   Tensor input, output;
@@ -48,7 +44,7 @@ using BlockState = std::vector<LayerState>;
 /// state is non-null. x's storage may be updated in place when x is its only
 /// handle. `biasScale` multiplies the conv biases (2 under SCFF, whose block
 /// input is the sum of two convolved inputs).
-Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
+Tensor forwardBlock(Backend &backend, const BlockDesc &block, const std::vector<Tensor> &params,
                     Tensor x, BlockState *state, float biasScale = 1.0f);
 
 /// Runs the block's backward pass (block.backward, as the compiler derived
@@ -56,7 +52,7 @@ Tensor forwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<
 /// parameters into grads[param index] (allocated here). Returns dL/dx when
 /// the block hands an input gradient down (global mode), else an empty
 /// tensor.
-Tensor backwardBlock(ExecContext &ctx, const BlockDesc &block, const std::vector<Tensor> &params,
+Tensor backwardBlock(Backend &backend, const BlockDesc &block, const std::vector<Tensor> &params,
                      BlockState &state, Tensor dOut, std::vector<Tensor> &grads,
                      float biasScale = 1.0f);
 

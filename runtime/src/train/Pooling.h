@@ -9,7 +9,7 @@
 #ifndef LOCUS_RUNTIME_TRAIN_POOLING_H
 #define LOCUS_RUNTIME_TRAIN_POOLING_H
 
-#include "ExecContext.h"
+#include "locus/runtime/backend/Backend.h"
 
 namespace locus::rt::train {
 
@@ -23,12 +23,10 @@ int64_t lossDim(Shape4 h, int64_t k);
 /// z as [n, D, 1, 1]. Shares h's storage when k = -1.
 /// The compiled kernel for pooling a [n, C, H, W] map with k, if the engine
 /// has the model's table and it lists one.
-const cpu::LossPoolKernel *compiledPooling(const ExecContext &ctx, Shape4 h, int64_t k);
-
-Tensor poolForLoss(ExecContext &ctx, const Tensor &h, int64_t k);
+Tensor poolForLoss(Backend &backend, const Tensor &h, int64_t k);
 /// The adjoint: dL/dh from dL/dz; zero where the floor-mode window drops
 /// rows and columns.
-Tensor unpoolGradient(ExecContext &ctx, const Tensor &dz, Shape4 hShape, int64_t k);
+Tensor unpoolGradient(Backend &backend, const Tensor &dz, Shape4 hShape, int64_t k);
 
 } // namespace locus::rt::train
 

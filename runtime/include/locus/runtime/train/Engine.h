@@ -19,6 +19,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/backend/cpu/Sgd.h"
 #include "locus/runtime/backend/cpu/ModelKernels.h"
@@ -31,8 +32,6 @@
 #include <vector>
 
 namespace locus::rt::train {
-
-struct ExecContext;
 
 enum class OptimizerKind { AdamW, Sgd, Lars };
 
@@ -47,8 +46,11 @@ struct EngineOptions {
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
   /// The kernels compiled into the model's object (ModelKernels.h): the
   /// training binary has all of them; only the static-shape pooling tables
-  /// may be null (the general pooling kernels then run).
+  /// may be null (the general pooling kernels then run). The engine runs
+  /// them on a CPU backend it makes, after checking them against the model.
   cpu::ModelKernels kernels;
+  /// Or the backend to run on (then `kernels` is not read).
+  std::shared_ptr<Backend> backend;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).
@@ -97,6 +99,8 @@ public:
   bool trained(int32_t index) const { return trained_[index]; }
   /// The tracker every tensor of this engine is charged to.
   MemoryTracker &memory();
+  /// What the engine runs its calls on.
+  Backend &backend() { return *backend_; }
   /// The number of steps the learning-rate schedule spans (known once the
   /// data and the step limit are).
   void setScheduleLength(int64_t totalSteps) { options_.schedule.totalSteps = totalSteps; }
@@ -126,7 +130,7 @@ private:
 
   ModelDesc model_;
   EngineOptions options_;
-  std::unique_ptr<ExecContext> ctx_;
+  std::shared_ptr<Backend> backend_;
   bool global_ = false;
   int64_t steps_ = 0;
   std::vector<Tensor> params_, adamM_, adamV_;

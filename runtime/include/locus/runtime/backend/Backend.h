@@ -1,0 +1,159 @@
+//===- Backend.h - what the training engine asks of a target ----*- C++ -*-===//
+//
+// The engine (runtime/src/train) runs a block step as a sequence of calls on
+// one Backend: its memory, its primitives (the library work a target brings:
+// convolutions and GEMMs, cuDNN and cuBLAS on a GPU, Winograd/direct/im2col
+// and OpenBLAS on the CPU) and launches of the kernels locusc generated (the
+// losses, activations, poolings, inputs and updates). The engine never sees a
+// kernel table or a thread pool: how a kernel is found, tiled and launched
+// is the backend's. A backend for a new target (backend/cuda, issue 12)
+// implements this interface and nothing in train/ changes.
+//
+// All pointers are the backend's memory (host memory on the CPU); shapes are
+// NCHW float32. Every call writes its outputs completely unless it says it
+// accumulates. Calls may be asynchronous; synchronize() waits for them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_BACKEND_BACKEND_H
+#define LOCUS_RUNTIME_BACKEND_BACKEND_H
+
+#include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
+#include "locus/runtime/backend/cpu/Sgd.h"
+#include "locus/runtime/train/Tensor.h"
+
+#include <cstdint>
+#include <memory>
+
+namespace locus::rt {
+
+using cpu::Shape4;
+using cpu::Window;
+using train::IndexArray;
+using train::MemoryTracker;
+using train::Tensor;
+
+class Backend {
+public:
+  virtual ~Backend();
+  /// "cpu", "cuda": for messages.
+  virtual const char *name() const = 0;
+
+  // --- Memory. Every buffer is charged to memory(); its peak is the
+  // measured peak the binary prints beside the plan.
+  virtual Tensor allocate(Shape4 shape) = 0;
+  virtual Tensor zeros(Shape4 shape) = 0;
+  virtual IndexArray allocateIndices(int64_t count) = 0;
+  const std::shared_ptr<MemoryTracker> &memory() const { return memory_; }
+  int64_t peakBytes() const { return memory_->peak(); }
+  /// Copies between host memory and the backend's (plain copies on the CPU).
+  virtual void copyToDevice(void *dst, const void *src, int64_t bytes) = 0;
+  virtual void copyToHost(void *dst, const void *src, int64_t bytes) = 0;
+  /// Waits until every call issued so far has finished.
+  virtual void synchronize() = 0;
+
+  // --- Primitives: the target's library work.
+  /// y = conv(x, w) + b; w [O, C, kh, kw]; b may be null.
+  virtual void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                             const float *b, const Window &win, float *y) = 0;
+  /// dW and db (db may be null) from the layer input and dL/dy.
+  virtual void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
+                                    const Window &win, float *dw, float *db) = 0;
+  /// dx = conv^T(dy, w) (global mode only).
+  virtual void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
+                                  float *dx, Shape4 xs) = 0;
+  /// Whether convReluPoolForward serves this conv and pool window.
+  virtual bool convReluPoolApplies(Shape4 xs, const Window &conv, const Window &pool) const = 0;
+  /// h = maxpool(relu(conv(x, w) + b)) with its window arg-max, the conv
+  /// output never stored (Kernels.h: convReluPoolForward).
+  virtual void convReluPoolForward(const float *x, Shape4 xs, const float *w,
+                                   int64_t outChannels, const float *b, float *h,
+                                   int32_t *argmax) = 0;
+  virtual void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh,
+                                          const float *h, const int32_t *argmax,
+                                          int64_t outChannels, float *dw, float *db) = 0;
+  /// C = alpha op(A) op(B) + beta C, row-major.
+  virtual void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, const float *b, float beta, float *c) = 0;
+  /// AdamW on param [rows, cols] whose gradient is a^T b (a [k, rows],
+  /// b [k, cols]) without forming it: a bilinear rule's projection B.
+  virtual void adamwFromFactors(const cpu::AdamW &adam, int64_t t, int64_t rows, int64_t cols,
+                                int64_t k, const float *a, const float *b, float *param,
+                                const cpu::AdamMoments &moments) = 0;
+
+  // --- Generated kernels (the math is locusc's; the backend launches it).
+  virtual void reluForward(const float *x, float *y, int64_t count) = 0;
+  /// dx = dy * 1[y > 0] (y: the relu output); dx may alias dy.
+  virtual void reluBackward(const float *y, const float *dy, float *dx, int64_t count) = 0;
+  virtual void triangleForward(const float *x, Shape4 xs, float *y) = 0;
+  virtual void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx) = 0;
+  /// argmax holds what the matching backward call reads (its format is the
+  /// backend's).
+  virtual void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y,
+                                Shape4 ys, int32_t *argmax) = 0;
+  virtual void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
+                                 Shape4 xs) = 0;
+  virtual void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y,
+                                Shape4 ys) = 0;
+  virtual void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx,
+                                 Shape4 xs) = 0;
+  /// h = maxpool(relu(a)) and its adjoint from (h, argmax).
+  virtual void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h,
+                                    Shape4 hs, int32_t *argmax) = 0;
+  virtual void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs,
+                                     const Window &win, const int32_t *argmax, float *da,
+                                     Shape4 as) = 0;
+  /// The loss pooling of a block output h with kernel k (k x k average
+  /// windows; kPoolGlobal: the whole map) and its adjoint.
+  virtual void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) = 0;
+  virtual void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) = 0;
+
+  /// A bilinear rule's loss on z [n, d] with context c [n, dc] through B
+  /// [d, dc] (LocalLoss.h): dz (added to with accumulateDz) and either dB
+  /// (dproj, added to with accumulateDProj; null: not formed) or nothing.
+  /// NaN when the model has no kernel for cfg.
+  virtual double bilinearLoss(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d,
+                              int64_t dc, const float *z, const float *c, const float *proj,
+                              const int32_t *negIndex, float *dz, float *dproj,
+                              bool accumulate) = 0;
+  /// The same loss, with dL/dB left as its row factors [n, d] (dL/dB =
+  /// factors^T c) for adamwFromFactors.
+  virtual double bilinearLossFactors(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d,
+                                     int64_t dc, const float *z, const float *c,
+                                     const float *proj, const int32_t *negIndex, float *dz,
+                                     float *factors, bool accumulateDz) = 0;
+  /// FF's goodness loss on [m, f] halves; SCFF's on [m, c, hw] halves.
+  virtual double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
+                                    const float *yNeg, float *dyPos, float *dyNeg,
+                                    double weight) = 0;
+  virtual double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c,
+                          int64_t hw, const float *aPos, const float *aNeg, float *daPos,
+                          float *daNeg, double weight) = 0;
+  /// NT-Xent on p [n, d] (InfoNCE's normalisation, softmax and adjoint around
+  /// the backend's GEMMs): dp.
+  virtual double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p,
+                             float *dp, double weight) = 0;
+  /// FF's hybrid negatives: out [2n, C, H, W] = the views, then each row
+  /// mixed with its partner's image through its blurred mask [n, H, W].
+  virtual void hybridNegatives(const float *views, Shape4 vs, const float *masks,
+                               const int32_t *partners, float *out) = 0;
+  /// FF's block input: every row of x [n, row] scaled to unit length.
+  virtual void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) = 0;
+  /// SCFF's block input: rows standardised into st, then y = [st + st,
+  /// st + roll(st)] with pairs, st + st without.
+  virtual void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
+                                bool pairs) = 0;
+  /// The optimizer updates of one parameter from its gradient.
+  virtual void adamwStep(const cpu::AdamW &adam, int64_t t, int64_t count, float *param,
+                         const float *grad, const cpu::AdamMoments &moments) = 0;
+  virtual void sgdStep(const cpu::SgdMomentum &sgd, int64_t count, float *param,
+                       const float *grad, float *momentum, bool adapt) = 0;
+
+protected:
+  std::shared_ptr<MemoryTracker> memory_ = std::make_shared<MemoryTracker>();
+};
+
+} // namespace locus::rt
+
+#endif

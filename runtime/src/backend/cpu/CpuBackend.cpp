@@ -1,0 +1,233 @@
+//===- CpuBackend.cpp - the Backend of a CPU training binary --------------===//
+//
+// Each call forwards to the runtime's CPU primitives (Kernels.h) or launches
+// the model's compiled kernel over the thread pool. Where the object has a
+// static-shape kernel for a shape (the loss poolings, the relu + max-pool
+// epilogues whose window tiles the map) it runs instead of the general one;
+// a layer's forward and backward calls then pick the same record, so the two
+// arg-max formats never meet. The convolutions' scratch is one Workspace,
+// charged to the tracker after every call that may grow it.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/runtime/backend/cpu/CpuBackend.h"
+
+#include "locus/runtime/backend/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/UpdateKernels.h"
+
+#include <cstring>
+
+namespace locus::rt {
+
+Backend::~Backend() = default;
+
+namespace cpu {
+
+namespace {
+
+/// Windows of k x k (k = 0: the whole map) over h: the loss pooling.
+Window lossPoolWindow(Shape4 h, int64_t k) {
+  Window w;
+  w.kh = w.sh = k == 0 ? h.h : k;
+  w.kw = w.sw = k == 0 ? h.w : k;
+  return w;
+}
+
+bool windowTiles(const Window &win) {
+  return win.kh == win.sh && win.kw == win.sw && win.pt == 0 && win.pl == 0 && win.pb == 0 &&
+         win.pr == 0;
+}
+
+class CpuBackend final : public Backend {
+public:
+  explicit CpuBackend(const ModelKernels &kernels) : k_(kernels) {}
+
+  const char *name() const override { return "cpu"; }
+
+  Tensor allocate(Shape4 shape) override { return Tensor::allocate(memory_, shape); }
+  Tensor zeros(Shape4 shape) override { return Tensor::zeros(memory_, shape); }
+  IndexArray allocateIndices(int64_t count) override {
+    return IndexArray::allocate(memory_, count);
+  }
+  void copyToDevice(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
+  void copyToHost(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
+  void synchronize() override {} // every call returns when it is done
+
+  void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                     const float *b, const Window &win, float *y) override {
+    cpu::conv2dForward(x, xs, w, outChannels, b, win, y, workspace_);
+    noteWorkspace();
+  }
+  void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
+                            const Window &win, float *dw, float *db) override {
+    cpu::conv2dBackwardWeight(x, xs, dy, ys, win, dw, db, workspace_);
+    noteWorkspace();
+  }
+  void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
+                          float *dx, Shape4 xs) override {
+    cpu::conv2dBackwardData(dy, ys, w, win, dx, xs, workspace_);
+    noteWorkspace();
+  }
+  bool convReluPoolApplies(Shape4 xs, const Window &conv, const Window &pool) const override {
+    return cpu::convReluPoolApplies(xs, conv, pool);
+  }
+  void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                           const float *b, float *h, int32_t *argmax) override {
+    cpu::convReluPoolForward(x, xs, w, outChannels, b, h, argmax, workspace_);
+    noteWorkspace();
+  }
+  void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, const float *h,
+                                  const int32_t *argmax, int64_t outChannels, float *dw,
+                                  float *db) override {
+    cpu::convReluPoolBackwardWeight(x, xs, dh, h, argmax, outChannels, dw, db, workspace_);
+    noteWorkspace();
+  }
+  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+            const float *a, const float *b, float beta, float *c) override {
+    cpu::gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+  }
+  void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
+                        const float *a, const float *b, float *param,
+                        const AdamMoments &moments) override {
+    adam.stepOuterProduct(t, rows, cols, k, a, b, param, moments);
+  }
+
+  void reluForward(const float *x, float *y, int64_t count) override {
+    cpu::reluForward(*k_.activations, x, y, count);
+  }
+  void reluBackward(const float *y, const float *dy, float *dx, int64_t count) override {
+    cpu::reluBackward(*k_.activations, y, dy, dx, count);
+  }
+  void triangleForward(const float *x, Shape4 xs, float *y) override {
+    cpu::triangleForward(*k_.activations, x, xs, y);
+  }
+  void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx) override {
+    cpu::triangleBackward(*k_.activations, x, xs, dy, dx);
+  }
+  void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
+                        int32_t *argmax) override {
+    cpu::maxPool2dForward(*k_.pooling, x, xs, win, y, ys, argmax);
+  }
+  void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
+                         Shape4 xs) override {
+    cpu::maxPool2dBackward(*k_.pooling, dy, ys, argmax, dx, xs);
+  }
+  void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y,
+                        Shape4 ys) override {
+    cpu::avgPool2dForward(*k_.pooling, x, xs, win, y, ys);
+  }
+  void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx,
+                         Shape4 xs) override {
+    cpu::avgPool2dBackward(*k_.pooling, dy, ys, win, dx, xs);
+  }
+  void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
+                            int32_t *argmax) override {
+    if (const ReluPoolKernel *kernel = staticReluPool(as, win))
+      cpu::reluPoolForward(*kernel, a, h, argmax, as.n);
+    else
+      cpu::reluMaxPool2dForward(*k_.pooling, a, as, win, h, hs, argmax);
+  }
+  void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const Window &win,
+                             const int32_t *argmax, float *da, Shape4 as) override {
+    if (const ReluPoolKernel *kernel = staticReluPool(as, win))
+      cpu::reluPoolBackward(*kernel, dh, h, argmax, da, as.n);
+    else
+      cpu::reluMaxPool2dBackward(*k_.pooling, dh, h, hs, argmax, da, as);
+  }
+  void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) override {
+    if (const LossPoolKernel *kernel = staticLossPool(hs, k))
+      cpu::lossPool(*kernel, h, z, hs.n);
+    else
+      cpu::avgPool2dForward(*k_.pooling, h, hs, lossPoolWindow(hs, k), z, zs);
+  }
+  void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) override {
+    if (const LossPoolKernel *kernel = staticLossPool(hs, k))
+      cpu::lossUnpool(*kernel, dz, dh, hs.n);
+    else
+      cpu::avgPool2dBackward(*k_.pooling, dz, zs, lossPoolWindow(hs, k), dh, hs);
+  }
+
+  double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+                      const float *z, const float *c, const float *proj, const int32_t *negIndex,
+                      float *dz, float *dproj, bool accumulate) override {
+    return cpu::bilinearLoss(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz, dproj,
+                             accumulate);
+  }
+  double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+                             const float *z, const float *c, const float *proj,
+                             const int32_t *negIndex, float *dz, float *factors,
+                             bool accumulateDz) override {
+    return cpu::bilinearLossFactors(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz,
+                                    factors, accumulateDz);
+  }
+  double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
+                            const float *yNeg, float *dyPos, float *dyNeg,
+                            double weight) override {
+    return cpu::forwardForwardLoss(*k_.losses, theta, m, f, yPos, yNeg, dyPos, dyNeg, weight);
+  }
+  double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c, int64_t hw,
+                  const float *aPos, const float *aNeg, float *daPos, float *daNeg,
+                  double weight) override {
+    return cpu::scffLoss(*k_.losses, theta, theta2, lambda, m, c, hw, aPos, aNeg, daPos, daNeg,
+                         weight);
+  }
+  double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
+                     double weight) override {
+    return cpu::infoNceLoss(*k_.losses, temperature, n, d, p, dp, weight);
+  }
+  void hybridNegatives(const float *views, Shape4 vs, const float *masks,
+                       const int32_t *partners, float *out) override {
+    const int64_t plane = vs.h * vs.w;
+    abi::MemRef3F32 in = abi::memref3(const_cast<float *>(views), vs.n, vs.c, plane);
+    abi::MemRef3F32 maskRef = abi::memref3(const_cast<float *>(masks), vs.n, vs.h, vs.w);
+    abi::MemRef1I32 partnerRef = abi::memref1(const_cast<int32_t *>(partners), vs.n);
+    abi::MemRef3F32 outRef = abi::memref3(out, 2 * vs.n, vs.c, plane);
+    k_.goodnessInputs->hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
+  }
+  void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
+    abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
+    abi::MemRef2F32 out = abi::memref2(y, n, row);
+    k_.goodnessInputs->lengthNormalizeRows(&in, &out);
+  }
+  void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
+                        bool pairs) override {
+    abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
+    abi::MemRef2F32 stRef = abi::memref2(st, n, row);
+    abi::MemRef2F32 out = abi::memref2(y, pairs ? 2 * n : n, row);
+    k_.goodnessInputs->standardizePairs(&in, &stRef, &out, pairs);
+  }
+  void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
+                 const AdamMoments &moments) override {
+    cpu::adamwStep(*k_.update, adam, t, count, param, grad, moments);
+  }
+  void sgdStep(const SgdMomentum &sgd, int64_t count, float *param, const float *grad,
+               float *momentum, bool adapt) override {
+    cpu::sgdStep(*k_.update, sgd, count, param, grad, momentum, adapt);
+  }
+
+private:
+  static void copy(void *dst, const void *src, int64_t bytes) {
+    if (bytes > 0 && dst != src)
+      std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  void noteWorkspace() { memory_->setExternal(workspace_.bytes()); }
+  const ReluPoolKernel *staticReluPool(Shape4 as, const Window &win) const {
+    if (!k_.reluPools || !windowTiles(win))
+      return nullptr;
+    return k_.reluPools->find(as.c, as.h, as.w, win.kh, win.kw);
+  }
+  const LossPoolKernel *staticLossPool(Shape4 hs, int64_t k) const {
+    return k_.lossPools ? k_.lossPools->find(hs.c, hs.h, hs.w, k) : nullptr;
+  }
+
+  ModelKernels k_;
+  Workspace workspace_;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> makeCpuBackend(const ModelKernels &kernels) {
+  return std::make_unique<CpuBackend>(kernels);
+}
+
+} // namespace cpu
+} // namespace locus::rt
