@@ -3,6 +3,8 @@
 // step(), block-by-block memory against global mode, determinism, and unsupported rules.
 #include "DescriptorTestUtil.h"
 #include "EngineTestUtil.h"
+#include "RecordingBackend.h"
+#include "locus/runtime/backend/cpu/CpuBackend.h"
 #include "locus/runtime/train/Checkpoint.h"
 #include "locus/runtime/MemoryPlan.h"
 #include "locus/runtime/train/Engine.h"
@@ -1188,4 +1190,76 @@ TEST(TrainMemoryPlan, LocalPlanPeaksBelowGlobalForEqualBlocks) {
   spec.global = true;
   MemoryPlan global = planMemory(buildTinyModel(spec));
   EXPECT_LT(local.peakLocalBytes, global.peakGlobalBytes);
+}
+
+//===----------------------------------------------------------------------===//
+// The Backend interface
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Three training steps of `spec` on the default CPU backend and on a
+/// recording backend over another CPU backend: the same losses, bit for bit,
+/// and the same measured peak, with the recorder's call counts.
+void expectSameStepsThroughTheBackend(TinySpec spec,
+                                      std::map<std::string, int64_t> &calls) {
+  ModelDesc model = buildTinyModel(spec);
+  std::unique_ptr<Engine> plain = locus::test::makeEngine(model, 3);
+  ASSERT_TRUE(plain);
+  auto recorder = std::make_shared<locus::test::RecordingBackend>(
+      locus::rt::cpu::makeCpuBackend(locus::test::testKernels()));
+  EngineOptions options;
+  options.seed = 3;
+  options.backend = recorder;
+  std::unique_ptr<Engine> recorded;
+  Status status = Engine::create(model, options, recorded);
+  ASSERT_TRUE(status.isOk()) << status.message();
+  EXPECT_EQ(&recorded->backend(), recorder.get());
+  for (int step = 0; step < 3; ++step) {
+    Tensor a = locus::test::randomViews(*plain, 40 + step);
+    Tensor b = locus::test::randomViews(*recorded, 40 + step);
+    std::vector<double> la, lb;
+    ASSERT_TRUE(plain->step(a, la).isOk());
+    ASSERT_TRUE(recorded->step(b, lb).isOk());
+    ASSERT_EQ(la.size(), lb.size());
+    for (size_t l = 0; l < la.size(); ++l) // NaN: a block whose loss is not optimised
+      EXPECT_TRUE(la[l] == lb[l] || (std::isnan(la[l]) && std::isnan(lb[l])))
+          << "step " << step << " block " << l << ": " << la[l] << " vs " << lb[l];
+  }
+  EXPECT_EQ(plain->memory().peak(), recorded->memory().peak());
+  calls = recorder->calls;
+}
+} // namespace
+
+TEST(TrainEngine, RunsEveryCallOnTheBackendItIsGiven) {
+  std::map<std::string, int64_t> calls;
+  expectSameStepsThroughTheBackend(TinySpec{}, calls);
+  // Two blocks, three steps: conv, relu, max-pool (block 1), the loss with
+  // B's fused update, conv and bias updates, all through the interface.
+  EXPECT_EQ(calls["conv2dForward"], 6);
+  EXPECT_EQ(calls["conv2dBackwardWeight"], 6);
+  EXPECT_EQ(calls["reluForward"], 6);
+  EXPECT_EQ(calls["reluBackward"], 6);
+  EXPECT_EQ(calls["maxPool2dForward"], 3);
+  EXPECT_EQ(calls["maxPool2dBackward"], 3);
+  EXPECT_EQ(calls["lossPool"], 6);
+  EXPECT_EQ(calls["lossUnpool"], 6);
+  EXPECT_EQ(calls["bilinearLossFactors"], 6);
+  EXPECT_EQ(calls["adamwFromFactors"], 6);
+  EXPECT_EQ(calls["adamwStep"], 12); // each conv's weight and bias
+  EXPECT_EQ(calls["conv2dBackwardData"], 0) << "a local rule never differentiates its input";
+  EXPECT_GT(calls["allocate"], 0);
+}
+
+TEST(TrainEngine, RunsTheFusedLayersAndGlobalModeOnTheBackendItIsGiven) {
+  std::map<std::string, int64_t> calls;
+  TinySpec fused;
+  fused.convFused = true;
+  expectSameStepsThroughTheBackend(fused, calls);
+  EXPECT_EQ(calls["convReluPoolForward"], 3);
+  EXPECT_EQ(calls["convReluPoolBackwardWeight"], 3);
+  TinySpec global;
+  global.global = true;
+  expectSameStepsThroughTheBackend(global, calls);
+  EXPECT_EQ(calls["conv2dBackwardData"], 3) << "backprop hands dL/dx down to block 1";
+  EXPECT_EQ(calls["bilinearLoss"] + calls["bilinearLossFactors"], 3) << "one loss, the top's";
 }

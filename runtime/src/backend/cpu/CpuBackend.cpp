@@ -52,8 +52,8 @@ public:
   void copyToHost(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
   void synchronize() override {} // every call returns when it is done
 
-  void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
-                     const float *b, const Window &win, float *y) override {
+  void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels, const float *b,
+                     const Window &win, float *y) override {
     cpu::conv2dForward(x, xs, w, outChannels, b, win, y, workspace_);
     noteWorkspace();
   }
@@ -62,8 +62,8 @@ public:
     cpu::conv2dBackwardWeight(x, xs, dy, ys, win, dw, db, workspace_);
     noteWorkspace();
   }
-  void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
-                          float *dx, Shape4 xs) override {
+  void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win, float *dx,
+                          Shape4 xs) override {
     cpu::conv2dBackwardData(dy, ys, w, win, dx, xs, workspace_);
     noteWorkspace();
   }
@@ -81,8 +81,8 @@ public:
     cpu::convReluPoolBackwardWeight(x, xs, dh, h, argmax, outChannels, dw, db, workspace_);
     noteWorkspace();
   }
-  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
-            const float *a, const float *b, float beta, float *c) override {
+  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+            const float *b, float beta, float *c) override {
     cpu::gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
   }
   void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
@@ -156,12 +156,11 @@ public:
                              const float *z, const float *c, const float *proj,
                              const int32_t *negIndex, float *dz, float *factors,
                              bool accumulateDz) override {
-    return cpu::bilinearLossFactors(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz,
-                                    factors, accumulateDz);
+    return cpu::bilinearLossFactors(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz, factors,
+                                    accumulateDz);
   }
   double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
-                            const float *yNeg, float *dyPos, float *dyNeg,
-                            double weight) override {
+                            const float *yNeg, float *dyPos, float *dyNeg, double weight) override {
     return cpu::forwardForwardLoss(*k_.losses, theta, m, f, yPos, yNeg, dyPos, dyNeg, weight);
   }
   double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c, int64_t hw,
@@ -174,8 +173,8 @@ public:
                      double weight) override {
     return cpu::infoNceLoss(*k_.losses, temperature, n, d, p, dp, weight);
   }
-  void hybridNegatives(const float *views, Shape4 vs, const float *masks,
-                       const int32_t *partners, float *out) override {
+  void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
+                       float *out) override {
     const int64_t plane = vs.h * vs.w;
     abi::MemRef3F32 in = abi::memref3(const_cast<float *>(views), vs.n, vs.c, plane);
     abi::MemRef3F32 maskRef = abi::memref3(const_cast<float *>(masks), vs.n, vs.h, vs.w);

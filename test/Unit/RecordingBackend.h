@@ -1,0 +1,212 @@
+//===- RecordingBackend.h - a Backend that counts the engine's calls -*- C++ -*-===//
+//
+// Forwards every call to another backend and counts it by name: tests run an
+// engine on it to show that the engine works through the Backend it is given
+// and through nothing else.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_TEST_UNIT_RECORDINGBACKEND_H
+#define LOCUS_TEST_UNIT_RECORDINGBACKEND_H
+
+#include "locus/runtime/backend/Backend.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace locus::test {
+
+using rt::IndexArray;
+using rt::Shape4;
+using rt::Tensor;
+using rt::Window;
+namespace cpu = rt::cpu;
+
+class RecordingBackend final : public rt::Backend {
+public:
+  explicit RecordingBackend(std::shared_ptr<rt::Backend> inner) : inner_(std::move(inner)) {
+    memory_ = inner_->memory(); // one tracker: the engine's peak is the inner backend's
+  }
+  const char *name() const override { return "recording"; }
+  std::map<std::string, int64_t> calls;
+
+  Tensor allocate(Shape4 shape) override {
+    ++calls["allocate"];
+    return inner_->allocate(shape);
+  }
+  Tensor zeros(Shape4 shape) override {
+    ++calls["zeros"];
+    return inner_->zeros(shape);
+  }
+  IndexArray allocateIndices(int64_t count) override {
+    ++calls["allocateIndices"];
+    return inner_->allocateIndices(count);
+  }
+  void copyToDevice(void *dst, const void *src, int64_t bytes) override {
+    ++calls["copyToDevice"];
+    inner_->copyToDevice(dst, src, bytes);
+  }
+  void copyToHost(void *dst, const void *src, int64_t bytes) override {
+    ++calls["copyToHost"];
+    inner_->copyToHost(dst, src, bytes);
+  }
+  void synchronize() override {
+    ++calls["synchronize"];
+    inner_->synchronize();
+  }
+  void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels, const float *b,
+                     const Window &win, float *y) override {
+    ++calls["conv2dForward"];
+    inner_->conv2dForward(x, xs, w, outChannels, b, win, y);
+  }
+  void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
+                            const Window &win, float *dw, float *db) override {
+    ++calls["conv2dBackwardWeight"];
+    inner_->conv2dBackwardWeight(x, xs, dy, ys, win, dw, db);
+  }
+  void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win, float *dx,
+                          Shape4 xs) override {
+    ++calls["conv2dBackwardData"];
+    inner_->conv2dBackwardData(dy, ys, w, win, dx, xs);
+  }
+  bool convReluPoolApplies(Shape4 xs, const Window &conv, const Window &pool) const override {
+    return inner_->convReluPoolApplies(xs, conv, pool);
+  }
+  void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                           const float *b, float *h, int32_t *argmax) override {
+    ++calls["convReluPoolForward"];
+    inner_->convReluPoolForward(x, xs, w, outChannels, b, h, argmax);
+  }
+  void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, const float *h,
+                                  const int32_t *argmax, int64_t outChannels, float *dw,
+                                  float *db) override {
+    ++calls["convReluPoolBackwardWeight"];
+    inner_->convReluPoolBackwardWeight(x, xs, dh, h, argmax, outChannels, dw, db);
+  }
+  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+            const float *b, float beta, float *c) override {
+    ++calls["gemm"];
+    inner_->gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+  }
+  void adamwFromFactors(const cpu::AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
+                        const float *a, const float *b, float *param,
+                        const cpu::AdamMoments &moments) override {
+    ++calls["adamwFromFactors"];
+    inner_->adamwFromFactors(adam, t, rows, cols, k, a, b, param, moments);
+  }
+  void reluForward(const float *x, float *y, int64_t count) override {
+    ++calls["reluForward"];
+    inner_->reluForward(x, y, count);
+  }
+  void reluBackward(const float *y, const float *dy, float *dx, int64_t count) override {
+    ++calls["reluBackward"];
+    inner_->reluBackward(y, dy, dx, count);
+  }
+  void triangleForward(const float *x, Shape4 xs, float *y) override {
+    ++calls["triangleForward"];
+    inner_->triangleForward(x, xs, y);
+  }
+  void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx) override {
+    ++calls["triangleBackward"];
+    inner_->triangleBackward(x, xs, dy, dx);
+  }
+  void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
+                        int32_t *argmax) override {
+    ++calls["maxPool2dForward"];
+    inner_->maxPool2dForward(x, xs, win, y, ys, argmax);
+  }
+  void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
+                         Shape4 xs) override {
+    ++calls["maxPool2dBackward"];
+    inner_->maxPool2dBackward(dy, ys, argmax, dx, xs);
+  }
+  void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y,
+                        Shape4 ys) override {
+    ++calls["avgPool2dForward"];
+    inner_->avgPool2dForward(x, xs, win, y, ys);
+  }
+  void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx,
+                         Shape4 xs) override {
+    ++calls["avgPool2dBackward"];
+    inner_->avgPool2dBackward(dy, ys, win, dx, xs);
+  }
+  void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
+                            int32_t *argmax) override {
+    ++calls["reluMaxPool2dForward"];
+    inner_->reluMaxPool2dForward(a, as, win, h, hs, argmax);
+  }
+  void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const Window &win,
+                             const int32_t *argmax, float *da, Shape4 as) override {
+    ++calls["reluMaxPool2dBackward"];
+    inner_->reluMaxPool2dBackward(dh, h, hs, win, argmax, da, as);
+  }
+  void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) override {
+    ++calls["lossPool"];
+    inner_->lossPool(h, hs, k, z, zs);
+  }
+  void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) override {
+    ++calls["lossUnpool"];
+    inner_->lossUnpool(dz, zs, k, dh, hs);
+  }
+  double bilinearLoss(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+                      const float *z, const float *c, const float *proj, const int32_t *negIndex,
+                      float *dz, float *dproj, bool accumulate) override {
+    ++calls["bilinearLoss"];
+    return inner_->bilinearLoss(cfg, n, d, dc, z, c, proj, negIndex, dz, dproj, accumulate);
+  }
+  double bilinearLossFactors(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+                             const float *z, const float *c, const float *proj,
+                             const int32_t *negIndex, float *dz, float *factors,
+                             bool accumulateDz) override {
+    ++calls["bilinearLossFactors"];
+    return inner_->bilinearLossFactors(cfg, n, d, dc, z, c, proj, negIndex, dz, factors,
+                                       accumulateDz);
+  }
+  double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
+                            const float *yNeg, float *dyPos, float *dyNeg, double weight) override {
+    ++calls["forwardForwardLoss"];
+    return inner_->forwardForwardLoss(theta, m, f, yPos, yNeg, dyPos, dyNeg, weight);
+  }
+  double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c, int64_t hw,
+                  const float *aPos, const float *aNeg, float *daPos, float *daNeg,
+                  double weight) override {
+    ++calls["scffLoss"];
+    return inner_->scffLoss(theta, theta2, lambda, m, c, hw, aPos, aNeg, daPos, daNeg, weight);
+  }
+  double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
+                     double weight) override {
+    ++calls["infoNceLoss"];
+    return inner_->infoNceLoss(temperature, n, d, p, dp, weight);
+  }
+  void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
+                       float *out) override {
+    ++calls["hybridNegatives"];
+    inner_->hybridNegatives(views, vs, masks, partners, out);
+  }
+  void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
+    ++calls["lengthNormalizeRows"];
+    inner_->lengthNormalizeRows(x, n, row, y);
+  }
+  void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
+                        bool pairs) override {
+    ++calls["standardizePairs"];
+    inner_->standardizePairs(x, n, row, st, y, pairs);
+  }
+  void adamwStep(const cpu::AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
+                 const cpu::AdamMoments &moments) override {
+    ++calls["adamwStep"];
+    inner_->adamwStep(adam, t, count, param, grad, moments);
+  }
+  void sgdStep(const cpu::SgdMomentum &sgd, int64_t count, float *param, const float *grad,
+               float *momentum, bool adapt) override {
+    ++calls["sgdStep"];
+    inner_->sgdStep(sgd, count, param, grad, momentum, adapt);
+  }
+
+private:
+  std::shared_ptr<rt::Backend> inner_;
+};
+
+} // namespace locus::test
+
+#endif
