@@ -28,6 +28,7 @@ public:
     memory_ = inner_->memory(); // one tracker: the engine's peak is the inner backend's
   }
   const char *name() const override { return "recording"; }
+  std::string describe() override { return "recording, over " + inner_->describe(); }
   std::map<std::string, int64_t> calls;
 
   Tensor allocate(Shape4 shape) override {

@@ -182,6 +182,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
       stepsPerEpoch, b, options.optimizer,
       bf16Moments ? "compiled by locusc (bfloat16 moments, stochastic rounding)"
                   : "compiled by locusc"));
+  progress(engine->backend().describe());
   int64_t compiledPools = 0, runtimePools = 0;
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)

@@ -5,6 +5,7 @@
 #include "locus/runtime/backend/cpu/Optimizer.h"
 
 #include "backend/cpu/AdamMath.h"
+#include "backend/cpu/BlasSetup.h"
 #include "backend/cpu/Parallel.h"
 #include "backend/cpu/Simd.h"
 
@@ -265,6 +266,7 @@ void outerAll(int mode, int64_t rows, int64_t cols, int64_t k, const float *a, c
   }
   // Portable fused step: the gradient of a block of rows through OpenBLAS into
   // a cache-sized buffer, then the scalar update.
+  blasSetup();
   constexpr int64_t kRows = 16, kCols = 2048;
   thread_local std::vector<float> gBuf;
   float *g = scratch(gBuf, kRows * kCols);

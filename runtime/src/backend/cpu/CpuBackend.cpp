@@ -14,6 +14,8 @@
 #include "locus/runtime/backend/cpu/LocalLoss.h"
 #include "locus/runtime/backend/cpu/UpdateKernels.h"
 
+#include "backend/cpu/BlasSetup.h"
+
 #include <cstring>
 
 namespace locus::rt {
@@ -42,6 +44,7 @@ public:
   explicit CpuBackend(const ModelKernels &kernels) : k_(kernels) {}
 
   const char *name() const override { return "cpu"; }
+  std::string describe() override { return "backend cpu; " + blasSetup().describe(); }
 
   Tensor allocate(Shape4 shape) override { return Tensor::allocate(memory_, shape); }
   Tensor zeros(Shape4 shape) override { return Tensor::zeros(memory_, shape); }

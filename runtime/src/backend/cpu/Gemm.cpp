@@ -11,21 +11,16 @@
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/backend/cpu/Kernels.h"
 
+#include "backend/cpu/BlasSetup.h"
 #include "backend/cpu/Parallel.h"
 
 #include <cblas.h>
 
 #include <algorithm>
-#include <mutex>
 
 namespace locus::rt::cpu {
 
 namespace {
-
-void blasSingleThreaded() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
-}
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
            const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
@@ -48,7 +43,7 @@ void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha
       c[i] = beta == 0.0f ? 0.0f : beta * c[i];
     return;
   }
-  blasSingleThreaded();
+  blasSetup();
   const int64_t lda = transA ? m : k, ldb = transB ? k : n;
   const int64_t threads = parallelThreads();
   // Below ~0.5 MFLOP (~10 us on one core) waking the workers costs more than

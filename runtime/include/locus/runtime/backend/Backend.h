@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace locus::rt {
 
@@ -39,6 +40,8 @@ public:
   virtual ~Backend();
   /// "cpu", "cuda": for messages.
   virtual const char *name() const = 0;
+  /// One line for the log: what the backend runs on and with which libraries.
+  virtual std::string describe() = 0;
 
   // --- Memory. Every buffer is charged to memory(); its peak is the
   // measured peak the binary prints beside the plan.

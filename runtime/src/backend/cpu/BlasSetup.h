@@ -1,0 +1,23 @@
+//===- BlasSetup.h - OpenBLAS set up for the CPU it runs on -----*- C++ -*-===//
+#ifndef LOCUS_RUNTIME_BACKEND_CPU_SRC_BLASSETUP_H
+#define LOCUS_RUNTIME_BACKEND_CPU_SRC_BLASSETUP_H
+
+#include <string>
+
+namespace locus::rt::cpu {
+
+struct BlasSetup {
+  std::string detectedCore; ///< the kernels OpenBLAS chose for this CPU
+  std::string core;         ///< the kernels it runs
+  bool overridden = false;  ///< locus asked for `core` instead
+  /// One line for the training binary's log.
+  std::string describe() const;
+};
+
+/// Sets OpenBLAS up once (its kernels for this CPU, one thread) and says
+/// what it runs; every BLAS call of the runtime goes after it.
+const BlasSetup &blasSetup();
+
+} // namespace locus::rt::cpu
+
+#endif
