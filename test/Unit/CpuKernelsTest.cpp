@@ -3,6 +3,8 @@
 // pre-filled with NaN so a kernel that skips an element fails, and NaN never passes a comparison.
 #include "locus/runtime/backend/cpu/Kernels.h"
 
+#include "backend/cpu/BlasSetup.h"
+#include "backend/cpu/Blocked.h"
 #include "backend/cpu/DirectConv.h"
 #include "backend/cpu/Simd.h"
 #include "backend/cpu/StochasticRounding.h"
@@ -782,3 +784,86 @@ TEST(CpuAdamW, Bf16MomentsFollowTheFloat32StepWithinTheirPrecision) {
 }
 
 } // namespace
+
+// A DYNAMIC_ARCH OpenBLAS that does not know the CPU falls back to SSE3
+// kernels (Debian 12's 0.3.21 on Emerald Rapids: "Prescott"); the runtime must
+// then have asked for the AVX2 or AVX-512 ones before its first GEMM.
+TEST(CpuBlas, RunsWideKernelsOnACpuWithAvx2) {
+  std::vector<float> a(64 * 64, 1.0f), b(64 * 64, 1.0f), c(64 * 64);
+  gemm(false, false, 64, 64, 64, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  EXPECT_EQ(c[0], 64.0f);
+  const BlasSetup &setup = blasSetup();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!avx2 || setup.userChoice)
+    GTEST_SKIP() << "no AVX2 here, or the user chose the kernels: " << setup.describe();
+  const char *wide[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
+                        "Excavator"};
+  bool found = false;
+  for (const char *core : wide)
+    found = found || setup.core == core;
+  EXPECT_TRUE(found) << setup.describe();
+  EXPECT_EQ(setup.overridden, setup.core != setup.detectedCore);
+  std::printf("%s\n", setup.describe().c_str());
+}
+
+// The AVX-512 outer-product tiles (B's fused AdamW, dL/dB = a^T b) sum every
+// lane in the AVX2 tiles' order: the results are the same bits. Shapes with
+// every column case: 32-column pairs, a lone 16-column tile, a scalar tail.
+TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
+  if (cpuSimdLevel() != SimdLevel::Avx512)
+    GTEST_SKIP() << "this CPU has no AVX-512";
+  struct Size {
+    int64_t rows, cols, k;
+  };
+  for (Size sz : {Size{13, 53, 7}, Size{100, 1100, 32}, Size{6, 16, 1}}) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> a(sz.k * sz.rows), b(sz.k * sz.cols), init(sz.rows * sz.cols);
+    for (float &x : a)
+      x = u(rng);
+    for (float &x : b)
+      x = u(rng);
+    for (float &x : init)
+      x = u(rng);
+    struct Result {
+      std::vector<float> stored, accumulated, param, m, v, paramBf16;
+    };
+    auto run = [&](SimdLevel level) {
+      limitSimdForTesting(level);
+      Result r;
+      r.stored.assign(init.size(), 0.0f);
+      outerProduct(sz.rows, sz.cols, sz.k, a.data(), b.data(), false, r.stored.data());
+      r.accumulated = init;
+      outerProduct(sz.rows, sz.cols, sz.k, a.data(), b.data(), true, r.accumulated.data());
+      AdamW opt;
+      opt.lr = 1e-2;
+      r.param = init;
+      r.m.assign(init.size(), 0.1f);
+      r.v.assign(init.size(), 0.2f);
+      AdamMoments f32;
+      f32.m = r.m.data();
+      f32.v = r.v.data();
+      adamwOuterProduct(opt, 3, sz.rows, sz.cols, sz.k, a.data(), b.data(), r.param.data(), f32);
+      r.paramBf16 = init;
+      std::vector<BFloat16> mb(init.size(), BFloat16{0x3dcd}), vb(init.size(), BFloat16{0x3e4d});
+      AdamMoments bf16;
+      bf16.mBf16 = mb.data();
+      bf16.vBf16 = vb.data();
+      bf16.stream = 11;
+      adamwOuterProduct(opt, 3, sz.rows, sz.cols, sz.k, a.data(), b.data(), r.paramBf16.data(),
+                        bf16);
+      limitSimdForTesting(SimdLevel::Avx512);
+      return r;
+    };
+    Result wide = run(SimdLevel::Avx512), narrow = run(SimdLevel::Avx2);
+    auto same = [](const std::vector<float> &x, const std::vector<float> &y) {
+      return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * 4) == 0;
+    };
+    EXPECT_TRUE(same(wide.stored, narrow.stored)) << sz.rows << "x" << sz.cols;
+    EXPECT_TRUE(same(wide.accumulated, narrow.accumulated)) << sz.rows << "x" << sz.cols;
+    EXPECT_TRUE(same(wide.param, narrow.param)) << sz.rows << "x" << sz.cols;
+    EXPECT_TRUE(same(wide.m, narrow.m) && same(wide.v, narrow.v)) << sz.rows << "x" << sz.cols;
+    EXPECT_TRUE(same(wide.paramBf16, narrow.paramBf16)) << sz.rows << "x" << sz.cols;
+    EXPECT_FALSE(same(wide.param, init)) << "the step changed nothing";
+  }
+}

@@ -55,8 +55,9 @@ BlasSetup setUp() {
   BlasSetup setup;
   setup.detectedCore = openblas_get_corename();
   setup.core = setup.detectedCore;
+  setup.userChoice = std::getenv("OPENBLAS_CORETYPE") != nullptr;
   const char *wanted = coreFor();
-  if (wanted && !hasWideKernels(setup.detectedCore.c_str()) && !std::getenv("OPENBLAS_CORETYPE") &&
+  if (wanted && !hasWideKernels(setup.detectedCore.c_str()) && !setup.userChoice &&
       gotoblas_dynamic_init && gotoblas_dynamic_quit) {
     setenv("OPENBLAS_CORETYPE", wanted, /*overwrite=*/0);
     gotoblas_dynamic_quit();
@@ -83,7 +84,7 @@ std::string BlasSetup::describe() const {
   if (overridden)
     return "OpenBLAS kernels: " + core + " (chosen by locus: this OpenBLAS took the CPU for " +
            detectedCore + ", without AVX2 kernels)";
-  if (coreFor() && !hasWideKernels(core.c_str()))
+  if (coreFor() && !hasWideKernels(core.c_str()) && !userChoice)
     return "warning: OpenBLAS runs its " + core +
            " kernels, without AVX2, on a CPU that has it; GEMMs and convolutions are slow (set "
            "OPENBLAS_CORETYPE=Haswell or SkylakeX)";

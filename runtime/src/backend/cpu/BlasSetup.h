@@ -10,6 +10,7 @@ struct BlasSetup {
   std::string detectedCore; ///< the kernels OpenBLAS chose for this CPU
   std::string core;         ///< the kernels it runs
   bool overridden = false;  ///< locus asked for `core` instead
+  bool userChoice = false;  ///< OPENBLAS_CORETYPE was set before the runtime started
   /// One line for the training binary's log.
   std::string describe() const;
 };

@@ -155,6 +155,86 @@ LOCUS_AVX2 void outerRowsAvx2(int mode, int64_t i0, int64_t i1, int64_t cols, in
   }
 }
 
+/// MR rows x 32 columns (two packed 16-column tiles of b, 16 k floats apart)
+/// or, with Tiles = 1, x 16: the AVX-512 form of outerTile. Each lane sums
+/// over r in the same order with the same fused multiply-adds, so g is the
+/// AVX2 tile's bit for bit.
+template <int MR, int Tiles>
+LOCUS_AVX512 inline void outerTile512(const float *at, int64_t k, const float *bp, float *g,
+                                      int64_t ldg) {
+  __m512 acc[MR][Tiles];
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii)
+#pragma GCC unroll 2
+    for (int t = 0; t < Tiles; ++t)
+      acc[ii][t] = _mm512_setzero_ps();
+  for (int64_t r = 0; r < k; ++r) {
+    __m512 bv[Tiles];
+#pragma GCC unroll 2
+    for (int t = 0; t < Tiles; ++t)
+      bv[t] = _mm512_loadu_ps(bp + t * 16 * k + r * 16);
+#pragma GCC unroll 8
+    for (int ii = 0; ii < MR; ++ii) {
+      const __m512 av = _mm512_set1_ps(at[ii * k + r]);
+#pragma GCC unroll 2
+      for (int t = 0; t < Tiles; ++t)
+        acc[ii][t] = _mm512_fmadd_ps(av, bv[t], acc[ii][t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii)
+#pragma GCC unroll 2
+    for (int t = 0; t < Tiles; ++t)
+      _mm512_storeu_ps(g + ii * ldg + t * 16, acc[ii][t]);
+}
+
+template <int Tiles>
+LOCUS_AVX512 void outerTiles512(int64_t mr, const float *ai, int64_t k, const float *bj,
+                                float *gj) {
+  switch (mr) {
+  case 6: outerTile512<6, Tiles>(ai, k, bj, gj, kColumnChunk); break;
+  case 5: outerTile512<5, Tiles>(ai, k, bj, gj, kColumnChunk); break;
+  case 4: outerTile512<4, Tiles>(ai, k, bj, gj, kColumnChunk); break;
+  case 3: outerTile512<3, Tiles>(ai, k, bj, gj, kColumnChunk); break;
+  case 2: outerTile512<2, Tiles>(ai, k, bj, gj, kColumnChunk); break;
+  default: outerTile512<1, Tiles>(ai, k, bj, gj, kColumnChunk); break;
+  }
+}
+
+/// outerRowsAvx2 with AVX-512 tiles: twice the columns per multiply-add; the
+/// same buffer, tail and epilogue.
+template <typename Moment>
+LOCUS_AVX512 void outerRowsAvx512(int mode, int64_t i0, int64_t i1, int64_t cols, int64_t k,
+                                  const float *at, const float *bp, const float *b, float *out,
+                                  Moment *m, Moment *v, const AdamCoefficients *co) {
+  alignas(64) float g[6 * kColumnChunk];
+  for (int64_t j0 = 0; j0 < cols; j0 += kColumnChunk) {
+    const int64_t j1 = std::min(cols, j0 + kColumnChunk);
+    const int64_t jVec = j0 + (j1 - j0) / 16 * 16;
+    for (int64_t i = i0; i < i1; i += 6) {
+      const int64_t mr = std::min<int64_t>(6, i1 - i);
+      const float *ai = at + i * k;
+      int64_t j = j0;
+      for (; j + 32 <= jVec; j += 32)
+        outerTiles512<2>(mr, ai, k, bp + j * k, g + (j - j0));
+      for (; j < jVec; j += 16)
+        outerTiles512<1>(mr, ai, k, bp + j * k, g + (j - j0));
+      for (int64_t ii = 0; ii < mr; ++ii)
+        for (int64_t jj = jVec; jj < j1; ++jj) {
+          float s = 0.0f;
+          for (int64_t r = 0; r < k; ++r)
+            s += ai[ii * k + r] * b[r * cols + jj];
+          g[ii * kColumnChunk + (jj - j0)] = s;
+        }
+      for (int64_t ii = 0; ii < mr; ++ii) {
+        const int64_t o = (i + ii) * cols + j0;
+        finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
+                  v ? v + o : nullptr, co, o);
+      }
+    }
+  }
+}
+
 LOCUS_AVX2 inline float hsum(__m256 x) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -253,9 +333,13 @@ void outerAll(int mode, int64_t rows, int64_t cols, int64_t k, const float *a, c
       for (int64_t r = 0; r < k; ++r)
         std::memcpy(bp + j * k + r * 16, b + r * cols + j, 16 * sizeof(float));
     const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+    const bool avx512 = useAvx512();
     parallelFor(tasks, rows * cols * k >= (1 << 20), [&](int64_t tsk) {
       const int64_t i0 = tsk * kRowsPerTask, i1 = std::min(rows, i0 + kRowsPerTask);
-      outerRowsAvx2(mode, i0, i1, cols, k, at, bp, b, out, m, v, co);
+      if (avx512)
+        outerRowsAvx512(mode, i0, i1, cols, k, at, bp, b, out, m, v, co);
+      else
+        outerRowsAvx2(mode, i0, i1, cols, k, at, bp, b, out, m, v, co);
     });
     return;
   }

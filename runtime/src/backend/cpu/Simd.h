@@ -1,8 +1,10 @@
-//===- Simd.h - run-time dispatch to AVX2 kernels ---------------*- C++ -*-===//
+//===- Simd.h - run-time dispatch to AVX2 and AVX-512 kernels ---*- C++ -*-===//
 //
 // The runtime is built for the baseline x86-64 ISA; kernels with an AVX2/FMA
 // version mark it LOCUS_AVX2 and call it only when useAvx2() says the CPU has
-// both extensions.
+// both extensions; AVX-512 versions are LOCUS_AVX512, behind useAvx512().
+// Tests lower the ceiling (limitSimdForTesting) to compare the versions on
+// one machine.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_BACKEND_CPU_SRC_SIMD_H
@@ -15,18 +17,43 @@
 #include <immintrin.h>
 #define LOCUS_HAVE_X86 1
 #define LOCUS_AVX2 __attribute__((target("avx2,fma")))
+#define LOCUS_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #endif
+
+#include <atomic>
 
 namespace locus::rt::cpu {
 
-inline bool useAvx2() {
+enum class SimdLevel { Baseline = 0, Avx2 = 1, Avx512 = 2 };
+
+/// The widest level this CPU runs (CPUID, once).
+inline SimdLevel cpuSimdLevel() {
 #if defined(LOCUS_HAVE_X86)
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
+  static const SimdLevel level =
+      !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? SimdLevel::Baseline
+      : __builtin_cpu_supports("avx512f")                                 ? SimdLevel::Avx512
+                                                                          : SimdLevel::Avx2;
+  return level;
 #else
-  return false;
+  return SimdLevel::Baseline;
 #endif
 }
+
+inline std::atomic<int> &simdCeiling() {
+  static std::atomic<int> ceiling{static_cast<int>(SimdLevel::Avx512)};
+  return ceiling;
+}
+/// Tests only: run no kernel wider than `level` from now on.
+inline void limitSimdForTesting(SimdLevel level) {
+  simdCeiling().store(static_cast<int>(level), std::memory_order_relaxed);
+}
+inline bool simdAllows(SimdLevel level) {
+  return static_cast<int>(level) <= static_cast<int>(cpuSimdLevel()) &&
+         static_cast<int>(level) <= simdCeiling().load(std::memory_order_relaxed);
+}
+
+inline bool useAvx2() { return simdAllows(SimdLevel::Avx2); }
+inline bool useAvx512() { return simdAllows(SimdLevel::Avx512); }
 
 #if defined(LOCUS_HAVE_X86)
 /// The even and odd elements of p[0, 16), in order.
