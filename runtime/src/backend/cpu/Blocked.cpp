@@ -7,6 +7,7 @@
 #include "backend/cpu/AdamMath.h"
 #include "backend/cpu/BlasSetup.h"
 #include "backend/cpu/Parallel.h"
+#include "backend/cpu/Scratch.h"
 #include "backend/cpu/Simd.h"
 
 #include <cblas.h>
@@ -18,12 +19,6 @@
 namespace locus::rt::cpu {
 
 namespace {
-
-float *scratch(std::vector<float> &buf, int64_t floats) {
-  if (static_cast<int64_t>(buf.size()) < floats)
-    buf.resize(static_cast<size_t>(floats));
-  return buf.data();
-}
 
 /// at [rows, k] = a^T for a [k, rows].
 void transpose(const float *a, int64_t k, int64_t rows, float *at) {
@@ -111,6 +106,26 @@ LOCUS_AVX2 void finishRow(int mode, const float *g, int64_t len, float *out, Mom
     finishScalar(mode, g[j], out + j, m ? m + j : nullptr, v ? v + j : nullptr, co, index + j);
 }
 
+/// After the tiles of rows [i, i + mr) x columns [j0, jVec): the scalar
+/// column tail [jVec, j1) into g, then the epilogue of the whole block.
+template <typename Moment>
+LOCUS_AVX2 void finishBlock(int mode, int64_t mr, int64_t i, int64_t j0, int64_t jVec, int64_t j1,
+                            int64_t cols, int64_t k, const float *ai, const float *b, float *g,
+                            float *out, Moment *m, Moment *v, const AdamCoefficients *co) {
+  for (int64_t ii = 0; ii < mr; ++ii)
+    for (int64_t j = jVec; j < j1; ++j) {
+      float s = 0.0f;
+      for (int64_t r = 0; r < k; ++r)
+        s += ai[ii * k + r] * b[r * cols + j];
+      g[ii * kColumnChunk + (j - j0)] = s;
+    }
+  for (int64_t ii = 0; ii < mr; ++ii) {
+    const int64_t o = (i + ii) * cols + j0;
+    finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
+              v ? v + o : nullptr, co, o);
+  }
+}
+
 /// Rows [i0, i1) of the rank-k kernel. at is a^T [rows, k]; bp is b packed in
 /// 16-column tiles (tile t at bp + 16 t k); b itself serves the column tail.
 /// Each block of 6 rows x kColumnChunk columns goes through a small buffer, so
@@ -139,18 +154,7 @@ LOCUS_AVX2 void outerRowsAvx2(int mode, int64_t i0, int64_t i1, int64_t cols, in
         default: outerTile<1>(ai, k, bj, gj, kColumnChunk); break;
         }
       }
-      for (int64_t ii = 0; ii < mr; ++ii)
-        for (int64_t j = jVec; j < j1; ++j) {
-          float s = 0.0f;
-          for (int64_t r = 0; r < k; ++r)
-            s += ai[ii * k + r] * b[r * cols + j];
-          g[ii * kColumnChunk + (j - j0)] = s;
-        }
-      for (int64_t ii = 0; ii < mr; ++ii) {
-        const int64_t o = (i + ii) * cols + j0;
-        finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
-                  v ? v + o : nullptr, co, o);
-      }
+      finishBlock(mode, mr, i, j0, jVec, j1, cols, k, ai, b, g, out, m, v, co);
     }
   }
 }
@@ -219,18 +223,7 @@ LOCUS_AVX512 void outerRowsAvx512(int mode, int64_t i0, int64_t i1, int64_t cols
         outerTiles512<2>(mr, ai, k, bp + j * k, g + (j - j0));
       for (; j < jVec; j += 16)
         outerTiles512<1>(mr, ai, k, bp + j * k, g + (j - j0));
-      for (int64_t ii = 0; ii < mr; ++ii)
-        for (int64_t jj = jVec; jj < j1; ++jj) {
-          float s = 0.0f;
-          for (int64_t r = 0; r < k; ++r)
-            s += ai[ii * k + r] * b[r * cols + jj];
-          g[ii * kColumnChunk + (jj - j0)] = s;
-        }
-      for (int64_t ii = 0; ii < mr; ++ii) {
-        const int64_t o = (i + ii) * cols + j0;
-        finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
-                  v ? v + o : nullptr, co, o);
-      }
+      finishBlock(mode, mr, i, j0, jVec, j1, cols, k, ai, b, g, out, m, v, co);
     }
   }
 }

@@ -12,6 +12,7 @@
 
 #include "backend/cpu/Blocked.h"
 #include "backend/cpu/Parallel.h"
+#include "backend/cpu/Scratch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,17 +21,6 @@
 #include <vector>
 
 namespace locus::rt::cpu {
-
-namespace {
-
-/// Scratch buffers reused across calls on one thread.
-float *scratch(std::vector<float> &buf, int64_t floats) {
-  if (static_cast<int64_t>(buf.size()) < floats)
-    buf.resize(static_cast<size_t>(floats));
-  return buf.data();
-}
-
-} // namespace
 
 std::string bilinearLossKernelName(const BilinearLossConfig &cfg) {
   const char *f = cfg.f == LossFunction::Hinge      ? "hinge"
