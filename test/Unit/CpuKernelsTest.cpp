@@ -796,12 +796,8 @@ TEST(CpuBlas, RunsWideKernelsOnACpuWithAvx2) {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (!avx2 || setup.userChoice)
     GTEST_SKIP() << "no AVX2 here, or the user chose the kernels: " << setup.describe();
-  const char *wide[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
-                        "Excavator"};
-  bool found = false;
-  for (const char *core : wide)
-    found = found || setup.core == core;
-  EXPECT_TRUE(found) << setup.describe();
+  EXPECT_TRUE(hasWideKernels(setup.core)) << setup.describe();
+  EXPECT_FALSE(setup.slow) << setup.describe();
   EXPECT_EQ(setup.overridden, setup.core != setup.detectedCore);
   std::printf("%s\n", setup.describe().c_str());
 }

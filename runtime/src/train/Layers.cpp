@@ -49,9 +49,7 @@ const float *scaledBias(const LayerDesc &layer, const std::vector<Tensor> &param
 } // namespace
 
 bool reluPoolIsCompiled(const LayerDesc &layer) {
-  return layer.kind == LayerKind::ReluMaxPool2D && layer.kernel[0] == layer.stride[0] &&
-         layer.kernel[1] == layer.stride[1] && layer.pad[0] == 0 && layer.pad[1] == 0 &&
-         layer.pad[2] == 0 && layer.pad[3] == 0;
+  return layer.kind == LayerKind::ReluMaxPool2D && layerWindow(layer).tiles();
 }
 
 Tensor forwardBlock(Backend &backend, const BlockDesc &block, const std::vector<Tensor> &params,

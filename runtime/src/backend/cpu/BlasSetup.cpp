@@ -17,8 +17,6 @@
 #include <cblas.h>
 
 #include <cstdlib>
-#include <cstring>
-#include <mutex>
 
 // DYNAMIC_ARCH builds only: weak, so a build for one core still links.
 extern "C" {
@@ -28,17 +26,16 @@ void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 namespace locus::rt::cpu {
 
-namespace {
-
-/// OpenBLAS cores whose SGEMM kernels use AVX2 or AVX-512.
-bool hasWideKernels(const char *core) {
+bool hasWideKernels(const std::string &core) {
   static const char *const kWide[] = {"Haswell",        "Zen",      "SkylakeX", "Cooperlake",
                                       "SapphireRapids", "Excavator"};
   for (const char *wide : kWide)
-    if (!std::strcmp(core, wide))
+    if (core == wide)
       return true;
   return false;
 }
+
+namespace {
 
 const char *coreFor() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -57,14 +54,18 @@ BlasSetup setUp() {
   setup.core = setup.detectedCore;
   setup.userChoice = std::getenv("OPENBLAS_CORETYPE") != nullptr;
   const char *wanted = coreFor();
-  if (wanted && !hasWideKernels(setup.detectedCore.c_str()) && !setup.userChoice &&
+  if (wanted && !hasWideKernels(setup.detectedCore) && !setup.userChoice &&
       gotoblas_dynamic_init && gotoblas_dynamic_quit) {
+    // OpenBLAS reads its core from the environment only; it is set for the
+    // re-initialisation and removed again, so child processes see none.
     setenv("OPENBLAS_CORETYPE", wanted, /*overwrite=*/0);
     gotoblas_dynamic_quit();
     gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
     setup.core = openblas_get_corename();
     setup.overridden = setup.core != setup.detectedCore;
   }
+  setup.slow = wanted && !hasWideKernels(setup.core) && !setup.userChoice;
   // The runtime's pool splits GEMMs into panels; OpenBLAS's own threads
   // would only contend with it (Gemm.cpp).
   openblas_set_num_threads(1);
@@ -74,9 +75,7 @@ BlasSetup setUp() {
 } // namespace
 
 const BlasSetup &blasSetup() {
-  static std::once_flag once;
-  static BlasSetup setup;
-  std::call_once(once, [] { setup = setUp(); });
+  static const BlasSetup setup = setUp(); // once, thread-safe
   return setup;
 }
 
@@ -84,7 +83,7 @@ std::string BlasSetup::describe() const {
   if (overridden)
     return "OpenBLAS kernels: " + core + " (chosen by locus: this OpenBLAS took the CPU for " +
            detectedCore + ", without AVX2 kernels)";
-  if (coreFor() && !hasWideKernels(core.c_str()) && !userChoice)
+  if (slow)
     return "warning: OpenBLAS runs its " + core +
            " kernels, without AVX2, on a CPU that has it; GEMMs and convolutions are slow (set "
            "OPENBLAS_CORETYPE=Haswell or SkylakeX)";

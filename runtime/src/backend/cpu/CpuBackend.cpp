@@ -34,11 +34,6 @@ Window lossPoolWindow(Shape4 h, int64_t k) {
   return w;
 }
 
-bool windowTiles(const Window &win) {
-  return win.kh == win.sh && win.kw == win.sw && win.pt == 0 && win.pl == 0 && win.pb == 0 &&
-         win.pr == 0;
-}
-
 class CpuBackend final : public Backend {
 public:
   explicit CpuBackend(const ModelKernels &kernels) : k_(kernels) {}
@@ -213,7 +208,7 @@ private:
   }
   void noteWorkspace() { memory_->setExternal(workspace_.bytes()); }
   const ReluPoolKernel *staticReluPool(Shape4 as, const Window &win) const {
-    if (!k_.reluPools || !windowTiles(win))
+    if (!k_.reluPools || !win.tiles())
       return nullptr;
     return k_.reluPools->find(as.c, as.h, as.w, win.kh, win.kw);
   }

@@ -108,7 +108,7 @@ public:
                                      const Window &win, const int32_t *argmax, float *da,
                                      Shape4 as) = 0;
   /// The loss pooling of a block output h with kernel k (k x k average
-  /// windows; kPoolGlobal: the whole map) and its adjoint.
+  /// windows; k = 0: the whole map) and its adjoint.
   virtual void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) = 0;
   virtual void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) = 0;
 

@@ -38,6 +38,11 @@ struct Window {
   int64_t kh = 1, kw = 1, sh = 1, sw = 1;
   int64_t pt = 0, pl = 0, pb = 0, pr = 0;
   Shape4 outputShape(Shape4 in, int64_t outChannels) const;
+  /// Whether the windows tile the map: kernel = stride, no padding (the
+  /// static-shape relu + max-pool kernels locusc compiles need it).
+  bool tiles() const {
+    return kh == sh && kw == sw && pt == 0 && pl == 0 && pb == 0 && pr == 0;
+  }
 };
 
 /// Scratch memory reused across calls (im2col buffers); grows, never shrinks
