@@ -47,6 +47,10 @@ public:
     ++calls["copyToDevice"];
     inner_->copyToDevice(dst, src, bytes);
   }
+  void fillZero(float *x, int64_t count) override {
+    ++calls["fillZero"];
+    inner_->fillZero(x, count);
+  }
   void copyToHost(void *dst, const void *src, int64_t bytes) override {
     ++calls["copyToHost"];
     inner_->copyToHost(dst, src, bytes);

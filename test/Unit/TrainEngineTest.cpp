@@ -973,7 +973,7 @@ TEST(TrainRun, SyntheticRunLogsEverything) {
   std::string metrics = tempFile("metrics.jsonl"), checkpoint = tempFile("ck.safetensors");
   Options o = syntheticRun(metrics);
   o.save = checkpoint;
-  Status status = runTraining(model, o, testKernels());
+  Status status = runTraining(model, o, CompiledModel{testKernels()});
   ASSERT_TRUE(status.isOk()) << status.message();
   std::vector<JsonValue> lines = readMetrics(metrics);
   EXPECT_EQ(ofType(lines, "run").size(), 1u);
@@ -1011,9 +1011,9 @@ TEST(TrainRun, SameSeedSameRun) {
   Options o = syntheticRun(m1);
   o.logEvery = 1;
   o.probeEpochs = 0;
-  ASSERT_TRUE(runTraining(model, o, testKernels()).isOk());
+  ASSERT_TRUE(runTraining(model, o, CompiledModel{testKernels()}).isOk());
   o.metrics = m2;
-  ASSERT_TRUE(runTraining(model, o, testKernels()).isOk());
+  ASSERT_TRUE(runTraining(model, o, CompiledModel{testKernels()}).isOk());
   std::vector<JsonValue> linesA = readMetrics(m1), linesB = readMetrics(m2);
   auto a = ofType(linesA, "step"), b = ofType(linesB, "step");
   ASSERT_EQ(a.size(), 32u);
@@ -1044,7 +1044,7 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
   o.probeEpochs = 0;
   o.logEvery = 1;
   o.metrics = metrics;
-  Status status = runTraining(model, o, testKernels());
+  Status status = runTraining(model, o, CompiledModel{testKernels()});
   ASSERT_TRUE(status.isOk()) << status.message();
   std::vector<JsonValue> lines = readMetrics(metrics);
   auto steps = ofType(lines, "step");
@@ -1056,7 +1056,7 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
 
   o.maxSteps = 1;
   o.fixedBatch = tempFile("missing.f32");
-  status = runTraining(model, o, testKernels());
+  status = runTraining(model, o, CompiledModel{testKernels()});
   ASSERT_FALSE(status.isOk());
   EXPECT_NE(status.message().find("missing.f32"), std::string::npos) << status.message();
   std::filesystem::remove(batch);

@@ -313,4 +313,79 @@ def LocusGenerateGoodnessInputKernels
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// The step program (lib/Conversion/LocusToStep)
+//===----------------------------------------------------------------------===//
+
+def LocusLowerToStep : Pass<"locus-lower-to-step", "::mlir::ModuleOp"> {
+  let summary = "Lower the block steps to the step program: calls on buffers";
+  let description = [{
+    Turns the network's block steps (forward ops, loss ops, `locus.vjp`,
+    `locus.param_vjp`, `locus.update`, as locus-derive-block-gradients left
+    them) into three functions in `@locus_kernels`, the entry points of the
+    training step (runtime/include/locus/runtime/abi/StepCalls.h):
+    `locus_train_fused_step` (AdamW, B updated from its gradient's factors
+    without forming dL/dB), `locus_train_step` (every gradient formed and
+    applied: SGD, LARS, gradient checks) and `locus_evaluate_step` (forward
+    and losses). Each is `(ctx: !llvm.ptr, views: memref<NxCxHxWxf32>,
+    arena: memref<?xi8>)`: a direct-feedback rule's forward-only pass that
+    pools the contexts first, then one `scf.execute_region` per block
+    (`locus.block_step`) holding the block's calls of `locus_rt_*` (the
+    backend's primitives and generated kernels) on `memref.alloc` buffers
+    in order. Buffers that cross blocks (a block's output, the pooled
+    contexts) are allocated outside the regions. locus-plan-arena then
+    places every buffer in the arena and locus-outline-block-steps makes
+    each region a function.
+
+    Models the step program does not cover yet (global mode, FF, SCFF,
+    InfoNCE) get no entry points, and the module the unit attribute
+    `locus.step_program_missing` with the reason; the runtime's engine
+    trains those, and the binary says which runs.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def LocusPlanArena : Pass<"locus-plan-arena", "::mlir::ModuleOp"> {
+  let summary = "Place the step program's buffers in one arena by liveness";
+  let description = [{
+    For every step entry point in `@locus_kernels` (a function with
+    `locus.step_entry`): numbers its ops in execution order, gives every
+    `memref.alloc` the interval from its definition to its last use
+    (through `memref.cast`, `memref.collapse_shape` and
+    `memref.expand_shape` views, and inside the block regions), and places
+    the buffers largest first at the lowest 64-byte aligned offset that no
+    overlapping interval occupies. Each alloc becomes a `memref.view` of the
+    function's arena argument at its offset; the arena's size is stored as
+    `locus.arena_bytes` on the function. This is the memory plan of the
+    step: the runtime allocates exactly that arena and nothing in the step.
+    Fails on an alloc with dynamic sizes or outside an entry point.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+def LocusOutlineBlockSteps : Pass<"locus-outline-block-steps", "::mlir::ModuleOp"> {
+  let summary = "Make each block region of the step program its own function";
+  let description = [{
+    Moves the body of every `scf.execute_region` marked `locus.block_step`
+    into a function `@<entry>_<block index>` with the entry point's
+    arguments (ctx, views, arena) and replaces the region with a call, so
+    that the step program is one function per block and one for the whole
+    step. Runs after locus-plan-arena: the regions' buffers are views of the
+    arena, which the outlined function rebuilds from its own argument.
+  }];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 #endif // LOCUS_CONVERSION_PASSES_TD

@@ -39,6 +39,10 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     pm.addPass(createLocusGenerateActivationKernels());
     pm.addPass(createLocusGeneratePoolingKernels());
     pm.addPass(createLocusGenerateGoodnessInputKernels());
+    // The step program: the block steps as calls on arena buffers.
+    pm.addPass(createLocusLowerToStep());
+    pm.addPass(createLocusPlanArena());
+    pm.addPass(createLocusOutlineBlockSteps());
     if (options.lowerKernels)
       pm.addPass(createLocusLowerKernelsToLLVM());
   }

@@ -6,6 +6,7 @@
 #include "Layers.h"
 #include "ModelInfo.h"
 #include "Pooling.h"
+#include "StepContext.h"
 #include "locus/runtime/backend/cpu/CpuBackend.h"
 #include "locus/runtime/train/Random.h"
 
@@ -20,24 +21,6 @@ namespace locus::rt::train {
 namespace {
 
 constexpr double kNoLoss = std::numeric_limits<double>::quiet_NaN();
-
-/// Random in-batch negatives: for row r a uniformly drawn row that is
-/// neither r nor its positive (r + N/2) mod N.
-std::vector<int32_t> drawNegatives(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int32_t> neg(n);
-  for (int64_t r = 0; r < n; ++r) {
-    int64_t pos = (r + n / 2) % n;
-    int64_t lo = std::min(r, pos), hi = std::max(r, pos);
-    int64_t q = rng.below(n - 2); // skip the two excluded rows in order
-    if (q >= lo)
-      ++q;
-    if (q >= hi)
-      ++q;
-    neg[r] = static_cast<int32_t>(q);
-  }
-  return neg;
-}
 
 /// The parameter indices a block's update touches.
 std::vector<int32_t> blockParams(const BlockDesc &block, bool withProjections) {
@@ -77,6 +60,10 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
   if (options.moments == cpu::MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
     return Status::error("bfloat16 optimizer state is for AdamW's moments; SGD and LARS keep "
                          "their momentum in float32");
+  if (options.program && options.program->version != abi::kStepProgramVersion)
+    return Status::error(fmt::format("the model's step program has version {}, this runtime "
+                                     "runs version {}: relink the binary with this locusc",
+                                     options.program->version, abi::kStepProgramVersion));
   std::unique_ptr<Engine> engine(new Engine(model, options));
   if (options.backend) {
     engine->backend_ = options.backend;
@@ -177,6 +164,8 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
   losses.assign(model_.blocks.size(), kNoLoss);
   if (phase == Phase::Train)
     ++steps_;
+  if (options_.program)
+    return runProgram(views.reshaped(vs), phase, observer, losses, negativesSeed);
   return global_ ? runGlobal(views.reshaped(vs), phase, observer, losses, negativesSeed)
                  : runLocal(views.reshaped(vs), phase, observer, losses, negativesSeed);
 }
@@ -202,21 +191,69 @@ cpu::AdamW Engine::scheduledAdamW() const {
 }
 
 void Engine::update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads) {
-  cpu::AdamW adam = scheduledAdamW();
-  cpu::SgdMomentum sgd = options_.sgd;
-  sgd.lr = adam.lr;
-  sgd.lars = options_.kind == OptimizerKind::Lars;
   for (int32_t i : indices) {
     if (!trained_[i] || !grads[i].defined())
       continue;
-    const int64_t count = params_[i].count();
-    const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
-    if (options_.kind == OptimizerKind::AdamW)
-      backend_->adamwStep(adam, steps_, count, params_[i].data(), grads[i].data(), momentsOf(i));
-    else
-      backend_->sgdStep(sgd, count, params_[i].data(), grads[i].data(), adamM_[i].data(), adapt);
+    updateOne(i, grads[i].data());
     grads[i].reset(); // free each gradient as soon as it is applied
   }
+}
+
+void Engine::updateOne(int32_t i, const float *grad) {
+  if (!trained_[i])
+    return;
+  const int64_t count = params_[i].count();
+  cpu::AdamW adam = scheduledAdamW();
+  if (options_.kind == OptimizerKind::AdamW) {
+    backend_->adamwStep(adam, steps_, count, params_[i].data(), grad, momentsOf(i));
+    return;
+  }
+  cpu::SgdMomentum sgd = options_.sgd;
+  sgd.lr = adam.lr;
+  sgd.lars = options_.kind == OptimizerKind::Lars;
+  const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases
+  backend_->sgdStep(sgd, count, params_[i].data(), grad, adamM_[i].data(), adapt);
+}
+
+int64_t Engine::plannedArenaBytes() const {
+  const abi::StepProgram *p = options_.program;
+  if (!p)
+    return 0;
+  int64_t train =
+      options_.kind == OptimizerKind::AdamW ? p->trainFusedArenaBytes : p->trainArenaBytes;
+  return std::max(train, p->evaluateArenaBytes);
+}
+
+Status Engine::runProgram(const Tensor &views, Phase phase, const GradientObserver *observer,
+                          std::vector<double> &losses, uint64_t negativesSeed) {
+  const abi::StepProgram &program = *options_.program;
+  const bool fused = phase == Phase::Train && options_.kind == OptimizerKind::AdamW;
+  auto *entry = phase == Phase::Evaluate ? program.evaluate
+                : fused                  ? program.trainFused
+                                         : program.train;
+  const int64_t bytes = phase == Phase::Evaluate ? program.evaluateArenaBytes
+                        : fused                  ? program.trainFusedArenaBytes
+                                                 : program.trainArenaBytes;
+  // One arena for every step, sized by the compiler's plan; it grows only
+  // when a gradient check runs the larger unfused program.
+  if (static_cast<int64_t>(sizeof(float)) * arena_.count() < bytes) {
+    arena_.reset();
+    arena_ = backend_->allocate(Shape4{(bytes + 3) / 4, 1, 1, 1});
+  }
+  std::fill(losses.begin(), losses.end(), 0.0);
+  StepContext context;
+  context.engine = this;
+  context.backend = backend_.get();
+  context.losses = &losses;
+  context.negativesSeed = negativesSeed;
+  context.observer = phase == Phase::Gradients ? observer : nullptr;
+  const Shape4 s = views.shape();
+  abi::Buf4 in{views.data(), views.data(), 0, {s.n, s.c, s.h, s.w},
+               {s.c * s.h * s.w, s.h * s.w, s.w, 1}};
+  auto *base = reinterpret_cast<uint8_t *>(arena_.data());
+  abi::Bytes arena{base, base, 0, {bytes}, {1}};
+  entry(&context, &in, &arena);
+  return Status::success();
 }
 
 namespace {

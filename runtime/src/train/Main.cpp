@@ -1,7 +1,8 @@
 //===- Main.cpp - entry point of a compiled training binary ---------------===//
 //
 // locusc links this with the object that defines the model descriptor blob
-// and the compiled kernels (optimizer updates, loss poolings, epilogues, losses). It is its own library (locus_train_main)
+// and the compiled kernels (optimizer updates, loss poolings, epilogues, losses)
+// and the step program. It is its own library (locus_train_main)
 // so tests can link the rest of the training runtime without a second `main`.
 //
 //===----------------------------------------------------------------------===//
@@ -15,6 +16,9 @@
 extern "C" {
 extern const unsigned char locus_model_blob[];
 extern const unsigned long long locus_model_blob_size;
+extern const locus::abi::StepProgram locus_step_programs[];
+extern const int64_t locus_step_program_count;
+extern const char locus_step_program_note[];
 }
 
 int main(int argc, char **argv) {
@@ -26,6 +30,10 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
+  locus::rt::train::CompiledModel compiled;
+  compiled.kernels = locus::rt::cpu::compiledModelKernels();
+  compiled.program = locus_step_program_count ? &locus_step_programs[0] : nullptr;
+  compiled.programNote = locus_step_program_note;
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
-                                     locus::rt::cpu::compiledModelKernels());
+                                     compiled);
 }

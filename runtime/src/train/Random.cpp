@@ -1,5 +1,7 @@
 #include "locus/runtime/train/Random.h"
 
+#include <algorithm>
+
 namespace locus::rt::train {
 
 namespace {
@@ -50,6 +52,22 @@ int64_t Rng::below(int64_t n) {
     x = next();
   while (x >= limit);
   return static_cast<int64_t>(x % range);
+}
+
+std::vector<int32_t> drawNegatives(int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<int32_t> neg(n);
+  for (int64_t r = 0; r < n; ++r) {
+    int64_t pos = (r + n / 2) % n;
+    int64_t lo = std::min(r, pos), hi = std::max(r, pos);
+    int64_t q = rng.below(n - 2); // skip the two excluded rows in order
+    if (q >= lo)
+      ++q;
+    if (q >= hi)
+      ++q;
+    neg[r] = static_cast<int32_t>(q);
+  }
+  return neg;
 }
 
 } // namespace locus::rt::train

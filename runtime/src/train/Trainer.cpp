@@ -96,9 +96,11 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
 }
 
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const cpu::ModelKernels &kernels) {
+                   const CompiledModel &compiled) {
+  const cpu::ModelKernels &kernels = compiled.kernels;
   EngineOptions engineOptions;
   engineOptions.kernels = kernels;
+  engineOptions.program = compiled.program;
   engineOptions.seed = options.seed;
   engineOptions.kind = options.optimizer == "sgd"    ? OptimizerKind::Sgd
                        : options.optimizer == "lars" ? OptimizerKind::Lars
@@ -183,6 +185,11 @@ Status runTraining(const ModelDesc &model, const Options &options,
       bf16Moments ? "compiled by locusc (bfloat16 moments, stochastic rounding)"
                   : "compiled by locusc"));
   progress(engine->backend().describe());
+  progress(engine->runsStepProgram()
+               ? std::string("step: the program locusc generated (one function a block)")
+               : fmt::format("step: run by the runtime's engine from the descriptor (locusc "
+                             "generated no step program: {})",
+                             *compiled.programNote ? compiled.programNote : "not in this object"));
   int64_t compiledPools = 0, runtimePools = 0;
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)
@@ -256,27 +263,35 @@ Status runTraining(const ModelDesc &model, const Options &options,
   // same liveness walk runs again here.
   int64_t planLocal = model.planPeakLocalBytes, planGlobal = model.planPeakGlobalBytes;
   std::string planFor = "adamw";
+  PlanOptions planOptions;
+  planOptions.adamW = adam;
+  planOptions.bf16Moments = bf16Moments;
+  MemoryPlan replanned = planMemory(model, planOptions);
   if (!adam || bf16Moments) {
-    PlanOptions planOptions;
-    planOptions.adamW = adam;
-    planOptions.bf16Moments = bf16Moments;
-    MemoryPlan replanned = planMemory(model, planOptions);
     planLocal = replanned.peakLocalBytes;
     planGlobal = replanned.peakGlobalBytes;
     planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
   }
   int64_t planned = engine->globalMode() ? planGlobal : planLocal;
+  std::string planKind = engine->globalMode() ? "global plan" : "local plan";
+  if (engine->runsStepProgram()) {
+    // The step program's buffers are one arena locusc planned by liveness;
+    // beside it the resident state and the convolutions' workspace.
+    planned = replanned.residentBytes + replanned.workspaceBytes + engine->plannedArenaBytes();
+    planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
+  }
   int64_t measured = step > 0 ? memory.peak() : 0;
   int64_t workspace = step > 0 ? memory.peakExternal() : 0;
-  progress(fmt::format("memory: planned peak {} ({} plan, {}), measured peak {} (parameters, "
+  progress(fmt::format("memory: planned peak {} ({}, {}), measured peak {} (parameters, "
                        "optimizer state and views {}, kernel workspace up to {})",
-                       mib(planned), engine->globalMode() ? "global" : "local", planFor,
+                       mib(planned), planKind, planFor,
                        mib(measured), mib(baseline), mib(workspace)));
   metrics.write(JsonWriter()
                     .add("type", "memory")
                     .add("planned_peak_bytes", planned)
                     .add("planned_peak_local_bytes", planLocal)
                     .add("planned_peak_global_bytes", planGlobal)
+                    .add("planned_arena_bytes", engine->plannedArenaBytes())
                     .add("measured_peak_bytes", measured)
                     .add("persistent_bytes", baseline)
                     .add("workspace_peak_bytes", workspace)
@@ -335,7 +350,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
 }
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::ModelKernels &kernels) {
+              const CompiledModel &compiled) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
   ModelDesc model;
   std::string error;
@@ -370,7 +385,7 @@ int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long lo
     return 2;
   }
   try {
-    Status status = runTraining(model, options, kernels);
+    Status status = runTraining(model, options, compiled);
     if (!status.isOk()) {
       fmt::print(stderr, "error: {}\n", status.message());
       return 1;

@@ -48,6 +48,9 @@ public:
   }
   void copyToDevice(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
   void copyToHost(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
+  void fillZero(float *x, int64_t count) override {
+    std::memset(x, 0, sizeof(float) * static_cast<size_t>(count));
+  }
   void synchronize() override {} // every call returns when it is done
 
   void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels, const float *b,

@@ -55,6 +55,8 @@ public:
   virtual void copyToHost(void *dst, const void *src, int64_t bytes) = 0;
   /// Waits until every call issued so far has finished.
   virtual void synchronize() = 0;
+  /// x[0, count) = 0.
+  virtual void fillZero(float *x, int64_t count) = 0;
 
   // --- Primitives: the target's library work.
   /// y = conv(x, w) + b; w [O, C, kh, kw]; b may be null.

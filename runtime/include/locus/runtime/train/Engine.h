@@ -19,6 +19,7 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/abi/StepCalls.h"
 #include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/backend/cpu/Sgd.h"
@@ -51,6 +52,11 @@ struct EngineOptions {
   cpu::ModelKernels kernels;
   /// Or the backend to run on (then `kernels` is not read).
   std::shared_ptr<Backend> backend;
+  /// The step program locusc generated for the model (abi/StepCalls.h): when
+  /// set, every training, gradient and evaluation step runs it. Null: the
+  /// engine runs the descriptor's blocks itself (the rules locusc does not
+  /// lower yet: global mode, FF, SCFF, InfoNCE).
+  const abi::StepProgram *program = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).
@@ -101,12 +107,18 @@ public:
   MemoryTracker &memory();
   /// What the engine runs its calls on.
   Backend &backend() { return *backend_; }
+  /// Whether steps run the compiled step program.
+  bool runsStepProgram() const { return options_.program != nullptr; }
+  /// The arena the step program's plan needs for this engine's optimizer:
+  /// the training entry point's and the evaluation's, whichever is larger.
+  int64_t plannedArenaBytes() const;
   /// The number of steps the learning-rate schedule spans (known once the
   /// data and the step limit are).
   void setScheduleLength(int64_t totalSteps) { options_.schedule.totalSteps = totalSteps; }
   const std::shared_ptr<MemoryTracker> &memoryHandle() const;
 
 private:
+  friend struct StepContext;
   enum class Phase { Train, Gradients, Evaluate };
   Engine(const ModelDesc &model, const EngineOptions &options);
   void initParameters();
@@ -114,6 +126,8 @@ private:
              std::vector<double> &losses, uint64_t negativesIndex);
   Status runLocal(const Tensor &views, Phase phase, const GradientObserver *observer,
                   std::vector<double> &losses, uint64_t negativesIndex);
+  Status runProgram(const Tensor &views, Phase phase, const GradientObserver *observer,
+                    std::vector<double> &losses, uint64_t negativesSeed);
   Status runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
                    std::vector<double> &losses, uint64_t negativesIndex);
   /// Block l's loss on z with its context: negatives, projections and the
@@ -127,6 +141,8 @@ private:
   /// Where parameter `param`'s AdamW moments are (float32 or bfloat16).
   cpu::AdamMoments momentsOf(int32_t param);
   void update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads);
+  /// The optimizer's step on one trained parameter with its whole gradient.
+  void updateOne(int32_t param, const float *grad);
 
   ModelDesc model_;
   EngineOptions options_;
@@ -136,6 +152,7 @@ private:
   std::vector<Tensor> params_, adamM_, adamV_;
   std::vector<bool> trained_;
   std::vector<Tensor> identity_; ///< per block: B = I for projection = identity
+  Tensor arena_;                 ///< the step program's buffers
 };
 
 } // namespace locus::rt::train

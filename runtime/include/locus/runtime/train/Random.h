@@ -11,6 +11,7 @@
 #define LOCUS_RUNTIME_TRAIN_RANDOM_H
 
 #include <cstdint>
+#include <vector>
 #include <utility>
 
 namespace locus::rt::train {
@@ -29,6 +30,10 @@ enum class Stream : uint64_t {
 
 /// A well-mixed 64-bit seed for (seed, stream, index).
 uint64_t mixSeed(uint64_t seed, Stream stream, uint64_t index = 0);
+
+/// Random in-batch negatives of n rows: for row r a uniformly drawn row that
+/// is neither r nor its positive (r + n/2) mod n.
+std::vector<int32_t> drawNegatives(int64_t n, uint64_t seed);
 
 class Rng {
 public:

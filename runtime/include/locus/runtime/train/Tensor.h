@@ -53,6 +53,14 @@ public:
   static Array allocate(const std::shared_ptr<MemoryTracker> &tracker, int64_t count);
   static Array zeros(const std::shared_ptr<MemoryTracker> &tracker, int64_t count);
 
+  /// A handle on memory no tracker owns (a buffer in the step program's
+  /// arena), valid while that memory is.
+  static Array borrowed(T *data, int64_t count) {
+    Array a;
+    a.data_ = std::shared_ptr<T>(data, [](T *) {});
+    a.size_ = count;
+    return a;
+  }
   T *data() const { return data_.get(); }
   int64_t size() const { return size_; }
   bool defined() const { return static_cast<bool>(data_); }
@@ -77,6 +85,13 @@ public:
   Tensor() = default;
   static Tensor allocate(const std::shared_ptr<MemoryTracker> &tracker, Shape4 shape);
   static Tensor zeros(const std::shared_ptr<MemoryTracker> &tracker, Shape4 shape);
+  /// A view of memory no tracker owns (Array::borrowed).
+  static Tensor borrowed(float *data, Shape4 shape) {
+    Tensor t;
+    t.array_ = Array<float>::borrowed(data, shape.count());
+    t.shape_ = shape;
+    return t;
+  }
 
   float *data() const { return array_.data(); }
   const Shape4 &shape() const { return shape_; }

@@ -12,6 +12,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/backend/cpu/ModelKernels.h"
+#include "locus/runtime/abi/StepCalls.h"
 #include "locus/runtime/train/Options.h"
 
 #include <cstdint>
@@ -19,9 +20,16 @@
 
 namespace locus::rt::train {
 
-/// `kernels`: what locusc compiled into the model's object.
+/// What locusc compiled into the model's object: the kernels, and the step
+/// program (null: none, for the reason `programNote` gives).
+struct CompiledModel {
+  cpu::ModelKernels kernels;
+  const abi::StepProgram *program = nullptr;
+  const char *programNote = "";
+};
+
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const cpu::ModelKernels &kernels);
+              const CompiledModel &compiled);
 
 /// Checks the options against the compiled model (batch size); an error here
 /// is a command-line error.
@@ -29,7 +37,7 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model);
 
 /// Everything after option parsing.
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const cpu::ModelKernels &kernels = {});
+                   const CompiledModel &compiled = {});
 
 /// One line describing the compiled model, for --help and the log.
 std::string describeModel(const ModelDesc &model);

@@ -1,0 +1,33 @@
+//===- StepProgram.h - names the step program's passes share ----*- C++ -*-===//
+//
+// locus-lower-to-step builds the entry points in @locus_kernels,
+// locus-plan-arena places their buffers, locus-outline-block-steps splits
+// them per block, and the object emitter exports them as the StepProgram
+// record (runtime/include/locus/runtime/abi/StepCalls.h).
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_CONVERSION_LOCUSTOSTEP_STEPPROGRAM_H
+#define LOCUS_CONVERSION_LOCUSTOSTEP_STEPPROGRAM_H
+
+#include "llvm/ADT/StringRef.h"
+
+namespace locus {
+
+/// The entry points, in StepProgram's order.
+constexpr llvm::StringLiteral kTrainFusedEntry = "locus_train_fused_step";
+constexpr llvm::StringLiteral kTrainEntry = "locus_train_step";
+constexpr llvm::StringLiteral kEvaluateEntry = "locus_evaluate_step";
+
+/// Unit attribute of an entry point.
+constexpr llvm::StringLiteral kStepEntryAttr = "locus.step_entry";
+/// The block index on a block's scf.execute_region (and outlined function).
+constexpr llvm::StringLiteral kBlockStepAttr = "locus.block_step";
+/// On @locus_kernels: the arena bytes of entry `<name>` (locus-plan-arena),
+/// as `locus.arena_bytes.<name>`.
+constexpr llvm::StringLiteral kArenaBytesAttrPrefix = "locus.arena_bytes.";
+/// On @locus_kernels when the model has no step program: why.
+constexpr llvm::StringLiteral kStepProgramMissingAttr = "locus.step_program_missing";
+
+} // namespace locus
+
+#endif

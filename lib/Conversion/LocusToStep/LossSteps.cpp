@@ -1,0 +1,188 @@
+//===- LossSteps.cpp - a block's loss and its gradient as step calls ------===//
+//
+// From the marker to locus.loss_grad: the loss poolings (a generated kernel,
+// or a view of the map without pooling), the contexts (pooled by the step's
+// forward-only pass), the bilinear terms and dL/dh through the pooling's
+// adjoint. The trained projections are updated here, as loss_grad says:
+// in the fused variant by AdamW from the loss's row factors (dL/dB never
+// formed), otherwise from dL/dB handed to the step's optimizer. CLAPP++both's
+// lateral term adds its dz to the feedback term's.
+//
+//===----------------------------------------------------------------------===//
+#include "StepBuilder.h"
+
+using namespace mlir;
+
+namespace locus::step {
+
+namespace {
+
+/// [N, C, H/k, W/k] (k = 0: [N, C, 1, 1]; k = -1: the map itself).
+SmallVector<int64_t> pooledMap(ArrayRef<int64_t> h, int64_t k) {
+  if (k == LossAttr::kPoolNone)
+    return SmallVector<int64_t>(h);
+  if (k == LossAttr::kPoolGlobal)
+    return {h[0], h[1], 1, 1};
+  return {h[0], h[1], h[2] / k, h[3] / k};
+}
+
+/// z [N, D] of the map buffer `h` pooled with kernel k.
+Value poolForLoss(StepBuilder &b, Value h, int64_t k) {
+  auto shape = cast<MemRefType>(h.getType()).getShape();
+  if (k == LossAttr::kPoolNone)
+    return b.rows2d(h);
+  Value map = b.alloc(pooledMap(shape, k), b.builder.getF32Type());
+  b.call("loss_pool", {h, map, b.i64(k)});
+  return b.rows2d(map);
+}
+
+struct Term {
+  BilinearLossOp op;
+  Value z, c;
+  int32_t projection;
+};
+
+/// The constant operands every term call starts with (StepCalls.h).
+SmallVector<Value> config(StepBuilder &b, LossAttr loss) {
+  return {b.i32(b.blockIndex),
+          b.i32(static_cast<int32_t>(loss.getF())),
+          b.i32(loss.getForm() == LossForm::Difference ? 1 : 0),
+          b.f64(loss.getThetaValue()),
+          b.f64(loss.getWeightValue()),
+          b.i32(loss.getNegatives() == Negatives::Random ? 1 : 0)};
+}
+
+SmallVector<Value> concat(ArrayRef<Value> a, ArrayRef<Value> c) {
+  SmallVector<Value> all(a.begin(), a.end());
+  all.append(c.begin(), c.end());
+  return all;
+}
+
+} // namespace
+
+void poolContext(StepBuilder &b, Value h, int64_t block, int64_t kernel) {
+  b.contexts[{block, kernel}] = poolForLoss(b, h, kernel);
+}
+
+LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
+  LocalLossOp marker = block.getMarker();
+  // The pooled maps of this block's losses, by tensor value.
+  llvm::DenseMap<Value, Value> pooled;
+  SmallVector<Term> terms;
+  int64_t lossKernel = 0;
+  Value h = b.bufferOf(marker.getInput());
+  b.buffers[marker.getResult()] = h;
+
+  for (Operation *op = marker->getNextNode(); op; op = op->getNextNode()) {
+    if (auto pool = dyn_cast<LossPoolOp>(op)) {
+      Value map = b.bufferOf(pool.getInput());
+      if (!map || cast<MemRefType>(map.getType()).getRank() != 4) {
+        why.reason = "a loss pooling of a value that is not the block's [N, C, H, W] output";
+        return failure();
+      }
+      pooled[pool.getResult()] = poolForLoss(b, map, pool.getKernel());
+      continue;
+    }
+    if (auto context = dyn_cast<LossContextOp>(op)) {
+      auto it = b.contexts.end();
+      if (auto index = b.blockIndexOf.find(context.getBlock()); index != b.blockIndexOf.end())
+        it = b.contexts.find({index->second, context.getKernel()});
+      if (it == b.contexts.end()) {
+        why.reason = ("the context of block '" + context.getBlock() + "'").str();
+        return failure();
+      }
+      pooled[context.getResult()] = it->second;
+      continue;
+    }
+    if (auto loss = dyn_cast<BilinearLossOp>(op)) {
+      Term t{loss, pooled.lookup(loss.getZ()), pooled.lookup(loss.getContext()), -1};
+      if (!t.z || !t.c) {
+        why.reason = "a bilinear loss whose z or context is not a loss pooling";
+        return failure();
+      }
+      if (!loss.getProjection()) {
+        why.reason = "a bilinear loss with the identity projection";
+        return failure();
+      }
+      FailureOr<int32_t> p = b.param(loss.getProjection(), why);
+      if (failed(p))
+        return failure();
+      t.projection = *p;
+      if (terms.empty())
+        lossKernel = loss.getZ().getDefiningOp<LossPoolOp>().getKernel();
+      else if (loss.getZ() != terms.front().op.getZ()) {
+        why.reason = "two loss terms on different poolings";
+        return failure();
+      }
+      terms.push_back(t);
+      continue;
+    }
+    if (isa<LossSumOp>(op))
+      continue;
+    if (auto grad = dyn_cast<LossGradOp>(op)) {
+      if (terms.empty() || terms.size() > 2) {
+        why.reason = "a loss that is not one or two bilinear terms";
+        return failure();
+      }
+      LossAttr attr = terms.front().op.getLoss();
+      Value z = terms.front().z;
+      auto zShape = cast<MemRefType>(z.getType()).getShape();
+      int64_t n = zShape[0], d = zShape[1];
+      Value negatives = b.alloc({attr.getNegatives() == Negatives::Random ? n : 0},
+                                b.builder.getI32Type());
+      if (attr.getNegatives() == Negatives::Random)
+        b.call("draw_negatives", {b.i32(b.blockIndex), negatives});
+      else if (attr.getNegatives() != Negatives::Next) {
+        why.reason = "negatives other than next and random in a bilinear loss";
+        return failure();
+      }
+      // dz has the pooled map's shape, so that the unpooling reads it as such.
+      auto hShape = cast<MemRefType>(h.getType()).getShape();
+      Value dzMap = b.alloc(pooledMap(hShape, lossKernel), b.builder.getF32Type());
+      Value dz = b.rows2d(dzMap);
+      bool fused = b.variant == Variant::TrainFused;
+      for (auto [i, t] : llvm::enumerate(terms)) {
+        Value accumulate = b.i32(i > 0 ? 1 : 0);
+        SmallVector<Value> head = config(b, t.op.getLoss());
+        int64_t dc = cast<MemRefType>(t.c.getType()).getShape()[1];
+        if (fused) {
+          Value factors = b.alloc({n, d}, b.builder.getF32Type());
+          b.call("bilinear_loss_factors",
+                 concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, factors, accumulate}));
+          b.call("adamw_from_factors", {b.i32(t.projection), factors, t.c});
+          continue;
+        }
+        Value dB = b.alloc({d, dc}, b.builder.getF32Type());
+        if (i > 0) // the kernel adds into dB with accumulate: start from zero
+          b.call("zero", {dB});
+        b.call("bilinear_loss",
+               concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, dB, accumulate}));
+        if (b.variant == Variant::Train)
+          b.call("apply_gradient", {b.i32(t.projection), b.flat(dB)});
+      }
+      if (!b.train())
+        return success();
+      Value dh = dzMap;
+      if (lossKernel != LossAttr::kPoolNone) {
+        dh = b.alloc(hShape, b.builder.getF32Type());
+        b.call("loss_unpool", {dzMap, dh, b.i64(lossKernel)});
+      }
+      b.buffers[grad.getResult()] = dh;
+      return success();
+    }
+    if (isa<GoodnessLossOp>(op)) {
+      why.reason = "a goodness loss (FF, SCFF)";
+      return failure();
+    }
+    if (isa<InfoNceLossOp>(op)) {
+      why.reason = "an InfoNCE loss";
+      return failure();
+    }
+    why.reason = ("'" + op->getName().getStringRef() + "' in a block's loss").str();
+    return failure();
+  }
+  why.reason = "a block without locus.loss_grad";
+  return failure();
+}
+
+} // namespace locus::step

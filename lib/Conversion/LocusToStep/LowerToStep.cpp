@@ -1,0 +1,234 @@
+//===- LowerToStep.cpp - the block steps as the step program --------------===//
+//
+// Problem: the runtime must not decide what a training step does; the
+// compiler has the whole step as locus ops (forward, loss, gradients,
+// updates) and should hand the runtime a program, not a description.
+//
+// Method: one entry point per variant (StepCalls.h), each the direct-
+// feedback forward pass that pools the contexts, then one region per block
+// with the block's ops lowered to calls in IR order (ForwardSteps,
+// LossSteps, AdjointSteps). Parameters are named by their descriptor index
+// (looked up by name in the descriptor built from the same module), so the
+// runtime's parameter table and the program agree.
+//
+//===----------------------------------------------------------------------===//
+#include "StepBuilder.h"
+
+#include "locus/Conversion/LocusToDescriptor.h"
+#include "locus/Conversion/LocusToKernels/KernelsModule.h"
+#include "locus/Conversion/LocusToStep/StepProgram.h"
+#include "locus/Conversion/Passes.h"
+#include "locus/Dialect/Locus/IR/LossGeometry.h"
+#include "locus/runtime/ModelDescriptor.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <set>
+
+namespace locus {
+#define GEN_PASS_DEF_LOCUSLOWERTOSTEP
+#include "locus/Conversion/Passes.h.inc"
+} // namespace locus
+
+using namespace mlir;
+using namespace locus;
+using namespace locus::step;
+
+namespace {
+
+/// The value whose allocation holds `output` (through relus run in place).
+Value allocationRoot(Value output) {
+  Value v = output;
+  while (Value source = inPlaceSource(v.getDefiningOp()))
+    v = source;
+  return v;
+}
+
+/// Lowers block `index`'s forward ops into the builder's insertion block.
+LogicalResult lowerForward(StepBuilder &b, BlockOp block, Value input, Unsupported &why) {
+  b.buffers.clear();
+  b.argmax.clear();
+  b.buffers[block.getBody().front().getArgument(0)] = input;
+  LocalLossOp marker = block.getMarker();
+  for (Operation &op : block.getBody().front()) {
+    if (&op == marker.getOperation())
+      return success();
+    if (failed(lowerForwardOp(b, op, why)))
+      return failure();
+  }
+  why.reason = "a block without its locus.local_loss marker";
+  return failure();
+}
+
+class EntryBuilder {
+public:
+  EntryBuilder(StepBuilder &b, SmallVector<BlockOp> blocks) : b(b), blocks(std::move(blocks)) {}
+
+  FailureOr<func::FuncOp> build(Variant variant, StringRef name, Type viewsType,
+                                Unsupported &why);
+
+private:
+  LogicalResult poolContexts(Unsupported &why);
+  LogicalResult lowerBlock(int32_t index, Value &input, Unsupported &why);
+
+  StepBuilder &b;
+  SmallVector<BlockOp> blocks;
+};
+
+/// Direct feedback: a forward-only pass up to the highest context block that
+/// keeps only the pooled contexts (DESIGN.md "Execution model").
+LogicalResult EntryBuilder::poolContexts(Unsupported &why) {
+  b.contexts.clear();
+  std::set<std::pair<int64_t, int64_t>> wanted;
+  for (BlockOp block : blocks)
+    block.getBody().walk([&](LossContextOp context) {
+      auto it = b.blockIndexOf.find(context.getBlock());
+      if (it != b.blockIndexOf.end())
+        wanted.insert({it->second, context.getKernel()});
+    });
+  if (wanted.empty())
+    return success();
+  int64_t last = std::prev(wanted.end())->first;
+  Value h = b.views;
+  b.blockOutputRoot = {};
+  for (int64_t m = 0; m <= last; ++m) {
+    if (failed(lowerForward(b, blocks[m], h, why)))
+      return failure();
+    h = b.bufferOf(blocks[m].getMarker().getInput());
+    for (auto [block, kernel] : wanted)
+      if (block == m)
+        poolContext(b, h, block, kernel);
+  }
+  return success();
+}
+
+LogicalResult EntryBuilder::lowerBlock(int32_t index, Value &input, Unsupported &why) {
+  BlockOp block = blocks[index];
+  OpBuilder &builder = b.builder;
+  auto region = scf::ExecuteRegionOp::create(builder, b.loc, TypeRange{});
+  region->setAttr(kBlockStepAttr, builder.getI32IntegerAttr(index));
+  region->setAttr("locus.block", builder.getStringAttr(block.getName()));
+  Block *body = builder.createBlock(&region.getRegion());
+  scf::YieldOp::create(builder, b.loc);
+  b.crossBlockPoint = OpBuilder::InsertPoint(region->getBlock(), Block::iterator(region));
+  builder.setInsertionPointToStart(body);
+  b.blockIndex = index;
+  b.blockOutputRoot = allocationRoot(block.getMarker().getInput());
+  if (failed(lowerForward(b, block, input, why)) || failed(lowerLoss(b, block, why)))
+    return failure();
+  if (b.train()) {
+    Operation *grad = nullptr;
+    block.getBody().walk([&](LossGradOp op) { grad = op; });
+    for (Operation *op = grad->getNextNode(); op; op = op->getNextNode())
+      if (failed(lowerAdjointOp(b, *op, why)))
+        return failure();
+  }
+  input = b.bufferOf(block.getMarker().getInput());
+  builder.setInsertionPointAfter(region);
+  return success();
+}
+
+FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Type viewsType,
+                                            Unsupported &why) {
+  OpBuilder &builder = b.builder;
+  MLIRContext *context = builder.getContext();
+  Type arenaType = MemRefType::get({ShapedType::kDynamic}, builder.getI8Type());
+  auto type = builder.getFunctionType(
+      {LLVM::LLVMPointerType::get(context), viewsType, arenaType}, {});
+  builder.setInsertionPointToEnd(b.kernels.getBody());
+  auto func = func::FuncOp::create(builder, b.loc, name, type);
+  func->setAttr(kStepEntryAttr, builder.getUnitAttr());
+  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+  func::ReturnOp::create(builder, b.loc);
+  builder.setInsertionPointToStart(entry);
+  b.variant = variant;
+  b.ctx = entry->getArgument(0);
+  b.views = entry->getArgument(1);
+  b.arena = entry->getArgument(2);
+  Value input = b.views;
+  LogicalResult result = poolContexts(why);
+  for (int32_t i = 0; succeeded(result) && i < static_cast<int32_t>(blocks.size()); ++i)
+    result = lowerBlock(i, input, why);
+  if (failed(result)) {
+    func.erase();
+    return failure();
+  }
+  return func;
+}
+
+/// Why this model gets no step program, before anything is built.
+std::optional<std::string> uncovered(ArrayRef<BlockOp> blocks) {
+  for (BlockOp block : blocks) {
+    LossAttr loss = block.getMarker().getLoss();
+    if (loss.getMode() == TrainingMode::Global)
+      return "global training (" + loss.getRule().str() + ")";
+    if (loss.getScore() != Score::Bilinear)
+      return "the " + loss.getRule().str() + " rule's " +
+             stringifyScore(loss.getScore()).str() + " score";
+  }
+  return std::nullopt;
+}
+
+struct LowerToStepPass : public locus::impl::LocusLowerToStepBase<LowerToStepPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    ModuleOp kernels = findKernelsModule(module);
+    if (!kernels) {
+      module.emitError("no @locus_kernels module (run locus-generate-update-kernels first)");
+      return signalPassFailure();
+    }
+    auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
+    if (funcs.size() != 1) {
+      module.emitError("expected one network function, found ") << funcs.size();
+      return signalPassFailure();
+    }
+    rt::ModelDesc model;
+    if (failed(buildModelDescriptor(module, model)))
+      return signalPassFailure();
+    llvm::StringMap<int32_t> params;
+    for (auto [i, p] : llvm::enumerate(model.params))
+      if (!params.try_emplace(p.name, static_cast<int32_t>(i)).second) {
+        module.emitError("two parameters are named '") << p.name << "'";
+        return signalPassFailure();
+      }
+
+    SmallVector<BlockOp> blocks(funcs.front().getOps<BlockOp>());
+    StepBuilder b(kernels, funcs.front().getLoc(), params);
+    for (auto [i, block] : llvm::enumerate(blocks))
+      b.blockIndexOf[block.getName()] = static_cast<int64_t>(i);
+    Type viewsType = MemRefType::get(
+        cast<ShapedType>(funcs.front().getArgument(0).getType()).getShape(),
+        Float32Type::get(&getContext()));
+
+    Unsupported why;
+    if (std::optional<std::string> reason = uncovered(blocks)) {
+      why.reason = *reason;
+    } else {
+      EntryBuilder entries(b, blocks);
+      SmallVector<func::FuncOp> built;
+      for (auto [variant, name] : {std::pair{Variant::TrainFused, kTrainFusedEntry},
+                                   std::pair{Variant::Train, kTrainEntry},
+                                   std::pair{Variant::Evaluate, kEvaluateEntry}}) {
+        FailureOr<func::FuncOp> func = entries.build(variant, name, viewsType, why);
+        if (failed(func))
+          break;
+        built.push_back(*func);
+      }
+      if (built.size() == 3)
+        return;
+      for (func::FuncOp func : built)
+        func.erase();
+    }
+    // No program: the runtime's engine trains this model and says so.
+    for (auto decl : llvm::make_early_inc_range(kernels.getOps<func::FuncOp>()))
+      if (decl.isDeclaration() && decl.getName().starts_with("locus_rt_") &&
+          decl.symbolKnownUseEmpty(kernels))
+        decl.erase();
+    kernels->setAttr(kStepProgramMissingAttr, StringAttr::get(&getContext(), why.reason));
+  }
+};
+
+} // namespace

@@ -1,0 +1,141 @@
+//===- StepBuilder.cpp - buffers, constants and calls of the step program -===//
+#include "StepBuilder.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+using namespace mlir;
+
+namespace locus::step {
+
+Value StepBuilder::alloc(ArrayRef<int64_t> shape, Type element, bool crossBlock) {
+  auto type = MemRefType::get(shape, element);
+  if (!crossBlock)
+    return memref::AllocOp::create(builder, loc, type);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.restoreInsertionPoint(crossBlockPoint);
+  Value buffer = memref::AllocOp::create(builder, loc, type);
+  crossBlockPoint = builder.saveInsertionPoint();
+  return buffer;
+}
+
+Value StepBuilder::allocLike(Value tensor, bool crossBlock) {
+  auto type = cast<ShapedType>(tensor.getType());
+  return alloc(type.getShape(), type.getElementType(), crossBlock);
+}
+
+namespace {
+SmallVector<ReassociationIndices> groups(int64_t rank, int64_t leading) {
+  SmallVector<ReassociationIndices> result;
+  for (int64_t i = 0; i < leading; ++i)
+    result.push_back({i});
+  ReassociationIndices rest;
+  for (int64_t i = leading; i < rank; ++i)
+    rest.push_back(i);
+  if (!rest.empty())
+    result.push_back(rest);
+  return result;
+}
+} // namespace
+
+Value StepBuilder::rows2d(Value buffer) {
+  int64_t rank = cast<MemRefType>(buffer.getType()).getRank();
+  if (rank == 2)
+    return buffer;
+  return memref::CollapseShapeOp::create(builder, loc, buffer, groups(rank, 1));
+}
+
+Value StepBuilder::flat(Value buffer) {
+  int64_t rank = cast<MemRefType>(buffer.getType()).getRank();
+  if (rank == 1)
+    return buffer;
+  return memref::CollapseShapeOp::create(builder, loc, buffer, groups(rank, 0));
+}
+
+Value StepBuilder::reshaped(Value buffer, ArrayRef<int64_t> shape) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getShape() == shape)
+    return buffer;
+  // Through the flat buffer: both shapes are dense row-major.
+  Value line = flat(buffer);
+  auto target = MemRefType::get(shape, type.getElementType());
+  return memref::ExpandShapeOp::create(builder, loc, target, line,
+                                       groups(static_cast<int64_t>(shape.size()), 0));
+}
+
+Value StepBuilder::i32(int64_t v) {
+  return arith::ConstantOp::create(builder, loc, builder.getI32IntegerAttr(v));
+}
+Value StepBuilder::i64(int64_t v) {
+  return arith::ConstantOp::create(builder, loc, builder.getI64IntegerAttr(v));
+}
+Value StepBuilder::f64(double v) {
+  return arith::ConstantOp::create(builder, loc, builder.getF64FloatAttr(v));
+}
+
+SmallVector<Value> StepBuilder::window(ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                                       ArrayRef<int64_t> pads) {
+  SmallVector<Value> w;
+  for (int64_t v : kernel)
+    w.push_back(i64(v));
+  for (int64_t v : strides)
+    w.push_back(i64(v));
+  for (int64_t i = 0; i < 4; ++i)
+    w.push_back(i64(i < static_cast<int64_t>(pads.size()) ? pads[i] : 0));
+  return w;
+}
+
+void StepBuilder::call(StringRef name, ArrayRef<Value> operands) {
+  SmallVector<Value> args{ctx};
+  for (Value v : operands) {
+    if (auto type = dyn_cast<MemRefType>(v.getType())) {
+      SmallVector<int64_t> dynamic(type.getRank(), ShapedType::kDynamic);
+      v = memref::CastOp::create(builder, loc, MemRefType::get(dynamic, type.getElementType()), v);
+    }
+    args.push_back(v);
+  }
+  std::string symbol = ("locus_rt_" + name).str();
+  auto type = builder.getFunctionType(ValueRange(args).getTypes(), {});
+  if (!kernels.lookupSymbol<func::FuncOp>(symbol)) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(kernels.getBody());
+    auto decl = func::FuncOp::create(builder, loc, symbol, type);
+    decl.setPrivate();
+    decl->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+  }
+  func::CallOp::create(builder, loc, symbol, TypeRange{}, args);
+}
+
+FailureOr<int32_t> StepBuilder::param(Value v, Unsupported &why) {
+  auto op = v ? v.getDefiningOp<ParamOp>() : ParamOp();
+  if (!op) {
+    why.reason = "a trained value that is not a locus.param";
+    return failure();
+  }
+  auto it = paramIndex.find(op.getName());
+  if (it == paramIndex.end()) {
+    why.reason = ("parameter '" + op.getName() + "' is not in the model descriptor").str();
+    return failure();
+  }
+  return it->second;
+}
+
+Value StepBuilder::bufferOf(Value tensor) { return buffers.lookup(tensor); }
+
+Value inPlaceSource(Operation *op) {
+  // A relu overwrites its input when nothing else reads that buffer later:
+  // a conv's or a pooling's output (they save their input or arg-max, not
+  // their output), the usual conv -> relu.
+  if (!isa_and_nonnull<ReluOp>(op))
+    return {};
+  Value x = op->getOperand(0);
+  Operation *def = x.getDefiningOp();
+  if (!isa_and_nonnull<Conv2DOp, MaxPool2DOp, AvgPool2DOp>(def))
+    return {};
+  // Their adjoints name the output only to find the op.
+  for (Operation *user : x.getUsers())
+    if (user != op && !isa<VjpOp, ParamVjpOp>(user))
+      return {};
+  return x;
+}
+
+} // namespace locus::step

@@ -1,0 +1,114 @@
+//===- StepBuilder.h - emitting the step program's calls --------*- C++ -*-===//
+//
+// What locus-lower-to-step's pattern sets share (private to this folder):
+// the buffers of a block's values, the declarations of the runtime's calls
+// (runtime/include/locus/runtime/abi/StepCalls.h) and the variant being
+// built. ForwardSteps.cpp lowers the forward ops, LossSteps.cpp the loss and
+// its gradient, AdjointSteps.cpp the vjps and updates.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_LIB_CONVERSION_LOCUSTOSTEP_STEPBUILDER_H
+#define LOCUS_LIB_CONVERSION_LOCUSTOSTEP_STEPBUILDER_H
+
+#include "locus/Dialect/Locus/IR/LocusOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <map>
+#include <string>
+
+namespace locus::step {
+
+using mlir::Location;
+using mlir::OpBuilder;
+using mlir::Value;
+
+/// The three entry points (StepCalls.h's StepProgram).
+enum class Variant { TrainFused, Train, Evaluate };
+
+/// Why a model has no step program (yet): the first op or rule the
+/// lowering does not cover.
+struct Unsupported {
+  std::string reason;
+};
+
+class StepBuilder {
+public:
+  StepBuilder(mlir::ModuleOp kernels, Location loc, const llvm::StringMap<int32_t> &params)
+      : builder(kernels.getContext()), loc(loc), kernels(kernels), paramIndex(params) {}
+
+  OpBuilder builder;
+  Location loc;
+  Variant variant = Variant::Train;
+  /// The entry point's arguments.
+  Value ctx, views, arena;
+  /// Where buffers that outlive the current block region are allocated.
+  OpBuilder::InsertPoint crossBlockPoint;
+  int32_t blockIndex = 0;
+
+  /// The buffer holding each tensor value of the block being lowered.
+  llvm::DenseMap<Value, Value> buffers;
+  /// The arg-max buffer of each pooling op (forward result -> indices).
+  llvm::DenseMap<mlir::Operation *, Value> argmax;
+  llvm::StringMap<int64_t> blockIndexOf;
+  /// Pooled contexts [N, D] of direct feedback by (block index, kernel).
+  std::map<std::pair<int64_t, int64_t>, Value> contexts;
+  /// The value whose buffer the next block reads, and the value whose
+  /// allocation it is (through in-place relus): allocated outside the region.
+  Value blockOutputRoot;
+
+  bool train() const { return variant != Variant::Evaluate; }
+
+  /// A static buffer; outside the block region when `crossBlock`.
+  Value alloc(llvm::ArrayRef<int64_t> shape, mlir::Type element, bool crossBlock = false);
+  Value allocLike(Value tensor, bool crossBlock = false);
+  /// The same buffer as [rows, rest] / [count].
+  Value rows2d(Value buffer);
+  Value flat(Value buffer);
+  /// The same buffer with shape `shape` (an expand of a [N, D] map).
+  Value reshaped(Value buffer, llvm::ArrayRef<int64_t> shape);
+
+  Value i32(int64_t v);
+  Value i64(int64_t v);
+  Value f64(double v);
+  /// kh, kw, sh, sw, pad top, left, bottom, right.
+  llvm::SmallVector<Value> window(llvm::ArrayRef<int64_t> kernel, llvm::ArrayRef<int64_t> strides,
+                                  llvm::ArrayRef<int64_t> pads);
+
+  /// `func.call @locus_rt_<name>(ctx, operands...)`; memref operands are
+  /// cast to dynamic shapes, and the call is declared on first use.
+  void call(llvm::StringRef name, llvm::ArrayRef<Value> operands);
+
+  /// The descriptor index of a locus.param, or failure (set `why`).
+  mlir::FailureOr<int32_t> param(Value v, Unsupported &why);
+  Value bufferOf(Value tensor);
+
+  mlir::ModuleOp kernels;
+  const llvm::StringMap<int32_t> &paramIndex;
+};
+
+/// Lowers a forward op of the current block (arg-max buffers are allocated
+/// in every variant: the calls write them).
+mlir::LogicalResult lowerForwardOp(StepBuilder &b, mlir::Operation &op, Unsupported &why);
+/// Lowers the block's loss ops (from the marker to locus.loss_grad) for the
+/// current variant; in Evaluate only the losses.
+mlir::LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why);
+/// Pools block `block`'s output buffer h with `kernel` into b.contexts (the
+/// forward-only pass of direct feedback).
+void poolContext(StepBuilder &b, Value h, int64_t block, int64_t kernel);
+/// Lowers locus.vjp, locus.param_vjp and locus.update.
+mlir::LogicalResult lowerAdjointOp(StepBuilder &b, mlir::Operation &op, Unsupported &why);
+
+/// The value of `op` whose buffer is `op`'s input buffer (a relu that runs
+/// in place), or null.
+Value inPlaceSource(mlir::Operation *op);
+
+} // namespace locus::step
+
+#endif

@@ -1,0 +1,146 @@
+//===- StepCalls.h - what a generated step program calls ---------*- C++ -*-===//
+//
+// locusc lowers every block step to a function (locus-lower-to-step,
+// lib/Conversion/LocusToStep) that calls, in order, the entries below: the
+// backend's primitives (convolutions, the fused B update) and launches of
+// generated kernels (activations, poolings, the loss pooling, the losses).
+// Each entry is one call on the runtime's current Backend; the runtime holds
+// no rule: which calls run, in which order, on which buffers, is the
+// compiler's. The program's buffers are views into one arena whose offsets
+// the compiler planned (locus-plan-arena).
+//
+// Calls are C functions with MLIR's C interface (`_mlir_ciface_` + name,
+// memref arguments as pointers to descriptors, dynamic shapes). `ctx` is
+// the runtime's step context, opaque to the program. Parameters are named by
+// their index in the model descriptor; `-1` is "none" (a conv without bias).
+// Windows are (kh, kw, sh, sw, pad top, left, bottom, right).
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_ABI_STEPCALLS_H
+#define LOCUS_RUNTIME_ABI_STEPCALLS_H
+
+#include <cstdint>
+
+namespace locus::abi {
+
+/// A memref<?x?x?x?xT> or memref<?x?xT> descriptor (MLIR's layout).
+template <typename T, int Rank> struct MemRefDesc {
+  T *allocated, *aligned;
+  int64_t offset, sizes[Rank], strides[Rank];
+  T *data() const { return aligned + offset; }
+  int64_t count() const {
+    int64_t n = 1;
+    for (int i = 0; i < Rank; ++i)
+      n *= sizes[i];
+    return n;
+  }
+};
+using Buf4 = MemRefDesc<float, 4>;
+using Buf2 = MemRefDesc<float, 2>;
+using Buf1 = MemRefDesc<float, 1>;
+using Index4 = MemRefDesc<int32_t, 4>;
+using Index1 = MemRefDesc<int32_t, 1>;
+using Bytes = MemRefDesc<uint8_t, 1>;
+
+/// The step program's version; the runtime refuses another.
+constexpr int64_t kStepProgramVersion = 1;
+
+/// The generated entry points of a model (locusc: the object's table
+/// `locus_step_programs`, at most one record). Each entry point runs the
+/// whole training step on `views` [N, C, H, W] with buffers in `arena`
+/// (`arena*Bytes` long, 64-byte aligned):
+///   trainFused  AdamW: B updated from its gradient's factors in the loss;
+///   train       every gradient formed and handed to locus_rt_apply_gradient
+///               (SGD, LARS, gradient checks);
+///   evaluate    forward and losses only (held-out loss).
+struct StepProgram {
+  int64_t version;
+  int64_t trainFusedArenaBytes, trainArenaBytes, evaluateArenaBytes;
+  void (*trainFused)(void *ctx, Buf4 *views, Bytes *arena);
+  void (*train)(void *ctx, Buf4 *views, Bytes *arena);
+  void (*evaluate)(void *ctx, Buf4 *views, Bytes *arena);
+};
+
+} // namespace locus::abi
+
+// The calls, as the runtime defines them (runtime/src/train/StepCalls.cpp).
+extern "C" {
+using locus::abi::Buf1;
+using locus::abi::Buf2;
+using locus::abi::Buf4;
+using locus::abi::Index1;
+using locus::abi::Index4;
+
+// --- Forward.
+void _mlir_ciface_locus_rt_conv2d_forward(void *ctx, Buf4 *x, int32_t weight, int32_t bias,
+                                          Buf4 *y, int64_t kh, int64_t kw, int64_t sh,
+                                          int64_t sw, int64_t pt, int64_t pl, int64_t pb,
+                                          int64_t pr);
+void _mlir_ciface_locus_rt_conv_relu_pool_forward(void *ctx, Buf4 *x, int32_t weight,
+                                                  int32_t bias, Buf4 *h, Index4 *argmax);
+void _mlir_ciface_locus_rt_relu_forward(void *ctx, Buf4 *x, Buf4 *y);
+void _mlir_ciface_locus_rt_triangle_forward(void *ctx, Buf4 *x, Buf4 *y);
+void _mlir_ciface_locus_rt_max_pool_forward(void *ctx, Buf4 *x, Buf4 *y, Index4 *argmax,
+                                            int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                            int64_t pt, int64_t pl, int64_t pb, int64_t pr);
+void _mlir_ciface_locus_rt_avg_pool_forward(void *ctx, Buf4 *x, Buf4 *y, int64_t kh, int64_t kw,
+                                            int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                                            int64_t pb, int64_t pr);
+void _mlir_ciface_locus_rt_relu_max_pool_forward(void *ctx, Buf4 *a, Buf4 *h, Index4 *argmax,
+                                                 int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                                 int64_t pt, int64_t pl, int64_t pb,
+                                                 int64_t pr);
+
+// --- The loss. `block` indexes the step's per-block losses (the values
+// are added into it: CLAPP++both's two terms).
+void _mlir_ciface_locus_rt_loss_pool(void *ctx, Buf4 *h, Buf4 *z, int64_t kernel);
+void _mlir_ciface_locus_rt_loss_unpool(void *ctx, Buf4 *dz, Buf4 *dh, int64_t kernel);
+/// In-batch random negatives of block `block` for this step (the data
+/// stream's draws, seeded per step and block).
+void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *negatives);
+/// A bilinear term: f (0 hinge, 1 softplus, 2 linear, 3 logistic), form (0
+/// contrastive, 1 difference), negatives (0 next, 1 random). dB is written
+/// (or, with accumulate, added to, as dz is).
+void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, int32_t f, int32_t form,
+                                         double theta, double weight, int32_t negatives,
+                                         Buf2 *z, Buf2 *c, int32_t projection,
+                                         Index1 *negativeRows, Buf2 *dz, Buf2 *dB,
+                                         int32_t accumulate);
+/// The same term with dL/dB left as row factors [N, D] (dL/dB = factors^T c).
+void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, int32_t f,
+                                                 int32_t form, double theta, double weight,
+                                                 int32_t negatives, Buf2 *z, Buf2 *c,
+                                                 int32_t projection, Index1 *negativeRows,
+                                                 Buf2 *dz, Buf2 *factors, int32_t accumulateDz);
+/// AdamW on parameter `param` [D, Dc] from factors [N, D] and c [N, Dc].
+void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors, Buf2 *c);
+void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x);
+
+// --- Adjoints.
+void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
+                                                  Buf1 *db, int32_t hasBias, int64_t kh,
+                                                  int64_t kw, int64_t sh, int64_t sw, int64_t pt,
+                                                  int64_t pl, int64_t pb, int64_t pr);
+void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t weight, Buf4 *dx,
+                                                int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                                int64_t pt, int64_t pl, int64_t pb, int64_t pr);
+void _mlir_ciface_locus_rt_conv_relu_pool_backward_weight(void *ctx, Buf4 *x, Buf4 *dh, Buf4 *h,
+                                                          Index4 *argmax, Buf4 *dw, Buf1 *db,
+                                                          int32_t hasBias);
+void _mlir_ciface_locus_rt_relu_backward(void *ctx, Buf4 *y, Buf4 *dy, Buf4 *dx);
+void _mlir_ciface_locus_rt_triangle_backward(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dx);
+void _mlir_ciface_locus_rt_max_pool_backward(void *ctx, Buf4 *dy, Index4 *argmax, Buf4 *dx);
+void _mlir_ciface_locus_rt_avg_pool_backward(void *ctx, Buf4 *dy, Buf4 *dx, int64_t kh,
+                                             int64_t kw, int64_t sh, int64_t sw, int64_t pt,
+                                             int64_t pl, int64_t pb, int64_t pr);
+void _mlir_ciface_locus_rt_relu_max_pool_backward(void *ctx, Buf4 *dh, Buf4 *h, Index4 *argmax,
+                                                  Buf4 *da, int64_t kh, int64_t kw, int64_t sh,
+                                                  int64_t sw, int64_t pt, int64_t pl, int64_t pb,
+                                                  int64_t pr);
+
+// --- Updates: the step's optimizer (or, in a gradient check, the observer)
+// on parameter `param` with its complete gradient.
+void _mlir_ciface_locus_rt_apply_gradient(void *ctx, int32_t param, Buf1 *grad);
+}
+
+#endif

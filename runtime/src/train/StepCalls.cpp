@@ -1,0 +1,247 @@
+//===- StepCalls.cpp - the step program's calls onto the Backend ----------===//
+//
+// Every entry of abi/StepCalls.h: unpack the memref descriptors into the
+// Backend's pointers and shapes and make the one Backend call. No entry
+// decides anything about a rule; what runs, in which order, on which
+// buffers, is the compiled program's.
+//
+//===----------------------------------------------------------------------===//
+#include "StepContext.h"
+
+#include "locus/runtime/abi/StepCalls.h"
+#include "locus/runtime/train/Random.h"
+
+#include <cstring>
+
+namespace locus::rt::train {
+
+void StepContext::applyGradient(int32_t index, float *grad, int64_t count) const {
+  if (observer) {
+    (*observer)(index, Tensor::borrowed(grad, Shape4{count, 1, 1, 1}));
+    return;
+  }
+  engine->updateOne(index, grad);
+}
+
+void StepContext::adamwFromFactors(int32_t index, int64_t rows, int64_t cols, int64_t k,
+                                   const float *factors, const float *c) const {
+  backend->adamwFromFactors(engine->scheduledAdamW(), engine->steps_, rows, cols, k, factors, c,
+                            param(index), engine->momentsOf(index));
+}
+
+} // namespace locus::rt::train
+
+using locus::rt::Shape4;
+using locus::rt::Window;
+using locus::rt::train::StepContext;
+
+namespace {
+
+StepContext &context(void *ctx) { return *static_cast<StepContext *>(ctx); }
+
+Shape4 shape(const Buf4 *b) { return Shape4{b->sizes[0], b->sizes[1], b->sizes[2], b->sizes[3]}; }
+
+Window window(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb,
+              int64_t pr) {
+  Window w;
+  w.kh = kh;
+  w.kw = kw;
+  w.sh = sh;
+  w.sw = sw;
+  w.pt = pt;
+  w.pl = pl;
+  w.pb = pb;
+  w.pr = pr;
+  return w;
+}
+
+const float *optionalParam(const StepContext &c, int32_t index) {
+  return index >= 0 ? c.param(index) : nullptr;
+}
+
+locus::rt::cpu::BilinearLossConfig lossConfig(int32_t f, int32_t form, double theta, double weight,
+                                              int32_t negatives) {
+  using locus::rt::cpu::LossFunction;
+  locus::rt::cpu::BilinearLossConfig cfg;
+  // StepCalls.h's numbering, which is the dialect's LossFunction.
+  static constexpr LossFunction functions[] = {LossFunction::Hinge, LossFunction::Softplus,
+                                               LossFunction::Linear, LossFunction::Logistic};
+  cfg.f = f >= 0 && f < 4 ? functions[f] : LossFunction::InfoNCE;
+  cfg.differenceForm = form == 1;
+  cfg.theta = theta;
+  cfg.weight = weight;
+  cfg.negatives = negatives == 1 ? locus::rt::cpu::Negatives::Random
+                                 : locus::rt::cpu::Negatives::Next;
+  return cfg;
+}
+
+void addLoss(StepContext &c, int32_t block, double value) { (*c.losses)[block] += value; }
+
+} // namespace
+
+extern "C" {
+
+void _mlir_ciface_locus_rt_conv2d_forward(void *ctx, Buf4 *x, int32_t weight, int32_t bias,
+                                          Buf4 *y, int64_t kh, int64_t kw, int64_t sh,
+                                          int64_t sw, int64_t pt, int64_t pl, int64_t pb,
+                                          int64_t pr) {
+  StepContext &c = context(ctx);
+  c.backend->conv2dForward(x->data(), shape(x), c.param(weight), y->sizes[1],
+                           optionalParam(c, bias), window(kh, kw, sh, sw, pt, pl, pb, pr),
+                           y->data());
+}
+
+void _mlir_ciface_locus_rt_conv_relu_pool_forward(void *ctx, Buf4 *x, int32_t weight,
+                                                  int32_t bias, Buf4 *h, Index4 *argmax) {
+  StepContext &c = context(ctx);
+  c.backend->convReluPoolForward(x->data(), shape(x), c.param(weight), h->sizes[1],
+                                 optionalParam(c, bias), h->data(), argmax->data());
+}
+
+void _mlir_ciface_locus_rt_relu_forward(void *ctx, Buf4 *x, Buf4 *y) {
+  context(ctx).backend->reluForward(x->data(), y->data(), x->count());
+}
+
+void _mlir_ciface_locus_rt_triangle_forward(void *ctx, Buf4 *x, Buf4 *y) {
+  context(ctx).backend->triangleForward(x->data(), shape(x), y->data());
+}
+
+void _mlir_ciface_locus_rt_max_pool_forward(void *ctx, Buf4 *x, Buf4 *y, Index4 *argmax,
+                                            int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                            int64_t pt, int64_t pl, int64_t pb, int64_t pr) {
+  context(ctx).backend->maxPool2dForward(x->data(), shape(x),
+                                         window(kh, kw, sh, sw, pt, pl, pb, pr), y->data(),
+                                         shape(y), argmax->data());
+}
+
+void _mlir_ciface_locus_rt_avg_pool_forward(void *ctx, Buf4 *x, Buf4 *y, int64_t kh, int64_t kw,
+                                            int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                                            int64_t pb, int64_t pr) {
+  context(ctx).backend->avgPool2dForward(x->data(), shape(x),
+                                         window(kh, kw, sh, sw, pt, pl, pb, pr), y->data(),
+                                         shape(y));
+}
+
+void _mlir_ciface_locus_rt_relu_max_pool_forward(void *ctx, Buf4 *a, Buf4 *h, Index4 *argmax,
+                                                 int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                                 int64_t pt, int64_t pl, int64_t pb,
+                                                 int64_t pr) {
+  context(ctx).backend->reluMaxPool2dForward(a->data(), shape(a),
+                                             window(kh, kw, sh, sw, pt, pl, pb, pr), h->data(),
+                                             shape(h), argmax->data());
+}
+
+void _mlir_ciface_locus_rt_loss_pool(void *ctx, Buf4 *h, Buf4 *z, int64_t kernel) {
+  context(ctx).backend->lossPool(h->data(), shape(h), kernel, z->data(), shape(z));
+}
+
+void _mlir_ciface_locus_rt_loss_unpool(void *ctx, Buf4 *dz, Buf4 *dh, int64_t kernel) {
+  context(ctx).backend->lossUnpool(dz->data(), shape(dz), kernel, dh->data(), shape(dh));
+}
+
+void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *negatives) {
+  using namespace locus::rt::train;
+  StepContext &c = context(ctx);
+  std::vector<int32_t> rows =
+      drawNegatives(negatives->sizes[0], mixSeed(c.negativesSeed, Stream::Negatives, block));
+  c.backend->copyToDevice(negatives->data(), rows.data(),
+                          static_cast<int64_t>(sizeof(int32_t) * rows.size()));
+}
+
+void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, int32_t f, int32_t form,
+                                         double theta, double weight, int32_t negatives,
+                                         Buf2 *z, Buf2 *c, int32_t projection,
+                                         Index1 *negativeRows, Buf2 *dz, Buf2 *dB,
+                                         int32_t accumulate) {
+  StepContext &s = context(ctx);
+  double value = s.backend->bilinearLoss(
+      lossConfig(f, form, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
+      z->data(), c->data(), s.param(projection), negatives ? negativeRows->data() : nullptr,
+      dz->data(), dB->data(), accumulate != 0);
+  addLoss(s, block, value);
+}
+
+void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, int32_t f,
+                                                 int32_t form, double theta, double weight,
+                                                 int32_t negatives, Buf2 *z, Buf2 *c,
+                                                 int32_t projection, Index1 *negativeRows,
+                                                 Buf2 *dz, Buf2 *factors,
+                                                 int32_t accumulateDz) {
+  StepContext &s = context(ctx);
+  double value = s.backend->bilinearLossFactors(
+      lossConfig(f, form, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
+      z->data(), c->data(), s.param(projection), negatives ? negativeRows->data() : nullptr,
+      dz->data(), factors->data(), accumulateDz != 0);
+  addLoss(s, block, value);
+}
+
+void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors,
+                                              Buf2 *c) {
+  context(ctx).adamwFromFactors(param, factors->sizes[1], c->sizes[1], factors->sizes[0],
+                                factors->data(), c->data());
+}
+
+void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x) {
+  context(ctx).backend->fillZero(x->data(), x->count());
+}
+
+void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
+                                                  Buf1 *db, int32_t hasBias, int64_t kh,
+                                                  int64_t kw, int64_t sh, int64_t sw, int64_t pt,
+                                                  int64_t pl, int64_t pb, int64_t pr) {
+  context(ctx).backend->conv2dBackwardWeight(x->data(), shape(x), dy->data(), shape(dy),
+                                             window(kh, kw, sh, sw, pt, pl, pb, pr), dw->data(),
+                                             hasBias ? db->data() : nullptr);
+}
+
+void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t weight, Buf4 *dx,
+                                                int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                                int64_t pt, int64_t pl, int64_t pb, int64_t pr) {
+  StepContext &c = context(ctx);
+  c.backend->conv2dBackwardData(dy->data(), shape(dy), c.param(weight),
+                                window(kh, kw, sh, sw, pt, pl, pb, pr), dx->data(), shape(dx));
+}
+
+void _mlir_ciface_locus_rt_conv_relu_pool_backward_weight(void *ctx, Buf4 *x, Buf4 *dh, Buf4 *h,
+                                                          Index4 *argmax, Buf4 *dw, Buf1 *db,
+                                                          int32_t hasBias) {
+  context(ctx).backend->convReluPoolBackwardWeight(x->data(), shape(x), dh->data(), h->data(),
+                                                   argmax->data(), dh->sizes[1], dw->data(),
+                                                   hasBias ? db->data() : nullptr);
+}
+
+void _mlir_ciface_locus_rt_relu_backward(void *ctx, Buf4 *y, Buf4 *dy, Buf4 *dx) {
+  context(ctx).backend->reluBackward(y->data(), dy->data(), dx->data(), y->count());
+}
+
+void _mlir_ciface_locus_rt_triangle_backward(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dx) {
+  context(ctx).backend->triangleBackward(x->data(), shape(x), dy->data(), dx->data());
+}
+
+void _mlir_ciface_locus_rt_max_pool_backward(void *ctx, Buf4 *dy, Index4 *argmax, Buf4 *dx) {
+  context(ctx).backend->maxPool2dBackward(dy->data(), shape(dy), argmax->data(), dx->data(),
+                                          shape(dx));
+}
+
+void _mlir_ciface_locus_rt_avg_pool_backward(void *ctx, Buf4 *dy, Buf4 *dx, int64_t kh,
+                                             int64_t kw, int64_t sh, int64_t sw, int64_t pt,
+                                             int64_t pl, int64_t pb, int64_t pr) {
+  context(ctx).backend->avgPool2dBackward(dy->data(), shape(dy),
+                                          window(kh, kw, sh, sw, pt, pl, pb, pr), dx->data(),
+                                          shape(dx));
+}
+
+void _mlir_ciface_locus_rt_relu_max_pool_backward(void *ctx, Buf4 *dh, Buf4 *h, Index4 *argmax,
+                                                  Buf4 *da, int64_t kh, int64_t kw, int64_t sh,
+                                                  int64_t sw, int64_t pt, int64_t pl, int64_t pb,
+                                                  int64_t pr) {
+  context(ctx).backend->reluMaxPool2dBackward(dh->data(), h->data(), shape(h),
+                                              window(kh, kw, sh, sw, pt, pl, pb, pr),
+                                              argmax->data(), da->data(), shape(da));
+}
+
+void _mlir_ciface_locus_rt_apply_gradient(void *ctx, int32_t param, Buf1 *grad) {
+  context(ctx).applyGradient(param, grad->data(), grad->count());
+}
+
+} // extern "C"
