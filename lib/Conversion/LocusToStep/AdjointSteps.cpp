@@ -6,7 +6,9 @@
 // weight (global mode). locus.param_vjp is a conv's weight (and bias)
 // gradient, from its input, or for the fused conv + relu + max-pool from its
 // input, output and arg-max. locus.update hands a complete gradient to the
-// step's optimizer.
+// step's optimizer (queued: StepBuilder::update). In global mode
+// locus.output_grad is the gradient the block above passed down with
+// locus.input_grad.
 //
 //===----------------------------------------------------------------------===//
 #include "StepBuilder.h"
@@ -118,7 +120,19 @@ LogicalResult lowerAdjointOp(StepBuilder &b, Operation &op, Unsupported &why) {
       why.reason = "an update whose gradient the block does not compute";
       return failure();
     }
-    b.call("apply_gradient", {b.i32(*param), b.flat(grad)});
+    b.update(*param, grad);
+    return success();
+  }
+  if (auto grad = dyn_cast<OutputGradOp>(op)) {
+    if (!b.outputGrad) {
+      why.reason = "a block below the top without the gradient of the block above";
+      return failure();
+    }
+    b.buffers[grad.getGrad()] = b.outputGrad;
+    return success();
+  }
+  if (auto grad = dyn_cast<InputGradOp>(op)) {
+    b.inputGrad = b.bufferOf(grad.getGrad());
     return success();
   }
   if (isa<YieldOp>(op))

@@ -58,6 +58,41 @@ SmallVector<Value> concat(ArrayRef<Value> a, ArrayRef<Value> c) {
   return all;
 }
 
+/// dL/dh of the block output h from dz in the pooled map's shape.
+void unpool(StepBuilder &b, Value dzMap, Value h, int64_t kernel, LossGradOp grad) {
+  Value dh = dzMap;
+  if (kernel != LossAttr::kPoolNone) {
+    dh = b.alloc(cast<MemRefType>(h.getType()).getShape(), b.builder.getF32Type());
+    b.call("loss_unpool", {dzMap, dh, b.i64(kernel)});
+  }
+  b.buffers[grad.getResult()] = dh;
+}
+
+/// BP-InfoNCE: p = z W^T through the shared head W [D, D], NT-Xent on p's
+/// cosines, dz = dp W and dW = dp^T z.
+LogicalResult lowerInfoNce(StepBuilder &b, InfoNceLossOp loss, Value z, Value h, int64_t kernel,
+                           LossGradOp grad, Unsupported &why) {
+  FailureOr<int32_t> head = b.param(loss.getHead(), why);
+  if (failed(head))
+    return failure();
+  auto zShape = cast<MemRefType>(z.getType()).getShape();
+  Type f32 = b.builder.getF32Type();
+  Value p = b.alloc(zShape, f32), dp = b.alloc(zShape, f32);
+  b.call("matmul_param", {z, b.i32(*head), b.i32(1), p});
+  LossAttr attr = loss.getLoss();
+  b.call("infonce_loss", {b.i32(b.blockIndex), b.f64(attr.getTemperatureValue()),
+                          b.f64(attr.getWeightValue()), p, dp});
+  if (!b.train())
+    return success();
+  Value dzMap = b.alloc(pooledMap(cast<MemRefType>(h.getType()).getShape(), kernel), f32);
+  b.call("matmul_param", {dp, b.i32(*head), b.i32(0), b.rows2d(dzMap)});
+  Value dW = b.alloc({zShape[1], zShape[1]}, f32);
+  b.call("matmul_tn", {dp, z, dW});
+  b.update(*head, dW);
+  unpool(b, dzMap, h, kernel, grad);
+  return success();
+}
+
 } // namespace
 
 void poolContext(StepBuilder &b, Value h, int64_t block, int64_t kernel) {
@@ -69,6 +104,7 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
   // The pooled maps of this block's losses, by tensor value.
   llvm::DenseMap<Value, Value> pooled;
   SmallVector<Term> terms;
+  InfoNceLossOp infoNce;
   int64_t lossKernel = 0;
   Value h = b.bufferOf(marker.getInput());
   b.buffers[marker.getResult()] = h;
@@ -119,7 +155,19 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
     }
     if (isa<LossSumOp>(op))
       continue;
+    if (auto loss = dyn_cast<InfoNceLossOp>(op)) {
+      auto pool = loss.getZ().getDefiningOp<LossPoolOp>();
+      if (!pool || !pooled.lookup(loss.getZ())) {
+        why.reason = "an InfoNCE loss whose z is not a loss pooling";
+        return failure();
+      }
+      infoNce = loss;
+      lossKernel = pool.getKernel();
+      continue;
+    }
     if (auto grad = dyn_cast<LossGradOp>(op)) {
+      if (infoNce)
+        return lowerInfoNce(b, infoNce, pooled.lookup(infoNce.getZ()), h, lossKernel, grad, why);
       if (terms.empty() || terms.size() > 2) {
         why.reason = "a loss that is not one or two bilinear terms";
         return failure();
@@ -157,25 +205,14 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
           b.call("zero", {dB});
         b.call("bilinear_loss",
                concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, dB, accumulate}));
-        if (b.variant == Variant::Train)
-          b.call("apply_gradient", {b.i32(t.projection), b.flat(dB)});
+        b.update(t.projection, dB);
       }
-      if (!b.train())
-        return success();
-      Value dh = dzMap;
-      if (lossKernel != LossAttr::kPoolNone) {
-        dh = b.alloc(hShape, b.builder.getF32Type());
-        b.call("loss_unpool", {dzMap, dh, b.i64(lossKernel)});
-      }
-      b.buffers[grad.getResult()] = dh;
+      if (b.train())
+        unpool(b, dzMap, h, lossKernel, grad);
       return success();
     }
     if (isa<GoodnessLossOp>(op)) {
       why.reason = "a goodness loss (FF, SCFF)";
-      return failure();
-    }
-    if (isa<InfoNceLossOp>(op)) {
-      why.reason = "an InfoNCE loss";
       return failure();
     }
     why.reason = ("'" + op->getName().getStringRef() + "' in a block's loss").str();

@@ -70,7 +70,10 @@ public:
 
 private:
   LogicalResult poolContexts(Unsupported &why);
-  LogicalResult lowerBlock(int32_t index, Value &input, Unsupported &why);
+  scf::ExecuteRegionOp openRegion(int32_t index, StringRef function);
+  LogicalResult lowerAdjoints(Operation *from, Unsupported &why);
+  LogicalResult lowerLocalBlock(int32_t index, Value &input, Unsupported &why);
+  LogicalResult lowerGlobal(Value input, Unsupported &why);
 
   StepBuilder &b;
   SmallVector<BlockOp> blocks;
@@ -103,29 +106,87 @@ LogicalResult EntryBuilder::poolContexts(Unsupported &why) {
   return success();
 }
 
-LogicalResult EntryBuilder::lowerBlock(int32_t index, Value &input, Unsupported &why) {
-  BlockOp block = blocks[index];
+scf::ExecuteRegionOp EntryBuilder::openRegion(int32_t index, StringRef function) {
   OpBuilder &builder = b.builder;
   auto region = scf::ExecuteRegionOp::create(builder, b.loc, TypeRange{});
   region->setAttr(kBlockStepAttr, builder.getI32IntegerAttr(index));
-  region->setAttr("locus.block", builder.getStringAttr(block.getName()));
+  region->setAttr(kStepFunctionAttr, builder.getStringAttr(function));
+  region->setAttr("locus.block", builder.getStringAttr(blocks[index].getName()));
   Block *body = builder.createBlock(&region.getRegion());
   scf::YieldOp::create(builder, b.loc);
   b.crossBlockPoint = OpBuilder::InsertPoint(region->getBlock(), Block::iterator(region));
   builder.setInsertionPointToStart(body);
   b.blockIndex = index;
+  return region;
+}
+
+/// The adjoints after `from` (the loss gradient, or the marker below the top
+/// of a global rule).
+LogicalResult EntryBuilder::lowerAdjoints(Operation *from, Unsupported &why) {
+  for (Operation *op = from->getNextNode(); op; op = op->getNextNode())
+    if (failed(lowerAdjointOp(b, *op, why)))
+      return failure();
+  return success();
+}
+
+Operation *lossGradOf(BlockOp block) {
+  Operation *grad = nullptr;
+  block.getBody().walk([&](LossGradOp op) { grad = op; });
+  return grad;
+}
+
+LogicalResult EntryBuilder::lowerLocalBlock(int32_t index, Value &input, Unsupported &why) {
+  BlockOp block = blocks[index];
+  scf::ExecuteRegionOp region = openRegion(index, ("block" + Twine(index)).str());
   b.blockOutputRoot = allocationRoot(block.getMarker().getInput());
   if (failed(lowerForward(b, block, input, why)) || failed(lowerLoss(b, block, why)))
     return failure();
-  if (b.train()) {
-    Operation *grad = nullptr;
-    block.getBody().walk([&](LossGradOp op) { grad = op; });
-    for (Operation *op = grad->getNextNode(); op; op = op->getNextNode())
-      if (failed(lowerAdjointOp(b, *op, why)))
-        return failure();
-  }
+  if (b.train() && failed(lowerAdjoints(lossGradOf(block), why)))
+    return failure();
+  b.flushUpdates();
   input = b.bufferOf(block.getMarker().getInput());
-  builder.setInsertionPointAfter(region);
+  b.builder.setInsertionPointAfter(region);
+  return success();
+}
+
+/// Backprop end to end: every block's forward pass keeps its buffers, the
+/// top block's loss starts the backward pass, which runs down the blocks;
+/// the optimizer steps once every gradient is formed.
+LogicalResult EntryBuilder::lowerGlobal(Value input, Unsupported &why) {
+  b.allCrossBlock = true;
+  int32_t top = static_cast<int32_t>(blocks.size()) - 1;
+  SmallVector<llvm::DenseMap<Value, Value>> buffers(blocks.size());
+  SmallVector<llvm::DenseMap<Operation *, Value>> argmax(blocks.size());
+  for (int32_t i = 0; i <= top; ++i) {
+    scf::ExecuteRegionOp region = openRegion(i, ("block" + Twine(i) + "_forward").str());
+    if (failed(lowerForward(b, blocks[i], input, why)))
+      return failure();
+    input = b.bufferOf(blocks[i].getMarker().getInput());
+    buffers[i] = b.buffers;
+    argmax[i] = b.argmax;
+    b.builder.setInsertionPointAfter(region);
+  }
+  b.outputGrad = {};
+  for (int32_t i = top; i >= 0; --i) {
+    scf::ExecuteRegionOp region = openRegion(i, ("block" + Twine(i) + "_backward").str());
+    b.buffers = buffers[i];
+    b.argmax = argmax[i];
+    b.inputGrad = {};
+    Operation *from = blocks[i].getMarker();
+    if (i == top) {
+      if (failed(lowerLoss(b, blocks[i], why)))
+        return failure();
+      from = lossGradOf(blocks[i]);
+    }
+    if (b.train() && failed(lowerAdjoints(from, why)))
+      return failure();
+    b.outputGrad = b.inputGrad;
+    b.builder.setInsertionPointAfter(region);
+    if (!b.train())
+      break; // evaluation: the top block's loss only
+  }
+  b.flushUpdates();
+  b.allCrossBlock = false;
   return success();
 }
 
@@ -149,9 +210,13 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
   b.views = entry->getArgument(1);
   b.arena = entry->getArgument(2);
   Value input = b.views;
+  b.pendingUpdates.clear();
   LogicalResult result = poolContexts(why);
-  for (int32_t i = 0; succeeded(result) && i < static_cast<int32_t>(blocks.size()); ++i)
-    result = lowerBlock(i, input, why);
+  bool global = blocks.back().getMarker().getLoss().getMode() == TrainingMode::Global;
+  if (succeeded(result) && global)
+    result = lowerGlobal(input, why);
+  for (int32_t i = 0; succeeded(result) && !global && i < static_cast<int32_t>(blocks.size()); ++i)
+    result = lowerLocalBlock(i, input, why);
   if (failed(result)) {
     func.erase();
     return failure();
@@ -163,9 +228,7 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
 std::optional<std::string> uncovered(ArrayRef<BlockOp> blocks) {
   for (BlockOp block : blocks) {
     LossAttr loss = block.getMarker().getLoss();
-    if (loss.getMode() == TrainingMode::Global)
-      return "global training (" + loss.getRule().str() + ")";
-    if (loss.getScore() != Score::Bilinear)
+    if (loss.getScore() != Score::Bilinear && loss.getScore() != Score::Cosine)
       return "the " + loss.getRule().str() + " rule's " +
              stringifyScore(loss.getScore()).str() + " score";
   }

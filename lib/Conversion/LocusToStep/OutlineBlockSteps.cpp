@@ -3,8 +3,9 @@
 // After locus-plan-arena every buffer is a view of the entry point's arena,
 // so a block region needs nothing from its entry point but (ctx, views,
 // arena) and the views and constants that name its buffers, which the new
-// function rebuilds. The region becomes `call @<entry>_block<i>(ctx, views,
-// arena)`.
+// function rebuilds. The region becomes `call @<entry>_<locus.step_function>
+// (ctx, views, arena)`: `_block<i>`, or in global mode `_block<i>_forward`
+// and `_block<i>_backward`.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
@@ -44,7 +45,11 @@ LogicalResult rebuild(OpBuilder &builder, Value value, IRMapping &mapping) {
 
 LogicalResult outline(func::FuncOp entry, scf::ExecuteRegionOp region, ModuleOp kernels) {
   auto index = region->getAttrOfType<IntegerAttr>(locus::kBlockStepAttr);
-  std::string name = (entry.getName() + "_block" + Twine(index.getInt())).str();
+  auto suffix = region->getAttrOfType<StringAttr>(locus::kStepFunctionAttr);
+  if (!suffix)
+    return region.emitOpError("is a block step without its function name (")
+           << locus::kStepFunctionAttr << ")";
+  std::string name = (entry.getName() + "_" + suffix.getValue()).str();
   OpBuilder builder(entry);
   builder.setInsertionPoint(entry);
   auto func = func::FuncOp::create(builder, region.getLoc(), name, entry.getFunctionType());

@@ -9,7 +9,7 @@ namespace locus::step {
 
 Value StepBuilder::alloc(ArrayRef<int64_t> shape, Type element, bool crossBlock) {
   auto type = MemRefType::get(shape, element);
-  if (!crossBlock)
+  if (!crossBlock && !allCrossBlock)
     return memref::AllocOp::create(builder, loc, type);
   OpBuilder::InsertionGuard guard(builder);
   builder.restoreInsertionPoint(crossBlockPoint);
@@ -60,6 +60,17 @@ Value StepBuilder::reshaped(Value buffer, ArrayRef<int64_t> shape) {
   auto target = MemRefType::get(shape, type.getElementType());
   return memref::ExpandShapeOp::create(builder, loc, target, line,
                                        groups(static_cast<int64_t>(shape.size()), 0));
+}
+
+void StepBuilder::update(int32_t param, Value grad) {
+  if (train())
+    pendingUpdates.push_back({param, grad});
+}
+
+void StepBuilder::flushUpdates() {
+  for (auto [param, grad] : pendingUpdates)
+    call("apply_gradient", {i32(param), flat(grad)});
+  pendingUpdates.clear();
 }
 
 Value StepBuilder::i32(int64_t v) {

@@ -62,8 +62,22 @@ public:
   /// The value whose buffer the next block reads, and the value whose
   /// allocation it is (through in-place relus): allocated outside the region.
   Value blockOutputRoot;
+  /// Global mode: the backward regions read the forward regions' buffers,
+  /// so every buffer is allocated outside the regions.
+  bool allCrossBlock = false;
+  /// Global mode: dL/dh arriving from the block above (locus.output_grad),
+  /// and the gradient this block passes down (locus.input_grad).
+  Value outputGrad, inputGrad;
+  /// Gradients for the optimizer, applied when every gradient that reads
+  /// the old parameters is formed: at the end of the block (local) or of
+  /// the backward pass (global), as PyTorch's one optimizer step.
+  llvm::SmallVector<std::pair<int32_t, Value>> pendingUpdates;
 
   bool train() const { return variant != Variant::Evaluate; }
+  /// Queues `grad` for parameter `param` (Train variants only).
+  void update(int32_t param, Value grad);
+  /// Emits the queued updates.
+  void flushUpdates();
 
   /// A static buffer; outside the block region when `crossBlock`.
   Value alloc(llvm::ArrayRef<int64_t> shape, mlir::Type element, bool crossBlock = false);

@@ -240,7 +240,10 @@ Status Engine::runProgram(const Tensor &views, Phase phase, const GradientObserv
     arena_.reset();
     arena_ = backend_->allocate(Shape4{(bytes + 3) / 4, 1, 1, 1});
   }
-  std::fill(losses.begin(), losses.end(), 0.0);
+  // The program adds each loss term into its block's entry; a block without a
+  // loss of its own (below the top in global mode) keeps NaN.
+  std::fill(losses.begin(), losses.end(), global_ ? kNoLoss : 0.0);
+  losses.back() = 0.0;
   StepContext context;
   context.engine = this;
   context.backend = backend_.get();

@@ -185,6 +185,26 @@ void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x) {
   context(ctx).backend->fillZero(x->data(), x->count());
 }
 
+void _mlir_ciface_locus_rt_infonce_loss(void *ctx, int32_t block, double temperature,
+                                        double weight, Buf2 *p, Buf2 *dp) {
+  StepContext &s = context(ctx);
+  addLoss(s, block,
+          s.backend->infoNceLoss(temperature, p->sizes[0], p->sizes[1], p->data(), dp->data(),
+                                 weight));
+}
+
+void _mlir_ciface_locus_rt_matmul_param(void *ctx, Buf2 *a, int32_t param, int32_t transposed,
+                                        Buf2 *c) {
+  StepContext &s = context(ctx);
+  s.backend->gemm(false, transposed != 0, a->sizes[0], c->sizes[1], a->sizes[1], 1.0f, a->data(),
+                  s.param(param), 0.0f, c->data());
+}
+
+void _mlir_ciface_locus_rt_matmul_tn(void *ctx, Buf2 *a, Buf2 *b, Buf2 *c) {
+  context(ctx).backend->gemm(true, false, c->sizes[0], c->sizes[1], a->sizes[0], 1.0f, a->data(),
+                             b->data(), 0.0f, c->data());
+}
+
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
                                                   Buf1 *db, int32_t hasBias, int64_t kh,
                                                   int64_t kw, int64_t sh, int64_t sw, int64_t pt,

@@ -22,6 +22,9 @@ constexpr llvm::StringLiteral kEvaluateEntry = "locus_evaluate_step";
 constexpr llvm::StringLiteral kStepEntryAttr = "locus.step_entry";
 /// The block index on a block's scf.execute_region (and outlined function).
 constexpr llvm::StringLiteral kBlockStepAttr = "locus.block_step";
+/// On a block region: the suffix of its outlined function's name
+/// (`block<i>`; `block<i>_forward` and `block<i>_backward` in global mode).
+constexpr llvm::StringLiteral kStepFunctionAttr = "locus.step_function";
 /// On @locus_kernels: the arena bytes of entry `<name>` (locus-plan-arena),
 /// as `locus.arena_bytes.<name>`.
 constexpr llvm::StringLiteral kArenaBytesAttrPrefix = "locus.arena_bytes.";

@@ -115,6 +115,14 @@ void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, int32
 /// AdamW on parameter `param` [D, Dc] from factors [N, D] and c [N, Dc].
 void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors, Buf2 *c);
 void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x);
+/// BP-InfoNCE: NT-Xent on p [N, D] (the loss) with its gradient dp.
+void _mlir_ciface_locus_rt_infonce_loss(void *ctx, int32_t block, double temperature,
+                                        double weight, Buf2 *p, Buf2 *dp);
+/// c [M, N] = a [M, K] W (W [K, N]), or a W^T with `transposed` (W [N, K]).
+void _mlir_ciface_locus_rt_matmul_param(void *ctx, Buf2 *a, int32_t param, int32_t transposed,
+                                        Buf2 *c);
+/// c [M, N] = a^T b (a [K, M], b [K, N]): a projection's gradient.
+void _mlir_ciface_locus_rt_matmul_tn(void *ctx, Buf2 *a, Buf2 *b, Buf2 *c);
 
 // --- Adjoints.
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
