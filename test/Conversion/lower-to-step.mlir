@@ -5,8 +5,9 @@
 // entry points call the backend in the block's order. The block output is
 // allocated outside the block's region (the next block reads it); the relu
 // runs in place on the conv output; the fused variant updates B from the
-// loss's factors, the unfused one forms dB and applies it; evaluation stops
-// after the loss. Parameters are named by descriptor index (conv_w 0,
+// loss's factors, the unfused one forms dB and applies it with the block's
+// other gradients once the backward pass is done; evaluation stops after
+// the loss. Parameters are named by descriptor index (conv_w 0,
 // conv_b 1, block1.B 2).
 
 // CHECK-LABEL: func.func @locus_train_fused_step(%{{.*}}: !llvm.ptr, %{{.*}}: memref<4x2x8x8xf32>, %{{.*}}: memref<?xi8>)
@@ -32,14 +33,16 @@
 // CHECK: call @locus_rt_conv2d_backward_weight(
 // CHECK: call @locus_rt_apply_gradient(%{{.*}}, %c0_i32
 // CHECK: call @locus_rt_apply_gradient(%{{.*}}, %c1_i32
-// CHECK: } {locus.block = "block1", locus.block_step = 0 : i32}
+// CHECK: } {locus.block = "block1", locus.block_step = 0 : i32, locus.step_function = "block0"}
 
 // CHECK-LABEL: func.func @locus_train_step(
 // CHECK: memref.alloc() : memref<16x16xf32>
 // CHECK: call @locus_rt_bilinear_loss(
+// CHECK: call @locus_rt_loss_unpool(
+// CHECK: call @locus_rt_conv2d_backward_weight(
 // CHECK: memref.collapse_shape {{.*}} : memref<16x16xf32> into memref<256xf32>
 // CHECK: call @locus_rt_apply_gradient(%{{.*}}, %c2_i32
-// CHECK: call @locus_rt_loss_unpool(
+// CHECK: call @locus_rt_apply_gradient(%{{.*}}, %c0_i32
 
 // CHECK-LABEL: func.func @locus_evaluate_step(
 // CHECK: call @locus_rt_bilinear_loss(
@@ -48,7 +51,7 @@
 // CHECK: return
 
 // Lowered: the C interfaces the runtime defines and calls.
-// LOWERED-DAG: llvm.func @_mlir_ciface_locus_rt_conv2d_forward(!llvm.ptr, !llvm.ptr, i32, i32, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64)
+// LOWERED-DAG: llvm.func @_mlir_ciface_locus_rt_conv2d_forward(!llvm.ptr, !llvm.ptr, i32, i32, f32, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64)
 // LOWERED-DAG: llvm.func @_mlir_ciface_locus_train_fused_step(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // LOWERED-DAG: llvm.func @locus_train_fused_step_block0(
 

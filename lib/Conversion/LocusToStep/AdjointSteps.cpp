@@ -34,12 +34,12 @@ LogicalResult lowerVjp(StepBuilder &b, VjpOp vjp, Unsupported &why) {
   }
   Value x = b.bufferOf(forward->getOperand(0));
   if (isa<ReluOp>(forward)) {
-    Value dx = vjp.getGrad().hasOneUse() ? dy : b.allocLike(result);
+    Value dx = vjp.getGrad().hasOneUse() ? dy : b.allocActivation(result);
     b.call("relu_backward", {y, dy, dx});
     b.buffers[result] = dx;
     return success();
   }
-  Value dx = b.allocLike(result);
+  Value dx = b.allocActivation(result);
   b.buffers[result] = dx;
   if (isa<TriangleOp>(forward)) {
     b.call("triangle_backward", {x, dy, dx});
@@ -92,13 +92,14 @@ LogicalResult lowerParamVjp(StepBuilder &b, ParamVjpOp vjp, Unsupported &why) {
   if (auto conv = dyn_cast<Conv2DOp>(forward)) {
     auto w = cast<ShapedType>(conv.getWeight().getType()).getShape();
     b.call("conv2d_backward_weight",
-           withWindow({x, dy, dw, db, b.i32(hasBias)},
+           withWindow({x, dy, dw, db, b.i32(hasBias), b.f32(b.biasScale())},
                       b.window({w[2], w[3]}, conv.getStrides(), conv.getPads())));
     return success();
   }
   if (isa<ConvReluMaxPool2DOp>(forward)) {
     b.call("conv_relu_pool_backward_weight",
-           {x, dy, b.bufferOf(vjp.getValue()), b.argmax.lookup(forward), dw, db, b.i32(hasBias)});
+           {x, dy, b.bufferOf(vjp.getValue()), b.argmax.lookup(forward), dw, db, b.i32(hasBias),
+            b.f32(b.biasScale())});
     return success();
   }
   why.reason = ("the parameter vjp of '" + forward->getName().getStringRef() + "'").str();

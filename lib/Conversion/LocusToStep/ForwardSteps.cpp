@@ -16,11 +16,13 @@ namespace {
 
 /// The buffer for `result`: outside the region if the next block reads it.
 Value resultBuffer(StepBuilder &b, Value result) {
-  return b.allocLike(result, result == b.blockOutputRoot);
+  return b.allocActivation(result, result == b.blockOutputRoot);
 }
 
 Value indicesLike(StepBuilder &b, Value result) {
-  return b.alloc(cast<ShapedType>(result.getType()).getShape(), b.builder.getI32Type());
+  SmallVector<int64_t> shape(cast<ShapedType>(result.getType()).getShape());
+  shape[0] *= b.rowFactor;
+  return b.alloc(shape, b.builder.getI32Type());
 }
 
 template <typename Conv>
@@ -71,7 +73,7 @@ LogicalResult lowerForwardOp(StepBuilder &b, Operation &op, Unsupported &why) {
     auto w = cast<ShapedType>(conv.getWeight().getType()).getShape();
     Value y = resultBuffer(b, result);
     b.call("conv2d_forward",
-           withWindow({x, b.i32(weight), b.i32(bias), y},
+           withWindow({x, b.i32(weight), b.i32(bias), b.f32(b.biasScale()), y},
                       b.window({w[2], w[3]}, conv.getStrides(), conv.getPads())));
     b.buffers[result] = y;
     return success();
@@ -81,7 +83,8 @@ LogicalResult lowerForwardOp(StepBuilder &b, Operation &op, Unsupported &why) {
     if (failed(convolutionParams(b, fused, weight, bias, why)))
       return failure();
     Value h = resultBuffer(b, result), indices = indicesLike(b, result);
-    b.call("conv_relu_pool_forward", {x, b.i32(weight), b.i32(bias), h, indices});
+    b.call("conv_relu_pool_forward",
+           {x, b.i32(weight), b.i32(bias), b.f32(b.biasScale()), h, indices});
     b.buffers[result] = h;
     b.argmax[&op] = indices;
     return success();

@@ -6,7 +6,9 @@
 // adjoint. The trained projections are updated here, as loss_grad says:
 // in the fused variant by AdamW from the loss's row factors (dL/dB never
 // formed), otherwise from dL/dB handed to the step's optimizer. CLAPP++both's
-// lateral term adds its dz to the feedback term's.
+// lateral term adds its dz to the feedback term's. BP-InfoNCE's head goes
+// through matmul calls; FF's and SCFF's goodness losses read the block's 2N
+// rows (positives, then negatives) directly.
 //
 //===----------------------------------------------------------------------===//
 #include "StepBuilder.h"
@@ -211,9 +213,25 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
         unpool(b, dzMap, h, lossKernel, grad);
       return success();
     }
-    if (isa<GoodnessLossOp>(op)) {
-      why.reason = "a goodness loss (FF, SCFF)";
-      return failure();
+    if (auto goodness = dyn_cast<GoodnessLossOp>(op)) {
+      // FF: G = sum y^2 a row; SCFF: G = mean_c relu(y)^2 a location; the
+      // positives are the first half of the rows, the negatives the second.
+      LossAttr attr = goodness.getLoss();
+      Value dh = b.alloc(cast<MemRefType>(h.getType()).getShape(), b.builder.getF32Type());
+      if (attr.getScore() == Score::SumSquares)
+        b.call("ff_loss", {b.i32(b.blockIndex), b.f64(attr.getThetaValue()),
+                           b.f64(attr.getWeightValue()), h, dh});
+      else
+        b.call("scff_loss", {b.i32(b.blockIndex), b.f64(attr.getThetaValue()),
+                             b.f64(attr.getTheta2Value()), b.f64(attr.getLambdaValue()),
+                             b.f64(attr.getWeightValue()), h, dh});
+      auto grad = dyn_cast_or_null<LossGradOp>(goodness->getNextNode());
+      if (!grad || grad.getLoss() != goodness.getResult()) {
+        why.reason = "a goodness loss not followed by its locus.loss_grad";
+        return failure();
+      }
+      b.buffers[grad.getResult()] = dh;
+      return success();
     }
     why.reason = ("'" + op->getName().getStringRef() + "' in a block's loss").str();
     return failure();

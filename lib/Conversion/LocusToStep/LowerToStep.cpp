@@ -73,6 +73,7 @@ private:
   scf::ExecuteRegionOp openRegion(int32_t index, StringRef function);
   LogicalResult lowerAdjoints(Operation *from, Unsupported &why);
   LogicalResult lowerLocalBlock(int32_t index, Value &input, Unsupported &why);
+  Value goodnessInput(int32_t index, Value input);
   LogicalResult lowerGlobal(Value input, Unsupported &why);
 
   StepBuilder &b;
@@ -135,10 +136,40 @@ Operation *lossGradOf(BlockOp block) {
   return grad;
 }
 
+/// What block `index` of a goodness rule reads, from `input` (the views, or
+/// the block below's 2N rows): FF's views with their hybrid negatives below
+/// (block 0) or the rows scaled to unit length; SCFF's standardised first N
+/// rows as [st + st; st + roll(st)].
+Value EntryBuilder::goodnessInput(int32_t index, Value input) {
+  Type f32 = b.builder.getF32Type();
+  auto views = cast<MemRefType>(b.views.getType()).getShape();
+  auto in = cast<MemRefType>(input.getType()).getShape();
+  const int64_t n = views[0];
+  if (b.goodness == StepBuilder::Goodness::ForwardForward) {
+    if (index > 0) {
+      Value y = b.alloc(in, f32);
+      b.call("length_normalize", {input, y});
+      return y;
+    }
+    Value masks = b.alloc({n * views[2] * views[3]}, f32);
+    Value partners = b.alloc({n}, b.builder.getI32Type());
+    b.call("draw_hybrid", {b.i32(static_cast<int64_t>(blocks.size())), masks, partners});
+    Value out = b.alloc({2 * n, views[1], views[2], views[3]}, f32);
+    b.call("hybrid_negatives", {b.views, masks, partners, out});
+    return out;
+  }
+  Value st = b.alloc({n, in[1], in[2], in[3]}, f32);
+  Value y = b.alloc({2 * n, in[1], in[2], in[3]}, f32);
+  b.call("standardize_pairs", {input, st, y});
+  return y;
+}
+
 LogicalResult EntryBuilder::lowerLocalBlock(int32_t index, Value &input, Unsupported &why) {
   BlockOp block = blocks[index];
   scf::ExecuteRegionOp region = openRegion(index, ("block" + Twine(index)).str());
   b.blockOutputRoot = allocationRoot(block.getMarker().getInput());
+  if (b.goodness != StepBuilder::Goodness::None)
+    input = goodnessInput(index, input);
   if (failed(lowerForward(b, block, input, why)) || failed(lowerLoss(b, block, why)))
     return failure();
   if (b.train() && failed(lowerAdjoints(lossGradOf(block), why)))
@@ -213,6 +244,11 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
   b.pendingUpdates.clear();
   LogicalResult result = poolContexts(why);
   bool global = blocks.back().getMarker().getLoss().getMode() == TrainingMode::Global;
+  Score score = blocks.front().getMarker().getLoss().getScore();
+  b.goodness = score == Score::SumSquares        ? StepBuilder::Goodness::ForwardForward
+               : score == Score::MeanReluSquares ? StepBuilder::Goodness::Scff
+                                                 : StepBuilder::Goodness::None;
+  b.rowFactor = b.goodness == StepBuilder::Goodness::None ? 1 : 2;
   if (succeeded(result) && global)
     result = lowerGlobal(input, why);
   for (int32_t i = 0; succeeded(result) && !global && i < static_cast<int32_t>(blocks.size()); ++i)
@@ -226,11 +262,18 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
 
 /// Why this model gets no step program, before anything is built.
 std::optional<std::string> uncovered(ArrayRef<BlockOp> blocks) {
+  auto isGoodness = [](LossAttr loss) {
+    return loss.getScore() == Score::SumSquares || loss.getScore() == Score::MeanReluSquares;
+  };
+  LossAttr first = BlockOp(blocks.front()).getMarker().getLoss();
   for (BlockOp block : blocks) {
     LossAttr loss = block.getMarker().getLoss();
-    if (loss.getScore() != Score::Bilinear && loss.getScore() != Score::Cosine)
-      return "the " + loss.getRule().str() + " rule's " +
-             stringifyScore(loss.getScore()).str() + " score";
+    // The rows of every block follow the first block's rule.
+    if (isGoodness(loss) != isGoodness(first) || loss.getScore() != first.getScore())
+      return "blocks with different goodness rules (" + first.getRule().str() + ", " +
+             loss.getRule().str() + ")";
+    if (isGoodness(loss) && loss.getMode() == TrainingMode::Global)
+      return "a goodness rule in global mode";
   }
   return std::nullopt;
 }

@@ -23,6 +23,13 @@ Value StepBuilder::allocLike(Value tensor, bool crossBlock) {
   return alloc(type.getShape(), type.getElementType(), crossBlock);
 }
 
+Value StepBuilder::allocActivation(Value tensor, bool crossBlock) {
+  auto type = cast<ShapedType>(tensor.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] *= rowFactor;
+  return alloc(shape, type.getElementType(), crossBlock);
+}
+
 namespace {
 SmallVector<ReassociationIndices> groups(int64_t rank, int64_t leading) {
   SmallVector<ReassociationIndices> result;
@@ -78,6 +85,9 @@ Value StepBuilder::i32(int64_t v) {
 }
 Value StepBuilder::i64(int64_t v) {
   return arith::ConstantOp::create(builder, loc, builder.getI64IntegerAttr(v));
+}
+Value StepBuilder::f32(double v) {
+  return arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(static_cast<float>(v)));
 }
 Value StepBuilder::f64(double v) {
   return arith::ConstantOp::create(builder, loc, builder.getF64FloatAttr(v));

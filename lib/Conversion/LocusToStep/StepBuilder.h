@@ -68,6 +68,14 @@ public:
   /// Global mode: dL/dh arriving from the block above (locus.output_grad),
   /// and the gradient this block passes down (locus.input_grad).
   Value outputGrad, inputGrad;
+  /// The goodness rules (FF, SCFF) run every block on 2N rows: the views (or
+  /// their pairs) with their negatives below them; the IR's block maps have
+  /// the N rows of the views.
+  int64_t rowFactor = 1;
+  /// How block `index` treats its rows: FF's hybrid negatives and
+  /// normalised inputs, SCFF's standardised pairs and doubled bias.
+  enum class Goodness { None, ForwardForward, Scff } goodness = Goodness::None;
+  float biasScale() const { return goodness == Goodness::Scff ? 2.0f : 1.0f; }
   /// Gradients for the optimizer, applied when every gradient that reads
   /// the old parameters is formed: at the end of the block (local) or of
   /// the backward pass (global), as PyTorch's one optimizer step.
@@ -82,6 +90,9 @@ public:
   /// A static buffer; outside the block region when `crossBlock`.
   Value alloc(llvm::ArrayRef<int64_t> shape, mlir::Type element, bool crossBlock = false);
   Value allocLike(Value tensor, bool crossBlock = false);
+  /// A buffer for a block map (an activation or its gradient): the tensor's
+  /// shape with `rowFactor` times its batch.
+  Value allocActivation(Value tensor, bool crossBlock = false);
   /// The same buffer as [rows, rest] / [count].
   Value rows2d(Value buffer);
   Value flat(Value buffer);
@@ -91,6 +102,7 @@ public:
   Value i32(int64_t v);
   Value i64(int64_t v);
   Value f64(double v);
+  Value f32(double v);
   /// kh, kw, sh, sw, pad top, left, bottom, right.
   llvm::SmallVector<Value> window(llvm::ArrayRef<int64_t> kernel, llvm::ArrayRef<int64_t> strides,
                                   llvm::ArrayRef<int64_t> pads);

@@ -15,16 +15,12 @@ GoodnessRule goodnessRuleOf(const LossDesc &loss) {
   return GoodnessRule::None;
 }
 
-Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed) {
-  const Shape4 s = views.shape();
-  const int64_t n = s.n, images = n / 2, plane = s.h * s.w;
-  Tensor out = backend.allocate(Shape4{2 * n, s.c, s.h, s.w});
+void drawHybrid(int64_t n, int64_t plane, uint64_t seed, float *masks, int32_t *partners) {
   // The random draws, in the order of the data stream: each row's partner
-  // (another image: rows r and r + B are views of one image), then its
+  // (another image: rows r and r + n/2 are views of one image), then its
   // mask's bits. The kernel blurs the masks and mixes.
+  const int64_t images = n / 2;
   Rng rng(seed);
-  std::vector<float> masks(static_cast<size_t>(n * plane));
-  std::vector<int32_t> partners(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) {
     int64_t q = r;
     while (q % images == r % images)
@@ -33,6 +29,15 @@ Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed)
     for (int64_t p = 0; p < plane; ++p)
       masks[r * plane + p] = static_cast<float>(rng.next() & 1);
   }
+}
+
+Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed) {
+  const Shape4 s = views.shape();
+  const int64_t n = s.n, plane = s.h * s.w;
+  Tensor out = backend.allocate(Shape4{2 * n, s.c, s.h, s.w});
+  std::vector<float> masks(static_cast<size_t>(n * plane));
+  std::vector<int32_t> partners(static_cast<size_t>(n));
+  drawHybrid(n, plane, seed, masks.data(), partners.data());
   backend.hybridNegatives(views.data(), s, masks.data(), partners.data(), out.data());
   return out;
 }

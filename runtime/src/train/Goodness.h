@@ -33,6 +33,9 @@ GoodnessRule goodnessRuleOf(const LossDesc &loss);
 /// image through a mask from random bits blurred six times with
 /// [1/4, 1/2, 1/4] both ways and thresholded at 1/2 (Hinton 2022).
 Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed);
+/// FF's random draws for n rows of `plane` pixels: each row's partner and
+/// its mask bits (what withHybridNegatives mixes with).
+void drawHybrid(int64_t n, int64_t plane, uint64_t seed, float *masks, int32_t *partners);
 
 /// Block l's input under the rule. FF: h itself for the first block, else
 /// each row scaled to unit length. SCFF: s = per-row standardised h, then

@@ -6,6 +6,7 @@
 // buffers, is the compiled program's.
 //
 //===----------------------------------------------------------------------===//
+#include "Goodness.h"
 #include "StepContext.h"
 
 #include "locus/runtime/abi/StepCalls.h"
@@ -77,25 +78,48 @@ locus::rt::cpu::BilinearLossConfig lossConfig(int32_t f, int32_t form, double th
 
 void addLoss(StepContext &c, int32_t block, double value) { (*c.losses)[block] += value; }
 
+/// The bias scaled by `scale` (SCFF's paired inputs), in `storage` when the
+/// scale is not 1. Host memory: the CPU backend's.
+const float *scaledBias(const StepContext &c, int32_t bias, float scale, int64_t channels,
+                        std::vector<float> &storage) {
+  const float *b = optionalParam(c, bias);
+  if (!b || scale == 1.0f)
+    return b;
+  storage.assign(b, b + channels);
+  for (float &v : storage)
+    v *= scale;
+  return storage.data();
+}
+
+void scaleBiasGradient(float *db, int32_t hasBias, float scale, int64_t channels) {
+  if (hasBias && scale != 1.0f)
+    for (int64_t i = 0; i < channels; ++i)
+      db[i] *= scale;
+}
+
 } // namespace
 
 extern "C" {
 
 void _mlir_ciface_locus_rt_conv2d_forward(void *ctx, Buf4 *x, int32_t weight, int32_t bias,
-                                          Buf4 *y, int64_t kh, int64_t kw, int64_t sh,
-                                          int64_t sw, int64_t pt, int64_t pl, int64_t pb,
-                                          int64_t pr) {
+                                          float biasScale, Buf4 *y, int64_t kh, int64_t kw,
+                                          int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                                          int64_t pb, int64_t pr) {
   StepContext &c = context(ctx);
+  std::vector<float> scaled;
   c.backend->conv2dForward(x->data(), shape(x), c.param(weight), y->sizes[1],
-                           optionalParam(c, bias), window(kh, kw, sh, sw, pt, pl, pb, pr),
-                           y->data());
+                           scaledBias(c, bias, biasScale, y->sizes[1], scaled),
+                           window(kh, kw, sh, sw, pt, pl, pb, pr), y->data());
 }
 
 void _mlir_ciface_locus_rt_conv_relu_pool_forward(void *ctx, Buf4 *x, int32_t weight,
-                                                  int32_t bias, Buf4 *h, Index4 *argmax) {
+                                                  int32_t bias, float biasScale, Buf4 *h,
+                                                  Index4 *argmax) {
   StepContext &c = context(ctx);
+  std::vector<float> scaled;
   c.backend->convReluPoolForward(x->data(), shape(x), c.param(weight), h->sizes[1],
-                                 optionalParam(c, bias), h->data(), argmax->data());
+                                 scaledBias(c, bias, biasScale, h->sizes[1], scaled), h->data(),
+                                 argmax->data());
 }
 
 void _mlir_ciface_locus_rt_relu_forward(void *ctx, Buf4 *x, Buf4 *y) {
@@ -206,12 +230,14 @@ void _mlir_ciface_locus_rt_matmul_tn(void *ctx, Buf2 *a, Buf2 *b, Buf2 *c) {
 }
 
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
-                                                  Buf1 *db, int32_t hasBias, int64_t kh,
-                                                  int64_t kw, int64_t sh, int64_t sw, int64_t pt,
-                                                  int64_t pl, int64_t pb, int64_t pr) {
+                                                  Buf1 *db, int32_t hasBias, float biasScale,
+                                                  int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                                  int64_t pt, int64_t pl, int64_t pb,
+                                                  int64_t pr) {
   context(ctx).backend->conv2dBackwardWeight(x->data(), shape(x), dy->data(), shape(dy),
                                              window(kh, kw, sh, sw, pt, pl, pb, pr), dw->data(),
                                              hasBias ? db->data() : nullptr);
+  scaleBiasGradient(db->data(), hasBias, biasScale, dy->sizes[1]);
 }
 
 void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t weight, Buf4 *dx,
@@ -224,10 +250,62 @@ void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t wei
 
 void _mlir_ciface_locus_rt_conv_relu_pool_backward_weight(void *ctx, Buf4 *x, Buf4 *dh, Buf4 *h,
                                                           Index4 *argmax, Buf4 *dw, Buf1 *db,
-                                                          int32_t hasBias) {
+                                                          int32_t hasBias, float biasScale) {
   context(ctx).backend->convReluPoolBackwardWeight(x->data(), shape(x), dh->data(), h->data(),
                                                    argmax->data(), dh->sizes[1], dw->data(),
                                                    hasBias ? db->data() : nullptr);
+  scaleBiasGradient(db->data(), hasBias, biasScale, dh->sizes[1]);
+}
+
+void _mlir_ciface_locus_rt_draw_hybrid(void *ctx, int32_t stream, Buf1 *masks,
+                                       Index1 *partners) {
+  using namespace locus::rt::train;
+  StepContext &c = context(ctx);
+  const int64_t n = partners->sizes[0], plane = masks->sizes[0] / n;
+  std::vector<float> bits(static_cast<size_t>(masks->sizes[0]));
+  std::vector<int32_t> rows(static_cast<size_t>(n));
+  drawHybrid(n, plane, mixSeed(c.negativesSeed, Stream::Negatives, stream), bits.data(),
+             rows.data());
+  c.backend->copyToDevice(masks->data(), bits.data(),
+                          static_cast<int64_t>(sizeof(float) * bits.size()));
+  c.backend->copyToDevice(partners->data(), rows.data(),
+                          static_cast<int64_t>(sizeof(int32_t) * rows.size()));
+}
+
+void _mlir_ciface_locus_rt_hybrid_negatives(void *ctx, Buf4 *views, Buf1 *masks,
+                                            Index1 *partners, Buf4 *out) {
+  context(ctx).backend->hybridNegatives(views->data(), shape(views), masks->data(),
+                                        partners->data(), out->data());
+}
+
+void _mlir_ciface_locus_rt_length_normalize(void *ctx, Buf4 *x, Buf4 *y) {
+  context(ctx).backend->lengthNormalizeRows(x->data(), x->sizes[0], x->count() / x->sizes[0],
+                                            y->data());
+}
+
+void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 *y) {
+  const int64_t n = st->sizes[0];
+  context(ctx).backend->standardizePairs(x->data(), n, st->count() / n, st->data(), y->data(),
+                                         y->sizes[0] == 2 * n);
+}
+
+void _mlir_ciface_locus_rt_ff_loss(void *ctx, int32_t block, double theta, double weight,
+                                   Buf4 *y, Buf4 *dy) {
+  StepContext &c = context(ctx);
+  const int64_t m = y->sizes[0] / 2, row = y->count() / y->sizes[0];
+  addLoss(c, block,
+          c.backend->forwardForwardLoss(theta, m, row, y->data(), y->data() + m * row,
+                                        dy->data(), dy->data() + m * row, weight));
+}
+
+void _mlir_ciface_locus_rt_scff_loss(void *ctx, int32_t block, double theta, double theta2,
+                                     double lambda, double weight, Buf4 *y, Buf4 *dy) {
+  StepContext &c = context(ctx);
+  const int64_t m = y->sizes[0] / 2, row = y->count() / y->sizes[0];
+  addLoss(c, block,
+          c.backend->scffLoss(theta, theta2, lambda, m, y->sizes[1], y->sizes[2] * y->sizes[3],
+                              y->data(), y->data() + m * row, dy->data(), dy->data() + m * row,
+                              weight));
 }
 
 void _mlir_ciface_locus_rt_relu_backward(void *ctx, Buf4 *y, Buf4 *dy, Buf4 *dx) {

@@ -42,8 +42,9 @@ using Index4 = MemRefDesc<int32_t, 4>;
 using Index1 = MemRefDesc<int32_t, 1>;
 using Bytes = MemRefDesc<uint8_t, 1>;
 
-/// The step program's version; the runtime refuses another.
-constexpr int64_t kStepProgramVersion = 1;
+/// The step program's version (of its calls and of StepProgram); the runtime
+/// refuses another. Raise it with every change of either.
+constexpr int64_t kStepProgramVersion = 2;
 
 /// The generated entry points of a model (locusc: the object's table
 /// `locus_step_programs`, at most one record). Each entry point runs the
@@ -71,13 +72,15 @@ using locus::abi::Buf4;
 using locus::abi::Index1;
 using locus::abi::Index4;
 
-// --- Forward.
+// --- Forward. Convolutions add their bias times biasScale (SCFF's paired
+// inputs: 2) and their bias gradients are scaled the same.
 void _mlir_ciface_locus_rt_conv2d_forward(void *ctx, Buf4 *x, int32_t weight, int32_t bias,
-                                          Buf4 *y, int64_t kh, int64_t kw, int64_t sh,
+                                          float biasScale, Buf4 *y, int64_t kh, int64_t kw, int64_t sh,
                                           int64_t sw, int64_t pt, int64_t pl, int64_t pb,
                                           int64_t pr);
 void _mlir_ciface_locus_rt_conv_relu_pool_forward(void *ctx, Buf4 *x, int32_t weight,
-                                                  int32_t bias, Buf4 *h, Index4 *argmax);
+                                                  int32_t bias, float biasScale, Buf4 *h,
+                                                  Index4 *argmax);
 void _mlir_ciface_locus_rt_relu_forward(void *ctx, Buf4 *x, Buf4 *y);
 void _mlir_ciface_locus_rt_triangle_forward(void *ctx, Buf4 *x, Buf4 *y);
 void _mlir_ciface_locus_rt_max_pool_forward(void *ctx, Buf4 *x, Buf4 *y, Index4 *argmax,
@@ -124,9 +127,30 @@ void _mlir_ciface_locus_rt_matmul_param(void *ctx, Buf2 *a, int32_t param, int32
 /// c [M, N] = a^T b (a [K, M], b [K, N]): a projection's gradient.
 void _mlir_ciface_locus_rt_matmul_tn(void *ctx, Buf2 *a, Buf2 *b, Buf2 *c);
 
+// --- The goodness rules' rows (FF, SCFF): 2N rows a block, the views (or
+// their pairs) first, their negatives below.
+/// FF: each row's partner image (another image than its own) and its mask of
+/// random bits [N * H * W], drawn from this step's stream `stream`.
+void _mlir_ciface_locus_rt_draw_hybrid(void *ctx, int32_t stream, Buf1 *masks,
+                                       Index1 *partners);
+/// FF: out [2N, C, H, W] = the views, then their hybrids.
+void _mlir_ciface_locus_rt_hybrid_negatives(void *ctx, Buf4 *views, Buf1 *masks,
+                                            Index1 *partners, Buf4 *out);
+/// FF: every row of x scaled to unit length.
+void _mlir_ciface_locus_rt_length_normalize(void *ctx, Buf4 *x, Buf4 *y);
+/// SCFF: the first N rows of x standardised into st [N, ...], then y [2N,
+/// ...] = [st + st; st + roll(st)].
+void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 *y);
+/// The goodness losses of y [2N, ...] (positives, then negatives) with dy.
+void _mlir_ciface_locus_rt_ff_loss(void *ctx, int32_t block, double theta, double weight,
+                                   Buf4 *y, Buf4 *dy);
+void _mlir_ciface_locus_rt_scff_loss(void *ctx, int32_t block, double theta, double theta2,
+                                     double lambda, double weight, Buf4 *y, Buf4 *dy);
+
 // --- Adjoints.
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
-                                                  Buf1 *db, int32_t hasBias, int64_t kh,
+                                                  Buf1 *db, int32_t hasBias, float biasScale,
+                                                  int64_t kh,
                                                   int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                                                   int64_t pl, int64_t pb, int64_t pr);
 void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t weight, Buf4 *dx,
@@ -134,7 +158,7 @@ void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t wei
                                                 int64_t pt, int64_t pl, int64_t pb, int64_t pr);
 void _mlir_ciface_locus_rt_conv_relu_pool_backward_weight(void *ctx, Buf4 *x, Buf4 *dh, Buf4 *h,
                                                           Index4 *argmax, Buf4 *dw, Buf1 *db,
-                                                          int32_t hasBias);
+                                                          int32_t hasBias, float biasScale);
 void _mlir_ciface_locus_rt_relu_backward(void *ctx, Buf4 *y, Buf4 *dy, Buf4 *dx);
 void _mlir_ciface_locus_rt_triangle_backward(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dx);
 void _mlir_ciface_locus_rt_max_pool_backward(void *ctx, Buf4 *dy, Index4 *argmax, Buf4 *dx);
