@@ -230,9 +230,10 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   pipeline.fuseConvReluPool = fuseConvReluPool;
   pipeline.allLossKernels = allLossKernels;
   // Code is generated only for the stages that need it, so --emit=mlir shows
-  // the step program without the kernels.
-  pipeline.codegen = emitAction != EmitAction::MLIR;
-  pipeline.lowerKernels = emitAction != EmitAction::Kernels;
+  // the step program without the kernels (the memory report needs the step
+  // program's arena plan).
+  pipeline.codegen = emitAction != EmitAction::MLIR || memoryReport;
+  pipeline.lowerKernels = emitAction != EmitAction::Kernels && emitAction != EmitAction::MLIR;
   locus::buildTrainingPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return failure();

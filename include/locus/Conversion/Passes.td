@@ -364,8 +364,16 @@ def LocusPlanArena : Pass<"locus-plan-arena", "::mlir::ModuleOp"> {
     function's arena argument at its offset; the arena's size is stored as
     `locus.arena_bytes` on the function. This is the memory plan of the
     step: the runtime allocates exactly that arena and nothing in the step.
-    Fails on an alloc with dynamic sizes or outside an entry point.
+    Fails on an alloc with dynamic sizes or outside an entry point. With
+    `report` it prints each entry point's arena and the peak the training
+    binary plans and measures: the resident bytes and the convolutions'
+    workspace (`locus.plan.resident`, `locus.plan.workspace`, from
+    locus-plan-memory) plus the arena.
   }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the arena plan to stdout">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::memref::MemRefDialect",

@@ -72,6 +72,9 @@ struct PlanMemoryPass
                     builder.getI64IntegerAttr(plan.peakLocalBytes));
     module->setAttr("locus.plan.peak_global",
                     builder.getI64IntegerAttr(plan.peakGlobalBytes));
+    // What the step program's arena comes on top of (locus-plan-arena).
+    module->setAttr("locus.plan.resident", builder.getI64IntegerAttr(plan.residentBytes));
+    module->setAttr("locus.plan.workspace", builder.getI64IntegerAttr(plan.workspaceBytes));
     if (report)
       printReport(model, plan);
   }

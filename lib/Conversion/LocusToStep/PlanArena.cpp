@@ -17,6 +17,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/Support/Format.h"
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSPLANARENA
@@ -113,6 +114,36 @@ LogicalResult planEntry(func::FuncOp func, int64_t &arenaBytes) {
 }
 
 struct PlanArenaPass : public locus::impl::LocusPlanArenaBase<PlanArenaPass> {
+  using LocusPlanArenaBase::LocusPlanArenaBase;
+
+  /// The arenas and the peak the binary prints as planned (Trainer.cpp):
+  /// resident + workspace + the larger of the training and evaluation arenas.
+  void printReport(ModuleOp kernels) {
+    llvm::raw_ostream &os = llvm::outs();
+    auto bytes = [&](Operation *op, StringRef name) -> int64_t {
+      auto attr = op->getAttrOfType<IntegerAttr>(name);
+      return attr ? attr.getInt() : 0;
+    };
+    auto mib = [](int64_t b) { return llvm::format("%9.1f", b / 1048576.0); };
+    if (auto missing = kernels->getAttrOfType<StringAttr>(locus::kStepProgramMissingAttr)) {
+      os << "step program: none (" << missing.getValue() << ")\n";
+      return;
+    }
+    auto arena = [&](StringRef entry) {
+      return bytes(kernels, (locus::kArenaBytesAttrPrefix + entry).str());
+    };
+    int64_t fused = arena(locus::kTrainFusedEntry), plain = arena(locus::kTrainEntry),
+            eval = arena(locus::kEvaluateEntry);
+    Operation *top = getOperation();
+    int64_t fixed = bytes(top, "locus.plan.resident") + bytes(top, "locus.plan.workspace");
+    os << "step program arena (locus-plan-arena, MiB):\n";
+    os << "  training, AdamW (B from its factors): " << mib(fused) << "\n";
+    os << "  training, SGD / LARS:                 " << mib(plain) << "\n";
+    os << "  evaluation:                           " << mib(eval) << "\n";
+    os << "planned peak of the binary (resident + workspace + arena), AdamW: "
+       << mib(fixed + std::max(fused, eval)) << "\n";
+  }
+
   void runOnOperation() override {
     ModuleOp kernels = locus::findKernelsModule(getOperation());
     if (!kernels)
@@ -133,6 +164,8 @@ struct PlanArenaPass : public locus::impl::LocusPlanArenaBase<PlanArenaPass> {
       kernels->setAttr((locus::kArenaBytesAttrPrefix + func.getName()).str(),
                        IntegerAttr::get(IntegerType::get(&getContext(), 64), bytes));
     }
+    if (report)
+      printReport(kernels);
     WalkResult stray = kernels.walk([&](memref::AllocOp alloc) {
       alloc.emitOpError("is outside a step entry point: the step allocates only in its arena");
       return WalkResult::interrupt();

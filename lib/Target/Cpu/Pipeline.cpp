@@ -41,7 +41,9 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     pm.addPass(createLocusGenerateGoodnessInputKernels());
     // The step program: the block steps as calls on arena buffers.
     pm.addPass(createLocusLowerToStep());
-    pm.addPass(createLocusPlanArena());
+    LocusPlanArenaOptions arena;
+    arena.report = options.memoryReport;
+    pm.addPass(createLocusPlanArena(arena));
     pm.addPass(createLocusOutlineBlockSteps());
     if (options.lowerKernels)
       pm.addPass(createLocusLowerKernelsToLLVM());
