@@ -264,12 +264,13 @@ LogicalResult addStepProgramTable(ModuleOp kernels, llvm::Module &object) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
-  auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, ptr, ptr, ptr});
+  auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr});
   std::vector<llvm::Constant *> records;
   if (!kernels->hasAttr(locus::kStepProgramMissingAttr)) {
     std::vector<llvm::Constant *> fields{llvm::ConstantInt::get(i64, locus::abi::kStepProgramVersion)};
     std::vector<llvm::Constant *> entries;
-    for (StringRef entry : {locus::kTrainFusedEntry, locus::kTrainEntry, locus::kEvaluateEntry}) {
+    for (StringRef entry : {locus::kTrainFusedEntry, locus::kTrainEntry, locus::kEvaluateEntry,
+                            locus::kFeaturesEntry}) {
       auto bytes = kernels->getAttrOfType<IntegerAttr>((locus::kArenaBytesAttrPrefix + entry).str());
       llvm::Function *function = object.getFunction(("_mlir_ciface_" + entry).str());
       if (!bytes || !function)

@@ -47,6 +47,11 @@ public:
     ++calls["copyToDevice"];
     inner_->copyToDevice(dst, src, bytes);
   }
+  void copy2d(float *dst, int64_t dstStride, const float *src, int64_t srcStride, int64_t rows,
+              int64_t cols) override {
+    ++calls["copy2d"];
+    inner_->copy2d(dst, dstStride, src, srcStride, rows, cols);
+  }
   void fillZero(float *x, int64_t count) override {
     ++calls["fillZero"];
     inner_->fillZero(x, count);

@@ -144,6 +144,26 @@ TEST(StepProgram, GradientsEqualTheEngines) {
   expectSameParameters(*pair.program, *pair.engine); // and none was updated
 }
 
+TEST(StepProgram, FeaturesEqualTheEngines) {
+  ASSERT_EQ(locus_step_program_count, 1);
+  rt::ModelDesc model = linkedModel();
+  Pair pair = makePair(model, OptimizerKind::AdamW);
+  ASSERT_TRUE(pair.program && pair.engine);
+  // More images than a step's views, and not a multiple of them: the last
+  // chunk is padded.
+  const rt::Shape4 vs = pair.engine->viewShape();
+  Tensor images = Tensor::allocate(pair.engine->memoryHandle(),
+                                   rt::Shape4{vs.n + 5, vs.c, vs.h, vs.w});
+  rt::train::Rng rng(3);
+  for (int64_t i = 0; i < images.count(); ++i)
+    images.data()[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+  const int64_t f = pair.engine->featureCount();
+  std::vector<float> a(static_cast<size_t>(images.shape().n * f), -1.0f), b(a.size(), -2.0f);
+  ASSERT_TRUE(pair.program->features(images, a.data()).isOk());
+  ASSERT_TRUE(pair.engine->features(images, b.data()).isOk());
+  EXPECT_EQ(a, b);
+}
+
 TEST(StepProgram, AStepAllocatesNothingBesideTheArena) {
   ASSERT_EQ(locus_step_program_count, 1);
   rt::ModelDesc model = linkedModel();

@@ -28,16 +28,6 @@ SmallVector<int64_t> pooledMap(ArrayRef<int64_t> h, int64_t k) {
   return {h[0], h[1], h[2] / k, h[3] / k};
 }
 
-/// z [N, D] of the map buffer `h` pooled with kernel k.
-Value poolForLoss(StepBuilder &b, Value h, int64_t k) {
-  auto shape = cast<MemRefType>(h.getType()).getShape();
-  if (k == LossAttr::kPoolNone)
-    return b.rows2d(h);
-  Value map = b.alloc(pooledMap(shape, k), b.builder.getF32Type());
-  b.call("loss_pool", {h, map, b.i64(k)});
-  return b.rows2d(map);
-}
-
 struct Term {
   BilinearLossOp op;
   Value z, c;
@@ -96,6 +86,15 @@ LogicalResult lowerInfoNce(StepBuilder &b, InfoNceLossOp loss, Value z, Value h,
 }
 
 } // namespace
+
+Value poolForLoss(StepBuilder &b, Value h, int64_t k) {
+  auto shape = cast<MemRefType>(h.getType()).getShape();
+  if (k == LossAttr::kPoolNone)
+    return b.rows2d(h);
+  Value map = b.alloc(pooledMap(shape, k), b.builder.getF32Type());
+  b.call("loss_pool", {h, map, b.i64(k)});
+  return b.rows2d(map);
+}
 
 void poolContext(StepBuilder &b, Value h, int64_t block, int64_t kernel) {
   b.contexts[{block, kernel}] = poolForLoss(b, h, kernel);

@@ -73,7 +73,9 @@ private:
   scf::ExecuteRegionOp openRegion(int32_t index, StringRef function);
   LogicalResult lowerAdjoints(Operation *from, Unsupported &why);
   LogicalResult lowerLocalBlock(int32_t index, Value &input, Unsupported &why);
-  Value goodnessInput(int32_t index, Value input);
+  Value goodnessInput(int32_t index, Value input, bool pairs);
+  LogicalResult lowerFeaturesBlock(int32_t index, Value &input, int64_t &offset, Value out,
+                                   Unsupported &why);
   LogicalResult lowerGlobal(Value input, Unsupported &why);
 
   StepBuilder &b;
@@ -139,8 +141,9 @@ Operation *lossGradOf(BlockOp block) {
 /// What block `index` of a goodness rule reads, from `input` (the views, or
 /// the block below's 2N rows): FF's views with their hybrid negatives below
 /// (block 0) or the rows scaled to unit length; SCFF's standardised first N
-/// rows as [st + st; st + roll(st)].
-Value EntryBuilder::goodnessInput(int32_t index, Value input) {
+/// rows as [st + st; st + roll(st)]. Without `pairs` (the features) the views
+/// alone: FF's block 0 reads them as they are, SCFF's pairs are st + st.
+Value EntryBuilder::goodnessInput(int32_t index, Value input, bool pairs) {
   Type f32 = b.builder.getF32Type();
   auto views = cast<MemRefType>(b.views.getType()).getShape();
   auto in = cast<MemRefType>(input.getType()).getShape();
@@ -151,6 +154,8 @@ Value EntryBuilder::goodnessInput(int32_t index, Value input) {
       b.call("length_normalize", {input, y});
       return y;
     }
+    if (!pairs)
+      return input;
     Value masks = b.alloc({n * views[2] * views[3]}, f32);
     Value partners = b.alloc({n}, b.builder.getI32Type());
     b.call("draw_hybrid", {b.i32(static_cast<int64_t>(blocks.size())), masks, partners});
@@ -159,7 +164,7 @@ Value EntryBuilder::goodnessInput(int32_t index, Value input) {
     return out;
   }
   Value st = b.alloc({n, in[1], in[2], in[3]}, f32);
-  Value y = b.alloc({2 * n, in[1], in[2], in[3]}, f32);
+  Value y = b.alloc({pairs ? 2 * n : n, in[1], in[2], in[3]}, f32);
   b.call("standardize_pairs", {input, st, y});
   return y;
 }
@@ -169,13 +174,32 @@ LogicalResult EntryBuilder::lowerLocalBlock(int32_t index, Value &input, Unsuppo
   scf::ExecuteRegionOp region = openRegion(index, ("block" + Twine(index)).str());
   b.blockOutputRoot = allocationRoot(block.getMarker().getInput());
   if (b.goodness != StepBuilder::Goodness::None)
-    input = goodnessInput(index, input);
+    input = goodnessInput(index, input, /*pairs=*/true);
   if (failed(lowerForward(b, block, input, why)) || failed(lowerLoss(b, block, why)))
     return failure();
   if (b.train() && failed(lowerAdjoints(lossGradOf(block), why)))
     return failure();
   b.flushUpdates();
   input = b.bufferOf(block.getMarker().getInput());
+  b.builder.setInsertionPointAfter(region);
+  return success();
+}
+
+/// The frozen encoder's features: every block's output pooled with its own
+/// loss kernel, written into out's columns from `offset` on.
+LogicalResult EntryBuilder::lowerFeaturesBlock(int32_t index, Value &input, int64_t &offset,
+                                               Value out, Unsupported &why) {
+  BlockOp block = blocks[index];
+  scf::ExecuteRegionOp region = openRegion(index, ("block" + Twine(index)).str());
+  b.blockOutputRoot = allocationRoot(block.getMarker().getInput());
+  if (b.goodness != StepBuilder::Goodness::None)
+    input = goodnessInput(index, input, /*pairs=*/false);
+  if (failed(lowerForward(b, block, input, why)))
+    return failure();
+  input = b.bufferOf(block.getMarker().getInput());
+  Value z = poolForLoss(b, input, block.getMarker().getLoss().getPool());
+  b.call("copy_columns", {z, out, b.i64(offset)});
+  offset += cast<MemRefType>(z.getType()).getShape()[1];
   b.builder.setInsertionPointAfter(region);
   return success();
 }
@@ -226,8 +250,19 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
   OpBuilder &builder = b.builder;
   MLIRContext *context = builder.getContext();
   Type arenaType = MemRefType::get({ShapedType::kDynamic}, builder.getI8Type());
-  auto type = builder.getFunctionType(
-      {LLVM::LLVMPointerType::get(context), viewsType, arenaType}, {});
+  SmallVector<Type> args{LLVM::LLVMPointerType::get(context), viewsType};
+  int64_t featureCount = 0;
+  for (BlockOp block : blocks) {
+    LocalLossOp marker = block.getMarker();
+    featureCount +=
+        pooledDim(cast<ShapedType>(marker.getInput().getType()), marker.getLoss().getPool());
+  }
+  const bool features = variant == Variant::Features;
+  if (features) // out [N, F] before the arena, which stays last (locus-plan-arena)
+    args.push_back(MemRefType::get({cast<MemRefType>(viewsType).getShape()[0], featureCount},
+                                   builder.getF32Type()));
+  args.push_back(arenaType);
+  auto type = builder.getFunctionType(args, {});
   builder.setInsertionPointToEnd(b.kernels.getBody());
   auto func = func::FuncOp::create(builder, b.loc, name, type);
   func->setAttr(kStepEntryAttr, builder.getUnitAttr());
@@ -239,20 +274,26 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
   b.variant = variant;
   b.ctx = entry->getArgument(0);
   b.views = entry->getArgument(1);
-  b.arena = entry->getArgument(2);
+  b.arena = entry->getArguments().back();
   Value input = b.views;
   b.pendingUpdates.clear();
-  LogicalResult result = poolContexts(why);
+  LogicalResult result = features ? success() : poolContexts(why);
   bool global = blocks.back().getMarker().getLoss().getMode() == TrainingMode::Global;
   Score score = blocks.front().getMarker().getLoss().getScore();
   b.goodness = score == Score::SumSquares        ? StepBuilder::Goodness::ForwardForward
                : score == Score::MeanReluSquares ? StepBuilder::Goodness::Scff
                                                  : StepBuilder::Goodness::None;
-  b.rowFactor = b.goodness == StepBuilder::Goodness::None ? 1 : 2;
-  if (succeeded(result) && global)
+  b.rowFactor = b.goodness == StepBuilder::Goodness::None || features ? 1 : 2;
+  int64_t offset = 0;
+  const int32_t count = static_cast<int32_t>(blocks.size());
+  if (features)
+    for (int32_t i = 0; succeeded(result) && i < count; ++i)
+      result = lowerFeaturesBlock(i, input, offset, entry->getArgument(2), why);
+  else if (succeeded(result) && global)
     result = lowerGlobal(input, why);
-  for (int32_t i = 0; succeeded(result) && !global && i < static_cast<int32_t>(blocks.size()); ++i)
-    result = lowerLocalBlock(i, input, why);
+  else
+    for (int32_t i = 0; succeeded(result) && i < count; ++i)
+      result = lowerLocalBlock(i, input, why);
   if (failed(result)) {
     func.erase();
     return failure();
@@ -317,13 +358,14 @@ struct LowerToStepPass : public locus::impl::LocusLowerToStepBase<LowerToStepPas
       SmallVector<func::FuncOp> built;
       for (auto [variant, name] : {std::pair{Variant::TrainFused, kTrainFusedEntry},
                                    std::pair{Variant::Train, kTrainEntry},
-                                   std::pair{Variant::Evaluate, kEvaluateEntry}}) {
+                                   std::pair{Variant::Evaluate, kEvaluateEntry},
+                                   std::pair{Variant::Features, kFeaturesEntry}}) {
         FailureOr<func::FuncOp> func = entries.build(variant, name, viewsType, why);
         if (failed(func))
           break;
         built.push_back(*func);
       }
-      if (built.size() == 3)
+      if (built.size() == 4)
         return;
       for (func::FuncOp func : built)
         func.erase();

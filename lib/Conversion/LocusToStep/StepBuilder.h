@@ -29,8 +29,8 @@ using mlir::Location;
 using mlir::OpBuilder;
 using mlir::Value;
 
-/// The three entry points (StepCalls.h's StepProgram).
-enum class Variant { TrainFused, Train, Evaluate };
+/// The entry points (StepCalls.h's StepProgram).
+enum class Variant { TrainFused, Train, Evaluate, Features };
 
 /// Why a model has no step program (yet): the first op or rule the
 /// lowering does not cover.
@@ -81,7 +81,7 @@ public:
   /// the backward pass (global), as PyTorch's one optimizer step.
   llvm::SmallVector<std::pair<int32_t, Value>> pendingUpdates;
 
-  bool train() const { return variant != Variant::Evaluate; }
+  bool train() const { return variant == Variant::TrainFused || variant == Variant::Train; }
   /// Queues `grad` for parameter `param` (Train variants only).
   void update(int32_t param, Value grad);
   /// Emits the queued updates.
@@ -128,6 +128,9 @@ mlir::LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why);
 /// Pools block `block`'s output buffer h with `kernel` into b.contexts (the
 /// forward-only pass of direct feedback).
 void poolContext(StepBuilder &b, Value h, int64_t block, int64_t kernel);
+/// z [N, D]: the map buffer h pooled with a loss kernel (a view of h for
+/// kernel -1).
+Value poolForLoss(StepBuilder &b, Value h, int64_t kernel);
 /// Lowers locus.vjp, locus.param_vjp and locus.update.
 mlir::LogicalResult lowerAdjointOp(StepBuilder &b, mlir::Operation &op, Unsupported &why);
 

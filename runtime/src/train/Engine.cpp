@@ -446,6 +446,8 @@ Status Engine::features(const Tensor &images, float *out) {
                                      "{}, {}]",
                                      is.n, is.c, is.h, is.w, vs.c, vs.h, vs.w));
   int64_t total = featureCount(), offset = 0;
+  if (options_.program)
+    return programFeatures(images, out);
   Tensor h = images;
   const GoodnessRule goodness = goodnessRuleOf(model_.blocks.front().loss);
   for (size_t l = 0; l < model_.blocks.size(); ++l) {
@@ -458,6 +460,39 @@ Status Engine::features(const Tensor &images, float *out) {
     for (int64_t i = 0; i < is.n; ++i)
       std::memcpy(out + i * total + offset, z.data() + i * d, sizeof(float) * d);
     offset += d;
+  }
+  return Status::success();
+}
+
+Status Engine::programFeatures(const Tensor &images, float *out) {
+  // The program's features entry takes N images (the views of a step): run
+  // it chunk by chunk, the last chunk padded with zero images.
+  const abi::StepProgram &program = *options_.program;
+  const Shape4 vs = viewShape(), is = images.shape();
+  const int64_t total = featureCount(), image = vs.c * vs.h * vs.w;
+  const int64_t bytes = program.featuresArenaBytes;
+  if (static_cast<int64_t>(sizeof(float)) * arena_.count() < bytes) {
+    arena_.reset();
+    arena_ = backend_->allocate(Shape4{(bytes + 3) / 4, 1, 1, 1});
+  }
+  Tensor chunk = backend_->zeros(vs), features = backend_->allocate(Shape4{vs.n, total, 1, 1});
+  StepContext context;
+  context.engine = this;
+  context.backend = backend_.get();
+  abi::Buf4 in{chunk.data(), chunk.data(), 0, {vs.n, vs.c, vs.h, vs.w},
+               {image, vs.h * vs.w, vs.w, 1}};
+  abi::Buf2 result{features.data(), features.data(), 0, {vs.n, total}, {total, 1}};
+  auto *base = reinterpret_cast<uint8_t *>(arena_.data());
+  abi::Bytes arena{base, base, 0, {bytes}, {1}};
+  for (int64_t first = 0; first < is.n; first += vs.n) {
+    const int64_t n = std::min(vs.n, is.n - first);
+    backend_->copyToDevice(chunk.data(), images.data() + first * image,
+                           static_cast<int64_t>(sizeof(float)) * n * image);
+    if (n < vs.n)
+      backend_->fillZero(chunk.data() + n * image, (vs.n - n) * image);
+    program.features(&context, &in, &result, &arena);
+    backend_->copyToHost(out + first * total, features.data(),
+                         static_cast<int64_t>(sizeof(float)) * n * total);
   }
   return Status::success();
 }

@@ -205,6 +205,11 @@ void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *fa
                                 factors->data(), c->data());
 }
 
+void _mlir_ciface_locus_rt_copy_columns(void *ctx, Buf2 *z, Buf2 *out, int64_t offset) {
+  context(ctx).backend->copy2d(out->data() + offset, out->strides[0], z->data(), z->strides[0],
+                               z->sizes[0], z->sizes[1]);
+}
+
 void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x) {
   context(ctx).backend->fillZero(x->data(), x->count());
 }

@@ -17,6 +17,7 @@ namespace locus {
 constexpr llvm::StringLiteral kTrainFusedEntry = "locus_train_fused_step";
 constexpr llvm::StringLiteral kTrainEntry = "locus_train_step";
 constexpr llvm::StringLiteral kEvaluateEntry = "locus_evaluate_step";
+constexpr llvm::StringLiteral kFeaturesEntry = "locus_features_step";
 
 /// Unit attribute of an entry point.
 constexpr llvm::StringLiteral kStepEntryAttr = "locus.step_entry";

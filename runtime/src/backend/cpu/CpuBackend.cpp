@@ -48,6 +48,11 @@ public:
   }
   void copyToDevice(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
   void copyToHost(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
+  void copy2d(float *dst, int64_t dstStride, const float *src, int64_t srcStride, int64_t rows,
+              int64_t cols) override {
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(dst + r * dstStride, src + r * srcStride, sizeof(float) * cols);
+  }
   void fillZero(float *x, int64_t count) override {
     std::memset(x, 0, sizeof(float) * static_cast<size_t>(count));
   }

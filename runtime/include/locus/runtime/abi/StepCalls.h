@@ -44,7 +44,7 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 2;
+constexpr int64_t kStepProgramVersion = 3;
 
 /// The generated entry points of a model (locusc: the object's table
 /// `locus_step_programs`, at most one record). Each entry point runs the
@@ -53,13 +53,17 @@ constexpr int64_t kStepProgramVersion = 2;
 ///   trainFused  AdamW: B updated from its gradient's factors in the loss;
 ///   train       every gradient formed and handed to locus_rt_apply_gradient
 ///               (SGD, LARS, gradient checks);
-///   evaluate    forward and losses only (held-out loss).
+///   evaluate    forward and losses only (held-out loss);
+///   features    the frozen encoder's features of N images into out [N, F]
+///               (every block's output pooled with its loss kernel, in
+///               block order: the linear probe's input).
 struct StepProgram {
   int64_t version;
-  int64_t trainFusedArenaBytes, trainArenaBytes, evaluateArenaBytes;
+  int64_t trainFusedArenaBytes, trainArenaBytes, evaluateArenaBytes, featuresArenaBytes;
   void (*trainFused)(void *ctx, Buf4 *views, Bytes *arena);
   void (*train)(void *ctx, Buf4 *views, Bytes *arena);
   void (*evaluate)(void *ctx, Buf4 *views, Bytes *arena);
+  void (*features)(void *ctx, Buf4 *images, Buf2 *out, Bytes *arena);
 };
 
 } // namespace locus::abi
@@ -118,6 +122,8 @@ void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, int32
 /// AdamW on parameter `param` [D, Dc] from factors [N, D] and c [N, Dc].
 void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors, Buf2 *c);
 void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x);
+/// out[:, offset, offset + D) = z [N, D] (the features of one block).
+void _mlir_ciface_locus_rt_copy_columns(void *ctx, Buf2 *z, Buf2 *out, int64_t offset);
 /// BP-InfoNCE: NT-Xent on p [N, D] (the loss) with its gradient dp.
 void _mlir_ciface_locus_rt_infonce_loss(void *ctx, int32_t block, double temperature,
                                         double weight, Buf2 *p, Buf2 *dp);

@@ -57,6 +57,9 @@ public:
   virtual void synchronize() = 0;
   /// x[0, count) = 0.
   virtual void fillZero(float *x, int64_t count) = 0;
+  /// rows x cols floats from src (rows srcStride apart) to dst (dstStride).
+  virtual void copy2d(float *dst, int64_t dstStride, const float *src, int64_t srcStride,
+                      int64_t rows, int64_t cols) = 0;
 
   // --- Primitives: the target's library work.
   /// y = conv(x, w) + b; w [O, C, kh, kw]; b may be null.

@@ -128,6 +128,7 @@ private:
                   std::vector<double> &losses, uint64_t negativesIndex);
   Status runProgram(const Tensor &views, Phase phase, const GradientObserver *observer,
                     std::vector<double> &losses, uint64_t negativesSeed);
+  Status programFeatures(const Tensor &images, float *out);
   Status runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
                    std::vector<double> &losses, uint64_t negativesIndex);
   /// Block l's loss on z with its context: negatives, projections and the
