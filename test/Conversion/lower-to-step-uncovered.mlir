@@ -1,9 +1,9 @@
 // RUN: locus-opt %s --split-input-file --verify-diagnostics --locus-lower-to-step | FileCheck %s
 //
-// A model the step program does not cover (FF below a bilinear rule: the
+// A model the step program does not cover (a bilinear rule above FF: the
 // blocks would disagree on their rows): no entry points, and the reason on
-// @locus_kernels for the binary's log (the engine then decides, and refuses
-// it too).
+// @locus_kernels for the binary's log (the engine then interprets or refuses
+// it as before).
 
 // CHECK: module @locus_kernels attributes {locus.kernels, locus.step_program_missing = "blocks with different goodness rules (ff, clapp++)"}
 // CHECK-NEXT: }

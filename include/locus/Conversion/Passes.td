@@ -322,25 +322,33 @@ def LocusLowerToStep : Pass<"locus-lower-to-step", "::mlir::ModuleOp"> {
   let description = [{
     Turns the network's block steps (forward ops, loss ops, `locus.vjp`,
     `locus.param_vjp`, `locus.update`, as locus-derive-block-gradients left
-    them) into three functions in `@locus_kernels`, the entry points of the
+    them) into four functions in `@locus_kernels`, the entry points of the
     training step (runtime/include/locus/runtime/abi/StepCalls.h):
     `locus_train_fused_step` (AdamW, B updated from its gradient's factors
     without forming dL/dB), `locus_train_step` (every gradient formed and
-    applied: SGD, LARS, gradient checks) and `locus_evaluate_step` (forward
-    and losses). Each is `(ctx: !llvm.ptr, views: memref<NxCxHxWxf32>,
-    arena: memref<?xi8>)`: a direct-feedback rule's forward-only pass that
-    pools the contexts first, then one `scf.execute_region` per block
-    (`locus.block_step`) holding the block's calls of `locus_rt_*` (the
+    applied: SGD, LARS, gradient checks), `locus_evaluate_step` (forward
+    and losses) and `locus_features_step` (the probe's features into an
+    extra `out: memref<NxFxf32>`). Each is `(ctx: !llvm.ptr, views:
+    memref<NxCxHxWxf32>, [out,] arena: memref<?xi8>)`: a direct-feedback
+    rule's forward-only pass that pools the contexts first, then one
+    `scf.execute_region` per block (`locus.block_step`, named by
+    `locus.step_function`) holding the block's calls of `locus_rt_*` (the
     backend's primitives and generated kernels) on `memref.alloc` buffers
-    in order. Buffers that cross blocks (a block's output, the pooled
-    contexts) are allocated outside the regions. locus-plan-arena then
-    places every buffer in the arena and locus-outline-block-steps makes
-    each region a function.
+    in order; updates follow the block's backward pass. Buffers that cross
+    blocks (a block's output, the pooled contexts) are allocated outside the
+    regions. Global mode (BP-CLAPP++, BP-InfoNCE): a forward region per
+    block, whose buffers all live outside the regions, then backward regions
+    from the top block down, then the updates. FF and SCFF: every block on
+    2N rows, with FF's hybrid negatives and normalised inputs and SCFF's
+    standardised pairs and doubled bias built by the program.
+    locus-plan-arena then places every buffer in the arena and
+    locus-outline-block-steps makes each region a function.
 
-    Models the step program does not cover yet (global mode, FF, SCFF,
-    InfoNCE) get no entry points, and the module the unit attribute
-    `locus.step_program_missing` with the reason; the runtime's engine
-    trains those, and the binary says which runs.
+    A model the program cannot express (blocks whose goodness rules
+    disagree, a goodness rule in global mode) gets no entry points, and
+    @locus_kernels the attribute `locus.step_program_missing` with the
+    reason; the binary logs it and the engine interprets the descriptor (or
+    refuses it) as before.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

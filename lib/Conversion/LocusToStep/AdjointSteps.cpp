@@ -18,11 +18,6 @@ using namespace mlir;
 namespace locus::step {
 
 namespace {
-SmallVector<Value> withWindow(ArrayRef<Value> head, ArrayRef<Value> window) {
-  SmallVector<Value> all(head.begin(), head.end());
-  all.append(window.begin(), window.end());
-  return all;
-}
 
 LogicalResult lowerVjp(StepBuilder &b, VjpOp vjp, Unsupported &why) {
   Operation *forward = vjp.getValue().getDefiningOp();

@@ -46,11 +46,6 @@ LogicalResult convolutionParams(StepBuilder &b, Conv conv, int32_t &weight, int3
   return success();
 }
 
-SmallVector<Value> withWindow(ArrayRef<Value> head, ArrayRef<Value> window) {
-  SmallVector<Value> all(head.begin(), head.end());
-  all.append(window.begin(), window.end());
-  return all;
-}
 
 } // namespace
 

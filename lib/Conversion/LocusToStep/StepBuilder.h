@@ -119,6 +119,14 @@ public:
   const llvm::StringMap<int32_t> &paramIndex;
 };
 
+/// A call's operands: `head`, then a window's eight constants.
+inline llvm::SmallVector<Value> withWindow(llvm::ArrayRef<Value> head,
+                                           llvm::ArrayRef<Value> window) {
+  llvm::SmallVector<Value> all(head.begin(), head.end());
+  all.append(window.begin(), window.end());
+  return all;
+}
+
 /// Lowers a forward op of the current block (arg-max buffers are allocated
 /// in every variant: the calls write them).
 mlir::LogicalResult lowerForwardOp(StepBuilder &b, mlir::Operation &op, Unsupported &why);

@@ -44,16 +44,7 @@ Shape4 shape(const Buf4 *b) { return Shape4{b->sizes[0], b->sizes[1], b->sizes[2
 
 Window window(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb,
               int64_t pr) {
-  Window w;
-  w.kh = kh;
-  w.kw = kw;
-  w.sh = sh;
-  w.sw = sw;
-  w.pt = pt;
-  w.pl = pl;
-  w.pb = pb;
-  w.pr = pr;
-  return w;
+  return Window{kh, kw, sh, sw, pt, pl, pb, pr};
 }
 
 const float *optionalParam(const StepContext &c, int32_t index) {

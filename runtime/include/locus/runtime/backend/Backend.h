@@ -1,7 +1,8 @@
 //===- Backend.h - what the training engine asks of a target ----*- C++ -*-===//
 //
-// The engine (runtime/src/train) runs a block step as a sequence of calls on
-// one Backend: its memory, its primitives (the library work a target brings:
+// The step program locusc generates (abi/StepCalls.h, through
+// runtime/src/train/StepCalls.cpp) and the engine's interpreter run a block
+// step as a sequence of calls on one Backend: its memory, its primitives (the library work a target brings:
 // convolutions and GEMMs, cuDNN and cuBLAS on a GPU, Winograd/direct/im2col
 // and OpenBLAS on the CPU) and launches of the kernels locusc generated (the
 // losses, activations, poolings, inputs and updates). The engine never sees a

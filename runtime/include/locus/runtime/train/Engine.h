@@ -1,5 +1,11 @@
 //===- Engine.h - the block-by-block training engine (CPU) ------*- C++ -*-===//
 //
+// Runs the step program locusc generated for the model (abi/StepCalls.h,
+// EngineOptions::program): parameters, optimizer state and the one arena are
+// the engine's, every call of the program goes to its Backend. Without a
+// program it interprets the descriptor itself, as described here (the
+// program does the same, in the same order, bit for bit).
+//
 // Executes a compiled model descriptor (DESIGN.md "Execution model"). In the
 // local mode each block runs forward, computes its local loss and gradient,
 // backpropagates inside itself only (never into its input), updates W, b and
