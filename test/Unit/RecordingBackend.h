@@ -65,14 +65,14 @@ public:
     inner_->synchronize();
   }
   void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels, const float *b,
-                     const Window &win, float *y) override {
+                     float biasScale, const Window &win, float *y) override {
     ++calls["conv2dForward"];
-    inner_->conv2dForward(x, xs, w, outChannels, b, win, y);
+    inner_->conv2dForward(x, xs, w, outChannels, b, biasScale, win, y);
   }
   void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
-                            const Window &win, float *dw, float *db) override {
+                            const Window &win, float *dw, float *db, float biasScale) override {
     ++calls["conv2dBackwardWeight"];
-    inner_->conv2dBackwardWeight(x, xs, dy, ys, win, dw, db);
+    inner_->conv2dBackwardWeight(x, xs, dy, ys, win, dw, db, biasScale);
   }
   void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win, float *dx,
                           Shape4 xs) override {
@@ -83,15 +83,15 @@ public:
     return inner_->convReluPoolApplies(xs, conv, pool);
   }
   void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
-                           const float *b, float *h, int32_t *argmax) override {
+                           const float *b, float biasScale, float *h, int32_t *argmax) override {
     ++calls["convReluPoolForward"];
-    inner_->convReluPoolForward(x, xs, w, outChannels, b, h, argmax);
+    inner_->convReluPoolForward(x, xs, w, outChannels, b, biasScale, h, argmax);
   }
   void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, const float *h,
                                   const int32_t *argmax, int64_t outChannels, float *dw,
-                                  float *db) override {
+                                  float *db, float biasScale) override {
     ++calls["convReluPoolBackwardWeight"];
-    inner_->convReluPoolBackwardWeight(x, xs, dh, h, argmax, outChannels, dw, db);
+    inner_->convReluPoolBackwardWeight(x, xs, dh, h, argmax, outChannels, dw, db, biasScale);
   }
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
             const float *b, float beta, float *c) override {

@@ -34,17 +34,8 @@ cpu::Window poolWindow(const LayerDesc &layer) {
 }
 
 namespace {
-/// The layer's bias times biasScale, in `scaled` when that is not 1.
-const float *scaledBias(const LayerDesc &layer, const std::vector<Tensor> &params,
-                        float biasScale, int64_t channels, std::vector<float> &scaled) {
-  const float *bias = layer.bias >= 0 ? params[layer.bias].data() : nullptr;
-  if (bias && biasScale != 1.0f) {
-    scaled.assign(bias, bias + channels);
-    for (float &b : scaled)
-      b *= biasScale;
-    bias = scaled.data();
-  }
-  return bias;
+const float *biasOf(const LayerDesc &layer, const std::vector<Tensor> &params) {
+  return layer.bias >= 0 ? params[layer.bias].data() : nullptr;
 }
 } // namespace
 
@@ -67,10 +58,8 @@ Tensor forwardBlock(Backend &backend, const BlockDesc &block, const std::vector<
     switch (layer.kind) {
     case LayerKind::Conv2D: {
       y = backend.allocate(ys);
-      std::vector<float> scaled;
-      const float *bias = scaledBias(layer, params, biasScale, ys.c, scaled);
-      backend.conv2dForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
-                            layerWindow(layer), y.data());
+      backend.conv2dForward(x.data(), xs, params[layer.weight].data(), ys.c,
+                            biasOf(layer, params), biasScale, layerWindow(layer), y.data());
       if (keep)
         keep->input = x;
       break;
@@ -80,10 +69,8 @@ Tensor forwardBlock(Backend &backend, const BlockDesc &block, const std::vector<
       // the arg-max carry what the weight gradient needs.
       y = backend.allocate(ys);
       IndexArray argmax = backend.allocateIndices(ys.count());
-      std::vector<float> scaled;
-      const float *bias = scaledBias(layer, params, biasScale, ys.c, scaled);
-      backend.convReluPoolForward(x.data(), xs, params[layer.weight].data(), ys.c, bias,
-                                  y.data(), argmax.data());
+      backend.convReluPoolForward(x.data(), xs, params[layer.weight].data(), ys.c,
+                                  biasOf(layer, params), biasScale, y.data(), argmax.data());
       if (keep) {
         keep->input = x;
         keep->argmax = argmax;
@@ -163,16 +150,13 @@ Tensor backwardBlock(Backend &backend, const BlockDesc &block, const std::vector
       if (layer.kind == LayerKind::ConvReluMaxPool2D) {
         backend.convReluPoolBackwardWeight(saved.input.data(), xs, dy.data(),
                                            saved.output.data(), saved.argmax.data(), ys.c,
-                                           dw.data(), db);
+                                           dw.data(), db, biasScale);
         saved.argmax.reset(); // no data step follows (validateForCpu)
         saved.output.reset();
       } else {
         backend.conv2dBackwardWeight(saved.input.data(), xs, dy.data(), ys, layerWindow(layer),
-                                     dw.data(), db);
+                                     dw.data(), db, biasScale);
       }
-      if (db && biasScale != 1.0f)
-        for (int64_t c = 0; c < ys.c; ++c)
-          db[c] *= biasScale;
       saved.input.reset(); // the backward-data pass needs the weights, not the input
       continue;
     }

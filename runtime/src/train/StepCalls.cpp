@@ -69,25 +69,6 @@ locus::rt::cpu::BilinearLossConfig lossConfig(int32_t f, int32_t form, double th
 
 void addLoss(StepContext &c, int32_t block, double value) { (*c.losses)[block] += value; }
 
-/// The bias scaled by `scale` (SCFF's paired inputs), in `storage` when the
-/// scale is not 1. Host memory: the CPU backend's.
-const float *scaledBias(const StepContext &c, int32_t bias, float scale, int64_t channels,
-                        std::vector<float> &storage) {
-  const float *b = optionalParam(c, bias);
-  if (!b || scale == 1.0f)
-    return b;
-  storage.assign(b, b + channels);
-  for (float &v : storage)
-    v *= scale;
-  return storage.data();
-}
-
-void scaleBiasGradient(float *db, int32_t hasBias, float scale, int64_t channels) {
-  if (hasBias && scale != 1.0f)
-    for (int64_t i = 0; i < channels; ++i)
-      db[i] *= scale;
-}
-
 } // namespace
 
 extern "C" {
@@ -97,9 +78,8 @@ void _mlir_ciface_locus_rt_conv2d_forward(void *ctx, Buf4 *x, int32_t weight, in
                                           int64_t sh, int64_t sw, int64_t pt, int64_t pl,
                                           int64_t pb, int64_t pr) {
   StepContext &c = context(ctx);
-  std::vector<float> scaled;
   c.backend->conv2dForward(x->data(), shape(x), c.param(weight), y->sizes[1],
-                           scaledBias(c, bias, biasScale, y->sizes[1], scaled),
+                           optionalParam(c, bias), biasScale,
                            window(kh, kw, sh, sw, pt, pl, pb, pr), y->data());
 }
 
@@ -107,10 +87,8 @@ void _mlir_ciface_locus_rt_conv_relu_pool_forward(void *ctx, Buf4 *x, int32_t we
                                                   int32_t bias, float biasScale, Buf4 *h,
                                                   Index4 *argmax) {
   StepContext &c = context(ctx);
-  std::vector<float> scaled;
   c.backend->convReluPoolForward(x->data(), shape(x), c.param(weight), h->sizes[1],
-                                 scaledBias(c, bias, biasScale, h->sizes[1], scaled), h->data(),
-                                 argmax->data());
+                                 optionalParam(c, bias), biasScale, h->data(), argmax->data());
 }
 
 void _mlir_ciface_locus_rt_relu_forward(void *ctx, Buf4 *x, Buf4 *y) {
@@ -232,8 +210,7 @@ void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, 
                                                   int64_t pr) {
   context(ctx).backend->conv2dBackwardWeight(x->data(), shape(x), dy->data(), shape(dy),
                                              window(kh, kw, sh, sw, pt, pl, pb, pr), dw->data(),
-                                             hasBias ? db->data() : nullptr);
-  scaleBiasGradient(db->data(), hasBias, biasScale, dy->sizes[1]);
+                                             hasBias ? db->data() : nullptr, biasScale);
 }
 
 void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t weight, Buf4 *dx,
@@ -249,8 +226,7 @@ void _mlir_ciface_locus_rt_conv_relu_pool_backward_weight(void *ctx, Buf4 *x, Bu
                                                           int32_t hasBias, float biasScale) {
   context(ctx).backend->convReluPoolBackwardWeight(x->data(), shape(x), dh->data(), h->data(),
                                                    argmax->data(), dh->sizes[1], dw->data(),
-                                                   hasBias ? db->data() : nullptr);
-  scaleBiasGradient(db->data(), hasBias, biasScale, dh->sizes[1]);
+                                                   hasBias ? db->data() : nullptr, biasScale);
 }
 
 void _mlir_ciface_locus_rt_draw_hybrid(void *ctx, int32_t stream, Buf1 *masks,

@@ -59,13 +59,15 @@ public:
   void synchronize() override {} // every call returns when it is done
 
   void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels, const float *b,
-                     const Window &win, float *y) override {
-    cpu::conv2dForward(x, xs, w, outChannels, b, win, y, workspace_);
+                     float biasScale, const Window &win, float *y) override {
+    cpu::conv2dForward(x, xs, w, outChannels, scaledBias(b, biasScale, outChannels), win, y,
+                       workspace_);
     noteWorkspace();
   }
   void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
-                            const Window &win, float *dw, float *db) override {
+                            const Window &win, float *dw, float *db, float biasScale) override {
     cpu::conv2dBackwardWeight(x, xs, dy, ys, win, dw, db, workspace_);
+    scaleBiasGradient(db, biasScale, ys.c);
     noteWorkspace();
   }
   void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win, float *dx,
@@ -77,14 +79,16 @@ public:
     return cpu::convReluPoolApplies(xs, conv, pool);
   }
   void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
-                           const float *b, float *h, int32_t *argmax) override {
-    cpu::convReluPoolForward(x, xs, w, outChannels, b, h, argmax, workspace_);
+                           const float *b, float biasScale, float *h, int32_t *argmax) override {
+    cpu::convReluPoolForward(x, xs, w, outChannels, scaledBias(b, biasScale, outChannels), h,
+                             argmax, workspace_);
     noteWorkspace();
   }
   void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, const float *h,
                                   const int32_t *argmax, int64_t outChannels, float *dw,
-                                  float *db) override {
+                                  float *db, float biasScale) override {
     cpu::convReluPoolBackwardWeight(x, xs, dh, h, argmax, outChannels, dw, db, workspace_);
+    scaleBiasGradient(db, biasScale, outChannels);
     noteWorkspace();
   }
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
@@ -215,6 +219,20 @@ private:
       std::memcpy(dst, src, static_cast<size_t>(bytes));
   }
   void noteWorkspace() { memory_->setExternal(workspace_.bytes()); }
+  /// b times scale (SCFF: 2) in scaledBias_ when the scale is not 1.
+  const float *scaledBias(const float *b, float scale, int64_t channels) {
+    if (!b || scale == 1.0f)
+      return b;
+    scaledBias_.assign(b, b + channels);
+    for (float &v : scaledBias_)
+      v *= scale;
+    return scaledBias_.data();
+  }
+  static void scaleBiasGradient(float *db, float scale, int64_t channels) {
+    if (db && scale != 1.0f)
+      for (int64_t c = 0; c < channels; ++c)
+        db[c] *= scale;
+  }
   const ReluPoolKernel *staticReluPool(Shape4 as, const Window &win) const {
     if (!k_.reluPools || !win.tiles())
       return nullptr;
@@ -226,6 +244,7 @@ private:
 
   ModelKernels k_;
   Workspace workspace_;
+  std::vector<float> scaledBias_; // at most one layer's channels
 };
 
 } // namespace

@@ -63,12 +63,15 @@ public:
                       int64_t rows, int64_t cols) = 0;
 
   // --- Primitives: the target's library work.
-  /// y = conv(x, w) + b; w [O, C, kh, kw]; b may be null.
+  /// y = conv(x, w) + biasScale * b; w [O, C, kh, kw]; b may be null.
+  /// biasScale is 1 but for SCFF, whose paired inputs sum two images (2).
   virtual void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
-                             const float *b, const Window &win, float *y) = 0;
-  /// dW and db (db may be null) from the layer input and dL/dy.
+                             const float *b, float biasScale, const Window &win, float *y) = 0;
+  /// dW and db (db may be null; scaled by biasScale) from the layer input
+  /// and dL/dy.
   virtual void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
-                                    const Window &win, float *dw, float *db) = 0;
+                                    const Window &win, float *dw, float *db,
+                                    float biasScale) = 0;
   /// dx = conv^T(dy, w) (global mode only).
   virtual void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
                                   float *dx, Shape4 xs) = 0;
@@ -77,11 +80,12 @@ public:
   /// h = maxpool(relu(conv(x, w) + b)) with its window arg-max, the conv
   /// output never stored (Kernels.h: convReluPoolForward).
   virtual void convReluPoolForward(const float *x, Shape4 xs, const float *w,
-                                   int64_t outChannels, const float *b, float *h,
-                                   int32_t *argmax) = 0;
+                                   int64_t outChannels, const float *b, float biasScale,
+                                   float *h, int32_t *argmax) = 0;
   virtual void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh,
                                           const float *h, const int32_t *argmax,
-                                          int64_t outChannels, float *dw, float *db) = 0;
+                                          int64_t outChannels, float *dw, float *db,
+                                          float biasScale) = 0;
   /// C = alpha op(A) op(B) + beta C, row-major.
   virtual void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
                     const float *a, const float *b, float beta, float *c) = 0;
