@@ -258,37 +258,28 @@ LogicalResult addLossKernelTables(ModuleOp module, llvm::Module &object) {
 }
 
 /// The StepProgram record (StepCalls.h) of the entry points
-/// locus-lower-to-step built and locus-plan-arena sized; none where the model
-/// has no step program.
+/// locus-lower-to-step built and locus-plan-arena sized.
 LogicalResult addStepProgramTable(ModuleOp kernels, llvm::Module &object) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
   auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr});
-  std::vector<llvm::Constant *> records;
-  if (!kernels->hasAttr(locus::kStepProgramMissingAttr)) {
-    std::vector<llvm::Constant *> fields{llvm::ConstantInt::get(i64, locus::abi::kStepProgramVersion)};
-    std::vector<llvm::Constant *> entries;
-    for (StringRef entry : {locus::kTrainFusedEntry, locus::kTrainEntry, locus::kEvaluateEntry,
-                            locus::kFeaturesEntry}) {
-      auto bytes = kernels->getAttrOfType<IntegerAttr>((locus::kArenaBytesAttrPrefix + entry).str());
-      llvm::Function *function = object.getFunction(("_mlir_ciface_" + entry).str());
-      if (!bytes || !function)
-        return kernels.emitError("the step program's entry point ")
-               << entry << " is missing or unplanned (run locus-lower-to-step and "
-               << "locus-plan-arena)";
-      fields.push_back(llvm::ConstantInt::get(i64, bytes.getInt()));
-      entries.push_back(function);
-    }
-    fields.insert(fields.end(), entries.begin(), entries.end());
-    records.push_back(llvm::ConstantStruct::get(record, fields));
+  std::vector<llvm::Constant *> fields{llvm::ConstantInt::get(i64, locus::abi::kStepProgramVersion)};
+  std::vector<llvm::Constant *> entries;
+  for (StringRef entry : {locus::kTrainFusedEntry, locus::kTrainEntry, locus::kEvaluateEntry,
+                          locus::kFeaturesEntry}) {
+    auto bytes = kernels->getAttrOfType<IntegerAttr>((locus::kArenaBytesAttrPrefix + entry).str());
+    llvm::Function *function = object.getFunction(("_mlir_ciface_" + entry).str());
+    if (!bytes || !function)
+      return kernels.emitError("the step program's entry point ")
+             << entry << " is missing or unplanned (run locus-lower-to-step and "
+             << "locus-plan-arena)";
+    fields.push_back(llvm::ConstantInt::get(i64, bytes.getInt()));
+    entries.push_back(function);
   }
-  addKernelTable(object, record, records, "locus_step_programs", "locus_step_program_count");
-  // Why there is none, for the binary's log ("" when there is one).
-  auto reason = kernels->getAttrOfType<StringAttr>(locus::kStepProgramMissingAttr);
-  auto *note = llvm::ConstantDataArray::getString(context, reason ? reason.getValue() : "");
-  new llvm::GlobalVariable(object, note->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, note, "locus_step_program_note");
+  fields.insert(fields.end(), entries.begin(), entries.end());
+  addKernelTable(object, record, {llvm::ConstantStruct::get(record, fields)},
+                 "locus_step_programs", "locus_step_program_count");
   return success();
 }
 

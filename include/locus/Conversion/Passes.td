@@ -345,10 +345,8 @@ def LocusLowerToStep : Pass<"locus-lower-to-step", "::mlir::ModuleOp"> {
     locus-outline-block-steps makes each region a function.
 
     A model the program cannot express (blocks whose goodness rules
-    disagree, a goodness rule in global mode) gets no entry points, and
-    @locus_kernels the attribute `locus.step_program_missing` with the
-    reason; the binary logs it and the engine interprets the descriptor (or
-    refuses it) as before.
+    disagree, a goodness rule in global mode, an op no call covers) is an
+    error at its block: the training binary runs only step programs.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

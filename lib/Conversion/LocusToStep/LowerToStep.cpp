@@ -99,6 +99,7 @@ LogicalResult EntryBuilder::poolContexts(Unsupported &why) {
   Value h = b.views;
   b.blockOutputRoot = {};
   for (int64_t m = 0; m <= last; ++m) {
+    b.blockIndex = static_cast<int32_t>(m);
     if (failed(lowerForward(b, blocks[m], h, why)))
       return failure();
     h = b.bufferOf(blocks[m].getMarker().getInput());
@@ -352,30 +353,22 @@ struct LowerToStepPass : public locus::impl::LocusLowerToStepBase<LowerToStepPas
 
     Unsupported why;
     if (std::optional<std::string> reason = uncovered(blocks)) {
-      why.reason = *reason;
-    } else {
-      EntryBuilder entries(b, blocks);
-      SmallVector<func::FuncOp> built;
-      for (auto [variant, name] : {std::pair{Variant::TrainFused, kTrainFusedEntry},
-                                   std::pair{Variant::Train, kTrainEntry},
-                                   std::pair{Variant::Evaluate, kEvaluateEntry},
-                                   std::pair{Variant::Features, kFeaturesEntry}}) {
-        FailureOr<func::FuncOp> func = entries.build(variant, name, viewsType, why);
-        if (failed(func))
-          break;
-        built.push_back(*func);
-      }
-      if (built.size() == 4)
-        return;
-      for (func::FuncOp func : built)
-        func.erase();
+      funcs.front().emitOpError("cannot be trained by a step program: ") << *reason;
+      return signalPassFailure();
     }
-    // No program: the runtime's engine trains this model and says so.
-    for (auto decl : llvm::make_early_inc_range(kernels.getOps<func::FuncOp>()))
-      if (decl.isDeclaration() && decl.getName().starts_with("locus_rt_") &&
-          decl.symbolKnownUseEmpty(kernels))
-        decl.erase();
-    kernels->setAttr(kStepProgramMissingAttr, StringAttr::get(&getContext(), why.reason));
+    EntryBuilder entries(b, blocks);
+    for (auto [variant, name] : {std::pair{Variant::TrainFused, kTrainFusedEntry},
+                                 std::pair{Variant::Train, kTrainEntry},
+                                 std::pair{Variant::Evaluate, kEvaluateEntry},
+                                 std::pair{Variant::Features, kFeaturesEntry}}) {
+      b.blockIndex = 0;
+      if (failed(entries.build(variant, name, viewsType, why))) {
+        // The block being lowered names where: its op and location.
+        blocks[b.blockIndex].emitOpError("cannot be lowered to the step program: ")
+            << why.reason;
+        return signalPassFailure();
+      }
+    }
   }
 };
 

@@ -125,10 +125,6 @@ struct PlanArenaPass : public locus::impl::LocusPlanArenaBase<PlanArenaPass> {
       return attr ? attr.getInt() : 0;
     };
     auto mib = [](int64_t b) { return llvm::format("%9.1f", b / 1048576.0); };
-    if (auto missing = kernels->getAttrOfType<StringAttr>(locus::kStepProgramMissingAttr)) {
-      os << "step program: none (" << missing.getValue() << ")\n";
-      return;
-    }
     auto arena = [&](StringRef entry) {
       return bytes(kernels, (locus::kArenaBytesAttrPrefix + entry).str());
     };

@@ -18,7 +18,6 @@ extern const unsigned char locus_model_blob[];
 extern const unsigned long long locus_model_blob_size;
 extern const locus::abi::StepProgram locus_step_programs[];
 extern const int64_t locus_step_program_count;
-extern const char locus_step_program_note[];
 }
 
 int main(int argc, char **argv) {
@@ -33,7 +32,6 @@ int main(int argc, char **argv) {
   locus::rt::train::CompiledModel compiled;
   compiled.kernels = locus::rt::cpu::compiledModelKernels();
   compiled.program = locus_step_program_count ? &locus_step_programs[0] : nullptr;
-  compiled.programNote = locus_step_program_note;
   return locus::rt::train::trainMain(argc, argv, locus_model_blob, locus_model_blob_size,
                                      compiled);
 }

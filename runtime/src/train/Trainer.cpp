@@ -185,11 +185,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
       bf16Moments ? "compiled by locusc (bfloat16 moments, stochastic rounding)"
                   : "compiled by locusc"));
   progress(engine->backend().describe());
-  progress(engine->runsStepProgram()
-               ? std::string("step: the program locusc generated (one function a block)")
-               : fmt::format("step: run by the runtime's engine from the descriptor (locusc "
-                             "generated no step program: {})",
-                             *compiled.programNote ? compiled.programNote : "not in this object"));
+  if (engine->runsStepProgram())
+    progress("step: the program locusc generated (one function a block)");
   int64_t compiledPools = 0, runtimePools = 0;
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)
@@ -370,6 +367,11 @@ int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long lo
                "CPU lacks; recompile the model with locusc --mcpu=generic (or this machine's "
                "CPU name)\n",
                model.cpu, list);
+    return 1;
+  }
+  if (!compiled.program) {
+    fmt::print(stderr, "error: this binary has no step program (an object from a locusc before "
+                       "step programs): recompile the model with this locusc\n");
     return 1;
   }
   Options options;

@@ -29,8 +29,6 @@ constexpr llvm::StringLiteral kStepFunctionAttr = "locus.step_function";
 /// On @locus_kernels: the arena bytes of entry `<name>` (locus-plan-arena),
 /// as `locus.arena_bytes.<name>`.
 constexpr llvm::StringLiteral kArenaBytesAttrPrefix = "locus.arena_bytes.";
-/// On @locus_kernels when the model has no step program: why.
-constexpr llvm::StringLiteral kStepProgramMissingAttr = "locus.step_program_missing";
 
 } // namespace locus
 

@@ -20,12 +20,12 @@
 
 namespace locus::rt::train {
 
-/// What locusc compiled into the model's object: the kernels, and the step
-/// program (null: none, for the reason `programNote` gives).
+/// What locusc compiled into the model's object: the kernels and the step
+/// program. trainMain requires the program; runTraining without one has the
+/// engine interpret the descriptor (the unit tests' hand-built models).
 struct CompiledModel {
   cpu::ModelKernels kernels;
   const abi::StepProgram *program = nullptr;
-  const char *programNote = "";
 };
 
 int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,

@@ -1,15 +1,13 @@
-// RUN: locus-opt %s --split-input-file --verify-diagnostics --locus-lower-to-step | FileCheck %s
+// RUN: locus-opt %s --split-input-file --verify-diagnostics --locus-lower-to-step
 //
-// A model the step program does not cover (a bilinear rule above FF: the
-// blocks would disagree on their rows): no entry points, and the reason on
-// @locus_kernels for the binary's log (the engine then interprets or refuses
-// it as before).
+// A model no step program can train (a bilinear rule above FF: the blocks
+// would disagree on their rows) is an error naming it, and so is a module
+// without @locus_kernels.
 
-// CHECK: module @locus_kernels attributes {locus.kernels, locus.step_program_missing = "blocks with different goodness rules (ff, clapp++)"}
-// CHECK-NEXT: }
 module {
   module @locus_kernels attributes {locus.kernels} {
   }
+  // expected-error @below {{cannot be trained by a step program: blocks with different goodness rules (ff, clapp++)}}
   func.func @net(%arg0: tensor<4x2x8x8xf32>) -> tensor<4x4x8x8xf32> {
     %w = locus.param "conv_w" {fan_in = 18 : i64, init = #locus.init<kaiming_uniform>} : tensor<4x2x3x3xf32>
     %w2 = locus.param "conv2_w" {fan_in = 36 : i64, init = #locus.init<kaiming_uniform>} : tensor<4x4x3x3xf32>
