@@ -122,22 +122,19 @@ TEST(StepProgram, GradientsEqualTheEngines) {
   Pair pair = makePair(model, OptimizerKind::AdamW);
   ASSERT_TRUE(pair.program && pair.engine);
   Tensor views = randomViews(*pair.engine, 11);
-  std::map<int32_t, std::vector<float>> a, b;
+  using Gradients = std::map<int32_t, std::vector<float>>;
+  auto gradientsOf = [&](Engine &engine, Gradients &out, std::vector<double> &losses) {
+    return engine
+        .gradients(
+            views,
+            [&](int32_t i, const Tensor &g) { out[i].assign(g.data(), g.data() + g.count()); },
+            losses)
+        .isOk();
+  };
+  Gradients a, b;
   std::vector<double> la, lb;
-  ASSERT_TRUE(pair.program
-                  ->gradients(views,
-                              [&](int32_t i, const Tensor &g) {
-                                a[i].assign(g.data(), g.data() + g.count());
-                              },
-                              la)
-                  .isOk());
-  ASSERT_TRUE(pair.engine
-                  ->gradients(views,
-                              [&](int32_t i, const Tensor &g) {
-                                b[i].assign(g.data(), g.data() + g.count());
-                              },
-                              lb)
-                  .isOk());
+  ASSERT_TRUE(gradientsOf(*pair.program, a, la));
+  ASSERT_TRUE(gradientsOf(*pair.engine, b, lb));
   EXPECT_EQ(la, lb);
   ASSERT_EQ(a.size(), model.params.size()); // every parameter is trained
   EXPECT_EQ(a, b);
