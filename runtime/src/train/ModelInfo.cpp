@@ -84,4 +84,20 @@ int64_t fanInOf(const ModelDesc &model, int32_t param) {
   return p.shape.size() >= 2 ? elementCount(p.shape) / p.shape[0] : elementCount(p.shape);
 }
 
+std::vector<int32_t> trainedParamsOf(const BlockDesc &block, bool withProjections) {
+  std::vector<int32_t> indices;
+  for (const LayerDesc &layer : block.layers)
+    if (hasConvWeights(layer.kind)) {
+      indices.push_back(layer.weight);
+      if (layer.bias >= 0)
+        indices.push_back(layer.bias);
+    }
+  if (withProjections && block.loss.projection != "identity") {
+    indices.push_back(block.projection);
+    if (block.loss.context == "both")
+      indices.push_back(block.lateralProjection);
+  }
+  return indices;
+}
+
 } // namespace locus::rt::train

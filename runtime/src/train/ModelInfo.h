@@ -32,6 +32,10 @@ cpu::BilinearLossConfig bilinearConfig(const LossDesc &loss);
 /// or one derived from how the parameter is used.
 int64_t fanInOf(const ModelDesc &model, int32_t param);
 
+/// The parameter indices a block's update touches: its convolutions' weights
+/// and biases, and with `withProjections` its loss's B (and B_lat).
+std::vector<int32_t> trainedParamsOf(const BlockDesc &block, bool withProjections);
+
 } // namespace locus::rt::train
 
 #endif

@@ -130,11 +130,14 @@ private:
   void initParameters();
   Status run(const Tensor &views, Phase phase, const GradientObserver *observer,
              std::vector<double> &losses, uint64_t negativesIndex);
+  // The descriptor interpreter (Interpreter.cpp): runLocal, runGlobal,
+  // lossOf, update and interpretFeatures.
   Status runLocal(const Tensor &views, Phase phase, const GradientObserver *observer,
                   std::vector<double> &losses, uint64_t negativesIndex);
   Status runProgram(const Tensor &views, Phase phase, const GradientObserver *observer,
                     std::vector<double> &losses, uint64_t negativesSeed);
   Status programFeatures(const Tensor &images, float *out);
+  Status interpretFeatures(const Tensor &images, float *out); // Interpreter.cpp
   Status runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
                    std::vector<double> &losses, uint64_t negativesIndex);
   /// Block l's loss on z with its context: negatives, projections and the
