@@ -137,14 +137,12 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
         why.reason = "a bilinear loss whose z or context is not a loss pooling";
         return failure();
       }
-      if (!loss.getProjection()) {
-        why.reason = "a bilinear loss with the identity projection";
-        return failure();
+      if (Value projection = loss.getProjection()) { // else B = I: index -1
+        FailureOr<int32_t> p = b.param(projection, why);
+        if (failed(p))
+          return failure();
+        t.projection = *p;
       }
-      FailureOr<int32_t> p = b.param(loss.getProjection(), why);
-      if (failed(p))
-        return failure();
-      t.projection = *p;
       if (terms.empty())
         lossKernel = loss.getZ().getDefiningOp<LossPoolOp>().getKernel();
       else if (loss.getZ() != terms.front().op.getZ()) {
@@ -194,7 +192,9 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
         Value accumulate = b.i32(i > 0 ? 1 : 0);
         SmallVector<Value> head = config(b, t.op.getLoss());
         int64_t dc = cast<MemRefType>(t.c.getType()).getShape()[1];
-        if (fused) {
+        // The identity projection has nothing to update: the plain call,
+        // its dB scratch.
+        if (fused && t.projection >= 0) {
           Value factors = b.alloc({n, d}, b.builder.getF32Type());
           b.call("bilinear_loss_factors",
                  concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, factors, accumulate}));
@@ -206,7 +206,8 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
           b.call("zero", {dB});
         b.call("bilinear_loss",
                concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, dB, accumulate}));
-        b.update(t.projection, dB);
+        if (t.projection >= 0)
+          b.update(t.projection, dB);
       }
       if (b.train())
         unpool(b, dzMap, h, lossKernel, grad);

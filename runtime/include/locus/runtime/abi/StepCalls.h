@@ -107,7 +107,7 @@ void _mlir_ciface_locus_rt_loss_unpool(void *ctx, Buf4 *dz, Buf4 *dh, int64_t ke
 void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *negatives);
 /// A bilinear term: f (0 hinge, 1 softplus, 2 linear, 3 logistic), form (0
 /// contrastive, 1 difference), negatives (0 next, 1 random). dB is written
-/// (or, with accumulate, added to, as dz is).
+/// (or, with accumulate, added to, as dz is). projection -1: B = I.
 void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, int32_t f, int32_t form,
                                          double theta, double weight, int32_t negatives,
                                          Buf2 *z, Buf2 *c, int32_t projection,
