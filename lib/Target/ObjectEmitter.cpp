@@ -12,6 +12,7 @@
 #include "locus/Target/ModelDescriptor.h"
 #include "locus/runtime/CpuFeatures.h"
 #include "locus/runtime/abi/LossKernels.h"
+#include "locus/runtime/abi/Model.h"
 #include "locus/runtime/abi/StepCalls.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -97,35 +98,46 @@ void optimize(llvm::Module &object, llvm::TargetMachine &machine, unsigned optLe
   pipeline.run(object, modules);
 }
 
-void addDescriptor(llvm::Module &object, StringRef blob) {
+/// The descriptor blob as a hidden global; returns it.
+llvm::GlobalVariable *addDescriptor(llvm::Module &object, StringRef blob) {
   llvm::LLVMContext &context = object.getContext();
   auto *data = llvm::ConstantDataArray::get(
       context,
       llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(blob.data()), blob.size()));
-  new llvm::GlobalVariable(object, data->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, data, "locus_model_blob");
-  auto *size = llvm::ConstantInt::get(llvm::Type::getInt64Ty(context), blob.size());
-  new llvm::GlobalVariable(object, size->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, size, "locus_model_blob_size");
+  auto *global = new llvm::GlobalVariable(object, data->getType(), /*isConstant=*/true,
+                                          llvm::GlobalValue::ExternalLinkage, data,
+                                          "locus_model_blob");
+  global->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  return global;
 }
 
-/// A constant array of the records named `name`, and its length named
-/// `countName`, as the runtime declares them (CompiledKernels.h).
-void addKernelTable(llvm::Module &object, llvm::StructType *record,
-                    ArrayRef<llvm::Constant *> records, StringRef name, StringRef countName) {
-  llvm::Type *i64 = llvm::Type::getInt64Ty(object.getContext());
+/// What the record (abi/Model.h) holds of a table: {entries, count}.
+using TableRef = llvm::Constant *;
+
+llvm::StructType *tableRefType(llvm::LLVMContext &context) {
+  return llvm::StructType::get(
+      context, {llvm::PointerType::get(context, 0), llvm::Type::getInt64Ty(context)});
+}
+
+/// A constant array of the records, as a hidden global named `name`; returns
+/// {entries, count} for the model record.
+TableRef addKernelTable(llvm::Module &object, llvm::StructType *record,
+                        ArrayRef<llvm::Constant *> records, StringRef name) {
+  llvm::LLVMContext &context = object.getContext();
+  llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   auto *arrayType = llvm::ArrayType::get(record, records.size());
-  new llvm::GlobalVariable(object, arrayType, /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantArray::get(arrayType, records), name);
-  new llvm::GlobalVariable(object, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantInt::get(i64, records.size()), countName);
+  auto *table = new llvm::GlobalVariable(object, arrayType, /*isConstant=*/true,
+                                         llvm::GlobalValue::ExternalLinkage,
+                                         llvm::ConstantArray::get(arrayType, records), name);
+  table->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  return llvm::ConstantStruct::get(tableRefType(context),
+                                   {table, llvm::ConstantInt::get(i64, records.size())});
 }
 
 /// The table the runtime finds the loss pooling kernels in: one
 /// {C, H, W, k, pool, unpool} record per _mlir_ciface_locus_loss_pool_<C>x<H>x<W>_k<k>
 /// (locus-generate-pool-kernels), and its length.
-LogicalResult addPoolKernelTable(ModuleOp module, llvm::Module &object) {
+FailureOr<TableRef> addPoolKernelTable(ModuleOp module, llvm::Module &object) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
@@ -152,16 +164,14 @@ LogicalResult addPoolKernelTable(ModuleOp module, llvm::Module &object) {
                  llvm::ConstantInt::get(i64, w), llvm::ConstantInt::get(i64, k), &pool,
                  unpool}));
   }
-  addKernelTable(object, record, records, "locus_loss_pool_kernels",
-                 "locus_loss_pool_kernel_count");
-  return success();
+  return addKernelTable(object, record, records, "locus_loss_pool_kernels");
 }
 
 /// The table the runtime finds the blocks' relu + max-pool kernels in: one
 /// {C, H, W, kh, kw, forward, backward} record per
 /// _mlir_ciface_locus_relu_max_pool_<C>x<H>x<W>_k<kh>x<kw>
 /// (locus-generate-relu-pool-kernels), and its length.
-LogicalResult addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
+FailureOr<TableRef> addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
@@ -194,16 +204,13 @@ LogicalResult addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
     fields.push_back(backward);
     records.push_back(llvm::ConstantStruct::get(record, fields));
   }
-  addKernelTable(object, record, records, "locus_relu_pool_kernels",
-                 "locus_relu_pool_kernel_count");
-  return success();
+  return addKernelTable(object, record, records, "locus_relu_pool_kernels");
 }
 
 /// A table of {name, kernel} records, one per _mlir_ciface_<prefix>... kernel,
 /// and its length: how the runtime finds the loss kernels
 /// (abi/LossKernels.h) by the names the passes give them.
-void addNamedKernelTable(llvm::Module &object, StringRef prefix, StringRef name,
-                         StringRef countName) {
+TableRef addNamedKernelTable(llvm::Module &object, StringRef prefix, StringRef name) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
   auto *record = llvm::StructType::get(context, {ptr, ptr});
@@ -219,47 +226,55 @@ void addNamedKernelTable(llvm::Module &object, StringRef prefix, StringRef name,
                                             "locus_kernel_name");
     records.push_back(llvm::ConstantStruct::get(record, {global, &kernel}));
   }
-  addKernelTable(object, record, records, name, countName);
+  return addKernelTable(object, record, records, name);
 }
 
-/// A table of at most one record: the entry points of the kernels `names`
-/// in order, or none if the module has none of them (`pass` emits them all
-/// or none).
-LogicalResult addRecordTable(ModuleOp module, llvm::Module &object, ArrayRef<StringRef> names,
-                             StringRef table, StringRef countName, StringRef pass) {
+/// One record of the entry points of the kernels `names`, in order, as a
+/// hidden global `name`; a null pointer if the module has none of them
+/// (`pass` emits them all or none).
+FailureOr<llvm::Constant *> addKernelRecord(ModuleOp module, llvm::Module &object,
+                                            ArrayRef<StringRef> names, StringRef name,
+                                            StringRef pass) {
   llvm::LLVMContext &context = object.getContext();
-  llvm::Type *ptr = llvm::PointerType::get(context, 0);
+  auto *ptr = llvm::PointerType::get(context, 0);
   auto *record = llvm::StructType::get(context, SmallVector<llvm::Type *>(names.size(), ptr));
   std::vector<llvm::Constant *> fields;
-  for (StringRef name : names)
-    if (llvm::Function *kernel = object.getFunction(("_mlir_ciface_" + name).str()))
-      fields.push_back(kernel);
-  if (!fields.empty() && fields.size() != names.size())
+  for (StringRef kernel : names)
+    if (llvm::Function *function = object.getFunction(("_mlir_ciface_" + kernel).str()))
+      fields.push_back(function);
+  if (fields.empty())
+    return llvm::ConstantPointerNull::get(ptr);
+  if (fields.size() != names.size())
     return module.emitError("the kernels of ") << pass << " are incomplete: run it as a whole";
-  std::vector<llvm::Constant *> records;
-  if (!fields.empty())
-    records.push_back(llvm::ConstantStruct::get(record, fields));
-  addKernelTable(object, record, records, table, countName);
-  return success();
+  auto *global = new llvm::GlobalVariable(object, record, /*isConstant=*/true,
+                                          llvm::GlobalValue::ExternalLinkage,
+                                          llvm::ConstantStruct::get(record, fields), name);
+  global->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  return global;
 }
 
-/// The loss kernels' tables: bilinear (locus-generate-loss-kernels), goodness
-/// and InfoNCE.
-LogicalResult addLossKernelTables(ModuleOp module, llvm::Module &object) {
-  addNamedKernelTable(object, locus::abi::kBilinearLossPrefix, "locus_bilinear_loss_kernels",
-                      "locus_bilinear_loss_kernel_count");
-  addNamedKernelTable(object, locus::abi::kGoodnessLossPrefix, "locus_goodness_loss_kernels",
-                      "locus_goodness_loss_kernel_count");
-  return addRecordTable(module, object,
-                        {"locus_infonce_normalize", "locus_infonce_loss",
-                         "locus_infonce_normalize_adjoint"},
-                        "locus_infonce_kernels", "locus_infonce_kernel_count",
-                        "locus-generate-infonce-kernels");
+/// The loss kernels' tables (abi::LossKernels): bilinear
+/// (locus-generate-loss-kernels), goodness and InfoNCE.
+FailureOr<llvm::Constant *> addLossKernelTables(ModuleOp module, llvm::Module &object) {
+  llvm::LLVMContext &context = object.getContext();
+  TableRef bilinear = addNamedKernelTable(object, locus::abi::kBilinearLossPrefix,
+                                          "locus_bilinear_loss_kernels");
+  TableRef goodness = addNamedKernelTable(object, locus::abi::kGoodnessLossPrefix,
+                                          "locus_goodness_loss_kernels");
+  FailureOr<llvm::Constant *> infoNce = addKernelRecord(
+      module, object,
+      {"locus_infonce_normalize", "locus_infonce_loss", "locus_infonce_normalize_adjoint"},
+      "locus_infonce_kernels", "locus-generate-infonce-kernels");
+  if (failed(infoNce))
+    return failure();
+  auto *type = llvm::StructType::get(
+      context, {tableRefType(context), tableRefType(context), llvm::PointerType::get(context, 0)});
+  return llvm::ConstantStruct::get(type, {bilinear, goodness, *infoNce});
 }
 
 /// The StepProgram record (StepCalls.h) of the entry points
 /// locus-lower-to-step built and locus-plan-arena sized.
-LogicalResult addStepProgramTable(ModuleOp kernels, llvm::Module &object) {
+FailureOr<llvm::Constant *> addStepProgram(ModuleOp kernels, llvm::Module &object) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
@@ -278,8 +293,86 @@ LogicalResult addStepProgramTable(ModuleOp kernels, llvm::Module &object) {
     entries.push_back(function);
   }
   fields.insert(fields.end(), entries.begin(), entries.end());
-  addKernelTable(object, record, {llvm::ConstantStruct::get(record, fields)},
-                 "locus_step_programs", "locus_step_program_count");
+  auto *global = new llvm::GlobalVariable(object, record, /*isConstant=*/true,
+                                          llvm::GlobalValue::ExternalLinkage,
+                                          llvm::ConstantStruct::get(record, fields),
+                                          "locus_step_program");
+  global->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  return global;
+}
+
+/// abi::UpdateKernels: the optimizer updates of locus-generate-update-kernels
+/// (null where one is missing).
+llvm::Constant *updateKernels(llvm::Module &object) {
+  llvm::LLVMContext &context = object.getContext();
+  auto *ptr = llvm::PointerType::get(context, 0);
+  std::vector<llvm::Constant *> fields;
+  for (StringRef name : {"locus_adamw_update", "locus_adamw_bf16_update", "locus_sgd_update",
+                         "locus_lars_norms"}) {
+    llvm::Function *function = object.getFunction(("_mlir_ciface_" + name).str());
+    fields.push_back(function ? static_cast<llvm::Constant *>(function)
+                              : llvm::ConstantPointerNull::get(ptr));
+  }
+  return llvm::ConstantStruct::get(
+      llvm::StructType::get(context, SmallVector<llvm::Type *>(fields.size(), ptr)), fields);
+}
+
+/// Hides every symbol the object defines: `locus_model` (added after) is
+/// its only export.
+void hideDefinitions(llvm::Module &object) {
+  for (llvm::GlobalValue &value : object.global_values())
+    if (!value.isDeclaration() && !value.hasLocalLinkage())
+      value.setVisibility(llvm::GlobalValue::HiddenVisibility);
+}
+
+/// The model record (abi/Model.h), exported as `locus_model`.
+LogicalResult addModelRecord(ModuleOp module, ModuleOp kernels, llvm::Module &object,
+                             StringRef blob) {
+  llvm::LLVMContext &context = object.getContext();
+  llvm::Type *i64 = llvm::Type::getInt64Ty(context);
+  hideDefinitions(object);
+  llvm::GlobalVariable *descriptor = addDescriptor(object, blob);
+  FailureOr<llvm::Constant *> program = addStepProgram(kernels, object);
+  FailureOr<TableRef> lossPools = addPoolKernelTable(module, object);
+  FailureOr<TableRef> reluPools = addReluPoolKernelTable(module, object);
+  FailureOr<llvm::Constant *> losses = addLossKernelTables(module, object);
+  if (failed(program) || failed(lossPools) || failed(reluPools) || failed(losses))
+    return failure();
+  FailureOr<llvm::Constant *> activations = addKernelRecord(
+      module, object,
+      {"locus_relu_forward", "locus_relu_backward", "locus_triangle_forward",
+       "locus_triangle_backward"},
+      "locus_activation_kernels", "locus-generate-activation-kernels");
+  FailureOr<llvm::Constant *> pooling = addKernelRecord(
+      module, object,
+      {"locus_max_pool_forward", "locus_max_pool_backward", "locus_avg_pool_forward",
+       "locus_avg_pool_backward"},
+      "locus_pooling_kernels", "locus-generate-pooling-kernels");
+  FailureOr<llvm::Constant *> goodnessInputs = addKernelRecord(
+      module, object,
+      {"locus_hybrid_negatives", "locus_length_normalize_rows", "locus_standardize_pairs"},
+      "locus_goodness_input_kernels", "locus-generate-goodness-input-kernels");
+  if (failed(activations) || failed(pooling) || failed(goodnessInputs))
+    return failure();
+  std::vector<llvm::Constant *> fields = {
+      llvm::ConstantInt::get(i64, locus::abi::kModelRecordVersion),
+      descriptor,
+      llvm::ConstantInt::get(i64, blob.size()),
+      *program,
+      updateKernels(object),
+      *lossPools,
+      *reluPools,
+      *losses,
+      *activations,
+      *pooling,
+      *goodnessInputs};
+  SmallVector<llvm::Type *> types;
+  for (llvm::Constant *field : fields)
+    types.push_back(field->getType());
+  auto *record = llvm::StructType::get(context, types);
+  new llvm::GlobalVariable(object, record, /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantStruct::get(record, fields), locus::abi::kModelSymbol);
   return success();
 }
 
@@ -313,27 +406,7 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
     return kernels.emitError("cannot translate the kernels to LLVM IR");
   object->setTargetTriple((*machine)->getTargetTriple());
   object->setDataLayout((*machine)->createDataLayout());
-  addDescriptor(*object, blob);
-  if (failed(addStepProgramTable(kernels, *object)) || failed(addPoolKernelTable(module, *object)) ||
-      failed(addReluPoolKernelTable(module, *object)))
-    return failure();
-  if (failed(addLossKernelTables(module, *object)) ||
-      failed(addRecordTable(module, *object,
-                            {"locus_relu_forward", "locus_relu_backward",
-                             "locus_triangle_forward", "locus_triangle_backward"},
-                            "locus_activation_kernels", "locus_activation_kernel_count",
-                            "locus-generate-activation-kernels")) ||
-      failed(addRecordTable(module, *object,
-                            {"locus_max_pool_forward", "locus_max_pool_backward",
-                             "locus_avg_pool_forward", "locus_avg_pool_backward"},
-                            "locus_pooling_kernels", "locus_pooling_kernel_count",
-                            "locus-generate-pooling-kernels")) ||
-      failed(addRecordTable(module, *object,
-                            {"locus_hybrid_negatives", "locus_length_normalize_rows",
-                             "locus_standardize_pairs"},
-                            "locus_goodness_input_kernels",
-                            "locus_goodness_input_kernel_count",
-                            "locus-generate-goodness-input-kernels")))
+  if (failed(addModelRecord(module, kernels, *object, blob)))
     return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");

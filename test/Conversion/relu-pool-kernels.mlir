@@ -4,7 +4,7 @@
 // reads (with block 1's conv left unfused; fused, only block 2's remains).
 // RUN: locusc %examples/fmnist.onnxtxt --fuse-conv-relu-pool=false --emit=obj -o %t.o
 // RUN: llvm-nm %t.o | FileCheck %s --check-prefix=SYMS
-// SYMS-DAG: R locus_relu_pool_kernel_count
+// SYMS-DAG: D locus_model
 // SYMS-DAG: {{[DR]}} locus_relu_pool_kernels
 // SYMS-DAG: T _mlir_ciface_locus_relu_max_pool_128x28x28_k2x2
 // SYMS-DAG: T _mlir_ciface_locus_relu_max_unpool_128x28x28_k2x2

@@ -29,7 +29,7 @@ using namespace locus::rt::cpu;
 using locus::test::compiledPooling;
 using locus::test::randomVector;
 
-const UpdateKernels kCompiled = compiledUpdateKernels();
+const UpdateKernels kCompiled = linkedModel().update;
 
 /// Largest difference in units of the reference's magnitude (1 for |ref| < 1).
 double maxScaledDiff(const std::vector<float> &got, const std::vector<float> &ref) {
@@ -215,7 +215,7 @@ using locus::test::randomVector;
 /// map, and of block 2's 7 x 7 map), compiled per shape by
 /// locus-generate-pool-kernels, against the runtime's average pooling.
 TEST(CompiledLossPooling, MatchesTheRuntimeBothWays) {
-  const LossPoolKernels table = compiledLossPoolKernels();
+  const LossPoolKernels table = linkedModel().lossPools;
   ASSERT_EQ(table.count, 2);
   for (const LossPoolKernel &kernel : {table.entries[0], table.entries[1]}) {
     SCOPED_TRACE(::testing::Message() << kernel.c << "x" << kernel.h << "x" << kernel.w << " k"
@@ -249,7 +249,7 @@ TEST(CompiledLossPooling, MatchesTheRuntimeBothWays) {
 /// overlapping vector group), compiled by locus-generate-relu-pool-kernels,
 /// against the runtime's fused kernels, through the threaded batch slicing.
 TEST(CompiledReluPool, MatchesTheRuntimeBothWays) {
-  const ReluPoolKernels table = compiledReluPoolKernels();
+  const ReluPoolKernels table = linkedModel().reluPools;
   ASSERT_EQ(table.count, 2);
   for (const ReluPoolKernel &kernel : {table.entries[0], table.entries[1]}) {
     SCOPED_TRACE(::testing::Message() << kernel.c << "x" << kernel.h << "x" << kernel.w);

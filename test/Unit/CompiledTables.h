@@ -13,29 +13,18 @@
 
 namespace locus::test {
 
-inline const abi::LossKernels &compiledLosses() {
-  static const abi::LossKernels table = rt::cpu::compiledLossKernels();
-  return table;
-}
+inline const abi::LossKernels &compiledLosses() { return rt::cpu::linkedModel().losses; }
 
 inline const abi::ActivationKernels &compiledActivations() {
-  static const abi::ActivationKernels *kernels = rt::cpu::compiledActivationKernels();
-  return *kernels;
+  return *rt::cpu::linkedModel().activations;
 }
 
-inline const rt::cpu::UpdateKernels &compiledUpdates() {
-  static const rt::cpu::UpdateKernels kernels = rt::cpu::compiledUpdateKernels();
-  return kernels;
-}
+inline const rt::cpu::UpdateKernels &compiledUpdates() { return rt::cpu::linkedModel().update; }
 
-inline const abi::PoolingKernels &compiledPooling() {
-  static const abi::PoolingKernels *kernels = rt::cpu::compiledPoolingKernels();
-  return *kernels;
-}
+inline const abi::PoolingKernels &compiledPooling() { return *rt::cpu::linkedModel().pooling; }
 
 inline const abi::GoodnessInputKernels &compiledGoodnessInputs() {
-  static const abi::GoodnessInputKernels *kernels = rt::cpu::compiledGoodnessInputKernels();
-  return *kernels;
+  return *rt::cpu::linkedModel().goodnessInputs;
 }
 
 } // namespace locus::test

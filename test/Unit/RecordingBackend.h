@@ -16,7 +16,6 @@
 
 namespace locus::test {
 
-using rt::IndexArray;
 using rt::Shape4;
 using rt::Tensor;
 using rt::Window;
@@ -38,10 +37,6 @@ public:
   Tensor zeros(Shape4 shape) override {
     ++calls["zeros"];
     return inner_->zeros(shape);
-  }
-  IndexArray allocateIndices(int64_t count) override {
-    ++calls["allocateIndices"];
-    return inner_->allocateIndices(count);
   }
   void copyToDevice(void *dst, const void *src, int64_t bytes) override {
     ++calls["copyToDevice"];
@@ -78,9 +73,6 @@ public:
                           Shape4 xs) override {
     ++calls["conv2dBackwardData"];
     inner_->conv2dBackwardData(dy, ys, w, win, dx, xs);
-  }
-  bool convReluPoolApplies(Shape4 xs, const Window &conv, const Window &pool) const override {
-    return inner_->convReluPoolApplies(xs, conv, pool);
   }
   void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
                            const float *b, float biasScale, float *h, int32_t *argmax) override {

@@ -1,10 +1,10 @@
-//===- StepProgramTest.cpp - the generated step program against the engine ===//
+//===- StepProgramTest.cpp - the step program of a linked model ---------===//
 //
 // The unit-test binary links examples/fmnist.onnxtxt compiled by locusc
-// (CLAPP++, its conv + relu + max-pool left unfused): its descriptor and its
-// step program. The program must train exactly as the engine interprets the
-// same descriptor (every optimizer, gradient checks, evaluation), and run
-// its step in the arena alone.
+// (CLAPP++, its conv + relu + max-pool left unfused) like a training binary:
+// its record (abi/Model.h), descriptor and step program. Every optimizer's
+// step applies exactly the gradients the program forms, features come in
+// chunks of a step's views, and a step runs in the arena alone.
 //
 //===----------------------------------------------------------------------===//
 #include "EngineTestUtil.h"
@@ -16,13 +16,6 @@
 #include <map>
 #include <string_view>
 
-extern "C" {
-extern const unsigned char locus_model_blob[];
-extern const unsigned long long locus_model_blob_size;
-extern const locus::abi::StepProgram locus_step_programs[];
-extern const int64_t locus_step_program_count;
-}
-
 namespace locus::test {
 namespace {
 
@@ -31,153 +24,134 @@ using rt::train::EngineOptions;
 using rt::train::OptimizerKind;
 using rt::train::Tensor;
 
+const abi::ModelRecord &record() { return rt::cpu::linkedModel(); }
+
 rt::ModelDesc linkedModel() {
   rt::ModelDesc model;
   std::string error;
-  EXPECT_TRUE(rt::parse(std::string_view(reinterpret_cast<const char *>(locus_model_blob),
-                                         locus_model_blob_size),
+  EXPECT_TRUE(rt::parse(std::string_view(reinterpret_cast<const char *>(record().descriptor),
+                                         static_cast<size_t>(record().descriptorSize)),
                         model, error))
       << error;
   return model;
 }
 
-/// Two engines on the linked model: the step program's and the interpreter's.
-struct Pair {
-  std::unique_ptr<Engine> program, engine;
-};
-
-Pair makePair(const rt::ModelDesc &model, OptimizerKind kind, bool bf16 = false) {
-  Pair pair;
-  for (bool withProgram : {true, false}) {
-    EngineOptions options;
-    options.seed = 5;
-    options.kernels = rt::cpu::compiledModelKernels();
-    options.kind = kind;
-    options.optimizer.lr = 1e-3;
-    options.sgd.lr = 0.01;
-    options.schedule.base = kind == OptimizerKind::AdamW ? 1e-3 : 0.01;
-    if (bf16)
-      options.moments = rt::cpu::MomentFormat::BFloat16;
-    options.program = withProgram ? &locus_step_programs[0] : nullptr;
-    std::unique_ptr<Engine> engine;
-    rt::Status status = Engine::create(model, options, engine);
-    EXPECT_TRUE(status.isOk()) << status.message();
-    (withProgram ? pair.program : pair.engine) = std::move(engine);
-  }
-  return pair;
-}
-
-void expectSameParameters(Engine &a, Engine &b) {
-  ASSERT_EQ(a.params().size(), b.params().size());
-  for (size_t i = 0; i < a.params().size(); ++i)
-    EXPECT_EQ(0, std::memcmp(a.params()[i].data(), b.params()[i].data(),
-                             sizeof(float) * a.params()[i].count()))
-        << "parameter " << a.model().params[i].name;
+std::unique_ptr<Engine> makeLinkedEngine(const rt::ModelDesc &model, OptimizerKind kind,
+                                         bool bf16 = false) {
+  EngineOptions options;
+  options.seed = 5;
+  rt::train::CompiledModel compiled = rt::train::compiledModelOf(record());
+  options.kernels = compiled.kernels;
+  options.program = compiled.program;
+  options.kind = kind;
+  options.optimizer.lr = 1e-3;
+  options.sgd.lr = 0.01;
+  options.schedule.base = kind == OptimizerKind::AdamW ? 1e-3 : 0.01;
+  if (bf16)
+    options.moments = rt::cpu::MomentFormat::BFloat16;
+  std::unique_ptr<Engine> engine;
+  rt::Status status = Engine::create(model, options, engine);
+  EXPECT_TRUE(status.isOk()) << status.message();
+  return engine;
 }
 
 TEST(StepProgram, TheLinkedModelHasOne) {
-  ASSERT_EQ(locus_step_program_count, 1);
-  const abi::StepProgram &p = locus_step_programs[0];
+  ASSERT_EQ(record().version, abi::kModelRecordVersion);
+  ASSERT_TRUE(record().program);
+  const abi::StepProgram &p = *record().program;
   EXPECT_EQ(p.version, abi::kStepProgramVersion);
   EXPECT_GT(p.trainFusedArenaBytes, 0);
   EXPECT_GE(p.trainArenaBytes, p.evaluateArenaBytes); // training keeps more alive
   EXPECT_EQ(p.trainFusedArenaBytes % 64, 0);
 }
 
-TEST(StepProgram, TrainsExactlyAsTheEngineWithEveryOptimizer) {
-  ASSERT_EQ(locus_step_program_count, 1);
+TEST(StepProgram, SgdAndLarsStepsApplyTheProgramsGradients) {
+  // The unfused program hands each complete gradient to the optimizer once,
+  // after every gradient that reads the old parameters is formed: a step
+  // equals gradients() followed by the optimizer on each, bit for bit.
   rt::ModelDesc model = linkedModel();
-  struct Case {
-    OptimizerKind kind;
-    bool bf16;
-    const char *name;
-  };
-  for (Case c : {Case{OptimizerKind::AdamW, false, "adamw"},
-                 Case{OptimizerKind::AdamW, true, "adamw bf16"},
-                 Case{OptimizerKind::Sgd, false, "sgd"}, Case{OptimizerKind::Lars, false, "lars"}}) {
-    SCOPED_TRACE(c.name);
-    Pair pair = makePair(model, c.kind, c.bf16);
-    ASSERT_TRUE(pair.program && pair.engine);
-    for (uint64_t step = 0; step < 2; ++step) {
-      Tensor views = randomViews(*pair.engine, 100 + step);
-      std::vector<double> a, b;
-      ASSERT_TRUE(pair.program->step(views, a).isOk());
-      ASSERT_TRUE(pair.engine->step(views, b).isOk());
-      ASSERT_EQ(a.size(), b.size());
-      for (size_t l = 0; l < a.size(); ++l)
-        EXPECT_EQ(a[l], b[l]) << "block " << l << ", step " << step;
+  for (OptimizerKind kind : {OptimizerKind::Sgd, OptimizerKind::Lars}) {
+    SCOPED_TRACE(kind == OptimizerKind::Sgd ? "sgd" : "lars");
+    std::unique_ptr<Engine> a = makeLinkedEngine(model, kind), b = makeLinkedEngine(model, kind);
+    ASSERT_TRUE(a && b);
+    Tensor views = randomViews(*a, 100);
+    std::map<int32_t, std::vector<float>> grads;
+    std::vector<double> la, lb;
+    ASSERT_TRUE(a->gradients(views, [&](int32_t i, const Tensor &g) {
+                   grads[i].assign(g.data(), g.data() + g.count());
+                 }, la).isOk());
+    ASSERT_TRUE(b->step(views, lb).isOk());
+    EXPECT_EQ(la, lb);
+    ASSERT_EQ(grads.size(), model.params.size()); // every parameter is trained
+    rt::cpu::SgdMomentum sgd;
+    sgd.lr = 0.01;
+    sgd.lars = kind == OptimizerKind::Lars;
+    for (auto &[i, g] : grads) {
+      std::vector<float> expected(a->params()[i].data(),
+                                  a->params()[i].data() + a->params()[i].count());
+      std::vector<float> momentum(expected.size(), 0.0f);
+      a->backend().sgdStep(sgd, static_cast<int64_t>(expected.size()), expected.data(), g.data(),
+                           momentum.data(), model.params[i].shape.size() > 1);
+      EXPECT_EQ(0, std::memcmp(expected.data(), b->params()[i].data(),
+                               sizeof(float) * expected.size()))
+          << model.params[i].name;
     }
-    expectSameParameters(*pair.program, *pair.engine);
-    Tensor heldOut = randomViews(*pair.engine, 7);
-    std::vector<double> a, b;
-    ASSERT_TRUE(pair.program->evaluate(heldOut, a, 3).isOk());
-    ASSERT_TRUE(pair.engine->evaluate(heldOut, b, 3).isOk());
-    EXPECT_EQ(a, b);
   }
 }
 
-TEST(StepProgram, GradientsEqualTheEngines) {
-  ASSERT_EQ(locus_step_program_count, 1);
+TEST(StepProgram, EvaluationIsRepeatableAndUpdatesNothing) {
   rt::ModelDesc model = linkedModel();
-  Pair pair = makePair(model, OptimizerKind::AdamW);
-  ASSERT_TRUE(pair.program && pair.engine);
-  Tensor views = randomViews(*pair.engine, 11);
-  using Gradients = std::map<int32_t, std::vector<float>>;
-  auto gradientsOf = [&](Engine &engine, Gradients &out, std::vector<double> &losses) {
-    return engine
-        .gradients(
-            views,
-            [&](int32_t i, const Tensor &g) { out[i].assign(g.data(), g.data() + g.count()); },
-            losses)
-        .isOk();
-  };
-  Gradients a, b;
-  std::vector<double> la, lb;
-  ASSERT_TRUE(gradientsOf(*pair.program, a, la));
-  ASSERT_TRUE(gradientsOf(*pair.engine, b, lb));
-  EXPECT_EQ(la, lb);
-  ASSERT_EQ(a.size(), model.params.size()); // every parameter is trained
+  std::unique_ptr<Engine> engine = makeLinkedEngine(model, OptimizerKind::AdamW, true);
+  ASSERT_TRUE(engine);
+  Tensor views = randomViews(*engine, 7);
+  std::vector<double> a, b, c;
+  ASSERT_TRUE(engine->evaluate(views, a, 3).isOk());
+  ASSERT_TRUE(engine->evaluate(views, b, 3).isOk());
   EXPECT_EQ(a, b);
-  expectSameParameters(*pair.program, *pair.engine); // and none was updated
+  ASSERT_TRUE(engine->step(views, c).isOk());
+  EXPECT_EQ(a, c) << "the first step's losses are the parameters' before any update";
 }
 
-TEST(StepProgram, FeaturesEqualTheEngines) {
-  ASSERT_EQ(locus_step_program_count, 1);
+TEST(StepProgram, FeaturesComeInChunksOfAStepsViews) {
   rt::ModelDesc model = linkedModel();
-  Pair pair = makePair(model, OptimizerKind::AdamW);
-  ASSERT_TRUE(pair.program && pair.engine);
+  std::unique_ptr<Engine> engine = makeLinkedEngine(model, OptimizerKind::AdamW);
+  ASSERT_TRUE(engine);
   // More images than a step's views, and not a multiple of them: the last
-  // chunk is padded.
-  const rt::Shape4 vs = pair.engine->viewShape();
-  Tensor images = Tensor::allocate(pair.engine->memoryHandle(),
-                                   rt::Shape4{vs.n + 5, vs.c, vs.h, vs.w});
+  // chunk is padded. Each image's features are its own, wherever it sits.
+  const rt::Shape4 vs = engine->viewShape();
+  const int64_t n = vs.n + 5, image = vs.c * vs.h * vs.w, f = engine->featureCount();
+  Tensor images = Tensor::allocate(engine->memoryHandle(), rt::Shape4{n, vs.c, vs.h, vs.w});
   rt::train::Rng rng(3);
   for (int64_t i = 0; i < images.count(); ++i)
     images.data()[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
-  const int64_t f = pair.engine->featureCount();
-  std::vector<float> a(static_cast<size_t>(images.shape().n * f), -1.0f), b(a.size(), -2.0f);
-  ASSERT_TRUE(pair.program->features(images, a.data()).isOk());
-  ASSERT_TRUE(pair.engine->features(images, b.data()).isOk());
-  EXPECT_EQ(a, b);
+  std::vector<float> all(static_cast<size_t>(n * f), -1.0f), last(5 * f, -2.0f);
+  ASSERT_TRUE(engine->features(images, all.data()).isOk());
+  Tensor tail = Tensor::allocate(engine->memoryHandle(), rt::Shape4{5, vs.c, vs.h, vs.w});
+  std::memcpy(tail.data(), images.data() + vs.n * image, sizeof(float) * 5 * image);
+  ASSERT_TRUE(engine->features(tail, last.data()).isOk());
+  EXPECT_EQ(0, std::memcmp(all.data() + vs.n * f, last.data(), sizeof(float) * last.size()));
+  bool nonZero = false;
+  for (float v : all)
+    nonZero |= v != 0.0f;
+  EXPECT_TRUE(nonZero);
 }
 
 TEST(StepProgram, AStepAllocatesNothingBesideTheArena) {
-  ASSERT_EQ(locus_step_program_count, 1);
   rt::ModelDesc model = linkedModel();
-  Pair pair = makePair(model, OptimizerKind::AdamW);
-  ASSERT_TRUE(pair.program);
-  Engine &engine = *pair.program;
+  std::unique_ptr<Engine> made = makeLinkedEngine(model, OptimizerKind::AdamW);
+  ASSERT_TRUE(made);
+  Engine &engine = *made;
   Tensor views = randomViews(engine, 1);
   std::vector<double> losses;
-  ASSERT_TRUE(engine.step(views, losses).isOk()); // the arena is allocated here
-  const int64_t resident = engine.memory().tracked();
+  const int64_t resident = engine.memory().tracked(); // the arena is allocated at create
   engine.memory().resetPeak();
   ASSERT_TRUE(engine.step(views, losses).isOk());
+  ASSERT_TRUE(engine.step(views, losses).isOk());
   EXPECT_EQ(engine.memory().tracked(), resident);
-  // The peak of the second step is the resident bytes (parameters, state,
-  // views, the arena) and the convolutions' workspace: no tensor was made.
+  // The peak of the steps is the resident bytes (parameters, state, views,
+  // the arena) and the convolutions' workspace: no tensor was made.
   EXPECT_EQ(engine.memory().peak(), resident + engine.memory().peakExternal());
-  EXPECT_EQ(engine.plannedArenaBytes(), locus_step_programs[0].trainFusedArenaBytes);
+  EXPECT_EQ(engine.plannedArenaBytes(), record().program->trainFusedArenaBytes);
 }
 
 } // namespace

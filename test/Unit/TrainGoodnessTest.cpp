@@ -1,18 +1,14 @@
 //===- TrainGoodnessTest.cpp - FF and SCFF block steps vs float64 ---------===//
 //
-// The engine's Forward-Forward and SCFF steps (runtime/src/train/Goodness.h)
-// against plain float64 loops written from METHOD.md §1: the hybrid negatives,
-// length normalisation, standardisation, the paired convolution with its
-// doubled bias, the goodness losses and every parameter gradient; and the
-// memory plan of both rules against the engine's measured peak.
+// The compiled Forward-Forward and SCFF step programs (test/Unit/Models/
+// goodness.onnxtxt under --rule=ff and --rule=scff) against plain float64
+// loops written from METHOD.md §1: the hybrid negatives, length
+// normalisation, standardisation, the paired convolution with its doubled
+// bias, the goodness losses and every parameter gradient.
 //
 //===----------------------------------------------------------------------===//
-#include "CompiledTables.h"
-#include "DescriptorTestUtil.h"
 #include "EngineTestUtil.h"
-#include "Goodness.h"
 
-#include "locus/runtime/MemoryPlan.h"
 #include "locus/runtime/backend/cpu/CpuBackend.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Random.h"
@@ -28,58 +24,14 @@ namespace {
 using namespace locus::rt;
 using namespace locus::rt::train;
 
-constexpr int64_t kViews = 8, kChannels = 2, kSize = 6;
+constexpr int64_t kViews = 8;
 const int64_t kWidths[] = {4, 3}; // output channels of the two blocks
 
+using locus::test::TestModel;
+
 /// Two blocks, each conv3x3 (pad 1, bias) -> relu, trained with FF or SCFF.
-ModelDesc goodnessModel(const std::string &rule) {
-  bool ff = rule == "ff";
-  ModelDesc m;
-  m.name = "goodness";
-  m.inputShape = {kViews, kChannels, kSize, kSize};
-  std::array<int64_t, 4> shape = m.inputShape;
-  for (int l = 0; l < 2; ++l) {
-    std::string name = "conv" + std::to_string(l + 1);
-    ParamDesc w, b;
-    w.name = name + "_w";
-    w.shape = {kWidths[l], shape[1], 3, 3};
-    b.name = name + "_b";
-    b.shape = {kWidths[l]};
-    b.init = ParamInit::FanInUniform;
-    m.params.push_back(w);
-    m.params.push_back(b);
-    BlockDesc block;
-    block.name = "block" + std::to_string(l + 1);
-    LayerDesc conv;
-    conv.kind = LayerKind::Conv2D;
-    conv.weight = 2 * l;
-    conv.bias = 2 * l + 1;
-    conv.kernel = {3, 3};
-    conv.pad = {1, 1, 1, 1};
-    conv.inShape = shape;
-    shape = {shape[0], kWidths[l], shape[2], shape[3]};
-    conv.outShape = shape;
-    LayerDesc relu;
-    relu.kind = LayerKind::Relu;
-    relu.inShape = relu.outShape = shape;
-    block.layers = {conv, relu};
-    block.outShape = shape;
-    LossDesc &loss = block.loss;
-    loss.rule = rule;
-    loss.score = ff ? "sum_squares" : "mean_relu_squares";
-    loss.f = "softplus";
-    loss.projection = "identity";
-    loss.negatives = ff ? "hybrid" : "roll";
-    loss.pool = -1;
-    loss.theta = ff ? 3.0 : 0.5;
-    loss.theta2 = 0.7;
-    loss.lambda = 0.03;
-    loss.dim = shape[1] * shape[2] * shape[3];
-    loss.contextDim = loss.dim;
-    m.blocks.push_back(block);
-  }
-  locus::test::addBackwardPasses(m);
-  return m;
+const TestModel &goodnessModel(const std::string &rule) {
+  return TestModel::get("goodness-" + rule);
 }
 
 //===----------------------------------------------------------------------===//
@@ -268,10 +220,25 @@ Map64 toMap(const Tensor &t) {
   return m;
 }
 
+/// [views; hybrids] as FF's program forms them: the step's draws (seeded as
+/// the program's locus_rt_draw_hybrid seeds them) mixed by the generated
+/// hybrid negatives kernel.
+Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed) {
+  const Shape4 s = views.shape();
+  const int64_t plane = s.h * s.w;
+  Tensor out = backend.allocate(Shape4{2 * s.n, s.c, s.h, s.w});
+  std::vector<float> masks(static_cast<size_t>(s.n * plane));
+  std::vector<int32_t> partners(static_cast<size_t>(s.n));
+  drawHybrid(s.n, plane, seed, masks.data(), partners.data());
+  backend.hybridNegatives(views.data(), s, masks.data(), partners.data(), out.data());
+  return out;
+}
+
 void checkStep(const std::string &rule) {
   constexpr uint64_t kSeed = 5;
-  ModelDesc model = goodnessModel(rule);
-  std::unique_ptr<Engine> engine = makeEngine(model, kSeed);
+  const TestModel &compiled = goodnessModel(rule);
+  const ModelDesc &model = compiled.desc();
+  std::unique_ptr<Engine> engine = makeEngine(compiled, kSeed);
   ASSERT_TRUE(engine);
   Tensor views = randomViews(*engine, 17);
 
@@ -284,9 +251,9 @@ void checkStep(const std::string &rule) {
 
   Map64 input = toMap(views);
   if (rule == "ff") {
-    // The engine's seed chain for a gradients() call before any step:
-    // negatives of step 0, then the hybrid stream after the blocks' own.
-    std::unique_ptr<Backend> backend = cpu::makeCpuBackend(locus::test::testKernels());
+    // The seed chain of a gradients() call before any step: negatives of
+    // step 0, then the hybrid stream after the blocks' own.
+    std::unique_ptr<Backend> backend = cpu::makeCpuBackend(compiled.compiled().kernels);
     uint64_t step = mixSeed(kSeed, Stream::Negatives, 0);
     input = toMap(withHybridNegatives(*backend, views, mixSeed(step, Stream::Negatives, 2)));
   }
@@ -314,7 +281,7 @@ TEST(TrainGoodness, ForwardForwardStepMatchesFloat64Reference) { checkStep("ff")
 TEST(TrainGoodness, ScffStepMatchesFloat64Reference) { checkStep("scff"); }
 
 TEST(TrainGoodness, HybridsMixTheImageWithAnotherImage) {
-  std::unique_ptr<Backend> backend = cpu::makeCpuBackend(locus::test::testKernels());
+  std::unique_ptr<Backend> backend = cpu::makeCpuBackend(goodnessModel("ff").compiled().kernels);
   Tensor views = backend->allocate(Shape4{kViews, 1, 16, 16});
   // Every pixel of row r holds r: a hybrid's values name its two sources.
   for (int64_t r = 0; r < kViews; ++r)
@@ -339,63 +306,28 @@ TEST(TrainGoodness, HybridsMixTheImageWithAnotherImage) {
   EXPECT_GE(mixed, kViews - 1) << "the smooth masks should almost always mix both images";
 }
 
-TEST(TrainGoodness, PlanMatchesTheEnginesMeasuredPeak) {
-  for (const char *rule : {"ff", "scff"}) {
-    ModelDesc model = goodnessModel(rule);
-    MemoryPlan plan = planMemory(model);
-    std::unique_ptr<Engine> engine = makeEngine(model, 1);
-    Tensor views = randomViews(*engine, 3);
-    std::vector<double> losses;
-    ASSERT_TRUE(engine->step(views, losses).isOk());
-    engine->memory().resetPeak();
-    ASSERT_TRUE(engine->step(views, losses).isOk());
-    EXPECT_EQ(engine->memory().peak(), plan.peakLocalBytes) << rule; // to the byte
-  }
-}
-
 TEST(TrainGoodness, ModelsWithoutTheirCompiledKernelsAreRefused) {
   // FF's and SCFF's inputs and goodness losses exist only as compiled kernels.
   for (const char *rule : {"ff", "scff"}) {
-    ModelDesc model = goodnessModel(rule);
-    EngineOptions options;
-    options.kernels = locus::test::testKernels();
+    const TestModel &compiled = goodnessModel(rule);
+    EngineOptions options = compiled.engineOptions();
     std::unique_ptr<Engine> engine;
-    ASSERT_TRUE(Engine::create(model, options, engine).isOk()) << rule;
+    ASSERT_TRUE(Engine::create(compiled.desc(), options, engine).isOk()) << rule;
     options.kernels.goodnessInputs = nullptr;
-    Status status = Engine::create(model, options, engine);
+    Status status = Engine::create(compiled.desc(), options, engine);
     ASSERT_FALSE(status.isOk()) << rule;
     EXPECT_NE(status.message().find(std::string("no goodness input kernels for rule ") + rule),
               std::string::npos)
         << status.message();
-    options.kernels = locus::test::testKernels();
-    locus::abi::LossKernels noGoodness = locus::test::compiledLosses();
+    options = compiled.engineOptions();
+    locus::abi::LossKernels noGoodness = compiled.record().losses;
     noGoodness.goodness = {};
     options.kernels.losses = &noGoodness;
-    status = Engine::create(model, options, engine);
+    status = Engine::create(compiled.desc(), options, engine);
     ASSERT_FALSE(status.isOk()) << rule;
     EXPECT_NE(status.message().find("no loss kernel 'locus_goodness_loss_"), std::string::npos)
         << status.message();
   }
-}
-
-TEST(TrainGoodness, MismatchedNegativesAndMixedRulesAreRefused) {
-  ModelDesc model = goodnessModel("ff");
-  model.blocks[1].loss.negatives = "next";
-  std::unique_ptr<Engine> engine;
-  Status status = Engine::create(model, EngineOptions{}, engine);
-  ASSERT_FALSE(status.isOk());
-  EXPECT_NE(status.message().find("block 'block2': FF needs hybrid negatives, not next"),
-            std::string::npos)
-      << status.message();
-
-  model = goodnessModel("scff");
-  model.blocks[1].loss.score = "sum_squares";
-  model.blocks[1].loss.negatives = "hybrid";
-  status = Engine::create(model, EngineOptions{}, engine);
-  ASSERT_FALSE(status.isOk());
-  EXPECT_NE(status.message().find("every block must use the same goodness rule"),
-            std::string::npos)
-      << status.message();
 }
 
 } // namespace

@@ -28,8 +28,9 @@ struct ObjectOptions {
 };
 
 /// Writes a relocatable object for the host with the compiled kernels of the
-/// module's lowered `@locus_kernels` (LLVM dialect) and the serialized
-/// descriptor as `locus_model_blob` / `locus_model_blob_size`, optimised at
+/// module's lowered `@locus_kernels` (LLVM dialect), the serialized
+/// descriptor and the kernel tables, all reached from its one exported
+/// symbol, the model record `locus_model` (abi/Model.h), optimised at
 /// `options.optLevel` for `options.cpu`. The descriptor records that CPU and
 /// its checked ISA extensions first, so the binary can refuse other CPUs.
 mlir::LogicalResult emitModelObject(mlir::ModuleOp module, rt::ModelDesc &model,

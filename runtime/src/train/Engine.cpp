@@ -1,6 +1,5 @@
 #include "locus/runtime/train/Engine.h"
 
-#include "Goodness.h"
 #include "KernelCheck.h"
 #include "ModelInfo.h"
 #include "StepContext.h"
@@ -35,11 +34,14 @@ Shape4 Engine::viewShape() const {
 
 Status Engine::create(const ModelDesc &model, const EngineOptions &options,
                       std::unique_ptr<Engine> &out) {
-  LOCUS_RETURN_IF_ERROR(validateForCpu(model));
+  if (model.blocks.empty())
+    return Status::error("the model has no blocks");
+  if (!options.program)
+    return Status::error("the model has no step program: recompile it with this locusc");
   if (options.moments == cpu::MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
     return Status::error("bfloat16 optimizer state is for AdamW's moments; SGD and LARS keep "
                          "their momentum in float32");
-  if (options.program && options.program->version != abi::kStepProgramVersion)
+  if (options.program->version != abi::kStepProgramVersion)
     return Status::error(fmt::format("the model's step program has version {}, this runtime "
                                      "runs version {}: relink the binary with this locusc",
                                      options.program->version, abi::kStepProgramVersion));
@@ -52,6 +54,9 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
   }
   engine->global_ = model.blocks.back().loss.mode == "global";
   engine->initParameters();
+  // The one arena of every step, sized by the compiler's plan, allocated
+  // once: a step allocates nothing.
+  engine->reserveArena(engine->plannedArenaBytes());
   out = std::move(engine);
   return Status::success();
 }
@@ -109,7 +114,7 @@ void Engine::initParameters() {
   identity_.resize(model_.blocks.size());
   for (size_t l = 0; l < model_.blocks.size(); ++l)
     if (model_.blocks[l].loss.projection == "identity" &&
-        goodnessRuleOf(model_.blocks[l].loss) == GoodnessRule::None) {
+        !isGoodnessLoss(model_.blocks[l].loss)) {
       int64_t d = lossDimOf(model_, static_cast<int32_t>(l));
       Tensor eye = backend_->zeros(Shape4{d, d, 1, 1});
       for (int64_t k = 0; k < d; ++k)
@@ -143,10 +148,39 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
   losses.assign(model_.blocks.size(), kNoLoss);
   if (phase == Phase::Train)
     ++steps_;
-  if (options_.program)
-    return runProgram(views.reshaped(vs), phase, observer, losses, negativesSeed);
-  return global_ ? runGlobal(views.reshaped(vs), phase, observer, losses, negativesSeed)
-                 : runLocal(views.reshaped(vs), phase, observer, losses, negativesSeed);
+  const Tensor input = views.reshaped(vs);
+  const abi::StepProgram &program = *options_.program;
+  const bool fused = phase == Phase::Train && options_.kind == OptimizerKind::AdamW;
+  auto *entry = phase == Phase::Evaluate ? program.evaluate
+                : fused                  ? program.trainFused
+                                         : program.train;
+  const int64_t bytes = phase == Phase::Evaluate ? program.evaluateArenaBytes
+                        : fused                  ? program.trainFusedArenaBytes
+                                                 : program.trainArenaBytes;
+  reserveArena(bytes);
+  // The program adds each loss term into its block's entry; a block without a
+  // loss of its own (below the top in global mode) keeps NaN.
+  std::fill(losses.begin(), losses.end(), global_ ? kNoLoss : 0.0);
+  losses.back() = 0.0;
+  StepContext context;
+  context.engine = this;
+  context.backend = backend_.get();
+  context.losses = &losses;
+  context.negativesSeed = negativesSeed;
+  context.observer = phase == Phase::Gradients ? observer : nullptr;
+  abi::Buf4 in{input.data(), input.data(), 0, {vs.n, vs.c, vs.h, vs.w},
+               {vs.c * vs.h * vs.w, vs.h * vs.w, vs.w, 1}};
+  auto *base = reinterpret_cast<uint8_t *>(arena_.data());
+  abi::Bytes arena{base, base, 0, {bytes}, {1}};
+  entry(&context, &in, &arena);
+  return Status::success();
+}
+
+void Engine::reserveArena(int64_t bytes) {
+  if (static_cast<int64_t>(sizeof(float)) * arena_.count() >= bytes)
+    return;
+  arena_.reset();
+  arena_ = backend_->allocate(Shape4{(bytes + 3) / 4, 1, 1, 1});
 }
 
 cpu::AdamMoments Engine::momentsOf(int32_t param) {
@@ -187,46 +221,9 @@ void Engine::updateOne(int32_t i, const float *grad) {
 
 int64_t Engine::plannedArenaBytes() const {
   const abi::StepProgram *p = options_.program;
-  if (!p)
-    return 0;
   int64_t train =
       options_.kind == OptimizerKind::AdamW ? p->trainFusedArenaBytes : p->trainArenaBytes;
   return std::max(train, p->evaluateArenaBytes);
-}
-
-Status Engine::runProgram(const Tensor &views, Phase phase, const GradientObserver *observer,
-                          std::vector<double> &losses, uint64_t negativesSeed) {
-  const abi::StepProgram &program = *options_.program;
-  const bool fused = phase == Phase::Train && options_.kind == OptimizerKind::AdamW;
-  auto *entry = phase == Phase::Evaluate ? program.evaluate
-                : fused                  ? program.trainFused
-                                         : program.train;
-  const int64_t bytes = phase == Phase::Evaluate ? program.evaluateArenaBytes
-                        : fused                  ? program.trainFusedArenaBytes
-                                                 : program.trainArenaBytes;
-  // One arena for every step, sized by the compiler's plan; it grows only
-  // when a gradient check runs the larger unfused program.
-  if (static_cast<int64_t>(sizeof(float)) * arena_.count() < bytes) {
-    arena_.reset();
-    arena_ = backend_->allocate(Shape4{(bytes + 3) / 4, 1, 1, 1});
-  }
-  // The program adds each loss term into its block's entry; a block without a
-  // loss of its own (below the top in global mode) keeps NaN.
-  std::fill(losses.begin(), losses.end(), global_ ? kNoLoss : 0.0);
-  losses.back() = 0.0;
-  StepContext context;
-  context.engine = this;
-  context.backend = backend_.get();
-  context.losses = &losses;
-  context.negativesSeed = negativesSeed;
-  context.observer = phase == Phase::Gradients ? observer : nullptr;
-  const Shape4 s = views.shape();
-  abi::Buf4 in{views.data(), views.data(), 0, {s.n, s.c, s.h, s.w},
-               {s.c * s.h * s.w, s.h * s.w, s.w, 1}};
-  auto *base = reinterpret_cast<uint8_t *>(arena_.data());
-  abi::Bytes arena{base, base, 0, {bytes}, {1}};
-  entry(&context, &in, &arena);
-  return Status::success();
 }
 
 int64_t Engine::featureCount() const {
@@ -237,25 +234,17 @@ int64_t Engine::featureCount() const {
 }
 
 Status Engine::features(const Tensor &images, float *out) {
-  Shape4 vs = viewShape(), is = images.shape();
+  const Shape4 vs = viewShape(), is = images.shape();
   if (is.c != vs.c || is.h != vs.h || is.w != vs.w)
     return Status::error(fmt::format("probe images are [{}, {}, {}, {}], the model takes [n, {}, "
                                      "{}, {}]",
                                      is.n, is.c, is.h, is.w, vs.c, vs.h, vs.w));
-  return options_.program ? programFeatures(images, out) : interpretFeatures(images, out);
-}
-
-Status Engine::programFeatures(const Tensor &images, float *out) {
   // The program's features entry takes N images (the views of a step): run
   // it chunk by chunk, the last chunk padded with zero images.
   const abi::StepProgram &program = *options_.program;
-  const Shape4 vs = viewShape(), is = images.shape();
   const int64_t total = featureCount(), image = vs.c * vs.h * vs.w;
   const int64_t bytes = program.featuresArenaBytes;
-  if (static_cast<int64_t>(sizeof(float)) * arena_.count() < bytes) {
-    arena_.reset();
-    arena_ = backend_->allocate(Shape4{(bytes + 3) / 4, 1, 1, 1});
-  }
+  reserveArena(bytes);
   Tensor chunk = backend_->zeros(vs), features = backend_->allocate(Shape4{vs.n, total, 1, 1});
   StepContext context;
   context.engine = this;

@@ -7,10 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelCheck.h"
 
-#include "Goodness.h"
-#include "Layers.h"
 #include "ModelInfo.h"
-#include "Pooling.h"
 
 #include <fmt/format.h>
 
@@ -103,7 +100,7 @@ Status checkCompiledKernels(const ModelDesc &model, const cpu::ModelKernels &ker
     return Status::error("the compiled model has no update kernels; recompile it with this "
                          "locusc");
   if (!kernels.goodnessInputs &&
-      goodnessRuleOf(model.blocks.front().loss) != GoodnessRule::None)
+      isGoodnessLoss(model.blocks.front().loss))
     return Status::error(fmt::format(
         "the compiled model has no goodness input kernels for rule {}; recompile it with this "
         "locusc",

@@ -1,8 +1,33 @@
 #include "ModelInfo.h"
 
-#include "Pooling.h"
-
 namespace locus::rt::train {
+
+int64_t lossDim(cpu::Shape4 h, int64_t k) {
+  if (k == kPoolNone)
+    return h.c * h.h * h.w;
+  if (k == kPoolGlobal)
+    return h.c;
+  return h.c * (h.h / k) * (h.w / k);
+}
+
+bool isGoodnessLoss(const LossDesc &loss) {
+  return loss.score == "sum_squares" || loss.score == "mean_relu_squares";
+}
+
+bool reluPoolIsCompiled(const LayerDesc &layer) {
+  if (layer.kind != LayerKind::ReluMaxPool2D)
+    return false;
+  cpu::Window w;
+  w.kh = layer.kernel[0];
+  w.kw = layer.kernel[1];
+  w.sh = layer.stride[0];
+  w.sw = layer.stride[1];
+  w.pt = layer.pad[0];
+  w.pl = layer.pad[1];
+  w.pb = layer.pad[2];
+  w.pr = layer.pad[3];
+  return w.tiles();
+}
 
 int64_t elementCount(const std::vector<int64_t> &shape) {
   int64_t count = 1;
@@ -28,39 +53,13 @@ int64_t contextPoolOf(const ModelDesc &model, int32_t l) {
                                        : loss.contextPool;
 }
 
-bool needsForeignContext(const ModelDesc &model, int32_t l) {
-  return contextBlockOf(model, l) != l;
-}
-
 cpu::Shape4 blockOutShape(const BlockDesc &block, int64_t n) {
   const auto &s = block.layers.empty() ? block.outShape : block.layers.back().outShape;
-  return Shape4{n, s[1], s[2], s[3]};
+  return cpu::Shape4{n, s[1], s[2], s[3]};
 }
 
 int64_t lossDimOf(const ModelDesc &model, int32_t l) {
   return lossDim(blockOutShape(model.blocks[l], 1), model.blocks[l].loss.pool);
-}
-
-int64_t contextDimOf(const ModelDesc &model, int32_t l) {
-  int32_t m = contextBlockOf(model, l);
-  return lossDim(blockOutShape(model.blocks[m], 1), contextPoolOf(model, l));
-}
-
-cpu::BilinearLossConfig bilinearConfig(const LossDesc &loss) {
-  cpu::BilinearLossConfig cfg;
-  if (loss.f == "softplus")
-    cfg.f = cpu::LossFunction::Softplus;
-  else if (loss.f == "linear")
-    cfg.f = cpu::LossFunction::Linear;
-  else if (loss.f == "logistic")
-    cfg.f = cpu::LossFunction::Logistic;
-  else
-    cfg.f = cpu::LossFunction::Hinge;
-  cfg.differenceForm = loss.form == "difference";
-  cfg.theta = loss.theta;
-  cfg.weight = loss.weight;
-  cfg.negatives = loss.negatives == "random" ? cpu::Negatives::Random : cpu::Negatives::Next;
-  return cfg;
 }
 
 int64_t fanInOf(const ModelDesc &model, int32_t param) {

@@ -1,12 +1,34 @@
 //===- ModelInfo.h - facts the engine derives from a descriptor -*- C++ -*-===//
+//
+// Shapes and parameter roles the runtime reads off the compiled model's
+// descriptor: which parameters a step trains, their initialisers' fan-in,
+// the width of each block's features, and which tables its kernels need.
+// None of it is a rule's math: that is the step program's.
+//
+//===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_TRAIN_MODELINFO_H
 #define LOCUS_RUNTIME_TRAIN_MODELINFO_H
 
 #include "locus/runtime/ModelDescriptor.h"
-#include "locus/runtime/backend/cpu/LocalLoss.h"
 #include "locus/runtime/backend/cpu/Kernels.h"
 
 namespace locus::rt::train {
+
+/// A loss's pooling kernel k: no pooling, the global average, or (for a
+/// context) the context block's own.
+constexpr int64_t kPoolNone = -1, kPoolGlobal = 0, kPoolAuto = -2;
+
+/// D = C * floor(H/k) * floor(W/k) of a [n, C, H, W] map (C for k = 0,
+/// C*H*W for k = -1).
+int64_t lossDim(cpu::Shape4 h, int64_t k);
+
+/// Whether a loss is one of the goodness rules (FF, SCFF), whose blocks
+/// read their inputs through the goodness input kernels.
+bool isGoodnessLoss(const LossDesc &loss);
+
+/// A relu + max-pool layer whose windows tile the map: locusc compiles a
+/// static-shape kernel for it.
+bool reluPoolIsCompiled(const LayerDesc &layer);
 
 /// Product of a parameter's dimensions.
 int64_t elementCount(const std::vector<int64_t> &shape);
@@ -16,17 +38,9 @@ int64_t elementCount(const std::vector<int64_t> &shape);
 int32_t contextBlockOf(const ModelDesc &model, int32_t l);
 /// The kernel pooling that context block's output ("auto" resolved).
 int64_t contextPoolOf(const ModelDesc &model, int32_t l);
-/// True when block l reads a context from another block (needs the
-/// forward-only pre-pass in the local mode).
-bool needsForeignContext(const ModelDesc &model, int32_t l);
-
 cpu::Shape4 blockOutShape(const BlockDesc &block, int64_t n);
-/// D_l of block l's loss and Dc of its (feedback) context.
+/// D_l of block l's loss (its features' width).
 int64_t lossDimOf(const ModelDesc &model, int32_t l);
-int64_t contextDimOf(const ModelDesc &model, int32_t l);
-
-/// The descriptor's loss spelled as the CPU loss kernel's configuration.
-cpu::BilinearLossConfig bilinearConfig(const LossDesc &loss);
 
 /// Parameters with a fan-in for their initialiser: the descriptor's value,
 /// or one derived from how the parameter is used.

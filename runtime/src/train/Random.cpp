@@ -70,4 +70,19 @@ std::vector<int32_t> drawNegatives(int64_t n, uint64_t seed) {
   return neg;
 }
 
+void drawHybrid(int64_t n, int64_t plane, uint64_t seed, float *masks, int32_t *partners) {
+  // The draws in the order of the data stream: each row's partner (rows r
+  // and r + n/2 are views of one image), then its mask's bits.
+  const int64_t images = n / 2;
+  Rng rng(seed);
+  for (int64_t r = 0; r < n; ++r) {
+    int64_t q = r;
+    while (q % images == r % images)
+      q = rng.below(n);
+    partners[r] = static_cast<int32_t>(q);
+    for (int64_t p = 0; p < plane; ++p)
+      masks[r * plane + p] = static_cast<float>(rng.next() & 1);
+  }
+}
+
 } // namespace locus::rt::train

@@ -6,7 +6,6 @@
 // buffers, is the compiled program's.
 //
 //===----------------------------------------------------------------------===//
-#include "Goodness.h"
 #include "StepContext.h"
 
 #include "locus/runtime/abi/StepCalls.h"

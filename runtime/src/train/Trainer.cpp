@@ -11,7 +11,7 @@
 #include "locus/runtime/train/Probe.h"
 #include "locus/runtime/train/Random.h"
 
-#include "Layers.h"
+#include "ModelInfo.h"
 
 #include <chrono>
 #include <cmath>
@@ -185,8 +185,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
       bf16Moments ? "compiled by locusc (bfloat16 moments, stochastic rounding)"
                   : "compiled by locusc"));
   progress(engine->backend().describe());
-  if (engine->runsStepProgram())
-    progress("step: the program locusc generated (one function a block)");
+  progress("step: the program locusc generated (one function a block)");
   int64_t compiledPools = 0, runtimePools = 0;
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)
@@ -269,14 +268,11 @@ Status runTraining(const ModelDesc &model, const Options &options,
     planGlobal = replanned.peakGlobalBytes;
     planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
   }
-  int64_t planned = engine->globalMode() ? planGlobal : planLocal;
-  std::string planKind = engine->globalMode() ? "global plan" : "local plan";
-  if (engine->runsStepProgram()) {
-    // The step program's buffers are one arena locusc planned by liveness;
-    // beside it the resident state and the convolutions' workspace.
-    planned = replanned.residentBytes + replanned.workspaceBytes + engine->plannedArenaBytes();
-    planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
-  }
+  // The step program's buffers are one arena locusc planned by liveness;
+  // beside it the resident state and the convolutions' workspace.
+  int64_t planned =
+      replanned.residentBytes + replanned.workspaceBytes + engine->plannedArenaBytes();
+  std::string planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
   int64_t measured = step > 0 ? memory.peak() : 0;
   int64_t workspace = step > 0 ? memory.peakExternal() : 0;
   progress(fmt::format("memory: planned peak {} ({}, {}), measured peak {} (parameters, "
@@ -346,12 +342,24 @@ Status runTraining(const ModelDesc &model, const Options &options,
   return Status::success();
 }
 
-int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const CompiledModel &compiled) {
+CompiledModel compiledModelOf(const abi::ModelRecord &record) {
+  return CompiledModel{cpu::modelKernelsOf(record), record.program};
+}
+
+int trainMain(int argc, char **argv, const abi::ModelRecord &record) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
+  if (record.version != abi::kModelRecordVersion) {
+    fmt::print(stderr, "error: this binary's model record has version {}, its runtime reads "
+                       "version {}: relink the model with this locusc\n",
+               record.version, abi::kModelRecordVersion);
+    return 1;
+  }
+  const CompiledModel compiled = compiledModelOf(record);
   ModelDesc model;
   std::string error;
-  if (!parse(std::string_view(reinterpret_cast<const char *>(blob), size), model, error)) {
+  if (!parse(std::string_view(reinterpret_cast<const char *>(record.descriptor),
+                              static_cast<size_t>(record.descriptorSize)),
+             model, error)) {
     fmt::print(stderr, "error: the embedded model descriptor is invalid: {}\n", error);
     return 1;
   }

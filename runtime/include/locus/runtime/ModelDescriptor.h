@@ -3,8 +3,8 @@
 // locusc compiles a spec into an object file that exports one model
 // descriptor: the network's blocks in order, each block's layers, its local
 // loss, its parameters with shapes and initialisers, and the memory plan.
-// The descriptor travels as a byte blob (symbols `locus_model_blob` and
-// `locus_model_blob_size`); serialize() and parse() here are the only code
+// The descriptor travels as a byte blob that the object's model record
+// points to (abi/Model.h); serialize() and parse() here are the only code
 // that knows its format, shared by the compiler and the runtime.
 //
 // Format: a text header of one record a line ("key value ..."), the line

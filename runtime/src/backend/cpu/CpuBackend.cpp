@@ -43,9 +43,6 @@ public:
 
   Tensor allocate(Shape4 shape) override { return Tensor::allocate(memory_, shape); }
   Tensor zeros(Shape4 shape) override { return Tensor::zeros(memory_, shape); }
-  IndexArray allocateIndices(int64_t count) override {
-    return IndexArray::allocate(memory_, count);
-  }
   void copyToDevice(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
   void copyToHost(void *dst, const void *src, int64_t bytes) override { copy(dst, src, bytes); }
   void copy2d(float *dst, int64_t dstStride, const float *src, int64_t srcStride, int64_t rows,
@@ -74,9 +71,6 @@ public:
                           Shape4 xs) override {
     cpu::conv2dBackwardData(dy, ys, w, win, dx, xs, workspace_);
     noteWorkspace();
-  }
-  bool convReluPoolApplies(Shape4 xs, const Window &conv, const Window &pool) const override {
-    return cpu::convReluPoolApplies(xs, conv, pool);
   }
   void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
                            const float *b, float biasScale, float *h, int32_t *argmax) override {

@@ -1,8 +1,8 @@
 //===- Backend.h - what the training engine asks of a target ----*- C++ -*-===//
 //
 // The step program locusc generates (abi/StepCalls.h, through
-// runtime/src/train/StepCalls.cpp) and the engine's interpreter run a block
-// step as a sequence of calls on one Backend: its memory, its primitives (the library work a target brings:
+// runtime/src/train/StepCalls.cpp) runs a block step as a sequence of calls
+// on one Backend: its memory, its primitives (the library work a target brings:
 // convolutions and GEMMs, cuDNN and cuBLAS on a GPU, Winograd/direct/im2col
 // and OpenBLAS on the CPU) and launches of the kernels locusc generated (the
 // losses, activations, poolings, inputs and updates). The engine never sees a
@@ -32,7 +32,6 @@ namespace locus::rt {
 
 using cpu::Shape4;
 using cpu::Window;
-using train::IndexArray;
 using train::MemoryTracker;
 using train::Tensor;
 
@@ -48,7 +47,6 @@ public:
   // measured peak the binary prints beside the plan.
   virtual Tensor allocate(Shape4 shape) = 0;
   virtual Tensor zeros(Shape4 shape) = 0;
-  virtual IndexArray allocateIndices(int64_t count) = 0;
   const std::shared_ptr<MemoryTracker> &memory() const { return memory_; }
   int64_t peakBytes() const { return memory_->peak(); }
   /// Copies between host memory and the backend's (plain copies on the CPU).
@@ -75,8 +73,6 @@ public:
   /// dx = conv^T(dy, w) (global mode only).
   virtual void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
                                   float *dx, Shape4 xs) = 0;
-  /// Whether convReluPoolForward serves this conv and pool window.
-  virtual bool convReluPoolApplies(Shape4 xs, const Window &conv, const Window &pool) const = 0;
   /// h = maxpool(relu(conv(x, w) + b)) with its window arg-max, the conv
   /// output never stored (Kernels.h: convReluPoolForward).
   virtual void convReluPoolForward(const float *x, Shape4 xs, const float *w,

@@ -1,19 +1,18 @@
 //===- Engine.h - the block-by-block training engine (CPU) ------*- C++ -*-===//
 //
 // Runs the step program locusc generated for the model (abi/StepCalls.h,
-// EngineOptions::program): parameters, optimizer state and the one arena are
-// the engine's, every call of the program goes to its Backend. Without a
-// program it interprets the descriptor itself, as described here (the
-// program does the same, in the same order, bit for bit).
+// EngineOptions::program): parameters, optimizer state and the one arena
+// are the engine's, every call of the program goes to its Backend. The
+// program decides everything a rule does; the engine holds no rule.
 //
-// Executes a compiled model descriptor (DESIGN.md "Execution model"). In the
-// local mode each block runs forward, computes its local loss and gradient,
-// backpropagates inside itself only (never into its input), updates W, b and
-// B with AdamW, and releases its tensors before the next block starts; only
-// its detached output travels on. Direct feedback ("top"/"both" context)
-// first runs a forward-only pass that keeps nothing but the pooled context.
-// The global mode (backprop baselines) keeps every block's activations,
-// puts the loss on the top block only, and backpropagates end to end.
+// What the program does (DESIGN.md "Execution model"): in the local mode
+// each block runs forward, computes its local loss and gradient,
+// backpropagates inside itself only (never into its input), updates W, b
+// and B, and its buffers are dead before the next block starts; only its
+// detached output travels on. Direct feedback ("top"/"both" context) first
+// runs a forward-only pass that keeps nothing but the pooled context. The
+// global mode (backprop baselines) keeps every block's activations, puts the
+// loss on the top block only, and backpropagates end to end.
 //
 // All blocks see the parameters as they were at the start of the step (a
 // block's output is computed before its update), which is exactly the
@@ -58,23 +57,18 @@ struct EngineOptions {
   cpu::ModelKernels kernels;
   /// Or the backend to run on (then `kernels` is not read).
   std::shared_ptr<Backend> backend;
-  /// The step program locusc generated for the model (abi/StepCalls.h): when
-  /// set, every training, gradient and evaluation step runs it. Null: the
-  /// engine runs the descriptor's blocks itself (the rules locusc does not
-  /// lower yet: global mode, FF, SCFF, InfoNCE).
+  /// The step program locusc generated for the model (abi/StepCalls.h):
+  /// every training, gradient, evaluation and features step runs it.
+  /// Required.
   const abi::StepProgram *program = nullptr;
 };
 
 /// Receives each trained parameter's gradient of a step (before any update).
 using GradientObserver = std::function<void(int32_t param, const Tensor &grad)>;
 
-/// Returns an error naming the block and what the CPU runtime cannot run
-/// (FF, SCFF, InfoNCE, ...), or ok.
-Status validateForCpu(const ModelDesc &model);
-
 class Engine {
 public:
-  /// Validates the model, allocates and initialises the parameters from
+  /// Checks the program and kernels, allocates and initialises the parameters from
   /// options.seed (PyTorch's default init: U(+-1/sqrt(fan_in))) and the
   /// AdamW state of every trained parameter.
   static Status create(const ModelDesc &model, const EngineOptions &options,
@@ -113,8 +107,6 @@ public:
   MemoryTracker &memory();
   /// What the engine runs its calls on.
   Backend &backend() { return *backend_; }
-  /// Whether steps run the compiled step program.
-  bool runsStepProgram() const { return options_.program != nullptr; }
   /// The arena the step program's plan needs for this engine's optimizer:
   /// the training entry point's and the evaluation's, whichever is larger.
   int64_t plannedArenaBytes() const;
@@ -129,28 +121,14 @@ private:
   Engine(const ModelDesc &model, const EngineOptions &options);
   void initParameters();
   Status run(const Tensor &views, Phase phase, const GradientObserver *observer,
-             std::vector<double> &losses, uint64_t negativesIndex);
-  // The descriptor interpreter (Interpreter.cpp): runLocal, runGlobal,
-  // lossOf, update and interpretFeatures.
-  Status runLocal(const Tensor &views, Phase phase, const GradientObserver *observer,
-                  std::vector<double> &losses, uint64_t negativesIndex);
-  Status runProgram(const Tensor &views, Phase phase, const GradientObserver *observer,
-                    std::vector<double> &losses, uint64_t negativesSeed);
-  Status programFeatures(const Tensor &images, float *out);
-  Status interpretFeatures(const Tensor &images, float *out); // Interpreter.cpp
-  Status runGlobal(const Tensor &views, Phase phase, const GradientObserver *observer,
-                   std::vector<double> &losses, uint64_t negativesIndex);
-  /// Block l's loss on z with its context: negatives, projections and the
-  /// gradients dz (and, when training, the projections' into `grads`).
-  /// `phase` Train with AdamW updates the projections inside the loss step
-  /// (their gradients are never formed); Gradients writes them into grads.
-  double lossOf(int32_t l, const Tensor &z, const Tensor &context, Phase phase,
-                uint64_t negativesSeed, std::vector<Tensor> &grads, Tensor &dz);
+             std::vector<double> &losses, uint64_t negativesSeed);
+  /// The arena for an entry point that needs `bytes` (it grows only when a
+  /// gradient check runs the larger unfused program).
+  void reserveArena(int64_t bytes);
   /// AdamW at this step's scheduled learning rate.
   cpu::AdamW scheduledAdamW() const;
   /// Where parameter `param`'s AdamW moments are (float32 or bfloat16).
   cpu::AdamMoments momentsOf(int32_t param);
-  void update(const std::vector<int32_t> &indices, std::vector<Tensor> &grads);
   /// The optimizer's step on one trained parameter with its whole gradient.
   void updateOne(int32_t param, const float *grad);
 

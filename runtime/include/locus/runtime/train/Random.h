@@ -34,6 +34,10 @@ uint64_t mixSeed(uint64_t seed, Stream stream, uint64_t index = 0);
 /// Random in-batch negatives of n rows: for row r a uniformly drawn row that
 /// is neither r nor its positive (r + n/2) mod n.
 std::vector<int32_t> drawNegatives(int64_t n, uint64_t seed);
+/// FF's random draws for n rows of `plane` pixels: each row's partner (an
+/// image other than its own) and its mask bits; the generated hybrid
+/// negatives kernel blurs the masks and mixes the rows.
+void drawHybrid(int64_t n, int64_t plane, uint64_t seed, float *masks, int32_t *partners);
 
 class Rng {
 public:

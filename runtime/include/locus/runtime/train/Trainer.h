@@ -12,6 +12,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/backend/cpu/ModelKernels.h"
+#include "locus/runtime/abi/Model.h"
 #include "locus/runtime/abi/StepCalls.h"
 #include "locus/runtime/train/Options.h"
 
@@ -21,15 +22,17 @@
 namespace locus::rt::train {
 
 /// What locusc compiled into the model's object: the kernels and the step
-/// program. trainMain requires the program; runTraining without one has the
-/// engine interpret the descriptor (the unit tests' hand-built models).
+/// program (required).
 struct CompiledModel {
   cpu::ModelKernels kernels;
   const abi::StepProgram *program = nullptr;
 };
 
-int trainMain(int argc, char **argv, const unsigned char *blob, unsigned long long size,
-              const CompiledModel &compiled);
+/// The kernels and program of a compiled model's record (abi/Model.h).
+CompiledModel compiledModelOf(const abi::ModelRecord &record);
+
+/// The binary's main on the record of the object it is linked with.
+int trainMain(int argc, char **argv, const abi::ModelRecord &record);
 
 /// Checks the options against the compiled model (batch size); an error here
 /// is a command-line error.
@@ -37,7 +40,7 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model);
 
 /// Everything after option parsing.
 Status runTraining(const ModelDesc &model, const Options &options,
-                   const CompiledModel &compiled = {});
+                   const CompiledModel &compiled);
 
 /// One line describing the compiled model, for --help and the log.
 std::string describeModel(const ModelDesc &model);

@@ -121,8 +121,8 @@ int main(int argc, char **argv) {
     auto z = random(n * d, 5, 0.05f), proj = random(d * d, 6, 1e-3f);
     std::vector<float> dz(n * d), dproj(d * d), factors(n * d), m(d * d), v(d * d);
     BilinearLossConfig cfg;
-    const locus::abi::LossKernels losses = compiledLossKernels();
-    const UpdateKernels updates = compiledUpdateKernels();
+    const locus::abi::LossKernels losses = linkedModel().losses;
+    const UpdateKernels updates = linkedModel().update;
     AdamW opt;
     int64_t t = 1;
     const double tLoss = best(repeats, [&] {

@@ -13,6 +13,7 @@
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/GoodnessInputKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
+#include "locus/runtime/abi/Model.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/backend/cpu/PoolKernels.h"
 #include "locus/runtime/backend/cpu/ReluPoolKernels.h"
@@ -29,6 +30,20 @@ struct ModelKernels {
   const abi::PoolingKernels *pooling = nullptr;
   const abi::GoodnessInputKernels *goodnessInputs = nullptr;
 };
+
+/// A compiled model's tables (they point into its record, which lives as
+/// long as its object is loaded).
+inline ModelKernels modelKernelsOf(const abi::ModelRecord &model) {
+  ModelKernels kernels;
+  kernels.update = &model.update;
+  kernels.lossPools = &model.lossPools;
+  kernels.reluPools = &model.reluPools;
+  kernels.losses = &model.losses;
+  kernels.activations = model.activations;
+  kernels.pooling = model.pooling;
+  kernels.goodnessInputs = model.goodnessInputs;
+  return kernels;
+}
 
 } // namespace locus::rt::cpu
 
