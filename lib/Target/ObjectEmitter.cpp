@@ -274,11 +274,13 @@ FailureOr<llvm::Constant *> addLossKernelTables(ModuleOp module, llvm::Module &o
 
 /// The StepProgram record (StepCalls.h) of the entry points
 /// locus-lower-to-step built and locus-plan-arena sized.
-FailureOr<llvm::Constant *> addStepProgram(ModuleOp kernels, llvm::Module &object) {
+FailureOr<llvm::Constant *> addStepProgram(ModuleOp module, ModuleOp kernels,
+                                           llvm::Module &object) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
-  auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr});
+  auto *record = llvm::StructType::get(
+      context, {i64, i64, i64, i64, i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr});
   std::vector<llvm::Constant *> fields{llvm::ConstantInt::get(i64, locus::abi::kStepProgramVersion)};
   std::vector<llvm::Constant *> entries;
   for (StringRef entry : {locus::kTrainFusedEntry, locus::kTrainEntry, locus::kEvaluateEntry,
@@ -291,6 +293,13 @@ FailureOr<llvm::Constant *> addStepProgram(ModuleOp kernels, llvm::Module &objec
              << "locus-plan-arena)";
     fields.push_back(llvm::ConstantInt::get(i64, bytes.getInt()));
     entries.push_back(function);
+  }
+  for (StringRef name : {locus::kResidentAdamWAttr, locus::kResidentAdamWBf16Attr,
+                         locus::kResidentSgdAttr, locus::kWorkspaceAttr}) {
+    auto bytes = module->getAttrOfType<IntegerAttr>(name);
+    if (!bytes)
+      return module.emitError("the memory plan's ") << name << " is missing (run locus-plan-memory)";
+    fields.push_back(llvm::ConstantInt::get(i64, bytes.getInt()));
   }
   fields.insert(fields.end(), entries.begin(), entries.end());
   auto *global = new llvm::GlobalVariable(object, record, /*isConstant=*/true,
@@ -332,7 +341,7 @@ LogicalResult addModelRecord(ModuleOp module, ModuleOp kernels, llvm::Module &ob
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   hideDefinitions(object);
   llvm::GlobalVariable *descriptor = addDescriptor(object, blob);
-  FailureOr<llvm::Constant *> program = addStepProgram(kernels, object);
+  FailureOr<llvm::Constant *> program = addStepProgram(module, kernels, object);
   FailureOr<TableRef> lossPools = addPoolKernelTable(module, object);
   FailureOr<TableRef> reluPools = addReluPoolKernelTable(module, object);
   FailureOr<llvm::Constant *> losses = addLossKernelTables(module, object);

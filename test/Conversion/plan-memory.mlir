@@ -10,7 +10,7 @@
 //   once: dB itself is never formed); z freed, dh 2048, dz freed;
 //   backward: fused pool/relu dx 8192 -> peak 14336 B; the only gradient is dW (144 B, held
 //   as 192), so activations = 14336 - 192 = 14144. Parameters: w1 192 + B 1024; AdamW twice that.
-// CHECK: module attributes {locus.plan.peak_global = 44800 : i64, locus.plan.peak_local = 46848 : i64, locus.plan.resident = 5888 : i64, locus.plan.workspace = 26624 : i64}
+// CHECK: module attributes {locus.plan.peak_global = 44800 : i64, locus.plan.peak_local = 46848 : i64, locus.plan.resident = 5888 : i64, locus.plan.resident_bf16 = 4736 : i64, locus.plan.resident_sgd = 4608 : i64, locus.plan.workspace = 26624 : i64}
 // CHECK: locus.block "b1"(%arg0) {plan = {activations = 14144 : i64, gradients = 192 : i64, optimizer = 2432 : i64, params = 1216 : i64}}
 // Block b2: relu on its 8x4x4x4 input (not in place: the input is kept by b1's output), global pool: D = 4.
 // CHECK: locus.block "b2"(%{{.*}}) {plan = {activations = 4224 : i64, gradients = 0 : i64, optimizer = 128 : i64, params = 64 : i64}}

@@ -6,7 +6,6 @@
 #include "RecordingBackend.h"
 #include "locus/runtime/backend/cpu/CpuBackend.h"
 #include "locus/runtime/train/Checkpoint.h"
-#include "locus/runtime/MemoryPlan.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Json.h"
 #include "locus/runtime/train/Random.h"
@@ -948,17 +947,14 @@ TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
 } // namespace
 
 namespace {
-/// The engine's measured peak over two steps against the plan the training
-/// binary prints: the resident state and the convolutions' workspace
-/// (rt::planMemory) plus the step program's arena (locus-plan-arena).
+/// The engine's measured peak over two steps and an evaluation against the
+/// plan the training binary prints: the compiler's, in the step program's
+/// record (resident state and workspace from locus-plan-memory, the arena
+/// from locus-plan-arena).
 void expectPlanMatchesEngine(const char *name, OptimizerKind kind = OptimizerKind::AdamW,
                              cpu::MomentFormat moments = cpu::MomentFormat::Float32) {
   SCOPED_TRACE(name);
   const TestModel &model = locus::test::TestModel::get(name);
-  PlanOptions planOptions;
-  planOptions.adamW = kind == OptimizerKind::AdamW;
-  planOptions.bf16Moments = moments == cpu::MomentFormat::BFloat16;
-  MemoryPlan plan = planMemory(model.desc(), planOptions);
   EngineOptions options = model.engineOptions();
   options.kind = kind;
   options.moments = moments;
@@ -970,11 +966,11 @@ void expectPlanMatchesEngine(const char *name, OptimizerKind kind = OptimizerKin
   ASSERT_TRUE(engine->step(views, losses).isOk());
   ASSERT_TRUE(engine->evaluate(views, losses).isOk());
   ASSERT_TRUE(engine->step(views, losses).isOk());
-  int64_t planned = plan.residentBytes + plan.workspaceBytes + engine->plannedArenaBytes();
+  int64_t planned = engine->plannedPeakBytes();
   int64_t measured = engine->memory().peak();
   // The plan follows every buffer the engine allocates, at the 64-byte
   // granularity its tracker counts: the two agree to the byte.
-  EXPECT_EQ(measured, planned) << "(workspace planned " << plan.workspaceBytes
+  EXPECT_EQ(measured, planned) << "(workspace planned " << model.program().workspaceBytes
                                << " B, measured " << engine->memory().peakExternal() << " B)";
 }
 } // namespace

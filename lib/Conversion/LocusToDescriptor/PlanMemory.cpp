@@ -16,6 +16,7 @@
 #include "locus/Conversion/LocusToDescriptor.h"
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "locus/Conversion/Passes.h"
+#include "locus/Conversion/LocusToStep/StepProgram.h"
 #include "locus/runtime/MemoryPlan.h"
 
 #include "mlir/IR/Builders.h"
@@ -72,9 +73,17 @@ struct PlanMemoryPass
                     builder.getI64IntegerAttr(plan.peakLocalBytes));
     module->setAttr("locus.plan.peak_global",
                     builder.getI64IntegerAttr(plan.peakGlobalBytes));
-    // What the step program's arena comes on top of (locus-plan-arena).
-    module->setAttr("locus.plan.resident", builder.getI64IntegerAttr(plan.residentBytes));
-    module->setAttr("locus.plan.workspace", builder.getI64IntegerAttr(plan.workspaceBytes));
+    // What the step program's arena comes on top of (locus-plan-arena; the
+    // object's StepProgram record), for each optimizer setting.
+    rt::PlanOptions bf16Moments, sgd;
+    bf16Moments.bf16Moments = true;
+    sgd.adamW = false;
+    module->setAttr(locus::kResidentAdamWAttr, builder.getI64IntegerAttr(plan.residentBytes));
+    module->setAttr(locus::kResidentAdamWBf16Attr,
+                    builder.getI64IntegerAttr(rt::planMemory(model, bf16Moments).residentBytes));
+    module->setAttr(locus::kResidentSgdAttr,
+                    builder.getI64IntegerAttr(rt::planMemory(model, sgd).residentBytes));
+    module->setAttr(locus::kWorkspaceAttr, builder.getI64IntegerAttr(plan.workspaceBytes));
     if (report)
       printReport(model, plan);
   }

@@ -131,7 +131,7 @@ struct PlanArenaPass : public locus::impl::LocusPlanArenaBase<PlanArenaPass> {
     int64_t fused = arena(locus::kTrainFusedEntry), plain = arena(locus::kTrainEntry),
             eval = arena(locus::kEvaluateEntry);
     Operation *top = getOperation();
-    int64_t fixed = bytes(top, "locus.plan.resident") + bytes(top, "locus.plan.workspace");
+    int64_t fixed = bytes(top, locus::kResidentAdamWAttr) + bytes(top, locus::kWorkspaceAttr);
     os << "step program arena (locus-plan-arena, MiB):\n";
     os << "  training, AdamW (B from its factors): " << mib(fused) << "\n";
     os << "  training, SGD / LARS:                 " << mib(plain) << "\n";

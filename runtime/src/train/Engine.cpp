@@ -138,6 +138,15 @@ Status Engine::evaluate(const Tensor &views, std::vector<double> &losses, uint64
              mixSeed(options_.seed, Stream::HeldOut, drawIndex));
 }
 
+int64_t Engine::plannedPeakBytes() const {
+  const abi::StepProgram &p = *options_.program;
+  const int64_t resident = options_.kind != OptimizerKind::AdamW ? p.residentSgdBytes
+                           : options_.moments == cpu::MomentFormat::BFloat16
+                               ? p.residentAdamWBf16Bytes
+                               : p.residentAdamWBytes;
+  return resident + p.workspaceBytes + plannedArenaBytes();
+}
+
 Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *observer,
                    std::vector<double> &losses, uint64_t negativesSeed) {
   Shape4 vs = viewShape();

@@ -1,7 +1,6 @@
 #include "locus/runtime/train/Trainer.h"
 
 #include "locus/runtime/CpuFeatures.h"
-#include "locus/runtime/MemoryPlan.h"
 
 #include "locus/runtime/train/Augment.h"
 #include "locus/runtime/train/Checkpoint.h"
@@ -253,26 +252,12 @@ Status runTraining(const ModelDesc &model, const Options &options,
   double trainSeconds = seconds(start);
 
   // Memory: the peak over the training steps (parameters, optimizer state,
-  // the views buffer, activations, gradients, workspace) beside the plan.
-  // locusc plans for AdamW with float32 moments, the default; for SGD and
-  // LARS (one momentum buffer, dL/dB formed) and for bfloat16 moments the
-  // same liveness walk runs again here.
-  int64_t planLocal = model.planPeakLocalBytes, planGlobal = model.planPeakGlobalBytes;
-  std::string planFor = "adamw";
-  PlanOptions planOptions;
-  planOptions.adamW = adam;
-  planOptions.bf16Moments = bf16Moments;
-  MemoryPlan replanned = planMemory(model, planOptions);
-  if (!adam || bf16Moments) {
-    planLocal = replanned.peakLocalBytes;
-    planGlobal = replanned.peakGlobalBytes;
-    planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
-  }
-  // The step program's buffers are one arena locusc planned by liveness;
-  // beside it the resident state and the convolutions' workspace.
-  int64_t planned =
-      replanned.residentBytes + replanned.workspaceBytes + engine->plannedArenaBytes();
-  std::string planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
+  // the views buffer, the arena, workspace) beside the compiler's plan for
+  // this optimizer (the step program's record).
+  const int64_t planned = engine->plannedPeakBytes();
+  const std::string planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
+  const std::string planKind =
+      fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
   int64_t measured = step > 0 ? memory.peak() : 0;
   int64_t workspace = step > 0 ? memory.peakExternal() : 0;
   progress(fmt::format("memory: planned peak {} ({}, {}), measured peak {} (parameters, "
@@ -282,8 +267,6 @@ Status runTraining(const ModelDesc &model, const Options &options,
   metrics.write(JsonWriter()
                     .add("type", "memory")
                     .add("planned_peak_bytes", planned)
-                    .add("planned_peak_local_bytes", planLocal)
-                    .add("planned_peak_global_bytes", planGlobal)
                     .add("planned_arena_bytes", engine->plannedArenaBytes())
                     .add("measured_peak_bytes", measured)
                     .add("persistent_bytes", baseline)

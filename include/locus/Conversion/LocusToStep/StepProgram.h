@@ -30,6 +30,14 @@ constexpr llvm::StringLiteral kStepFunctionAttr = "locus.step_function";
 /// as `locus.arena_bytes.<name>`.
 constexpr llvm::StringLiteral kArenaBytesAttrPrefix = "locus.arena_bytes.";
 
+/// On the top module (locus-plan-memory): the bytes resident for the whole
+/// run under AdamW (float32 or bfloat16 moments) and SGD/LARS, and the
+/// primitives' largest workspace; the arena comes on top of them.
+constexpr llvm::StringLiteral kResidentAdamWAttr = "locus.plan.resident";
+constexpr llvm::StringLiteral kResidentAdamWBf16Attr = "locus.plan.resident_bf16";
+constexpr llvm::StringLiteral kResidentSgdAttr = "locus.plan.resident_sgd";
+constexpr llvm::StringLiteral kWorkspaceAttr = "locus.plan.workspace";
+
 } // namespace locus
 
 #endif

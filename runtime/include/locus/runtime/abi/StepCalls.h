@@ -44,7 +44,7 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 3;
+constexpr int64_t kStepProgramVersion = 4;
 
 /// The generated entry points of a model (locusc: the object's table
 /// `locus_step_programs`, at most one record). Each entry point runs the
@@ -57,9 +57,15 @@ constexpr int64_t kStepProgramVersion = 3;
 ///   features    the frozen encoder's features of N images into out [N, F]
 ///               (every block's output pooled with its loss kernel, in
 ///               block order: the linear probe's input).
+/// With the arenas the record carries the rest of the compiler's one memory
+/// plan (locus-plan-memory): the bytes resident for the whole run
+/// (parameters, optimizer state, the views buffer) for each optimizer
+/// setting, and the largest workspace the backend's primitives need. The
+/// binary's planned peak is resident + workspace + its arena.
 struct StepProgram {
   int64_t version;
   int64_t trainFusedArenaBytes, trainArenaBytes, evaluateArenaBytes, featuresArenaBytes;
+  int64_t residentAdamWBytes, residentAdamWBf16Bytes, residentSgdBytes, workspaceBytes;
   void (*trainFused)(void *ctx, Buf4 *views, Bytes *arena);
   void (*train)(void *ctx, Buf4 *views, Bytes *arena);
   void (*evaluate)(void *ctx, Buf4 *views, Bytes *arena);

@@ -110,6 +110,9 @@ public:
   /// The arena the step program's plan needs for this engine's optimizer:
   /// the training entry point's and the evaluation's, whichever is larger.
   int64_t plannedArenaBytes() const;
+  /// The compiler's plan of this engine's peak (StepProgram): the resident
+  /// bytes for its optimizer, the primitives' workspace and the arena.
+  int64_t plannedPeakBytes() const;
   /// The number of steps the learning-rate schedule spans (known once the
   /// data and the step limit are).
   void setScheduleLength(int64_t totalSteps) { options_.schedule.totalSteps = totalSteps; }
