@@ -76,8 +76,6 @@ std::string serialize(const ModelDesc &model) {
   os << "input";
   put(os, model.inputShape);
   os << '\n';
-  os << "plan-peak " << model.planPeakLocalBytes << ' ' << model.planPeakGlobalBytes
-     << '\n';
   int64_t offset = 0;
   for (const ParamDesc &p : model.params) {
     os << "param " << p.name << ' ' << initName(p.init) << ' ' << p.fanIn << ' '
@@ -114,12 +112,6 @@ std::string serialize(const ModelDesc &model) {
        << s.contextBlock << ' ' << s.pool << ' ' << s.contextPool << ' ' << s.theta
        << ' ' << s.theta2 << ' ' << s.lambda << ' ' << s.temperature << ' ' << s.weight
        << ' ' << s.dim << ' ' << s.contextDim << '\n';
-    os << "backward " << (b.inputGradient ? 1 : 0) << ' ' << b.backward.size();
-    for (const GradStep &g : b.backward)
-      os << ' ' << g.layer << ' ' << (g.kind == GradStep::Kind::Data ? "data" : "params");
-    os << '\n';
-    os << "plan " << b.plan.paramBytes << ' ' << b.plan.optimizerBytes << ' '
-       << b.plan.gradientBytes << ' ' << b.plan.activationBytes << '\n';
   }
   os << "payload " << offset << '\n';
   std::string blob = os.str();
@@ -185,9 +177,9 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
     if (lineNo == 1) {
       if (key != "locus-model" || !r.get(model.version))
         return fail("not a locus model descriptor");
-      if (model.version != 3)
+      if (model.version != 4)
         return fail("unsupported descriptor version " + std::to_string(model.version) +
-                    " (this runtime reads version 3: recompile the model with locusc)");
+                    " (this runtime reads version 4: recompile the model with locusc)");
       continue;
     }
     if (key == "name") {
@@ -207,9 +199,6 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
     } else if (key == "input") {
       if (!r.get(model.inputShape))
         return fail("bad input shape");
-    } else if (key == "plan-peak") {
-      if (!r.get(model.planPeakLocalBytes) || !r.get(model.planPeakGlobalBytes))
-        return fail("bad plan-peak");
     } else if (key == "param") {
       ParamDesc p;
       std::string init;
@@ -232,7 +221,7 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
           !r.get(b.lateralProjection))
         return fail("bad block record");
       model.blocks.push_back(std::move(b));
-    } else if (key == "layer" || key == "loss" || key == "backward" || key == "plan") {
+    } else if (key == "layer" || key == "loss") {
       if (model.blocks.empty())
         return fail(key + " before any block");
       BlockDesc &b = model.blocks.back();
@@ -253,26 +242,6 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
             !r.get(s.lambda) || !r.get(s.temperature) || !r.get(s.weight) ||
             !r.get(s.dim) || !r.get(s.contextDim))
           return fail("bad loss record");
-      } else if (key == "backward") {
-        int input = 0;
-        size_t count = 0;
-        if (!r.get(input) || !r.get(count) || count > 4 * b.layers.size() + 4)
-          return fail("bad backward record");
-        b.inputGradient = input != 0;
-        b.backward.resize(count);
-        for (GradStep &g : b.backward) {
-          std::string kind;
-          if (!r.get(g.layer) || !r.get(kind) || (kind != "data" && kind != "params"))
-            return fail("bad backward record");
-          if (g.layer < 0 || g.layer >= static_cast<int32_t>(b.layers.size()))
-            return fail("the backward pass of block '" + b.name + "' names a missing layer");
-          g.kind = kind == "data" ? GradStep::Kind::Data : GradStep::Kind::Params;
-        }
-      } else {
-        BlockPlan &p = b.plan;
-        if (!r.get(p.paramBytes) || !r.get(p.optimizerBytes) || !r.get(p.gradientBytes) ||
-            !r.get(p.activationBytes))
-          return fail("bad plan record");
       }
     } else if (key == "payload") {
       int64_t floats = 0;

@@ -44,8 +44,12 @@
 // CHECK: call @locus_rt_apply_gradient(%{{.*}}, %c2_i32
 // CHECK: call @locus_rt_apply_gradient(%{{.*}}, %c0_i32
 
+// Evaluation forms no dL/dB (an 8192^2 buffer on VGG-6): the loss and its
+// row factors [N, D] only, and no update.
 // CHECK-LABEL: func.func @locus_evaluate_step(
-// CHECK: call @locus_rt_bilinear_loss(
+// CHECK-NOT: memref.alloc() : memref<16x16xf32>
+// CHECK: call @locus_rt_bilinear_loss_factors(
+// CHECK-NOT: call @locus_rt_adamw_from_factors(
 // CHECK-NOT: call @locus_rt_loss_unpool(
 // CHECK-NOT: call @locus_rt_apply_gradient(
 // CHECK: return

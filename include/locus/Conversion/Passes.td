@@ -11,18 +11,19 @@
 include "mlir/Pass/PassBase.td"
 
 def LocusPlanMemory : Pass<"locus-plan-memory", "::mlir::ModuleOp"> {
-  let summary = "Plan the memory of block-by-block training";
+  let summary = "Plan the memory that lives for the whole run";
   let description = [{
-    For every `locus.block`, computes the bytes its step needs while it runs
-    (parameters, AdamW state, gradients, live activations including the im2col
-    workspace) and stores them as the block's `plan`; stores the planned peak
-    of the whole training step on the module, for local training (one block's
-    activations at a time, all parameters and optimizer state resident) and
-    for global backprop (every block's activations kept for the backward
-    pass). With `report` it prints the plan as a table, and the resident
-    bytes and peaks with bfloat16 AdamW moments. The model of what is
-    live follows the CPU runtime's engine (runtime/src/train), which checks its
-    measured peak against this plan.
+    Beside the step program's arena (`locus-plan-arena`) a run keeps its
+    parameters, their optimizer state (AdamW's two moments in float32 or
+    bfloat16, or SGD's and LARS's one momentum buffer, for each parameter the
+    step trains), the views buffer, identity projections, and the largest
+    workspace of the backend's convolutions. This pass stores those bytes on
+    the module (`locus.plan.resident`, `locus.plan.resident_bf16`,
+    `locus.plan.resident_sgd`, `locus.plan.workspace`), at the runtime's
+    64-byte allocation granularity; the object's StepProgram record carries
+    them, so the binary's planned peak (resident + workspace + arena) is the
+    compiler's and equals its measured peak. With `report` it prints them
+    per block.
   }];
   let options = [
     Option<"report", "report", "bool", /*default=*/"false",

@@ -53,8 +53,7 @@ public:
 private:
   int32_t addParam(ParamOp param);
   LogicalResult addLayer(Operation &op, rt::BlockDesc &block);
-  LogicalResult addBackward(BlockOp op, rt::BlockDesc &block,
-                            const llvm::DenseMap<Operation *, int32_t> &layerOf);
+  LogicalResult checkGradients(BlockOp op);
   LogicalResult addLoss(BlockOp op, LocalLossOp marker, int64_t index, rt::BlockDesc &block);
   LogicalResult addBlock(BlockOp op, int64_t index);
 
@@ -155,37 +154,14 @@ LogicalResult DescriptorBuilder::addLayer(Operation &op, rt::BlockDesc &block) {
   return success();
 }
 
-LogicalResult DescriptorBuilder::addBackward(
-    BlockOp op, rt::BlockDesc &block, const llvm::DenseMap<Operation *, int32_t> &layerOf) {
-  bool seeded = false;
-  auto layerIndex = [&](Operation *user, Value value) -> FailureOr<int32_t> {
-    auto it = layerOf.find(value.getDefiningOp());
-    if (it == layerOf.end())
-      return user->emitOpError("differentiates a value that is not a layer of block '")
-             << op.getName() << "'";
-    return it->second;
-  };
-  for (Operation &inner : op.getBody().front()) {
-    if (isa<LossGradOp, OutputGradOp>(inner)) {
-      seeded = true;
-    } else if (auto vjp = dyn_cast<VjpOp>(inner)) {
-      FailureOr<int32_t> layer = layerIndex(vjp, vjp.getValue());
-      if (failed(layer))
-        return failure();
-      block.backward.push_back({*layer, rt::GradStep::Kind::Data});
-    } else if (auto vjp = dyn_cast<ParamVjpOp>(inner)) {
-      FailureOr<int32_t> layer = layerIndex(vjp, vjp.getValue());
-      if (failed(layer))
-        return failure();
-      block.backward.push_back({*layer, rt::GradStep::Kind::Params});
-    } else if (isa<InputGradOp>(inner)) {
-      block.inputGradient = true;
-    }
-  }
-  if (!seeded)
-    return op.emitOpError() << "block '" << op.getName()
-                            << "' has no gradients; run locus-derive-block-gradients";
-  return success();
+LogicalResult DescriptorBuilder::checkGradients(BlockOp op) {
+  // The descriptor does not carry the backward pass (the step program runs
+  // it), but a block without one was never differentiated.
+  for (Operation &inner : op.getBody().front())
+    if (isa<LossGradOp, OutputGradOp>(inner))
+      return success();
+  return op.emitOpError() << "block '" << op.getName()
+                          << "' has no gradients; run locus-derive-block-gradients";
 }
 
 /// The loss as locus-expand-rules wrote it: the pooling, the context and
@@ -319,18 +295,10 @@ LogicalResult DescriptorBuilder::addBlock(BlockOp op, int64_t index) {
     if (failed(addLayer(inner, block)))
       return failure();
   }
-  if (failed(addBackward(op, block, layerOf)))
+  if (failed(checkGradients(op)))
     return failure();
   if (failed(addLoss(op, marker, index, block)))
     return failure();
-  if (DictionaryAttr plan = op.getPlanAttr()) {
-    auto get = [&](StringRef key) {
-      auto v = plan.getAs<IntegerAttr>(key);
-      return v ? v.getInt() : 0;
-    };
-    block.plan = {get("params"), get("optimizer"), get("gradients"),
-                  get("activations")};
-  }
   model.blocks.push_back(std::move(block));
   return success();
 }
@@ -345,10 +313,6 @@ LogicalResult DescriptorBuilder::run(ModuleOp module) {
   if (auto target = module->getAttrOfType<StringAttr>("locus.target"))
     model.target = target.str();
   model.inputShape = shape4(func.getArgument(0).getType());
-  if (auto peak = module->getAttrOfType<IntegerAttr>("locus.plan.peak_local"))
-    model.planPeakLocalBytes = peak.getInt();
-  if (auto peak = module->getAttrOfType<IntegerAttr>("locus.plan.peak_global"))
-    model.planPeakGlobalBytes = peak.getInt();
   int64_t index = 0;
   for (BlockOp block : func.getOps<BlockOp>())
     blockIndex[block.getName()] = static_cast<int32_t>(index++);

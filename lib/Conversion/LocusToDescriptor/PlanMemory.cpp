@@ -1,28 +1,35 @@
-//===- PlanMemory.cpp - the memory plan of block-by-block training --------===//
+//===- PlanMemory.cpp - what the step program's arena comes on top of ----===//
 //
-// Problem: local learning needs far less memory than backprop only if every
-// block's activations are freed before the next block runs. The plan says
-// what must be live, so the training binary can check its measured peak
-// against it and a user can compare local and global training before
-// running anything.
+// Problem: the training binary's planned peak must equal its measured peak
+// to the byte, and the plan must be the compiler's (embedded in the object),
+// not a second model of the runtime. locus-plan-arena places every buffer a
+// step uses in one arena; beside it the run keeps only what lives from
+// start to end: the parameters, their optimizer state, the step's views, and
+// the largest workspace a backend primitive takes.
 //
-// Method: lower the partitioned module to the runtime's model descriptor and
-// run the runtime's liveness walk over the engine's step (rt::planMemory,
-// runtime/src/MemoryPlan.cpp): one model of the engine serves the compiler
-// and the runtime. The result goes on each locus.block (`plan`) and on the
-// module (`locus.plan.peak_local`, `locus.plan.peak_global`).
+// Method: from the model descriptor, each parameter at the runtime's 64-byte
+// allocation granularity, with AdamW's two moments (float32 or bfloat16) or
+// SGD's one momentum buffer for each parameter the step trains, the identity
+// B of a bilinear loss without a projection, and the CPU backend's
+// convolution workspace for each conv of the program (its geometry is
+// shared with the backend: runtime/src/backend/cpu/ConvGeometry.h). The
+// bytes go on the module (StepProgram.h's locus.plan.* attributes), and the
+// object's StepProgram record carries them to the binary.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Conversion/LocusToDescriptor.h"
-#include "locus/Dialect/Locus/IR/LocusOps.h"
-#include "locus/Conversion/Passes.h"
 #include "locus/Conversion/LocusToStep/StepProgram.h"
-#include "locus/runtime/MemoryPlan.h"
+#include "locus/Conversion/Passes.h"
+#include "locus/Dialect/Locus/IR/LocusOps.h"
+#include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/backend/cpu/Kernels.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <vector>
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSPLANMEMORY
@@ -33,10 +40,86 @@ using namespace mlir;
 using namespace locus;
 
 namespace {
+
+constexpr int64_t kFloat = 4;
+
 std::string mib(int64_t bytes) {
   std::string s;
   llvm::raw_string_ostream(s) << llvm::format("%10.1f", bytes / 1048576.0);
   return s;
+}
+
+/// A buffer as the runtime's tracker counts it: 64-byte granules.
+int64_t granules(int64_t bytes) { return bytes <= 0 ? 0 : (bytes + 63) / 64 * 64; }
+
+bool isGoodness(const rt::LossDesc &loss) {
+  return loss.score == "sum_squares" || loss.score == "mean_relu_squares";
+}
+
+/// The parameters the step trains: every conv's weight and bias, and each
+/// trained projection (global mode optimises the top block's loss only).
+std::vector<bool> trainedParams(const rt::ModelDesc &model) {
+  std::vector<bool> trained(model.params.size(), false);
+  const size_t top = model.blocks.size() - 1;
+  const bool global = model.blocks.back().loss.mode == "global";
+  for (size_t l = 0; l < model.blocks.size(); ++l) {
+    const rt::BlockDesc &b = model.blocks[l];
+    for (const rt::LayerDesc &layer : b.layers)
+      if (rt::hasConvWeights(layer.kind)) {
+        trained[layer.weight] = true;
+        if (layer.bias >= 0)
+          trained[layer.bias] = true;
+      }
+    if (b.loss.projection != "identity" && (!global || l == top)) {
+      if (b.projection >= 0)
+        trained[b.projection] = true;
+      if (b.lateralProjection >= 0)
+        trained[b.lateralProjection] = true;
+    }
+  }
+  return trained;
+}
+
+/// The optimizer state of one trained parameter of `elements` floats.
+int64_t stateBytes(int64_t elements, bool adamW, bool bf16Moments) {
+  const int64_t arrays = adamW ? 2 : 1;
+  return arrays * granules(kFloat * (bf16Moments ? (elements + 1) / 2 : elements));
+}
+
+/// Parameters, optimizer state, the views buffer and identity projections.
+int64_t residentBytes(const rt::ModelDesc &model, bool adamW, bool bf16Moments) {
+  std::vector<bool> trained = trainedParams(model);
+  const auto &in = model.inputShape;
+  int64_t bytes = granules(kFloat * in[0] * in[1] * in[2] * in[3]);
+  for (size_t i = 0; i < model.params.size(); ++i)
+    bytes += granules(kFloat * model.params[i].count()) +
+             (trained[i] ? stateBytes(model.params[i].count(), adamW, bf16Moments) : 0);
+  for (const rt::BlockDesc &b : model.blocks)
+    if (b.loss.projection == "identity" && !isGoodness(b.loss))
+      bytes += granules(kFloat * b.loss.dim * b.loss.dim);
+  return bytes;
+}
+
+/// The largest workspace of the CPU backend's convolutions (FF and SCFF
+/// blocks run on 2N rows).
+int64_t workspaceBytes(const rt::ModelDesc &model) {
+  const int64_t rows =
+      isGoodness(model.blocks.front().loss) ? 2 * model.inputShape[0] : model.inputShape[0];
+  int64_t workspace = 0;
+  for (const rt::BlockDesc &b : model.blocks)
+    for (const rt::LayerDesc &layer : b.layers) {
+      if (!rt::hasConvWeights(layer.kind))
+        continue;
+      rt::cpu::Window win{layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1],
+                          layer.pad[0],    layer.pad[1],    layer.pad[2],    layer.pad[3]};
+      rt::cpu::Shape4 xs{rows, layer.inShape[1], layer.inShape[2], layer.inShape[3]};
+      const int64_t out = layer.outShape[1];
+      const int64_t floats = layer.kind == rt::LayerKind::Conv2D
+                                 ? rt::cpu::conv2dWorkspaceFloats(xs, win, out)
+                                 : rt::cpu::convReluPoolWorkspaceFloats(xs, out);
+      workspace = std::max(workspace, kFloat * floats);
+    }
+  return workspace;
 }
 
 struct PlanMemoryPass
@@ -54,69 +137,48 @@ struct PlanMemoryPass
     rt::ModelDesc model;
     if (failed(buildModelDescriptor(module, model)))
       return signalPassFailure();
-    rt::MemoryPlan plan = rt::planMemory(model);
-
+    const int64_t resident = residentBytes(model, /*adamW=*/true, /*bf16Moments=*/false),
+                  residentBf16 = residentBytes(model, true, true),
+                  residentSgd = residentBytes(model, false, false),
+                  workspace = workspaceBytes(model);
     Builder builder(module);
-    func::FuncOp func = *module.getOps<func::FuncOp>().begin();
-    auto blocks = llvm::to_vector(func.getOps<BlockOp>());
-    for (auto [block, p] : llvm::zip(blocks, plan.blocks))
-      block.setPlanAttr(builder.getDictionaryAttr({
-          builder.getNamedAttr("params", builder.getI64IntegerAttr(p.paramBytes)),
-          builder.getNamedAttr("optimizer",
-                               builder.getI64IntegerAttr(p.optimizerBytes)),
-          builder.getNamedAttr("gradients",
-                               builder.getI64IntegerAttr(p.gradientBytes)),
-          builder.getNamedAttr("activations",
-                               builder.getI64IntegerAttr(p.activationBytes)),
-      }));
-    module->setAttr("locus.plan.peak_local",
-                    builder.getI64IntegerAttr(plan.peakLocalBytes));
-    module->setAttr("locus.plan.peak_global",
-                    builder.getI64IntegerAttr(plan.peakGlobalBytes));
-    // What the step program's arena comes on top of (locus-plan-arena; the
-    // object's StepProgram record), for each optimizer setting.
-    rt::PlanOptions bf16Moments, sgd;
-    bf16Moments.bf16Moments = true;
-    sgd.adamW = false;
-    module->setAttr(locus::kResidentAdamWAttr, builder.getI64IntegerAttr(plan.residentBytes));
-    module->setAttr(locus::kResidentAdamWBf16Attr,
-                    builder.getI64IntegerAttr(rt::planMemory(model, bf16Moments).residentBytes));
-    module->setAttr(locus::kResidentSgdAttr,
-                    builder.getI64IntegerAttr(rt::planMemory(model, sgd).residentBytes));
-    module->setAttr(locus::kWorkspaceAttr, builder.getI64IntegerAttr(plan.workspaceBytes));
-    if (report)
-      printReport(model, plan);
-  }
-
-  void printReport(const rt::ModelDesc &model, const rt::MemoryPlan &plan) {
+    module->setAttr(kResidentAdamWAttr, builder.getI64IntegerAttr(resident));
+    module->setAttr(kResidentAdamWBf16Attr, builder.getI64IntegerAttr(residentBf16));
+    module->setAttr(kResidentSgdAttr, builder.getI64IntegerAttr(residentSgd));
+    module->setAttr(kWorkspaceAttr, builder.getI64IntegerAttr(workspace));
+    if (!report)
+      return;
     llvm::raw_ostream &os = llvm::outs();
-    os << "memory plan of '" << model.name << "' (MiB, float32, "
-       << model.inputShape[0] << " views per step)\n";
-    os << llvm::format("%-12s", "block") << "    params optimizer gradients"
-       << " activations(local) kept(global)\n";
-    for (auto [b, p, kept] :
-         llvm::zip(model.blocks, plan.blocks, plan.globalForwardBytes))
-      os << llvm::format("%-12s", b.name.c_str()) << mib(p.paramBytes)
-         << mib(p.optimizerBytes) << mib(p.gradientBytes) << "        "
-         << mib(p.activationBytes) << "    " << mib(kept) << "\n";
-    os << "resident (parameters, optimizer state, views): "
-       << mib(plan.residentBytes) << "\n";
-    os << "kernel workspace:                               "
-       << mib(plan.workspaceBytes) << "\n";
-    os << "peak, local (block by block): " << mib(plan.peakLocalBytes) << "\n";
-    os << "peak, global (backprop):      " << mib(plan.peakGlobalBytes)
-       << "\n";
-    os << llvm::format("local / global: %.3f\n",
-                       static_cast<double>(plan.peakLocalBytes) /
-                           plan.peakGlobalBytes);
-    // The training binary's --optimizer-state bfloat16 halves AdamW's moments.
-    rt::PlanOptions halfMoments;
-    halfMoments.bf16Moments = true;
-    rt::MemoryPlan half = rt::planMemory(model, halfMoments);
-    os << "with bfloat16 AdamW moments (--optimizer-state bfloat16):\n";
-    os << "  resident: " << mib(half.residentBytes)
-       << ", peak local: " << mib(half.peakLocalBytes)
-       << ", peak global: " << mib(half.peakGlobalBytes) << "\n";
+    os << "memory plan of '" << model.name << "' (MiB, float32, " << model.inputShape[0]
+       << " views per step)\n";
+    os << llvm::format("%-12s", "block") << "    params optimizer(AdamW)\n";
+    std::vector<bool> trained = trainedParams(model);
+    for (const rt::BlockDesc &b : model.blocks) {
+      int64_t params = 0, state = 0;
+      auto add = [&](int32_t i) {
+        if (i < 0)
+          return;
+        params += granules(kFloat * model.params[i].count());
+        state += trained[i] ? stateBytes(model.params[i].count(), true, false) : 0;
+      };
+      for (const rt::LayerDesc &layer : b.layers) {
+        add(layer.weight);
+        add(layer.bias);
+      }
+      add(b.projection);
+      add(b.lateralProjection);
+      os << llvm::format("%-12s", b.name.c_str()) << mib(params) << mib(state) << "\n";
+    }
+    auto line = [&](const char *label, int64_t bytes) {
+      os << llvm::format("  %-37s", label) << mib(bytes) << "\n";
+    };
+    os << "resident (parameters, optimizer state, views):\n";
+    line("AdamW:", resident);
+    line("AdamW, bfloat16 moments:", residentBf16);
+    line("SGD / LARS (one momentum buffer):", residentSgd);
+    os << "kernel workspace (largest convolution):\n";
+    line("all optimizers:", workspace);
   }
 };
+
 } // namespace

@@ -192,13 +192,17 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
         Value accumulate = b.i32(i > 0 ? 1 : 0);
         SmallVector<Value> head = config(b, t.op.getLoss());
         int64_t dc = cast<MemRefType>(t.c.getType()).getShape()[1];
-        // The identity projection has nothing to update: the plain call,
-        // its dB scratch.
-        if (fused && t.projection >= 0) {
+        // dL/dB [D, Dc] is formed only where an optimizer takes it whole
+        // (SGD, LARS, gradient checks). The fused AdamW updates B from the
+        // row factors [N, D]; evaluation and the identity projection update
+        // nothing and only need the loss and dz.
+        const bool updated = b.train() && t.projection >= 0;
+        if (!updated || fused) {
           Value factors = b.alloc({n, d}, b.builder.getF32Type());
           b.call("bilinear_loss_factors",
                  concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, factors, accumulate}));
-          b.call("adamw_from_factors", {b.i32(t.projection), factors, t.c});
+          if (updated)
+            b.call("adamw_from_factors", {b.i32(t.projection), factors, t.c});
           continue;
         }
         Value dB = b.alloc({d, dc}, b.builder.getF32Type());

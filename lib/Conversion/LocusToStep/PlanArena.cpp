@@ -131,13 +131,19 @@ struct PlanArenaPass : public locus::impl::LocusPlanArenaBase<PlanArenaPass> {
     int64_t fused = arena(locus::kTrainFusedEntry), plain = arena(locus::kTrainEntry),
             eval = arena(locus::kEvaluateEntry);
     Operation *top = getOperation();
-    int64_t fixed = bytes(top, locus::kResidentAdamWAttr) + bytes(top, locus::kWorkspaceAttr);
+    int64_t workspace = bytes(top, locus::kWorkspaceAttr);
     os << "step program arena (locus-plan-arena, MiB):\n";
     os << "  training, AdamW (B from its factors): " << mib(fused) << "\n";
     os << "  training, SGD / LARS:                 " << mib(plain) << "\n";
     os << "  evaluation:                           " << mib(eval) << "\n";
-    os << "planned peak of the binary (resident + workspace + arena), AdamW: "
-       << mib(fixed + std::max(fused, eval)) << "\n";
+    os << "planned peak of the binary (resident + workspace + arena):\n";
+    os << "  AdamW:                                "
+       << mib(bytes(top, locus::kResidentAdamWAttr) + workspace + std::max(fused, eval)) << "\n";
+    os << "  AdamW, bfloat16 moments:              "
+       << mib(bytes(top, locus::kResidentAdamWBf16Attr) + workspace + std::max(fused, eval))
+       << "\n";
+    os << "  SGD / LARS:                           "
+       << mib(bytes(top, locus::kResidentSgdAttr) + workspace + std::max(plain, eval)) << "\n";
   }
 
   void runOnOperation() override {

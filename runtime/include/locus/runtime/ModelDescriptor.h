@@ -2,7 +2,8 @@
 //
 // locusc compiles a spec into an object file that exports one model
 // descriptor: the network's blocks in order, each block's layers, its local
-// loss, its parameters with shapes and initialisers, and the memory plan.
+// loss, its parameters with shapes and initialisers. (The step itself, its
+// backward pass and its memory plan are the step program's: abi/StepCalls.h.)
 // The descriptor travels as a byte blob that the object's model record
 // points to (abi/Model.h); serialize() and parse() here are the only code
 // that knows its format, shared by the compiler and the runtime.
@@ -77,22 +78,6 @@ struct LossDesc {
   int64_t contextDim = 0; ///< length of the pooled context
 };
 
-/// One op of a block's backward pass, as locus-derive-block-gradients
-/// derived it: the adjoint of layer `layer` with respect to its data input
-/// (Data: dL/dx from dL/dy) or its parameters (Params: a conv's dW and db,
-/// which the step then applies with the optimizer).
-struct GradStep {
-  enum class Kind { Data, Params };
-  int32_t layer = 0;
-  Kind kind = Kind::Data;
-  bool operator==(const GradStep &o) const { return layer == o.layer && kind == o.kind; }
-};
-
-/// Bytes the plan reserves for one block while it runs (float32 tensors).
-struct BlockPlan {
-  int64_t paramBytes = 0, optimizerBytes = 0, gradientBytes = 0, activationBytes = 0;
-};
-
 struct BlockDesc {
   std::string name;
   std::vector<LayerDesc> layers;
@@ -100,16 +85,10 @@ struct BlockDesc {
   LossDesc loss;
   /// Parameters of the loss: the projection B (and B_lat for "both"), -1 if none.
   int32_t projection = -1, lateralProjection = -1;
-  /// The backward pass in execution order, from the loss (or, in global mode,
-  /// the block above) down; `inputGradient`: it ends with dL/dx for the
-  /// block below (global mode only).
-  std::vector<GradStep> backward;
-  bool inputGradient = false;
-  BlockPlan plan;
 };
 
 struct ModelDesc {
-  int32_t version = 3; ///< 2: blocks carry their backward pass; 3: layers their pool window
+  int32_t version = 4; ///< 3: layers carry their pool window; 4: no backward pass or plan (the step program's)
   std::string name;
   std::string target = "cpu";
   /// The CPU the kernels were compiled for and which of checkedCpuFeatures()
@@ -119,7 +98,6 @@ struct ModelDesc {
   std::array<int64_t, 4> inputShape{}; ///< [views, C, H, W]
   std::vector<ParamDesc> params;
   std::vector<BlockDesc> blocks;
-  int64_t planPeakLocalBytes = 0, planPeakGlobalBytes = 0;
 };
 
 std::string serialize(const ModelDesc &model);

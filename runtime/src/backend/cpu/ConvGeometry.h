@@ -1,7 +1,7 @@
 //===- ConvGeometry.h - shapes and scratch sizes of a convolution -*- C++ -*-===//
 //
 // Shared by the convolution kernels (Conv.cpp) and the memory plan
-// (MemoryPlan.cpp, linked into locusc): both must agree on how many samples
+// (locus-plan-memory, linked into locusc): both must agree on how many samples
 // one GEMM covers and so on the im2col workspace, and this file has no BLAS
 // dependency.
 //

@@ -332,8 +332,7 @@ def Locus_BlockOp : Locus_Op<"block"> {
     block's output, or the network input), ending in the block's
     `locus.local_loss` marker. Parameters are used from above; activations
     never are, so that the runtime can free a block's tensors before the next
-    block runs. Optional `plan` holds the memory plan of the block
-    (`locus-plan-memory`).
+    block runs.
 
     ```mlir
     %h1 = locus.block "block1"(%x) : tensor<64x1x28x28xf32> -> tensor<64x128x14x14xf32> {
@@ -345,8 +344,7 @@ def Locus_BlockOp : Locus_Op<"block"> {
     }
     ```
   }];
-  let arguments = (ins StrAttr:$name, Locus_Tensor:$input,
-                       OptionalAttr<DictionaryAttr>:$plan);
+  let arguments = (ins StrAttr:$name, Locus_Tensor:$input);
   let results = (outs Locus_Tensor:$result);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
