@@ -79,7 +79,7 @@ std::string serialize(const ModelDesc &model) {
   int64_t offset = 0;
   for (const ParamDesc &p : model.params) {
     os << "param " << p.name << ' ' << initName(p.init) << ' ' << p.fanIn << ' '
-       << p.shape.size();
+       << (p.trained ? 1 : 0) << ' ' << p.shape.size();
     for (int64_t d : p.shape)
       os << ' ' << d;
     if (p.init == ParamInit::Value) {
@@ -177,9 +177,9 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
     if (lineNo == 1) {
       if (key != "locus-model" || !r.get(model.version))
         return fail("not a locus model descriptor");
-      if (model.version != 4)
+      if (model.version != 5)
         return fail("unsupported descriptor version " + std::to_string(model.version) +
-                    " (this runtime reads version 4: recompile the model with locusc)");
+                    " (this runtime reads version 5: recompile the model with locusc)");
       continue;
     }
     if (key == "name") {
@@ -204,8 +204,9 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
       std::string init;
       size_t rank = 0;
       int64_t offset = -1;
+      int trained = 0;
       if (!r.get(p.name) || !r.get(init) || !parseInit(init, p.init) || !r.get(p.fanIn) ||
-          !r.get(rank))
+          !r.get(trained) || !r.get(rank))
         return fail("bad param record");
       p.shape.resize(rank);
       for (int64_t &d : p.shape)
@@ -213,6 +214,7 @@ bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
           return fail("bad shape of param '" + p.name + "'");
       if (!r.get(offset))
         return fail("bad param record");
+      p.trained = trained != 0;
       valueOffsets.push_back(offset);
       model.params.push_back(std::move(p));
     } else if (key == "block") {

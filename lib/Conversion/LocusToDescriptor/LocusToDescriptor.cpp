@@ -322,6 +322,32 @@ LogicalResult DescriptorBuilder::run(ModuleOp module) {
       return failure();
   if (model.blocks.empty())
     return func.emitError("the network has no learning block to train");
+  // A parameter is trained where the step updates it: a locus.update (from
+  // locus-derive-block-gradients), or a loss's own parameter (B, B_lat, the
+  // InfoNCE head) that its locus.loss_grad updates. The runtime keeps
+  // optimizer state for these only.
+  auto markTrained = [&](Value value) {
+    auto it = paramIndex.find(value.getDefiningOp());
+    if (it != paramIndex.end())
+      model.params[it->second].trained = true;
+  };
+  func.walk([&](UpdateOp update) { markTrained(update.getParam()); });
+  func.walk([&](LossGradOp grad) {
+    SmallVector<Value> losses = {grad.getLoss()};
+    while (!losses.empty()) {
+      Operation *loss = losses.pop_back_val().getDefiningOp();
+      if (!loss)
+        continue;
+      if (isa<LossSumOp>(loss)) {
+        losses.append(loss->operand_begin(), loss->operand_end());
+        continue;
+      }
+      if (isa<BilinearLossOp, InfoNceLossOp, GoodnessLossOp>(loss))
+        for (Value operand : loss->getOperands())
+          if (isa_and_nonnull<ParamOp>(operand.getDefiningOp()))
+            markTrained(operand);
+    }
+  });
   return success();
 }
 } // namespace

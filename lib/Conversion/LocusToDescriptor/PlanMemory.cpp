@@ -9,8 +9,8 @@
 //
 // Method: from the model descriptor, each parameter at the runtime's 64-byte
 // allocation granularity, with AdamW's two moments (float32 or bfloat16) or
-// SGD's one momentum buffer for each parameter the step trains, the identity
-// B of a bilinear loss without a projection, and the CPU backend's
+// SGD's one momentum buffer for each parameter the step trains (the
+// descriptor's, from locus.update), and the CPU backend's
 // convolution workspace for each conv of the program (its geometry is
 // shared with the backend: runtime/src/backend/cpu/ConvGeometry.h). The
 // bytes go on the module (StepProgram.h's locus.plan.* attributes), and the
@@ -56,47 +56,19 @@ bool isGoodness(const rt::LossDesc &loss) {
   return loss.score == "sum_squares" || loss.score == "mean_relu_squares";
 }
 
-/// The parameters the step trains: every conv's weight and bias, and each
-/// trained projection (global mode optimises the top block's loss only).
-std::vector<bool> trainedParams(const rt::ModelDesc &model) {
-  std::vector<bool> trained(model.params.size(), false);
-  const size_t top = model.blocks.size() - 1;
-  const bool global = model.blocks.back().loss.mode == "global";
-  for (size_t l = 0; l < model.blocks.size(); ++l) {
-    const rt::BlockDesc &b = model.blocks[l];
-    for (const rt::LayerDesc &layer : b.layers)
-      if (rt::hasConvWeights(layer.kind)) {
-        trained[layer.weight] = true;
-        if (layer.bias >= 0)
-          trained[layer.bias] = true;
-      }
-    if (b.loss.projection != "identity" && (!global || l == top)) {
-      if (b.projection >= 0)
-        trained[b.projection] = true;
-      if (b.lateralProjection >= 0)
-        trained[b.lateralProjection] = true;
-    }
-  }
-  return trained;
-}
-
 /// The optimizer state of one trained parameter of `elements` floats.
 int64_t stateBytes(int64_t elements, bool adamW, bool bf16Moments) {
   const int64_t arrays = adamW ? 2 : 1;
   return arrays * granules(kFloat * (bf16Moments ? (elements + 1) / 2 : elements));
 }
 
-/// Parameters, optimizer state, the views buffer and identity projections.
+/// Parameters, the optimizer state of the trained ones, the views buffer.
 int64_t residentBytes(const rt::ModelDesc &model, bool adamW, bool bf16Moments) {
-  std::vector<bool> trained = trainedParams(model);
   const auto &in = model.inputShape;
   int64_t bytes = granules(kFloat * in[0] * in[1] * in[2] * in[3]);
-  for (size_t i = 0; i < model.params.size(); ++i)
-    bytes += granules(kFloat * model.params[i].count()) +
-             (trained[i] ? stateBytes(model.params[i].count(), adamW, bf16Moments) : 0);
-  for (const rt::BlockDesc &b : model.blocks)
-    if (b.loss.projection == "identity" && !isGoodness(b.loss))
-      bytes += granules(kFloat * b.loss.dim * b.loss.dim);
+  for (const rt::ParamDesc &p : model.params)
+    bytes += granules(kFloat * p.count()) +
+             (p.trained ? stateBytes(p.count(), adamW, bf16Moments) : 0);
   return bytes;
 }
 
@@ -152,14 +124,13 @@ struct PlanMemoryPass
     os << "memory plan of '" << model.name << "' (MiB, float32, " << model.inputShape[0]
        << " views per step)\n";
     os << llvm::format("%-12s", "block") << "    params optimizer(AdamW)\n";
-    std::vector<bool> trained = trainedParams(model);
     for (const rt::BlockDesc &b : model.blocks) {
       int64_t params = 0, state = 0;
       auto add = [&](int32_t i) {
         if (i < 0)
           return;
         params += granules(kFloat * model.params[i].count());
-        state += trained[i] ? stateBytes(model.params[i].count(), true, false) : 0;
+        state += model.params[i].trained ? stateBytes(model.params[i].count(), true, false) : 0;
       };
       for (const rt::LayerDesc &layer : b.layers) {
         add(layer.weight);

@@ -1,7 +1,5 @@
 #include "locus/runtime/train/Engine.h"
 
-#include "KernelCheck.h"
-#include "ModelInfo.h"
 #include "StepContext.h"
 #include "locus/runtime/backend/cpu/CpuBackend.h"
 #include "locus/runtime/train/Random.h"
@@ -49,7 +47,9 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
   if (options.backend) {
     engine->backend_ = options.backend;
   } else {
-    LOCUS_RETURN_IF_ERROR(checkCompiledKernels(model, options.kernels));
+    if (!options.kernels.update)
+      return Status::error("the compiled model has no update kernels; recompile it with this "
+                           "locusc");
     engine->backend_ = cpu::makeCpuBackend(options.kernels);
   }
   engine->global_ = model.blocks.back().loss.mode == "global";
@@ -63,20 +63,18 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
 
 void Engine::initParameters() {
   size_t count = model_.params.size();
-  int32_t top = static_cast<int32_t>(model_.blocks.size()) - 1;
+  // Which parameters the step trains is the compiler's (global mode trains
+  // the lower blocks' projections not at all: they exist for the names).
   trained_.assign(count, false);
-  // Global mode optimises only the top block's loss: the lower blocks'
-  // projections exist (checkpoints keep every descriptor name) but stay put.
-  for (int32_t l = 0; l <= top; ++l)
-    for (int32_t i : trainedParamsOf(model_.blocks[l], !global_ || l == top))
-      trained_[i] = true;
+  for (size_t i = 0; i < count; ++i)
+    trained_[i] = model_.params[i].trained;
 
   params_.resize(count);
   adamM_.resize(count);
   adamV_.resize(count);
   for (size_t i = 0; i < count; ++i) {
     const ParamDesc &p = model_.params[i];
-    Shape4 shape{elementCount(p.shape), 1, 1, 1};
+    Shape4 shape{p.count(), 1, 1, 1};
     Tensor t = backend_->allocate(shape);
     float *data = t.data();
     switch (p.init) {
@@ -85,7 +83,7 @@ void Engine::initParameters() {
       // Kaiming-uniform with a = sqrt(5) reduces to the same bound as
       // PyTorch's bias init: 1/sqrt(fan_in). One stream per parameter, so
       // adding a parameter does not change the others' values.
-      double bound = 1.0 / std::sqrt(static_cast<double>(fanInOf(model_, i)));
+      double bound = 1.0 / std::sqrt(static_cast<double>(p.fanIn));
       Rng rng(mixSeed(options_.seed, Stream::Init, i));
       for (int64_t k = 0; k < shape.n; ++k)
         data[k] = static_cast<float>(rng.uniform(-bound, bound));
@@ -110,17 +108,6 @@ void Engine::initParameters() {
         adamV_[i] = backend_->zeros(state);
     }
   }
-
-  identity_.resize(model_.blocks.size());
-  for (size_t l = 0; l < model_.blocks.size(); ++l)
-    if (model_.blocks[l].loss.projection == "identity" &&
-        !isGoodnessLoss(model_.blocks[l].loss)) {
-      int64_t d = lossDimOf(model_, static_cast<int32_t>(l));
-      Tensor eye = backend_->zeros(Shape4{d, d, 1, 1});
-      for (int64_t k = 0; k < d; ++k)
-        eye.data()[k * d + k] = 1.0f;
-      identity_[l] = eye;
-    }
 }
 
 Status Engine::step(const Tensor &views, std::vector<double> &losses) {
@@ -237,8 +224,8 @@ int64_t Engine::plannedArenaBytes() const {
 
 int64_t Engine::featureCount() const {
   int64_t total = 0;
-  for (size_t l = 0; l < model_.blocks.size(); ++l)
-    total += lossDimOf(model_, static_cast<int32_t>(l));
+  for (const BlockDesc &block : model_.blocks)
+    total += block.loss.dim; // each block's output pooled with its loss kernel
   return total;
 }
 

@@ -148,7 +148,7 @@ void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, int32_t f, in
   StepContext &s = context(ctx);
   double value = s.backend->bilinearLoss(
       lossConfig(f, form, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
-      z->data(), c->data(), s.projection(block, projection), negatives ? negativeRows->data() : nullptr,
+      z->data(), c->data(), s.projection(projection), negatives ? negativeRows->data() : nullptr,
       dz->data(), dB->data(), accumulate != 0);
   addLoss(s, block, value);
 }
@@ -162,7 +162,7 @@ void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, int32
   StepContext &s = context(ctx);
   double value = s.backend->bilinearLossFactors(
       lossConfig(f, form, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
-      z->data(), c->data(), s.projection(block, projection), negatives ? negativeRows->data() : nullptr,
+      z->data(), c->data(), s.projection(projection), negatives ? negativeRows->data() : nullptr,
       dz->data(), factors->data(), accumulateDz != 0);
   addLoss(s, block, value);
 }

@@ -23,11 +23,9 @@ struct StepContext {
   const GradientObserver *observer = nullptr;
 
   float *param(int32_t index) const { return engine->params_[index].data(); }
-  /// A bilinear loss's B: parameter `index`, or for -1 the identity the
-  /// engine keeps for block `block` (projection = identity).
-  const float *projection(int32_t block, int32_t index) const {
-    return index >= 0 ? param(index) : engine->identity_[block].data();
-  }
+  /// A bilinear loss's B: parameter `index`, or null for -1, the identity
+  /// (projection = identity), which the backend applies without a matrix.
+  const float *projection(int32_t index) const { return index >= 0 ? param(index) : nullptr; }
   /// The step's optimizer (or the observer) on one complete gradient.
   void applyGradient(int32_t index, float *grad, int64_t count) const;
   /// AdamW on B [rows, cols] from its gradient's factors (the fused loss).

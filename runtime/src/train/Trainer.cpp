@@ -10,7 +10,6 @@
 #include "locus/runtime/train/Probe.h"
 #include "locus/runtime/train/Random.h"
 
-#include "ModelInfo.h"
 
 #include <chrono>
 #include <cmath>
@@ -20,6 +19,14 @@
 #include <set>
 
 namespace locus::rt::train {
+
+namespace {
+/// A relu + max-pool whose windows tile the map: locusc compiles a
+/// static-shape kernel for it (the backend's general kernel runs the rest).
+bool tilesItsMap(const LayerDesc &layer) {
+  return layer.kernel == layer.stride && layer.pad == std::array<int64_t, 4>{0, 0, 0, 0};
+}
+} // namespace
 
 namespace {
 
@@ -189,7 +196,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   for (const BlockDesc &block : model.blocks)
     for (const LayerDesc &layer : block.layers)
       if (layer.kind == LayerKind::ReluMaxPool2D)
-        ++(kernels.reluPools && reluPoolIsCompiled(layer) ? compiledPools : runtimePools);
+        ++(kernels.reluPools && tilesItsMap(layer) ? compiledPools : runtimePools);
   if (compiledPools + runtimePools > 0)
     progress(fmt::format("relu + max-pool: {} layer(s) compiled by locusc, {} by the runtime's "
                          "general kernel (windows that overlap or pad)",

@@ -31,6 +31,9 @@ struct ParamDesc {
   std::vector<int64_t> shape;
   ParamInit init = ParamInit::KaimingUniform;
   int64_t fanIn = 0;
+  /// Whether the step program updates it (a locus.update): it then has
+  /// optimizer state. Global mode leaves the lower blocks' projections be.
+  bool trained = false;
   std::vector<float> value; // only for ParamInit::Value
   int64_t count() const;
 };
@@ -88,7 +91,7 @@ struct BlockDesc {
 };
 
 struct ModelDesc {
-  int32_t version = 4; ///< 3: layers carry their pool window; 4: no backward pass or plan (the step program's)
+  int32_t version = 5; ///< 4: no backward pass or plan (the step program's); 5: params say whether they are trained
   std::string name;
   std::string target = "cpu";
   /// The CPU the kernels were compiled for and which of checkedCpuFeatures()

@@ -16,6 +16,8 @@
 
 #include "backend/cpu/BlasSetup.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace locus::rt {
@@ -25,6 +27,23 @@ Backend::~Backend() = default;
 namespace cpu {
 
 namespace {
+
+/// A kernel the step program launches is not in the model's object: the
+/// object is not one locusc wrote for this runtime. Nothing can run in its
+/// place (the runtime has no math of its own), and a Backend call cannot
+/// return an error into the generated step: stop, naming the kernel.
+[[noreturn]] void missingKernel(const std::string &what) {
+  std::fprintf(stderr,
+               "error: the compiled model has no %s; recompile it with this locusc\n",
+               what.c_str());
+  std::exit(1);
+}
+
+template <typename Table> const Table &need(const Table *table, const char *what) {
+  if (!table)
+    missingKernel(what);
+  return *table;
+}
 
 /// Windows of k x k (k = 0: the whole map) over h: the loss pooling.
 Window lossPoolWindow(Shape4 h, int64_t k) {
@@ -96,63 +115,64 @@ public:
   }
 
   void reluForward(const float *x, float *y, int64_t count) override {
-    cpu::reluForward(*k_.activations, x, y, count);
+    cpu::reluForward(activations(), x, y, count);
   }
   void reluBackward(const float *y, const float *dy, float *dx, int64_t count) override {
-    cpu::reluBackward(*k_.activations, y, dy, dx, count);
+    cpu::reluBackward(activations(), y, dy, dx, count);
   }
   void triangleForward(const float *x, Shape4 xs, float *y) override {
-    cpu::triangleForward(*k_.activations, x, xs, y);
+    cpu::triangleForward(activations(), x, xs, y);
   }
   void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx) override {
-    cpu::triangleBackward(*k_.activations, x, xs, dy, dx);
+    cpu::triangleBackward(activations(), x, xs, dy, dx);
   }
   void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
                         int32_t *argmax) override {
-    cpu::maxPool2dForward(*k_.pooling, x, xs, win, y, ys, argmax);
+    cpu::maxPool2dForward(pooling(), x, xs, win, y, ys, argmax);
   }
   void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
                          Shape4 xs) override {
-    cpu::maxPool2dBackward(*k_.pooling, dy, ys, argmax, dx, xs);
+    cpu::maxPool2dBackward(pooling(), dy, ys, argmax, dx, xs);
   }
   void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y,
                         Shape4 ys) override {
-    cpu::avgPool2dForward(*k_.pooling, x, xs, win, y, ys);
+    cpu::avgPool2dForward(pooling(), x, xs, win, y, ys);
   }
   void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx,
                          Shape4 xs) override {
-    cpu::avgPool2dBackward(*k_.pooling, dy, ys, win, dx, xs);
+    cpu::avgPool2dBackward(pooling(), dy, ys, win, dx, xs);
   }
   void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
                             int32_t *argmax) override {
     if (const ReluPoolKernel *kernel = staticReluPool(as, win))
       cpu::reluPoolForward(*kernel, a, h, argmax, as.n);
     else
-      cpu::reluMaxPool2dForward(*k_.pooling, a, as, win, h, hs, argmax);
+      cpu::reluMaxPool2dForward(pooling(), a, as, win, h, hs, argmax);
   }
   void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const Window &win,
                              const int32_t *argmax, float *da, Shape4 as) override {
     if (const ReluPoolKernel *kernel = staticReluPool(as, win))
       cpu::reluPoolBackward(*kernel, dh, h, argmax, da, as.n);
     else
-      cpu::reluMaxPool2dBackward(*k_.pooling, dh, h, hs, argmax, da, as);
+      cpu::reluMaxPool2dBackward(pooling(), dh, h, hs, argmax, da, as);
   }
   void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) override {
     if (const LossPoolKernel *kernel = staticLossPool(hs, k))
       cpu::lossPool(*kernel, h, z, hs.n);
     else
-      cpu::avgPool2dForward(*k_.pooling, h, hs, lossPoolWindow(hs, k), z, zs);
+      cpu::avgPool2dForward(pooling(), h, hs, lossPoolWindow(hs, k), z, zs);
   }
   void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) override {
     if (const LossPoolKernel *kernel = staticLossPool(hs, k))
       cpu::lossUnpool(*kernel, dz, dh, hs.n);
     else
-      cpu::avgPool2dBackward(*k_.pooling, dz, zs, lossPoolWindow(hs, k), dh, hs);
+      cpu::avgPool2dBackward(pooling(), dz, zs, lossPoolWindow(hs, k), dh, hs);
   }
 
   double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
                       const float *z, const float *c, const float *proj, const int32_t *negIndex,
                       float *dz, float *dproj, bool accumulate) override {
+    requireBilinear(cfg);
     return cpu::bilinearLoss(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz, dproj,
                              accumulate);
   }
@@ -160,21 +180,26 @@ public:
                              const float *z, const float *c, const float *proj,
                              const int32_t *negIndex, float *dz, float *factors,
                              bool accumulateDz) override {
+    requireBilinear(cfg);
     return cpu::bilinearLossFactors(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz, factors,
                                     accumulateDz);
   }
   double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
                             const float *yNeg, float *dyPos, float *dyNeg, double weight) override {
+    requireGoodness("sum_squares");
     return cpu::forwardForwardLoss(*k_.losses, theta, m, f, yPos, yNeg, dyPos, dyNeg, weight);
   }
   double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c, int64_t hw,
                   const float *aPos, const float *aNeg, float *daPos, float *daNeg,
                   double weight) override {
+    requireGoodness("mean_relu_squares");
     return cpu::scffLoss(*k_.losses, theta, theta2, lambda, m, c, hw, aPos, aNeg, daPos, daNeg,
                          weight);
   }
   double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
                      double weight) override {
+    if (!need(k_.losses, "loss kernels").infoNce)
+      missingKernel("InfoNCE kernels");
     return cpu::infoNceLoss(*k_.losses, temperature, n, d, p, dp, weight);
   }
   void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
@@ -184,33 +209,50 @@ public:
     abi::MemRef3F32 maskRef = abi::memref3(const_cast<float *>(masks), vs.n, vs.h, vs.w);
     abi::MemRef1I32 partnerRef = abi::memref1(const_cast<int32_t *>(partners), vs.n);
     abi::MemRef3F32 outRef = abi::memref3(out, 2 * vs.n, vs.c, plane);
-    k_.goodnessInputs->hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
+    goodnessInputs().hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
   }
   void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
     abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
     abi::MemRef2F32 out = abi::memref2(y, n, row);
-    k_.goodnessInputs->lengthNormalizeRows(&in, &out);
+    goodnessInputs().lengthNormalizeRows(&in, &out);
   }
   void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
                         bool pairs) override {
     abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
     abi::MemRef2F32 stRef = abi::memref2(st, n, row);
     abi::MemRef2F32 out = abi::memref2(y, pairs ? 2 * n : n, row);
-    k_.goodnessInputs->standardizePairs(&in, &stRef, &out, pairs);
+    goodnessInputs().standardizePairs(&in, &stRef, &out, pairs);
   }
   void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
                  const AdamMoments &moments) override {
-    cpu::adamwStep(*k_.update, adam, t, count, param, grad, moments);
+    cpu::adamwStep(need(k_.update, "update kernels"), adam, t, count, param, grad, moments);
   }
   void sgdStep(const SgdMomentum &sgd, int64_t count, float *param, const float *grad,
                float *momentum, bool adapt) override {
-    cpu::sgdStep(*k_.update, sgd, count, param, grad, momentum, adapt);
+    cpu::sgdStep(need(k_.update, "update kernels"), sgd, count, param, grad, momentum, adapt);
   }
 
 private:
   static void copy(void *dst, const void *src, int64_t bytes) {
     if (bytes > 0 && dst != src)
       std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  const abi::ActivationKernels &activations() const {
+    return need(k_.activations, "activation kernels");
+  }
+  const abi::PoolingKernels &pooling() const { return need(k_.pooling, "pooling kernels"); }
+  const abi::GoodnessInputKernels &goodnessInputs() const {
+    return need(k_.goodnessInputs, "goodness input kernels");
+  }
+  void requireBilinear(const BilinearLossConfig &cfg) const {
+    const std::string name = bilinearLossKernelName(cfg);
+    if (!need(k_.losses, "loss kernels").bilinear.find(name))
+      missingKernel("loss kernel '" + name + "'");
+  }
+  void requireGoodness(const char *score) const {
+    const std::string name = abi::goodnessLossKernelName(score);
+    if (!need(k_.losses, "loss kernels").goodness.find(name))
+      missingKernel("loss kernel '" + name + "'");
   }
   void noteWorkspace() { memory_->setExternal(workspace_.bytes()); }
   /// b times scale (SCFF: 2) in scaledBias_ when the scale is not 1.

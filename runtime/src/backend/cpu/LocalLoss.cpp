@@ -53,15 +53,18 @@ const abi::BilinearLossKernel *findKernel(const abi::LossKernels &kernels,
   return kernels.bilinear.find(bilinearLossKernelName(cfg));
 }
 
-/// bc = rows B c[r] (the GEMM primitive), then the generated kernel: the
-/// loss, dz and the row factors of dL/dB.
+/// bc = rows B c[r] (the GEMM primitive; c itself for the identity B, a null
+/// proj), then the generated kernel: the loss, dz and the row factors of dL/dB.
 double runKernel(const abi::BilinearLossKernel &kernel, const BilinearLossConfig &cfg,
                  int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
                  const float *proj, const int32_t *negIndex, float *dz, bool accumulateDz,
                  float *factors) {
   thread_local std::vector<float> bcBuf;
-  float *bc = scratch(bcBuf, n * d);
-  projectRows(n, d, dc, proj, c, bc);
+  float *bc = const_cast<float *>(c);
+  if (proj) {
+    bc = scratch(bcBuf, n * d);
+    projectRows(n, d, dc, proj, c, bc);
+  }
   abi::MemRef2F32 zRef = abi::memref2(const_cast<float *>(z), n, d);
   abi::MemRef2F32 bcRef = abi::memref2(bc, n, d);
   abi::MemRef2F32 dzRef = abi::memref2(dz, n, d);

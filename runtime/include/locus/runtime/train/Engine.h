@@ -142,7 +142,6 @@ private:
   int64_t steps_ = 0;
   std::vector<Tensor> params_, adamM_, adamV_;
   std::vector<bool> trained_;
-  std::vector<Tensor> identity_; ///< per block: B = I for projection = identity
   Tensor arena_;                 ///< the step program's buffers
 };
 

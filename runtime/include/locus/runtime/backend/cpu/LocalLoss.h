@@ -50,7 +50,8 @@ std::string bilinearLossKernelName(const BilinearLossConfig &cfg);
 
 /// Returns the loss; dz [N, D] and dB [D, Dc] receive dL/dz and dL/dB (added
 /// to what they hold when accumulate is true: "both" sums two terms).
-/// negIndex (size N) is read only for Negatives::Random. dproj may be null (a
+/// negIndex (size N) is read only for Negatives::Random. A null proj is the
+/// identity B (projection = identity, D = Dc). dproj may be null (a
 /// fixed projection: no dL/dB is computed). A configuration without a kernel
 /// in `kernels` (Hybrid/Roll negatives, InfoNCE, a variant the object lacks)
 /// or Random negatives without a valid negIndex return NaN and write nothing.
