@@ -1,8 +1,9 @@
-//===- ObjectEmitter.cpp - kernels and descriptor as a host object file ---===//
+//===- ObjectEmitter.cpp - kernels and model record as a host object ------===//
 //
 // One LLVM module holds the lowered @locus_kernels (translated from the LLVM
-// dialect) and the descriptor blob as two globals. It is optimised with LLVM's
-// default pipeline for the chosen CPU, so the loop vectorizer sees the
+// dialect) and the model record `locus_model` (abi/Model.h): the model as
+// typed records (ModelRecords.cpp), the step program and the kernel tables.
+// It is optimised with LLVM's default pipeline for the chosen CPU, so the loop vectorizer sees the
 // kernels' element loops with the real vector width, and compiled in-process
 // by the native target machine: no assembler or C compiler is involved.
 //
@@ -10,6 +11,7 @@
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/LocusToStep/StepProgram.h"
 #include "locus/Target/ModelDescriptor.h"
+#include "ModelRecords.h"
 #include "locus/runtime/CpuFeatures.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/Model.h"
@@ -96,19 +98,6 @@ void optimize(llvm::Module &object, llvm::TargetMachine &machine, unsigned optLe
                                          ? builder.buildO0DefaultPipeline(level)
                                          : builder.buildPerModuleDefaultPipeline(level);
   pipeline.run(object, modules);
-}
-
-/// The descriptor blob as a hidden global; returns it.
-llvm::GlobalVariable *addDescriptor(llvm::Module &object, StringRef blob) {
-  llvm::LLVMContext &context = object.getContext();
-  auto *data = llvm::ConstantDataArray::get(
-      context,
-      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(blob.data()), blob.size()));
-  auto *global = new llvm::GlobalVariable(object, data->getType(), /*isConstant=*/true,
-                                          llvm::GlobalValue::ExternalLinkage, data,
-                                          "locus_model_blob");
-  global->setVisibility(llvm::GlobalValue::HiddenVisibility);
-  return global;
 }
 
 /// What the record (abi/Model.h) holds of a table: {entries, count}.
@@ -336,11 +325,10 @@ void hideDefinitions(llvm::Module &object) {
 
 /// The model record (abi/Model.h), exported as `locus_model`.
 LogicalResult addModelRecord(ModuleOp module, ModuleOp kernels, llvm::Module &object,
-                             StringRef blob) {
+                             const locus::rt::ModelDesc &model) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   hideDefinitions(object);
-  llvm::GlobalVariable *descriptor = addDescriptor(object, blob);
   FailureOr<llvm::Constant *> program = addStepProgram(module, kernels, object);
   FailureOr<TableRef> lossPools = addPoolKernelTable(module, object);
   FailureOr<TableRef> reluPools = addReluPoolKernelTable(module, object);
@@ -364,9 +352,10 @@ LogicalResult addModelRecord(ModuleOp module, ModuleOp kernels, llvm::Module &ob
   if (failed(activations) || failed(pooling) || failed(goodnessInputs))
     return failure();
   std::vector<llvm::Constant *> fields = {
-      llvm::ConstantInt::get(i64, locus::abi::kModelRecordVersion),
-      descriptor,
-      llvm::ConstantInt::get(i64, blob.size()),
+      llvm::ConstantInt::get(i64, locus::abi::kModelRecordVersion)};
+  for (llvm::Constant *field : locus::modelRecordFields(object, model))
+    fields.push_back(field);
+  fields.insert(fields.end(), {
       *program,
       updateKernels(object),
       *lossPools,
@@ -374,7 +363,7 @@ LogicalResult addModelRecord(ModuleOp module, ModuleOp kernels, llvm::Module &ob
       *losses,
       *activations,
       *pooling,
-      *goodnessInputs};
+      *goodnessInputs});
   SmallVector<llvm::Type *> types;
   for (llvm::Constant *field : fields)
     types.push_back(field->getType());
@@ -404,7 +393,10 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
   for (const std::string &feature : rt::checkedCpuFeatures())
     if (subtarget->checkFeatures("+" + feature))
       model.cpuFeatures.push_back(feature);
-  std::string blob = rt::serialize(model);
+  if (options.printDescriptor) {
+    printDescriptor(model, os);
+    return success();
+  }
 
   registerBuiltinDialectTranslation(*module.getContext());
   registerLLVMDialectTranslation(*module.getContext());
@@ -415,7 +407,7 @@ LogicalResult locus::emitModelObject(ModuleOp module, rt::ModelDesc &model,
     return kernels.emitError("cannot translate the kernels to LLVM IR");
   object->setTargetTriple((*machine)->getTargetTriple());
   object->setDataLayout((*machine)->createDataLayout());
-  if (failed(addModelRecord(module, kernels, *object, blob)))
+  if (failed(addModelRecord(module, kernels, *object, model)))
     return failure();
   if (llvm::verifyModule(*object, &llvm::errs()))
     return module.emitError("the kernels' LLVM IR does not verify");

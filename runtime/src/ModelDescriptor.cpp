@@ -1,13 +1,15 @@
-//===- ModelDescriptor.cpp - the descriptor's byte format -----------------===//
+//===- ModelDescriptor.cpp - the model a compiled object describes --------===//
 //
-// Text records keep the format inspectable (`strings` on a training binary
-// shows the network) and easy to version; only parameter values are binary.
+// readModel turns the object's typed record (abi/Model.h) into a ModelDesc,
+// checking every count, index and enum against its bounds first: a record
+// from another locusc, or a damaged one, is refused with the field named.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/ModelDescriptor.h"
 
-#include <cstring>
-#include <sstream>
+#include "locus/runtime/abi/Model.h"
+
+#include <algorithm>
 
 namespace locus::rt {
 
@@ -18,7 +20,6 @@ int64_t ParamDesc::count() const {
   return n;
 }
 
-namespace {
 const char *initName(ParamInit init) {
   switch (init) {
   case ParamInit::KaimingUniform:
@@ -57,232 +58,150 @@ const char *layerName(LayerKind kind) {
   return "?";
 }
 
-template <size_t N> void put(std::ostream &os, const std::array<int64_t, N> &a) {
-  for (int64_t v : a)
-    os << ' ' << v;
-}
-} // namespace
-
-std::string serialize(const ModelDesc &model) {
-  std::ostringstream os;
-  os.precision(17);
-  os << "locus-model " << model.version << '\n';
-  os << "name " << model.name << '\n';
-  os << "target " << model.target << '\n';
-  os << "cpu " << model.cpu << ' ' << model.cpuFeatures.size();
-  for (const std::string &f : model.cpuFeatures)
-    os << ' ' << f;
-  os << '\n';
-  os << "input";
-  put(os, model.inputShape);
-  os << '\n';
-  int64_t offset = 0;
-  for (const ParamDesc &p : model.params) {
-    os << "param " << p.name << ' ' << initName(p.init) << ' ' << p.fanIn << ' '
-       << (p.trained ? 1 : 0) << ' ' << p.shape.size();
-    for (int64_t d : p.shape)
-      os << ' ' << d;
-    if (p.init == ParamInit::Value) {
-      os << ' ' << offset;
-      offset += p.count();
-    } else {
-      os << " -1";
-    }
-    os << '\n';
-  }
-  for (const BlockDesc &b : model.blocks) {
-    os << "block " << b.name;
-    put(os, b.outShape);
-    os << ' ' << b.projection << ' ' << b.lateralProjection << '\n';
-    for (const LayerDesc &l : b.layers) {
-      os << "layer " << layerName(l.kind) << ' ' << l.weight << ' ' << l.bias;
-      put(os, l.kernel);
-      put(os, l.stride);
-      put(os, l.pad);
-      put(os, l.poolKernel);
-      put(os, l.poolStride);
-      os << ' ' << l.eps;
-      put(os, l.inShape);
-      put(os, l.outShape);
-      os << '\n';
-    }
-    const LossDesc &s = b.loss;
-    os << "loss " << s.rule << ' ' << s.score << ' ' << s.f << ' ' << s.form << ' '
-       << s.projection << ' ' << s.context << ' ' << s.negatives << ' ' << s.mode << ' '
-       << s.contextBlock << ' ' << s.pool << ' ' << s.contextPool << ' ' << s.theta
-       << ' ' << s.theta2 << ' ' << s.lambda << ' ' << s.temperature << ' ' << s.weight
-       << ' ' << s.dim << ' ' << s.contextDim << '\n';
-  }
-  os << "payload " << offset << '\n';
-  std::string blob = os.str();
-  for (const ParamDesc &p : model.params)
-    if (p.init == ParamInit::Value)
-      blob.append(reinterpret_cast<const char *>(p.value.data()),
-                  p.value.size() * sizeof(float));
-  return blob;
-}
-
 namespace {
-struct Reader {
-  std::istringstream line;
-  template <typename T> bool get(T &v) { return static_cast<bool>(line >> v); }
-  template <size_t N> bool get(std::array<int64_t, N> &a) {
-    for (int64_t &v : a)
-      if (!get(v))
-        return false;
-    return true;
-  }
-};
 
-bool parseInit(const std::string &s, ParamInit &init) {
-  for (ParamInit i : {ParamInit::KaimingUniform, ParamInit::FanInUniform, ParamInit::Zeros,
-                      ParamInit::Value})
-    if (s == initName(i)) {
-      init = i;
-      return true;
-    }
-  return false;
+/// Counts beyond these are not a model locusc writes.
+constexpr int64_t kMaxParams = 1 << 20, kMaxBlocks = 1 << 16, kMaxLayers = 1 << 16,
+                  kMaxCpuFeatures = 64;
+
+bool inRange(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
+
+template <size_t N> std::array<int64_t, N> array(const int64_t (&a)[N]) {
+  std::array<int64_t, N> out;
+  std::copy(a, a + N, out.begin());
+  return out;
 }
 
-bool parseLayer(const std::string &s, LayerKind &kind) {
-  for (LayerKind k : {LayerKind::Conv2D, LayerKind::Relu, LayerKind::MaxPool2D,
-                      LayerKind::ReluMaxPool2D, LayerKind::ConvReluMaxPool2D, LayerKind::AvgPool2D, LayerKind::Triangle, LayerKind::Standardize,
-                      LayerKind::LengthNormalize})
-    if (s == layerName(k)) {
-      kind = k;
-      return true;
-    }
-  return false;
-}
+std::string text(const char *s) { return s ? std::string(s) : std::string(); }
+
 } // namespace
 
-bool parse(std::string_view blob, ModelDesc &model, std::string &error) {
+bool readModel(const abi::ModelRecord &record, ModelDesc &model, std::string &error) {
   model = ModelDesc();
-  std::vector<int64_t> valueOffsets;
-  size_t pos = 0;
-  int lineNo = 0;
   auto fail = [&](const std::string &what) {
-    error = "model descriptor line " + std::to_string(lineNo) + ": " + what;
+    error = "the compiled model record: " + what;
     return false;
   };
-  while (pos < blob.size()) {
-    size_t end = blob.find('\n', pos);
-    if (end == std::string_view::npos)
-      return fail("unterminated header");
-    ++lineNo;
-    Reader r{std::istringstream(std::string(blob.substr(pos, end - pos)))};
-    pos = end + 1;
-    std::string key;
-    r.get(key);
-    if (lineNo == 1) {
-      if (key != "locus-model" || !r.get(model.version))
-        return fail("not a locus model descriptor");
-      if (model.version != 5)
-        return fail("unsupported descriptor version " + std::to_string(model.version) +
-                    " (this runtime reads version 5: recompile the model with locusc)");
-      continue;
-    }
-    if (key == "name") {
-      if (!r.get(model.name))
-        return fail("bad name");
-    } else if (key == "target") {
-      if (!r.get(model.target))
-        return fail("bad target");
-    } else if (key == "cpu") {
-      size_t count = 0;
-      if (!r.get(model.cpu) || !r.get(count) || count > 64)
-        return fail("bad cpu record");
-      model.cpuFeatures.resize(count);
-      for (std::string &f : model.cpuFeatures)
-        if (!r.get(f))
-          return fail("bad cpu record");
-    } else if (key == "input") {
-      if (!r.get(model.inputShape))
-        return fail("bad input shape");
-    } else if (key == "param") {
-      ParamDesc p;
-      std::string init;
-      size_t rank = 0;
-      int64_t offset = -1;
-      int trained = 0;
-      if (!r.get(p.name) || !r.get(init) || !parseInit(init, p.init) || !r.get(p.fanIn) ||
-          !r.get(trained) || !r.get(rank))
-        return fail("bad param record");
-      p.shape.resize(rank);
-      for (int64_t &d : p.shape)
-        if (!r.get(d) || d < 1)
-          return fail("bad shape of param '" + p.name + "'");
-      if (!r.get(offset))
-        return fail("bad param record");
-      p.trained = trained != 0;
-      valueOffsets.push_back(offset);
-      model.params.push_back(std::move(p));
-    } else if (key == "block") {
-      BlockDesc b;
-      if (!r.get(b.name) || !r.get(b.outShape) || !r.get(b.projection) ||
-          !r.get(b.lateralProjection))
-        return fail("bad block record");
-      model.blocks.push_back(std::move(b));
-    } else if (key == "layer" || key == "loss") {
-      if (model.blocks.empty())
-        return fail(key + " before any block");
-      BlockDesc &b = model.blocks.back();
-      if (key == "layer") {
-        LayerDesc l;
-        std::string kind;
-        if (!r.get(kind) || !parseLayer(kind, l.kind) || !r.get(l.weight) ||
-            !r.get(l.bias) || !r.get(l.kernel) || !r.get(l.stride) || !r.get(l.pad) ||
-            !r.get(l.poolKernel) || !r.get(l.poolStride) || !r.get(l.eps) || !r.get(l.inShape) || !r.get(l.outShape))
-          return fail("bad layer record");
-        b.layers.push_back(l);
-      } else if (key == "loss") {
-        LossDesc &s = b.loss;
-        if (!r.get(s.rule) || !r.get(s.score) || !r.get(s.f) || !r.get(s.form) ||
-            !r.get(s.projection) || !r.get(s.context) || !r.get(s.negatives) ||
-            !r.get(s.mode) || !r.get(s.contextBlock) || !r.get(s.pool) ||
-            !r.get(s.contextPool) || !r.get(s.theta) || !r.get(s.theta2) ||
-            !r.get(s.lambda) || !r.get(s.temperature) || !r.get(s.weight) ||
-            !r.get(s.dim) || !r.get(s.contextDim))
-          return fail("bad loss record");
-      }
-    } else if (key == "payload") {
-      int64_t floats = 0;
-      if (!r.get(floats) || floats < 0)
-        return fail("bad payload record");
-      if (blob.size() - pos != static_cast<size_t>(floats) * sizeof(float))
-        return fail("payload holds " + std::to_string(blob.size() - pos) +
-                    " bytes, expected " + std::to_string(floats * sizeof(float)));
-      const char *data = blob.data() + pos;
-      for (size_t i = 0; i < model.params.size(); ++i) {
-        ParamDesc &p = model.params[i];
-        if (p.init != ParamInit::Value)
-          continue;
-        int64_t offset = valueOffsets[i];
-        if (offset < 0 || offset + p.count() > floats)
-          return fail("value of param '" + p.name + "' lies outside the payload");
-        p.value.resize(p.count());
-        std::memcpy(p.value.data(), data + offset * sizeof(float), p.count() * sizeof(float));
-      }
-      // Cross-references must point at existing entries.
-      auto paramOk = [&](int32_t i) {
-        return i >= -1 && i < static_cast<int32_t>(model.params.size());
-      };
-      for (const BlockDesc &b : model.blocks) {
-        if (!paramOk(b.projection) || !paramOk(b.lateralProjection))
-          return fail("block '" + b.name + "' names a missing projection");
-        if (b.loss.contextBlock < -1 ||
-            b.loss.contextBlock >= static_cast<int32_t>(model.blocks.size()))
-          return fail("block '" + b.name + "' names a missing context block");
-        for (const LayerDesc &l : b.layers)
-          if (!paramOk(l.weight) || !paramOk(l.bias))
-            return fail("a layer of block '" + b.name + "' names a missing parameter");
-      }
-      return true;
-    } else {
-      return fail("unknown record '" + key + "'");
-    }
+  if (record.version != abi::kModelRecordVersion)
+    return fail("version " + std::to_string(record.version) + ", this runtime reads version " +
+                std::to_string(abi::kModelRecordVersion) + " (relink the model with this locusc)");
+  if (!record.name || !record.target || !record.cpu)
+    return fail("a missing name, target or cpu");
+  if (!inRange(record.paramCount, 0, kMaxParams) || (record.paramCount && !record.params))
+    return fail("bad parameter count " + std::to_string(record.paramCount));
+  if (!inRange(record.blockCount, 1, kMaxBlocks) || !record.blocks)
+    return fail("bad block count " + std::to_string(record.blockCount));
+  if (!inRange(record.cpuFeatureCount, 0, kMaxCpuFeatures) ||
+      (record.cpuFeatureCount && !record.cpuFeatures))
+    return fail("bad cpu feature count");
+  model.name = record.name;
+  model.target = record.target;
+  model.cpu = record.cpu;
+  for (int64_t i = 0; i < record.cpuFeatureCount; ++i) {
+    if (!record.cpuFeatures[i])
+      return fail("a missing cpu feature");
+    model.cpuFeatures.push_back(record.cpuFeatures[i]);
   }
-  return fail("no payload record");
+  model.inputShape = array(record.inputShape);
+  for (int64_t d : model.inputShape)
+    if (d < 1)
+      return fail("a bad input shape");
+
+  const int64_t params = record.paramCount;
+  for (int64_t i = 0; i < params; ++i) {
+    const abi::ParamRecord &r = record.params[i];
+    if (!r.name)
+      return fail("parameter " + std::to_string(i) + " has no name");
+    ParamDesc p;
+    p.name = r.name;
+    const std::string where = "parameter '" + p.name + "': ";
+    if (!inRange(r.init, 0, static_cast<int64_t>(ParamInit::Value)))
+      return fail(where + "bad initialiser " + std::to_string(r.init));
+    p.init = static_cast<ParamInit>(r.init);
+    p.fanIn = r.fanIn;
+    p.trained = r.trained != 0;
+    if (!inRange(r.rank, 1, 4))
+      return fail(where + "bad rank " + std::to_string(r.rank));
+    p.shape.assign(r.shape, r.shape + r.rank);
+    int64_t count = 1;
+    for (int64_t d : p.shape) {
+      if (!inRange(d, 1, int64_t(1) << 40) || count > (int64_t(1) << 40) / d)
+        return fail(where + "bad shape");
+      count *= d;
+    }
+    if (p.init == ParamInit::Value) {
+      if (!r.values)
+        return fail(where + "no initial values");
+      p.value.assign(r.values, r.values + count);
+    }
+    model.params.push_back(std::move(p));
+  }
+
+  auto paramOk = [&](int64_t i) { return inRange(i, -1, params - 1); };
+  for (int64_t l = 0; l < record.blockCount; ++l) {
+    const abi::BlockRecord &r = record.blocks[l];
+    if (!r.name)
+      return fail("block " + std::to_string(l) + " has no name");
+    BlockDesc b;
+    b.name = r.name;
+    const std::string where = "block '" + b.name + "': ";
+    b.outShape = array(r.outShape);
+    if (!paramOk(r.projection) || !paramOk(r.lateralProjection))
+      return fail(where + "a missing projection");
+    b.projection = static_cast<int32_t>(r.projection);
+    b.lateralProjection = static_cast<int32_t>(r.lateralProjection);
+    if (!inRange(r.layerCount, 0, kMaxLayers) || (r.layerCount && !r.layers))
+      return fail(where + "bad layer count");
+    for (int64_t i = 0; i < r.layerCount; ++i) {
+      const abi::LayerRecord &lr = r.layers[i];
+      if (!inRange(lr.kind, 0, static_cast<int64_t>(LayerKind::LengthNormalize)))
+        return fail(where + "layer " + std::to_string(i) + " has a bad kind");
+      if (!paramOk(lr.weight) || !paramOk(lr.bias))
+        return fail(where + "layer " + std::to_string(i) + " names a missing parameter");
+      LayerDesc layer;
+      layer.kind = static_cast<LayerKind>(lr.kind);
+      layer.weight = static_cast<int32_t>(lr.weight);
+      layer.bias = static_cast<int32_t>(lr.bias);
+      layer.kernel = array(lr.kernel);
+      layer.stride = array(lr.stride);
+      layer.pad = array(lr.pad);
+      layer.poolKernel = array(lr.poolKernel);
+      layer.poolStride = array(lr.poolStride);
+      layer.eps = lr.eps;
+      layer.inShape = array(lr.inShape);
+      layer.outShape = array(lr.outShape);
+      b.layers.push_back(layer);
+    }
+    const abi::LossRecord &lr = r.loss;
+    if (!lr.rule || !lr.score || !lr.f || !lr.form || !lr.projection || !lr.context ||
+        !lr.negatives || !lr.mode)
+      return fail(where + "a loss field without a value");
+    if (!inRange(lr.contextBlock, -1, record.blockCount - 1))
+      return fail(where + "a missing context block");
+    LossDesc &loss = b.loss;
+    loss.rule = text(lr.rule);
+    loss.score = text(lr.score);
+    loss.f = text(lr.f);
+    loss.form = text(lr.form);
+    loss.projection = text(lr.projection);
+    loss.context = text(lr.context);
+    loss.negatives = text(lr.negatives);
+    loss.mode = text(lr.mode);
+    loss.contextBlock = static_cast<int32_t>(lr.contextBlock);
+    loss.pool = lr.pool;
+    loss.contextPool = lr.contextPool;
+    loss.theta = lr.theta;
+    loss.theta2 = lr.theta2;
+    loss.lambda = lr.lambda;
+    loss.temperature = lr.temperature;
+    loss.weight = lr.weight;
+    loss.dim = lr.dim;
+    loss.contextDim = lr.contextDim;
+    if (loss.dim < 0)
+      return fail(where + "a negative loss width");
+    model.blocks.push_back(std::move(b));
+  }
+  return true;
 }
 
 } // namespace locus::rt

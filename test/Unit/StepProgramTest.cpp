@@ -29,10 +29,7 @@ const abi::ModelRecord &record() { return rt::cpu::linkedModel(); }
 rt::ModelDesc linkedModel() {
   rt::ModelDesc model;
   std::string error;
-  EXPECT_TRUE(rt::parse(std::string_view(reinterpret_cast<const char *>(record().descriptor),
-                                         static_cast<size_t>(record().descriptorSize)),
-                        model, error))
-      << error;
+  EXPECT_TRUE(rt::readModel(record(), model, error)) << error;
   return model;
 }
 

@@ -44,7 +44,7 @@ namespace rt = locus::rt;
 
 namespace {
 /// Pipeline stages in order: each --emit value runs every stage before it.
-enum class EmitAction { MLIR, Kernels, LLVM, Object, Executable };
+enum class EmitAction { MLIR, Kernels, Descriptor, LLVM, Object, Executable };
 enum class Target { CPU, CUDA };
 
 cl::OptionCategory locusCategory("locus compiler options");
@@ -67,12 +67,14 @@ cl::opt<EmitAction> emitAction(
         clEnumValN(EmitAction::Kernels, "kernels",
                    "the step program and its generated kernels, target-neutral "
                    "(linalg, scf, arith, math), before lowering for the CPU"),
+        clEnumValN(EmitAction::Descriptor, "descriptor",
+                   "the model the object's record describes (parameters, "
+                   "blocks, layers, losses) as text"),
         clEnumValN(EmitAction::LLVM, "llvm",
-                   "optimised LLVM IR of the compiled kernels and the "
-                   "descriptor"),
+                   "optimised LLVM IR of the compiled kernels and the model "
+                   "record"),
         clEnumValN(EmitAction::Object, "obj",
-                   "an object file with the kernels and the model "
-                   "descriptor"),
+                   "an object file with the kernels and the model record"),
         clEnumValN(EmitAction::Executable, "exe",
                    "the training binary (object + locus runtime)")),
     cl::cat(locusCategory));
@@ -162,7 +164,8 @@ void inferEmitAction() {
     emitAction = EmitAction::Executable;
 }
 
-LogicalResult writeObject(ModuleOp module, StringRef path, bool llvmIR = false) {
+LogicalResult writeObject(ModuleOp module, StringRef path, bool llvmIR = false,
+                          bool descriptor = false) {
   rt::ModelDesc model;
   if (failed(locus::buildModelDescriptor(module, model)))
     return failure();
@@ -175,6 +178,7 @@ LogicalResult writeObject(ModuleOp module, StringRef path, bool llvmIR = false) 
   objectOptions.optLevel = optLevel;
   objectOptions.cpu = targetCpu;
   objectOptions.emitLLVMIR = llvmIR;
+  objectOptions.printDescriptor = descriptor;
   if (failed(locus::emitModelObject(module, model, objectOptions, output->os())))
     return failure();
   output->keep();
@@ -240,6 +244,8 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
 
   if (emitAction == EmitAction::LLVM)
     return writeObject(*module, outputPath, /*llvmIR=*/true);
+  if (emitAction == EmitAction::Descriptor)
+    return writeObject(*module, outputPath, /*llvmIR=*/false, /*descriptor=*/true);
   if (emitAction == EmitAction::Object)
     return writeObject(*module, outputPath);
   if (emitAction == EmitAction::Executable)

@@ -338,21 +338,13 @@ CompiledModel compiledModelOf(const abi::ModelRecord &record) {
 
 int trainMain(int argc, char **argv, const abi::ModelRecord &record) {
   std::string program = argc > 0 ? argv[0] : "locus-train";
-  if (record.version != abi::kModelRecordVersion) {
-    fmt::print(stderr, "error: this binary's model record has version {}, its runtime reads "
-                       "version {}: relink the model with this locusc\n",
-               record.version, abi::kModelRecordVersion);
+  ModelDesc model;
+  std::string error;
+  if (!readModel(record, model, error)) {
+    fmt::print(stderr, "error: {}\n", error);
     return 1;
   }
   const CompiledModel compiled = compiledModelOf(record);
-  ModelDesc model;
-  std::string error;
-  if (!parse(std::string_view(reinterpret_cast<const char *>(record.descriptor),
-                              static_cast<size_t>(record.descriptorSize)),
-             model, error)) {
-    fmt::print(stderr, "error: the embedded model descriptor is invalid: {}\n", error);
-    return 1;
-  }
   // The compiled kernels run only on a CPU with the extensions they were
   // compiled for: say so instead of dying on an illegal instruction.
   std::vector<std::string> missing = missingCpuFeatures(model.cpuFeatures);

@@ -1,16 +1,12 @@
-//===- ModelDescriptor.h - what a compiled model tells the runtime -*- C++ -*-===//
+//===- ModelDescriptor.h - the model a compiled object describes -*- C++ -*-===//
 //
-// locusc compiles a spec into an object file that exports one model
-// descriptor: the network's blocks in order, each block's layers, its local
-// loss, its parameters with shapes and initialisers. (The step itself, its
-// backward pass and its memory plan are the step program's: abi/StepCalls.h.)
-// The descriptor travels as a byte blob that the object's model record
-// points to (abi/Model.h); serialize() and parse() here are the only code
-// that knows its format, shared by the compiler and the runtime.
-//
-// Format: a text header of one record a line ("key value ..."), the line
-// "payload", then raw little-endian float32 initial values that `param`
-// records point into by element offset.
+// The network locusc compiled, as the compiler builds it (LocusToDescriptor)
+// and the runtime reads it back from the object's typed record
+// (abi/Model.h, readModel): its parameters with names, shapes, initialisers
+// and whether the step trains them, its blocks in order with their layers
+// and local loss. The step itself, its backward pass and its memory plan
+// are the step program's (abi/StepCalls.h). `locusc --emit=descriptor`
+// prints it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_MODELDESCRIPTOR_H
@@ -21,6 +17,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace locus::abi {
+struct ModelRecord;
+} // namespace locus::abi
 
 namespace locus::rt {
 
@@ -91,7 +91,6 @@ struct BlockDesc {
 };
 
 struct ModelDesc {
-  int32_t version = 5; ///< 4: no backward pass or plan (the step program's); 5: params say whether they are trained
   std::string name;
   std::string target = "cpu";
   /// The CPU the kernels were compiled for and which of checkedCpuFeatures()
@@ -103,10 +102,13 @@ struct ModelDesc {
   std::vector<BlockDesc> blocks;
 };
 
-std::string serialize(const ModelDesc &model);
-/// Parses a blob; on failure returns false and sets `error` to what was wrong
-/// and where (the header line).
-bool parse(std::string_view blob, ModelDesc &model, std::string &error);
+/// The dialect's spellings of the enums (the compiler's descriptor dump).
+const char *initName(ParamInit init);
+const char *layerName(LayerKind kind);
+
+/// The model of a compiled object's record; on failure returns false and
+/// sets `error` to the field that is wrong.
+bool readModel(const abi::ModelRecord &record, ModelDesc &model, std::string &error);
 
 } // namespace locus::rt
 
