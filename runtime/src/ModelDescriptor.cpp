@@ -62,7 +62,7 @@ namespace {
 
 /// Counts beyond these are not a model locusc writes.
 constexpr int64_t kMaxParams = 1 << 20, kMaxBlocks = 1 << 16, kMaxLayers = 1 << 16,
-                  kMaxCpuFeatures = 64;
+                  kMaxCpuFeatures = 64, kMaxElements = int64_t(1) << 40;
 
 bool inRange(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
 
@@ -72,7 +72,108 @@ template <size_t N> std::array<int64_t, N> array(const int64_t (&a)[N]) {
   return out;
 }
 
-std::string text(const char *s) { return s ? std::string(s) : std::string(); }
+/// Parameter `i` of the record, or false with `error` naming what is wrong.
+bool readParam(const abi::ParamRecord &r, int64_t i, ParamDesc &p, std::string &error) {
+  if (!r.name) {
+    error = "parameter " + std::to_string(i) + " has no name";
+    return false;
+  }
+  p.name = r.name;
+  auto fail = [&](const std::string &what) {
+    error = "parameter '" + p.name + "': " + what;
+    return false;
+  };
+  if (!inRange(r.init, 0, static_cast<int64_t>(ParamInit::Value)))
+    return fail("bad initialiser " + std::to_string(r.init));
+  p.init = static_cast<ParamInit>(r.init);
+  p.fanIn = r.fanIn;
+  p.trained = r.trained != 0;
+  if (!inRange(r.rank, 1, 4))
+    return fail("bad rank " + std::to_string(r.rank));
+  p.shape.assign(r.shape, r.shape + r.rank);
+  int64_t count = 1;
+  for (int64_t d : p.shape) {
+    if (!inRange(d, 1, kMaxElements) || count > kMaxElements / d)
+      return fail("bad shape");
+    count *= d;
+  }
+  if (p.init == ParamInit::Value) {
+    if (!r.values)
+      return fail("no initial values");
+    p.value.assign(r.values, r.values + count);
+  }
+  return true;
+}
+
+/// Block `l` of the record, or false with `error` naming what is wrong.
+bool readBlock(const abi::BlockRecord &r, int64_t l, int64_t params, int64_t blocks,
+               BlockDesc &b, std::string &error) {
+  if (!r.name) {
+    error = "block " + std::to_string(l) + " has no name";
+    return false;
+  }
+  b.name = r.name;
+  auto fail = [&](const std::string &what) {
+    error = "block '" + b.name + "': " + what;
+    return false;
+  };
+  auto paramOk = [&](int64_t i) { return inRange(i, -1, params - 1); };
+  b.outShape = array(r.outShape);
+  if (!paramOk(r.projection) || !paramOk(r.lateralProjection))
+    return fail("a missing projection");
+  b.projection = static_cast<int32_t>(r.projection);
+  b.lateralProjection = static_cast<int32_t>(r.lateralProjection);
+  if (!inRange(r.layerCount, 0, kMaxLayers) || (r.layerCount && !r.layers))
+    return fail("bad layer count");
+  for (int64_t i = 0; i < r.layerCount; ++i) {
+    const abi::LayerRecord &lr = r.layers[i];
+    if (!inRange(lr.kind, 0, static_cast<int64_t>(LayerKind::LengthNormalize)))
+      return fail("layer " + std::to_string(i) + " has a bad kind");
+    if (!paramOk(lr.weight) || !paramOk(lr.bias))
+      return fail("layer " + std::to_string(i) + " names a missing parameter");
+    LayerDesc layer;
+    layer.kind = static_cast<LayerKind>(lr.kind);
+    layer.weight = static_cast<int32_t>(lr.weight);
+    layer.bias = static_cast<int32_t>(lr.bias);
+    layer.kernel = array(lr.kernel);
+    layer.stride = array(lr.stride);
+    layer.pad = array(lr.pad);
+    layer.poolKernel = array(lr.poolKernel);
+    layer.poolStride = array(lr.poolStride);
+    layer.eps = lr.eps;
+    layer.inShape = array(lr.inShape);
+    layer.outShape = array(lr.outShape);
+    b.layers.push_back(layer);
+  }
+  const abi::LossRecord &lr = r.loss;
+  if (!lr.rule || !lr.score || !lr.f || !lr.form || !lr.projection || !lr.context ||
+      !lr.negatives || !lr.mode)
+    return fail("a loss field without a value");
+  if (!inRange(lr.contextBlock, -1, blocks - 1))
+    return fail("a missing context block");
+  if (lr.dim < 0)
+    return fail("a negative loss width");
+  LossDesc &loss = b.loss;
+  loss.rule = lr.rule;
+  loss.score = lr.score;
+  loss.f = lr.f;
+  loss.form = lr.form;
+  loss.projection = lr.projection;
+  loss.context = lr.context;
+  loss.negatives = lr.negatives;
+  loss.mode = lr.mode;
+  loss.contextBlock = static_cast<int32_t>(lr.contextBlock);
+  loss.pool = lr.pool;
+  loss.contextPool = lr.contextPool;
+  loss.theta = lr.theta;
+  loss.theta2 = lr.theta2;
+  loss.lambda = lr.lambda;
+  loss.temperature = lr.temperature;
+  loss.weight = lr.weight;
+  loss.dim = lr.dim;
+  loss.contextDim = lr.contextDim;
+  return true;
+}
 
 } // namespace
 
@@ -106,101 +207,16 @@ bool readModel(const abi::ModelRecord &record, ModelDesc &model, std::string &er
   for (int64_t d : model.inputShape)
     if (d < 1)
       return fail("a bad input shape");
-
-  const int64_t params = record.paramCount;
-  for (int64_t i = 0; i < params; ++i) {
-    const abi::ParamRecord &r = record.params[i];
-    if (!r.name)
-      return fail("parameter " + std::to_string(i) + " has no name");
-    ParamDesc p;
-    p.name = r.name;
-    const std::string where = "parameter '" + p.name + "': ";
-    if (!inRange(r.init, 0, static_cast<int64_t>(ParamInit::Value)))
-      return fail(where + "bad initialiser " + std::to_string(r.init));
-    p.init = static_cast<ParamInit>(r.init);
-    p.fanIn = r.fanIn;
-    p.trained = r.trained != 0;
-    if (!inRange(r.rank, 1, 4))
-      return fail(where + "bad rank " + std::to_string(r.rank));
-    p.shape.assign(r.shape, r.shape + r.rank);
-    int64_t count = 1;
-    for (int64_t d : p.shape) {
-      if (!inRange(d, 1, int64_t(1) << 40) || count > (int64_t(1) << 40) / d)
-        return fail(where + "bad shape");
-      count *= d;
-    }
-    if (p.init == ParamInit::Value) {
-      if (!r.values)
-        return fail(where + "no initial values");
-      p.value.assign(r.values, r.values + count);
-    }
-    model.params.push_back(std::move(p));
-  }
-
-  auto paramOk = [&](int64_t i) { return inRange(i, -1, params - 1); };
-  for (int64_t l = 0; l < record.blockCount; ++l) {
-    const abi::BlockRecord &r = record.blocks[l];
-    if (!r.name)
-      return fail("block " + std::to_string(l) + " has no name");
-    BlockDesc b;
-    b.name = r.name;
-    const std::string where = "block '" + b.name + "': ";
-    b.outShape = array(r.outShape);
-    if (!paramOk(r.projection) || !paramOk(r.lateralProjection))
-      return fail(where + "a missing projection");
-    b.projection = static_cast<int32_t>(r.projection);
-    b.lateralProjection = static_cast<int32_t>(r.lateralProjection);
-    if (!inRange(r.layerCount, 0, kMaxLayers) || (r.layerCount && !r.layers))
-      return fail(where + "bad layer count");
-    for (int64_t i = 0; i < r.layerCount; ++i) {
-      const abi::LayerRecord &lr = r.layers[i];
-      if (!inRange(lr.kind, 0, static_cast<int64_t>(LayerKind::LengthNormalize)))
-        return fail(where + "layer " + std::to_string(i) + " has a bad kind");
-      if (!paramOk(lr.weight) || !paramOk(lr.bias))
-        return fail(where + "layer " + std::to_string(i) + " names a missing parameter");
-      LayerDesc layer;
-      layer.kind = static_cast<LayerKind>(lr.kind);
-      layer.weight = static_cast<int32_t>(lr.weight);
-      layer.bias = static_cast<int32_t>(lr.bias);
-      layer.kernel = array(lr.kernel);
-      layer.stride = array(lr.stride);
-      layer.pad = array(lr.pad);
-      layer.poolKernel = array(lr.poolKernel);
-      layer.poolStride = array(lr.poolStride);
-      layer.eps = lr.eps;
-      layer.inShape = array(lr.inShape);
-      layer.outShape = array(lr.outShape);
-      b.layers.push_back(layer);
-    }
-    const abi::LossRecord &lr = r.loss;
-    if (!lr.rule || !lr.score || !lr.f || !lr.form || !lr.projection || !lr.context ||
-        !lr.negatives || !lr.mode)
-      return fail(where + "a loss field without a value");
-    if (!inRange(lr.contextBlock, -1, record.blockCount - 1))
-      return fail(where + "a missing context block");
-    LossDesc &loss = b.loss;
-    loss.rule = text(lr.rule);
-    loss.score = text(lr.score);
-    loss.f = text(lr.f);
-    loss.form = text(lr.form);
-    loss.projection = text(lr.projection);
-    loss.context = text(lr.context);
-    loss.negatives = text(lr.negatives);
-    loss.mode = text(lr.mode);
-    loss.contextBlock = static_cast<int32_t>(lr.contextBlock);
-    loss.pool = lr.pool;
-    loss.contextPool = lr.contextPool;
-    loss.theta = lr.theta;
-    loss.theta2 = lr.theta2;
-    loss.lambda = lr.lambda;
-    loss.temperature = lr.temperature;
-    loss.weight = lr.weight;
-    loss.dim = lr.dim;
-    loss.contextDim = lr.contextDim;
-    if (loss.dim < 0)
-      return fail(where + "a negative loss width");
-    model.blocks.push_back(std::move(b));
-  }
+  std::string what;
+  model.params.resize(static_cast<size_t>(record.paramCount));
+  for (int64_t i = 0; i < record.paramCount; ++i)
+    if (!readParam(record.params[i], i, model.params[i], what))
+      return fail(what);
+  model.blocks.resize(static_cast<size_t>(record.blockCount));
+  for (int64_t l = 0; l < record.blockCount; ++l)
+    if (!readBlock(record.blocks[l], l, record.paramCount, record.blockCount, model.blocks[l],
+                   what))
+      return fail(what);
   return true;
 }
 
