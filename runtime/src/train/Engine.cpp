@@ -63,8 +63,8 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
 
 void Engine::initParameters() {
   size_t count = model_.params.size();
-  // Which parameters the step trains is the compiler's (global mode trains
-  // the lower blocks' projections not at all: they exist for the names).
+  // Which parameters the step trains, and so keep optimizer state, is the
+  // compiler's (the descriptor's trained flags).
   trained_.assign(count, false);
   for (size_t i = 0; i < count; ++i)
     trained_[i] = model_.params[i].trained;
