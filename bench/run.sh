@@ -5,6 +5,7 @@
 #   bash bench/run.sh [--nets fmnist,vgg6-cifar] [--steps-fmnist 30] [--steps-vgg6 5]
 #                     [--warmup 2] [--threads 2] [--repeats 1] [--wait-idle SECONDS]
 #                     [--locus-args='--heldout 0 --probe-epochs 0'] [--no-build | --rebuild]
+#                     [--isa avx2]
 #
 # (a) the Fashion-MNIST net, batch 32; (b) VGG-6 at CIFAR-10 shape, batch 16; CLAPP++.
 # Method (bench/README.md): each side runs W and W+S training steps in fresh processes;
@@ -13,15 +14,19 @@
 #
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for the benchmark commands only
 # (env -u below): set, they force an older, slower OpenBLAS kernel. Tests and CI keep them.
+#
+# --isa avx2 emulates an AVX2-only CPU on an AVX-512 one, for both sides: locus's kernels
+# compiled for Haswell (--mcpu=haswell), its runtime kernels capped at AVX2 (LOCUS_CPU_SIMD),
+# OpenBLAS's Haswell kernels; PyTorch with ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 and
+# MKL_ENABLE_INSTRUCTIONS=AVX2. Binaries and results go to bench/out-avx2 (BENCH_OUT).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-OUT="${BENCH_OUT:-$HERE/out}"
-BIN_DIR="${LOCUS_BENCH_BIN_DIR:-$OUT/bin}"
 LOCUSC="${LOCUSC:-$ROOT/build/bin/locusc}"
 BUILD=1
 THREADS=2
+ISA=""
 PASS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,10 +34,19 @@ while [ $# -gt 0 ]; do
     --rebuild) BUILD=2; shift ;;
     --threads) THREADS="$2"; PASS+=("$1" "$2"); shift 2 ;;
     --threads=*) THREADS="${1#*=}"; PASS+=("$1"); shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --isa) ISA="$2"; shift 2 ;;
+    --isa=*) ISA="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) PASS+=("$1"); shift ;;
   esac
 done
+
+case "$ISA" in
+  "") OUT="${BENCH_OUT:-$HERE/out}" ;;
+  avx2) OUT="${BENCH_OUT:-$HERE/out-avx2}" ;;
+  *) echo "bench/run.sh: --isa takes avx2, not '$ISA'" >&2; exit 2 ;;
+esac
+BIN_DIR="${LOCUS_BENCH_BIN_DIR:-$OUT/bin}"
 
 # The PyTorch references: every venv that bench/setup.sh made (or BENCH_VENV alone).
 REFS=()
@@ -53,6 +67,13 @@ mkdir -p "$OUT" "$BIN_DIR"
 
 # The benchmark environment: OpenBLAS's kernel overrides removed, nothing else changed.
 BENCH_ENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+LOCUSC_ISA=()
+if [ "$ISA" = avx2 ]; then
+  BENCH_ENV=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell LOCUS_CPU_SIMD=avx2
+             ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2)
+  LOCUSC_ISA=(--mcpu=haswell)
+  echo "== --isa avx2: an AVX2-only CPU emulated (${BENCH_ENV[*]:1}; locusc ${LOCUSC_ISA[*]})"
+fi
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "== OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-<unset>} in the caller's" \
@@ -101,7 +122,7 @@ build_one() {  # spec binary-name [locusc args...]
   if [ "$BUILD" = 1 ] && [ -x "$dst" ] && ! [ "$LOCUSC" -nt "$dst" ]; then return 0; fi
   rm -f "$dst" "$dst.not-executable"
   if [ ! -x "$LOCUSC" ]; then echo "$name: $LOCUSC not found (build locus first)" >> "$BUILD_LOG"; return 0; fi
-  local cmd=("$LOCUSC" "$ROOT/$spec" --target=cpu "$@" -o "$dst") rc=0
+  local cmd=("$LOCUSC" "$ROOT/$spec" --target=cpu "${LOCUSC_ISA[@]+"${LOCUSC_ISA[@]}"}" "$@" -o "$dst") rc=0
   echo "== building $name: ${cmd[*]}"
   "${cmd[@]}" > "$OUT/locus-build.$name.log" 2>&1 || rc=$?
   if [ "$rc" != 0 ]; then

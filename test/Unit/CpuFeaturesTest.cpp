@@ -34,3 +34,26 @@ TEST(CpuFeatures, MissingIsASubsetOfRequiredInOrder) {
 }
 
 } // namespace
+
+#include "backend/cpu/Simd.h"
+
+#include <cstdlib>
+
+namespace {
+
+TEST(CpuSimd, TheEnvironmentCapsTheRuntimesKernels) {
+  // LOCUS_CPU_SIMD is read once, when the first kernel asks: each case runs
+  // in a fresh child process that sets it first.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  using namespace locus::rt::cpu;
+  const bool avx2 = cpuSimdLevel() >= SimdLevel::Avx2;
+  // Exit code: 1 if AVX-512 kernels would run, plus 2 if AVX2 ones would.
+  auto run = [](const char *value) {
+    setenv("LOCUS_CPU_SIMD", value, 1);
+    std::exit((useAvx512() ? 1 : 0) + (useAvx2() ? 2 : 0));
+  };
+  EXPECT_EXIT(run("avx2"), testing::ExitedWithCode(avx2 ? 2 : 0), "");
+  EXPECT_EXIT(run("baseline"), testing::ExitedWithCode(0), "");
+}
+
+} // namespace

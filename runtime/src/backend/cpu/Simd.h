@@ -4,7 +4,8 @@
 // version mark it LOCUS_AVX2 and call it only when useAvx2() says the CPU has
 // both extensions; AVX-512 versions are LOCUS_AVX512, behind useAvx512().
 // Tests lower the ceiling (limitSimdForTesting) to compare the versions on
-// one machine.
+// one machine; LOCUS_CPU_SIMD=avx2 (or baseline) lowers it for a whole run,
+// for comparisons (bench/run.sh --isa avx2 emulates an AVX2-only CPU).
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_BACKEND_CPU_SRC_SIMD_H
@@ -21,6 +22,8 @@
 #endif
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 namespace locus::rt::cpu {
 
@@ -39,8 +42,18 @@ inline SimdLevel cpuSimdLevel() {
 #endif
 }
 
+/// The ceiling a run starts with: LOCUS_CPU_SIMD=avx2 or baseline, else none.
+inline SimdLevel simdCeilingFromEnvironment() {
+  const char *env = std::getenv("LOCUS_CPU_SIMD");
+  if (env && std::strcmp(env, "avx2") == 0)
+    return SimdLevel::Avx2;
+  if (env && std::strcmp(env, "baseline") == 0)
+    return SimdLevel::Baseline;
+  return SimdLevel::Avx512;
+}
+
 inline std::atomic<int> &simdCeiling() {
-  static std::atomic<int> ceiling{static_cast<int>(SimdLevel::Avx512)};
+  static std::atomic<int> ceiling{static_cast<int>(simdCeilingFromEnvironment())};
   return ceiling;
 }
 /// Tests only: run no kernel wider than `level` from now on.
