@@ -52,7 +52,6 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
                            "locusc");
     engine->backend_ = cpu::makeCpuBackend(options.kernels);
   }
-  engine->global_ = model.blocks.back().loss.mode == "global";
   engine->initParameters();
   // The one arena of every step, sized by the compiler's plan, allocated
   // once: a step allocates nothing.
@@ -141,6 +140,8 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
     return Status::error(fmt::format(
         "the step's views have {} values, the model takes [{}, {}, {}, {}] = {}", views.count(),
         vs.n, vs.c, vs.h, vs.w, vs.count()));
+  // The program adds each loss term into its block's entry (addLoss); a
+  // block it computes no loss for (below the top in global mode) keeps NaN.
   losses.assign(model_.blocks.size(), kNoLoss);
   if (phase == Phase::Train)
     ++steps_;
@@ -154,14 +155,11 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
                         : fused                  ? program.trainFusedArenaBytes
                                                  : program.trainArenaBytes;
   reserveArena(bytes);
-  // The program adds each loss term into its block's entry; a block without a
-  // loss of its own (below the top in global mode) keeps NaN.
-  std::fill(losses.begin(), losses.end(), global_ ? kNoLoss : 0.0);
-  losses.back() = 0.0;
   StepContext context;
   context.engine = this;
   context.backend = backend_.get();
   context.losses = &losses;
+  context.lossSeen.assign(losses.size(), 0);
   context.negativesSeed = negativesSeed;
   context.observer = phase == Phase::Gradients ? observer : nullptr;
   abi::Buf4 in{input.data(), input.data(), 0, {vs.n, vs.c, vs.h, vs.w},

@@ -66,7 +66,14 @@ locus::rt::cpu::BilinearLossConfig lossConfig(int32_t f, int32_t form, double th
   return cfg;
 }
 
-void addLoss(StepContext &c, int32_t block, double value) { (*c.losses)[block] += value; }
+/// The block's first loss term sets its entry (NaN until then: a block the
+/// program computes no loss for, below the top in global mode, keeps NaN),
+/// later ones (CLAPP++both's second term) add to it.
+void addLoss(StepContext &c, int32_t block, double value) {
+  double &entry = (*c.losses)[block];
+  entry = c.lossSeen[block] ? entry + value : value;
+  c.lossSeen[block] = 1;
+}
 
 } // namespace
 

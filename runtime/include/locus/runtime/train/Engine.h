@@ -76,7 +76,6 @@ public:
   ~Engine();
 
   const ModelDesc &model() const { return model_; }
-  bool globalMode() const { return global_; }
   /// The views of one step (N = 2B) and their shape [N, C, H, W].
   Shape4 viewShape() const;
   int64_t stepsTaken() const { return steps_; }
@@ -138,7 +137,6 @@ private:
   ModelDesc model_;
   EngineOptions options_;
   std::shared_ptr<Backend> backend_;
-  bool global_ = false;
   int64_t steps_ = 0;
   std::vector<Tensor> params_, adamM_, adamV_;
   std::vector<bool> trained_;
