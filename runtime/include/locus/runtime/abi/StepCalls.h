@@ -46,8 +46,8 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 /// refuses another. Raise it with every change of either.
 constexpr int64_t kStepProgramVersion = 4;
 
-/// The generated entry points of a model (locusc: the object's table
-/// `locus_step_programs`, at most one record). Each entry point runs the
+/// The generated entry points of a model (the model record's `program`,
+/// abi/Model.h). Each entry point runs the
 /// whole training step on `views` [N, C, H, W] with buffers in `arena`
 /// (`arena*Bytes` long, 64-byte aligned):
 ///   trainFused  AdamW: B updated from its gradient's factors in the loss;
