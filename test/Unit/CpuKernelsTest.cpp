@@ -755,7 +755,7 @@ TEST(CpuAdamW, Bf16MomentsFollowTheFloat32StepWithinTheirPrecision) {
     gemm(true, false, rows, cols, k, 1.0f, a.data(), b.data(), 0.0f, g.data());
     adamwStep(compiledUpdates(), opt, t, count, pRef.data(), g.data(), mRef.data(), vRef.data());
     adamwStep(compiledUpdates(), opt, t, count, pPlain.data(), g.data(), plain);
-    opt.stepOuterProduct(t, rows, cols, k, a.data(), b.data(), pFused.data(), fused);
+    adamwStepOuterProduct(opt, t, rows, cols, k, a.data(), b.data(), pFused.data(), fused);
   }
   // Each step moves p by up to lr; the moments' rounding noise (a few bfloat16
   // ulps, measured against their root mean square since m crosses 0) moves it

@@ -461,7 +461,7 @@ TEST(CpuAdamWOuterProduct, MatchesGradientThenStep) {
         const auto b = randomVector(sz.k * sz.cols, 20 + static_cast<uint32_t>(t));
         gemm(true, false, sz.rows, sz.cols, sz.k, 1.0f, a.data(), b.data(), 0.0f, g.data());
         adamwStep(compiledUpdates(), opt, t, count, p1.data(), g.data(), m1.data(), v1.data());
-        opt.stepOuterProduct(t, sz.rows, sz.cols, sz.k, a.data(), b.data(), p2.data(), m2.data(),
+        adamwStepOuterProduct(opt, t, sz.rows, sz.cols, sz.k, a.data(), b.data(), p2.data(), m2.data(),
                              v2.data());
       }
       EXPECT_REL(p2, toDouble(p1), 1e-6) << sz.rows << "x" << sz.cols << " wd " << wd;

@@ -90,9 +90,9 @@ public:
     ++calls["gemm"];
     inner_->gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
   }
-  void adamwFromFactors(const cpu::AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
+  void adamwFromFactors(const rt::AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
                         const float *a, const float *b, float *param,
-                        const cpu::AdamMoments &moments) override {
+                        const rt::AdamMoments &moments) override {
     ++calls["adamwFromFactors"];
     inner_->adamwFromFactors(adam, t, rows, cols, k, a, b, param, moments);
   }
@@ -150,13 +150,13 @@ public:
     ++calls["lossUnpool"];
     inner_->lossUnpool(dz, zs, k, dh, hs);
   }
-  double bilinearLoss(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+  double bilinearLoss(const rt::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
                       const float *z, const float *c, const float *proj, const int32_t *negIndex,
                       float *dz, float *dproj, bool accumulate) override {
     ++calls["bilinearLoss"];
     return inner_->bilinearLoss(cfg, n, d, dc, z, c, proj, negIndex, dz, dproj, accumulate);
   }
-  double bilinearLossFactors(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+  double bilinearLossFactors(const rt::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
                              const float *z, const float *c, const float *proj,
                              const int32_t *negIndex, float *dz, float *factors,
                              bool accumulateDz) override {
@@ -194,12 +194,12 @@ public:
     ++calls["standardizePairs"];
     inner_->standardizePairs(x, n, row, st, y, pairs);
   }
-  void adamwStep(const cpu::AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
-                 const cpu::AdamMoments &moments) override {
+  void adamwStep(const rt::AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
+                 const rt::AdamMoments &moments) override {
     ++calls["adamwStep"];
     inner_->adamwStep(adam, t, count, param, grad, moments);
   }
-  void sgdStep(const cpu::SgdMomentum &sgd, int64_t count, float *param, const float *grad,
+  void sgdStep(const rt::SgdMomentum &sgd, int64_t count, float *param, const float *grad,
                float *momentum, bool adapt) override {
     ++calls["sgdStep"];
     inner_->sgdStep(sgd, count, param, grad, momentum, adapt);

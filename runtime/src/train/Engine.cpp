@@ -36,7 +36,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
     return Status::error("the model has no blocks");
   if (!options.program)
     return Status::error("the model has no step program: recompile it with this locusc");
-  if (options.moments == cpu::MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
+  if (options.moments == MomentFormat::BFloat16 && options.kind != OptimizerKind::AdamW)
     return Status::error("bfloat16 optimizer state is for AdamW's moments; SGD and LARS keep "
                          "their momentum in float32");
   if (options.program->version != abi::kStepProgramVersion)
@@ -100,7 +100,7 @@ void Engine::initParameters() {
       // AdamW keeps two moments, SGD and LARS one momentum buffer; bfloat16
       // moments take half the floats (zero bits are bfloat16 zeros too).
       Shape4 state = shape;
-      if (options_.moments == cpu::MomentFormat::BFloat16)
+      if (options_.moments == MomentFormat::BFloat16)
         state.n = (shape.n + 1) / 2;
       adamM_[i] = backend_->zeros(state);
       if (options_.kind == OptimizerKind::AdamW)
@@ -127,7 +127,7 @@ Status Engine::evaluate(const Tensor &views, std::vector<double> &losses, uint64
 int64_t Engine::plannedPeakBytes() const {
   const abi::StepProgram &p = *options_.program;
   const int64_t resident = options_.kind != OptimizerKind::AdamW ? p.residentSgdBytes
-                           : options_.moments == cpu::MomentFormat::BFloat16
+                           : options_.moments == MomentFormat::BFloat16
                                ? p.residentAdamWBf16Bytes
                                : p.residentAdamWBytes;
   return resident + p.workspaceBytes + plannedArenaBytes();
@@ -177,12 +177,12 @@ void Engine::reserveArena(int64_t bytes) {
   arena_ = backend_->allocate(Shape4{(bytes + 3) / 4, 1, 1, 1});
 }
 
-cpu::AdamMoments Engine::momentsOf(int32_t param) {
-  cpu::AdamMoments moments;
-  if (options_.moments == cpu::MomentFormat::BFloat16) {
+AdamMoments Engine::momentsOf(int32_t param) {
+  AdamMoments moments;
+  if (options_.moments == MomentFormat::BFloat16) {
     // Tensors hold floats; these two hold bfloat16 pairs, only ever read as such.
-    moments.mBf16 = reinterpret_cast<cpu::BFloat16 *>(adamM_[param].data());
-    moments.vBf16 = reinterpret_cast<cpu::BFloat16 *>(adamV_[param].data());
+    moments.mBf16 = reinterpret_cast<BFloat16 *>(adamM_[param].data());
+    moments.vBf16 = reinterpret_cast<BFloat16 *>(adamV_[param].data());
     moments.stream = mixSeed(options_.seed, Stream::Rounding, static_cast<uint64_t>(param));
   } else {
     moments.m = adamM_[param].data();
@@ -191,8 +191,8 @@ cpu::AdamMoments Engine::momentsOf(int32_t param) {
   return moments;
 }
 
-cpu::AdamW Engine::scheduledAdamW() const {
-  cpu::AdamW adam = options_.optimizer;
+AdamW Engine::scheduledAdamW() const {
+  AdamW adam = options_.optimizer;
   adam.lr = options_.schedule.at(std::max<int64_t>(steps_ - 1, 0)); // steps_ counts from 1 here
   return adam;
 }
@@ -201,12 +201,12 @@ void Engine::updateOne(int32_t i, const float *grad) {
   if (!trained_[i])
     return;
   const int64_t count = params_[i].count();
-  cpu::AdamW adam = scheduledAdamW();
+  AdamW adam = scheduledAdamW();
   if (options_.kind == OptimizerKind::AdamW) {
     backend_->adamwStep(adam, steps_, count, params_[i].data(), grad, momentsOf(i));
     return;
   }
-  cpu::SgdMomentum sgd = options_.sgd;
+  SgdMomentum sgd = options_.sgd;
   sgd.lr = adam.lr;
   sgd.lars = options_.kind == OptimizerKind::Lars;
   const bool adapt = model_.params[i].shape.size() > 1; // LARS: matrices and kernels, not biases

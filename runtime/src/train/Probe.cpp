@@ -62,7 +62,7 @@ double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, i
   for (float &b : out.bias)
     b = static_cast<float>(init.uniform(-bound, bound));
 
-  cpu::AdamW adam; // weight decay 0: plain Adam
+  AdamW adam; // weight decay 0: plain Adam
   adam.lr = options.lr;
   std::vector<float> mW(out.weight.size()), vW(out.weight.size()), mB(classes), vB(classes);
   std::vector<float> xb(static_cast<size_t>(options.batch * features));

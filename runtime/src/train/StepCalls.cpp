@@ -50,10 +50,10 @@ const float *optionalParam(const StepContext &c, int32_t index) {
   return index >= 0 ? c.param(index) : nullptr;
 }
 
-locus::rt::cpu::BilinearLossConfig lossConfig(int32_t f, int32_t form, double theta, double weight,
+locus::rt::BilinearLossConfig lossConfig(int32_t f, int32_t form, double theta, double weight,
                                               int32_t negatives) {
-  using locus::rt::cpu::LossFunction;
-  locus::rt::cpu::BilinearLossConfig cfg;
+  using locus::rt::LossFunction;
+  locus::rt::BilinearLossConfig cfg;
   // StepCalls.h's numbering, which is the dialect's LossFunction.
   static constexpr LossFunction functions[] = {LossFunction::Hinge, LossFunction::Softplus,
                                                LossFunction::Linear, LossFunction::Logistic};
@@ -61,8 +61,8 @@ locus::rt::cpu::BilinearLossConfig lossConfig(int32_t f, int32_t form, double th
   cfg.differenceForm = form == 1;
   cfg.theta = theta;
   cfg.weight = weight;
-  cfg.negatives = negatives == 1 ? locus::rt::cpu::Negatives::Random
-                                 : locus::rt::cpu::Negatives::Next;
+  cfg.negatives = negatives == 1 ? locus::rt::Negatives::Random
+                                 : locus::rt::Negatives::Next;
   return cfg;
 }
 

@@ -114,7 +114,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   bool adam = engineOptions.kind == OptimizerKind::AdamW;
   bool bf16Moments = options.optimizerState == "bfloat16"; // only with adamw (parseOptions)
   engineOptions.moments =
-      bf16Moments ? cpu::MomentFormat::BFloat16 : cpu::MomentFormat::Float32;
+      bf16Moments ? MomentFormat::BFloat16 : MomentFormat::Float32;
   double lr = options.lr ? *options.lr : adam ? engineOptions.optimizer.lr : 0.1;
   engineOptions.optimizer.lr = engineOptions.sgd.lr = lr;
   engineOptions.optimizer.weightDecay = engineOptions.sgd.weightDecay = options.weightDecay;

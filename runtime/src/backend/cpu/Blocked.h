@@ -11,12 +11,11 @@
 #ifndef LOCUS_RUNTIME_BACKEND_CPU_SRC_BLOCKED_H
 #define LOCUS_RUNTIME_BACKEND_CPU_SRC_BLOCKED_H
 
+#include "locus/runtime/backend/Types.h"
+
 #include <cstdint>
 
 namespace locus::rt::cpu {
-
-struct AdamW;
-struct AdamMoments;
 
 /// out[i][j] = sum_r a[r][i] b[r][j] (+ out[i][j] when accumulate):
 /// a is [k, rows], b is [k, cols], out is [rows, cols] (the rank-k dL/dB).

@@ -7,19 +7,6 @@
 
 namespace locus::rt::cpu {
 
-Shape4 Window::outputShape(Shape4 in, int64_t outChannels) const {
-  Shape4 out;
-  out.n = in.n;
-  out.c = outChannels;
-  out.h = (in.h + pt + pb - kh) / sh + 1;
-  out.w = (in.w + pl + pr - kw) / sw + 1;
-  if (in.h + pt + pb < kh)
-    out.h = 0;
-  if (in.w + pl + pr < kw)
-    out.w = 0;
-  return out;
-}
-
 ConvGeometry geometry(Shape4 xs, const Window &win) {
   ConvGeometry g;
   g.c = xs.c;

@@ -11,7 +11,9 @@
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/backend/cpu/CpuBackend.h"
 
+#include "locus/runtime/backend/cpu/Kernels.h"
 #include "locus/runtime/backend/cpu/LocalLoss.h"
+#include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/backend/cpu/UpdateKernels.h"
 
 #include "backend/cpu/BlasSetup.h"
@@ -111,7 +113,7 @@ public:
   void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
                         const float *a, const float *b, float *param,
                         const AdamMoments &moments) override {
-    adam.stepOuterProduct(t, rows, cols, k, a, b, param, moments);
+    adamwStepOuterProduct(adam, t, rows, cols, k, a, b, param, moments);
   }
 
   void reluForward(const float *x, float *y, int64_t count) override {

@@ -12,17 +12,18 @@
 
 namespace locus::rt::cpu {
 
-void AdamW::stepOuterProduct(int64_t t, int64_t rows, int64_t cols, int64_t k, const float *a,
-                             const float *b, float *param, float *m, float *v) const {
+void adamwStepOuterProduct(const AdamW &opt, int64_t t, int64_t rows, int64_t cols, int64_t k,
+                           const float *a, const float *b, float *param, float *m, float *v) {
   AdamMoments moments;
   moments.m = m;
   moments.v = v;
-  adamwOuterProduct(*this, t, rows, cols, k, a, b, param, moments);
+  adamwOuterProduct(opt, t, rows, cols, k, a, b, param, moments);
 }
 
-void AdamW::stepOuterProduct(int64_t t, int64_t rows, int64_t cols, int64_t k, const float *a,
-                             const float *b, float *param, const AdamMoments &moments) const {
-  adamwOuterProduct(*this, t, rows, cols, k, a, b, param, moments);
+void adamwStepOuterProduct(const AdamW &opt, int64_t t, int64_t rows, int64_t cols, int64_t k,
+                           const float *a, const float *b, float *param,
+                           const AdamMoments &moments) {
+  adamwOuterProduct(opt, t, rows, cols, k, a, b, param, moments);
 }
 
 } // namespace locus::rt::cpu

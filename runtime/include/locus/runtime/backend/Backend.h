@@ -18,10 +18,7 @@
 #ifndef LOCUS_RUNTIME_BACKEND_BACKEND_H
 #define LOCUS_RUNTIME_BACKEND_BACKEND_H
 
-#include "locus/runtime/backend/cpu/Kernels.h"
-#include "locus/runtime/backend/cpu/LocalLoss.h"
-#include "locus/runtime/backend/cpu/Optimizer.h"
-#include "locus/runtime/backend/cpu/Sgd.h"
+#include "locus/runtime/backend/Types.h"
 #include "locus/runtime/train/Tensor.h"
 
 #include <cstdint>
@@ -30,8 +27,6 @@
 
 namespace locus::rt {
 
-using cpu::Shape4;
-using cpu::Window;
 using train::MemoryTracker;
 using train::Tensor;
 
@@ -87,9 +82,9 @@ public:
                     const float *a, const float *b, float beta, float *c) = 0;
   /// AdamW on param [rows, cols] whose gradient is a^T b (a [k, rows],
   /// b [k, cols]) without forming it: a bilinear rule's projection B.
-  virtual void adamwFromFactors(const cpu::AdamW &adam, int64_t t, int64_t rows, int64_t cols,
+  virtual void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols,
                                 int64_t k, const float *a, const float *b, float *param,
-                                const cpu::AdamMoments &moments) = 0;
+                                const AdamMoments &moments) = 0;
 
   // --- Generated kernels (the math is locusc's; the backend launches it).
   virtual void reluForward(const float *x, float *y, int64_t count) = 0;
@@ -122,13 +117,13 @@ public:
   /// [d, dc] (LocalLoss.h): dz (added to with accumulateDz) and either dB
   /// (dproj, added to with accumulateDProj; null: not formed) or nothing.
   /// NaN when the model has no kernel for cfg.
-  virtual double bilinearLoss(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d,
+  virtual double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d,
                               int64_t dc, const float *z, const float *c, const float *proj,
                               const int32_t *negIndex, float *dz, float *dproj,
                               bool accumulate) = 0;
   /// The same loss, with dL/dB left as its row factors [n, d] (dL/dB =
   /// factors^T c) for adamwFromFactors.
-  virtual double bilinearLossFactors(const cpu::BilinearLossConfig &cfg, int64_t n, int64_t d,
+  virtual double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d,
                                      int64_t dc, const float *z, const float *c,
                                      const float *proj, const int32_t *negIndex, float *dz,
                                      float *factors, bool accumulateDz) = 0;
@@ -154,9 +149,9 @@ public:
   virtual void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
                                 bool pairs) = 0;
   /// The optimizer updates of one parameter from its gradient.
-  virtual void adamwStep(const cpu::AdamW &adam, int64_t t, int64_t count, float *param,
-                         const float *grad, const cpu::AdamMoments &moments) = 0;
-  virtual void sgdStep(const cpu::SgdMomentum &sgd, int64_t count, float *param,
+  virtual void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param,
+                         const float *grad, const AdamMoments &moments) = 0;
+  virtual void sgdStep(const SgdMomentum &sgd, int64_t count, float *param,
                        const float *grad, float *momentum, bool adapt) = 0;
 
 protected:

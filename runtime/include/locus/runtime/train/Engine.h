@@ -26,8 +26,6 @@
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/abi/StepCalls.h"
 #include "locus/runtime/backend/Backend.h"
-#include "locus/runtime/backend/cpu/Optimizer.h"
-#include "locus/runtime/backend/cpu/Sgd.h"
 #include "locus/runtime/backend/cpu/ModelKernels.h"
 #include "locus/runtime/train/Schedule.h"
 #include "locus/runtime/train/Tensor.h"
@@ -43,11 +41,11 @@ enum class OptimizerKind { AdamW, Sgd, Lars };
 
 struct EngineOptions {
   OptimizerKind kind = OptimizerKind::AdamW;
-  cpu::AdamW optimizer; ///< lr 2e-4, weight decay 0 by default (METHOD.md §2)
+  AdamW optimizer; ///< lr 2e-4, weight decay 0 by default (METHOD.md §2)
   /// AdamW's moments in float32 (PyTorch's), or in bfloat16 with stochastic
   /// rounding: half the optimizer state, for the large projections.
-  cpu::MomentFormat moments = cpu::MomentFormat::Float32;
-  cpu::SgdMomentum sgd; ///< SGD with momentum; LARS when kind is Lars
+  MomentFormat moments = MomentFormat::Float32;
+  SgdMomentum sgd; ///< SGD with momentum; LARS when kind is Lars
   LrSchedule schedule;  ///< the learning rate of each step (base = optimizer.lr)
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
   /// The kernels compiled into the model's object (ModelKernels.h): the
@@ -128,9 +126,9 @@ private:
   /// gradient check runs the larger unfused program).
   void reserveArena(int64_t bytes);
   /// AdamW at this step's scheduled learning rate.
-  cpu::AdamW scheduledAdamW() const;
+  AdamW scheduledAdamW() const;
   /// Where parameter `param`'s AdamW moments are (float32 or bfloat16).
-  cpu::AdamMoments momentsOf(int32_t param);
+  AdamMoments momentsOf(int32_t param);
   /// The optimizer's step on one trained parameter with its whole gradient.
   void updateOne(int32_t param, const float *grad);
 

@@ -2,8 +2,8 @@
 //
 // Every buffer the engine allocates (parameters, gradients, optimizer state,
 // activations) goes through a MemoryTracker, so the binary can print the peak
-// it measured beside the peak the compiler planned. Kernel workspace lives in
-// cpu::Workspace and is reported to the tracker as "external" bytes.
+// it measured beside the peak the compiler planned. A backend's own scratch
+// (the CPU convolutions' workspace) is reported to it as "external" bytes.
 //
 // Storage is reference counted: a block's forward pass can keep a handle on a
 // tensor for its backward pass while passing the same tensor on, and memory
@@ -13,14 +13,12 @@
 #ifndef LOCUS_RUNTIME_TRAIN_TENSOR_H
 #define LOCUS_RUNTIME_TRAIN_TENSOR_H
 
-#include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/Types.h"
 
 #include <cstdint>
 #include <memory>
 
 namespace locus::rt::train {
-
-using cpu::Shape4;
 
 /// Current and peak bytes of live tracked buffers plus the external bytes.
 class MemoryTracker {

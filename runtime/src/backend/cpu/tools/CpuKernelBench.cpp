@@ -138,7 +138,7 @@ int main(int argc, char **argv) {
                           factors.data(), false);
     });
     const double tFused = best(repeats, [&] {
-      opt.stepOuterProduct(t++, d, d, n, factors.data(), z.data(), proj.data(), m.data(),
+      adamwStepOuterProduct(opt, t++, d, d, n, factors.data(), z.data(), proj.data(), m.data(),
                            v.data());
     });
     std::printf("bilinear D=Dc=%lld N=%lld: bilinearLoss (with dB) %.1f ms + AdamW update %.1f ms "

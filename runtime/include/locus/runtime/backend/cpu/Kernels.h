@@ -21,29 +21,15 @@
 
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/PoolingKernels.h"
+#include "locus/runtime/backend/Types.h"
 
 #include <cstdint>
 #include <vector>
 
 namespace locus::rt::cpu {
 
-struct Shape4 {
-  int64_t n = 0, c = 0, h = 0, w = 0;
-  int64_t count() const { return n * c * h * w; }
-  int64_t plane() const { return h * w; }
-};
-
-/// A 2D window: kernel, stride, padding [top, left, bottom, right].
-struct Window {
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1;
-  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
-  Shape4 outputShape(Shape4 in, int64_t outChannels) const;
-  /// Whether the windows tile the map: kernel = stride, no padding (the
-  /// static-shape relu + max-pool kernels locusc compiles need it).
-  bool tiles() const {
-    return kh == sh && kw == sw && pt == 0 && pl == 0 && pb == 0 && pr == 0;
-  }
-};
+using rt::Shape4;
+using rt::Window;
 
 /// Scratch memory reused across calls (im2col buffers); grows, never shrinks
 /// until release().

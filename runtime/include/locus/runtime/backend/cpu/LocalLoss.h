@@ -13,37 +13,33 @@
 
 #include "locus/runtime/abi/LossKernels.h"
 
+#include "locus/runtime/backend/Types.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace locus::rt::cpu {
 
-enum class LossFunction { Hinge, Softplus, Linear, Logistic, InfoNCE };
-enum class Negatives { Next, Random, Hybrid, Roll };
+using rt::BilinearLossConfig;
+using rt::LossFunction;
+using rt::Negatives;
 
-/// The bilinear rules (CLAPP++, DFB, pooled CLAPP, PhyLL; "both" is two calls
-/// summed): z is [N, D], c is [N, Dc] (stop-gradient), B is [D, Dc].
-/// u_pos[r] = z[(r+B) mod N] . (B c[r]), u_neg[r] = z[neg(r)] . (B c[r]) with
-/// neg(r) = (pos(r) + 1) mod N for Next, or negIndex[r] (a row != r and != pos(r))
-/// for Random.
-///   contrastive (hinge):   L = 1/N sum relu(1 - u_pos) + relu(1 + u_neg)
-///   contrastive (softplus):L = 1/N sum softplus(theta - u_pos) + softplus(u_neg - theta)
-///   contrastive (linear):  L = 1/N sum (-u_pos) + u_neg
-///   difference (logistic): L = 1/N sum log(1 + exp(theta (u_neg - u_pos)))
-/// weight scales the loss and all gradients.
-///
-/// The runtime computes none of this: the scores, the loss and its gradient
-/// are the kernel locusc generated for (f, form, negatives)
-/// (abi/LossKernels.h). The functions below run the GEMM primitives
-/// around it: bc = B c before, dL/dB = factors^T c after.
-struct BilinearLossConfig {
-  LossFunction f = LossFunction::Hinge;
-  bool differenceForm = false; // PhyLL's Form 1
-  double theta = 0.0;
-  double weight = 1.0;
-  Negatives negatives = Negatives::Next;
-};
+// The bilinear rules (CLAPP++, DFB, pooled CLAPP, PhyLL; "both" is two calls
+// summed): z is [N, D], c is [N, Dc] (stop-gradient), B is [D, Dc].
+// u_pos[r] = z[(r+B) mod N] . (B c[r]), u_neg[r] = z[neg(r)] . (B c[r]) with
+// neg(r) = (pos(r) + 1) mod N for Next, or negIndex[r] (a row != r and != pos(r))
+// for Random.
+//   contrastive (hinge):   L = 1/N sum relu(1 - u_pos) + relu(1 + u_neg)
+//   contrastive (softplus):L = 1/N sum softplus(theta - u_pos) + softplus(u_neg - theta)
+//   contrastive (linear):  L = 1/N sum (-u_pos) + u_neg
+//   difference (logistic): L = 1/N sum log(1 + exp(theta (u_neg - u_pos)))
+// weight scales the loss and all gradients.
+//
+// The runtime computes none of this: the scores, the loss and its gradient
+// are the kernel locusc generated for (f, form, negatives)
+// (abi/LossKernels.h). The functions below run the GEMM primitives
+// around it: bc = B c before, dL/dB = factors^T c after.
 
 /// The name of the generated kernel that computes cfg's loss.
 std::string bilinearLossKernelName(const BilinearLossConfig &cfg);
@@ -71,7 +67,7 @@ double bilinearLoss(const abi::LossKernels &kernels, const BilinearLossConfig &c
 /// The bilinear rules without forming dL/dB (which is D x Dc: up to 8192 x
 /// 8192 floats): writes dz as bilinearLoss does and rowFactors [N, D] with
 /// rowFactors[r] = dL/du_pos[r] z_pos[r] + dL/du_neg[r] z_neg[r], so that
-/// dL/dB = rowFactors^T c. AdamW::stepOuterProduct(t, D, Dc, N, rowFactors, c,
+/// dL/dB = rowFactors^T c. adamwStepOuterProduct(opt, t, D, Dc, N, rowFactors, c,
 /// ...) then updates B from them directly (same result as bilinearLoss +
 /// AdamW::step, without writing and re-reading dL/dB).
 double bilinearLossFactors(const abi::LossKernels &kernels,
