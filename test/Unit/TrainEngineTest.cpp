@@ -368,7 +368,22 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
     RefMap z = refPoolForLoss(outs[l], tb.pool);
     RefMap dz(z.n, z.c, 1, 1);
     double loss = 0;
+    // Projection -1 is the identity (projection = identity): B = I, and its
+    // gradient is formed into scratch and dropped (nothing is trained).
+    std::vector<double> scratch;
+    auto projectionOf = [&](int32_t i, int64_t d) {
+      if (i >= 0)
+        return p[i];
+      std::vector<double> eye(d * d, 0.0);
+      for (int64_t k = 0; k < d; ++k)
+        eye[k * d + k] = 1.0;
+      return eye;
+    };
     auto gradOf = [&](int32_t i) -> std::vector<double> & {
+      if (i < 0) {
+        scratch.assign(z.c * z.c, 0.0);
+        return scratch;
+      }
       res.grads[i].assign(p[i].size(), 0.0);
       return res.grads[i];
     };
@@ -378,11 +393,12 @@ RefResult reference(const TinySpec &spec, const ModelDesc &model, const Params64
     } else {
       if (spec.context == "same" || spec.context == "both") {
         int32_t lat = spec.context == "both" ? bd.lateralProjection : bd.projection;
-        loss += refBilinear(z, z, p[lat], dz, gradOf(lat), theta);
+        loss += refBilinear(z, z, projectionOf(lat, z.c), dz, gradOf(lat), theta);
       }
       if (spec.context == "top" || spec.context == "both") {
         RefMap c = refPoolForLoss(outs[nb - 1], spec.blocks[nb - 1].pool);
-        loss += refBilinear(z, c, p[bd.projection], dz, gradOf(bd.projection), theta);
+        loss += refBilinear(z, c, projectionOf(bd.projection, z.c), dz, gradOf(bd.projection),
+                            theta);
       }
     }
     dh = refUnpool(dz, outs[l], tb.pool);
@@ -505,6 +521,17 @@ TEST(TrainEngine, BpInfoNceGradientsMatchFloat64Reference) {
   spec.loss = "infonce";
   spec.global = true;
   spec.blocks[0].pool = spec.blocks[1].pool = 0; // the rule pools globally: D = C
+  checkGradients(spec);
+}
+
+TEST(TrainEngine, IdentityProjectionGradientsMatchFloat64Reference) {
+  // B = I is no matrix: the backend takes the context as B c itself.
+  TinySpec spec;
+  spec.model = "tiny-identity";
+  const ModelDesc &model = tinyModel(spec).desc();
+  ASSERT_EQ(model.blocks[0].projection, -1);
+  for (const ParamDesc &p : model.params)
+    EXPECT_NE(p.shape.size(), 2u) << p.name << ": the identity projection is no parameter";
   checkGradients(spec);
 }
 
