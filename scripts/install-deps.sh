@@ -8,7 +8,7 @@ PACKAGES=(
   cmake ninja-build g++ git
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libfmt-dev libgtest-dev
-  libonnx-dev libprotobuf-dev python3-onnx
+  libonnx-dev libprotobuf-dev python3-onnx python3-numpy
   libopenblas-dev zlib1g-dev dataset-fashion-mnist
 )
 

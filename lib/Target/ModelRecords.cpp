@@ -1,4 +1,4 @@
-//===- ModelRecords.cpp - the model as typed records in the object --------===//
+//===- ModelRecords.cpp - the model record an object exports --------------===//
 //
 // Every record field is 8 bytes (abi/Model.h), so each record is an LLVM
 // struct of i64, double and ptr fields in the C++ order; names are private
@@ -6,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ModelRecords.h"
+
+#include "KernelTables.h"
 
 #include "locus/runtime/abi/Model.h"
 
@@ -105,8 +107,7 @@ public:
   llvm::PointerType *ptr;
 };
 
-} // namespace
-
+/// The ModelRecord fields from `name` to `blockCount`, in order.
 std::vector<llvm::Constant *> modelRecordFields(llvm::Module &object,
                                                 const rt::ModelDesc &model) {
   RecordBuilder b(object);
@@ -135,6 +136,30 @@ std::vector<llvm::Constant *> modelRecordFields(llvm::Module &object,
           b.integer(static_cast<int64_t>(params.size())),
           b.table(blocks, "locus_blocks"),
           b.integer(static_cast<int64_t>(blocks.size()))};
+}
+
+} // namespace
+
+mlir::LogicalResult addModelRecord(mlir::ModuleOp module, mlir::ModuleOp kernels,
+                                   llvm::Module &object, const rt::ModelDesc &model) {
+  mlir::FailureOr<std::vector<llvm::Constant *>> code =
+      kernelRecordFields(module, kernels, object);
+  if (mlir::failed(code))
+    return mlir::failure();
+  RecordBuilder b(object);
+  std::vector<llvm::Constant *> fields = {b.integer(abi::kModelRecordVersion)};
+  for (llvm::Constant *field : modelRecordFields(object, model))
+    fields.push_back(field);
+  fields.insert(fields.end(), code->begin(), code->end());
+  // Every definition so far (kernels, tables, the step program) is the
+  // record's to reach: none is exported.
+  for (llvm::GlobalValue &value : object.global_values())
+    if (!value.isDeclaration() && !value.hasLocalLinkage())
+      value.setVisibility(llvm::GlobalValue::HiddenVisibility);
+  llvm::Constant *record = b.record(fields);
+  new llvm::GlobalVariable(object, record->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, record, abi::kModelSymbol);
+  return mlir::success();
 }
 
 } // namespace locus

@@ -53,6 +53,7 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
     engine->backend_ = cpu::makeCpuBackend(options.kernels);
   }
   engine->initParameters();
+  engine->lossSeen_.assign(model.blocks.size(), 0);
   // The one arena of every step, sized by the compiler's plan, allocated
   // once: a step allocates nothing.
   engine->reserveArena(engine->plannedArenaBytes());
@@ -159,7 +160,8 @@ Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *obs
   context.engine = this;
   context.backend = backend_.get();
   context.losses = &losses;
-  context.lossSeen.assign(losses.size(), 0);
+  std::fill(lossSeen_.begin(), lossSeen_.end(), 0);
+  context.lossSeen = lossSeen_.data();
   context.negativesSeed = negativesSeed;
   context.observer = phase == Phase::Gradients ? observer : nullptr;
   abi::Buf4 in{input.data(), input.data(), 0, {vs.n, vs.c, vs.h, vs.w},

@@ -18,8 +18,9 @@ struct StepContext {
   Engine *engine = nullptr;
   Backend *backend = nullptr;
   std::vector<double> *losses = nullptr;
-  /// Per block: whether a loss term was added this step.
-  std::vector<char> lossSeen;
+  /// Per block: whether a loss term was added this step (the engine's
+  /// buffer, cleared before each step).
+  char *lossSeen = nullptr;
   uint64_t negativesSeed = 0;
   /// Set in a gradient check: gradients go here instead of the optimizer.
   const GradientObserver *observer = nullptr;

@@ -139,6 +139,7 @@ private:
   std::vector<Tensor> params_, adamM_, adamV_;
   std::vector<bool> trained_;
   Tensor arena_;                 ///< the step program's buffers
+  std::vector<char> lossSeen_;   ///< per block: a loss term added this step
 };
 
 } // namespace locus::rt::train
