@@ -4,7 +4,7 @@
 // RUN: not locus-opt %s --locus-generate-activation-kernels 2>&1 | FileCheck %s --check-prefix=NOMODULE
 
 // CHECK: func.func @locus_relu_forward(%[[X:.*]]: memref<?xf32>, %[[Y:.*]]: memref<?xf32>) attributes {llvm.emit_c_interface}
-// CHECK:   scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK:   scf.parallel (%[[I:.*]]) = (%{{.*}}) to (%{{.*}}) step
 // CHECK:     %[[V:.*]] = memref.load %[[X]][%[[I]]]
 // CHECK:     %[[POS:.*]] = arith.cmpf ogt, %[[V]], %{{.*}} : f32
 // CHECK:     %[[R:.*]] = arith.select %[[POS]], %[[V]], %{{.*}} : f32
@@ -18,30 +18,34 @@
 // CHECK:     arith.select %[[ON]], %[[G]], %{{.*}} : f32
 // CHECK:     memref.store %{{.*}}, %[[RDX]]
 
-// Triangle: per sample, the float32 channel mean per location (scratch on
-// the stack), then relu(x - mean).
+// Triangle: every (sample, location) in parallel: its float32 channel mean
+// (a sum in channel order), then relu(x - mean) over the channels.
 // CHECK: func.func @locus_triangle_forward(%[[TX:.*]]: memref<?x?x?xf32>, %[[TY:.*]]: memref<?x?x?xf32>)
 // CHECK:   %[[INV:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
-// CHECK:   %[[MEAN:.*]] = memref.alloca(%{{.*}}) : memref<?xf32>
-// CHECK:   scf.for %[[S:.*]] = %{{.*}} to %{{.*}} step
-// CHECK:     linalg.fill ins(%{{.*}} : f32) outs(%[[MEAN]] : memref<?xf32>)
-// CHECK:         arith.addf
-// CHECK:         arith.mulf %{{.*}}, %[[INV]] : f32
-// CHECK:         %[[C:.*]] = arith.subf
-// CHECK:         arith.cmpf ogt, %[[C]]
-// CHECK:         memref.store %{{.*}}, %[[TY]]
+// CHECK:   scf.parallel (%[[S:.*]], %[[Q:.*]]) =
+// CHECK:     %[[SUM:.*]] = scf.for
+// CHECK:       memref.load %[[TX]][%[[S]], %{{.*}}, %[[Q]]]
+// CHECK:       arith.addf
+// CHECK:     %[[MEAN:.*]] = arith.mulf %[[SUM]], %[[INV]] : f32
+// CHECK:     scf.for
+// CHECK:       %[[C:.*]] = arith.subf %{{.*}}, %[[MEAN]]
+// CHECK:       arith.cmpf ogt, %[[C]]
+// CHECK:       memref.store %{{.*}}, %[[TY]]
 
-// Its vjp: t = dy where x - mean > 0 (written into dx), dx = t - mean_c t.
+// Its vjp: t = dy where x - mean > 0 (written into dx and summed), then
+// dx = t - mean_c t.
 // CHECK: func.func @locus_triangle_backward(%[[BX:.*]]: memref<?x?x?xf32>, %[[BDY:.*]]: memref<?x?x?xf32>, %[[BDX:.*]]: memref<?x?x?xf32>)
-// CHECK:   %[[TSUM:.*]] = memref.alloca(%{{.*}}) : memref<?xf32>
-// CHECK:     linalg.fill ins(%{{.*}} : f32) outs(%[[TSUM]] : memref<?xf32>)
-// CHECK:         memref.load %[[BDY]]
-// CHECK:         memref.store %{{.*}}, %[[BDX]]
-// CHECK:         memref.store %{{.*}}, %[[TSUM]]
-// CHECK:         %[[T:.*]] = memref.load %[[BDX]]
-// CHECK:         %[[M:.*]] = memref.load %[[TSUM]]
-// CHECK:         %[[D:.*]] = arith.subf %[[T]], %[[M]] : f32
-// CHECK:         memref.store %[[D]], %[[BDX]]
+// CHECK:   scf.parallel
+// CHECK:     scf.for
+// CHECK:     %[[TSUM:.*]] = scf.for
+// CHECK:       memref.load %[[BDY]]
+// CHECK:       memref.store %{{.*}}, %[[BDX]]
+// CHECK:       arith.addf
+// CHECK:     %[[TMEAN:.*]] = arith.mulf %[[TSUM]]
+// CHECK:     scf.for
+// CHECK:       %[[T:.*]] = memref.load %[[BDX]]
+// CHECK:       %[[D:.*]] = arith.subf %[[T]], %[[TMEAN]] : f32
+// CHECK:       memref.store %[[D]], %[[BDX]]
 
 // NOMODULE: error: no @locus_kernels module (run locus-generate-update-kernels first)
 module {

@@ -3,17 +3,20 @@
 // RUN: locus-opt %s --locus-generate-update-kernels --locus-generate-goodness-input-kernels | FileCheck %s
 // RUN: not locus-opt %s --locus-generate-goodness-input-kernels 2>&1 | FileCheck %s --check-prefix=NOMODULE
 
-// Hybrids: the views are copied, each mask blurred six times (left/right
-// into the scratch, then up/down back), the hybrid picks its view where the
-// mask exceeds 1/2, else its partner's row.
+// Hybrids, one row each in parallel: the view is copied, its mask blurred
+// six times (left/right into the scratch, the first channel of the row's
+// hybrid in the output, then up/down back), the hybrid picks the view where
+// the mask exceeds 1/2, else its partner's row.
 // CHECK: func.func @locus_hybrid_negatives(%[[V:.*]]: memref<?x?x?xf32>, %[[M:.*]]: memref<?x?x?xf32>, %[[P:.*]]: memref<?xi32>, %[[O:.*]]: memref<?x?x?xf32>) attributes {llvm.emit_c_interface}
-// CHECK:   %[[TMP:.*]] = memref.alloca(%{{.*}}, %{{.*}}) : memref<?x?xf32>
-// CHECK:   %[[SIX:.*]] = arith.constant 6 : index
-// CHECK:       memref.store %{{.*}}, %[[O]]
+// CHECK-NOT: memref.alloca
+// CHECK:   scf.parallel (%[[R:.*]]) =
+// CHECK:     %[[HYB:.*]] = arith.addi %{{.*}}, %[[R]] : index
+// CHECK:       memref.store %{{.*}}, %[[O]][%[[R]],
+// CHECK:     %[[SIX:.*]] = arith.constant 6 : index
 // CHECK:     scf.for %{{.*}} = %{{.*}} to %[[SIX]]
 // CHECK:           arith.mulf %{{.*}}, %{{.*}} : f32
-// CHECK:           memref.store %{{.*}}, %[[TMP]]
-// CHECK:           memref.load %[[TMP]]
+// CHECK:           memref.store %{{.*}}, %[[O]][%[[HYB]], %{{.*}}, %{{.*}}]
+// CHECK:           memref.load %[[O]][%[[HYB]], %{{.*}}, %{{.*}}]
 // CHECK:           memref.store %{{.*}}, %[[M]]
 // CHECK:     memref.load %[[P]]
 // CHECK:           %[[MASK:.*]] = memref.load %[[M]]

@@ -19,7 +19,8 @@
 // 8x8 maps: 4-wide output rows, one vector group of 4 windows per row.
 // CHECK: func.func @locus_relu_max_pool_8x8x8_k2x2(%[[A:.*]]: memref<?x8x8x8xf32> {llvm.noalias}, %[[H:.*]]: memref<?x8x4x4xf32> {llvm.noalias}, %[[ARG:.*]]: memref<?x8x4x4xi32> {llvm.noalias}) attributes {llvm.emit_c_interface}
 // CHECK:   %[[N:.*]] = memref.dim %[[A]], %{{.*}} : memref<?x8x8x8xf32>
-// CHECK:   scf.for %{{.*}} = %{{.*}} to %[[N]]
+// Every (n, c, output row, column group) is a parallel iteration.
+// CHECK:   scf.parallel ({{.*}}) = ({{.*}}) to (%[[N]], %{{.*}}, %{{.*}}, %{{.*}})
 // The first window row: 8 contiguous columns split into even and odd lanes,
 // each a candidate that wins when greater (the start is 0: the relu) or NaN.
 // CHECK:     %[[ROW:.*]] = vector.load %[[A]][{{.*}}] : memref<?x8x8x8xf32>, vector<8xf32>

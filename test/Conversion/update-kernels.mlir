@@ -4,7 +4,6 @@
 // RUN: not locus-opt %s --locus-generate-update-kernels --locus-generate-update-kernels 2>&1 | FileCheck %s --check-prefix=TWICE
 
 // CHECK-DAG: #[[ID:.*]] = affine_map<(d0) -> (d0)>
-// CHECK-DAG: #[[SCALAR:.*]] = affine_map<(d0) -> ()>
 // CHECK: func.func @net
 // CHECK: module @locus_kernels attributes {locus.kernels} {
 
@@ -71,11 +70,13 @@
 // CHECK:   %[[SPNEW:.*]] = arith.subf %[[sp]], %[[LB]]
 // CHECK:   linalg.yield %[[SPNEW]], %[[BNEW]] : f32, f32
 
-// LARS norms: a float64 reduction into two 0-d memrefs.
-// CHECK: func.func @locus_lars_norms(%{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<f64>, %{{.*}}: memref<f64>, %{{.*}}: f64)
-// CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[SCALAR]], #[[SCALAR]]], iterator_types = ["reduction"]}
-// CHECK:   arith.extf %{{.*}} : f32 to f64
-// CHECK:   linalg.yield %{{.*}}, %{{.*}} : f64, f64
+// LARS norms: float64 terms added atomically into two 0-d memrefs, the
+// elements parallel iterations.
+// CHECK: func.func @locus_lars_norms(%{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %[[PP:.*]]: memref<f64>, %[[GG:.*]]: memref<f64>, %{{.*}}: f64)
+// CHECK:   scf.parallel
+// CHECK:     arith.extf %{{.*}} : f32 to f64
+// CHECK:     memref.atomic_rmw addf %{{.*}}, %[[PP]][] : (f64, memref<f64>) -> f64
+// CHECK:     memref.atomic_rmw addf %{{.*}}, %[[GG]][] : (f64, memref<f64>) -> f64
 
 // TWICE: error: the module already holds @locus_kernels
 module {

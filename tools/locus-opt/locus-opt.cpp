@@ -3,10 +3,13 @@
 #include "locus/Conversion/Passes.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 #include "locus/Target/Cpu/Passes.h"
-#include "locus/Target/Cpu/Pipeline.h"
+#include "locus/Target/Cuda/Passes.h"
+#include "locus/Target/Pipeline.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -21,10 +24,13 @@ int main(int argc, char **argv) {
   // The kernel passes' inputs and outputs hold these dialects too.
   registry.insert<locus::LocusDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
                   mlir::linalg::LinalgDialect, mlir::math::MathDialect,
-                  mlir::memref::MemRefDialect, mlir::scf::SCFDialect, mlir::LLVM::LLVMDialect>();
+                  mlir::memref::MemRefDialect, mlir::scf::SCFDialect, mlir::LLVM::LLVMDialect,
+                  mlir::gpu::GPUDialect, mlir::vector::VectorDialect>();
+  locus::registerCudaTargetInterfaces(registry);
   locus::registerLocusPasses();
   locus::registerLocusConversionPasses();
   locus::registerLocusCpuPasses();
+  locus::registerLocusCudaPasses();
   locus::registerTrainingPipeline();
   // Canonicalize, CSE and the other generic passes are useful in tests.
   mlir::registerTransformsPasses();

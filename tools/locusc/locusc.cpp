@@ -14,7 +14,8 @@
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusDialect.h"
 #include "locus/Dialect/Locus/IR/RulePresets.h"
-#include "locus/Target/Cpu/Pipeline.h"
+#include "locus/Target/Cuda/Passes.h"
+#include "locus/Target/Pipeline.h"
 #include "locus/Frontend/OnnxImport.h"
 #include "locus/Support/SpecDiagnostics.h"
 #include "locus/Conversion/LocusToDescriptor.h"
@@ -140,10 +141,10 @@ LogicalResult checkOptions(MLIRContext &context) {
                           << llvm::join(locus::getRuleNames(), ", ") << ")";
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return emitError(cli) << "--batch-size must be positive";
-  if (target == Target::CUDA && emitAction != EmitAction::MLIR &&
-      emitAction != EmitAction::Kernels)
-    return emitError(cli) << "--target=cuda cannot emit code yet; use "
-                             "--target=cpu";
+  if (target == Target::CUDA && emitAction == EmitAction::Executable)
+    return emitError(cli) << "--target=cuda builds objects (--emit=obj, --emit=llvm) but no "
+                             "training binary yet: the runtime has no CUDA backend to run "
+                             "them (issue 12); use --target=cpu for a binary";
   if (emitAction == EmitAction::Executable && outputPath == "-")
     return emitError(cli) << "--emit=exe needs an output file (-o NAME)";
   return success();
@@ -238,6 +239,7 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   // program's arena plan).
   pipeline.codegen = emitAction != EmitAction::MLIR || memoryReport;
   pipeline.lowerKernels = emitAction != EmitAction::Kernels && emitAction != EmitAction::MLIR;
+  pipeline.target = target == Target::CPU ? "cpu" : "cuda";
   locus::buildTrainingPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return failure();
@@ -301,6 +303,7 @@ int main(int argc, char **argv) {
 
   DialectRegistry registry;
   registry.insert<locus::LocusDialect, func::FuncDialect>();
+  locus::registerCudaTargetInterfaces(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   // Errors point into the spec; the op dump adds nothing for its author.

@@ -47,9 +47,9 @@ def LocusGenerateUpdateKernels
       operation (`m.lerp(g, w1)` picks torch's formula by `|w1| < 0.5`);
     - `locus_sgd_update(g, p, buf, wd, scale, momentum, lr)`: SGD with
       momentum, `scale` being 1 or LARS's trust ratio;
-    - `locus_lars_norms(p, g, wd, pp, gg)`: the float64 sums
+    - `locus_lars_norms(p, g, pp, gg, wd)`: adds to the float64 sums
       `||p||^2` and `||g + wd p||^2` that LARS's trust ratio needs (a
-      reduction).
+      parallel loop of atomic adds, plain adds on the CPU).
 
     The runtime computes the step's scalars (bias corrections, the
     scheduled learning rate) and calls the kernels on slices of each
@@ -64,6 +64,7 @@ def LocusGenerateUpdateKernels
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
   ];
 }
 
@@ -249,7 +250,6 @@ def LocusGenerateActivationKernels
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
-    "::mlir::linalg::LinalgDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
   ];

@@ -12,7 +12,8 @@
 //   locus_triangle_backward(x, dy, dx): t = dy 1[x - mean_c x > 0], dx = t - mean_c t
 //
 // The channel means are float32 sums in channel order, as the reference
-// (METHOD.md's triangle) and the runtime's tests expect. dx may alias dy
+// (METHOD.md's triangle) and the runtime's tests expect. Every element (relu)
+// and every (sample, location) (triangle) is a parallel iteration. dx may alias dy
 // (the engine reuses gradient buffers): each element of dy is read before
 // the same element of dx is written, and no kernel argument is noalias.
 //
@@ -24,7 +25,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
@@ -39,6 +39,7 @@ using namespace mlir;
 using locus::kernels::declareKernel;
 using locus::kernels::forEach;
 using locus::kernels::ifPositive;
+using locus::kernels::parallelFor;
 
 namespace {
 
@@ -50,9 +51,9 @@ void buildRelu(OpBuilder &builder, Location loc) {
     Value x = a[0], y = a[1];
     Value c0 = arith::ConstantIndexOp::create(builder, loc, 0);
     Value n = memref::DimOp::create(builder, loc, x, c0);
-    forEach(builder, loc, c0, n, [&](OpBuilder &b, Value i) {
-      Value v = memref::LoadOp::create(b, loc, x, ValueRange{i});
-      memref::StoreOp::create(b, loc, ifPositive(b, loc, v, v), y, ValueRange{i});
+    parallelFor(builder, loc, n, [&](OpBuilder &b, ValueRange i) {
+      Value v = memref::LoadOp::create(b, loc, x, i);
+      memref::StoreOp::create(b, loc, ifPositive(b, loc, v, v), y, i);
     });
     func::ReturnOp::create(builder, loc);
   }
@@ -61,33 +62,27 @@ void buildRelu(OpBuilder &builder, Location loc) {
   Value y = a[0], dy = a[1], dx = a[2];
   Value c0 = arith::ConstantIndexOp::create(builder, loc, 0);
   Value n = memref::DimOp::create(builder, loc, y, c0);
-  forEach(builder, loc, c0, n, [&](OpBuilder &b, Value i) {
-    Value out = memref::LoadOp::create(b, loc, y, ValueRange{i});
-    Value g = memref::LoadOp::create(b, loc, dy, ValueRange{i});
-    memref::StoreOp::create(b, loc, ifPositive(b, loc, out, g), dx, ValueRange{i});
+  parallelFor(builder, loc, n, [&](OpBuilder &b, ValueRange i) {
+    Value out = memref::LoadOp::create(b, loc, y, i);
+    Value g = memref::LoadOp::create(b, loc, dy, i);
+    memref::StoreOp::create(b, loc, ifPositive(b, loc, out, g), dx, i);
   });
   func::ReturnOp::create(builder, loc);
 }
 
-/// mean[q] = (sum over channels of x[s, ch, q], in channel order) * inv.
-void channelMean(OpBuilder &b, Location loc, Value x, Value s, Value channels, Value plane,
-                 Value inv, Value mean) {
+/// (sum over channels of x[s, ch, q], in channel order, from 0) * inv.
+Value channelMean(OpBuilder &b, Location loc, Value x, Value s, Value q, Value channels,
+                  Value inv) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{mean});
-  forEach(b, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
-    forEach(cb, loc, c0, plane, [&](OpBuilder &qb, Value q) {
-      Value acc = memref::LoadOp::create(qb, loc, mean, ValueRange{q});
-      Value v = memref::LoadOp::create(qb, loc, x, ValueRange{s, ch, q});
-      Value sum = arith::AddFOp::create(qb, loc, acc, v);
-      memref::StoreOp::create(qb, loc, sum, mean, ValueRange{q});
-    });
-  });
-  forEach(b, loc, c0, plane, [&](OpBuilder &qb, Value q) {
-    Value acc = memref::LoadOp::create(qb, loc, mean, ValueRange{q});
-    Value scaled = arith::MulFOp::create(qb, loc, acc, inv);
-    memref::StoreOp::create(qb, loc, scaled, mean, ValueRange{q});
-  });
+  auto sum = scf::ForOp::create(b, loc, c0, channels, c1, ValueRange{zero},
+                                [&](OpBuilder &cb, Location l, Value ch, ValueRange acc) {
+                                  Value v = memref::LoadOp::create(cb, l, x, ValueRange{s, ch, q});
+                                  Value next = arith::AddFOp::create(cb, l, acc[0], v);
+                                  scf::YieldOp::create(cb, l, next);
+                                });
+  return arith::MulFOp::create(b, loc, sum.getResult(0), inv);
 }
 
 void buildTriangle(OpBuilder &builder, Location loc, bool backward) {
@@ -110,54 +105,41 @@ void buildTriangle(OpBuilder &builder, Location loc, bool backward) {
   Value channelsF = arith::UIToFPOp::create(b, loc, f32, channels64);
   Value one = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f));
   Value inv = arith::DivFOp::create(b, loc, one, channelsF);
-  auto perLocation = MemRefType::get({ShapedType::kDynamic}, f32);
-  Value mean = memref::AllocaOp::create(b, loc, perLocation, ValueRange{plane});
-  Value tsum = memref::AllocaOp::create(b, loc, perLocation, ValueRange{plane});
-  forEach(b, loc, c0, samples, [&](OpBuilder &sb, Value s) {
-    channelMean(sb, loc, x, s, channels, plane, inv, mean);
+  // Every (sample, location) is independent: its channel mean, then its
+  // channels.
+  parallelFor(b, loc, ValueRange{samples, plane}, [&](OpBuilder &pb, ValueRange point) {
+    Value s = point[0], q = point[1];
+    Value mean = channelMean(pb, loc, x, s, q, channels, inv);
     if (!backward) {
       Value y = a[1];
-      forEach(sb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
-        forEach(cb, loc, c0, plane, [&](OpBuilder &qb, Value q) {
-          Value v = memref::LoadOp::create(qb, loc, x, ValueRange{s, ch, q});
-          Value m = memref::LoadOp::create(qb, loc, mean, ValueRange{q});
-          Value centred = arith::SubFOp::create(qb, loc, v, m);
-          memref::StoreOp::create(qb, loc, ifPositive(qb, loc, centred, centred), y,
-                                  ValueRange{s, ch, q});
-        });
+      forEach(pb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
+        Value v = memref::LoadOp::create(cb, loc, x, ValueRange{s, ch, q});
+        Value centred = arith::SubFOp::create(cb, loc, v, mean);
+        memref::StoreOp::create(cb, loc, ifPositive(cb, loc, centred, centred), y,
+                                ValueRange{s, ch, q});
       });
       return;
     }
-    // t = dy where x - mean > 0, written into dx and summed per location;
-    // then dx = t - mean_c t.
+    // t = dy where x - mean > 0, written into dx and summed in channel
+    // order; then dx = t - mean_c t.
     Value dy = a[1], dx = a[2];
-    Value zero = arith::ConstantOp::create(sb, loc, sb.getF32FloatAttr(0.0f));
-    linalg::FillOp::create(sb, loc, ValueRange{zero}, ValueRange{tsum});
-    forEach(sb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
-      forEach(cb, loc, c0, plane, [&](OpBuilder &qb, Value q) {
-        Value v = memref::LoadOp::create(qb, loc, x, ValueRange{s, ch, q});
-        Value m = memref::LoadOp::create(qb, loc, mean, ValueRange{q});
-        Value centred = arith::SubFOp::create(qb, loc, v, m);
-        Value g = memref::LoadOp::create(qb, loc, dy, ValueRange{s, ch, q});
-        Value t = ifPositive(qb, loc, centred, g);
-        memref::StoreOp::create(qb, loc, t, dx, ValueRange{s, ch, q});
-        Value acc = memref::LoadOp::create(qb, loc, tsum, ValueRange{q});
-        Value sum = arith::AddFOp::create(qb, loc, acc, t);
-        memref::StoreOp::create(qb, loc, sum, tsum, ValueRange{q});
-      });
-    });
-    forEach(sb, loc, c0, plane, [&](OpBuilder &qb, Value q) {
-      Value acc = memref::LoadOp::create(qb, loc, tsum, ValueRange{q});
-      Value scaled = arith::MulFOp::create(qb, loc, acc, inv);
-      memref::StoreOp::create(qb, loc, scaled, tsum, ValueRange{q});
-    });
-    forEach(sb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
-      forEach(cb, loc, c0, plane, [&](OpBuilder &qb, Value q) {
-        Value t = memref::LoadOp::create(qb, loc, dx, ValueRange{s, ch, q});
-        Value m = memref::LoadOp::create(qb, loc, tsum, ValueRange{q});
-        Value d = arith::SubFOp::create(qb, loc, t, m);
-        memref::StoreOp::create(qb, loc, d, dx, ValueRange{s, ch, q});
-      });
+    Value zero = arith::ConstantOp::create(pb, loc, pb.getF32FloatAttr(0.0f));
+    auto tsum = scf::ForOp::create(
+        pb, loc, c0, channels, c1, ValueRange{zero},
+        [&](OpBuilder &cb, Location l, Value ch, ValueRange acc) {
+          Value v = memref::LoadOp::create(cb, l, x, ValueRange{s, ch, q});
+          Value centred = arith::SubFOp::create(cb, l, v, mean);
+          Value g = memref::LoadOp::create(cb, l, dy, ValueRange{s, ch, q});
+          Value t = ifPositive(cb, l, centred, g);
+          memref::StoreOp::create(cb, l, t, dx, ValueRange{s, ch, q});
+          Value next = arith::AddFOp::create(cb, l, acc[0], t);
+          scf::YieldOp::create(cb, l, next);
+        });
+    Value tmean = arith::MulFOp::create(pb, loc, tsum.getResult(0), inv);
+    forEach(pb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
+      Value t = memref::LoadOp::create(cb, loc, dx, ValueRange{s, ch, q});
+      Value d = arith::SubFOp::create(cb, loc, t, tmean);
+      memref::StoreOp::create(cb, loc, d, dx, ValueRange{s, ch, q});
     });
   });
   func::ReturnOp::create(b, loc);

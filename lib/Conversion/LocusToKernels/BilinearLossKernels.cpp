@@ -15,9 +15,13 @@
 //     factors[r] = g_pos z[p] + g_neg z[q];  dz[p] += g_pos bc[r];
 //     dz[q] += g_neg bc[r]
 //
-// in one pass over the rows, scores and loss accumulated in float64 (the
-// hinge's kink makes float32 scores flip rows). theta and the loss weight
-// are arguments, so one kernel serves every block with that rule.
+// scores and loss accumulated in float64 (the hinge's kink makes float32
+// scores flip rows). theta and the loss weight are arguments, so one kernel
+// serves every block with that rule. The rows are parallel iterations (GPU
+// threads on the CUDA target): a first pass gives each row its loss term and
+// factors; a second gives each dz row the terms of the rows that name it,
+// since two rows scatter into the same dz row; the loss sum is an atomic
+// add, in row order on the CPU.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
@@ -163,7 +167,6 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
   Value n = memref::DimOp::create(b, loc, z, 0);
   Value d = memref::DimOp::create(b, loc, z, 1);
   Value half = arith::DivUIOp::create(b, loc, n, arith::ConstantIndexOp::create(b, loc, 2));
-  F64 m{b, loc};
   Value nF = arith::UIToFPOp::create(b, loc, f64, arith::IndexCastUIOp::create(
                                                       b, loc, b.getI64Type(), n));
   Value scale = arith::DivFOp::create(b, loc, weight, nF);
@@ -177,50 +180,99 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
     scf::YieldOp::create(nb, l);
   });
 
-  auto rowLoop = scf::ForOp::create(
-      b, loc, c0, n, c1, ValueRange{m.c(0.0)},
-      [&](OpBuilder &rb, Location l, Value r, ValueRange total) {
-        F64 rm{rb, l};
-        Value pos = arith::RemUIOp::create(rb, l, arith::AddIOp::create(rb, l, r, half), n);
-        Value negRow;
-        if (v.negatives == Negatives::Next) {
-          negRow = arith::RemUIOp::create(rb, l, arith::AddIOp::create(rb, l, pos, c1), n);
-        } else {
-          Value drawn = memref::LoadOp::create(rb, l, negRows, ValueRange{r});
-          negRow = arith::IndexCastOp::create(rb, l, rb.getIndexType(), drawn);
-        }
-        Value uPos = dotRows(rb, l, z, pos, bc, r, d);
-        Value uNeg = dotRows(rb, l, z, negRow, bc, r, d);
-        RowTerm t = rowTerm(rm, v, uPos, uNeg, theta);
-        Value gp = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gPos, scale));
-        Value gn = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gNeg, scale));
-        // factors[r] = gp z[pos] + gn z[neg]; dz[pos] += gp bc[r]; dz[neg] += gn bc[r]
-        // (the two dz rows are updated one after the other: pos may equal neg
-        // for tiny batches).
-        scf::ForOp::create(rb, l, c0, d, c1, ValueRange{},
-                           [&](OpBuilder &ib, Location il, Value i, ValueRange) {
-                             Value zp = memref::LoadOp::create(ib, il, z, ValueRange{pos, i});
-                             Value zn = memref::LoadOp::create(ib, il, z, ValueRange{negRow, i});
-                             Value fp = arith::MulFOp::create(ib, il, gp, zp);
-                             Value fn = arith::MulFOp::create(ib, il, gn, zn);
-                             Value f = arith::AddFOp::create(ib, il, fp, fn);
-                             memref::StoreOp::create(ib, il, f, factors, ValueRange{r, i});
-                             scf::YieldOp::create(ib, il);
-                           });
-        for (auto [row, g] : {std::pair{pos, gp}, std::pair{negRow, gn}})
-          scf::ForOp::create(rb, l, c0, d, c1, ValueRange{},
-                             [&, row = row, g = g](OpBuilder &ib, Location il, Value i,
-                                                   ValueRange) {
-                               Value br = memref::LoadOp::create(ib, il, bc, ValueRange{r, i});
-                               Value old = memref::LoadOp::create(ib, il, dz, ValueRange{row, i});
-                               Value step = arith::MulFOp::create(ib, il, g, br);
-                               Value sum = arith::AddFOp::create(ib, il, old, step);
-                               memref::StoreOp::create(ib, il, sum, dz, ValueRange{row, i});
-                               scf::YieldOp::create(ib, il);
-                             });
-        scf::YieldOp::create(rb, l, rm.add(total[0], t.loss));
+  // The rows of the step: row r's positive and negative rows, its scores,
+  // its term and its scaled derivatives, all float64 until the two g's.
+  struct Row {
+    Value pos, neg, gPos, gNeg, loss;
+  };
+  auto partners = [&](OpBuilder &rb, Location l, Value r) {
+    Value pos = arith::RemUIOp::create(rb, l, arith::AddIOp::create(rb, l, r, half), n);
+    Value negRow;
+    if (v.negatives == Negatives::Next) {
+      negRow = arith::RemUIOp::create(rb, l, arith::AddIOp::create(rb, l, pos, c1), n);
+    } else {
+      Value drawn = memref::LoadOp::create(rb, l, negRows, ValueRange{r});
+      negRow = arith::IndexCastOp::create(rb, l, rb.getIndexType(), drawn);
+    }
+    return std::pair{pos, negRow};
+  };
+  auto scoreRow = [&](OpBuilder &rb, Location l, Value r, Value pos, Value negRow) {
+    F64 rm{rb, l};
+    Value uPos = dotRows(rb, l, z, pos, bc, r, d);
+    Value uNeg = dotRows(rb, l, z, negRow, bc, r, d);
+    RowTerm t = rowTerm(rm, v, uPos, uNeg, theta);
+    Value gp = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gPos, scale));
+    Value gn = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gNeg, scale));
+    return Row{pos, negRow, gp, gn, t.loss};
+  };
+  auto addScaledRow = [&](OpBuilder &ib, Location l, Value g, Value from, Value to) {
+    scf::ForOp::create(ib, l, c0, d, c1, ValueRange{},
+                       [&](OpBuilder &eb, Location el, Value i, ValueRange) {
+                         Value br = memref::LoadOp::create(eb, el, bc, ValueRange{from, i});
+                         Value old = memref::LoadOp::create(eb, el, dz, ValueRange{to, i});
+                         Value step = arith::MulFOp::create(eb, el, g, br);
+                         Value sum = arith::AddFOp::create(eb, el, old, step);
+                         memref::StoreOp::create(eb, el, sum, dz, ValueRange{to, i});
+                         scf::YieldOp::create(eb, el);
+                       });
+  };
+
+  // The loss: zeroed, each row's term added (in row order on the CPU, so
+  // the sum is the sequential one), scaled once at the end. The scalar
+  // steps are one-iteration parallel loops: on a GPU they run on the device
+  // that holds the loss, not on the host.
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  locus::kernels::parallelFor(b, loc, one, [&](OpBuilder &sb, ValueRange) {
+    memref::StoreOp::create(sb, loc, F64{sb, loc}.c(0.0), lossOut, ValueRange{});
+  });
+  // Pass 1, one row each: its term and factors[r] = gp z[pos] + gn z[neg].
+  locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
+    Value r = rows[0];
+    auto [pos, negRow] = partners(rb, loc, r);
+    Row row = scoreRow(rb, loc, r, pos, negRow);
+    memref::AtomicRMWOp::create(rb, loc, arith::AtomicRMWKind::addf, row.loss, lossOut,
+                                ValueRange{});
+    scf::ForOp::create(rb, loc, c0, d, c1, ValueRange{},
+                       [&](OpBuilder &ib, Location il, Value i, ValueRange) {
+                         Value zp = memref::LoadOp::create(ib, il, z, ValueRange{row.pos, i});
+                         Value zn = memref::LoadOp::create(ib, il, z, ValueRange{row.neg, i});
+                         Value fp = arith::MulFOp::create(ib, il, row.gPos, zp);
+                         Value fn = arith::MulFOp::create(ib, il, row.gNeg, zn);
+                         Value f = arith::AddFOp::create(ib, il, fp, fn);
+                         memref::StoreOp::create(ib, il, f, factors, ValueRange{r, i});
+                         scf::YieldOp::create(ib, il);
+                       });
+  });
+  // Pass 2, one dz row q each: dz[q] += g bc[r] for every row r whose
+  // positive or negative q is, in the order of r and positive before
+  // negative (the sequential order: the sums round the same on every
+  // target). A row's g is recomputed where it is needed (two dot products)
+  // instead of being kept in a buffer the kernel does not have.
+  locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &qb, ValueRange rows) {
+    Value q = rows[0];
+    locus::kernels::forEach(qb, loc, c0, n, [&](OpBuilder &rb, Value r) {
+      auto [pos, negRow] = partners(rb, loc, r);
+      Value isPos = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, pos, q);
+      Value isNeg = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, negRow, q);
+      Value either = arith::OrIOp::create(rb, loc, isPos, isNeg);
+      scf::IfOp::create(rb, loc, either, [&](OpBuilder &tb, Location l) {
+        Row row = scoreRow(tb, l, r, pos, negRow);
+        scf::IfOp::create(tb, l, isPos, [&](OpBuilder &pb, Location pl) {
+          addScaledRow(pb, pl, row.gPos, r, q);
+          scf::YieldOp::create(pb, pl);
+        });
+        scf::IfOp::create(tb, l, isNeg, [&](OpBuilder &nb, Location nl) {
+          addScaledRow(nb, nl, row.gNeg, r, q);
+          scf::YieldOp::create(nb, nl);
+        });
+        scf::YieldOp::create(tb, l);
       });
-  memref::StoreOp::create(b, loc, m.mul(rowLoop.getResult(0), scale), lossOut, ValueRange{});
+    });
+  });
+  locus::kernels::parallelFor(b, loc, one, [&](OpBuilder &sb, ValueRange) {
+    Value total = memref::LoadOp::create(sb, loc, lossOut, ValueRange{});
+    memref::StoreOp::create(sb, loc, F64{sb, loc}.mul(total, scale), lossOut, ValueRange{});
+  });
   func::ReturnOp::create(b, loc);
 }
 

@@ -40,6 +40,7 @@ using namespace mlir;
 using locus::kernels::declareKernel;
 using locus::kernels::F64;
 using locus::kernels::forEach;
+using locus::kernels::parallelFor;
 using locus::kernels::sumOver;
 
 namespace {
@@ -52,20 +53,19 @@ Value f32(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
 
-/// One [1/4, 1/2, 1/4] pass over `from` into `to` ([H, W] of mask row r when
-/// `from` is 3-D, or the scratch): neighbours left and right, or (vertical)
-/// above and below.
-void blurPass(OpBuilder &b, Location loc, Value from, Value to, Value r, bool fromMasks,
-              bool vertical, Value h, Value w) {
+/// Reads and writes one [H, W] map: a row's mask, or its scratch.
+using MapLoad = llvm::function_ref<Value(OpBuilder &, Value i, Value j)>;
+using MapStore = llvm::function_ref<void(OpBuilder &, Value v, Value i, Value j)>;
+
+/// One [1/4, 1/2, 1/4] pass over the map `load` reads into the one `store`
+/// writes: neighbours left and right, or (vertical) above and below, the
+/// edges repeated.
+void blurPass(OpBuilder &b, Location loc, MapLoad load, MapStore store, bool vertical, Value h,
+              Value w) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value lastRow = arith::SubIOp::create(b, loc, h, c1);
   Value lastCol = arith::SubIOp::create(b, loc, w, c1);
-  auto load = [&](OpBuilder &lb, Value m, bool masks, Value i, Value j) -> Value {
-    if (masks)
-      return memref::LoadOp::create(lb, loc, m, ValueRange{r, i, j});
-    return memref::LoadOp::create(lb, loc, m, ValueRange{i, j});
-  };
   forEach(b, loc, c0, h, [&](OpBuilder &ib, Value i) {
     forEach(ib, loc, c0, w, [&](OpBuilder &jb, Value j) {
       Value before, after;
@@ -73,25 +73,22 @@ void blurPass(OpBuilder &b, Location loc, Value from, Value to, Value r, bool fr
         Value up = arith::MaxSIOp::create(jb, loc, arith::SubIOp::create(jb, loc, i, c1), c0);
         Value down =
             arith::MinSIOp::create(jb, loc, arith::AddIOp::create(jb, loc, i, c1), lastRow);
-        before = load(jb, from, fromMasks, up, j);
-        after = load(jb, from, fromMasks, down, j);
+        before = load(jb, up, j);
+        after = load(jb, down, j);
       } else {
         Value left = arith::MaxSIOp::create(jb, loc, arith::SubIOp::create(jb, loc, j, c1), c0);
         Value right =
             arith::MinSIOp::create(jb, loc, arith::AddIOp::create(jb, loc, j, c1), lastCol);
-        before = load(jb, from, fromMasks, i, left);
-        after = load(jb, from, fromMasks, i, right);
+        before = load(jb, i, left);
+        after = load(jb, i, right);
       }
-      Value centre = load(jb, from, fromMasks, i, j);
+      Value centre = load(jb, i, j);
       // 0.25 l + 0.5 m + 0.25 r, left to right.
       Value a = arith::MulFOp::create(jb, loc, f32(jb, loc, 0.25f), before);
       Value m = arith::MulFOp::create(jb, loc, f32(jb, loc, 0.5f), centre);
       Value c = arith::MulFOp::create(jb, loc, f32(jb, loc, 0.25f), after);
       Value s = arith::AddFOp::create(jb, loc, arith::AddFOp::create(jb, loc, a, m), c);
-      if (fromMasks) // into the scratch
-        memref::StoreOp::create(jb, loc, s, to, ValueRange{i, j});
-      else
-        memref::StoreOp::create(jb, loc, s, to, ValueRange{r, i, j});
+      store(jb, s, i, j);
     });
   });
 }
@@ -114,11 +111,12 @@ void buildHybridNegatives(OpBuilder &builder, Location loc) {
   Value plane = memref::DimOp::create(b, loc, views, c2);
   Value h = memref::DimOp::create(b, loc, masks, c1);
   Value w = memref::DimOp::create(b, loc, masks, c2);
-  Value tmp = memref::AllocaOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f), ValueRange{h, w});
-  Value six = arith::ConstantIndexOp::create(b, loc, 6);
   Value half = f32(b, loc, 0.5f);
-  forEach(b, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  // The rows are independent. A row's blur needs an [H, W] scratch map: the
+  // first channel of its own hybrid row in `out`, which is written last.
+  parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
+    Value r = rows[0];
+    Value hybrid = arith::AddIOp::create(rb, loc, n, r);
     // The views themselves, then the hybrid of row r below them.
     forEach(rb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
       forEach(cb, loc, c0, plane, [&](OpBuilder &pb, Value p) {
@@ -126,13 +124,28 @@ void buildHybridNegatives(OpBuilder &builder, Location loc) {
         memref::StoreOp::create(pb, loc, v, out, ValueRange{r, ch, p});
       });
     });
+    auto at = [&](OpBuilder &ib, Value i, Value j) {
+      return arith::AddIOp::create(ib, loc, arith::MulIOp::create(ib, loc, i, w), j).getResult();
+    };
+    auto loadMask = [&](OpBuilder &ib, Value i, Value j) -> Value {
+      return memref::LoadOp::create(ib, loc, masks, ValueRange{r, i, j});
+    };
+    auto storeMask = [&](OpBuilder &ib, Value v, Value i, Value j) {
+      memref::StoreOp::create(ib, loc, v, masks, ValueRange{r, i, j});
+    };
+    auto loadScratch = [&](OpBuilder &ib, Value i, Value j) -> Value {
+      return memref::LoadOp::create(ib, loc, out, ValueRange{hybrid, c0, at(ib, i, j)});
+    };
+    auto storeScratch = [&](OpBuilder &ib, Value v, Value i, Value j) {
+      memref::StoreOp::create(ib, loc, v, out, ValueRange{hybrid, c0, at(ib, i, j)});
+    };
+    Value six = arith::ConstantIndexOp::create(rb, loc, 6);
     forEach(rb, loc, c0, six, [&](OpBuilder &kb, Value) {
-      blurPass(kb, loc, masks, tmp, r, /*fromMasks=*/true, /*vertical=*/false, h, w);
-      blurPass(kb, loc, tmp, masks, r, /*fromMasks=*/false, /*vertical=*/true, h, w);
+      blurPass(kb, loc, loadMask, storeScratch, /*vertical=*/false, h, w);
+      blurPass(kb, loc, loadScratch, storeMask, /*vertical=*/true, h, w);
     });
     Value partner32 = memref::LoadOp::create(rb, loc, partners, ValueRange{r});
     Value partner = arith::IndexCastOp::create(rb, loc, rb.getIndexType(), partner32);
-    Value hybrid = arith::AddIOp::create(rb, loc, n, r);
     forEach(rb, loc, c0, channels, [&](OpBuilder &cb, Value ch) {
       forEach(cb, loc, c0, h, [&](OpBuilder &ib, Value i) {
         forEach(ib, loc, c0, w, [&](OpBuilder &jb, Value j) {
@@ -172,7 +185,8 @@ void buildLengthNormalize(OpBuilder &builder, Location loc) {
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value n = memref::DimOp::create(b, loc, x, c0);
   Value row = memref::DimOp::create(b, loc, x, c1);
-  forEach(b, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
+    Value r = rows[0];
     F64 m{rb, loc};
     Value sq = rowSum(rb, loc, x, r, row, [](F64 &k, Value v) { return k.mul(v, v); });
     Value norm = m.add(m.sqrt(sq), m.c(kEps));
@@ -200,7 +214,10 @@ void buildStandardizePairs(OpBuilder &builder, Location loc) {
   Value row = memref::DimOp::create(b, loc, x, c1);
   F64 f{b, loc};
   Value rowF = f.fromIndex(row);
-  forEach(b, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  // Rows are independent; the pairs read the standardised rows of others,
+  // so they follow in a second loop.
+  parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
+    Value r = rows[0];
     F64 m{rb, loc};
     Value sum = rowSum(rb, loc, x, r, row, [](F64 &, Value v) { return v; });
     Value sq = rowSum(rb, loc, x, r, row, [](F64 &k, Value v) { return k.mul(v, v); });
@@ -215,7 +232,8 @@ void buildStandardizePairs(OpBuilder &builder, Location loc) {
       memref::StoreOp::create(ib, loc, s, st, ValueRange{r, i});
     });
   });
-  forEach(b, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
+    Value r = rows[0];
     Value next = arith::RemUIOp::create(rb, loc, arith::AddIOp::create(rb, loc, r, c1), n);
     Value negative = arith::AddIOp::create(rb, loc, n, r);
     forEach(rb, loc, c0, row, [&](OpBuilder &ib, Value i) {

@@ -178,6 +178,20 @@ inline void forEach(OpBuilder &b, Location loc, Value lo, Value hi,
                      });
 }
 
+/// for every point of [0, upper[0]) x [0, upper[1]) x ...: body(builder,
+/// point), the iterations independent of each other: an scf.parallel, which
+/// the CPU lowering runs as nested loops in order and the CUDA target
+/// (locus-map-kernels-to-gpu) gives to GPU threads. Every kernel writes its
+/// outermost loops this way where no iteration reads what another writes.
+inline void parallelFor(OpBuilder &b, Location loc, ValueRange upper,
+                        llvm::function_ref<void(OpBuilder &, ValueRange)> body) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  llvm::SmallVector<Value> lower(upper.size(), zero), steps(upper.size(), one);
+  scf::ParallelOp::create(b, loc, lower, upper, steps,
+                          [&](OpBuilder &nb, Location, ValueRange point) { body(nb, point); });
+}
+
 /// init + sum over i in [lo, hi) of term(builder, i), a float64 carried in
 /// order (the sums are sequential: results do not depend on vector width).
 inline Value sumOver(OpBuilder &b, Location loc, Value lo, Value hi, Value init,

@@ -45,6 +45,7 @@ using namespace mlir;
 using locus::kernels::declareKernel;
 using locus::kernels::forEach;
 using locus::kernels::ifPositive;
+using locus::kernels::parallelFor;
 
 namespace {
 
@@ -104,17 +105,17 @@ void buildMaxForward(OpBuilder &builder, Location loc, const Shapes &t) {
   Value x = a[0], y = a[1], argmax = a[2], base = a[9], withRelu = a[10];
   Window w{a[3], a[4], a[5], a[6], a[7], a[8]};
   Planes dims(b, loc, x, y);
-  Value c0 = dims.zero, c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value planes = dims.planes, ih = dims.ih, iw = dims.iw, oh = dims.oh, ow = dims.ow;
   Value lastRow = arith::SubIOp::create(b, loc, ih, c1);
   Value lastCol = arith::SubIOp::create(b, loc, iw, c1);
   Value planeSize = arith::MulIOp::create(b, loc, ih, iw);
   Value negInf = arith::ConstantOp::create(
       b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-  forEach(b, loc, c0, planes, [&](OpBuilder &pb, Value p) {
-    forEach(pb, loc, c0, oh, [&](OpBuilder &yb, Value oy) {
-      auto [yLo, yHi] = span(yb, loc, oy, w.kh, w.sh, w.pt, ih);
-      forEach(yb, loc, c0, ow, [&, yLo = yLo, yHi = yHi](OpBuilder &xb, Value ox) {
+  // Every output element is independent.
+  parallelFor(b, loc, ValueRange{planes, oh, ow}, [&](OpBuilder &xb, ValueRange point) {
+        Value p = point[0], oy = point[1], ox = point[2];
+        auto [yLo, yHi] = span(xb, loc, oy, w.kh, w.sh, w.pt, ih);
         auto [xLo, xHi] = span(xb, loc, ox, w.kw, w.sw, w.pl, iw);
         // A window of padding only keeps -inf and points at a valid element.
         Value row0 = arith::MinSIOp::create(xb, loc, yLo, lastRow);
@@ -150,8 +151,6 @@ void buildMaxForward(OpBuilder &builder, Location loc, const Shapes &t) {
         Value global = arith::AddIOp::create(xb, loc, base, local64);
         Value index = arith::TruncIOp::create(xb, loc, t.i32, global);
         memref::StoreOp::create(xb, loc, index, argmax, ValueRange{p, oy, ox});
-      });
-    });
   });
   func::ReturnOp::create(b, loc);
 }
@@ -168,8 +167,10 @@ void buildMaxBackward(OpBuilder &builder, Location loc, const Shapes &t) {
   Value planeSize = arith::MulIOp::create(b, loc, ih, iw);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{dx});
-  // Each plane's arg-max points into the same plane.
-  forEach(b, loc, c0, planes, [&](OpBuilder &pb, Value p) {
+  // Each plane's arg-max points into the same plane: the planes are
+  // independent, the windows of one plane may overlap.
+  parallelFor(b, loc, planes, [&](OpBuilder &pb, ValueRange plane) {
+    Value p = plane[0];
     forEach(pb, loc, c0, oh, [&](OpBuilder &yb, Value oy) {
       forEach(yb, loc, c0, ow, [&](OpBuilder &xb, Value ox) {
         Value g = memref::LoadOp::create(xb, loc, dy, ValueRange{p, oy, ox});
@@ -213,14 +214,14 @@ void buildAvgForward(OpBuilder &builder, Location loc, const Shapes &t) {
   Value x = a[0], y = a[1];
   Window w{a[2], a[3], a[4], a[5], a[6], a[7]};
   Planes dims(b, loc, x, y);
-  Value c0 = dims.zero, c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value planes = dims.planes, ih = dims.ih, iw = dims.iw, oh = dims.oh, ow = dims.ow;
   Value scale = windowScale(b, loc, w);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  forEach(b, loc, c0, planes, [&](OpBuilder &pb, Value p) {
-    forEach(pb, loc, c0, oh, [&](OpBuilder &yb, Value oy) {
-      auto [yLo, yHi] = span(yb, loc, oy, w.kh, w.sh, w.pt, ih);
-      forEach(yb, loc, c0, ow, [&, yLo = yLo, yHi = yHi](OpBuilder &xb, Value ox) {
+  // Every output element is independent.
+  parallelFor(b, loc, ValueRange{planes, oh, ow}, [&](OpBuilder &xb, ValueRange point) {
+        Value p = point[0], oy = point[1], ox = point[2];
+        auto [yLo, yHi] = span(xb, loc, oy, w.kh, w.sh, w.pt, ih);
         auto [xLo, xHi] = span(xb, loc, ox, w.kw, w.sw, w.pl, iw);
         // Each column's sum over the window's rows, then the columns in order;
         // a window of padding rows only (yLo = yHi) reads no column.
@@ -243,8 +244,6 @@ void buildAvgForward(OpBuilder &builder, Location loc, const Shapes &t) {
             });
         Value mean = arith::MulFOp::create(xb, loc, cols.getResult(0), scale);
         memref::StoreOp::create(xb, loc, mean, y, ValueRange{p, oy, ox});
-      });
-    });
   });
   func::ReturnOp::create(b, loc);
 }
@@ -263,7 +262,9 @@ void buildAvgBackward(OpBuilder &builder, Location loc, const Shapes &t) {
   Value scale = windowScale(b, loc, w);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{dx});
-  forEach(b, loc, c0, planes, [&](OpBuilder &pb, Value p) {
+  // The planes are independent, the windows of one plane may overlap.
+  parallelFor(b, loc, planes, [&](OpBuilder &pb, ValueRange plane) {
+    Value p = plane[0];
     forEach(pb, loc, c0, oh, [&](OpBuilder &yb, Value oy) {
       auto [yLo, yHi] = span(yb, loc, oy, w.kh, w.sh, w.pt, ih);
       forEach(yb, loc, c0, ow, [&, yLo = yLo, yHi = yHi](OpBuilder &xb, Value ox) {
@@ -282,15 +283,11 @@ void buildAvgBackward(OpBuilder &builder, Location loc, const Shapes &t) {
   });
   // The relu's vjp (y is the relu output, shaped like dx).
   scf::IfOp::create(b, loc, withRelu, [&](OpBuilder &ib, Location l) {
-    forEach(ib, l, c0, planes, [&](OpBuilder &pb, Value p) {
-      forEach(pb, l, c0, ih, [&](OpBuilder &rb, Value iy) {
-        forEach(rb, l, c0, iw, [&](OpBuilder &cb, Value ix) {
-          Value out = memref::LoadOp::create(cb, l, y, ValueRange{p, iy, ix});
-          Value g = memref::LoadOp::create(cb, l, dx, ValueRange{p, iy, ix});
-          Value masked = ifPositive(cb, l, out, g);
-          memref::StoreOp::create(cb, l, masked, dx, ValueRange{p, iy, ix});
-        });
-      });
+    parallelFor(ib, l, ValueRange{planes, ih, iw}, [&](OpBuilder &cb, ValueRange at) {
+      Value out = memref::LoadOp::create(cb, l, y, at);
+      Value g = memref::LoadOp::create(cb, l, dx, at);
+      Value masked = ifPositive(cb, l, out, g);
+      memref::StoreOp::create(cb, l, masked, dx, at);
     });
     scf::YieldOp::create(ib, l);
   });

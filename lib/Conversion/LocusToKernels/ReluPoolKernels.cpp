@@ -107,35 +107,19 @@ int64_t vectorWidth(const ReluPool &p) {
   return width;
 }
 
-/// scf.for lo..hi step 1 with an index induction variable.
-void forRange(OpBuilder &b, Location l, Value lo, Value hi,
-              function_ref<void(OpBuilder &, Location, Value)> body) {
-  Value one = arith::ConstantIndexOp::create(b, l, 1);
-  scf::ForOp::create(b, l, lo, hi, one, ValueRange{},
-                     [&](OpBuilder &nb, Location nl, Value iv, ValueRange) {
-                       body(nb, nl, iv);
-                       scf::YieldOp::create(nb, nl);
-                     });
-}
-
 Value index(OpBuilder &b, Location l, int64_t v) { return arith::ConstantIndexOp::create(b, l, v); }
 
-/// Loops n < batch, c < C, i < OH, and the column groups of a row: calls
-/// body(n, c, i, j0) with j0 the first output column of the group.
+/// For every n < batch, c < C, i < OH and column group of a row (all
+/// independent: one scf.parallel): body(n, c, i, j0) with j0 the first output
+/// column of the group. Overlapping last groups write the same values.
 void forEachGroup(OpBuilder &b, Location l, Value batch, const ReluPool &p, int64_t width,
                   function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)> body) {
   int64_t oh = p.h / p.kh, ow = p.w / p.kw, groups = (ow + width - 1) / width;
-  forRange(b, l, index(b, l, 0), batch, [&](OpBuilder &b, Location l, Value n) {
-    forRange(b, l, index(b, l, 0), index(b, l, p.c), [&](OpBuilder &b, Location l, Value c) {
-      forRange(b, l, index(b, l, 0), index(b, l, oh), [&](OpBuilder &b, Location l, Value i) {
-        forRange(b, l, index(b, l, 0), index(b, l, groups),
-                 [&](OpBuilder &b, Location l, Value g) {
-                   Value start = arith::MulIOp::create(b, l, g, index(b, l, width));
-                   Value j0 = arith::MinSIOp::create(b, l, start, index(b, l, ow - width));
-                   body(b, l, n, c, i, j0);
-                 });
-      });
-    });
+  SmallVector<Value> upper{batch, index(b, l, p.c), index(b, l, oh), index(b, l, groups)};
+  locus::kernels::parallelFor(b, l, upper, [&](OpBuilder &b, ValueRange point) {
+    Value start = arith::MulIOp::create(b, l, point[3], index(b, l, width));
+    Value j0 = arith::MinSIOp::create(b, l, start, index(b, l, ow - width));
+    body(b, l, point[0], point[1], point[2], j0);
   });
 }
 

@@ -12,6 +12,8 @@
 // what lets the runtime's tests compare the compiled kernels with its own.
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
+
 #include "locus/Conversion/Passes.h"
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 
@@ -33,18 +35,17 @@ namespace {
 
 
 /// Builds `func.func @name(memrefs..., scalars...)` whose body is one
-/// linalg.generic over the 1-D memrefs: `inputs` are read, `outputs` read and
-/// written, `reductions` (0-d memrefs) accumulate. `body` gets the block
-/// arguments (inputs, outputs, reductions in that order) and the scalar
-/// function arguments, and returns the values to yield.
+/// element-wise linalg.generic over the 1-D memrefs: `inputs` are read,
+/// `outputs` read and written. `body` gets the elements (inputs, then
+/// outputs) and the scalar function arguments, and returns the outputs' new
+/// values.
 using BodyBuilder = llvm::function_ref<SmallVector<Value>(
     OpBuilder &, Location, ValueRange elements, ValueRange scalars)>;
 
 struct KernelSignature {
   StringRef name;
-  unsigned inputs, outputs, reductions;
+  unsigned inputs, outputs;
   SmallVector<Type> scalars;
-  Type reductionType;
   /// The element type of each 1-D memref (inputs, then outputs); empty: f32.
   SmallVector<Type> elementTypes = {};
 };
@@ -57,8 +58,6 @@ void buildKernel(OpBuilder &builder, Location loc, const KernelSignature &sig,
   for (unsigned i = 0; i < sig.inputs + sig.outputs; ++i)
     argTypes.push_back(MemRefType::get(
         {ShapedType::kDynamic}, sig.elementTypes.empty() ? f32 : sig.elementTypes[i]));
-  if (sig.reductions)
-    argTypes.append(sig.reductions, MemRefType::get({}, sig.reductionType));
   argTypes.append(sig.scalars.begin(), sig.scalars.end());
 
   auto func = func::FuncOp::create(builder, loc, sig.name,
@@ -68,21 +67,17 @@ void buildKernel(OpBuilder &builder, Location loc, const KernelSignature &sig,
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(entry);
 
-  unsigned memrefs = sig.inputs + sig.outputs + sig.reductions;
+  unsigned memrefs = sig.inputs + sig.outputs;
   ValueRange args = entry->getArguments();
   ValueRange ins = args.take_front(sig.inputs);
-  ValueRange outs = args.slice(sig.inputs, sig.outputs + sig.reductions);
+  ValueRange outs = args.slice(sig.inputs, sig.outputs);
   ValueRange scalars = args.drop_front(memrefs);
 
   AffineMap element = AffineMap::getMultiDimIdentityMap(1, ctx);
-  AffineMap scalar = AffineMap::get(1, 0, ctx);
   SmallVector<AffineMap> maps(sig.inputs + sig.outputs, element);
-  maps.append(sig.reductions, scalar);
-  SmallVector<utils::IteratorType> iterators{
-      sig.reductions ? utils::IteratorType::reduction : utils::IteratorType::parallel};
-
   linalg::GenericOp::create(
-      builder, loc, TypeRange{}, ins, outs, maps, iterators,
+      builder, loc, TypeRange{}, ins, outs, maps,
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
       [&](OpBuilder &b, Location l, ValueRange elements) {
         linalg::YieldOp::create(b, l, body(b, l, elements, scalars));
       });
@@ -192,15 +187,32 @@ SmallVector<Value> sgdBody(OpBuilder &b, Location l, ValueRange e, ValueRange s)
   return {pNew, bufNew};
 }
 
-/// pp += p^2; gg += (g + wd p)^2, in float64.
-SmallVector<Value> larsNormsBody(OpBuilder &b, Location l, ValueRange e, ValueRange s) {
-  Type f64 = b.getF64Type();
-  Value p = arith::ExtFOp::create(b, l, f64, e[0]);
-  Value g = arith::ExtFOp::create(b, l, f64, e[1]);
-  Value pp = e[2], gg = e[3], wd = s[0];
-  Value gd = arith::AddFOp::create(b, l, g, arith::MulFOp::create(b, l, wd, p));
-  return {arith::AddFOp::create(b, l, pp, arith::MulFOp::create(b, l, p, p)),
-          arith::AddFOp::create(b, l, gg, arith::MulFOp::create(b, l, gd, gd))};
+/// locus_lars_norms(p, g, pp, gg, wd): pp += p^2 and gg += (g + wd p)^2 over
+/// the elements, in float64. The elements are parallel iterations whose
+/// terms are atomic adds (in element order on the CPU, where they are plain
+/// adds: the sum is the sequential one).
+void buildLarsNorms(OpBuilder &builder, Location loc) {
+  Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
+  auto flat = MemRefType::get({ShapedType::kDynamic}, f32);
+  auto sum = MemRefType::get({}, f64);
+  OpBuilder::InsertionGuard guard(builder);
+  SmallVector<Value> a = locus::kernels::declareKernel(builder, loc, "locus_lars_norms",
+                                                       {flat, flat, sum, sum, f64});
+  Value param = a[0], grad = a[1], paramSq = a[2], gradSq = a[3], wd = a[4];
+  Value c0 = arith::ConstantIndexOp::create(builder, loc, 0);
+  Value count = memref::DimOp::create(builder, loc, param, c0);
+  locus::kernels::parallelFor(builder, loc, count, [&](OpBuilder &b, ValueRange i) {
+    Value p32 = memref::LoadOp::create(b, loc, param, i);
+    Value g32 = memref::LoadOp::create(b, loc, grad, i);
+    Value p = arith::ExtFOp::create(b, loc, f64, p32);
+    Value g = arith::ExtFOp::create(b, loc, f64, g32);
+    Value gd = arith::AddFOp::create(b, loc, g, arith::MulFOp::create(b, loc, wd, p));
+    Value pp = arith::MulFOp::create(b, loc, p, p);
+    Value gg = arith::MulFOp::create(b, loc, gd, gd);
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, pp, paramSq, ValueRange{});
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, gg, gradSq, ValueRange{});
+  });
+  func::ReturnOp::create(builder, loc);
 }
 
 struct GenerateUpdateKernelsPass
@@ -219,9 +231,9 @@ struct GenerateUpdateKernelsPass
     kernels->setAttr(locus::kKernelsModuleAttr, builder.getUnitAttr());
     builder.setInsertionPointToStart(kernels.getBody());
 
-    Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
+    Type f32 = builder.getF32Type();
     buildKernel(builder, loc,
-                {"locus_adamw_update", 1, 3, 0, SmallVector<Type>(8, f32), {}},
+                {"locus_adamw_update", 1, 3, SmallVector<Type>(8, f32)},
                 adamwBody);
     // (g, p, m, v, the eight scalars, the rounding key, the slice's first
     // element index): m and v are bfloat16 bit patterns.
@@ -229,11 +241,11 @@ struct GenerateUpdateKernelsPass
     SmallVector<Type> bf16Scalars(8, f32);
     bf16Scalars.append({i32, i64});
     buildKernel(builder, loc,
-                {"locus_adamw_bf16_update", 1, 3, 0, bf16Scalars, {}, {f32, f32, i16, i16}},
+                {"locus_adamw_bf16_update", 1, 3, bf16Scalars, {f32, f32, i16, i16}},
                 adamwBf16Body);
     buildKernel(builder, loc,
-                {"locus_sgd_update", 1, 2, 0, SmallVector<Type>(4, f32), {}}, sgdBody);
-    buildKernel(builder, loc, {"locus_lars_norms", 2, 0, 2, {f64}, f64}, larsNormsBody);
+                {"locus_sgd_update", 1, 2, SmallVector<Type>(4, f32)}, sgdBody);
+    buildLarsNorms(builder, loc);
   }
 };
 

@@ -59,6 +59,27 @@ llvm::StringMap<SmallVector<unsigned>> noaliasPointers(ModuleOp kernels) {
   return result;
 }
 
+/// The kernels' atomic adds as plain read-modify-writes. Exact on the CPU:
+/// a kernel call runs its parallel loops in order on one thread, and calls
+/// that run at once never share an accumulator; a lock-prefixed
+/// compare-and-swap per element would only cost time.
+LogicalResult sequentializeAtomics(ModuleOp kernels) {
+  SmallVector<memref::AtomicRMWOp> atomics;
+  kernels.walk([&](memref::AtomicRMWOp op) { atomics.push_back(op); });
+  for (memref::AtomicRMWOp op : atomics) {
+    if (op.getKind() != arith::AtomicRMWKind::addf)
+      return op.emitError("locus-lower-kernels-to-llvm: no sequential form for atomic '")
+             << arith::stringifyAtomicRMWKind(op.getKind()) << "'";
+    OpBuilder b(op);
+    Value old = memref::LoadOp::create(b, op.getLoc(), op.getMemref(), op.getIndices());
+    Value sum = arith::AddFOp::create(b, op.getLoc(), old, op.getValue());
+    memref::StoreOp::create(b, op.getLoc(), sum, op.getMemref(), op.getIndices());
+    op.replaceAllUsesWith(old);
+    op.erase();
+  }
+  return success();
+}
+
 struct LowerKernelsToLLVMPass
     : public locus::impl::LocusLowerKernelsToLLVMBase<LowerKernelsToLLVMPass> {
   void runOnOperation() override {
@@ -69,6 +90,8 @@ struct LowerKernelsToLLVMPass
       return signalPassFailure();
     }
 
+    if (failed(sequentializeAtomics(kernels)))
+      return signalPassFailure();
     llvm::StringMap<SmallVector<unsigned>> noalias = noaliasPointers(kernels);
     OpPassManager pipeline(ModuleOp::getOperationName());
     pipeline.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());

@@ -1,6 +1,6 @@
-//===- Pipeline.h - the pass pipeline locusc runs for the CPU ---*- C++ -*-===//
-#ifndef LOCUS_TARGET_CPU_PIPELINE_H
-#define LOCUS_TARGET_CPU_PIPELINE_H
+//===- Pipeline.h - the pass pipeline locusc runs ---------------*- C++ -*-===//
+#ifndef LOCUS_TARGET_PIPELINE_H
+#define LOCUS_TARGET_PIPELINE_H
 
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 
@@ -22,9 +22,17 @@ struct TrainingPipelineOptions
       llvm::cl::init(false)};
   Option<bool> lowerKernels{
       *this, "lower-kernels",
-      llvm::cl::desc("With codegen, lower the kernels to the LLVM dialect for the CPU "
+      llvm::cl::desc("With codegen, lower the kernels for the target "
                      "(off: keep them target-neutral, in linalg, scf and arith)"),
       llvm::cl::init(true)};
+  Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("Where the kernels run: 'cpu' (lowered through vector to the "
+                     "LLVM dialect) or 'cuda' (mapped to GPU threads, PTX for gpu-chip)"),
+      llvm::cl::init("cpu")};
+  Option<std::string> gpuChip{*this, "gpu-chip",
+                              llvm::cl::desc("With target=cuda, the GPU architecture"),
+                              llvm::cl::init("sm_90")};
   Option<bool> allLossKernels{
       *this, "all-loss-kernels",
       llvm::cl::desc("With codegen, compile every loss kernel (bilinear, goodness, "
@@ -32,9 +40,10 @@ struct TrainingPipelineOptions
       llvm::cl::init(false)};
 };
 
-/// The pipeline locusc runs on an imported spec for the CPU target: the
-/// target-neutral block step (buildBlockStepPipeline), the memory plan and,
-/// with codegen, the kernels (LocusToKernels) lowered for the CPU.
+/// The pipeline locusc runs on an imported spec: the target-neutral block
+/// step (buildBlockStepPipeline), the memory plan and, with codegen, the
+/// kernels (LocusToKernels) and the step program, lowered for the target
+/// (lib/Target/Cpu or lib/Target/Cuda: the only stage that differs).
 void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainingPipelineOptions &options);
 /// Registers it as `locus-training-pipeline` (for locus-opt).
 void registerTrainingPipeline();

@@ -1,15 +1,17 @@
-//===- Pipeline.cpp - the pass pipeline locusc runs for the CPU -----------===//
+//===- Pipeline.cpp - the pass pipeline locusc runs -----------------------===//
 //
 // One definition of the compilation pipeline, used by locusc and registered
 // in locus-opt as `locus-training-pipeline`, so a lit test or a user can run
-// exactly what the compiler runs, stage by stage. A GPU target reuses the
-// block step and the kernel generators and lowers the same kernels its way.
+// exactly what the compiler runs, stage by stage. Both targets share the
+// block step, the kernel generators and the step program; only the last
+// stage, lowering the same kernels, is the target's.
 //
 //===----------------------------------------------------------------------===//
-#include "locus/Target/Cpu/Pipeline.h"
+#include "locus/Target/Pipeline.h"
 
 #include "locus/Conversion/Passes.h"
 #include "locus/Target/Cpu/Passes.h"
+#include "locus/Target/Cuda/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -45,8 +47,14 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     arena.report = options.memoryReport;
     pm.addPass(createLocusPlanArena(arena));
     pm.addPass(createLocusOutlineBlockSteps());
-    if (options.lowerKernels)
+    if (options.lowerKernels && options.target == "cuda") {
+      pm.addPass(createLocusMapKernelsToGpu());
+      LocusLowerKernelsToNVVMOptions nvvm;
+      nvvm.chip = options.gpuChip;
+      pm.addPass(createLocusLowerKernelsToNVVM(nvvm));
+    } else if (options.lowerKernels) {
       pm.addPass(createLocusLowerKernelsToLLVM());
+    }
   }
 }
 
@@ -55,6 +63,6 @@ void locus::registerTrainingPipeline() {
       "locus-training-pipeline",
       "What locusc runs: shapes, blocks, the block step (fusion, rules, gradients), "
       "the memory plan and, with codegen, the update, loss-pooling, relu + max-pool "
-      "and loss kernels in the LLVM dialect",
+      "and loss kernels lowered for the target",
       buildTrainingPipeline);
 }
