@@ -218,60 +218,55 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
   };
 
   // The loss: zeroed, each row's term added (in row order on the CPU, so
-  // the sum is the sequential one), scaled once at the end. The scalar
-  // steps are one-iteration parallel loops: on a GPU they run on the device
-  // that holds the loss, not on the host.
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  locus::kernels::parallelFor(b, loc, one, [&](OpBuilder &sb, ValueRange) {
-    memref::StoreOp::create(sb, loc, F64{sb, loc}.c(0.0), lossOut, ValueRange{});
-  });
-  // Pass 1, one row each: its term and factors[r] = gp z[pos] + gn z[neg].
-  locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
-    Value r = rows[0];
-    auto [pos, negRow] = partners(rb, loc, r);
-    Row row = scoreRow(rb, loc, r, pos, negRow);
-    memref::AtomicRMWOp::create(rb, loc, arith::AtomicRMWKind::addf, row.loss, lossOut,
-                                ValueRange{});
-    scf::ForOp::create(rb, loc, c0, d, c1, ValueRange{},
-                       [&](OpBuilder &ib, Location il, Value i, ValueRange) {
-                         Value zp = memref::LoadOp::create(ib, il, z, ValueRange{row.pos, i});
-                         Value zn = memref::LoadOp::create(ib, il, z, ValueRange{row.neg, i});
-                         Value fp = arith::MulFOp::create(ib, il, row.gPos, zp);
-                         Value fn = arith::MulFOp::create(ib, il, row.gNeg, zn);
-                         Value f = arith::AddFOp::create(ib, il, fp, fn);
-                         memref::StoreOp::create(ib, il, f, factors, ValueRange{r, i});
-                         scf::YieldOp::create(ib, il);
-                       });
-  });
-  // Pass 2, one dz row q each: dz[q] += g bc[r] for every row r whose
-  // positive or negative q is, in the order of r and positive before
-  // negative (the sequential order: the sums round the same on every
-  // target). A row's g is recomputed where it is needed (two dot products)
-  // instead of being kept in a buffer the kernel does not have.
-  locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &qb, ValueRange rows) {
-    Value q = rows[0];
-    locus::kernels::forEach(qb, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  // the sum is the sequential one), scaled once at the end, the scalar steps
+  // on the device that holds the loss.
+  auto passes = [&](OpBuilder &b) {
+    // Pass 1, one row each: its term and factors[r] = gp z[pos] + gn z[neg].
+    locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
+      Value r = rows[0];
       auto [pos, negRow] = partners(rb, loc, r);
-      Value isPos = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, pos, q);
-      Value isNeg = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, negRow, q);
-      Value either = arith::OrIOp::create(rb, loc, isPos, isNeg);
-      scf::IfOp::create(rb, loc, either, [&](OpBuilder &tb, Location l) {
-        Row row = scoreRow(tb, l, r, pos, negRow);
-        scf::IfOp::create(tb, l, isPos, [&](OpBuilder &pb, Location pl) {
-          addScaledRow(pb, pl, row.gPos, r, q);
-          scf::YieldOp::create(pb, pl);
+      Row row = scoreRow(rb, loc, r, pos, negRow);
+      locus::kernels::atomicAdd(rb, loc, row.loss, lossOut);
+      scf::ForOp::create(rb, loc, c0, d, c1, ValueRange{},
+                         [&](OpBuilder &ib, Location il, Value i, ValueRange) {
+                           Value zp = memref::LoadOp::create(ib, il, z, ValueRange{row.pos, i});
+                           Value zn = memref::LoadOp::create(ib, il, z, ValueRange{row.neg, i});
+                           Value fp = arith::MulFOp::create(ib, il, row.gPos, zp);
+                           Value fn = arith::MulFOp::create(ib, il, row.gNeg, zn);
+                           Value f = arith::AddFOp::create(ib, il, fp, fn);
+                           memref::StoreOp::create(ib, il, f, factors, ValueRange{r, i});
+                           scf::YieldOp::create(ib, il);
+                         });
+    });
+    // Pass 2, one dz row q each: dz[q] += g bc[r] for every row r whose
+    // positive or negative q is, in the order of r and positive before
+    // negative (the sequential order: the sums round the same on every
+    // target). A row's g is recomputed where it is needed (two dot products)
+    // instead of being kept in a buffer the kernel does not have.
+    locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &qb, ValueRange rows) {
+      Value q = rows[0];
+      locus::kernels::forEach(qb, loc, c0, n, [&](OpBuilder &rb, Value r) {
+        auto [pos, negRow] = partners(rb, loc, r);
+        Value isPos = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, pos, q);
+        Value isNeg = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, negRow, q);
+        Value either = arith::OrIOp::create(rb, loc, isPos, isNeg);
+        scf::IfOp::create(rb, loc, either, [&](OpBuilder &tb, Location l) {
+          Row row = scoreRow(tb, l, r, pos, negRow);
+          scf::IfOp::create(tb, l, isPos, [&](OpBuilder &pb, Location pl) {
+            addScaledRow(pb, pl, row.gPos, r, q);
+            scf::YieldOp::create(pb, pl);
+          });
+          scf::IfOp::create(tb, l, isNeg, [&](OpBuilder &nb, Location nl) {
+            addScaledRow(nb, nl, row.gNeg, r, q);
+            scf::YieldOp::create(nb, nl);
+          });
+          scf::YieldOp::create(tb, l);
         });
-        scf::IfOp::create(tb, l, isNeg, [&](OpBuilder &nb, Location nl) {
-          addScaledRow(nb, nl, row.gNeg, r, q);
-          scf::YieldOp::create(nb, nl);
-        });
-        scf::YieldOp::create(tb, l);
       });
     });
-  });
-  locus::kernels::parallelFor(b, loc, one, [&](OpBuilder &sb, ValueRange) {
-    Value total = memref::LoadOp::create(sb, loc, lossOut, ValueRange{});
-    memref::StoreOp::create(sb, loc, F64{sb, loc}.mul(total, scale), lossOut, ValueRange{});
+  };
+  locus::kernels::accumulateScaled(b, loc, lossOut, passes, [&](OpBuilder &sb, Value total) {
+    return F64{sb, loc}.mul(total, scale);
   });
   func::ReturnOp::create(b, loc);
 }

@@ -15,7 +15,9 @@
 //     da = (2 / C) dL/dG relu(a)
 //
 // scaled by the loss weight. Sums run in float64 in a fixed order, so the
-// result does not depend on the vector width the target picks.
+// result does not depend on the vector width the target picks. Rows (FF) and
+// samples (SCFF) are parallel iterations (GPU threads on the CUDA target)
+// whose terms are added to the loss atomically, in order on the CPU.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
@@ -40,6 +42,9 @@ using namespace locus;
 using locus::kernels::F64;
 using locus::kernels::forEach;
 using locus::kernels::sumOver;
+using locus::kernels::accumulateScaled;
+using locus::kernels::atomicAdd;
+using locus::kernels::parallelFor;
 
 namespace {
 
@@ -78,38 +83,45 @@ void buildSumSquares(OpBuilder &builder, Location loc, StringRef name) {
   Value channels = memref::DimOp::create(b, loc, a.pos, c1);
   Value locations = memref::DimOp::create(b, loc, a.pos, c2);
   Value inv = f.div(f.c(1.0), f.fromIndex(rows));
-  Value total = sumOver(b, loc, c0, rows, f.c(0.0), [&](OpBuilder &rb, Value r) {
-    F64 m{rb, loc};
-    auto goodness = [&](Value y) {
-      return sumOver(rb, loc, c0, channels, m.c(0.0), [&](OpBuilder &cb, Value ch) {
-        return sumOver(cb, loc, c0, locations, F64{cb, loc}.c(0.0), [&](OpBuilder &lb, Value l) {
-          Value v = load64(lb, loc, y, r, ch, l);
-          return F64{lb, loc}.mul(v, v);
+  // The rows are parallel iterations; their terms are added atomically (in
+  // row order on the CPU) and the mean taken once at the end.
+  auto perRow = [&](OpBuilder &pb) {
+    parallelFor(pb, loc, rows, [&](OpBuilder &rb, ValueRange row) {
+      Value r = row[0];
+      F64 m{rb, loc};
+      auto goodness = [&](Value y) {
+        return sumOver(rb, loc, c0, channels, m.c(0.0), [&](OpBuilder &cb, Value ch) {
+          return sumOver(cb, loc, c0, locations, F64{cb, loc}.c(0.0), [&](OpBuilder &lb, Value l) {
+            Value v = load64(lb, loc, y, r, ch, l);
+            return F64{lb, loc}.mul(v, v);
+          });
         });
-      });
-    };
-    Value gPos = goodness(a.pos);
-    Value gNeg = goodness(a.neg);
-    Value xPos = m.sub(a.theta, gPos), xNeg = m.sub(gNeg, a.theta);
-    Value lossPos = m.softplus(xPos);
-    Value lossNeg = m.softplus(xNeg);
-    Value term = m.add(lossPos, lossNeg);
-    // dy = s y with s = -+2 sigmoid(.) / M, times the loss weight.
-    Value scale = m.mul(m.mul(m.c(2.0), inv), a.weight);
-    Value sPos = m.trunc(m.neg(m.mul(m.sigmoid(xPos), scale)));
-    Value sNeg = m.trunc(m.mul(m.sigmoid(xNeg), scale));
-    for (auto [y, dy, s] : {std::tuple{a.pos, a.dPos, sPos}, std::tuple{a.neg, a.dNeg, sNeg}})
-      forEach(rb, loc, c0, channels, [&, y = y, dy = dy, s = s](OpBuilder &cb, Value ch) {
-        forEach(cb, loc, c0, locations, [&](OpBuilder &lb, Value l) {
-          Value v = memref::LoadOp::create(lb, loc, y, ValueRange{r, ch, l});
-          Value g = arith::MulFOp::create(lb, loc, s, v);
-          memref::StoreOp::create(lb, loc, g, dy, ValueRange{r, ch, l});
+      };
+      Value gPos = goodness(a.pos);
+      Value gNeg = goodness(a.neg);
+      Value xPos = m.sub(a.theta, gPos), xNeg = m.sub(gNeg, a.theta);
+      Value lossPos = m.softplus(xPos);
+      Value lossNeg = m.softplus(xNeg);
+      Value term = m.add(lossPos, lossNeg);
+      // dy = s y with s = -+2 sigmoid(.) / M, times the loss weight.
+      Value scale = m.mul(m.mul(m.c(2.0), inv), a.weight);
+      Value sPos = m.trunc(m.neg(m.mul(m.sigmoid(xPos), scale)));
+      Value sNeg = m.trunc(m.mul(m.sigmoid(xNeg), scale));
+      for (auto [y, dy, s] : {std::tuple{a.pos, a.dPos, sPos}, std::tuple{a.neg, a.dNeg, sNeg}})
+        forEach(rb, loc, c0, channels, [&, y = y, dy = dy, s = s](OpBuilder &cb, Value ch) {
+          forEach(cb, loc, c0, locations, [&](OpBuilder &lb, Value l) {
+            Value v = memref::LoadOp::create(lb, loc, y, ValueRange{r, ch, l});
+            Value g = arith::MulFOp::create(lb, loc, s, v);
+            memref::StoreOp::create(lb, loc, g, dy, ValueRange{r, ch, l});
+          });
         });
-      });
-    return term;
+      atomicAdd(rb, loc, term, a.loss);
+    });
+  };
+  accumulateScaled(b, loc, a.loss, perRow, [&](OpBuilder &sb, Value total) {
+    F64 k{sb, loc};
+    return k.mul(k.mul(total, inv), a.weight);
   });
-  Value mean = f.mul(f.mul(total, inv), a.weight);
-  memref::StoreOp::create(b, loc, mean, a.loss, ValueRange{});
   func::ReturnOp::create(b, loc);
 }
 
@@ -119,31 +131,27 @@ void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
   GoodnessArgs a = declareGoodnessKernel(builder, loc, name);
   OpBuilder &b = builder;
   F64 f{b, loc};
-  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Type f64 = b.getF64Type();
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
   Value samples = memref::DimOp::create(b, loc, a.pos, c0);
   Value channels = memref::DimOp::create(b, loc, a.pos, c1);
   Value locations = memref::DimOp::create(b, loc, a.pos, c2);
-  // Per-location goodness and its gradient, for one sample at a time.
-  auto perLocation64 = MemRefType::get({ShapedType::kDynamic}, f64);
-  auto perLocation32 = MemRefType::get({ShapedType::kDynamic}, f32);
-  Value gPos = memref::AllocaOp::create(b, loc, perLocation64, ValueRange{locations});
-  Value gNeg = memref::AllocaOp::create(b, loc, perLocation64, ValueRange{locations});
-  Value dgPos = memref::AllocaOp::create(b, loc, perLocation32, ValueRange{locations});
-  Value dgNeg = memref::AllocaOp::create(b, loc, perLocation32, ValueRange{locations});
   Value invC = f.div(f.c(1.0), f.fromIndex(channels));
   Value invM = f.div(f.c(1.0), f.fromIndex(samples));
   Value invMl = f.div(f.c(1.0), f.fromIndex(arith::MulIOp::create(b, loc, samples, locations)));
   Value zero32 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
 
-  Value total = sumOver(b, loc, c0, samples, f.c(0.0), [&](OpBuilder &sb, Value s) {
-    F64 m{sb, loc};
-    // G at each location (channels summed in order), and ||G_pos||^2.
-    Value norm2 = sumOver(sb, loc, c0, locations, m.c(0.0), [&](OpBuilder &lb, Value l) {
-      F64 k{lb, loc};
-      auto goodness = [&](Value x) {
+  // The samples are parallel iterations with no scratch: a location's G is
+  // summed again where the second pass needs it (after the norm over all
+  // locations), and its dG/da goes straight into that location's channels.
+  auto perSample = [&](OpBuilder &pb) {
+    parallelFor(pb, loc, samples, [&](OpBuilder &sb, ValueRange sample) {
+      Value s = sample[0];
+      F64 m{sb, loc};
+      auto goodness = [&](OpBuilder &lb, Value x, Value l) {
+        F64 k{lb, loc};
         Value sum = sumOver(lb, loc, c0, channels, k.c(0.0), [&](OpBuilder &cb, Value ch) {
           Value v = memref::LoadOp::create(cb, loc, x, ValueRange{s, ch, l});
           Value r = arith::MaximumFOp::create(cb, loc, v, zero32);
@@ -152,50 +160,48 @@ void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
         });
         return k.mul(sum, invC);
       };
-      Value gp = goodness(a.pos);
-      Value gn = goodness(a.neg);
-      memref::StoreOp::create(lb, loc, gp, gPos, ValueRange{l});
-      memref::StoreOp::create(lb, loc, gn, gNeg, ValueRange{l});
-      return k.mul(gp, gp);
-    });
-    Value norm = m.sqrt(norm2);
-    Value hasNorm = m.gt(norm, 0.0);
-    Value start = m.mul(m.mul(a.lambda, norm), invM);
-    Value sampleTotal = sumOver(sb, loc, c0, locations, start, [&](OpBuilder &lb, Value l) {
-      F64 k{lb, loc};
-      Value gp = memref::LoadOp::create(lb, loc, gPos, ValueRange{l});
-      Value gn = memref::LoadOp::create(lb, loc, gNeg, ValueRange{l});
-      Value xPos = k.sub(a.theta, gp), xNeg = k.sub(gn, a.theta2);
-      Value lossPos = k.softplus(xPos);
-      Value lossNeg = k.softplus(xNeg);
-      Value term = k.mul(k.add(lossPos, lossNeg), invMl);
-      // dL/dG_pos adds the norm's gradient lambda / M * G / ||G|| (0 at G = 0).
-      Value dPos = k.neg(k.mul(k.sigmoid(xPos), invMl));
-      Value safeNorm = arith::SelectOp::create(lb, loc, hasNorm, norm, k.c(1.0));
-      Value normGrad = k.div(k.mul(k.mul(a.lambda, invM), gp), safeNorm);
-      dPos = k.add(dPos, arith::SelectOp::create(lb, loc, hasNorm, normGrad, k.c(0.0)));
-      Value dNeg = k.mul(k.sigmoid(xNeg), invMl);
-      // dG/da = (2 / C) relu(a), and the loss weight.
-      Value chain = k.mul(k.mul(k.c(2.0), invC), a.weight);
-      memref::StoreOp::create(lb, loc, k.trunc(k.mul(chain, dPos)), dgPos, ValueRange{l});
-      memref::StoreOp::create(lb, loc, k.trunc(k.mul(chain, dNeg)), dgNeg, ValueRange{l});
-      return term;
-    });
-    for (auto [x, dx, dg] :
-         {std::tuple{a.pos, a.dPos, dgPos}, std::tuple{a.neg, a.dNeg, dgNeg}})
-      forEach(sb, loc, c0, channels, [&, x = x, dx = dx, dg = dg](OpBuilder &cb, Value ch) {
-        forEach(cb, loc, c0, locations, [&](OpBuilder &lb, Value l) {
-          Value v = memref::LoadOp::create(lb, loc, x, ValueRange{s, ch, l});
-          Value r = arith::MaximumFOp::create(lb, loc, v, zero32);
-          Value g = memref::LoadOp::create(lb, loc, dg, ValueRange{l});
-          Value d = arith::MulFOp::create(lb, loc, g, r);
-          memref::StoreOp::create(lb, loc, d, dx, ValueRange{s, ch, l});
-        });
+      // ||G_pos||^2 over the locations (channels summed in order).
+      Value norm2 = sumOver(sb, loc, c0, locations, m.c(0.0), [&](OpBuilder &lb, Value l) {
+        Value gp = goodness(lb, a.pos, l);
+        return F64{lb, loc}.mul(gp, gp);
       });
-    return sampleTotal;
+      Value norm = m.sqrt(norm2);
+      Value hasNorm = m.gt(norm, 0.0);
+      Value start = m.mul(m.mul(a.lambda, norm), invM);
+      Value sampleTotal = sumOver(sb, loc, c0, locations, start, [&](OpBuilder &lb, Value l) {
+        F64 k{lb, loc};
+        Value gp = goodness(lb, a.pos, l);
+        Value gn = goodness(lb, a.neg, l);
+        Value xPos = k.sub(a.theta, gp), xNeg = k.sub(gn, a.theta2);
+        Value lossPos = k.softplus(xPos);
+        Value lossNeg = k.softplus(xNeg);
+        Value term = k.mul(k.add(lossPos, lossNeg), invMl);
+        // dL/dG_pos adds the norm's gradient lambda / M * G / ||G|| (0 at G = 0).
+        Value dPos = k.neg(k.mul(k.sigmoid(xPos), invMl));
+        Value safeNorm = arith::SelectOp::create(lb, loc, hasNorm, norm, k.c(1.0));
+        Value normGrad = k.div(k.mul(k.mul(a.lambda, invM), gp), safeNorm);
+        dPos = k.add(dPos, arith::SelectOp::create(lb, loc, hasNorm, normGrad, k.c(0.0)));
+        Value dNeg = k.mul(k.sigmoid(xNeg), invMl);
+        // dG/da = (2 / C) relu(a), and the loss weight.
+        Value chain = k.mul(k.mul(k.c(2.0), invC), a.weight);
+        Value dgPos = k.trunc(k.mul(chain, dPos));
+        Value dgNeg = k.trunc(k.mul(chain, dNeg));
+        for (auto [x, dx, dg] :
+             {std::tuple{a.pos, a.dPos, dgPos}, std::tuple{a.neg, a.dNeg, dgNeg}})
+          forEach(lb, loc, c0, channels, [&, x = x, dx = dx, dg = dg](OpBuilder &cb, Value ch) {
+            Value v = memref::LoadOp::create(cb, loc, x, ValueRange{s, ch, l});
+            Value r = arith::MaximumFOp::create(cb, loc, v, zero32);
+            Value d = arith::MulFOp::create(cb, loc, dg, r);
+            memref::StoreOp::create(cb, loc, d, dx, ValueRange{s, ch, l});
+          });
+        return term;
+      });
+      atomicAdd(sb, loc, sampleTotal, a.loss);
+    });
+  };
+  accumulateScaled(b, loc, a.loss, perSample, [&](OpBuilder &sb, Value total) {
+    return F64{sb, loc}.mul(total, a.weight);
   });
-  Value weighted = f.mul(total, a.weight);
-  memref::StoreOp::create(b, loc, weighted, a.loss, ValueRange{});
   func::ReturnOp::create(b, loc);
 }
 

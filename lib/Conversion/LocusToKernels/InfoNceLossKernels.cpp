@@ -37,6 +37,9 @@ using locus::kernels::dotRows;
 using locus::kernels::F64;
 using locus::kernels::forEach;
 using locus::kernels::sumOver;
+using locus::kernels::accumulateScaled;
+using locus::kernels::atomicAdd;
+using locus::kernels::parallelFor;
 
 namespace {
 
@@ -61,7 +64,8 @@ void buildNormalize(OpBuilder &builder, Location loc, const Types &t) {
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value n = memref::DimOp::create(b, loc, p, c0);
   Value d = memref::DimOp::create(b, loc, p, c1);
-  forEach(b, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange row) {
+    Value r = row[0];
     F64 m{rb, loc};
     Value norm = m.max(m.sqrt(dotRows(rb, loc, p, r, p, r, d)), m.c(1e-12));
     memref::StoreOp::create(rb, loc, norm, norms, ValueRange{r});
@@ -94,7 +98,12 @@ void buildLoss(OpBuilder &builder, Location loc, const Types &t) {
   Value invT = f.div(f.c(1.0), temperature);
   Value scale = f.mul(f.div(invT, f.fromIndex(n)), weight);
   Value negInf = f.c(-std::numeric_limits<double>::infinity());
-  Value total = sumOver(b, loc, c0, n, f.c(0.0), [&](OpBuilder &rb, Value r) {
+  // Rows are parallel iterations, their cross-entropies added atomically
+  // (in row order on the CPU); then dS + dS^T in place, each pair once, by
+  // the row of its smaller index (no two rows touch the same element).
+  auto rowsThenPairs = [&](OpBuilder &ob) {
+  parallelFor(ob, loc, n, [&](OpBuilder &rb, ValueRange row) {
+    Value r = row[0];
     F64 m{rb, loc};
     Value pos = arith::RemUIOp::create(rb, loc, arith::AddIOp::create(rb, loc, r, half), n);
     auto score = [&](OpBuilder &sb, Value j) {
@@ -129,10 +138,10 @@ void buildLoss(OpBuilder &builder, Location loc, const Types &t) {
       memref::StoreOp::create(jb, loc, k.trunc(k.mul(g, scale)), dsim, ValueRange{r, j});
     });
     Value logSum = m.add(mx, m.log(sum));
-    return m.sub(logSum, score(rb, pos));
+    atomicAdd(rb, loc, m.sub(logSum, score(rb, pos)), lossOut);
   });
-  // dS + dS^T, in place: each pair once.
-  forEach(b, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  parallelFor(ob, loc, n, [&](OpBuilder &rb, ValueRange row) {
+    Value r = row[0];
     forEach(rb, loc, r, n, [&](OpBuilder &jb, Value j) {
       Value forward = memref::LoadOp::create(jb, loc, dsim, ValueRange{r, j});
       Value backward = memref::LoadOp::create(jb, loc, dsim, ValueRange{j, r});
@@ -141,8 +150,11 @@ void buildLoss(OpBuilder &builder, Location loc, const Types &t) {
       memref::StoreOp::create(jb, loc, s, dsim, ValueRange{j, r});
     });
   });
-  Value mean = f.mul(f.div(total, f.fromIndex(n)), weight);
-  memref::StoreOp::create(b, loc, mean, lossOut, ValueRange{});
+  };
+  accumulateScaled(b, loc, lossOut, rowsThenPairs, [&](OpBuilder &sb, Value total) {
+    F64 k{sb, loc};
+    return k.mul(k.div(total, k.fromIndex(n)), weight);
+  });
   func::ReturnOp::create(b, loc);
 }
 
@@ -160,7 +172,8 @@ void buildNormalizeAdjoint(OpBuilder &builder, Location loc, const Types &t) {
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value n = memref::DimOp::create(b, loc, ph, c0);
   Value d = memref::DimOp::create(b, loc, ph, c1);
-  forEach(b, loc, c0, n, [&](OpBuilder &rb, Value r) {
+  parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange row) {
+    Value r = row[0];
     F64 m{rb, loc};
     Value norm = memref::LoadOp::create(rb, loc, norms, ValueRange{r});
     Value inv = m.trunc(m.div(m.c(1.0), norm));

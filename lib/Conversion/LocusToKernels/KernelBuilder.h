@@ -192,6 +192,36 @@ inline void parallelFor(OpBuilder &b, Location loc, ValueRange upper,
                           [&](OpBuilder &nb, Location, ValueRange point) { body(nb, point); });
 }
 
+/// body on one iteration of a parallel loop: the scalar steps of a kernel
+/// (zeroing or scaling a loss), which on a GPU must run on the device that
+/// holds the scalar, not on the host.
+inline void onOneThread(OpBuilder &b, Location loc, llvm::function_ref<void(OpBuilder &)> body) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  parallelFor(b, loc, one, [&](OpBuilder &nb, ValueRange) { body(nb); });
+}
+
+/// *sum += value, atomically (parallel iterations adding to one float64;
+/// the CPU lowering makes it a plain add, in iteration order).
+inline void atomicAdd(OpBuilder &b, Location loc, Value value, Value sum) {
+  memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, value, sum, ValueRange{});
+}
+
+/// *scalar = 0 and, after build, *scalar = *scalar * factor(builder): a
+/// float64 loss summed with atomicAdd by the parallel loops build creates.
+inline void accumulateScaled(OpBuilder &b, Location loc, Value scalar,
+                             llvm::function_ref<void(OpBuilder &)> build,
+                             llvm::function_ref<Value(OpBuilder &, Value total)> finish) {
+  onOneThread(b, loc, [&](OpBuilder &sb) {
+    Value zero = arith::ConstantOp::create(sb, loc, sb.getF64FloatAttr(0.0));
+    memref::StoreOp::create(sb, loc, zero, scalar, ValueRange{});
+  });
+  build(b);
+  onOneThread(b, loc, [&](OpBuilder &sb) {
+    Value total = memref::LoadOp::create(sb, loc, scalar, ValueRange{});
+    memref::StoreOp::create(sb, loc, finish(sb, total), scalar, ValueRange{});
+  });
+}
+
 /// init + sum over i in [lo, hi) of term(builder, i), a float64 carried in
 /// order (the sums are sequential: results do not depend on vector width).
 inline Value sumOver(OpBuilder &b, Location loc, Value lo, Value hi, Value init,

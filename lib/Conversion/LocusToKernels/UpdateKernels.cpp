@@ -209,8 +209,8 @@ void buildLarsNorms(OpBuilder &builder, Location loc) {
     Value gd = arith::AddFOp::create(b, loc, g, arith::MulFOp::create(b, loc, wd, p));
     Value pp = arith::MulFOp::create(b, loc, p, p);
     Value gg = arith::MulFOp::create(b, loc, gd, gd);
-    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, pp, paramSq, ValueRange{});
-    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, gg, gradSq, ValueRange{});
+    locus::kernels::atomicAdd(b, loc, pp, paramSq);
+    locus::kernels::atomicAdd(b, loc, gg, gradSq);
   });
   func::ReturnOp::create(builder, loc);
 }
