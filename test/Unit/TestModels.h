@@ -56,7 +56,10 @@ public:
 
 private:
   explicit TestModel(const std::string &name) {
-    std::string path = std::string(LOCUS_TEST_MODEL_DIR) + "/" + name + ".so";
+    // LOCUS_TEST_MODEL_DIR in the environment: the models moved with the
+    // binary (scripts/gpu-check.sh runs them on another machine).
+    const char *dir = std::getenv("LOCUS_TEST_MODEL_DIR");
+    std::string path = std::string(dir ? dir : LOCUS_TEST_MODEL_DIR) + "/" + name + ".so";
     void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library)
       fail(path, dlerror());

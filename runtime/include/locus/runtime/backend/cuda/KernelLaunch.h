@@ -1,0 +1,42 @@
+//===- KernelLaunch.h - launching the kernels locusc lowered for CUDA -*- C++ -*-===//
+//
+// A --target=cuda object holds each generated kernel's PTX (one gpu.binary
+// per launch) and host code that loads it and launches it through MLIR's
+// `mgpu*` calls. The runtime implements those calls here, on the CUDA
+// driver API, which it opens at run time (libcuda.so.1): a binary that
+// never launches a kernel runs on a machine without a driver, and one that
+// does stops with a message naming the kernel and the call that failed.
+//
+// The objects' global constructors "load" every module at start-up; that
+// only records the PTX, which is compiled for the current device on the
+// module's first launch. Every launch goes to the stream set here (the
+// backend's), asynchronously: errors a kernel raises while it runs surface
+// at the backend's next synchronisation.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_BACKEND_CUDA_KERNELLAUNCH_H
+#define LOCUS_RUNTIME_BACKEND_CUDA_KERNELLAUNCH_H
+
+#include <cstdint>
+#include <string>
+
+namespace locus::rt::cuda {
+
+/// The stream generated kernels launch on (a cudaStream_t; null: the
+/// legacy default stream).
+void setLaunchStream(void *stream);
+void *launchStream();
+
+/// Counts since start-up, for tests and the log.
+struct LaunchStats {
+  int64_t modulesLoaded = 0; ///< PTX modules compiled by the driver
+  int64_t launches = 0;
+};
+LaunchStats launchStats();
+
+/// Whether the CUDA driver library can be opened, and why not.
+bool driverAvailable(std::string *why = nullptr);
+
+} // namespace locus::rt::cuda
+
+#endif
