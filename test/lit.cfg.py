@@ -27,3 +27,12 @@ if subprocess.call(["/usr/bin/python3", "-c", "import onnx"],
 # The end-to-end training test needs Debian's dataset-fashion-mnist.
 if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
     config.available_features.add("fashion-mnist")
+
+# The CUDA target's PTX is assembled by the toolkit's ptxas where there is one
+# (no GPU needed).
+import shutil
+ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas"
+                                  if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -36,6 +36,9 @@
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <cstdlib>
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSLOWERKERNELSTONVVM
@@ -68,6 +71,29 @@ void locus::registerCudaTargetInterfaces(DialectRegistry &registry) {
 
 namespace {
 
+/// The CUDA toolkit whose libdevice the PTX links (math functions such as
+/// sqrt, exp, log1p): CUDA_ROOT, CUDA_PATH or CUDA_HOME (MLIR's NVVM target
+/// reads these), else the toolkit locus was built with, which is then
+/// exported as CUDA_ROOT for that target. An error where it has no libdevice.
+LogicalResult useCudaToolkit(Operation *where) {
+  std::string root;
+  for (const char *name : {"CUDA_ROOT", "CUDA_PATH", "CUDA_HOME"})
+    if (const char *value = std::getenv(name); value && *value) {
+      root = value;
+      break;
+    }
+  bool fromBuild = root.empty();
+  if (fromBuild)
+    root = LOCUS_CUDA_TOOLKIT_DIR;
+  std::string libdevice = root + "/nvvm/libdevice/libdevice.10.bc";
+  if (!llvm::sys::fs::exists(libdevice))
+    return where->emitError("--target=cuda needs the CUDA toolkit's libdevice, not found at ")
+           << libdevice << " (set CUDA_ROOT to the toolkit's directory)";
+  if (fromBuild)
+    ::setenv("CUDA_ROOT", root.c_str(), /*overwrite=*/0);
+  return success();
+}
+
 struct LowerKernelsToNVVMPass
     : public locus::impl::LocusLowerKernelsToNVVMBase<LowerKernelsToNVVMPass> {
   using Base::Base;
@@ -79,6 +105,8 @@ struct LowerKernelsToNVVMPass
                                "locus-map-kernels-to-gpu first)");
       return signalPassFailure();
     }
+    if (failed(useCudaToolkit(getOperation())))
+      return signalPassFailure();
     gpu::GPUToNVVMPipelineOptions options;
     options.cubinChip = chip;
     options.cubinFeatures = features;
