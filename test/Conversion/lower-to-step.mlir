@@ -24,8 +24,11 @@
 // CHECK: call @locus_rt_loss_pool(
 // CHECK: memref.alloc() : memref<4xi32>
 // CHECK: call @locus_rt_draw_negatives(
+// The program names the loss kernel (the runtime holds no rule to choose it).
+// CHECK: %[[NAME:.*]] = memref.get_global @locus_kernel_name_locus_bilinear_loss_hinge_contrastive_random : memref<44xi8>
 // CHECK: memref.alloc() : memref<4x16xf32>
-// CHECK: call @locus_rt_bilinear_loss_factors(
+// CHECK: %[[KERNEL:.*]] = memref.cast %[[NAME]] : memref<44xi8> to memref<?xi8>
+// CHECK: call @locus_rt_bilinear_loss_factors(%{{[^,]+}}, %{{[^,]+}}, %[[KERNEL]],
 // CHECK: call @locus_rt_adamw_from_factors(
 // CHECK: call @locus_rt_loss_unpool(
 // CHECK: call @locus_rt_max_pool_backward(

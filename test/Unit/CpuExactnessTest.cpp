@@ -6,6 +6,7 @@
 //    B^l = M^T B^L M and c^l = z'^l (Theorem 3.1), or B^l = M^T B^L and c^l = z'^L (Theorem 3.3),
 //    equals the backprop gradient of the top loss (chained through conv2dBackwardData); with 3x3
 //    convolutions and no pooling (k = 1) this is Proposition 3.5's 2D spatial dependency.
+#include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/backend/cpu/Kernels.h"
 #include "locus/runtime/backend/cpu/LocalLoss.h"
 
@@ -26,6 +27,10 @@ using namespace locus::rt::cpu;
 using namespace locus::test;
 
 namespace {
+
+/// CLAPP++'s term: the kernel the step program names for it.
+const std::string kHingeNext =
+    locus::abi::bilinearLossKernelName("hinge", "contrastive", "next");
 
 using locus::test::relError; // the overloads below add to it
 
@@ -217,6 +222,7 @@ TEST(CpuClappBlockStep, MatchesFloat64ReferenceAndFiniteDifferences) {
   const std::vector<float> c = z; // stop-gradient context: the block's own pooled output
 
   BilinearLossConfig cfg; // hinge, next-index negatives
+  cfg.kernel = kHingeNext;
   std::vector<float> dz(z.size(), kNaN), dproj(s.proj.size(), kNaN);
   const double loss = bilinearLoss(compiledLosses(), cfg, s.n, s.d, s.d, z.data(), c.data(), s.proj.data(), nullptr,
                                    dz.data(), dproj.data(), false);
@@ -338,6 +344,7 @@ TEST_P(CpuDeepLinearExactness, LocalGradientEqualsBackprop) {
   const int64_t ch[layers + 1] = {3, 4, 5, 3};
   const Window win = window(lc.k, 1, lc.k / 2);
   BilinearLossConfig cfg; // hinge, next-index negatives
+  cfg.kernel = kHingeNext;
 
   // Weights near-orthogonal in scale (1/sqrt(fan in)), the input, and the top projection.
   std::vector<std::vector<float>> w(layers + 1);

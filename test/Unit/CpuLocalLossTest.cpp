@@ -1,6 +1,7 @@
 // The local losses (LocalLoss.h, METHOD.md sections 1-2) against float64 reference implementations
 // written independently here, and their gradients against central finite differences of the
 // float64 reference loss. Hinge inputs are checked to keep every margin far from its kink.
+#include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/backend/cpu/Kernels.h"
 #include "locus/runtime/backend/cpu/LocalLoss.h"
 #include "locus/runtime/backend/cpu/Optimizer.h"
@@ -25,6 +26,41 @@ using namespace locus::test;
 namespace {
 
 using locus::test::relError; // the overloads below add to it
+
+// A bilinear term as the compiler describes it (the dialect's loss
+// attribute): the references below read its math, the runtime only the name
+// of its generated kernel (as the step program passes it).
+enum class LossFunction { Hinge, Softplus, Linear, Logistic, InfoNCE };
+enum class Negatives { Next, Random, Hybrid, Roll };
+struct Term {
+  LossFunction f = LossFunction::Hinge;
+  bool differenceForm = false;
+  double theta = 0.0;
+  double weight = 1.0;
+  Negatives negatives = Negatives::Next;
+  std::string kernel = name();
+
+  std::string name() const {
+    static const char *const functions[] = {"hinge", "softplus", "linear", "logistic", "infonce"};
+    static const char *const negativeRows[] = {"next", "random", "hybrid", "roll"};
+    return locus::abi::bilinearLossKernelName(functions[static_cast<int>(f)],
+                                              differenceForm ? "difference" : "contrastive",
+                                              negativeRows[static_cast<int>(negatives)]);
+  }
+  /// The runtime's view: the kernel's name and the scalars.
+  operator BilinearLossConfig() const {
+    BilinearLossConfig cfg;
+    cfg.kernel = kernel;
+    cfg.theta = theta;
+    cfg.weight = weight;
+    cfg.randomNegatives = negatives == Negatives::Random;
+    return cfg;
+  }
+};
+
+/// The goodness kernels, named as the step program names them.
+const std::string kForwardForward = locus::abi::goodnessLossKernelName("sum_squares");
+const std::string kScff = locus::abi::goodnessLossKernelName("mean_relu_squares");
 
 
 
@@ -66,12 +102,12 @@ struct Problem {
 
 /// Rows of the reference: other view and negative of row r.
 int64_t posOf(const Problem &p, int64_t r) { return (r + p.n / 2) % p.n; }
-int64_t negOf(const BilinearLossConfig &cfg, const Problem &p, int64_t r) {
+int64_t negOf(const Term &cfg, const Problem &p, int64_t r) {
   return cfg.negatives == Negatives::Next ? (posOf(p, r) + 1) % p.n : p.neg[r];
 }
 
 /// u_pos[r], u_neg[r] in float64 from (z, c, B) given as doubles.
-void refScores(const BilinearLossConfig &cfg, const Problem &p, const Vec &z, const Vec &c,
+void refScores(const Term &cfg, const Problem &p, const Vec &z, const Vec &c,
                const Vec &b, Vec &uPos, Vec &uNeg, Vec &bc) {
   bc.assign(static_cast<size_t>(p.n * p.d), 0.0);
   uPos.assign(p.n, 0.0);
@@ -88,7 +124,7 @@ void refScores(const BilinearLossConfig &cfg, const Problem &p, const Vec &z, co
 }
 
 /// The per-row loss, written from the header's table.
-double refRowLoss(const BilinearLossConfig &cfg, double up, double un) {
+double refRowLoss(const Term &cfg, double up, double un) {
   const double th = cfg.theta;
   if (cfg.differenceForm) {
     const double u = up - un;
@@ -110,7 +146,7 @@ double refRowLoss(const BilinearLossConfig &cfg, double up, double un) {
 }
 
 /// d(row loss)/du_pos and d/du_neg, by hand.
-void refRowGrad(const BilinearLossConfig &cfg, double up, double un, double &gp, double &gn) {
+void refRowGrad(const Term &cfg, double up, double un, double &gp, double &gn) {
   const double th = cfg.theta;
   if (cfg.differenceForm) {
     const double u = up - un;
@@ -147,7 +183,7 @@ void refRowGrad(const BilinearLossConfig &cfg, double up, double un, double &gp,
   }
 }
 
-double refBilinearLoss(const BilinearLossConfig &cfg, const Problem &p, const Vec &z,
+double refBilinearLoss(const Term &cfg, const Problem &p, const Vec &z,
                        const Vec &c, const Vec &b) {
   Vec up, un, bc;
   refScores(cfg, p, z, c, b, up, un, bc);
@@ -159,7 +195,7 @@ double refBilinearLoss(const BilinearLossConfig &cfg, const Problem &p, const Ve
 
 /// dL/dz and dL/dB with METHOD.md's formulas: for next-index negatives
 /// dL/dz_pos[s] = g_pos[s] B c[s] + g_neg[s-1] B c[s-1], and dz[q] = dL/dz_pos[(q+B) mod N].
-void refBilinearGrad(const BilinearLossConfig &cfg, const Problem &p, const Vec &z, const Vec &c,
+void refBilinearGrad(const Term &cfg, const Problem &p, const Vec &z, const Vec &c,
                      const Vec &b, Vec &dz, Vec &db) {
   Vec up, un, bc;
   refScores(cfg, p, z, c, b, up, un, bc);
@@ -208,7 +244,7 @@ Problem makeProblem(int64_t n, int64_t d, int64_t dc, uint32_t seed, float projS
 }
 
 /// Distance of the closest hinge margin to its kink (infinite for smooth losses).
-double kinkDistance(const BilinearLossConfig &cfg, const Problem &p, int &active, int &inactive) {
+double kinkDistance(const Term &cfg, const Problem &p, int &active, int &inactive) {
   if (cfg.f != LossFunction::Hinge)
     return std::numeric_limits<double>::infinity();
   Vec up, un, bc;
@@ -227,19 +263,19 @@ double kinkDistance(const BilinearLossConfig &cfg, const Problem &p, int &active
 }
 
 struct LossCase {
-  BilinearLossConfig cfg;
+  Term cfg;
   int64_t n, d, dc;
   std::string name;
 };
 
-BilinearLossConfig config(LossFunction f, bool diff, double theta, Negatives neg,
-                          double weight = 1.0) {
-  BilinearLossConfig c;
+Term config(LossFunction f, bool diff, double theta, Negatives neg, double weight = 1.0) {
+  Term c;
   c.f = f;
   c.differenceForm = diff;
   c.theta = theta;
   c.negatives = neg;
   c.weight = weight;
+  c.kernel = c.name();
   return c;
 }
 
@@ -337,7 +373,7 @@ TEST(CpuBilinearLoss, RandomNegativesEqualNextWhenTheyPointAtTheNextRow) {
 
 TEST(CpuBilinearLoss, BothIsTwoAccumulatedCalls) {
   // CLAPP++both: L = L_DFB(z, c_top, B_fb) + L_lat(z, z', B_lat), one dz, two projections.
-  const BilinearLossConfig cfg = config(LossFunction::Hinge, false, 0, Negatives::Next);
+  const Term cfg = config(LossFunction::Hinge, false, 0, Negatives::Next);
   const LossCase fbCase{cfg, 8, 10, 6, "fb"}, latCase{cfg, 8, 10, 10, "lat"};
   Problem fb = problemFor(fbCase), lat = problemFor(latCase);
   lat.z = fb.z; // the same block output feeds both terms
@@ -382,7 +418,7 @@ TEST(CpuBilinearLoss, BothIsTwoAccumulatedCalls) {
 TEST(CpuBilinearLoss, NullProjectionGradientIsSkipped) {
   const Problem p = makeProblem(6, 5, 4, 5, 0.9f);
   std::vector<float> dz(p.z.size(), kNaN), dzRef(p.z.size(), kNaN), db(p.proj.size());
-  const BilinearLossConfig cfg = config(LossFunction::Softplus, false, 0.0, Negatives::Next);
+  const Term cfg = config(LossFunction::Softplus, false, 0.0, Negatives::Next);
   bilinearLoss(compiledLosses(), cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), nullptr, dz.data(),
                nullptr, false);
   bilinearLoss(compiledLosses(), cfg, p.n, p.d, p.dc, p.z.data(), p.c.data(), p.proj.data(), nullptr, dzRef.data(),
@@ -393,7 +429,7 @@ TEST(CpuBilinearLoss, NullProjectionGradientIsSkipped) {
 TEST(CpuBilinearLoss, UnsupportedConfigurationsReturnNaN) {
   const Problem p = makeProblem(4, 3, 3, 9, 0.9f);
   std::vector<float> dz(p.z.size(), 5.0f), db(p.proj.size(), 5.0f);
-  for (const BilinearLossConfig &cfg :
+  for (const Term &cfg :
        {config(LossFunction::Hinge, false, 0, Negatives::Hybrid),
         config(LossFunction::Hinge, false, 0, Negatives::Roll),
         config(LossFunction::InfoNCE, false, 0, Negatives::Next),
@@ -423,7 +459,7 @@ TEST(CpuBilinearLoss, LargeShapeMatchesReference) {
 }
 
 TEST(CpuBilinearLoss, FactorsGiveTheProjectionGradient) {
-  const BilinearLossConfig cfg = config(LossFunction::Softplus, false, 0.3, Negatives::Next);
+  const Term cfg = config(LossFunction::Softplus, false, 0.3, Negatives::Next);
   const Problem p = makeProblem(12, 29, 35, 88, 0.5f);
   std::vector<float> dz(p.z.size(), kNaN), db(p.proj.size(), kNaN), dz2(p.z.size(), kNaN),
       factors(p.z.size(), kNaN);
@@ -491,7 +527,7 @@ TEST(CpuForwardForward, LossGradientsAndFiniteDifferences) {
   const double theta = 3.0;
   const auto yp = randomVector(m * f, 31), yn = randomVector(m * f, 32);
   std::vector<float> dp(yp.size(), kNaN), dn(yn.size(), kNaN);
-  const double loss = forwardForwardLoss(compiledLosses(), theta, m, f, yp.data(), yn.data(), dp.data(), dn.data());
+  const double loss = goodnessLoss(compiledLosses(), kForwardForward, theta, 0.0, 0.0, 1.0, m, f, 1, yp.data(), yn.data(), dp.data(), dn.data());
   const Vec p = toDouble(yp), n = toDouble(yn);
   EXPECT_REL(loss, refFF(theta, m, f, p, n), 1e-6);
   // Analytic: dL/dy = (2 y / m) * (-sigmoid(theta - G_pos) | sigmoid(G_neg - theta)).
@@ -552,7 +588,7 @@ TEST(CpuScff, LossAndFiniteDifferences) {
   const auto ap = awayFromZero(m * c * hw, 41), an = awayFromZero(m * c * hw, 42);
   std::vector<float> dp(ap.size(), kNaN), dn(an.size(), kNaN);
   const double loss =
-      scffLoss(compiledLosses(), th1, th2, lambda, m, c, hw, ap.data(), an.data(), dp.data(), dn.data());
+      goodnessLoss(compiledLosses(), kScff, th1, th2, lambda, 1.0, m, c, hw, ap.data(), an.data(), dp.data(), dn.data());
   const Vec p = toDouble(ap), n = toDouble(an);
   EXPECT_REL(loss, refScff(th1, th2, lambda, m, c, hw, p, n), 1e-6);
   // eps (1e-6) is far below the 0.05 distance to relu's kink.

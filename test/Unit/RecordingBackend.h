@@ -164,16 +164,12 @@ public:
     return inner_->bilinearLossFactors(cfg, n, d, dc, z, c, proj, negIndex, dz, factors,
                                        accumulateDz);
   }
-  double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
-                            const float *yNeg, float *dyPos, float *dyNeg, double weight) override {
-    ++calls["forwardForwardLoss"];
-    return inner_->forwardForwardLoss(theta, m, f, yPos, yNeg, dyPos, dyNeg, weight);
-  }
-  double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c, int64_t hw,
-                  const float *aPos, const float *aNeg, float *daPos, float *daNeg,
-                  double weight) override {
-    ++calls["scffLoss"];
-    return inner_->scffLoss(theta, theta2, lambda, m, c, hw, aPos, aNeg, daPos, daNeg, weight);
+  double goodnessLoss(std::string_view kernel, double theta, double theta2, double lambda,
+                      double weight, int64_t m, int64_t c, int64_t hw, const float *pos,
+                      const float *neg, float *dPos, float *dNeg) override {
+    ++calls["goodnessLoss"];
+    return inner_->goodnessLoss(kernel, theta, theta2, lambda, weight, m, c, hw, pos, neg, dPos,
+                                dNeg);
   }
   double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
                      double weight) override {

@@ -13,6 +13,8 @@
 //===----------------------------------------------------------------------===//
 #include "StepBuilder.h"
 
+#include "locus/runtime/abi/LossKernels.h"
+
 using namespace mlir;
 
 namespace locus::step {
@@ -34,11 +36,15 @@ struct Term {
   int32_t projection;
 };
 
-/// The constant operands every term call starts with (StepCalls.h).
+/// The operands every term call starts with (StepCalls.h): the block, the
+/// generated kernel of the term's (f, form, negatives), its scalars and
+/// whether it reads drawn negative rows.
 SmallVector<Value> config(StepBuilder &b, LossAttr loss) {
+  std::string kernel = abi::bilinearLossKernelName(stringifyLossFunction(loss.getF()).str(),
+                                                   stringifyLossForm(loss.getForm()).str(),
+                                                   stringifyNegatives(loss.getNegatives()).str());
   return {b.i32(b.blockIndex),
-          b.i32(static_cast<int32_t>(loss.getF())),
-          b.i32(loss.getForm() == LossForm::Difference ? 1 : 0),
+          b.kernelName(kernel),
           b.f64(loss.getThetaValue()),
           b.f64(loss.getWeightValue()),
           b.i32(loss.getNegatives() == Negatives::Random ? 1 : 0)};
@@ -218,17 +224,23 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
       return success();
     }
     if (auto goodness = dyn_cast<GoodnessLossOp>(op)) {
-      // FF: G = sum y^2 a row; SCFF: G = mean_c relu(y)^2 a location; the
-      // positives are the first half of the rows, the negatives the second.
+      // The generated kernel of the score on the block output seen as
+      // [2N, channels, locations], positives in the first half of the rows:
+      // FF's G = sum y^2 is one "channel" of every value of a row, SCFF's
+      // G = mean_c relu(y)^2 one per location.
       LossAttr attr = goodness.getLoss();
-      Value dh = b.alloc(cast<MemRefType>(h.getType()).getShape(), b.builder.getF32Type());
-      if (attr.getScore() == Score::SumSquares)
-        b.call("ff_loss", {b.i32(b.blockIndex), b.f64(attr.getThetaValue()),
-                           b.f64(attr.getWeightValue()), h, dh});
-      else
-        b.call("scff_loss", {b.i32(b.blockIndex), b.f64(attr.getThetaValue()),
-                             b.f64(attr.getTheta2Value()), b.f64(attr.getLambdaValue()),
-                             b.f64(attr.getWeightValue()), h, dh});
+      auto hShape = cast<MemRefType>(h.getType()).getShape();
+      Value dh = b.alloc(hShape, b.builder.getF32Type());
+      int64_t rows = hShape[0], perRow = hShape[1] * hShape[2] * hShape[3];
+      SmallVector<int64_t> view = attr.getScore() == Score::SumSquares
+                                      ? SmallVector<int64_t>{rows, perRow, 1}
+                                      : SmallVector<int64_t>{rows, hShape[1], hShape[2] * hShape[3]};
+      std::string kernel =
+          abi::goodnessLossKernelName(stringifyScore(attr.getScore()).str());
+      b.call("goodness_loss",
+             {b.i32(b.blockIndex), b.kernelName(kernel), b.f64(attr.getThetaValue()),
+              b.f64(attr.getTheta2Value()), b.f64(attr.getLambdaValue()),
+              b.f64(attr.getWeightValue()), b.reshaped(h, view), b.reshaped(dh, view)});
       auto grad = dyn_cast_or_null<LossGradOp>(goodness->getNextNode());
       if (!grad || grad.getLoss() != goodness.getResult()) {
         why.reason = "a goodness loss not followed by its locus.loss_grad";

@@ -80,6 +80,21 @@ void StepBuilder::flushUpdates() {
   pendingUpdates.clear();
 }
 
+Value StepBuilder::kernelName(StringRef name) {
+  std::string symbol = ("locus_kernel_name_" + name).str();
+  auto type = MemRefType::get({static_cast<int64_t>(name.size())}, builder.getI8Type());
+  if (!kernels.lookupSymbol<memref::GlobalOp>(symbol)) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(kernels.getBody());
+    auto bytes = RankedTensorType::get(type.getShape(), builder.getI8Type());
+    SmallVector<int8_t> chars(name.begin(), name.end());
+    memref::GlobalOp::create(builder, loc, symbol, builder.getStringAttr("private"), type,
+                             DenseElementsAttr::get(bytes, ArrayRef<int8_t>(chars)),
+                             /*constant=*/true, /*alignment=*/nullptr);
+  }
+  return memref::GetGlobalOp::create(builder, loc, type, symbol);
+}
+
 Value StepBuilder::i32(int64_t v) {
   return arith::ConstantOp::create(builder, loc, builder.getI32IntegerAttr(v));
 }

@@ -99,6 +99,11 @@ public:
   /// The same buffer with shape `shape` (an expand of a [N, D] map).
   Value reshaped(Value buffer, llvm::ArrayRef<int64_t> shape);
 
+  /// The name of a generated kernel, for a call that hands it to the
+  /// backend (a constant memref<?xi8> of its characters in @locus_kernels):
+  /// which kernel runs is the program's choice, never the runtime's.
+  Value kernelName(llvm::StringRef name);
+
   Value i32(int64_t v);
   Value i64(int64_t v);
   Value f64(double v);

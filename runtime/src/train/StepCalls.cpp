@@ -50,19 +50,16 @@ const float *optionalParam(const StepContext &c, int32_t index) {
   return index >= 0 ? c.param(index) : nullptr;
 }
 
-locus::rt::BilinearLossConfig lossConfig(int32_t f, int32_t form, double theta, double weight,
-                                              int32_t negatives) {
-  using locus::rt::LossFunction;
+/// A bilinear term's configuration: the kernel the program names and its
+/// scalars.
+locus::rt::BilinearLossConfig lossConfig(const Bytes *kernel, double theta, double weight,
+                                         int32_t negatives) {
   locus::rt::BilinearLossConfig cfg;
-  // StepCalls.h's numbering, which is the dialect's LossFunction.
-  static constexpr LossFunction functions[] = {LossFunction::Hinge, LossFunction::Softplus,
-                                               LossFunction::Linear, LossFunction::Logistic};
-  cfg.f = f >= 0 && f < 4 ? functions[f] : LossFunction::InfoNCE;
-  cfg.differenceForm = form == 1;
+  cfg.kernel = std::string_view(reinterpret_cast<const char *>(kernel->data()),
+                                static_cast<size_t>(kernel->sizes[0]));
   cfg.theta = theta;
   cfg.weight = weight;
-  cfg.negatives = negatives == 1 ? locus::rt::Negatives::Random
-                                 : locus::rt::Negatives::Next;
+  cfg.randomNegatives = negatives != 0;
   return cfg;
 }
 
@@ -147,28 +144,26 @@ void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *nega
                           static_cast<int64_t>(sizeof(int32_t) * rows.size()));
 }
 
-void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, int32_t f, int32_t form,
-                                         double theta, double weight, int32_t negatives,
-                                         Buf2 *z, Buf2 *c, int32_t projection,
-                                         Index1 *negativeRows, Buf2 *dz, Buf2 *dB,
-                                         int32_t accumulate) {
+void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
+                                         double weight, int32_t negatives, Buf2 *z, Buf2 *c,
+                                         int32_t projection, Index1 *negativeRows, Buf2 *dz,
+                                         Buf2 *dB, int32_t accumulate) {
   StepContext &s = context(ctx);
   double value = s.backend->bilinearLoss(
-      lossConfig(f, form, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
+      lossConfig(kernel, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
       z->data(), c->data(), s.projection(projection), negatives ? negativeRows->data() : nullptr,
       dz->data(), dB->data(), accumulate != 0);
   addLoss(s, block, value);
 }
 
-void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, int32_t f,
-                                                 int32_t form, double theta, double weight,
-                                                 int32_t negatives, Buf2 *z, Buf2 *c,
-                                                 int32_t projection, Index1 *negativeRows,
-                                                 Buf2 *dz, Buf2 *factors,
+void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, Bytes *kernel,
+                                                 double theta, double weight, int32_t negatives,
+                                                 Buf2 *z, Buf2 *c, int32_t projection,
+                                                 Index1 *negativeRows, Buf2 *dz, Buf2 *factors,
                                                  int32_t accumulateDz) {
   StepContext &s = context(ctx);
   double value = s.backend->bilinearLossFactors(
-      lossConfig(f, form, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
+      lossConfig(kernel, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
       z->data(), c->data(), s.projection(projection), negatives ? negativeRows->data() : nullptr,
       dz->data(), factors->data(), accumulateDz != 0);
   addLoss(s, block, value);
@@ -267,23 +262,17 @@ void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 
                                          y->sizes[0] == 2 * n);
 }
 
-void _mlir_ciface_locus_rt_ff_loss(void *ctx, int32_t block, double theta, double weight,
-                                   Buf4 *y, Buf4 *dy) {
+void _mlir_ciface_locus_rt_goodness_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
+                                         double theta2, double lambda, double weight, Buf3 *y,
+                                         Buf3 *dy) {
   StepContext &c = context(ctx);
   const int64_t m = y->sizes[0] / 2, row = y->count() / y->sizes[0];
+  std::string_view name(reinterpret_cast<const char *>(kernel->data()),
+                        static_cast<size_t>(kernel->sizes[0]));
   addLoss(c, block,
-          c.backend->forwardForwardLoss(theta, m, row, y->data(), y->data() + m * row,
-                                        dy->data(), dy->data() + m * row, weight));
-}
-
-void _mlir_ciface_locus_rt_scff_loss(void *ctx, int32_t block, double theta, double theta2,
-                                     double lambda, double weight, Buf4 *y, Buf4 *dy) {
-  StepContext &c = context(ctx);
-  const int64_t m = y->sizes[0] / 2, row = y->count() / y->sizes[0];
-  addLoss(c, block,
-          c.backend->scffLoss(theta, theta2, lambda, m, y->sizes[1], y->sizes[2] * y->sizes[3],
-                              y->data(), y->data() + m * row, dy->data(), dy->data() + m * row,
-                              weight));
+          c.backend->goodnessLoss(name, theta, theta2, lambda, weight, m, y->sizes[1],
+                                  y->sizes[2], y->data(), y->data() + m * row, dy->data(),
+                                  dy->data() + m * row));
 }
 
 void _mlir_ciface_locus_rt_relu_backward(void *ctx, Buf4 *y, Buf4 *dy, Buf4 *dx) {

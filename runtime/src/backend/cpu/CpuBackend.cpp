@@ -186,17 +186,12 @@ public:
     return cpu::bilinearLossFactors(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz, factors,
                                     accumulateDz);
   }
-  double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
-                            const float *yNeg, float *dyPos, float *dyNeg, double weight) override {
-    requireGoodness("sum_squares");
-    return cpu::forwardForwardLoss(*k_.losses, theta, m, f, yPos, yNeg, dyPos, dyNeg, weight);
-  }
-  double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c, int64_t hw,
-                  const float *aPos, const float *aNeg, float *daPos, float *daNeg,
-                  double weight) override {
-    requireGoodness("mean_relu_squares");
-    return cpu::scffLoss(*k_.losses, theta, theta2, lambda, m, c, hw, aPos, aNeg, daPos, daNeg,
-                         weight);
+  double goodnessLoss(std::string_view kernel, double theta, double theta2, double lambda,
+                      double weight, int64_t m, int64_t c, int64_t hw, const float *pos,
+                      const float *neg, float *dPos, float *dNeg) override {
+    requireGoodness(kernel);
+    return cpu::goodnessLoss(*k_.losses, kernel, theta, theta2, lambda, weight, m, c, hw, pos,
+                             neg, dPos, dNeg);
   }
   double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
                      double weight) override {
@@ -247,12 +242,12 @@ private:
     return need(k_.goodnessInputs, "goodness input kernels");
   }
   void requireBilinear(const BilinearLossConfig &cfg) const {
-    const std::string name = bilinearLossKernelName(cfg);
+    const std::string name(cfg.kernel);
     if (!need(k_.losses, "loss kernels").bilinear.find(name))
       missingKernel("loss kernel '" + name + "'");
   }
-  void requireGoodness(const char *score) const {
-    const std::string name = abi::goodnessLossKernelName(score);
+  void requireGoodness(std::string_view kernel) const {
+    const std::string name(kernel);
     if (!need(k_.losses, "loss kernels").goodness.find(name))
       missingKernel("loss kernel '" + name + "'");
   }

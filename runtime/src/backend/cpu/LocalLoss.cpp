@@ -22,35 +22,22 @@
 
 namespace locus::rt::cpu {
 
-std::string bilinearLossKernelName(const BilinearLossConfig &cfg) {
-  const char *f = cfg.f == LossFunction::Hinge      ? "hinge"
-                  : cfg.f == LossFunction::Softplus ? "softplus"
-                  : cfg.f == LossFunction::Linear   ? "linear"
-                  : cfg.f == LossFunction::Logistic ? "logistic"
-                                                    : "infonce";
-  const char *negatives = cfg.negatives == Negatives::Next     ? "next"
-                          : cfg.negatives == Negatives::Random ? "random"
-                          : cfg.negatives == Negatives::Hybrid ? "hybrid"
-                                                               : "roll";
-  return abi::bilinearLossKernelName(f, cfg.differenceForm ? "difference" : "contrastive",
-                                     negatives);
-}
-
 namespace {
 
-/// The kernel of cfg, or null where the object has none or Random negatives
-/// come without a valid row per view (the kernel reads them unchecked).
+/// The kernel cfg names, or null where the object has none or random
+/// negatives come without a valid row per view (the kernel reads them
+/// unchecked).
 const abi::BilinearLossKernel *findKernel(const abi::LossKernels &kernels,
                                           const BilinearLossConfig &cfg, int64_t n,
                                           const int32_t *negIndex) {
-  if (cfg.negatives == Negatives::Random) {
+  if (cfg.randomNegatives) {
     if (!negIndex)
       return nullptr;
     for (int64_t r = 0; r < n; ++r)
       if (negIndex[r] < 0 || negIndex[r] >= n)
         return nullptr;
   }
-  return kernels.bilinear.find(bilinearLossKernelName(cfg));
+  return kernels.bilinear.find(std::string(cfg.kernel));
 }
 
 /// bc = rows B c[r] (the GEMM primitive; c itself for the identity B, a null
@@ -70,7 +57,7 @@ double runKernel(const abi::BilinearLossKernel &kernel, const BilinearLossConfig
   abi::MemRef2F32 dzRef = abi::memref2(dz, n, d);
   abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
   abi::MemRef1I32 negRef = abi::memref1(
-      const_cast<int32_t *>(negIndex), cfg.negatives == Negatives::Random ? n : 0);
+      const_cast<int32_t *>(negIndex), cfg.randomNegatives ? n : 0);
   double loss = 0.0;
   abi::MemRef0F64 lossRef{&loss, &loss, 0};
   kernel.run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &lossRef, cfg.theta, cfg.weight,
@@ -142,18 +129,11 @@ double runGoodness(const abi::GoodnessLossKernel *kernel, double theta, double t
 }
 } // namespace
 
-double forwardForwardLoss(const abi::LossKernels &kernels, double theta, int64_t m, int64_t f,
-                          const float *yPos, const float *yNeg, float *dyPos, float *dyNeg,
-                          double weight) {
-  return runGoodness(kernels.goodness.find(abi::goodnessLossKernelName("sum_squares")), theta,
-                     0.0, 0.0, weight, m, f, 1, yPos, yNeg, dyPos, dyNeg);
-}
-
-double scffLoss(const abi::LossKernels &kernels, double th1, double th2, double lambda,
-                int64_t m, int64_t c, int64_t hw, const float *aPos, const float *aNeg,
-                float *daPos, float *daNeg, double weight) {
-  return runGoodness(kernels.goodness.find(abi::goodnessLossKernelName("mean_relu_squares")),
-                     th1, th2, lambda, weight, m, c, hw, aPos, aNeg, daPos, daNeg);
+double goodnessLoss(const abi::LossKernels &kernels, std::string_view kernel, double theta,
+                    double theta2, double lambda, double weight, int64_t m, int64_t c,
+                    int64_t hw, const float *pos, const float *neg, float *dPos, float *dNeg) {
+  return runGoodness(kernels.goodness.find(std::string(kernel)), theta, theta2, lambda, weight, m,
+                     c, hw, pos, neg, dPos, dNeg);
 }
 
 double infoNceLoss(const abi::LossKernels &kernels, double temperature, int64_t n, int64_t d,

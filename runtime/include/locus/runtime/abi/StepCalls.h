@@ -36,6 +36,7 @@ template <typename T, int Rank> struct MemRefDesc {
   }
 };
 using Buf4 = MemRefDesc<float, 4>;
+using Buf3 = MemRefDesc<float, 3>;
 using Buf2 = MemRefDesc<float, 2>;
 using Buf1 = MemRefDesc<float, 1>;
 using Index4 = MemRefDesc<int32_t, 4>;
@@ -44,7 +45,7 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 4;
+constexpr int64_t kStepProgramVersion = 5;
 
 /// The generated entry points of a model (the model record's `program`,
 /// abi/Model.h). Each entry point runs the
@@ -78,7 +79,9 @@ struct StepProgram {
 extern "C" {
 using locus::abi::Buf1;
 using locus::abi::Buf2;
+using locus::abi::Buf3;
 using locus::abi::Buf4;
+using locus::abi::Bytes;
 using locus::abi::Index1;
 using locus::abi::Index4;
 
@@ -111,20 +114,21 @@ void _mlir_ciface_locus_rt_loss_unpool(void *ctx, Buf4 *dz, Buf4 *dh, int64_t ke
 /// In-batch random negatives of block `block` for this step (the data
 /// stream's draws, seeded per step and block).
 void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *negatives);
-/// A bilinear term: f (0 hinge, 1 softplus, 2 linear, 3 logistic), form (0
-/// contrastive, 1 difference), negatives (0 next, 1 random). dB is written
-/// (or, with accumulate, added to, as dz is). projection -1: B = I.
-void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, int32_t f, int32_t form,
-                                         double theta, double weight, int32_t negatives,
-                                         Buf2 *z, Buf2 *c, int32_t projection,
-                                         Index1 *negativeRows, Buf2 *dz, Buf2 *dB,
-                                         int32_t accumulate);
+/// A bilinear term, computed by the generated kernel named `kernel` (a
+/// name in the model's bilinear loss table, abi/LossKernels.h: the program
+/// chooses it), with its theta and weight; negatives != 0: the kernel reads
+/// the drawn rows negativeRows. dB is written (or, with accumulate, added
+/// to, as dz is). projection -1: B = I.
+void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
+                                         double weight, int32_t negatives, Buf2 *z, Buf2 *c,
+                                         int32_t projection, Index1 *negativeRows, Buf2 *dz,
+                                         Buf2 *dB, int32_t accumulate);
 /// The same term with dL/dB left as row factors [N, D] (dL/dB = factors^T c).
-void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, int32_t f,
-                                                 int32_t form, double theta, double weight,
-                                                 int32_t negatives, Buf2 *z, Buf2 *c,
-                                                 int32_t projection, Index1 *negativeRows,
-                                                 Buf2 *dz, Buf2 *factors, int32_t accumulateDz);
+void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, Bytes *kernel,
+                                                 double theta, double weight, int32_t negatives,
+                                                 Buf2 *z, Buf2 *c, int32_t projection,
+                                                 Index1 *negativeRows, Buf2 *dz, Buf2 *factors,
+                                                 int32_t accumulateDz);
 /// AdamW on parameter `param` [D, Dc] from factors [N, D] and c [N, Dc].
 void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors, Buf2 *c);
 void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x);
@@ -153,11 +157,13 @@ void _mlir_ciface_locus_rt_length_normalize(void *ctx, Buf4 *x, Buf4 *y);
 /// SCFF: the first N rows of x standardised into st [N, ...], then y [2N,
 /// ...] = [st + st; st + roll(st)].
 void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 *y);
-/// The goodness losses of y [2N, ...] (positives, then negatives) with dy.
-void _mlir_ciface_locus_rt_ff_loss(void *ctx, int32_t block, double theta, double weight,
-                                   Buf4 *y, Buf4 *dy);
-void _mlir_ciface_locus_rt_scff_loss(void *ctx, int32_t block, double theta, double theta2,
-                                     double lambda, double weight, Buf4 *y, Buf4 *dy);
+/// A goodness loss (FF, SCFF), computed by the generated kernel named
+/// `kernel` (the model's goodness loss table), on y [2N, channels,
+/// locations] (positives, then negatives; the program picks the view the
+/// score reads) with dy.
+void _mlir_ciface_locus_rt_goodness_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
+                                         double theta2, double lambda, double weight, Buf3 *y,
+                                         Buf3 *dy);
 
 // --- Adjoints.
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,

@@ -116,7 +116,7 @@ public:
   /// A bilinear rule's loss on z [n, d] with context c [n, dc] through B
   /// [d, dc] (LocalLoss.h): dz (added to with accumulateDz) and either dB
   /// (dproj, added to with accumulateDProj; null: not formed) or nothing.
-  /// NaN when the model has no kernel for cfg.
+  /// NaN when the model has no kernel cfg.kernel.
   virtual double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d,
                               int64_t dc, const float *z, const float *c, const float *proj,
                               const int32_t *negIndex, float *dz, float *dproj,
@@ -127,13 +127,12 @@ public:
                                      int64_t dc, const float *z, const float *c,
                                      const float *proj, const int32_t *negIndex, float *dz,
                                      float *factors, bool accumulateDz) = 0;
-  /// FF's goodness loss on [m, f] halves; SCFF's on [m, c, hw] halves.
-  virtual double forwardForwardLoss(double theta, int64_t m, int64_t f, const float *yPos,
-                                    const float *yNeg, float *dyPos, float *dyNeg,
-                                    double weight) = 0;
-  virtual double scffLoss(double theta, double theta2, double lambda, int64_t m, int64_t c,
-                          int64_t hw, const float *aPos, const float *aNeg, float *daPos,
-                          float *daNeg, double weight) = 0;
+  /// A goodness loss (FF, SCFF) by the generated kernel named `kernel` on
+  /// [m, c, hw] positive and negative halves, with their gradients. NaN when
+  /// the model has no such kernel.
+  virtual double goodnessLoss(std::string_view kernel, double theta, double theta2,
+                              double lambda, double weight, int64_t m, int64_t c, int64_t hw,
+                              const float *pos, const float *neg, float *dPos, float *dNeg) = 0;
   /// NT-Xent on p [n, d] (InfoNCE's normalisation, softmax and adjoint around
   /// the backend's GEMMs): dp.
   virtual double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p,

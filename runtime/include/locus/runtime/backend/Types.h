@@ -10,6 +10,7 @@
 #define LOCUS_RUNTIME_BACKEND_TYPES_H
 
 #include <cstdint>
+#include <string_view>
 
 namespace locus::rt {
 
@@ -41,18 +42,15 @@ struct Window {
   }
 };
 
-enum class LossFunction { Hinge, Softplus, Linear, Logistic, InfoNCE };
-enum class Negatives { Next, Random, Hybrid, Roll };
-
 /// One bilinear loss term (CLAPP++, DFB, pooled CLAPP, PhyLL; "both" is two
-/// terms): which generated kernel computes it (f, form, negatives) and its
-/// scalars. The math is the kernel's (abi/LossKernels.h).
+/// terms): the generated kernel that computes it (its name in the model's
+/// bilinear loss table, chosen by the step program) and its scalars. The
+/// math is the kernel's (abi/LossKernels.h).
 struct BilinearLossConfig {
-  LossFunction f = LossFunction::Hinge;
-  bool differenceForm = false; // PhyLL's Form 1
+  std::string_view kernel;
   double theta = 0.0;
   double weight = 1.0;
-  Negatives negatives = Negatives::Next;
+  bool randomNegatives = false; // the kernel reads one drawn row per row
 };
 
 /// A bfloat16 value: the high 16 bits of a float32.

@@ -22,8 +22,6 @@
 namespace locus::rt::cpu {
 
 using rt::BilinearLossConfig;
-using rt::LossFunction;
-using rt::Negatives;
 
 // The bilinear rules (CLAPP++, DFB, pooled CLAPP, PhyLL; "both" is two calls
 // summed): z is [N, D], c is [N, Dc] (stop-gradient), B is [D, Dc].
@@ -36,21 +34,19 @@ using rt::Negatives;
 //   difference (logistic): L = 1/N sum log(1 + exp(theta (u_neg - u_pos)))
 // weight scales the loss and all gradients.
 //
-// The runtime computes none of this: the scores, the loss and its gradient
-// are the kernel locusc generated for (f, form, negatives)
-// (abi/LossKernels.h). The functions below run the GEMM primitives
-// around it: bc = B c before, dL/dB = factors^T c after.
-
-/// The name of the generated kernel that computes cfg's loss.
-std::string bilinearLossKernelName(const BilinearLossConfig &cfg);
+// The runtime computes none of this, nor chooses it: the scores, the loss
+// and its gradient are the kernel locusc generated for (f, form, negatives),
+// which the step program names (cfg.kernel, abi/LossKernels.h). The
+// functions below run the GEMM primitives around it: bc = B c before,
+// dL/dB = factors^T c after.
 
 /// Returns the loss; dz [N, D] and dB [D, Dc] receive dL/dz and dL/dB (added
 /// to what they hold when accumulate is true: "both" sums two terms).
-/// negIndex (size N) is read only for Negatives::Random. A null proj is the
-/// identity B (projection = identity, D = Dc). dproj may be null (a
-/// fixed projection: no dL/dB is computed). A configuration without a kernel
-/// in `kernels` (Hybrid/Roll negatives, InfoNCE, a variant the object lacks)
-/// or Random negatives without a valid negIndex return NaN and write nothing.
+/// negIndex (size N) is read only with cfg.randomNegatives. A null proj is
+/// the identity B (projection = identity, D = Dc). dproj may be null (a
+/// fixed projection: no dL/dB is computed). A kernel name `kernels` lacks,
+/// or random negatives without a valid negIndex, return NaN and write
+/// nothing.
 double bilinearLoss(const abi::LossKernels &kernels, const BilinearLossConfig &cfg,
                     int64_t n, int64_t d, int64_t dc, const float *z, const float *c,
                     const float *proj, const int32_t *negIndex, float *dz, float *dproj,
@@ -80,19 +76,12 @@ double bilinearLossFactors(const abi::LossKernels &kernels,
 /// `kernels` too; without the kernel they return NaN and write nothing.
 /// `weight` scales the loss and the gradients.
 
-/// Forward-Forward on the block output y [N, F] (F = C*H*W), pos rows and neg
-/// rows given separately (each [M, F]): G = sum y^2,
-/// L = 1/M sum softplus(theta - G_pos) + softplus(G_neg - theta).
-double forwardForwardLoss(const abi::LossKernels &kernels, double theta, int64_t m, int64_t f,
-                          const float *yPos, const float *yNeg, float *dyPos, float *dyNeg,
-                          double weight = 1.0);
-
-/// SCFF on pre-activations a [M, C, H*W] for pos and neg: per location
-/// G = mean_c relu(a)^2, L = mean over (m, location) of softplus(th1 - G_pos)
-/// + softplus(G_neg - th2) + lambda * mean_m ||G_pos[m]||_2 (norm over locations).
-double scffLoss(const abi::LossKernels &kernels, double th1, double th2, double lambda,
-                int64_t m, int64_t c, int64_t hw, const float *aPos, const float *aNeg,
-                float *daPos, float *daNeg, double weight = 1.0);
+/// A goodness loss by the kernel named `kernel` on [m, c, hw] positive and
+/// negative halves (FF: G = sum y^2 a row, its rows seen as [F, 1]; SCFF:
+/// G = mean_c relu(a)^2 a location, L adds lambda mean_m ||G_pos[m]||_2).
+double goodnessLoss(const abi::LossKernels &kernels, std::string_view kernel, double theta,
+                    double theta2, double lambda, double weight, int64_t m, int64_t c,
+                    int64_t hw, const float *pos, const float *neg, float *dPos, float *dNeg);
 
 /// InfoNCE (BP-InfoNCE, SimCLR's NT-Xent) on projections p [N, D]: cosine
 /// similarities / temperature, positive pair (r, (r+B) mod N), all other rows
