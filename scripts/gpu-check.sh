@@ -3,10 +3,12 @@
 # PyTorch but no MLIR, so nothing is built there):
 #
 #   bash scripts/gpu-check.sh --pack      here, after scripts/build.sh: copies what the
-#                                          checks run into build-gpu/ (stripped, ~15 MiB)
+#                                          checks run into build-gpu/ (stripped), with the
+#                                          benchmark's models compiled for --target=cuda
 #   bash scripts/gpu-check.sh             on the device (carry build-gpu): the GPU unit
-#                                          tests, then the PyTorch reference benchmark on
-#                                          the GPU, then one table
+#                                          tests, locus's training steps on the GPU
+#                                          (locus-gpu-step-bench), the PyTorch reference
+#                                          and cuDNN floor of the same net, then one table
 #
 # Options on the device: --torch-budget S (seconds for the PyTorch benchmark, default
 # 300; 0 skips it). Logs and JSON go to $OUT (or /tmp/gpu-check).
@@ -17,7 +19,21 @@ if [[ "${1:-}" == "--pack" ]]; then
   set -e
   rm -rf build-gpu && mkdir -p build-gpu/models
   strip -o build-gpu/locus-unit-tests build/bin/locus-unit-tests
+  strip -o build-gpu/locus-gpu-step-bench build/bin/locus-gpu-step-bench
   cp build/test/Unit/models/*.so build-gpu/models/
+  # VGG-6 at STL-10 shape, as the benchmark of issue 12 names it.
+  mkdir -p build-gpu/bench
+  for spec in "clapp++ 32" "clapp++ 128" "clapp++dfb 32" "clapp++both 32" "bp-clapp++ 32"; do
+    set -- $spec
+    name="vgg6-stl10-$1-b$2"
+    build/bin/locusc examples/vgg6-stl10.onnxtxt --target=cuda --rule="$1" --batch-size="$2" \
+      --emit=obj -o "build-gpu/bench/$name.o"
+    c++ -shared -o "build-gpu/bench/$name.so" "build-gpu/bench/$name.o" -lm
+    rm "build-gpu/bench/$name.o"
+  done
+  # One compressed file travels (the binaries share most of their bytes).
+  (cd build-gpu && tar cf - locus-unit-tests locus-gpu-step-bench models bench | xz -T2 -6 \
+     > bundle.tar.xz && rm -rf locus-unit-tests locus-gpu-step-bench models bench)
   du -sh build-gpu
   exit 0
 fi
@@ -31,6 +47,9 @@ while [[ $# -gt 0 ]]; do
 done
 out="${OUT:-/tmp/gpu-check}"
 mkdir -p "$out"
+if [[ -f build-gpu/bundle.tar.xz && ! -x build-gpu/locus-unit-tests ]]; then
+  tar xJf build-gpu/bundle.tar.xz -C build-gpu
+fi
 if [[ ! -x build-gpu/locus-unit-tests ]]; then
   echo "gpu-check: build-gpu/ is missing: run 'bash scripts/gpu-check.sh --pack' where locus is built and carry build-gpu" >&2
   exit 2
@@ -39,27 +58,83 @@ fi
 gpu="$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
 echo "== device: $gpu"
 
-echo "== GPU unit tests (generated kernels on the GPU against the CPU)"
-LOCUS_TEST_MODEL_DIR="$PWD/build-gpu/models" build-gpu/locus-unit-tests \
-  --gtest_filter='CudaKernels.*:Device*:CudaError*:SelfTest*' 2>&1 | tee "$out/unit-tests.log"
+echo "== GPU unit tests (generated kernels, then each rule's training steps, on the GPU against the CPU)"
+# One process per engine case: a CUDA error stops its process, not the others.
+export LOCUS_TEST_MODEL_DIR="$PWD/build-gpu/models"
+build-gpu/locus-unit-tests --gtest_filter='CudaKernels.*:CudaError*' 2>&1 | tee "$out/unit-tests.log"
 unit_rc=${PIPESTATUS[0]}
+for case in $(build-gpu/locus-unit-tests --gtest_list_tests --gtest_filter='Rules/CudaEngine.*' |
+              sed -n 's/^  TrainsAsTheCpuBackend\/\([A-Za-z0-9_]*\).*/\1/p'); do
+  build-gpu/locus-unit-tests --gtest_filter="Rules/CudaEngine.TrainsAsTheCpuBackend/$case" 2>&1 |
+    tee -a "$out/unit-tests.log" | grep -E '^\[ *(OK|FAILED|SKIPPED) *\] Rules|Failure|locus:|error' || true
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || unit_rc=1
+done
 unit_passed=$(grep -c '^\[       OK \]' "$out/unit-tests.log")
-unit_failed=$(grep -c '^\[  FAILED  \] [A-Za-z]' "$out/unit-tests.log" | head -1)
+unit_failed=$(grep -c '^\[  FAILED  \] [A-Za-z].*([0-9]* ms)' "$out/unit-tests.log")
 unit_skipped=$(grep -c '^\[  SKIPPED \] [A-Za-z].*([0-9]* ms)' "$out/unit-tests.log")
+
+echo "== locus training steps on the GPU (locus-gpu-step-bench, AdamW, 20 timed steps)"
+: > "$out/locus-steps.jsonl"
+for model in build-gpu/bench/*.so; do
+  label=$(basename "$model" .so)
+  build-gpu/locus-gpu-step-bench "$model" --label "$label" 2>&1 | tee -a "$out/locus-steps.jsonl"
+  if [[ "$label" == vgg6-stl10-clapp++-b32 ]]; then
+    build-gpu/locus-gpu-step-bench "$model" --label "$label" --fp32 2>&1 | tee -a "$out/locus-steps.jsonl"
+    build-gpu/locus-gpu-step-bench "$model" --label "$label" --bf16-moments 2>&1 | tee -a "$out/locus-steps.jsonl"
+  fi
+done
 
 torch_line="skipped (--torch-budget 0)"
 if [[ "$torch_budget" != 0 ]]; then
   echo "== PyTorch reference on the GPU (bench/gpu/reference_cuda.py, budget ${torch_budget} s)"
   PYTHONUNBUFFERED=1 python3 bench/gpu/reference_cuda.py --budget-s "$torch_budget" \
+    --rules "${TORCH_RULES:-clapp++,dfb,both,bp-clapp++}" --impls "${TORCH_IMPLS:-floor,official,careful,compile}" \
+    --precisions tf32 --batches 32,128 \
     --json-out "$out/torch-reference.json" 2>&1 | tee "$out/torch-reference.log"
   torch_rc=${PIPESTATUS[0]}
   torch_line="exit $torch_rc, $(grep -c '"status": "ok"' "$out/torch-reference.log") configs ok (table above, JSON in torch-reference.json)"
 fi
 
 echo
+echo "== locus against PyTorch on the same GPU, VGG-6 STL-10 shape, TF32 (ms per step; peak GiB)"
+python3 - "$out/locus-steps.jsonl" "$out/torch-reference.json" <<'PY'
+import json, sys
+locus = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+try:
+    torch = json.load(open(sys.argv[2]))
+    torch = torch.get("results", torch) if isinstance(torch, dict) else torch
+except Exception:
+    torch = []
+def ref(rule, impl, batch):
+    for r in torch:
+        if (r.get("rule"), r.get("impl"), r.get("precision"), r.get("batch")) == (rule, impl, "tf32", batch) \
+                and r.get("status") == "ok":
+            return r
+    return None
+rules = {"clapp++": "clapp++", "clapp++dfb": "dfb", "clapp++both": "both", "bp-clapp++": "bp-clapp++"}
+print(f"| {'locus model':34} | {'prec':4} | {'moments':7} | {'ms':>7} | {'peak':>6} | {'floor ms':>8} | {'x floor':>7} | {'careful ms':>10} | {'x careful':>9} | {'peak/careful':>12} |")
+for r in locus:
+    label = r["label"]
+    parts = label.split("-")
+    batch = int(parts[-1][1:])
+    rule = rules.get("-".join(parts[2:-1]), "?")
+    floor = ref("conv", "floor", batch)
+    care = ref(rule, "careful", batch) or ref(rule, "official", batch)
+    f = lambda x, spec: format(x, spec) if x is not None else "-"
+    fl = floor["ms_per_step"] if floor else None
+    cm = care["ms_per_step"] if care else None
+    cp = care["peak_alloc_gib"] if care else None
+    print(f"| {label:34} | {r['precision']:4} | {r['moments']:7} | {r['ms_per_step']:7.2f} | {r['measured_peak_gib']:6.2f} | "
+          f"{f(fl, '8.2f')} | {f(r['ms_per_step'] / fl if fl else None, '7.2f')} | {f(cm, '10.2f')} | "
+          f"{f(r['ms_per_step'] / cm if cm else None, '9.2f')} | {f(r['measured_peak_gib'] / cp if cp else None, '12.2f')} |")
+PY
+
+echo
 echo "== locus GPU check on: $gpu"
 printf '| %-52s | %s |\n' "check" "result"
 printf '| %-52s | %s |\n' "GPU unit tests (CudaKernels, device, errors)" \
   "exit $unit_rc: $unit_passed passed, $unit_failed failed, $unit_skipped skipped"
+printf '| %-52s | %s |\n' "locus steps on the GPU (locus-gpu-step-bench)" \
+  "$(grep -c '"impl": "locus"' "$out/locus-steps.jsonl") runs (table above)"
 printf '| %-52s | %s |\n' "PyTorch reference, VGG-6 STL-10 shape" "$torch_line"
 [[ $unit_rc -eq 0 ]]

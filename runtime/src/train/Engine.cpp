@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <limits>
+#include <vector>
 
 namespace locus::rt::train {
 
@@ -76,7 +77,9 @@ void Engine::initParameters() {
     const ParamDesc &p = model_.params[i];
     Shape4 shape{p.count(), 1, 1, 1};
     Tensor t = backend_->allocate(shape);
-    float *data = t.data();
+    // Drawn on the host, then copied into the backend's memory (a GPU's).
+    std::vector<float> host(static_cast<size_t>(shape.n));
+    float *data = host.data();
     switch (p.init) {
     case ParamInit::KaimingUniform:
     case ParamInit::FanInUniform: {
@@ -96,6 +99,7 @@ void Engine::initParameters() {
       std::memcpy(data, p.value.data(), sizeof(float) * shape.n);
       break;
     }
+    backend_->copyToDevice(t.data(), data, static_cast<int64_t>(sizeof(float)) * shape.n);
     params_[i] = t;
     if (trained_[i]) {
       // AdamW keeps two moments, SGD and LARS one momentum buffer; bfloat16

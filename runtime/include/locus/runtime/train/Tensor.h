@@ -16,6 +16,7 @@
 #include "locus/runtime/backend/Types.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace locus::rt::train {
@@ -51,6 +52,14 @@ public:
   static Array allocate(const std::shared_ptr<MemoryTracker> &tracker, int64_t count);
   static Array zeros(const std::shared_ptr<MemoryTracker> &tracker, int64_t count);
 
+  /// Memory a backend allocated (a device buffer): `release` frees it when
+  /// the last handle goes (and tells the backend's tracker).
+  static Array adopt(T *data, int64_t count, std::function<void(T *)> release) {
+    Array a;
+    a.data_ = std::shared_ptr<T>(data, std::move(release));
+    a.size_ = count;
+    return a;
+  }
   /// A handle on memory no tracker owns (a buffer in the step program's
   /// arena), valid while that memory is.
   static Array borrowed(T *data, int64_t count) {
@@ -83,6 +92,13 @@ public:
   Tensor() = default;
   static Tensor allocate(const std::shared_ptr<MemoryTracker> &tracker, Shape4 shape);
   static Tensor zeros(const std::shared_ptr<MemoryTracker> &tracker, Shape4 shape);
+  /// A backend's buffer (Array::adopt).
+  static Tensor adopt(float *data, Shape4 shape, std::function<void(float *)> release) {
+    Tensor t;
+    t.array_ = Array<float>::adopt(data, shape.count(), std::move(release));
+    t.shape_ = shape;
+    return t;
+  }
   /// A view of memory no tracker owns (Array::borrowed).
   static Tensor borrowed(float *data, Shape4 shape) {
     Tensor t;

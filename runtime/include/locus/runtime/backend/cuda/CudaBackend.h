@@ -1,0 +1,35 @@
+//===- CudaBackend.h - the Backend of a GPU ---------------------*- C++ -*-===//
+//
+// The step program's calls on one NVIDIA GPU: buffers in device memory,
+// convolutions through cuDNN, GEMMs through cuBLAS, and the kernels locusc
+// generated for --target=cuda (their host entry points launch PTX through
+// KernelLaunch.h). The generated kernels come in the same tables as the CPU's
+// (the model record's), so this backend takes the same ModelKernels.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOCUS_RUNTIME_BACKEND_CUDA_CUDABACKEND_H
+#define LOCUS_RUNTIME_BACKEND_CUDA_CUDABACKEND_H
+
+#include "locus/runtime/backend/Backend.h"
+#include "locus/runtime/backend/cpu/ModelKernels.h"
+
+#include <memory>
+#include <string>
+
+namespace locus::rt::cuda {
+
+struct CudaOptions {
+  int device = 0;
+  /// TF32 tensor cores in FP32 convolutions and GEMMs (PyTorch's default for
+  /// convolutions); off: full FP32, for exact comparisons with the CPU.
+  bool tf32 = true;
+};
+
+/// The backend on device options.device, or null with `error` saying why
+/// (no driver, no such device).
+std::unique_ptr<Backend> makeCudaBackend(const cpu::ModelKernels &kernels,
+                                         const CudaOptions &options, std::string &error);
+
+} // namespace locus::rt::cuda
+
+#endif

@@ -1,0 +1,656 @@
+//===- CudaBackend.cpp - the Backend of a GPU ------------------------------===//
+//
+// Every call runs on the legacy default stream, in order: cuDNN and cuBLAS
+// for the library work, the model's --target=cuda kernels for the rest (one
+// launch over the whole tensor: the planes, rows and elements the CPU
+// backend hands its threads are GPU threads here). A loss value is read back
+// when its kernel is done (the step adds it to the block's entry on the host).
+// Scratch the convolutions, the fused conv + relu + max-pool and the losses
+// need lives in buffers that grow to the largest request and stay, charged
+// to the tracker as external bytes. A CUDA, cuDNN or cuBLAS error stops the
+// binary with the call and what it was doing: a Backend call cannot return
+// an error into the generated step.
+//
+//===----------------------------------------------------------------------===//
+#include "locus/runtime/backend/cuda/CudaBackend.h"
+
+#include "locus/runtime/CudaError.h"
+#include "locus/runtime/backend/cuda/KernelLaunch.h"
+
+#include "backend/cpu/AdamMath.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <tuple>
+#include <vector>
+
+namespace locus::rt::cuda {
+namespace {
+
+using cpu::LossPoolKernel;
+using cpu::MemRef4F32;
+using cpu::MemRef4I32;
+using cpu::ModelKernels;
+using cpu::ReluPoolKernel;
+
+[[noreturn]] void fail(const std::string &what) {
+  std::fprintf(stderr, "locus: CUDA backend: %s\n", what.c_str());
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+void check(cudaError_t e, const char *call, const char *doing) {
+  if (e != cudaSuccess)
+    fail(std::string(call) + " failed while " + doing + ": " + rt::describe(e));
+}
+void check(cudnnStatus_t s, const char *call, const char *doing) {
+  if (s != CUDNN_STATUS_SUCCESS)
+    fail(std::string(call) + " failed while " + doing + ": " + rt::describe(s));
+}
+void check(cublasStatus_t s, const char *call, const char *doing) {
+  if (s != CUBLAS_STATUS_SUCCESS)
+    fail(std::string(call) + " failed while " + doing + ": " + rt::describe(s));
+}
+#define LOCUS_CHECK(expr, doing) check((expr), #expr, doing)
+
+template <typename Table> const Table &need(const Table *table, const char *what) {
+  if (!table)
+    fail(std::string("the compiled model has no ") + what + "; recompile it with this locusc");
+  return *table;
+}
+
+MemRef4F32 memref4(const float *p, Shape4 s) {
+  return cpu::memref4(const_cast<float *>(p), s.n, s.c, s.h, s.w);
+}
+MemRef4I32 memref4(const int32_t *p, Shape4 s) {
+  return cpu::memref4(const_cast<int32_t *>(p), s.n, s.c, s.h, s.w);
+}
+/// [N C, H, W] planes: the general pooling kernels take every plane at once.
+abi::MemRef3F32 planes(const float *p, Shape4 s) {
+  return abi::memref3(const_cast<float *>(p), s.n * s.c, s.h, s.w);
+}
+abi::MemRef3I32 planes(const int32_t *p, Shape4 s) {
+  return abi::memref3(const_cast<int32_t *>(p), s.n * s.c, s.h, s.w);
+}
+
+/// Device memory that grows to the largest request and stays.
+class Scratch {
+public:
+  ~Scratch() { cudaFree(data_); }
+  void *get(int64_t bytes) {
+    if (bytes > bytes_) {
+      cudaFree(data_);
+      data_ = nullptr;
+      LOCUS_CHECK(cudaMalloc(&data_, static_cast<size_t>(bytes)), "growing a scratch buffer");
+      bytes_ = bytes;
+    }
+    return data_;
+  }
+  int64_t bytes() const { return bytes_; }
+
+private:
+  void *data_ = nullptr;
+  int64_t bytes_ = 0;
+};
+
+/// A convolution's descriptors and algorithms, made once per shape.
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t forward{};
+  cudnnConvolutionBwdFilterAlgo_t backwardFilter{};
+  cudnnConvolutionBwdDataAlgo_t backwardData{};
+  size_t forwardBytes = 0, backwardFilterBytes = 0, backwardDataBytes = 0;
+};
+
+/// The first algorithm cuDNN's heuristics rank that runs for this shape.
+template <typename Perf> auto firstSupported(const Perf *perf, int count, const char *pass) {
+  for (int i = 0; i < count; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS)
+      return perf[i].algo;
+  fail(std::string("cuDNN has no ") + pass + " convolution algorithm for a shape");
+}
+
+Window lossPoolWindow(Shape4 h, int64_t k) {
+  Window w;
+  w.kh = w.sh = k == 0 ? h.h : k;
+  w.kw = w.sw = k == 0 ? h.w : k;
+  return w;
+}
+
+class CudaBackend final : public Backend {
+public:
+  CudaBackend(const ModelKernels &kernels, const CudaOptions &options)
+      : k_(kernels), options_(options) {
+    LOCUS_CHECK(cudaSetDevice(options.device), "selecting the device");
+    LOCUS_CHECK(cudnnCreate(&cudnn_), "starting cuDNN");
+    LOCUS_CHECK(cublasCreate(&cublas_), "starting cuBLAS");
+    LOCUS_CHECK(cublasSetMathMode(cublas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                        : CUBLAS_PEDANTIC_MATH),
+                "choosing cuBLAS's math mode");
+    LOCUS_CHECK(cudaMalloc(reinterpret_cast<void **>(&lossScalar_), 2 * sizeof(double)),
+                "allocating the loss scalars");
+    setLaunchStream(nullptr);
+  }
+  ~CudaBackend() override {
+    for (auto &[key, plan] : convPlans_) {
+      cudnnDestroyTensorDescriptor(plan.x);
+      cudnnDestroyTensorDescriptor(plan.y);
+      cudnnDestroyTensorDescriptor(plan.bias);
+      cudnnDestroyFilterDescriptor(plan.w);
+      cudnnDestroyConvolutionDescriptor(plan.conv);
+    }
+    cudaFree(lossScalar_);
+    cublasDestroy(cublas_);
+    cudnnDestroy(cudnn_);
+  }
+
+  const char *name() const override { return "cuda"; }
+  std::string describe() override {
+    cudaDeviceProp prop{};
+    cudaGetDeviceProperties(&prop, options_.device);
+    return "backend cuda: device " + std::to_string(options_.device) + " " + prop.name +
+           ", cuDNN " + std::to_string(cudnnGetVersion()) + (options_.tf32 ? ", TF32" : ", FP32");
+  }
+
+  // --- Memory.
+  Tensor allocate(Shape4 shape) override {
+    const int64_t bytes = std::max<int64_t>(256, (shape.count() * 4 + 255) / 256 * 256);
+    void *p = nullptr;
+    LOCUS_CHECK(cudaMalloc(&p, static_cast<size_t>(bytes)), "allocating device memory");
+    memory_->allocated(bytes);
+    std::shared_ptr<MemoryTracker> tracker = memory_;
+    return Tensor::adopt(static_cast<float *>(p), shape, [tracker, bytes](float *q) {
+      cudaFree(q);
+      tracker->released(bytes);
+    });
+  }
+  Tensor zeros(Shape4 shape) override {
+    Tensor t = allocate(shape);
+    fillZero(t.data(), shape.count());
+    return t;
+  }
+  void copyToDevice(void *dst, const void *src, int64_t bytes) override {
+    if (bytes > 0)
+      LOCUS_CHECK(cudaMemcpy(dst, src, static_cast<size_t>(bytes), cudaMemcpyDefault),
+                  "copying to the device");
+  }
+  void copyToHost(void *dst, const void *src, int64_t bytes) override {
+    if (bytes > 0)
+      LOCUS_CHECK(cudaMemcpy(dst, src, static_cast<size_t>(bytes), cudaMemcpyDefault),
+                  "copying to the host");
+  }
+  void synchronize() override {
+    LOCUS_CHECK(cudaDeviceSynchronize(), "waiting for the step's kernels");
+  }
+  void fillZero(float *x, int64_t count) override {
+    if (count > 0)
+      LOCUS_CHECK(cudaMemsetAsync(x, 0, sizeof(float) * static_cast<size_t>(count)),
+                  "zeroing a buffer");
+  }
+  void copy2d(float *dst, int64_t dstStride, const float *src, int64_t srcStride, int64_t rows,
+              int64_t cols) override {
+    if (rows > 0 && cols > 0)
+      LOCUS_CHECK(cudaMemcpy2DAsync(dst, sizeof(float) * dstStride, src, sizeof(float) * srcStride,
+                                    sizeof(float) * cols, rows, cudaMemcpyDeviceToDevice),
+                  "copying feature columns");
+  }
+
+  // --- Primitives: cuDNN and cuBLAS.
+  void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                     const float *b, float biasScale, const Window &win, float *y) override {
+    ConvPlan &p = plan(xs, outChannels, win);
+    const float one = 1.0f, zero = 0.0f;
+    LOCUS_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x, x, p.w, w, p.conv, p.forward,
+                                        workspace(p.forwardBytes), p.forwardBytes, &zero, p.y, y),
+                "running a convolution");
+    if (b)
+      LOCUS_CHECK(cudnnAddTensor(cudnn_, &biasScale, p.bias, b, &one, p.y, y),
+                  "adding a convolution's bias");
+  }
+  void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
+                            const Window &win, float *dw, float *db, float biasScale) override {
+    ConvPlan &p = plan(xs, ys.c, win);
+    const float one = 1.0f, zero = 0.0f;
+    LOCUS_CHECK(cudnnConvolutionBackwardFilter(
+                    cudnn_, &one, p.x, x, p.y, dy, p.conv, p.backwardFilter,
+                    workspace(p.backwardFilterBytes), p.backwardFilterBytes, &zero, p.w, dw),
+                "forming a convolution's weight gradient");
+    if (db)
+      LOCUS_CHECK(cudnnConvolutionBackwardBias(cudnn_, &biasScale, p.y, dy, &zero, p.bias, db),
+                  "forming a convolution's bias gradient");
+  }
+  void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
+                          float *dx, Shape4 xs) override {
+    ConvPlan &p = plan(xs, ys.c, win);
+    const float one = 1.0f, zero = 0.0f;
+    LOCUS_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w, w, p.y, dy, p.conv,
+                                             p.backwardData, workspace(p.backwardDataBytes),
+                                             p.backwardDataBytes, &zero, p.x, dx),
+                "forming a convolution's input gradient");
+  }
+  // The fused forms: the convolution output goes through scratch here (the
+  // GPU's fusion of the epilogue is later work), then the generated relu +
+  // max-pool kernels.
+  void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
+                           const float *b, float biasScale, float *h, int32_t *argmax) override {
+    Shape4 as{xs.n, outChannels, xs.h, xs.w};
+    float *a = static_cast<float *>(fused_.get(4 * as.count()));
+    noteScratch();
+    conv2dForward(x, xs, w, outChannels, b, biasScale, convWindow(), a);
+    reluMaxPool2dForward(a, as, poolWindow(), h, Shape4{xs.n, outChannels, xs.h / 2, xs.w / 2},
+                         argmax);
+  }
+  void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, const float *h,
+                                  const int32_t *argmax, int64_t outChannels, float *dw,
+                                  float *db, float biasScale) override {
+    Shape4 as{xs.n, outChannels, xs.h, xs.w};
+    float *da = static_cast<float *>(fused_.get(4 * as.count()));
+    noteScratch();
+    reluMaxPool2dBackward(dh, h, Shape4{xs.n, outChannels, xs.h / 2, xs.w / 2}, poolWindow(),
+                          argmax, da, as);
+    conv2dBackwardWeight(x, xs, da, as, convWindow(), dw, db, biasScale);
+  }
+  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+            const float *b, float beta, float *c) override {
+    if (m <= 0 || n <= 0)
+      return;
+    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
+    LOCUS_CHECK(cublasSgemm(cublas_, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                            transA ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
+                            static_cast<int>(m), static_cast<int>(k), &alpha, b,
+                            static_cast<int>(transB ? k : n), a, static_cast<int>(transA ? m : k),
+                            &beta, c, static_cast<int>(n)),
+                "running a GEMM");
+  }
+  void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
+                        const float *a, const float *b, float *param,
+                        const AdamMoments &moments) override {
+    // dB = a^T b formed in scratch, then the generated AdamW update.
+    float *grad = static_cast<float *>(gradient_.get(4 * rows * cols));
+    noteScratch();
+    gemm(true, false, rows, cols, k, 1.0f, a, b, 0.0f, grad);
+    adamwStep(adam, t, rows * cols, param, grad, moments);
+  }
+
+  // --- Generated kernels, one launch over the whole tensor.
+  void reluForward(const float *x, float *y, int64_t count) override {
+    abi::MemRef1F32 in = abi::memref1(const_cast<float *>(x), count), out = abi::memref1(y, count);
+    activations().reluForward(&in, &out);
+  }
+  void reluBackward(const float *y, const float *dy, float *dx, int64_t count) override {
+    abi::MemRef1F32 out = abi::memref1(const_cast<float *>(y), count);
+    abi::MemRef1F32 g = abi::memref1(const_cast<float *>(dy), count), d = abi::memref1(dx, count);
+    activations().reluBackward(&out, &g, &d);
+  }
+  void triangleForward(const float *x, Shape4 xs, float *y) override {
+    abi::MemRef3F32 in = abi::memref3(const_cast<float *>(x), xs.n, xs.c, xs.h * xs.w);
+    abi::MemRef3F32 out = abi::memref3(y, xs.n, xs.c, xs.h * xs.w);
+    activations().triangleForward(&in, &out);
+  }
+  void triangleBackward(const float *x, Shape4 xs, const float *dy, float *dx) override {
+    abi::MemRef3F32 in = abi::memref3(const_cast<float *>(x), xs.n, xs.c, xs.h * xs.w);
+    abi::MemRef3F32 g = abi::memref3(const_cast<float *>(dy), xs.n, xs.c, xs.h * xs.w);
+    abi::MemRef3F32 d = abi::memref3(dx, xs.n, xs.c, xs.h * xs.w);
+    activations().triangleBackward(&in, &g, &d);
+  }
+  void maxPool2dForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
+                        int32_t *argmax) override {
+    maxForward(x, xs, win, y, ys, argmax, false);
+  }
+  void maxPool2dBackward(const float *dy, Shape4 ys, const int32_t *argmax, float *dx,
+                         Shape4 xs) override {
+    maxBackward(dy, dy, ys, argmax, dx, xs, false);
+  }
+  void avgPool2dForward(const float *x, Shape4 xs, const Window &win, float *y,
+                        Shape4 ys) override {
+    abi::MemRef3F32 in = planes(x, xs), out = planes(y, ys);
+    pooling().avgForward(&in, &out, win.kh, win.kw, win.sh, win.sw, win.pt, win.pl);
+  }
+  void avgPool2dBackward(const float *dy, Shape4 ys, const Window &win, float *dx,
+                         Shape4 xs) override {
+    // Without relu the kernel does not read y: dx stands in for it.
+    abi::MemRef3F32 g = planes(dy, ys), o = planes(dx, xs), d = planes(dx, xs);
+    pooling().avgBackward(&g, &o, &d, win.kh, win.kw, win.sh, win.sw, win.pt, win.pl, false);
+  }
+  void reluMaxPool2dForward(const float *a, Shape4 as, const Window &win, float *h, Shape4 hs,
+                            int32_t *argmax) override {
+    if (const ReluPoolKernel *kernel = staticReluPool(as, win)) {
+      MemRef4F32 in = memref4(a, as), out = memref4(h, hs);
+      MemRef4I32 at = memref4(argmax, hs);
+      kernel->forward(&in, &out, &at);
+      return;
+    }
+    maxForward(a, as, win, h, hs, argmax, true);
+  }
+  void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs, const Window &win,
+                             const int32_t *argmax, float *da, Shape4 as) override {
+    if (const ReluPoolKernel *kernel = staticReluPool(as, win)) {
+      MemRef4F32 g = memref4(dh, hs), out = memref4(h, hs), d = memref4(da, as);
+      MemRef4I32 at = memref4(argmax, hs);
+      kernel->backward(&g, &out, &at, &d);
+      return;
+    }
+    maxBackward(dh, h, hs, argmax, da, as, true);
+  }
+  void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) override {
+    if (const LossPoolKernel *kernel = staticLossPool(hs, k)) {
+      MemRef4F32 in = memref4(h, hs), out = memref4(z, zs);
+      kernel->pool(&in, &out);
+      return;
+    }
+    avgPool2dForward(h, hs, lossPoolWindow(hs, k), z, zs);
+  }
+  void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) override {
+    if (const LossPoolKernel *kernel = staticLossPool(hs, k)) {
+      MemRef4F32 in = memref4(dz, zs), out = memref4(dh, hs);
+      kernel->unpool(&in, &out);
+      return;
+    }
+    avgPool2dBackward(dz, zs, lossPoolWindow(hs, k), dh, hs);
+  }
+
+  double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+                      const float *z, const float *c, const float *proj, const int32_t *negIndex,
+                      float *dz, float *dproj, bool accumulate) override {
+    if (n <= 0 || d <= 0) {
+      if (dproj && !accumulate)
+        fillZero(dproj, std::max<int64_t>(d, 0) * std::max<int64_t>(dc, 0));
+      return 0.0;
+    }
+    float *factors = static_cast<float *>(factors_.get(4 * n * d));
+    noteScratch();
+    const double loss = runBilinear(cfg, n, d, dc, z, c, proj, negIndex, dz, factors, accumulate);
+    if (dproj && dc > 0) // dB (+)= factors^T c
+      gemm(true, false, d, dc, n, 1.0f, factors, c, accumulate ? 1.0f : 0.0f, dproj);
+    return loss;
+  }
+  double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+                             const float *z, const float *c, const float *proj,
+                             const int32_t *negIndex, float *dz, float *factors,
+                             bool accumulateDz) override {
+    if (n <= 0 || d <= 0)
+      return 0.0;
+    return runBilinear(cfg, n, d, dc, z, c, proj, negIndex, dz, factors, accumulateDz);
+  }
+  double goodnessLoss(std::string_view kernel, double theta, double theta2, double lambda,
+                      double weight, int64_t m, int64_t c, int64_t hw, const float *pos,
+                      const float *neg, float *dPos, float *dNeg) override {
+    const abi::GoodnessLossKernel *k = losses().goodness.find(std::string(kernel));
+    if (!k)
+      fail("the compiled model has no loss kernel '" + std::string(kernel) + "'");
+    if (m <= 0 || c <= 0 || hw <= 0)
+      return 0.0;
+    abi::MemRef3F32 p = abi::memref3(const_cast<float *>(pos), m, c, hw);
+    abi::MemRef3F32 q = abi::memref3(const_cast<float *>(neg), m, c, hw);
+    abi::MemRef3F32 dp = abi::memref3(dPos, m, c, hw), dq = abi::memref3(dNeg, m, c, hw);
+    abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
+    k->run(&p, &q, &dp, &dq, &loss, theta, theta2, lambda, weight);
+    return readLoss();
+  }
+  double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
+                     double weight) override {
+    const abi::InfoNceKernels *k = losses().infoNce;
+    if (!k)
+      fail("the compiled model has no InfoNCE kernels");
+    if (n <= 1 || d <= 0)
+      return 0.0;
+    float *ph = static_cast<float *>(factors_.get(4 * (2 * n * d + 2 * n * n) + 8 * n));
+    noteScratch();
+    float *dph = ph + n * d, *sim = dph + n * d, *dsim = sim + n * n;
+    // 2 n d + 2 n^2 floats before it: the norms are 8-byte aligned.
+    double *norms = reinterpret_cast<double *>(dsim + n * n);
+    abi::MemRef2F32 pRef = abi::memref2(const_cast<float *>(p), n, d);
+    abi::MemRef2F32 phRef = abi::memref2(ph, n, d), dphRef = abi::memref2(dph, n, d);
+    abi::MemRef2F32 simRef = abi::memref2(sim, n, n), dsimRef = abi::memref2(dsim, n, n);
+    abi::MemRef2F32 dpRef = abi::memref2(dp, n, d);
+    abi::MemRef1F64 normRef = abi::memref1(norms, n);
+    abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
+    k->normalize(&pRef, &phRef, &normRef);
+    gemm(false, true, n, n, d, 1.0f, ph, ph, 0.0f, sim);
+    k->loss(&simRef, &dsimRef, &loss, temperature, weight);
+    gemm(false, false, n, d, n, 1.0f, dsim, ph, 0.0f, dph);
+    k->adjoint(&phRef, &dphRef, &normRef, &dpRef);
+    return readLoss();
+  }
+  void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
+                       float *out) override {
+    const int64_t plane = vs.h * vs.w;
+    abi::MemRef3F32 in = abi::memref3(const_cast<float *>(views), vs.n, vs.c, plane);
+    abi::MemRef3F32 maskRef = abi::memref3(const_cast<float *>(masks), vs.n, vs.h, vs.w);
+    abi::MemRef1I32 partnerRef = abi::memref1(const_cast<int32_t *>(partners), vs.n);
+    abi::MemRef3F32 outRef = abi::memref3(out, 2 * vs.n, vs.c, plane);
+    goodnessInputs().hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
+  }
+  void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
+    abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
+    abi::MemRef2F32 out = abi::memref2(y, n, row);
+    goodnessInputs().lengthNormalizeRows(&in, &out);
+  }
+  void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
+                        bool pairs) override {
+    abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
+    abi::MemRef2F32 stRef = abi::memref2(st, n, row);
+    abi::MemRef2F32 out = abi::memref2(y, pairs ? 2 * n : n, row);
+    goodnessInputs().standardizePairs(&in, &stRef, &out, pairs);
+  }
+  void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
+                 const AdamMoments &moments) override {
+    if (count <= 0)
+      return;
+    const cpu::UpdateKernels &u = need(k_.update, "update kernels");
+    // The step's scalars as PyTorch computes them (AdamMath.h), one launch.
+    const cpu::AdamCoefficients k = moments.bf16() ? cpu::adamCoefficients(adam, t, moments)
+                                                   : cpu::adamCoefficients(adam, t);
+    const float decay = k.doDecay ? k.decay : 1.0f;
+    cpu::MemRefF32 g{const_cast<float *>(grad), const_cast<float *>(grad), 0, count, 1};
+    cpu::MemRefF32 p{param, param, 0, count, 1};
+    if (!moments.bf16()) {
+      cpu::MemRefF32 m{moments.m, moments.m, 0, count, 1}, v{moments.v, moments.v, 0, count, 1};
+      u.adamw(&g, &p, &m, &v, decay, k.w1, k.b1, k.b2, k.c2, k.negStep, k.bc2Sqrt, k.eps);
+      return;
+    }
+    cpu::MemRefBf16 m{moments.mBf16, moments.mBf16, 0, count, 1};
+    cpu::MemRefBf16 v{moments.vBf16, moments.vBf16, 0, count, 1};
+    u.adamwBf16(&g, &p, &m, &v, decay, k.w1, k.b1, k.b2, k.c2, k.negStep, k.bc2Sqrt, k.eps,
+                k.key, 0);
+  }
+  void sgdStep(const SgdMomentum &sgd, int64_t count, float *param, const float *grad,
+               float *momentum, bool adapt) override {
+    if (count <= 0)
+      return;
+    const cpu::UpdateKernels &u = need(k_.update, "update kernels");
+    const double wd = adapt || !sgd.lars ? sgd.weightDecay : 0.0;
+    cpu::MemRefF32 g{const_cast<float *>(grad), const_cast<float *>(grad), 0, count, 1};
+    cpu::MemRefF32 p{param, param, 0, count, 1}, b{momentum, momentum, 0, count, 1};
+    double scale = 1.0;
+    if (sgd.lars && adapt) {
+      LOCUS_CHECK(cudaMemsetAsync(lossScalar_, 0, 2 * sizeof(double)), "zeroing the LARS norms");
+      cpu::MemRefScalarF64 pp{lossScalar_, lossScalar_, 0}, gg{lossScalar_ + 1, lossScalar_ + 1, 0};
+      u.larsNorms(&p, &g, &pp, &gg, wd);
+      double sums[2] = {0.0, 0.0};
+      copyToHost(sums, lossScalar_, sizeof(sums));
+      if (sums[0] > 0.0 && sums[1] > 0.0)
+        scale = sgd.trust * std::sqrt(sums[0]) / std::sqrt(sums[1]);
+    }
+    u.sgd(&g, &p, &b, float(wd), float(scale), float(sgd.momentum), float(sgd.lr));
+  }
+
+private:
+  const abi::ActivationKernels &activations() const {
+    return need(k_.activations, "activation kernels");
+  }
+  const abi::PoolingKernels &pooling() const { return need(k_.pooling, "pooling kernels"); }
+  const abi::LossKernels &losses() const { return need(k_.losses, "loss kernels"); }
+  const abi::GoodnessInputKernels &goodnessInputs() const {
+    return need(k_.goodnessInputs, "goodness input kernels");
+  }
+  const ReluPoolKernel *staticReluPool(Shape4 as, const Window &win) const {
+    if (!k_.reluPools || !win.tiles())
+      return nullptr;
+    return k_.reluPools->find(as.c, as.h, as.w, win.kh, win.kw);
+  }
+  const LossPoolKernel *staticLossPool(Shape4 hs, int64_t k) const {
+    return k_.lossPools ? k_.lossPools->find(hs.c, hs.h, hs.w, k) : nullptr;
+  }
+  static Window convWindow() { return Window{3, 3, 1, 1, 1, 1, 1, 1}; }
+  static Window poolWindow() { return Window{2, 2, 2, 2, 0, 0, 0, 0}; }
+
+  void maxForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
+                  int32_t *argmax, bool relu) {
+    abi::MemRef3F32 in = planes(x, xs), out = planes(y, ys);
+    abi::MemRef3I32 at = planes(argmax, ys);
+    pooling().maxForward(&in, &out, &at, win.kh, win.kw, win.sh, win.sw, win.pt, win.pl, 0, relu);
+  }
+  void maxBackward(const float *dy, const float *h, Shape4 ys, const int32_t *argmax, float *dx,
+                   Shape4 xs, bool relu) {
+    abi::MemRef3F32 g = planes(dy, ys), o = planes(h, ys), d = planes(dx, xs);
+    abi::MemRef3I32 at = planes(argmax, ys);
+    pooling().maxBackward(&g, &o, &at, &d, 0, relu);
+  }
+
+  /// bc = rows B c[r] (c itself for the identity B), then the kernel cfg
+  /// names: the loss, dz and the row factors of dL/dB.
+  double runBilinear(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
+                     const float *z, const float *c, const float *proj, const int32_t *negIndex,
+                     float *dz, float *factors, bool accumulateDz) {
+    const abi::BilinearLossKernel *kernel = losses().bilinear.find(std::string(cfg.kernel));
+    if (!kernel)
+      fail("the compiled model has no loss kernel '" + std::string(cfg.kernel) + "'");
+    if (cfg.randomNegatives && !negIndex)
+      fail("a loss with random negatives got no negative rows");
+    float *bc = const_cast<float *>(c);
+    if (proj) {
+      bc = static_cast<float *>(projected_.get(4 * n * d));
+      noteScratch();
+      gemm(false, true, n, d, dc, 1.0f, c, proj, 0.0f, bc); // bc = c B^T
+    }
+    abi::MemRef2F32 zRef = abi::memref2(const_cast<float *>(z), n, d);
+    abi::MemRef2F32 bcRef = abi::memref2(bc, n, d);
+    abi::MemRef2F32 dzRef = abi::memref2(dz, n, d);
+    abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
+    abi::MemRef1I32 negRef =
+        abi::memref1(const_cast<int32_t *>(negIndex), cfg.randomNegatives ? n : 0);
+    abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
+    kernel->run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &loss, cfg.theta, cfg.weight,
+                accumulateDz);
+    return readLoss();
+  }
+  double readLoss() {
+    double value = std::numeric_limits<double>::quiet_NaN();
+    copyToHost(&value, lossScalar_, sizeof(value));
+    return value;
+  }
+
+  ConvPlan &plan(Shape4 xs, int64_t outChannels, const Window &win) {
+    if (win.pt != win.pb || win.pl != win.pr)
+      fail("a convolution with asymmetric padding (cuDNN pads both sides alike)");
+    auto key = std::make_tuple(xs.n, xs.c, xs.h, xs.w, outChannels, win.kh, win.kw, win.sh,
+                               win.sw, win.pt, win.pl);
+    auto found = convPlans_.find(key);
+    if (found != convPlans_.end())
+      return found->second;
+    ConvPlan &p = convPlans_[key];
+    const char *doing = "planning a convolution";
+    LOCUS_CHECK(cudnnCreateTensorDescriptor(&p.x), doing);
+    LOCUS_CHECK(cudnnCreateTensorDescriptor(&p.y), doing);
+    LOCUS_CHECK(cudnnCreateTensorDescriptor(&p.bias), doing);
+    LOCUS_CHECK(cudnnCreateFilterDescriptor(&p.w), doing);
+    LOCUS_CHECK(cudnnCreateConvolutionDescriptor(&p.conv), doing);
+    auto i = [](int64_t v) { return static_cast<int>(v); };
+    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(xs.n),
+                                           i(xs.c), i(xs.h), i(xs.w)),
+                doing);
+    LOCUS_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                           i(outChannels), i(xs.c), i(win.kh), i(win.kw)),
+                doing);
+    LOCUS_CHECK(cudnnSetConvolution2dDescriptor(p.conv, i(win.pt), i(win.pl), i(win.sh),
+                                                i(win.sw), 1, 1, CUDNN_CROSS_CORRELATION,
+                                                CUDNN_DATA_FLOAT),
+                doing);
+    LOCUS_CHECK(cudnnSetConvolutionMathType(p.conv, options_.tf32 ? CUDNN_DEFAULT_MATH
+                                                                  : CUDNN_FMA_MATH),
+                doing);
+    int n = 0, c = 0, h = 0, w = 0;
+    LOCUS_CHECK(cudnnGetConvolution2dForwardOutputDim(p.conv, p.x, p.w, &n, &c, &h, &w), doing);
+    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
+                doing);
+    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
+                                           i(outChannels), 1, 1),
+                doing);
+    // The heuristics' first algorithm of each pass (cuDNN sorts them).
+    int returned = 0;
+    cudnnConvolutionFwdAlgoPerf_t fwd[8];
+    LOCUS_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, p.x, p.w, p.conv, p.y, 8,
+                                                       &returned, fwd),
+                doing);
+    p.forward = firstSupported(fwd, returned, "forward");
+    LOCUS_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, p.x, p.w, p.conv, p.y, p.forward,
+                                                        &p.forwardBytes),
+                doing);
+    cudnnConvolutionBwdFilterAlgoPerf_t bwdFilter[8];
+    LOCUS_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, p.x, p.y, p.conv, p.w, 8,
+                                                              &returned, bwdFilter),
+                doing);
+    p.backwardFilter = firstSupported(bwdFilter, returned, "weight-gradient");
+    LOCUS_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+                    cudnn_, p.x, p.y, p.conv, p.w, p.backwardFilter, &p.backwardFilterBytes),
+                doing);
+    cudnnConvolutionBwdDataAlgoPerf_t bwdData[8];
+    LOCUS_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, p.w, p.y, p.conv, p.x, 8,
+                                                            &returned, bwdData),
+                doing);
+    p.backwardData = firstSupported(bwdData, returned, "input-gradient");
+    LOCUS_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(cudnn_, p.w, p.y, p.conv, p.x,
+                                                             p.backwardData, &p.backwardDataBytes),
+                doing);
+    return p;
+  }
+  void *workspace(size_t bytes) {
+    void *p = bytes ? workspace_.get(static_cast<int64_t>(bytes)) : nullptr;
+    noteScratch();
+    return p;
+  }
+  void noteScratch() {
+    memory_->setExternal(workspace_.bytes() + fused_.bytes() + gradient_.bytes() +
+                         factors_.bytes() + projected_.bytes());
+  }
+
+  ModelKernels k_;
+  CudaOptions options_;
+  cudnnHandle_t cudnn_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  double *lossScalar_ = nullptr; // two float64 scalars the kernels reduce into
+  std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                      int64_t, int64_t, int64_t>,
+           ConvPlan>
+      convPlans_;
+  Scratch workspace_, fused_, gradient_, factors_, projected_;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> makeCudaBackend(const ModelKernels &kernels, const CudaOptions &options,
+                                         std::string &error) {
+  int count = 0;
+  if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess) {
+    error = "no CUDA device: " + rt::describe(e);
+    return nullptr;
+  }
+  if (options.device < 0 || options.device >= count) {
+    error = "no CUDA device " + std::to_string(options.device) + " (this machine has " +
+            std::to_string(count) + ")";
+    return nullptr;
+  }
+  return std::make_unique<CudaBackend>(kernels, options);
+}
+
+} // namespace locus::rt::cuda
