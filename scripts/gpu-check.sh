@@ -79,6 +79,10 @@ for model in build-gpu/bench/*.so; do
   label=$(basename "$model" .so)
   build-gpu/locus-gpu-step-bench "$model" --label "$label" 2>&1 | tee -a "$out/locus-steps.jsonl"
   if [[ "$label" == vgg6-stl10-clapp++-b32 ]]; then
+    # Where a step's time goes (every launch and library call timed alone).
+    LOCUS_CUDA_PROFILE=1 build-gpu/locus-gpu-step-bench "$model" --label "$label" --steps 3 \
+      --warmup 1 > /dev/null 2> "$out/locus-profile.txt" || true
+    head -25 "$out/locus-profile.txt"
     build-gpu/locus-gpu-step-bench "$model" --label "$label" --fp32 2>&1 | tee -a "$out/locus-steps.jsonl"
     build-gpu/locus-gpu-step-bench "$model" --label "$label" --bf16-moments 2>&1 | tee -a "$out/locus-steps.jsonl"
   fi

@@ -15,6 +15,7 @@
 #include "locus/runtime/abi/Model.h"
 #include "locus/runtime/backend/cpu/ModelKernels.h"
 #include "locus/runtime/backend/cuda/CudaBackend.h"
+#include "locus/runtime/backend/cuda/KernelLaunch.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Random.h"
 #include "locus/runtime/train/Trainer.h"
@@ -146,5 +147,8 @@ int main(int argc, char **argv) {
               engine->plannedPeakBytes() / double(1 << 30),
               (totalBytes - freeBytes) / double(1 << 30), loss, finite ? "true" : "false",
               engine->backend().describe().c_str());
+  if (cuda::profiling())
+    std::fprintf(stderr, "profile of %s (LOCUS_CUDA_PROFILE):\n%s", label.c_str(),
+                 cuda::profileReport().c_str());
   return 0;
 }

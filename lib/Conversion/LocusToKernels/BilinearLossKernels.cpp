@@ -17,11 +17,12 @@
 //
 // scores and loss accumulated in float64 (the hinge's kink makes float32
 // scores flip rows). theta and the loss weight are arguments, so one kernel
-// serves every block with that rule. The rows are parallel iterations (GPU
-// threads on the CUDA target): a first pass gives each row its loss term and
-// factors; a second gives each dz row the terms of the rows that name it,
-// since two rows scatter into the same dz row; the loss sum is an atomic
-// add, in row order on the CPU.
+// serves every block with that rule. Every pass is parallel (GPU threads on
+// the CUDA target): each row's loss term and two derivatives (into the
+// caller's scratch g [N, 2]); factors element by element; dz element by
+// element from the (at most two, in closed form for next-row negatives)
+// rows that name each dz row; the loss sum is an atomic add, in row order on
+// the CPU.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
@@ -151,16 +152,18 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
   auto rows = MemRefType::get({ShapedType::kDynamic}, builder.getI32Type());
   auto scalar = MemRefType::get({}, f64);
   OpBuilder::InsertionGuard guard(builder);
-  // (z, bc, negatives, dz, factors, loss, theta, weight, accumulate). dz and
-  // factors are written while z and bc are read: promise they do not
-  // overlap, so LLVM keeps the row loops vectorised.
+  // (z, bc, negatives, dz, factors, g, loss, theta, weight, accumulate). dz,
+  // factors and g are written while z and bc are read: promise they do not
+  // overlap, so LLVM keeps the row loops vectorised. g [N, 2] is the
+  // caller's scratch for each row's two derivatives.
+  auto pairs = MemRefType::get({ShapedType::kDynamic, 2}, f32);
   SmallVector<Value> a = locus::kernels::declareKernel(
       builder, loc, v.name(),
-      {matrix, matrix, rows, matrix, matrix, scalar, f64, f64, builder.getI1Type()},
-      {0, 1, 3, 4});
+      {matrix, matrix, rows, matrix, matrix, pairs, scalar, f64, f64, builder.getI1Type()},
+      {0, 1, 3, 4, 5});
   OpBuilder &b = builder;
-  Value z = a[0], bc = a[1], negRows = a[2], dz = a[3], factors = a[4];
-  Value lossOut = a[5], theta = a[6], weight = a[7], accumulate = a[8];
+  Value z = a[0], bc = a[1], negRows = a[2], dz = a[3], factors = a[4], g = a[5];
+  Value lossOut = a[6], theta = a[7], weight = a[8], accumulate = a[9];
 
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
@@ -205,65 +208,84 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
     Value gn = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gNeg, scale));
     return Row{pos, negRow, gp, gn, t.loss};
   };
-  auto addScaledRow = [&](OpBuilder &ib, Location l, Value g, Value from, Value to) {
-    scf::ForOp::create(ib, l, c0, d, c1, ValueRange{},
-                       [&](OpBuilder &eb, Location el, Value i, ValueRange) {
-                         Value br = memref::LoadOp::create(eb, el, bc, ValueRange{from, i});
-                         Value old = memref::LoadOp::create(eb, el, dz, ValueRange{to, i});
-                         Value step = arith::MulFOp::create(eb, el, g, br);
-                         Value sum = arith::AddFOp::create(eb, el, old, step);
-                         memref::StoreOp::create(eb, el, sum, dz, ValueRange{to, i});
-                         scf::YieldOp::create(eb, el);
-                       });
+  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
+  auto loadG = [&](OpBuilder &ib, Location l, Value r, Value which) -> Value {
+    return memref::LoadOp::create(ib, l, g, ValueRange{r, which});
+  };
+  /// dz[q, i] += gv bc[r, i].
+  auto addTerm = [&](OpBuilder &ib, Location l, Value q, Value i, Value r, Value gv) {
+    Value br = memref::LoadOp::create(ib, l, bc, ValueRange{r, i});
+    Value old = memref::LoadOp::create(ib, l, dz, ValueRange{q, i});
+    Value step = arith::MulFOp::create(ib, l, gv, br);
+    Value sum = arith::AddFOp::create(ib, l, old, step);
+    memref::StoreOp::create(ib, l, sum, dz, ValueRange{q, i});
   };
 
   // The loss: zeroed, each row's term added (in row order on the CPU, so
   // the sum is the sequential one), scaled once at the end, the scalar steps
-  // on the device that holds the loss.
+  // on the device that holds the loss. Every pass is parallel; the element
+  // passes over (row, column) are what a GPU needs, the CPU runs them as the
+  // row loops they were.
   auto passes = [&](OpBuilder &b) {
-    // Pass 1, one row each: its term and factors[r] = gp z[pos] + gn z[neg].
+    // Pass 1, one row each: its scores, term and derivatives g[r] = (gp, gn).
     locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
       Value r = rows[0];
       auto [pos, negRow] = partners(rb, loc, r);
       Row row = scoreRow(rb, loc, r, pos, negRow);
       locus::kernels::atomicAdd(rb, loc, row.loss, lossOut);
-      scf::ForOp::create(rb, loc, c0, d, c1, ValueRange{},
-                         [&](OpBuilder &ib, Location il, Value i, ValueRange) {
-                           Value zp = memref::LoadOp::create(ib, il, z, ValueRange{row.pos, i});
-                           Value zn = memref::LoadOp::create(ib, il, z, ValueRange{row.neg, i});
-                           Value fp = arith::MulFOp::create(ib, il, row.gPos, zp);
-                           Value fn = arith::MulFOp::create(ib, il, row.gNeg, zn);
-                           Value f = arith::AddFOp::create(ib, il, fp, fn);
-                           memref::StoreOp::create(ib, il, f, factors, ValueRange{r, i});
-                           scf::YieldOp::create(ib, il);
-                         });
+      memref::StoreOp::create(rb, loc, row.gPos, g, ValueRange{r, c0});
+      memref::StoreOp::create(rb, loc, row.gNeg, g, ValueRange{r, c1});
     });
-    // Pass 2, one dz row q each: dz[q] += g bc[r] for every row r whose
-    // positive or negative q is, in the order of r and positive before
-    // negative (the sequential order: the sums round the same on every
-    // target). A row's g is recomputed where it is needed (two dot products)
-    // instead of being kept in a buffer the kernel does not have.
-    locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &qb, ValueRange rows) {
-      Value q = rows[0];
-      locus::kernels::forEach(qb, loc, c0, n, [&](OpBuilder &rb, Value r) {
-        auto [pos, negRow] = partners(rb, loc, r);
-        Value isPos = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, pos, q);
-        Value isNeg = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, negRow, q);
-        Value either = arith::OrIOp::create(rb, loc, isPos, isNeg);
-        scf::IfOp::create(rb, loc, either, [&](OpBuilder &tb, Location l) {
-          Row row = scoreRow(tb, l, r, pos, negRow);
-          scf::IfOp::create(tb, l, isPos, [&](OpBuilder &pb, Location pl) {
-            addScaledRow(pb, pl, row.gPos, r, q);
-            scf::YieldOp::create(pb, pl);
-          });
-          scf::IfOp::create(tb, l, isNeg, [&](OpBuilder &nb, Location nl) {
-            addScaledRow(nb, nl, row.gNeg, r, q);
-            scf::YieldOp::create(nb, nl);
-          });
-          scf::YieldOp::create(tb, l);
+    // factors[r] = gp z[pos] + gn z[neg], element by element.
+    locus::kernels::parallelFor(b, loc, ValueRange{n, d}, [&](OpBuilder &ib, ValueRange at) {
+      Value r = at[0], i = at[1];
+      auto [pos, negRow] = partners(ib, loc, r);
+      Value zp = memref::LoadOp::create(ib, loc, z, ValueRange{pos, i});
+      Value zn = memref::LoadOp::create(ib, loc, z, ValueRange{negRow, i});
+      Value fp = arith::MulFOp::create(ib, loc, loadG(ib, loc, r, c0), zp);
+      Value fn = arith::MulFOp::create(ib, loc, loadG(ib, loc, r, c1), zn);
+      Value f = arith::AddFOp::create(ib, loc, fp, fn);
+      memref::StoreOp::create(ib, loc, f, factors, ValueRange{r, i});
+    });
+    // dz[q] += g bc[r] for every row r whose positive or negative q is, in
+    // the order of r and positive before negative (the sequential order:
+    // the sums round the same on every target).
+    if (v.negatives == Negatives::Next) {
+      // q's rows in closed form: pos(r1) = q, neg(r2) = pos(r2) + 1 = q.
+      locus::kernels::parallelFor(b, loc, ValueRange{n, d}, [&](OpBuilder &ib, ValueRange at) {
+        Value q = at[0], i = at[1];
+        Value twoN = arith::MulIOp::create(ib, loc, n, c2);
+        Value qn = arith::AddIOp::create(ib, loc, q, twoN);
+        Value r1 = arith::RemUIOp::create(ib, loc, arith::SubIOp::create(ib, loc, qn, half), n);
+        Value qm = arith::SubIOp::create(ib, loc, qn, c1);
+        Value r2 = arith::RemUIOp::create(ib, loc, arith::SubIOp::create(ib, loc, qm, half), n);
+        Value posFirst = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::ule, r1, r2);
+        Value rA = arith::SelectOp::create(ib, loc, posFirst, r1, r2);
+        Value rB = arith::SelectOp::create(ib, loc, posFirst, r2, r1);
+        Value wA = arith::SelectOp::create(ib, loc, posFirst, c0, c1);
+        Value wB = arith::SelectOp::create(ib, loc, posFirst, c1, c0);
+        addTerm(ib, loc, q, i, rA, loadG(ib, loc, rA, wA));
+        addTerm(ib, loc, q, i, rB, loadG(ib, loc, rB, wB));
+      });
+    } else {
+      // Drawn negatives may name a row several times: each dz row scans them.
+      locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &qb, ValueRange rows) {
+        Value q = rows[0];
+        locus::kernels::forEach(qb, loc, c0, n, [&](OpBuilder &rb, Value r) {
+          auto [pos, negRow] = partners(rb, loc, r);
+          for (auto [row, which] : {std::pair{pos, c0}, std::pair{negRow, c1}}) {
+            Value hit = arith::CmpIOp::create(rb, loc, arith::CmpIPredicate::eq, row, q);
+            scf::IfOp::create(rb, loc, hit, [&, which = which](OpBuilder &tb, Location l) {
+              Value gv = loadG(tb, l, r, which);
+              locus::kernels::forEach(tb, l, c0, d, [&](OpBuilder &ib, Value i) {
+                addTerm(ib, l, q, i, r, gv);
+              });
+              scf::YieldOp::create(tb, l);
+            });
+          }
         });
       });
-    });
+    }
   };
   locus::kernels::accumulateScaled(b, loc, lossOut, passes, [&](OpBuilder &sb, Value total) {
     return F64{sb, loc}.mul(total, scale);

@@ -13,6 +13,10 @@
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 
 #include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/Support/MathExtras.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -95,6 +99,106 @@ std::string hostAccess(func::FuncOp func, Operation *&where) {
   return reason;
 }
 
+/// A parallel loop's static trip count along `dim`, if it has one.
+std::optional<int64_t> tripCount(scf::ParallelOp loop, unsigned dim) {
+  std::optional<int64_t> lo = getConstantIntValue(loop.getLowerBound()[dim]);
+  std::optional<int64_t> hi = getConstantIntValue(loop.getUpperBound()[dim]);
+  std::optional<int64_t> step = getConstantIntValue(loop.getStep()[dim]);
+  if (!lo || !hi || !step || *step <= 0)
+    return std::nullopt;
+  return (*hi - *lo + *step - 1) / *step;
+}
+
+/// A block of `threads` threads spread over the loop's innermost dimensions
+/// (the contiguous ones, so that neighbouring threads touch neighbouring
+/// memory), at most three of them, each at most its trip count rounded up
+/// to a power of two; a dynamic trip count takes what is left.
+SmallVector<int64_t> tileSizes(scf::ParallelOp loop, int64_t threads) {
+  unsigned rank = loop.getNumLoops();
+  SmallVector<int64_t> tiles(rank, 1);
+  int64_t left = threads;
+  for (int d = static_cast<int>(rank) - 1, used = 0; d >= 0 && used < 3 && left > 1; --d) {
+    std::optional<int64_t> count = tripCount(loop, d);
+    int64_t tile = count ? std::min<int64_t>(left, llvm::PowerOf2Ceil(*count)) : left;
+    if (tile <= 1)
+      continue;
+    tiles[d] = tile;
+    left /= tile;
+    ++used;
+  }
+  return tiles;
+}
+
+using gpu::Processor;
+
+gpu::ParallelLoopDimMappingAttr mappingTo(MLIRContext *ctx, Processor processor) {
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+  return gpu::ParallelLoopDimMappingAttr::get(ctx, processor, identity, identity);
+}
+
+/// Tiles one outermost parallel loop and maps it: the tiles to blocks (x:
+/// the innermost dimension with more than one tile, y and z: the two largest
+/// others, a dynamic extent counting as largest), their iterations to
+/// threads (x, y, z from the innermost tiled dimension outwards); every other
+/// dimension runs sequentially inside the kernel.
+LogicalResult mapLoop(scf::ParallelOp loop, int64_t threads) {
+  MLIRContext *ctx = loop.getContext();
+  SmallVector<int64_t> tiles = tileSizes(loop, threads);
+  unsigned rank = loop.getNumLoops();
+  SmallVector<std::optional<int64_t>> extents;
+  for (unsigned d = 0; d < rank; ++d) {
+    std::optional<int64_t> count = tripCount(loop, d);
+    extents.push_back(count ? std::optional<int64_t>((*count + tiles[d] - 1) / tiles[d])
+                            : std::nullopt);
+  }
+  auto [outer, inner] = scf::tileParallelLoop(loop, tiles, /*noMinMaxBounds=*/true);
+
+  SmallVector<gpu::ParallelLoopDimMappingAttr> outerMap(rank,
+                                                        mappingTo(ctx, Processor::Sequential));
+  SmallVector<bool> taken(rank, false);
+  int x = static_cast<int>(rank) - 1;
+  while (x > 0 && extents[x] && *extents[x] <= 1)
+    --x;
+  outerMap[x] = mappingTo(ctx, Processor::BlockX);
+  taken[x] = true;
+  auto size = [&](unsigned d) { return extents[d] ? *extents[d] : int64_t(1) << 40; };
+  for (Processor p : {Processor::BlockY, Processor::BlockZ}) {
+    int best = -1;
+    for (unsigned d = 0; d < rank; ++d)
+      if (!taken[d] && size(d) > 1 && (best < 0 || size(d) > size(best)))
+        best = static_cast<int>(d);
+    if (best < 0)
+      break;
+    outerMap[best] = mappingTo(ctx, p);
+    taken[best] = true;
+  }
+  SmallVector<gpu::ParallelLoopDimMappingAttr> innerMap(rank,
+                                                        mappingTo(ctx, Processor::Sequential));
+  Processor next[] = {Processor::ThreadX, Processor::ThreadY, Processor::ThreadZ};
+  unsigned used = 0;
+  for (int d = static_cast<int>(rank) - 1; d >= 0 && used < 3; --d)
+    if (tiles[d] > 1)
+      innerMap[d] = mappingTo(ctx, next[used++]);
+  if (used == 0) // a loop of single iterations: one thread
+    innerMap[rank - 1] = mappingTo(ctx, Processor::ThreadX);
+  if (failed(gpu::setMappingAttr(outer, outerMap)) || failed(gpu::setMappingAttr(inner, innerMap)))
+    return loop.emitError("locus-map-kernels-to-gpu: cannot map this loop to the GPU");
+  return success();
+}
+
+/// Tiles and maps every outermost parallel loop of the kernels' functions.
+LogicalResult mapParallelLoops(ModuleOp kernels, int64_t threads) {
+  SmallVector<scf::ParallelOp> outermost;
+  kernels.walk([&](scf::ParallelOp loop) {
+    if (!loop->getParentOfType<scf::ParallelOp>())
+      outermost.push_back(loop);
+  });
+  for (scf::ParallelOp loop : outermost)
+    if (failed(mapLoop(loop, threads)))
+      return failure();
+  return success();
+}
+
 struct MapKernelsToGpuPass : public locus::impl::LocusMapKernelsToGpuBase<MapKernelsToGpuPass> {
   using Base::Base;
 
@@ -110,15 +214,17 @@ struct MapKernelsToGpuPass : public locus::impl::LocusMapKernelsToGpuBase<MapKer
       return signalPassFailure();
     }
 
-    OpPassManager pipeline(ModuleOp::getOperationName());
-    OpPassManager &perFunction = pipeline.nest<func::FuncOp>();
-    perFunction.addPass(createConvertLinalgToParallelLoopsPass());
-    // A constant tile with a bounds check inside: the launch's thread count
+    OpPassManager toLoops(ModuleOp::getOperationName());
+    toLoops.nest<func::FuncOp>().addPass(createConvertLinalgToParallelLoopsPass());
+    if (failed(runPipeline(toLoops, kernels)))
+      return signalPassFailure();
+    // Constant tiles with a bounds check inside: a launch's thread count
     // must not depend on the block.
-    perFunction.addPass(createParallelLoopTilingPass({threads}, /*noMinMaxBounds=*/true));
-    perFunction.addPass(createGpuMapParallelLoopsPass());
-    perFunction.addPass(createConvertParallelLoopToGpuPass());
-    if (failed(runPipeline(pipeline, kernels)))
+    if (failed(mapParallelLoops(kernels, threads)))
+      return signalPassFailure();
+    OpPassManager toGpu(ModuleOp::getOperationName());
+    toGpu.nest<func::FuncOp>().addPass(createConvertParallelLoopToGpuPass());
+    if (failed(runPipeline(toGpu, kernels)))
       return signalPassFailure();
 
     bool failedAny = false;

@@ -58,9 +58,11 @@ double runKernel(const abi::BilinearLossKernel &kernel, const BilinearLossConfig
   abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
   abi::MemRef1I32 negRef = abi::memref1(
       const_cast<int32_t *>(negIndex), cfg.randomNegatives ? n : 0);
+  thread_local std::vector<float> gBuf;
+  abi::MemRef2F32 gRef = abi::memref2(scratch(gBuf, 2 * n), n, 2);
   double loss = 0.0;
   abi::MemRef0F64 lossRef{&loss, &loss, 0};
-  kernel.run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &lossRef, cfg.theta, cfg.weight,
+  kernel.run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &gRef, &lossRef, cfg.theta, cfg.weight,
              accumulateDz);
   return loss;
 }

@@ -207,6 +207,7 @@ public:
   // --- Primitives: cuDNN and cuBLAS.
   void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
                      const float *b, float biasScale, const Window &win, float *y) override {
+    ProfileScope profile("cudnn convolution forward");
     ConvPlan &p = plan(xs, outChannels, win);
     const float one = 1.0f, zero = 0.0f;
     LOCUS_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x, x, p.w, w, p.conv, p.forward,
@@ -218,6 +219,7 @@ public:
   }
   void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
                             const Window &win, float *dw, float *db, float biasScale) override {
+    ProfileScope profile("cudnn convolution weight gradient");
     ConvPlan &p = plan(xs, ys.c, win);
     const float one = 1.0f, zero = 0.0f;
     LOCUS_CHECK(cudnnConvolutionBackwardFilter(
@@ -231,6 +233,7 @@ public:
   void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
                           float *dx, Shape4 xs) override {
     ConvPlan &p = plan(xs, ys.c, win);
+    ProfileScope profile("cudnn convolution input gradient");
     const float one = 1.0f, zero = 0.0f;
     LOCUS_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w, w, p.y, dy, p.conv,
                                              p.backwardData, workspace(p.backwardDataBytes),
@@ -261,6 +264,7 @@ public:
   }
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
             const float *b, float beta, float *c) override {
+    ProfileScope profile("cublas gemm");
     if (m <= 0 || n <= 0)
       return;
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
@@ -539,12 +543,15 @@ private:
     abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
     abi::MemRef1I32 negRef =
         abi::memref1(const_cast<int32_t *>(negIndex), cfg.randomNegatives ? n : 0);
+    abi::MemRef2F32 gRef = abi::memref2(static_cast<float *>(derivatives_.get(8 * n)), n, 2);
+    noteScratch();
     abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
-    kernel->run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &loss, cfg.theta, cfg.weight,
+    kernel->run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &gRef, &loss, cfg.theta, cfg.weight,
                 accumulateDz);
     return readLoss();
   }
   double readLoss() {
+    ProfileScope profile("loss read back");
     double value = std::numeric_limits<double>::quiet_NaN();
     copyToHost(&value, lossScalar_, sizeof(value));
     return value;
@@ -621,7 +628,7 @@ private:
   }
   void noteScratch() {
     memory_->setExternal(workspace_.bytes() + fused_.bytes() + gradient_.bytes() +
-                         factors_.bytes() + projected_.bytes());
+                         factors_.bytes() + projected_.bytes() + derivatives_.bytes());
   }
 
   ModelKernels k_;
@@ -633,7 +640,7 @@ private:
                       int64_t, int64_t, int64_t>,
            ConvPlan>
       convPlans_;
-  Scratch workspace_, fused_, gradient_, factors_, projected_;
+  Scratch workspace_, fused_, gradient_, factors_, projected_, derivatives_;
 };
 
 } // namespace

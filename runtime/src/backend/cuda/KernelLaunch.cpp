@@ -14,7 +14,10 @@
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -99,6 +102,25 @@ std::unordered_map<CUfunction, std::string> &functionNames() {
 }
 
 std::atomic<void *> stream{nullptr};
+
+struct ProfileEntry {
+  int64_t calls = 0;
+  double ms = 0.0;
+};
+std::mutex profileMutex;
+std::map<std::string, ProfileEntry> &profileTable() {
+  static std::map<std::string, ProfileEntry> table;
+  return table;
+}
+void record(const std::string &name, cudaEvent_t start, cudaEvent_t stop) {
+  float ms = 0.0f;
+  cudaEventSynchronize(stop);
+  cudaEventElapsedTime(&ms, start, stop);
+  std::lock_guard<std::mutex> lock(profileMutex);
+  ProfileEntry &e = profileTable()[name];
+  ++e.calls;
+  e.ms += ms;
+}
 std::atomic<int64_t> modulesLoaded{0}, launches{0};
 
 CUmodule compile(LazyModule &lazy, const char *kernel) {
@@ -124,6 +146,51 @@ void setLaunchStream(void *s) { stream = s; }
 void *launchStream() { return stream; }
 
 LaunchStats launchStats() { return {modulesLoaded.load(), launches.load()}; }
+
+bool profiling() {
+  static const bool enabled = [] {
+    const char *value = std::getenv("LOCUS_CUDA_PROFILE");
+    return value && *value && std::string(value) != "0";
+  }();
+  return enabled;
+}
+
+ProfileScope::ProfileScope(const char *name) : name_(name) {
+  if (!profiling())
+    return;
+  cudaEventCreate(reinterpret_cast<cudaEvent_t *>(&start_));
+  cudaEventCreate(reinterpret_cast<cudaEvent_t *>(&stop_));
+  cudaEventRecord(static_cast<cudaEvent_t>(start_), static_cast<cudaStream_t>(launchStream()));
+}
+
+ProfileScope::~ProfileScope() {
+  if (!start_)
+    return;
+  auto start = static_cast<cudaEvent_t>(start_), stop = static_cast<cudaEvent_t>(stop_);
+  cudaEventRecord(stop, static_cast<cudaStream_t>(launchStream()));
+  record(name_, start, stop);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+}
+
+std::string profileReport() {
+  std::vector<std::pair<std::string, ProfileEntry>> rows;
+  {
+    std::lock_guard<std::mutex> lock(profileMutex);
+    rows.assign(profileTable().begin(), profileTable().end());
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const auto &a, const auto &b) { return a.second.ms > b.second.ms; });
+  std::string out;
+  char line[256];
+  for (const auto &[name, e] : rows) {
+    std::snprintf(line, sizeof(line), "%10.3f ms %8lld calls %9.4f ms/call  %s\n", e.ms,
+                  static_cast<long long>(e.calls), e.ms / std::max<int64_t>(e.calls, 1),
+                  name.c_str());
+    out += line;
+  }
+  return out;
+}
 
 bool driverAvailable(std::string *why) {
   const Driver &d = driver();
@@ -182,6 +249,12 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
     return;
   auto f = static_cast<CUfunction>(function);
   const Driver &d = driver(); // loaded: the function came from it
+  cudaEvent_t start = nullptr, stop = nullptr;
+  if (profiling()) {
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    cudaEventRecord(start, static_cast<cudaStream_t>(launchOn));
+  }
   CUresult result = d.launchKernel(
       f, static_cast<unsigned>(gridX), static_cast<unsigned>(gridY), static_cast<unsigned>(gridZ),
       static_cast<unsigned>(blockX), static_cast<unsigned>(blockY),
@@ -201,6 +274,19 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
          std::to_string(blockZ) + " threads: " + describe(result) + " (cuLaunchKernel)");
   }
   ++launches;
+  if (start) {
+    cudaEventRecord(stop, static_cast<cudaStream_t>(launchOn));
+    std::string name = "?";
+    {
+      std::lock_guard<std::mutex> lock(namesMutex);
+      auto found = functionNames().find(f);
+      if (found != functionNames().end())
+        name = found->second;
+    }
+    record("kernel " + name, start, stop);
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  }
 }
 
 } // extern "C"

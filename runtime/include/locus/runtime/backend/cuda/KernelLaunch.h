@@ -37,6 +37,26 @@ LaunchStats launchStats();
 /// Whether the CUDA driver library can be opened, and why not.
 bool driverAvailable(std::string *why = nullptr);
 
+/// With LOCUS_CUDA_PROFILE=1 in the environment, every generated kernel's
+/// launches and every ProfileScope are timed with CUDA events (each waited
+/// for: the step runs slower, but each part's time is its own); otherwise
+/// nothing is measured.
+bool profiling();
+/// Times the device work issued while it lives, under `name`.
+class ProfileScope {
+public:
+  explicit ProfileScope(const char *name);
+  ~ProfileScope();
+  ProfileScope(const ProfileScope &) = delete;
+  ProfileScope &operator=(const ProfileScope &) = delete;
+
+private:
+  const char *name_;
+  void *start_ = nullptr, *stop_ = nullptr;
+};
+/// The profile so far, largest total first: name, calls, total and mean ms.
+std::string profileReport();
+
 } // namespace locus::rt::cuda
 
 #endif
