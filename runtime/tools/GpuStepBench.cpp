@@ -1,12 +1,13 @@
 // locus-gpu-step-bench: times training steps of a --target=cuda model on the GPU.
 //
 //   locus-gpu-step-bench MODEL.so [--steps S] [--warmup W] [--fp32] [--bf16-moments]
-//                        [--device N] [--label TEXT]
+//                        [--cudnn-find] [--device N] [--label TEXT]
 //
 // MODEL.so is a model object locusc wrote with --target=cuda, linked as a
 // shared library (scripts/gpu-check.sh --pack makes them). The steps run on
 // random views with AdamW (the fused B update), the engine's CUDA backend,
-// TF32 convolutions and GEMMs unless --fp32. Prints one JSON line: ms per
+// TF32 convolutions and GEMMs unless --fp32, cuDNN's algorithms by its
+// heuristics unless --cudnn-find (measured). Prints one JSON line: ms per
 // step (wall time of the timed steps, synchronised), images per second, the
 // backend's measured peak (every buffer it allocated: parameters, optimizer
 // state, the step's arena, cuDNN/cuBLAS and loss scratch), the compiler's
@@ -47,13 +48,13 @@ namespace {
 int main(int argc, char **argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fputs("usage: locus-gpu-step-bench MODEL.so [--steps S] [--warmup W] [--fp32] "
-               "[--bf16-moments] [--device N] [--label TEXT]\n",
+               "[--bf16-moments] [--cudnn-find] [--device N] [--label TEXT]\n",
                stderr);
     return argc < 2 ? 1 : 0;
   }
   std::string path = argv[1], label = argv[1];
   int steps = 20, warmup = 3, device = 0;
-  bool tf32 = true, bf16 = false;
+  bool tf32 = true, bf16 = false, find = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -73,6 +74,8 @@ int main(int argc, char **argv) {
       tf32 = false;
     else if (arg == "--bf16-moments")
       bf16 = true;
+    else if (arg == "--cudnn-find")
+      find = true;
     else
       die("unknown option " + arg);
   }
@@ -98,6 +101,7 @@ int main(int argc, char **argv) {
   cuda::CudaOptions cudaOptions;
   cudaOptions.device = device;
   cudaOptions.tf32 = tf32;
+  cudaOptions.findAlgorithms = find;
   options.backend = cuda::makeCudaBackend(compiled.kernels, cudaOptions, error);
   if (!options.backend)
     die(error);
@@ -118,6 +122,7 @@ int main(int argc, char **argv) {
     if (Status st = engine->step(views, losses); !st.isOk())
       die(st.message());
   engine->backend().synchronize();
+  cuda::resetProfile(); // the timed steps only
   auto start = std::chrono::steady_clock::now();
   for (int s = 0; s < steps; ++s)
     if (Status st = engine->step(views, losses); !st.isOk())
@@ -137,11 +142,12 @@ int main(int argc, char **argv) {
   }
   const double ms = 1e3 * seconds / steps;
   std::printf("{\"impl\": \"locus\", \"label\": \"%s\", \"precision\": \"%s\", \"moments\": "
-              "\"%s\", \"batch\": %lld, \"steps\": %d, \"ms_per_step\": %.3f, \"img_per_s\": "
+              "\"%s\", \"algorithms\": \"%s\", \"batch\": %lld, \"steps\": %d, \"ms_per_step\": %.3f, \"img_per_s\": "
               "%.1f, \"measured_peak_gib\": %.4f, \"planned_peak_gib\": %.4f, "
               "\"device_used_gib\": %.4f, \"final_loss\": %.6f, \"finite\": %s, \"backend\": "
               "\"%s\"}\n",
               label.c_str(), tf32 ? "tf32" : "fp32", bf16 ? "bf16" : "fp32",
+              find ? "measured" : "heuristics",
               static_cast<long long>(vs.n / 2), steps, ms, (vs.n / 2) / (ms / 1e3),
               engine->memory().peak() / double(1 << 30),
               engine->plannedPeakBytes() / double(1 << 30),

@@ -158,7 +158,8 @@ public:
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, options_.device);
     return "backend cuda: device " + std::to_string(options_.device) + " " + prop.name +
-           ", cuDNN " + std::to_string(cudnnGetVersion()) + (options_.tf32 ? ", TF32" : ", FP32");
+           ", cuDNN " + std::to_string(cudnnGetVersion()) + (options_.tf32 ? ", TF32" : ", FP32") +
+           (options_.findAlgorithms ? ", algorithms measured" : ", algorithms by heuristics");
   }
 
   // --- Memory.
@@ -593,28 +594,44 @@ private:
     LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
                                            i(outChannels), 1, 1),
                 doing);
-    // The heuristics' first algorithm of each pass (cuDNN sorts them).
+    // The first algorithm of each pass that runs (cuDNN sorts them by its
+    // heuristics, or with findAlgorithms by their measured time).
     int returned = 0;
     cudnnConvolutionFwdAlgoPerf_t fwd[8];
-    LOCUS_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, p.x, p.w, p.conv, p.y, 8,
+    if (options_.findAlgorithms)
+      LOCUS_CHECK(cudnnFindConvolutionForwardAlgorithm(cudnn_, p.x, p.w, p.conv, p.y, 8,
                                                        &returned, fwd),
-                doing);
+                  doing);
+    else
+      LOCUS_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, p.x, p.w, p.conv, p.y, 8,
+                                                         &returned, fwd),
+                  doing);
     p.forward = firstSupported(fwd, returned, "forward");
     LOCUS_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, p.x, p.w, p.conv, p.y, p.forward,
                                                         &p.forwardBytes),
                 doing);
     cudnnConvolutionBwdFilterAlgoPerf_t bwdFilter[8];
-    LOCUS_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, p.x, p.y, p.conv, p.w, 8,
+    if (options_.findAlgorithms)
+      LOCUS_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(cudnn_, p.x, p.y, p.conv, p.w, 8,
                                                               &returned, bwdFilter),
-                doing);
+                  doing);
+    else
+      LOCUS_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, p.x, p.y, p.conv, p.w,
+                                                                8, &returned, bwdFilter),
+                  doing);
     p.backwardFilter = firstSupported(bwdFilter, returned, "weight-gradient");
     LOCUS_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
                     cudnn_, p.x, p.y, p.conv, p.w, p.backwardFilter, &p.backwardFilterBytes),
                 doing);
     cudnnConvolutionBwdDataAlgoPerf_t bwdData[8];
-    LOCUS_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, p.w, p.y, p.conv, p.x, 8,
+    if (options_.findAlgorithms)
+      LOCUS_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(cudnn_, p.w, p.y, p.conv, p.x, 8,
                                                             &returned, bwdData),
-                doing);
+                  doing);
+    else
+      LOCUS_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, p.w, p.y, p.conv, p.x, 8,
+                                                              &returned, bwdData),
+                  doing);
     p.backwardData = firstSupported(bwdData, returned, "input-gradient");
     LOCUS_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(cudnn_, p.w, p.y, p.conv, p.x,
                                                              p.backwardData, &p.backwardDataBytes),

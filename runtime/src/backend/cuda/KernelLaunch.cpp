@@ -173,6 +173,11 @@ ProfileScope::~ProfileScope() {
   cudaEventDestroy(stop);
 }
 
+void resetProfile() {
+  std::lock_guard<std::mutex> lock(profileMutex);
+  profileTable().clear();
+}
+
 std::string profileReport() {
   std::vector<std::pair<std::string, ProfileEntry>> rows;
   {

@@ -23,6 +23,10 @@ struct CudaOptions {
   /// TF32 tensor cores in FP32 convolutions and GEMMs (PyTorch's default for
   /// convolutions); off: full FP32, for exact comparisons with the CPU.
   bool tf32 = true;
+  /// Choose each convolution's algorithms by running them once (cuDNN's
+  /// Find, as torch.backends.cudnn.benchmark) instead of by cuDNN's
+  /// heuristics.
+  bool findAlgorithms = false;
 };
 
 /// The backend on device options.device, or null with `error` saying why

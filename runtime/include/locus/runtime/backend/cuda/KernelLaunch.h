@@ -56,6 +56,8 @@ private:
 };
 /// The profile so far, largest total first: name, calls, total and mean ms.
 std::string profileReport();
+/// Forgets the profile so far (after warm-up steps).
+void resetProfile();
 
 } // namespace locus::rt::cuda
 
