@@ -16,6 +16,7 @@
 #include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/backend/cpu/UpdateKernels.h"
 
+#include "backend/GoodnessInputCalls.h"
 #include "backend/cpu/BlasSetup.h"
 
 #include <cstdio>
@@ -201,24 +202,14 @@ public:
   }
   void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
                        float *out) override {
-    const int64_t plane = vs.h * vs.w;
-    abi::MemRef3F32 in = abi::memref3(const_cast<float *>(views), vs.n, vs.c, plane);
-    abi::MemRef3F32 maskRef = abi::memref3(const_cast<float *>(masks), vs.n, vs.h, vs.w);
-    abi::MemRef1I32 partnerRef = abi::memref1(const_cast<int32_t *>(partners), vs.n);
-    abi::MemRef3F32 outRef = abi::memref3(out, 2 * vs.n, vs.c, plane);
-    goodnessInputs().hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
+    rt::hybridNegatives(goodnessInputs(), views, vs, masks, partners, out);
   }
   void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
-    abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
-    abi::MemRef2F32 out = abi::memref2(y, n, row);
-    goodnessInputs().lengthNormalizeRows(&in, &out);
+    rt::lengthNormalizeRows(goodnessInputs(), x, n, row, y);
   }
   void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
                         bool pairs) override {
-    abi::MemRef2F32 in = abi::memref2(const_cast<float *>(x), n, row);
-    abi::MemRef2F32 stRef = abi::memref2(st, n, row);
-    abi::MemRef2F32 out = abi::memref2(y, pairs ? 2 * n : n, row);
-    goodnessInputs().standardizePairs(&in, &stRef, &out, pairs);
+    rt::standardizePairs(goodnessInputs(), x, n, row, st, y, pairs);
   }
   void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
                  const AdamMoments &moments) override {
