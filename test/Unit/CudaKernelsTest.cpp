@@ -265,14 +265,14 @@ TEST(CudaKernels, EveryBilinearLoss) {
       abi::MemRef1I32 negs = abi::memref1(negatives.data(), n);
       abi::MemRef2F32 dzs = abi::memref2(dz.data(), n, d), fs = abi::memref2(factors.data(), n, d);
       abi::MemRef0F64 ls{&loss, &loss, 0};
-      std::vector<float> derivatives(2 * n);
-      abi::MemRef2F32 gs = abi::memref2(derivatives.data(), n, 2);
+      std::vector<double> work(4 * n);
+      abi::MemRef2F64 gs = abi::memref2(work.data(), n, 4);
       c.run(&zs, &bcs, &negs, &dzs, &fs, &gs, &ls, 0.5, 0.75, accumulate);
       abi::MemRef2F32 gzs = abi::memref2(gZ, n, d), gbcs = abi::memref2(gBc, n, d);
       abi::MemRef1I32 gnegs = abi::memref1(gNeg, n);
       abi::MemRef2F32 gdzs = abi::memref2(gDz, n, d), gfs = abi::memref2(gF, n, d);
       abi::MemRef0F64 gls{gLoss, gLoss, 0};
-      abi::MemRef2F32 ggs = abi::memref2(gpu.upload(derivatives), n, 2);
+      abi::MemRef2F64 ggs = abi::memref2(gpu.upload(work), n, 4);
       g->run(&gzs, &gbcs, &gnegs, &gdzs, &gfs, &ggs, &gls, 0.5, 0.75, accumulate);
       expectClose(gpu.download(gLoss, 1), std::vector<double>{loss}, 1e-12, "loss");
       expectClose(gpu.download(gDz, n * d), dz, kFloatTol, "dz");

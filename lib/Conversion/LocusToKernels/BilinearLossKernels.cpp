@@ -18,11 +18,11 @@
 // scores and loss accumulated in float64 (the hinge's kink makes float32
 // scores flip rows). theta and the loss weight are arguments, so one kernel
 // serves every block with that rule. Every pass is parallel (GPU threads on
-// the CUDA target): each row's loss term and two derivatives (into the
-// caller's scratch g [N, 2]); factors element by element; dz element by
-// element from the (at most two, in closed form for next-row negatives)
-// rows that name each dz row; the loss sum is an atomic add, in row order on
-// the CPU.
+// the CUDA target): the scores in chunks of 256 columns (into the caller's
+// float64 scratch work [N, 4]); each row's loss term and two derivatives;
+// factors element by element; dz element by element from the (at most two,
+// in closed form for next-row negatives) rows that name each dz row. Sums
+// across parallel iterations are atomic adds, in order on the CPU.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
@@ -49,7 +49,6 @@ namespace locus {
 
 using namespace mlir;
 using namespace locus;
-using locus::kernels::dotRows;
 using locus::kernels::F64;
 
 namespace {
@@ -152,17 +151,18 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
   auto rows = MemRefType::get({ShapedType::kDynamic}, builder.getI32Type());
   auto scalar = MemRefType::get({}, f64);
   OpBuilder::InsertionGuard guard(builder);
-  // (z, bc, negatives, dz, factors, g, loss, theta, weight, accumulate). dz,
-  // factors and g are written while z and bc are read: promise they do not
-  // overlap, so LLVM keeps the row loops vectorised. g [N, 2] is the
-  // caller's scratch for each row's two derivatives.
-  auto pairs = MemRefType::get({ShapedType::kDynamic, 2}, f32);
+  // (z, bc, negatives, dz, factors, work, loss, theta, weight, accumulate).
+  // dz, factors and work are written while z and bc are read: promise they
+  // do not overlap, so LLVM keeps the row loops vectorised. work [N, 4] is
+  // the caller's float64 scratch: each row's two scores, then its two
+  // derivatives.
+  auto pairs = MemRefType::get({ShapedType::kDynamic, 4}, f64);
   SmallVector<Value> a = locus::kernels::declareKernel(
       builder, loc, v.name(),
       {matrix, matrix, rows, matrix, matrix, pairs, scalar, f64, f64, builder.getI1Type()},
       {0, 1, 3, 4, 5});
   OpBuilder &b = builder;
-  Value z = a[0], bc = a[1], negRows = a[2], dz = a[3], factors = a[4], g = a[5];
+  Value z = a[0], bc = a[1], negRows = a[2], dz = a[3], factors = a[4], work = a[5];
   Value lossOut = a[6], theta = a[7], weight = a[8], accumulate = a[9];
 
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
@@ -199,18 +199,25 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
     }
     return std::pair{pos, negRow};
   };
-  auto scoreRow = [&](OpBuilder &rb, Location l, Value r, Value pos, Value negRow) {
+  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
+  Value c3 = arith::ConstantIndexOp::create(b, loc, 3);
+  auto at = [&](OpBuilder &ib, Location l, Value r, Value col) -> Value {
+    return memref::LoadOp::create(ib, l, work, ValueRange{r, col});
+  };
+  /// Row r's term from its scores work[r, 0..1], and its scaled derivatives.
+  auto scoreRow = [&](OpBuilder &rb, Location l, Value r) {
     F64 rm{rb, l};
-    Value uPos = dotRows(rb, l, z, pos, bc, r, d);
-    Value uNeg = dotRows(rb, l, z, negRow, bc, r, d);
+    Value uPos = at(rb, l, r, c0);
+    Value uNeg = at(rb, l, r, c1);
     RowTerm t = rowTerm(rm, v, uPos, uNeg, theta);
     Value gp = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gPos, scale));
     Value gn = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gNeg, scale));
-    return Row{pos, negRow, gp, gn, t.loss};
+    return Row{Value(), Value(), gp, gn, t.loss};
   };
-  Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
+  /// A row's derivative (column 0: positive, 1: negative) as float32.
   auto loadG = [&](OpBuilder &ib, Location l, Value r, Value which) -> Value {
-    return memref::LoadOp::create(ib, l, g, ValueRange{r, which});
+    Value col = arith::AddIOp::create(ib, l, which, c2);
+    return arith::TruncFOp::create(ib, l, f32, at(ib, l, r, col));
   };
   /// dz[q, i] += gv bc[r, i].
   auto addTerm = [&](OpBuilder &ib, Location l, Value q, Value i, Value r, Value gv) {
@@ -227,14 +234,55 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
   // passes over (row, column) are what a GPU needs, the CPU runs them as the
   // row loops they were.
   auto passes = [&](OpBuilder &b) {
-    // Pass 1, one row each: its scores, term and derivatives g[r] = (gp, gn).
+    // The scores u_pos[r] = z[pos] . bc[r], u_neg[r] = z[neg] . bc[r] in
+    // float64: zeroed, then chunks of 256 columns of every row summed in
+    // parallel and added (atomically; in chunk order on the CPU).
+    locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
+      Value zero = F64{rb, loc}.c(0.0);
+      memref::StoreOp::create(rb, loc, zero, work, ValueRange{rows[0], c0});
+      memref::StoreOp::create(rb, loc, zero, work, ValueRange{rows[0], c1});
+    });
+    Value chunk = arith::ConstantIndexOp::create(b, loc, 256);
+    Value chunks = arith::CeilDivUIOp::create(b, loc, d, chunk);
+    locus::kernels::parallelFor(b, loc, ValueRange{n, chunks}, [&](OpBuilder &cb,
+                                                                    ValueRange rc) {
+      Value r = rc[0];
+      auto [pos, negRow] = partners(cb, loc, r);
+      Value lo = arith::MulIOp::create(cb, loc, rc[1], chunk);
+      Value end = arith::AddIOp::create(cb, loc, lo, chunk);
+      Value hi = arith::MinUIOp::create(cb, loc, end, d);
+      Value zero = F64{cb, loc}.c(0.0);
+      auto sums = scf::ForOp::create(
+          cb, loc, lo, hi, c1, ValueRange{zero, zero},
+          [&, pos = pos, negRow = negRow](OpBuilder &ib, Location l, Value i, ValueRange acc) {
+            Type f64t = ib.getF64Type();
+            Value br32 = memref::LoadOp::create(ib, l, bc, ValueRange{r, i});
+            Value zp32 = memref::LoadOp::create(ib, l, z, ValueRange{pos, i});
+            Value zn32 = memref::LoadOp::create(ib, l, z, ValueRange{negRow, i});
+            Value br = arith::ExtFOp::create(ib, l, f64t, br32);
+            Value zp = arith::ExtFOp::create(ib, l, f64t, zp32);
+            Value zn = arith::ExtFOp::create(ib, l, f64t, zn32);
+            Value pp = arith::MulFOp::create(ib, l, zp, br);
+            Value pn = arith::MulFOp::create(ib, l, zn, br);
+            Value sp = arith::AddFOp::create(ib, l, acc[0], pp);
+            Value sn = arith::AddFOp::create(ib, l, acc[1], pn);
+            scf::YieldOp::create(ib, l, ValueRange{sp, sn});
+          });
+      memref::AtomicRMWOp::create(cb, loc, arith::AtomicRMWKind::addf, sums.getResult(0), work,
+                                  ValueRange{r, c0});
+      memref::AtomicRMWOp::create(cb, loc, arith::AtomicRMWKind::addf, sums.getResult(1), work,
+                                  ValueRange{r, c1});
+    });
+    // One row each: its term and derivatives work[r, 2..3] = (gp, gn).
     locus::kernels::parallelFor(b, loc, n, [&](OpBuilder &rb, ValueRange rows) {
       Value r = rows[0];
-      auto [pos, negRow] = partners(rb, loc, r);
-      Row row = scoreRow(rb, loc, r, pos, negRow);
+      Row row = scoreRow(rb, loc, r);
       locus::kernels::atomicAdd(rb, loc, row.loss, lossOut);
-      memref::StoreOp::create(rb, loc, row.gPos, g, ValueRange{r, c0});
-      memref::StoreOp::create(rb, loc, row.gNeg, g, ValueRange{r, c1});
+      Type f64t = rb.getF64Type();
+      memref::StoreOp::create(rb, loc, arith::ExtFOp::create(rb, loc, f64t, row.gPos), work,
+                              ValueRange{r, c2});
+      memref::StoreOp::create(rb, loc, arith::ExtFOp::create(rb, loc, f64t, row.gNeg), work,
+                              ValueRange{r, c3});
     });
     // factors[r] = gp z[pos] + gn z[neg], element by element.
     locus::kernels::parallelFor(b, loc, ValueRange{n, d}, [&](OpBuilder &ib, ValueRange at) {

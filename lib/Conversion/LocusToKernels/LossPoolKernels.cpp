@@ -54,7 +54,8 @@ void addPooling(std::set<Pooling> &out, Type mapType, int64_t k) {
 }
 
 /// func @name(in: memref<?x...>, out: memref<?x...>) whose body is a fill of
-/// `out`, then one linalg.generic over (n, c, i, j, ki, kj) with a k x k
+/// `out` (the adjoint: only where the windows leave part of the map
+/// uncovered), then one linalg.generic over (n, c, i, j, ki, kj) with a k x k
 /// window operand, then (pool only) the 1/k^2 scaling.
 void buildPoolKernel(OpBuilder &builder, Location loc, const Pooling &p, bool forward) {
   MLIRContext *ctx = builder.getContext();
@@ -74,8 +75,13 @@ void buildPoolKernel(OpBuilder &builder, Location loc, const Pooling &p, bool fo
   builder.setInsertionPointToStart(entry);
   Value in = entry->getArgument(0), out = entry->getArgument(1);
 
-  Value zero = arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0f));
-  linalg::FillOp::create(builder, loc, ValueRange{zero}, ValueRange{out});
+  // The pooling sums into out; the adjoint writes every element its windows
+  // cover, so it zeroes out only where rows or columns lie past the last
+  // whole window.
+  if (forward || p.h % p.kh() != 0 || p.w % p.kw() != 0) {
+    Value zero = arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0f));
+    linalg::FillOp::create(builder, loc, ValueRange{zero}, ValueRange{out});
+  }
   Value window = memref::AllocaOp::create(builder, loc, MemRefType::get({p.kh(), p.kw()}, f32));
   Value scale = arith::ConstantOp::create(
       builder, loc, builder.getF32FloatAttr(1.0f / static_cast<float>(p.kh() * p.kw())));

@@ -58,8 +58,9 @@ double runKernel(const abi::BilinearLossKernel &kernel, const BilinearLossConfig
   abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
   abi::MemRef1I32 negRef = abi::memref1(
       const_cast<int32_t *>(negIndex), cfg.randomNegatives ? n : 0);
-  thread_local std::vector<float> gBuf;
-  abi::MemRef2F32 gRef = abi::memref2(scratch(gBuf, 2 * n), n, 2);
+  thread_local std::vector<double> workBuf;
+  workBuf.resize(static_cast<size_t>(4 * n));
+  abi::MemRef2F64 gRef = abi::memref2(workBuf.data(), n, 4);
   double loss = 0.0;
   abi::MemRef0F64 lossRef{&loss, &loss, 0};
   kernel.run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &gRef, &lossRef, cfg.theta, cfg.weight,

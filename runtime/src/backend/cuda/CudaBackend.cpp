@@ -535,7 +535,7 @@ private:
     abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
     abi::MemRef1I32 negRef =
         abi::memref1(const_cast<int32_t *>(negIndex), cfg.randomNegatives ? n : 0);
-    abi::MemRef2F32 gRef = abi::memref2(static_cast<float *>(derivatives_.get(8 * n)), n, 2);
+    abi::MemRef2F64 gRef = abi::memref2(static_cast<double *>(derivatives_.get(32 * n)), n, 4);
     noteScratch();
     abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
     kernel->run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &gRef, &loss, cfg.theta, cfg.weight,

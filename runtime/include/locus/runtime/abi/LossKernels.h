@@ -25,9 +25,10 @@ namespace locus::abi {
 /// (drawn rows; empty for "next"), dz [N, D] (overwritten, or added to when
 /// accumulate), factors [N, D] (row r: g_pos z[pos r] + g_neg z[neg r], so
 /// dL/dB = factors^T c), loss (written: weight * mean of the rows' terms).
-/// g [N, 2] is scratch the kernel keeps each row's two derivatives in.
+/// work [N, 4] is float64 scratch the kernel keeps each row's two scores and
+/// two derivatives in.
 using BilinearLossFn = void (*)(MemRef2F32 *z, MemRef2F32 *bc, MemRef1I32 *negatives,
-                                MemRef2F32 *dz, MemRef2F32 *factors, MemRef2F32 *g,
+                                MemRef2F32 *dz, MemRef2F32 *factors, MemRef2F64 *work,
                                 MemRef0F64 *loss, double theta, double weight, bool accumulate);
 /// Goodness (FF, SCFF): the positive and negative halves of the block
 /// output [M, C, H*W] and their gradients (overwritten), the loss.

@@ -37,6 +37,10 @@ struct MemRef1F64 {
   int64_t offset, size, stride;
 };
 /// MLIR's descriptor of a memref<f64>.
+struct MemRef2F64 {
+  double *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
 struct MemRef0F64 {
   double *allocated, *aligned;
   int64_t offset;
@@ -53,6 +57,9 @@ inline MemRef3F32 memref3(float *data, int64_t n, int64_t c, int64_t hw) {
 }
 inline MemRef1I32 memref1(int32_t *data, int64_t size) {
   return MemRef1I32{data, data, 0, size, 1};
+}
+inline MemRef2F64 memref2(double *data, int64_t rows, int64_t cols) {
+  return MemRef2F64{data, data, 0, {rows, cols}, {cols, 1}};
 }
 inline MemRef1F64 memref1(double *data, int64_t size) {
   return MemRef1F64{data, data, 0, size, 1};
