@@ -61,7 +61,7 @@ echo "== device: $gpu"
 echo "== GPU unit tests (generated kernels, then each rule's training steps, on the GPU against the CPU)"
 # One process per engine case: a CUDA error stops its process, not the others.
 export LOCUS_TEST_MODEL_DIR="$PWD/build-gpu/models"
-build-gpu/locus-unit-tests --gtest_filter='CudaKernels.*:CudaError*' 2>&1 | tee "$out/unit-tests.log"
+build-gpu/locus-unit-tests --gtest_filter='CudaKernels.*:Forms/GpuFormKernels.*:CudaError*' 2>&1 | tee "$out/unit-tests.log"
 unit_rc=${PIPESTATUS[0]}
 for case in $(build-gpu/locus-unit-tests --gtest_list_tests --gtest_filter='Rules/CudaEngine.*' |
               sed -n 's/^  TrainsAsTheCpuBackend\/\([A-Za-z0-9_]*\).*/\1/p'); do

@@ -53,6 +53,11 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
       nvvm.chip = options.gpuChip;
       pm.addPass(createLocusLowerKernelsToNVVM(nvvm));
     } else if (options.lowerKernels) {
+      if (options.gpuTilingOnCpu) {
+        LocusMapKernelsToGpuOptions tiling;
+        tiling.tileOnly = true;
+        pm.addPass(createLocusMapKernelsToGpu(tiling));
+      }
       pm.addPass(createLocusLowerKernelsToLLVM());
     }
   }

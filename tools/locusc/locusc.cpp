@@ -123,6 +123,11 @@ cl::opt<bool> allLossKernels(
     cl::desc("Also compile the loss kernels the model does not use "
              "(for tests and benchmarks that switch rules over one object)"),
     cl::Hidden, cl::cat(locusCategory));
+cl::opt<bool> gpuTilingOnCpu(
+    "gpu-tiling-on-cpu",
+    cl::desc("Compile the CPU object from the GPU form of the kernels (tiled and mapped "
+             "loops, run as loops): the GPU mapping's index arithmetic, testable without a GPU"),
+    cl::Hidden, cl::cat(locusCategory));
 cl::list<std::string>
     annotateOptions("annotate",
                     cl::desc("Attach locus.LocalLoss to a node: "
@@ -240,6 +245,7 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   pipeline.codegen = emitAction != EmitAction::MLIR || memoryReport;
   pipeline.lowerKernels = emitAction != EmitAction::Kernels && emitAction != EmitAction::MLIR;
   pipeline.target = target == Target::CPU ? "cpu" : "cuda";
+  pipeline.gpuTilingOnCpu = gpuTilingOnCpu;
   locus::buildTrainingPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return failure();

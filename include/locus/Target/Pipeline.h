@@ -30,6 +30,11 @@ struct TrainingPipelineOptions
       llvm::cl::desc("Where the kernels run: 'cpu' (lowered through vector to the "
                      "LLVM dialect) or 'cuda' (mapped to GPU threads, PTX for gpu-chip)"),
       llvm::cl::init("cpu")};
+  Option<bool> gpuTilingOnCpu{
+      *this, "gpu-tiling-on-cpu",
+      llvm::cl::desc("With target=cpu, tile and map the kernels' loops as for the GPU first "
+                     "(the CPU then runs the GPU form: tests of its index arithmetic)"),
+      llvm::cl::init(false)};
   Option<std::string> gpuChip{*this, "gpu-chip",
                               llvm::cl::desc("With target=cuda, the GPU architecture"),
                               llvm::cl::init("sm_90")};

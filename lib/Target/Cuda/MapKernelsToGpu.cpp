@@ -222,6 +222,8 @@ struct MapKernelsToGpuPass : public locus::impl::LocusMapKernelsToGpuBase<MapKer
     // must not depend on the block.
     if (failed(mapParallelLoops(kernels, threads)))
       return signalPassFailure();
+    if (tileOnly)
+      return;
     OpPassManager toGpu(ModuleOp::getOperationName());
     toGpu.nest<func::FuncOp>().addPass(createConvertParallelLoopToGpuPass());
     if (failed(runPipeline(toGpu, kernels)))

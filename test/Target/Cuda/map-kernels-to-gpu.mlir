@@ -6,6 +6,7 @@
 // RUN: FileCheck %s --check-prefix=DROP < %t.drop.mlir
 // RUN: FileCheck %s --check-prefix=DROPWARN < %t.drop.err
 // RUN: echo "module {}" | not locus-opt --locus-map-kernels-to-gpu 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: locus-opt %s --split-input-file --locus-map-kernels-to-gpu="tile-only=true" | FileCheck %s --check-prefix=TILED
 
 // A parallel loop: tiles of 256 iterations on blocks, their iterations on
 // threads, the bounds check inside; the host keeps only the sizes.
@@ -17,6 +18,15 @@
 // CHECK:     memref.load
 // CHECK:     memref.store
 // DROP-LABEL: func.func @scale
+// tile-only: the tiled, mapped loops stay loops (the CPU runs the GPU form).
+// TILED-LABEL: func.func @scale
+// TILED-NOT: gpu.launch
+// TILED: scf.parallel
+// TILED:   scf.parallel
+// TILED:     scf.if
+// TILED:       memref.load
+// TILED:   } {mapping = [#gpu.loop_dim_map<processor = thread_x
+// TILED: } {mapping = [#gpu.loop_dim_map<processor = block_x
 module {
   module @locus_kernels attributes {locus.kernels} {
     func.func @scale(%x: memref<?xf32>) {

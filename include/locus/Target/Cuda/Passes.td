@@ -28,6 +28,10 @@ def LocusMapKernelsToGpu : Pass<"locus-map-kernels-to-gpu", "::mlir::ModuleOp"> 
            "Threads per block along the tiled dimension">,
     Option<"report", "report", "bool", /*default=*/"false",
            "Print each kernel's launches to stdout">,
+    Option<"tileOnly", "tile-only", "bool", /*default=*/"false",
+           "Stop after tiling and mapping, leaving the mapped loops for the CPU "
+           "(which runs them as loops): the GPU form's index arithmetic checked on "
+           "a machine without a GPU">,
     Option<"dropUnmapped", "drop-unmapped", "bool", /*default=*/"false",
            "Leave kernels that cannot run on the GPU out (a warning each) "
            "instead of failing: for tests of the kernels that do">,

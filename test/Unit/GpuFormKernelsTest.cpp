@@ -1,12 +1,15 @@
-//===- CudaKernelsTest.cpp - the generated kernels on the GPU vs the CPU --===//
+//===- GpuFormKernelsTest.cpp - the GPU form of the kernels vs the CPU's --===//
 //
-// The fmnist example compiled twice from the same kernel generators: for
-// the CPU (linked into this binary) and with --target=cuda (the test model
-// fmnist-cuda, PTX and host launches). Every kernel family runs on both on
-// the same inputs, device buffers for the GPU, and the results must agree:
-// indices exactly, floats to a few float32 ulps (the GPU contracts a * b + c
-// into one fma), float64 losses to 1e-12 (their atomic sums run in another
-// order). Without a CUDA device every test skips, saying why.
+// The fmnist example compiled from the same kernel generators three ways:
+// for the CPU (linked into this binary), with --target=cuda (the test model
+// fmnist-cuda: PTX and host launches, device buffers) and for the CPU from
+// the GPU form (fmnist-tiled: the loops tiled and mapped as for the GPU, run
+// as loops: the mapping's index arithmetic and bounds checks, testable on
+// every machine). Every kernel family runs on the same inputs and the
+// results must agree with the CPU build: indices exactly, floats to a few
+// float32 ulps (the GPU contracts a * b + c into one fma), float64 losses to
+// 1e-12 (atomic sums run in another order on a GPU). Without a CUDA device
+// the GPU instances skip, saying why.
 //
 //===----------------------------------------------------------------------===//
 #include "CompiledTables.h"
@@ -17,13 +20,16 @@
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/backend/cpu/CompiledKernels.h"
+#if defined(LOCUS_HAVE_CUDA)
 #include "locus/runtime/backend/cuda/KernelLaunch.h"
-
 #include <cuda_runtime_api.h>
+#endif
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <list>
 #include <vector>
 
 namespace locus {
@@ -32,41 +38,77 @@ namespace {
 using namespace locus::rt::cpu;
 using locus::test::randomVector;
 
-/// Device copies of host vectors, freed with the test.
+/// Where the GPU form runs: a model and whether its buffers are device memory.
+struct Form {
+  const char *model;
+  bool device;
+};
+void PrintTo(const Form &f, std::ostream *os) { *os << f.model; }
+
+/// Copies of host vectors where the form runs (device or host memory),
+/// freed with the test.
 class Gpu {
 public:
+  explicit Gpu(bool device) : device_(device) {}
   ~Gpu() {
+#if defined(LOCUS_HAVE_CUDA)
     for (void *p : buffers_)
       cudaFree(p);
+#endif
   }
   template <typename T> T *upload(const std::vector<T> &host) {
+    if (!device_) {
+      host_.emplace_back(reinterpret_cast<const char *>(host.data()),
+                         reinterpret_cast<const char *>(host.data() + host.size()));
+      host_.back().resize(host_.back().size() + 64);
+      return reinterpret_cast<T *>(host_.back().data());
+    }
+#if defined(LOCUS_HAVE_CUDA)
     void *p = nullptr;
     EXPECT_EQ(cudaMalloc(&p, host.size() * sizeof(T) + 64), cudaSuccess);
     buffers_.push_back(p);
     EXPECT_EQ(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice),
               cudaSuccess);
     return static_cast<T *>(p);
+#else
+    return nullptr;
+#endif
   }
-  template <typename T> std::vector<T> download(const T *device, size_t count) {
+  template <typename T> std::vector<T> download(const T *data, size_t count) {
     std::vector<T> host(count);
+    if (!device_) {
+      std::memcpy(host.data(), data, count * sizeof(T));
+      return host;
+    }
+#if defined(LOCUS_HAVE_CUDA)
     // The legacy stream orders this after the kernels launched on it.
-    EXPECT_EQ(cudaMemcpy(host.data(), device, count * sizeof(T), cudaMemcpyDeviceToHost),
+    EXPECT_EQ(cudaMemcpy(host.data(), data, count * sizeof(T), cudaMemcpyDeviceToHost),
               cudaSuccess);
+#endif
     return host;
   }
 
 private:
+  bool device_;
   std::vector<void *> buffers_;
+  std::list<std::vector<char>> host_;
 };
 
-const abi::ModelRecord &cudaModel() { return test::TestModel::get("fmnist-cuda").record(); }
+class GpuFormKernels : public ::testing::TestWithParam<Form> {};
 
-/// Skips the test without a usable device.
+/// The model of the form under test.
+const abi::ModelRecord &formModel() {
+  return test::TestModel::get(GpuFormKernels::GetParam().model).record();
+}
+
+/// Skips a GPU instance without a usable device.
 #define REQUIRE_GPU()                                                                              \
   do {                                                                                             \
-    rt::BackendInfo info = rt::queryBackends();                                                    \
-    if (info.devices.empty())                                                                      \
-      GTEST_SKIP() << "no CUDA device: " << info.unavailableReason;                                \
+    if (GetParam().device) {                                                                       \
+      rt::BackendInfo info = rt::queryBackends();                                                  \
+      if (info.devices.empty())                                                                    \
+        GTEST_SKIP() << "no CUDA device: " << info.unavailableReason;                              \
+    }                                                                                              \
   } while (false)
 
 /// |gpu - cpu| <= tol (1 + |cpu|) everywhere; NaN only where both are.
@@ -87,20 +129,22 @@ void expectClose(const std::vector<T> &gpu, const std::vector<T> &cpu, double to
 
 constexpr double kFloatTol = 1e-5;
 
+#if defined(LOCUS_HAVE_CUDA)
 TEST(CudaKernels, LoadWithoutADevice) {
   // Loading a --target=cuda model runs its module constructors, which only
   // record the PTX: no CUDA call, so this holds on every machine.
-  const abi::ModelRecord &model = cudaModel();
+  const abi::ModelRecord &model = test::TestModel::get("fmnist-cuda").record();
   EXPECT_NE(model.activations, nullptr);
   EXPECT_EQ(rt::cuda::launchStats().modulesLoaded, 0);
 }
+#endif
 
-TEST(CudaKernels, ReluForwardAndBackward) {
+TEST_P(GpuFormKernels, ReluForwardAndBackward) {
   REQUIRE_GPU();
   const int64_t n = 10007;
   std::vector<float> x = randomVector(n, 1), dy = randomVector(n, 2);
   x[5] = NAN;
-  Gpu gpu;
+  Gpu gpu(GetParam().device);
   std::vector<float> y(n), dx(n);
   abi::MemRef1F32 xs = abi::memref1(x.data(), n), ys = abi::memref1(y.data(), n);
   abi::MemRef1F32 dys = abi::memref1(dy.data(), n), dxs = abi::memref1(dx.data(), n);
@@ -110,14 +154,18 @@ TEST(CudaKernels, ReluForwardAndBackward) {
   float *dX = gpu.upload(x), *dY = gpu.upload(y), *dDy = gpu.upload(dy), *dDx = gpu.upload(dx);
   abi::MemRef1F32 gx = abi::memref1(dX, n), gy = abi::memref1(dY, n);
   abi::MemRef1F32 gdy = abi::memref1(dDy, n), gdx = abi::memref1(dDx, n);
-  cudaModel().activations->reluForward(&gx, &gy);
-  cudaModel().activations->reluBackward(&gy, &gdy, &gdx);
+  formModel().activations->reluForward(&gx, &gy);
+  formModel().activations->reluBackward(&gy, &gdy, &gdx);
   expectClose(gpu.download(dY, n), y, 0.0, "y");
   expectClose(gpu.download(dDx, n), dx, 0.0, "dx");
-  EXPECT_GE(rt::cuda::launchStats().launches, 2);
+#if defined(LOCUS_HAVE_CUDA)
+  if (GetParam().device) {
+    EXPECT_GE(rt::cuda::launchStats().launches, 2);
+  }
+#endif
 }
 
-TEST(CudaKernels, TriangleForwardAndBackward) {
+TEST_P(GpuFormKernels, TriangleForwardAndBackward) {
   REQUIRE_GPU();
   const int64_t n = 3, c = 5, hw = 37, count = n * c * hw;
   std::vector<float> x = randomVector(count, 3), dy = randomVector(count, 4);
@@ -127,17 +175,17 @@ TEST(CudaKernels, TriangleForwardAndBackward) {
                   dxs = abi::memref3(dx.data(), n, c, hw);
   test::compiledActivations().triangleForward(&xs, &ys);
   test::compiledActivations().triangleBackward(&xs, &dys, &dxs);
-  Gpu gpu;
+  Gpu gpu(GetParam().device);
   float *dX = gpu.upload(x), *dY = gpu.upload(y), *dDy = gpu.upload(dy), *dDx = gpu.upload(dx);
   abi::MemRef3F32 gx = abi::memref3(dX, n, c, hw), gy = abi::memref3(dY, n, c, hw);
   abi::MemRef3F32 gdy = abi::memref3(dDy, n, c, hw), gdx = abi::memref3(dDx, n, c, hw);
-  cudaModel().activations->triangleForward(&gx, &gy);
-  cudaModel().activations->triangleBackward(&gx, &gdy, &gdx);
+  formModel().activations->triangleForward(&gx, &gy);
+  formModel().activations->triangleBackward(&gx, &gdy, &gdx);
   expectClose(gpu.download(dY, count), y, kFloatTol, "y");
   expectClose(gpu.download(dDx, count), dx, kFloatTol, "dx");
 }
 
-TEST(CudaKernels, GeneralPoolingBothWays) {
+TEST_P(GpuFormKernels, GeneralPoolingBothWays) {
   REQUIRE_GPU();
   // 3x3 windows, stride 2, padding 1: overlapping windows in the adjoints.
   const int64_t planes = 6, ih = 9, iw = 11, k = 3, s = 2, pad = 1;
@@ -151,7 +199,7 @@ TEST(CudaKernels, GeneralPoolingBothWays) {
     auto planes3 = [&](float *p, int64_t h, int64_t w) { return abi::memref3(p, planes, h, w); };
     auto index3 = [&](int32_t *p) { return abi::memref3(p, planes, oh, ow); };
     const abi::PoolingKernels &cpu = test::compiledPooling();
-    const abi::PoolingKernels &cuda = *cudaModel().pooling;
+    const abi::PoolingKernels &cuda = *formModel().pooling;
     abi::MemRef3F32 xs = planes3(x.data(), ih, iw), ys = planes3(y.data(), oh, ow);
     abi::MemRef3I32 as = index3(at.data());
     cpu.maxForward(&xs, &ys, &as, k, k, s, s, pad, pad, 7, relu);
@@ -162,7 +210,7 @@ TEST(CudaKernels, GeneralPoolingBothWays) {
     // The average adjoint's relu mask reads y shaped as dx: use x.
     cpu.avgBackward(&dys, &xs, &dxas, k, k, s, s, pad, pad, relu);
 
-    Gpu gpu;
+    Gpu gpu(GetParam().device);
     float *gX = gpu.upload(x), *gY = gpu.upload(y), *gDy = gpu.upload(dy), *gDx = gpu.upload(dx);
     float *gYa = gpu.upload(ya), *gDxa = gpu.upload(dxa);
     int32_t *gAt = gpu.upload(at);
@@ -182,10 +230,10 @@ TEST(CudaKernels, GeneralPoolingBothWays) {
   }
 }
 
-TEST(CudaKernels, StaticLossAndReluPools) {
+TEST_P(GpuFormKernels, StaticLossAndReluPools) {
   REQUIRE_GPU();
   const int64_t n = 5;
-  const LossPoolKernels cpuPools = linkedModel().lossPools, cudaPools = cudaModel().lossPools;
+  const LossPoolKernels cpuPools = linkedModel().lossPools, cudaPools = formModel().lossPools;
   ASSERT_EQ(cpuPools.count, cudaPools.count);
   for (int64_t e = 0; e < cpuPools.count; ++e) {
     const LossPoolKernel &c = cpuPools.entries[e];
@@ -199,7 +247,7 @@ TEST(CudaKernels, StaticLossAndReluPools) {
                dhs = memref4(dh.data(), n, c.c, c.h, c.w);
     c.pool(&hs, &zs);
     c.unpool(&dzs, &dhs);
-    Gpu gpu;
+    Gpu gpu(GetParam().device);
     float *gH = gpu.upload(h), *gZ = gpu.upload(z), *gDz = gpu.upload(dz), *gDh = gpu.upload(dh);
     MemRef4F32 ghs = memref4(gH, n, c.c, c.h, c.w), gzs = memref4(gZ, n, c.c, oh, ow);
     MemRef4F32 gdzs = memref4(gDz, n, c.c, oh, ow), gdhs = memref4(gDh, n, c.c, c.h, c.w);
@@ -208,7 +256,7 @@ TEST(CudaKernels, StaticLossAndReluPools) {
     expectClose(gpu.download(gZ, out), z, kFloatTol, "z");
     expectClose(gpu.download(gDh, in), dh, kFloatTol, "dh");
   }
-  const ReluPoolKernels cpuRelu = linkedModel().reluPools, cudaRelu = cudaModel().reluPools;
+  const ReluPoolKernels cpuRelu = linkedModel().reluPools, cudaRelu = formModel().reluPools;
   ASSERT_EQ(cpuRelu.count, cudaRelu.count);
   for (int64_t e = 0; e < cpuRelu.count; ++e) {
     const ReluPoolKernel &c = cpuRelu.entries[e];
@@ -224,7 +272,7 @@ TEST(CudaKernels, StaticLossAndReluPools) {
                das = memref4(da.data(), n, c.c, c.h, c.w);
     c.forward(&as, &hs, &ats);
     c.backward(&dhs, &hs, &ats, &das);
-    Gpu gpu;
+    Gpu gpu(GetParam().device);
     float *gA = gpu.upload(a), *gH = gpu.upload(h), *gDh = gpu.upload(dh), *gDa = gpu.upload(da);
     int32_t *gAt = gpu.upload(at);
     MemRef4F32 gas = memref4(gA, n, c.c, c.h, c.w), ghs = memref4(gH, n, c.c, oh, ow);
@@ -238,11 +286,11 @@ TEST(CudaKernels, StaticLossAndReluPools) {
   }
 }
 
-TEST(CudaKernels, EveryBilinearLoss) {
+TEST_P(GpuFormKernels, EveryBilinearLoss) {
   REQUIRE_GPU();
   const int64_t n = 12, d = 37;
   const abi::LossKernels &cpu = test::compiledLosses();
-  const abi::LossKernels &cuda = cudaModel().losses;
+  const abi::LossKernels &cuda = formModel().losses;
   ASSERT_EQ(cpu.bilinear.count, 16);
   std::vector<float> z = randomVector(n * d, 11), bc = randomVector(n * d, 12, -0.3f, 0.3f);
   std::vector<int32_t> negatives(n);
@@ -256,7 +304,7 @@ TEST(CudaKernels, EveryBilinearLoss) {
     for (bool accumulate : {false, true}) {
       std::vector<float> dz = randomVector(n * d, 13), factors(n * d, -1.0f);
       double loss = -1.0;
-      Gpu gpu;
+      Gpu gpu(GetParam().device);
       float *gZ = gpu.upload(z), *gBc = gpu.upload(bc), *gDz = gpu.upload(dz);
       float *gF = gpu.upload(factors);
       int32_t *gNeg = gpu.upload(negatives);
@@ -281,11 +329,11 @@ TEST(CudaKernels, EveryBilinearLoss) {
   }
 }
 
-TEST(CudaKernels, GoodnessLosses) {
+TEST_P(GpuFormKernels, GoodnessLosses) {
   REQUIRE_GPU();
   const int64_t m = 6, c = 4, hw = 9, count = m * c * hw;
   const abi::LossKernels &cpu = test::compiledLosses();
-  const abi::LossKernels &cuda = cudaModel().losses;
+  const abi::LossKernels &cuda = formModel().losses;
   ASSERT_EQ(cpu.goodness.count, 2);
   std::vector<float> pos = randomVector(count, 14), neg = randomVector(count, 15);
   for (int64_t e = 0; e < cpu.goodness.count; ++e) {
@@ -300,7 +348,7 @@ TEST(CudaKernels, GoodnessLosses) {
                     dns = abi::memref3(dNeg.data(), m, c, hw);
     abi::MemRef0F64 ls{&loss, &loss, 0};
     k.run(&ps, &ns, &dps, &dns, &ls, 2.0, 1.5, 0.1, 0.5);
-    Gpu gpu;
+    Gpu gpu(GetParam().device);
     float *gP = gpu.upload(pos), *gN = gpu.upload(neg), *gDp = gpu.upload(dPos),
           *gDn = gpu.upload(dNeg);
     double *gL = gpu.upload(std::vector<double>{0.0});
@@ -314,11 +362,11 @@ TEST(CudaKernels, GoodnessLosses) {
   }
 }
 
-TEST(CudaKernels, InfoNce) {
+TEST_P(GpuFormKernels, InfoNce) {
   REQUIRE_GPU();
   const int64_t n = 10, d = 23;
   const abi::InfoNceKernels *cpu = test::compiledLosses().infoNce;
-  const abi::InfoNceKernels *cuda = cudaModel().losses.infoNce;
+  const abi::InfoNceKernels *cuda = formModel().losses.infoNce;
   ASSERT_NE(cpu, nullptr);
   ASSERT_NE(cuda, nullptr);
   std::vector<float> p = randomVector(n * d, 16), sim = randomVector(n * n, 17),
@@ -334,7 +382,7 @@ TEST(CudaKernels, InfoNce) {
   cpu->normalize(&ps, &phs, &ns);
   cpu->loss(&ss, &dss, &ls, 0.1, 0.5);
   cpu->adjoint(&phs, &dphs, &ns, &dps);
-  Gpu gpu;
+  Gpu gpu(GetParam().device);
   float *gP = gpu.upload(p), *gPh = gpu.upload(ph), *gS = gpu.upload(sim), *gDs = gpu.upload(dsim);
   float *gDph = gpu.upload(dph), *gDp = gpu.upload(dp);
   double *gN = gpu.upload(norms), *gL = gpu.upload(std::vector<double>{0.0});
@@ -353,11 +401,11 @@ TEST(CudaKernels, InfoNce) {
   expectClose(gpu.download(gDp, n * d), dp, kFloatTol, "dp");
 }
 
-TEST(CudaKernels, GoodnessInputs) {
+TEST_P(GpuFormKernels, GoodnessInputs) {
   REQUIRE_GPU();
   const int64_t n = 4, c = 3, h = 5, w = 6, hw = h * w;
   const abi::GoodnessInputKernels &cpu = test::compiledGoodnessInputs();
-  const abi::GoodnessInputKernels &cuda = *cudaModel().goodnessInputs;
+  const abi::GoodnessInputKernels &cuda = *formModel().goodnessInputs;
   std::vector<float> views = randomVector(n * c * hw, 19);
   std::vector<float> masks = randomVector(n * hw, 20, 0.0f, 1.0f);
   std::vector<int32_t> partners{2, 3, 0, 1};
@@ -375,7 +423,7 @@ TEST(CudaKernels, GoodnessInputs) {
   cpu.standardizePairs(&xs, &sts, &prs, true);
   cpu.lengthNormalizeRows(&xs, &nys);
 
-  Gpu gpu;
+  Gpu gpu(GetParam().device);
   float *gV = gpu.upload(views), *gM = gpu.upload(masks), *gO = gpu.upload(out);
   int32_t *gPt = gpu.upload(partners);
   float *gSt = gpu.upload(st), *gPr = gpu.upload(pairs), *gNy = gpu.upload(normalized);
@@ -394,11 +442,11 @@ TEST(CudaKernels, GoodnessInputs) {
   expectClose(gpu.download(gNy, normalized.size()), normalized, kFloatTol, "normalised");
 }
 
-TEST(CudaKernels, OptimizerUpdates) {
+TEST_P(GpuFormKernels, OptimizerUpdates) {
   REQUIRE_GPU();
   const int64_t n = 4099;
   const UpdateKernels &cpu = test::compiledUpdates();
-  const UpdateKernels &cuda = cudaModel().update;
+  const UpdateKernels &cuda = formModel().update;
   std::vector<float> g = randomVector(n, 21), p = randomVector(n, 22);
   std::vector<float> m = randomVector(n, 23, 0.0f, 0.1f), v = randomVector(n, 24, 0.0f, 0.1f);
   std::vector<float> pc = p, mc = m, vc = v;
@@ -413,7 +461,7 @@ TEST(CudaKernels, OptimizerUpdates) {
   MemRefF32 porig{p.data(), p.data(), 0, n, 1};
   cpu.larsNorms(&porig, &gs, &pps, &ggs, 0.25);
 
-  Gpu gpu;
+  Gpu gpu(GetParam().device);
   float *gG = gpu.upload(g), *gP = gpu.upload(p), *gM = gpu.upload(m), *gV = gpu.upload(v);
   float *gP2 = gpu.upload(p), *gB = gpu.upload(m), *gPo = gpu.upload(p);
   double *gPp = gpu.upload(std::vector<double>{0.0}), *gGg = gpu.upload(std::vector<double>{0.0});
@@ -432,6 +480,16 @@ TEST(CudaKernels, OptimizerUpdates) {
   expectClose(gpu.download(gPp, 1), std::vector<double>{pp}, 1e-12, "lars ||p||^2");
   expectClose(gpu.download(gGg, 1), std::vector<double>{gg}, 1e-12, "lars ||g'||^2");
 }
+
+INSTANTIATE_TEST_SUITE_P(Forms, GpuFormKernels,
+                         ::testing::Values(
+#if defined(LOCUS_HAVE_CUDA)
+                             Form{"fmnist-cuda", true},
+#endif
+                             Form{"fmnist-tiled", false}),
+                         [](const ::testing::TestParamInfo<Form> &info) {
+                           return std::string(info.param.device ? "cuda" : "cpu_tiled");
+                         });
 
 } // namespace
 } // namespace locus
