@@ -183,10 +183,10 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
     scf::YieldOp::create(nb, l);
   });
 
-  // The rows of the step: row r's positive and negative rows, its scores,
-  // its term and its scaled derivatives, all float64 until the two g's.
+  // A row's term and its scaled derivatives (float32, as dz and the
+  // factors use them).
   struct Row {
-    Value pos, neg, gPos, gNeg, loss;
+    Value gPos, gNeg, loss;
   };
   auto partners = [&](OpBuilder &rb, Location l, Value r) {
     Value pos = arith::RemUIOp::create(rb, l, arith::AddIOp::create(rb, l, r, half), n);
@@ -212,7 +212,7 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
     RowTerm t = rowTerm(rm, v, uPos, uNeg, theta);
     Value gp = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gPos, scale));
     Value gn = arith::TruncFOp::create(rb, l, f32, rm.mul(t.gNeg, scale));
-    return Row{Value(), Value(), gp, gn, t.loss};
+    return Row{gp, gn, t.loss};
   };
   /// A row's derivative (column 0: positive, 1: negative) as float32.
   auto loadG = [&](OpBuilder &ib, Location l, Value r, Value which) -> Value {
