@@ -65,13 +65,16 @@ Status heldOutLosses(Engine &engine, const Dataset &data, int64_t images,
   Shape4 vs = engine.viewShape();
   int64_t b = vs.n / 2, chunks = images / b;
   mean.assign(engine.model().blocks.size(), 0.0);
-  Tensor views = Tensor::allocate(engine.memoryHandle(), vs);
+  // Made on the host, then copied into the backend's views buffer.
+  Tensor views = engine.backend().allocate(vs);
+  std::vector<float> host(static_cast<size_t>(vs.count()));
   std::vector<int64_t> indices(b);
   AugmentConfig cfg;
   for (int64_t k = 0; k < chunks; ++k) {
     std::iota(indices.begin(), indices.end(), k * b);
     Rng rng(mixSeed(kHeldOutSeed, Stream::HeldOut, k));
-    makeViews(data.test, data.norm, indices.data(), b, rng, cfg, vs.h, vs.w, views.data());
+    makeViews(data.test, data.norm, indices.data(), b, rng, cfg, vs.h, vs.w, host.data());
+    engine.backend().copyToDevice(views.data(), host.data(), 4 * vs.count());
     std::vector<double> losses;
     LOCUS_RETURN_IF_ERROR(engine.evaluate(views, losses, k));
     for (size_t l = 0; l < losses.size(); ++l)
@@ -101,6 +104,23 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
   return Status::success();
 }
 
+namespace {
+
+/// The engine's parameters copied to host buffers `host` (views of them):
+/// what checkpoints read and write, whatever memory the backend keeps them in.
+std::vector<Tensor> hostCopies(Engine &engine, std::vector<std::vector<float>> &host) {
+  std::vector<Tensor> views;
+  host.clear();
+  for (const Tensor &p : engine.params()) {
+    host.emplace_back(static_cast<size_t>(p.count()));
+    engine.backend().copyToHost(host.back().data(), p.data(), 4 * p.count());
+    views.push_back(Tensor::borrowed(host.back().data(), p.shape()));
+  }
+  return views;
+}
+
+} // namespace
+
 Status runTraining(const ModelDesc &model, const Options &options,
                    const CompiledModel &compiled) {
   const cpu::ModelKernels &kernels = compiled.kernels;
@@ -128,8 +148,13 @@ Status runTraining(const ModelDesc &model, const Options &options,
   std::unique_ptr<Engine> engine;
   LOCUS_RETURN_IF_ERROR(Engine::create(model, engineOptions, engine));
   if (!options.init.empty()) {
-    std::vector<Tensor> params = engine->params();
+    // Read on the host, then copied into the backend's parameters.
+    std::vector<std::vector<float>> host;
+    std::vector<Tensor> params = hostCopies(*engine, host);
     LOCUS_RETURN_IF_ERROR(loadCheckpoint(options.init, model, params));
+    for (size_t i = 0; i < params.size(); ++i)
+      engine->backend().copyToDevice(engine->params()[i].data(), host[i].data(),
+                                     4 * params[i].count());
     progress(fmt::format("loaded parameters from {}", options.init));
   }
   Shape4 vs = engine->viewShape();
@@ -148,9 +173,13 @@ Status runTraining(const ModelDesc &model, const Options &options,
                          data.train.count, data.test.count, data.train.channels,
                          data.train.height, data.train.width));
   }
-  Tensor views = Tensor::allocate(engine->memoryHandle(), vs);
-  if (!options.fixedBatch.empty())
-    LOCUS_RETURN_IF_ERROR(readFloatFile(options.fixedBatch, vs.count(), views.data()));
+  // Views are made on the host, then copied into the backend's buffer.
+  Tensor views = engine->backend().allocate(vs);
+  std::vector<float> hostViews(static_cast<size_t>(vs.count()));
+  if (!options.fixedBatch.empty()) {
+    LOCUS_RETURN_IF_ERROR(readFloatFile(options.fixedBatch, vs.count(), hostViews.data()));
+    engine->backend().copyToDevice(views.data(), hostViews.data(), 4 * vs.count());
+  }
   else if (data.train.count < b)
     return Status::error(fmt::format("the training split has {} images, fewer than one step's {}",
                                      data.train.count, b));
@@ -221,7 +250,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
       if (options.fixedBatch.empty()) {
         Rng rng(mixSeed(options.seed, Stream::Augment, step));
         makeViews(data.train, data.norm, order.data() + s * b, b, rng, augment, vs.h, vs.w,
-                  views.data());
+                  hostViews.data());
+        engine->backend().copyToDevice(views.data(), hostViews.data(), 4 * vs.count());
       }
       std::vector<double> losses;
       LOCUS_RETURN_IF_ERROR(engine->step(views, losses));
@@ -301,7 +331,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
   }
 
   if (!options.save.empty()) {
-    LOCUS_RETURN_IF_ERROR(saveCheckpoint(options.save, model, engine->params()));
+    std::vector<std::vector<float>> host;
+    LOCUS_RETURN_IF_ERROR(saveCheckpoint(options.save, model, hostCopies(*engine, host)));
     progress(fmt::format("saved parameters to {}", options.save));
   }
 
