@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  cmake ninja-build g++ git
+  cmake ninja-build g++ git python3
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libfmt-dev libgtest-dev
   libonnx-dev libprotobuf-dev python3-onnx python3-numpy

@@ -36,3 +36,10 @@ ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas"
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# Lowering to PTX links the toolkit's libdevice (locus-lower-kernels-to-nvvm),
+# found where locusc looks for it.
+cuda_roots = [os.environ.get(v) for v in ("CUDA_ROOT", "CUDA_PATH", "CUDA_HOME")] + ["/usr/local/cuda"]
+if any(r and os.path.exists(os.path.join(r, "nvvm", "libdevice", "libdevice.10.bc"))
+       for r in cuda_roots):
+    config.available_features.add("cuda-libdevice")

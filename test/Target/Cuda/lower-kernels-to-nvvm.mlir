@@ -1,6 +1,7 @@
 // locus-lower-kernels-to-nvvm: a GPU-mapped kernel becomes PTX for sm_90
 // (gpu.binary) and a host entry point that launches it; nothing but the LLVM
 // dialect, binaries and launches is left in @locus_kernels.
+// REQUIRES: cuda-libdevice
 // RUN: locus-opt %s --locus-map-kernels-to-gpu --locus-lower-kernels-to-nvvm | FileCheck %s
 // RUN: echo "module {}" | not locus-opt --locus-lower-kernels-to-nvvm 2>&1 | FileCheck %s --check-prefix=MISSING
 

@@ -112,8 +112,15 @@ struct ConvPlan {
   size_t forwardBytes = 0, backwardFilterBytes = 0, backwardDataBytes = 0;
 };
 
-/// The first algorithm cuDNN's heuristics rank that runs for this shape.
-template <typename Perf> auto firstSupported(const Perf *perf, int count, const char *pass) {
+/// The first algorithm of one convolution pass that runs for a shape, from
+/// cuDNN's measurements (`measure`: its Find call) or its heuristics.
+template <typename Perf, typename Find, typename Get>
+auto chooseAlgorithm(bool measure, const char *pass, Find find, Get get) {
+  Perf perf[8];
+  int count = 0;
+  check(measure ? find(8, &count, perf) : get(8, &count, perf),
+        measure ? "cudnnFindConvolution*Algorithm" : "cudnnGetConvolution*Algorithm_v7",
+        "planning a convolution");
   for (int i = 0; i < count; ++i)
     if (perf[i].status == CUDNN_STATUS_SUCCESS)
       return perf[i].algo;
@@ -587,43 +594,43 @@ private:
                 doing);
     // The first algorithm of each pass that runs (cuDNN sorts them by its
     // heuristics, or with findAlgorithms by their measured time).
-    int returned = 0;
-    cudnnConvolutionFwdAlgoPerf_t fwd[8];
-    if (options_.findAlgorithms)
-      LOCUS_CHECK(cudnnFindConvolutionForwardAlgorithm(cudnn_, p.x, p.w, p.conv, p.y, 8,
-                                                       &returned, fwd),
-                  doing);
-    else
-      LOCUS_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, p.x, p.w, p.conv, p.y, 8,
-                                                         &returned, fwd),
-                  doing);
-    p.forward = firstSupported(fwd, returned, "forward");
+    const bool measure = options_.findAlgorithms;
+    p.forward = chooseAlgorithm<cudnnConvolutionFwdAlgoPerf_t>(
+        measure, "forward",
+        [&](int count, int *got, auto *perf) {
+          return cudnnFindConvolutionForwardAlgorithm(cudnn_, p.x, p.w, p.conv, p.y, count, got,
+                                                      perf);
+        },
+        [&](int count, int *got, auto *perf) {
+          return cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, p.x, p.w, p.conv, p.y, count, got,
+                                                        perf);
+        });
     LOCUS_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, p.x, p.w, p.conv, p.y, p.forward,
                                                         &p.forwardBytes),
                 doing);
-    cudnnConvolutionBwdFilterAlgoPerf_t bwdFilter[8];
-    if (options_.findAlgorithms)
-      LOCUS_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(cudnn_, p.x, p.y, p.conv, p.w, 8,
-                                                              &returned, bwdFilter),
-                  doing);
-    else
-      LOCUS_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, p.x, p.y, p.conv, p.w,
-                                                                8, &returned, bwdFilter),
-                  doing);
-    p.backwardFilter = firstSupported(bwdFilter, returned, "weight-gradient");
+    p.backwardFilter = chooseAlgorithm<cudnnConvolutionBwdFilterAlgoPerf_t>(
+        measure, "weight-gradient",
+        [&](int count, int *got, auto *perf) {
+          return cudnnFindConvolutionBackwardFilterAlgorithm(cudnn_, p.x, p.y, p.conv, p.w, count,
+                                                             got, perf);
+        },
+        [&](int count, int *got, auto *perf) {
+          return cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, p.x, p.y, p.conv, p.w,
+                                                               count, got, perf);
+        });
     LOCUS_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
                     cudnn_, p.x, p.y, p.conv, p.w, p.backwardFilter, &p.backwardFilterBytes),
                 doing);
-    cudnnConvolutionBwdDataAlgoPerf_t bwdData[8];
-    if (options_.findAlgorithms)
-      LOCUS_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(cudnn_, p.w, p.y, p.conv, p.x, 8,
-                                                            &returned, bwdData),
-                  doing);
-    else
-      LOCUS_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, p.w, p.y, p.conv, p.x, 8,
-                                                              &returned, bwdData),
-                  doing);
-    p.backwardData = firstSupported(bwdData, returned, "input-gradient");
+    p.backwardData = chooseAlgorithm<cudnnConvolutionBwdDataAlgoPerf_t>(
+        measure, "input-gradient",
+        [&](int count, int *got, auto *perf) {
+          return cudnnFindConvolutionBackwardDataAlgorithm(cudnn_, p.w, p.y, p.conv, p.x, count,
+                                                           got, perf);
+        },
+        [&](int count, int *got, auto *perf) {
+          return cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, p.w, p.y, p.conv, p.x, count,
+                                                             got, perf);
+        });
     LOCUS_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(cudnn_, p.w, p.y, p.conv, p.x,
                                                              p.backwardData, &p.backwardDataBytes),
                 doing);
