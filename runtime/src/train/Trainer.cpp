@@ -179,10 +179,10 @@ Status runTraining(const ModelDesc &model, const Options &options,
   if (!options.fixedBatch.empty()) {
     LOCUS_RETURN_IF_ERROR(readFloatFile(options.fixedBatch, vs.count(), hostViews.data()));
     engine->backend().copyToDevice(views.data(), hostViews.data(), 4 * vs.count());
-  }
-  else if (data.train.count < b)
+  } else if (data.train.count < b) {
     return Status::error(fmt::format("the training split has {} images, fewer than one step's {}",
                                      data.train.count, b));
+  }
 
   progress(describeModel(model));
   metrics.write(JsonWriter()
