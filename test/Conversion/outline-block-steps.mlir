@@ -1,20 +1,24 @@
-// RUN: locus-opt %s --locus-lower-to-step --locus-plan-arena --locus-outline-block-steps | FileCheck %s
+// RUN: locus-opt %s --locus-generate-loss-kernels --locus-lower-to-step --locus-plan-arena --locus-outline-block-steps | FileCheck %s
 //
 // After planning, each block region becomes a function of (ctx, views,
 // arena) that rebuilds the views of the buffers it shares with other blocks
-// (here the block output at 4096) from its own arena argument; the entry
-// point calls it in the region's place.
+// (here the block output at 4096 and the loss slots at 10240) from its own
+// arena argument; the entry point calls it in the region's place and hands
+// the slots to the runtime after it.
 
 // CHECK-LABEL: func.func private @locus_train_fused_step_block0(
 // CHECK-SAME: %[[CTX:[a-z0-9]+]]: !llvm.ptr, %{{[a-z0-9]+}}: memref<4x2x8x8xf32>, %[[ARENA:[a-z0-9]+]]: memref<?xi8>)
 // CHECK-SAME: locus.block = "block1", locus.block_step = 0 : i32
-// CHECK: %[[OFF:.*]] = arith.constant 4096 : index
-// CHECK: memref.view %[[ARENA]][%[[OFF]]][] : memref<?xi8> to memref<4x4x4x4xf32>
+// CHECK-DAG: %[[OFF:.*]] = arith.constant 4096 : index
+// CHECK-DAG: %[[SLOTS:.*]] = arith.constant 10240 : index
+// CHECK-DAG: memref.view %[[ARENA]][%[[OFF]]][] : memref<?xi8> to memref<4x4x4x4xf32>
+// CHECK-DAG: memref.view %[[ARENA]][%[[SLOTS]]][] : memref<?xi8> to memref<1xf64>
 // CHECK: call @locus_rt_conv2d_forward(%[[CTX]],
 // CHECK: return
 // CHECK-LABEL: func.func @locus_train_fused_step(
 // CHECK-NOT: scf.execute_region
 // CHECK: call @locus_train_fused_step_block0(%arg0, %arg1, %arg2)
+// CHECK: call @locus_rt_add_losses(
 // CHECK-NEXT: return
 // CHECK-LABEL: func.func private @locus_train_step_block0(
 // CHECK-LABEL: func.func private @locus_evaluate_step_block0(

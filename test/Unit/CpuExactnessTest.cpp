@@ -8,7 +8,7 @@
 //    convolutions and no pooling (k = 1) this is Proposition 3.5's 2D spatial dependency.
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/backend/cpu/Kernels.h"
-#include "locus/runtime/backend/cpu/LocalLoss.h"
+#include "LossKernelHarness.h"
 
 #include "CompiledTables.h"
 #include "NumericTestUtil.h"

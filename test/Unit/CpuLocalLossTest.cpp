@@ -1,9 +1,9 @@
-// The local losses (LocalLoss.h, METHOD.md sections 1-2) against float64 reference implementations
+// The generated loss kernels (run alone: LossKernelHarness.h; METHOD.md sections 1-2) against float64 reference implementations
 // written independently here, and their gradients against central finite differences of the
 // float64 reference loss. Hinge inputs are checked to keep every margin far from its kink.
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/backend/cpu/Kernels.h"
-#include "locus/runtime/backend/cpu/LocalLoss.h"
+#include "LossKernelHarness.h"
 #include "locus/runtime/backend/cpu/Optimizer.h"
 
 #include "CompiledTables.h"

@@ -335,30 +335,28 @@ TEST_P(GpuFormKernels, GoodnessLosses) {
   const abi::LossKernels &cpu = test::compiledLosses();
   const abi::LossKernels &cuda = formModel().losses;
   ASSERT_EQ(cpu.goodness.count, 2);
-  std::vector<float> pos = randomVector(count, 14), neg = randomVector(count, 15);
+  // Rows [0, m) the positives, [m, 2m) their negatives.
+  std::vector<float> y = randomVector(2 * count, 14);
   for (int64_t e = 0; e < cpu.goodness.count; ++e) {
     const abi::GoodnessLossKernel &k = cpu.goodness.entries[e];
     SCOPED_TRACE(k.name);
     const abi::GoodnessLossKernel *g = cuda.goodness.find(k.name);
     ASSERT_NE(g, nullptr);
-    std::vector<float> dPos(count), dNeg(count);
+    std::vector<float> dy(2 * count);
     double loss = 0.0;
-    abi::MemRef3F32 ps = abi::memref3(pos.data(), m, c, hw), ns = abi::memref3(neg.data(), m, c, hw);
-    abi::MemRef3F32 dps = abi::memref3(dPos.data(), m, c, hw),
-                    dns = abi::memref3(dNeg.data(), m, c, hw);
+    abi::MemRef3F32 ys = abi::memref3(y.data(), 2 * m, c, hw);
+    abi::MemRef3F32 dys = abi::memref3(dy.data(), 2 * m, c, hw);
     abi::MemRef0F64 ls{&loss, &loss, 0};
-    k.run(&ps, &ns, &dps, &dns, &ls, 2.0, 1.5, 0.1, 0.5);
+    k.run(&ys, &dys, &ls, 2.0, 1.5, 0.1, 0.5);
     Gpu gpu(GetParam().device);
-    float *gP = gpu.upload(pos), *gN = gpu.upload(neg), *gDp = gpu.upload(dPos),
-          *gDn = gpu.upload(dNeg);
-    double *gL = gpu.upload(std::vector<double>{0.0});
-    abi::MemRef3F32 gps = abi::memref3(gP, m, c, hw), gns = abi::memref3(gN, m, c, hw);
-    abi::MemRef3F32 gdps = abi::memref3(gDp, m, c, hw), gdns = abi::memref3(gDn, m, c, hw);
-    abi::MemRef0F64 gls{gL, gL, 0};
-    g->run(&gps, &gns, &gdps, &gdns, &gls, 2.0, 1.5, 0.1, 0.5);
-    expectClose(gpu.download(gL, 1), std::vector<double>{loss}, 1e-12, "loss");
-    expectClose(gpu.download(gDp, count), dPos, kFloatTol, "dPos");
-    expectClose(gpu.download(gDn, count), dNeg, kFloatTol, "dNeg");
+    float *gY = gpu.upload(y), *gDy = gpu.upload(dy);
+    // The loss goes into slot 1 of a buffer, as the step program's slots.
+    double *gL = gpu.upload(std::vector<double>{7.0, 0.0});
+    abi::MemRef3F32 gys = abi::memref3(gY, 2 * m, c, hw), gdys = abi::memref3(gDy, 2 * m, c, hw);
+    abi::MemRef0F64 gls{gL, gL, 1};
+    g->run(&gys, &gdys, &gls, 2.0, 1.5, 0.1, 0.5);
+    expectClose(gpu.download(gL, 2), std::vector<double>{7.0, loss}, 1e-12, "loss slot");
+    expectClose(gpu.download(gDy, 2 * count), dy, kFloatTol, "dy");
   }
 }
 

@@ -90,6 +90,16 @@ public:
     ++calls["gemm"];
     inner_->gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
   }
+  void projectRows(int64_t n, int64_t d, int64_t dc, const float *proj, const float *c,
+                   float *out) override {
+    ++calls["projectRows"];
+    inner_->projectRows(n, d, dc, proj, c, out);
+  }
+  void projectionGradient(int64_t d, int64_t dc, int64_t n, const float *factors, const float *c,
+                          float *grad) override {
+    ++calls["projectionGradient"];
+    inner_->projectionGradient(d, dc, n, factors, c, grad);
+  }
   void adamwFromFactors(const rt::AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
                         const float *a, const float *b, float *param,
                         const rt::AdamMoments &moments) override {
@@ -149,32 +159,6 @@ public:
   void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) override {
     ++calls["lossUnpool"];
     inner_->lossUnpool(dz, zs, k, dh, hs);
-  }
-  double bilinearLoss(const rt::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                      const float *z, const float *c, const float *proj, const int32_t *negIndex,
-                      float *dz, float *dproj, bool accumulate) override {
-    ++calls["bilinearLoss"];
-    return inner_->bilinearLoss(cfg, n, d, dc, z, c, proj, negIndex, dz, dproj, accumulate);
-  }
-  double bilinearLossFactors(const rt::BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                             const float *z, const float *c, const float *proj,
-                             const int32_t *negIndex, float *dz, float *factors,
-                             bool accumulateDz) override {
-    ++calls["bilinearLossFactors"];
-    return inner_->bilinearLossFactors(cfg, n, d, dc, z, c, proj, negIndex, dz, factors,
-                                       accumulateDz);
-  }
-  double goodnessLoss(std::string_view kernel, double theta, double theta2, double lambda,
-                      double weight, int64_t m, int64_t c, int64_t hw, const float *pos,
-                      const float *neg, float *dPos, float *dNeg) override {
-    ++calls["goodnessLoss"];
-    return inner_->goodnessLoss(kernel, theta, theta2, lambda, weight, m, c, hw, pos, neg, dPos,
-                                dNeg);
-  }
-  double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
-                     double weight) override {
-    ++calls["infoNceLoss"];
-    return inner_->infoNceLoss(temperature, n, d, p, dp, weight);
   }
   void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
                        float *out) override {

@@ -773,23 +773,6 @@ TEST(TrainEngine, ModelsWithoutTheirCompiledKernelsStopNamingThem) {
   EXPECT_NE(status.message().find("no update kernels"), std::string::npos) << status.message();
   EXPECT_FALSE(engine) << "a refused model gets no engine";
 
-  cpu::ModelKernels noLosses = all;
-  noLosses.losses = nullptr;
-  EXPECT_EXIT(stepWith(noLosses), testing::ExitedWithCode(1),
-              "error: the compiled model has no loss kernels; recompile it with this locusc");
-  // A table without the one variant the model needs.
-  const locus::abi::LossKernels &losses = compiled.record().losses;
-  std::vector<locus::abi::BilinearLossKernel> others;
-  for (int64_t i = 0; i < losses.bilinear.count; ++i)
-    if (std::string(losses.bilinear.entries[i].name) != "locus_bilinear_loss_hinge_contrastive_next")
-      others.push_back(losses.bilinear.entries[i]);
-  ASSERT_EQ(static_cast<int64_t>(others.size()), losses.bilinear.count - 1);
-  locus::abi::LossKernels partial = losses;
-  partial.bilinear = {others.data(), static_cast<int64_t>(others.size())};
-  cpu::ModelKernels missingVariant = all;
-  missingVariant.losses = &partial;
-  EXPECT_EXIT(stepWith(missingVariant), testing::ExitedWithCode(1),
-              "no loss kernel 'locus_bilinear_loss_hinge_contrastive_next'");
   cpu::ModelKernels noActivations = all;
   noActivations.activations = nullptr;
   EXPECT_EXIT(stepWith(noActivations), testing::ExitedWithCode(1), "no activation kernels");
@@ -1113,7 +1096,7 @@ TEST(TrainEngine, RunsEveryCallOnTheBackendItIsGiven) {
   EXPECT_EQ(calls["reluBackward"], 3);
   EXPECT_EQ(calls["lossPool"], 6);
   EXPECT_EQ(calls["lossUnpool"], 6);
-  EXPECT_EQ(calls["bilinearLossFactors"], 6);
+  EXPECT_EQ(calls["projectRows"], 6) << "B c of each block's loss (the program runs its kernel)";
   EXPECT_EQ(calls["adamwFromFactors"], 6);
   EXPECT_EQ(calls["adamwStep"], 12); // each conv's weight and bias
   EXPECT_EQ(calls["conv2dBackwardData"], 0) << "a local rule never differentiates its input";
@@ -1127,5 +1110,5 @@ TEST(TrainEngine, RunsTheFusedLayersAndGlobalModeOnTheBackendItIsGiven) {
   EXPECT_EQ(calls["convReluPoolBackwardWeight"], 3);
   expectSameStepsThroughTheBackend("tiny-bp", calls);
   EXPECT_EQ(calls["conv2dBackwardData"], 3) << "backprop hands dL/dx down to block 1";
-  EXPECT_EQ(calls["bilinearLoss"] + calls["bilinearLossFactors"], 3) << "one loss, the top's";
+  EXPECT_EQ(calls["projectRows"], 3) << "one loss, the top's: its B c";
 }

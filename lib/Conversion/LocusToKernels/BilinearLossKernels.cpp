@@ -149,7 +149,7 @@ void buildBilinearKernel(OpBuilder &builder, Location loc, const BilinearVariant
   Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
   auto matrix = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
   auto rows = MemRefType::get({ShapedType::kDynamic}, builder.getI32Type());
-  auto scalar = MemRefType::get({}, f64);
+  auto scalar = locus::kernels::lossSlotType(builder);
   OpBuilder::InsertionGuard guard(builder);
   // (z, bc, negatives, dz, factors, work, loss, theta, weight, accumulate).
   // dz, factors and work are written while z and bc are read: promise they

@@ -3,8 +3,8 @@
 // Problem: `locus.goodness_loss` (Forward-Forward, SCFF) is a loss and a
 // gradient on the block output itself; the runtime must not compute it.
 //
-// Method: one kernel per goodness score the module uses, on the positive and
-// negative halves of the block output seen as [M, C, HW]:
+// Method: one kernel per goodness score the module uses, on the block output
+// seen as [2M, C, HW]: row m is a positive, row M + m its negative.
 //
 //   sum_squares (FF):        G[m] = sum y^2 (float64), per row
 //     L = 1/M sum softplus(theta - G_pos) + softplus(G_neg - theta)
@@ -48,9 +48,11 @@ using locus::kernels::parallelFor;
 
 namespace {
 
-/// The arguments every goodness kernel takes, in order.
+/// The arguments every goodness kernel takes, in order: the block output
+/// y [2M, C, HW] (positives, then their negatives), dy, the loss and its
+/// scalars.
 struct GoodnessArgs {
-  Value pos, neg, dPos, dNeg, loss, theta, theta2, lambda, weight;
+  Value y, dy, loss, theta, theta2, lambda, weight;
 };
 
 /// A goodness kernel's signature; the insertion point moves into it.
@@ -58,10 +60,10 @@ GoodnessArgs declareGoodnessKernel(OpBuilder &builder, Location loc, StringRef n
   Type f32 = builder.getF32Type(), f64 = builder.getF64Type();
   auto map = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
                              f32);
-  auto scalar = MemRefType::get({}, f64);
   SmallVector<Value> a = locus::kernels::declareKernel(
-      builder, loc, name, {map, map, map, map, scalar, f64, f64, f64, f64}, {0, 1, 2, 3});
-  return {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]};
+      builder, loc, name, {map, map, locus::kernels::lossSlotType(builder), f64, f64, f64, f64},
+      {0, 1});
+  return {a[0], a[1], a[2], a[3], a[4], a[5], a[6]};
 }
 
 /// f64(x[m, c, l]).
@@ -79,26 +81,26 @@ void buildSumSquares(OpBuilder &builder, Location loc, StringRef name) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
-  Value rows = memref::DimOp::create(b, loc, a.pos, c0);
-  Value channels = memref::DimOp::create(b, loc, a.pos, c1);
-  Value locations = memref::DimOp::create(b, loc, a.pos, c2);
+  Value rows = arith::DivUIOp::create(b, loc, memref::DimOp::create(b, loc, a.y, c0), c2);
+  Value channels = memref::DimOp::create(b, loc, a.y, c1);
+  Value locations = memref::DimOp::create(b, loc, a.y, c2);
   Value inv = f.div(f.c(1.0), f.fromIndex(rows));
   // The rows are parallel iterations; their terms are added atomically (in
   // row order on the CPU) and the mean taken once at the end.
   auto perRow = [&](OpBuilder &pb) {
     parallelFor(pb, loc, rows, [&](OpBuilder &rb, ValueRange row) {
-      Value r = row[0];
+      Value r = row[0], rNeg = arith::AddIOp::create(rb, loc, r, rows);
       F64 m{rb, loc};
-      auto goodness = [&](Value y) {
+      auto goodness = [&](Value yr) {
         return sumOver(rb, loc, c0, channels, m.c(0.0), [&](OpBuilder &cb, Value ch) {
           return sumOver(cb, loc, c0, locations, F64{cb, loc}.c(0.0), [&](OpBuilder &lb, Value l) {
-            Value v = load64(lb, loc, y, r, ch, l);
+            Value v = load64(lb, loc, a.y, yr, ch, l);
             return F64{lb, loc}.mul(v, v);
           });
         });
       };
-      Value gPos = goodness(a.pos);
-      Value gNeg = goodness(a.neg);
+      Value gPos = goodness(r);
+      Value gNeg = goodness(rNeg);
       Value xPos = m.sub(a.theta, gPos), xNeg = m.sub(gNeg, a.theta);
       Value lossPos = m.softplus(xPos);
       Value lossNeg = m.softplus(xNeg);
@@ -107,12 +109,12 @@ void buildSumSquares(OpBuilder &builder, Location loc, StringRef name) {
       Value scale = m.mul(m.mul(m.c(2.0), inv), a.weight);
       Value sPos = m.trunc(m.neg(m.mul(m.sigmoid(xPos), scale)));
       Value sNeg = m.trunc(m.mul(m.sigmoid(xNeg), scale));
-      for (auto [y, dy, s] : {std::tuple{a.pos, a.dPos, sPos}, std::tuple{a.neg, a.dNeg, sNeg}})
-        forEach(rb, loc, c0, channels, [&, y = y, dy = dy, s = s](OpBuilder &cb, Value ch) {
+      for (auto [yr, s] : {std::pair{r, sPos}, std::pair{rNeg, sNeg}})
+        forEach(rb, loc, c0, channels, [&, yr = yr, s = s](OpBuilder &cb, Value ch) {
           forEach(cb, loc, c0, locations, [&](OpBuilder &lb, Value l) {
-            Value v = memref::LoadOp::create(lb, loc, y, ValueRange{r, ch, l});
+            Value v = memref::LoadOp::create(lb, loc, a.y, ValueRange{yr, ch, l});
             Value g = arith::MulFOp::create(lb, loc, s, v);
-            memref::StoreOp::create(lb, loc, g, dy, ValueRange{r, ch, l});
+            memref::StoreOp::create(lb, loc, g, a.dy, ValueRange{yr, ch, l});
           });
         });
       atomicAdd(rb, loc, term, a.loss);
@@ -135,9 +137,9 @@ void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value c2 = arith::ConstantIndexOp::create(b, loc, 2);
-  Value samples = memref::DimOp::create(b, loc, a.pos, c0);
-  Value channels = memref::DimOp::create(b, loc, a.pos, c1);
-  Value locations = memref::DimOp::create(b, loc, a.pos, c2);
+  Value samples = arith::DivUIOp::create(b, loc, memref::DimOp::create(b, loc, a.y, c0), c2);
+  Value channels = memref::DimOp::create(b, loc, a.y, c1);
+  Value locations = memref::DimOp::create(b, loc, a.y, c2);
   Value invC = f.div(f.c(1.0), f.fromIndex(channels));
   Value invM = f.div(f.c(1.0), f.fromIndex(samples));
   Value invMl = f.div(f.c(1.0), f.fromIndex(arith::MulIOp::create(b, loc, samples, locations)));
@@ -148,12 +150,12 @@ void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
   // locations), and its dG/da goes straight into that location's channels.
   auto perSample = [&](OpBuilder &pb) {
     parallelFor(pb, loc, samples, [&](OpBuilder &sb, ValueRange sample) {
-      Value s = sample[0];
+      Value s = sample[0], sNeg = arith::AddIOp::create(sb, loc, s, samples);
       F64 m{sb, loc};
-      auto goodness = [&](OpBuilder &lb, Value x, Value l) {
+      auto goodness = [&](OpBuilder &lb, Value row, Value l) {
         F64 k{lb, loc};
         Value sum = sumOver(lb, loc, c0, channels, k.c(0.0), [&](OpBuilder &cb, Value ch) {
-          Value v = memref::LoadOp::create(cb, loc, x, ValueRange{s, ch, l});
+          Value v = memref::LoadOp::create(cb, loc, a.y, ValueRange{row, ch, l});
           Value r = arith::MaximumFOp::create(cb, loc, v, zero32);
           Value r64 = arith::ExtFOp::create(cb, loc, f64, r);
           return arith::MulFOp::create(cb, loc, r64, r64).getResult();
@@ -162,7 +164,7 @@ void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
       };
       // ||G_pos||^2 over the locations (channels summed in order).
       Value norm2 = sumOver(sb, loc, c0, locations, m.c(0.0), [&](OpBuilder &lb, Value l) {
-        Value gp = goodness(lb, a.pos, l);
+        Value gp = goodness(lb, s, l);
         return F64{lb, loc}.mul(gp, gp);
       });
       Value norm = m.sqrt(norm2);
@@ -170,8 +172,8 @@ void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
       Value start = m.mul(m.mul(a.lambda, norm), invM);
       Value sampleTotal = sumOver(sb, loc, c0, locations, start, [&](OpBuilder &lb, Value l) {
         F64 k{lb, loc};
-        Value gp = goodness(lb, a.pos, l);
-        Value gn = goodness(lb, a.neg, l);
+        Value gp = goodness(lb, s, l);
+        Value gn = goodness(lb, sNeg, l);
         Value xPos = k.sub(a.theta, gp), xNeg = k.sub(gn, a.theta2);
         Value lossPos = k.softplus(xPos);
         Value lossNeg = k.softplus(xNeg);
@@ -186,13 +188,12 @@ void buildMeanReluSquares(OpBuilder &builder, Location loc, StringRef name) {
         Value chain = k.mul(k.mul(k.c(2.0), invC), a.weight);
         Value dgPos = k.trunc(k.mul(chain, dPos));
         Value dgNeg = k.trunc(k.mul(chain, dNeg));
-        for (auto [x, dx, dg] :
-             {std::tuple{a.pos, a.dPos, dgPos}, std::tuple{a.neg, a.dNeg, dgNeg}})
-          forEach(lb, loc, c0, channels, [&, x = x, dx = dx, dg = dg](OpBuilder &cb, Value ch) {
-            Value v = memref::LoadOp::create(cb, loc, x, ValueRange{s, ch, l});
+        for (auto [row, dg] : {std::pair{s, dgPos}, std::pair{sNeg, dgNeg}})
+          forEach(lb, loc, c0, channels, [&, row = row, dg = dg](OpBuilder &cb, Value ch) {
+            Value v = memref::LoadOp::create(cb, loc, a.y, ValueRange{row, ch, l});
             Value r = arith::MaximumFOp::create(cb, loc, v, zero32);
             Value d = arith::MulFOp::create(cb, loc, dg, r);
-            memref::StoreOp::create(cb, loc, d, dx, ValueRange{s, ch, l});
+            memref::StoreOp::create(cb, loc, d, a.dy, ValueRange{row, ch, l});
           });
         return term;
       });

@@ -49,7 +49,8 @@ struct Types {
   explicit Types(OpBuilder &b)
       : f32(b.getF32Type()), f64(b.getF64Type()),
         matrix(MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32)),
-        norms(MemRefType::get({ShapedType::kDynamic}, f64)), scalar(MemRefType::get({}, f64)) {}
+        norms(MemRefType::get({ShapedType::kDynamic}, f64)),
+        scalar(locus::kernels::lossSlotType(b)) {}
 };
 
 /// locus_infonce_normalize(p, ph, norms): ph = p / max(||p||, 1e-12) and the

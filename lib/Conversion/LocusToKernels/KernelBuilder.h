@@ -47,6 +47,14 @@ inline llvm::SmallVector<Value> declareKernel(OpBuilder &builder, Location loc,
   return llvm::SmallVector<Value>(func.getArguments());
 }
 
+/// The float64 a loss kernel writes its loss into: one slot of the step
+/// program's loss buffer (any offset), or a scalar of its own.
+inline mlir::MemRefType lossSlotType(OpBuilder &b) {
+  return mlir::MemRefType::get(
+      {}, b.getF64Type(),
+      mlir::StridedLayoutAttr::get(b.getContext(), mlir::ShapedType::kDynamic, {}));
+}
+
 /// The @locus_kernels module of `module`, or null after an error saying that
 /// locus-generate-update-kernels (which creates it) has not run.
 inline mlir::ModuleOp kernelsModuleOrError(mlir::ModuleOp module) {

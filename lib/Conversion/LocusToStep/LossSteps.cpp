@@ -2,13 +2,17 @@
 //
 // From the marker to locus.loss_grad: the loss poolings (a generated kernel,
 // or a view of the map without pooling), the contexts (pooled by the step's
-// forward-only pass), the bilinear terms and dL/dh through the pooling's
-// adjoint. The trained projections are updated here, as loss_grad says:
-// in the fused variant by AdamW from the loss's row factors (dL/dB never
-// formed), otherwise from dL/dB handed to the step's optimizer. CLAPP++both's
-// lateral term adds its dz to the feedback term's. BP-InfoNCE's head goes
-// through matmul calls; FF's and SCFF's goodness losses read the block's 2N
-// rows (positives, then negatives) directly.
+// forward-only pass), the loss terms and dL/dh through the pooling's
+// adjoint. A bilinear term is B c for every row (a backend primitive), then the
+// generated kernel of its (f, form, negatives), called by the program with
+// its scratch in the arena, which writes the loss into the term's slot, dz
+// and the row factors of dL/dB. The trained projections are updated here, as
+// loss_grad says: in the fused variant by AdamW from those factors (dL/dB
+// never formed), otherwise from dL/dB = factors^T c (a primitive) handed to the
+// step's optimizer. CLAPP++both's lateral term adds its dz to the feedback
+// term's. BP-InfoNCE's head and similarities are GEMMs around its three
+// kernels; FF's and SCFF's goodness kernels read the block's 2N rows
+// (positives, then negatives) directly.
 //
 //===----------------------------------------------------------------------===//
 #include "StepBuilder.h"
@@ -36,26 +40,6 @@ struct Term {
   int32_t projection;
 };
 
-/// The operands every term call starts with (StepCalls.h): the block, the
-/// generated kernel of the term's (f, form, negatives), its scalars and
-/// whether it reads drawn negative rows.
-SmallVector<Value> config(StepBuilder &b, LossAttr loss) {
-  std::string kernel = abi::bilinearLossKernelName(stringifyLossFunction(loss.getF()).str(),
-                                                   stringifyLossForm(loss.getForm()).str(),
-                                                   stringifyNegatives(loss.getNegatives()).str());
-  return {b.i32(b.blockIndex),
-          b.kernelName(kernel),
-          b.f64(loss.getThetaValue()),
-          b.f64(loss.getWeightValue()),
-          b.i32(loss.getNegatives() == Negatives::Random ? 1 : 0)};
-}
-
-SmallVector<Value> concat(ArrayRef<Value> a, ArrayRef<Value> c) {
-  SmallVector<Value> all(a.begin(), a.end());
-  all.append(c.begin(), c.end());
-  return all;
-}
-
 /// dL/dh of the block output h from dz in the pooled map's shape.
 void unpool(StepBuilder &b, Value dzMap, Value h, int64_t kernel, LossGradOp grad) {
   Value dh = dzMap;
@@ -66,28 +50,85 @@ void unpool(StepBuilder &b, Value dzMap, Value h, int64_t kernel, LossGradOp gra
   b.buffers[grad.getResult()] = dh;
 }
 
-/// BP-InfoNCE: p = z W^T through the shared head W [D, D], NT-Xent on p's
-/// cosines, dz = dp W and dW = dp^T z.
+/// BP-InfoNCE: p = z W^T through the shared head W [D, D]; ph, p's rows
+/// normalised, and their similarities S = ph ph^T; NT-Xent's loss and dS;
+/// then back: dph = dS ph, dp through the normalisation, dz = dp W and
+/// dW = dp^T z.
 LogicalResult lowerInfoNce(StepBuilder &b, InfoNceLossOp loss, Value z, Value h, int64_t kernel,
                            LossGradOp grad, Unsupported &why) {
   FailureOr<int32_t> head = b.param(loss.getHead(), why);
   if (failed(head))
     return failure();
   auto zShape = cast<MemRefType>(z.getType()).getShape();
-  Type f32 = b.builder.getF32Type();
-  Value p = b.alloc(zShape, f32), dp = b.alloc(zShape, f32);
+  const int64_t n = zShape[0];
+  Type f32 = b.builder.getF32Type(), f64 = b.builder.getF64Type();
+  Value p = b.alloc(zShape, f32), ph = b.alloc(zShape, f32), norms = b.alloc({n}, f64);
   b.call("matmul_param", {z, b.i32(*head), b.i32(1), p});
+  if (failed(b.callKernel("locus_infonce_normalize", {p, ph, norms}, why)))
+    return failure();
+  Value sim = b.alloc({n, n}, f32), dsim = b.alloc({n, n}, f32);
+  b.call("matmul", {ph, b.i32(0), ph, b.i32(1), sim});
   LossAttr attr = loss.getLoss();
-  b.call("infonce_loss", {b.i32(b.blockIndex), b.f64(attr.getTemperatureValue()),
-                          b.f64(attr.getWeightValue()), p, dp});
+  if (failed(b.callKernel("locus_infonce_loss",
+                          {sim, dsim, b.lossSlot(loss), b.f64(attr.getTemperatureValue()),
+                           b.f64(attr.getWeightValue())},
+                          why)))
+    return failure();
   if (!b.train())
     return success();
+  Value dph = b.alloc(zShape, f32), dp = b.alloc(zShape, f32);
+  b.call("matmul", {dsim, b.i32(0), ph, b.i32(0), dph});
+  if (failed(b.callKernel("locus_infonce_normalize_adjoint", {ph, dph, norms, dp}, why)))
+    return failure();
   Value dzMap = b.alloc(pooledMap(cast<MemRefType>(h.getType()).getShape(), kernel), f32);
   b.call("matmul_param", {dp, b.i32(*head), b.i32(0), b.rows2d(dzMap)});
   Value dW = b.alloc({zShape[1], zShape[1]}, f32);
-  b.call("matmul_tn", {dp, z, dW});
+  b.call("matmul", {dp, b.i32(1), z, b.i32(0), dW});
   b.update(*head, dW);
   unpool(b, dzMap, h, kernel, grad);
+  return success();
+}
+
+/// One bilinear term on dz (added to the term before it with `accumulate`):
+/// bc = B c (c itself for B = I), the generated kernel, then B's update.
+LogicalResult lowerBilinearTerm(StepBuilder &b, Term t, Value negatives, Value dz,
+                                bool accumulate, Unsupported &why) {
+  LossAttr attr = t.op.getLoss();
+  auto zShape = cast<MemRefType>(t.z.getType()).getShape();
+  const int64_t n = zShape[0], d = zShape[1];
+  const int64_t dc = cast<MemRefType>(t.c.getType()).getShape()[1];
+  Type f32 = b.builder.getF32Type();
+  Value bc = t.c;
+  if (t.projection >= 0) {
+    bc = b.alloc({n, d}, f32);
+    b.call("project_rows", {t.c, b.i32(t.projection), bc});
+  } else if (dc != d) {
+    why.reason = "an identity projection between a z and a context of different widths";
+    return failure();
+  }
+  Value factors = b.alloc({n, d}, f32);
+  Value work = b.alloc({n, 4}, b.builder.getF64Type());
+  std::string kernel = abi::bilinearLossKernelName(stringifyLossFunction(attr.getF()).str(),
+                                                   stringifyLossForm(attr.getForm()).str(),
+                                                   stringifyNegatives(attr.getNegatives()).str());
+  Value flag = arith::ConstantOp::create(b.builder, b.loc, b.builder.getBoolAttr(accumulate));
+  if (failed(b.callKernel(kernel,
+                          {t.z, bc, negatives, dz, factors, work, b.lossSlot(t.op),
+                           b.f64(attr.getThetaValue()), b.f64(attr.getWeightValue()), flag},
+                          why)))
+    return failure();
+  // dL/dB [D, Dc] is formed only where an optimizer takes it whole (SGD,
+  // LARS, gradient checks). The fused AdamW updates B from the row factors
+  // [N, D]; evaluation and the identity projection update nothing.
+  if (!b.train() || t.projection < 0)
+    return success();
+  if (b.variant == Variant::TrainFused) {
+    b.call("adamw_from_factors", {b.i32(t.projection), factors, t.c});
+    return success();
+  }
+  Value dB = b.alloc({d, dc}, f32);
+  b.call("projection_gradient", {factors, t.c, dB});
+  b.update(t.projection, dB);
   return success();
 }
 
@@ -180,7 +221,7 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
       LossAttr attr = terms.front().op.getLoss();
       Value z = terms.front().z;
       auto zShape = cast<MemRefType>(z.getType()).getShape();
-      int64_t n = zShape[0], d = zShape[1];
+      int64_t n = zShape[0];
       Value negatives = b.alloc({attr.getNegatives() == Negatives::Random ? n : 0},
                                 b.builder.getI32Type());
       if (attr.getNegatives() == Negatives::Random)
@@ -193,32 +234,9 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
       auto hShape = cast<MemRefType>(h.getType()).getShape();
       Value dzMap = b.alloc(pooledMap(hShape, lossKernel), b.builder.getF32Type());
       Value dz = b.rows2d(dzMap);
-      bool fused = b.variant == Variant::TrainFused;
-      for (auto [i, t] : llvm::enumerate(terms)) {
-        Value accumulate = b.i32(i > 0 ? 1 : 0);
-        SmallVector<Value> head = config(b, t.op.getLoss());
-        int64_t dc = cast<MemRefType>(t.c.getType()).getShape()[1];
-        // dL/dB [D, Dc] is formed only where an optimizer takes it whole
-        // (SGD, LARS, gradient checks). The fused AdamW updates B from the
-        // row factors [N, D]; evaluation and the identity projection update
-        // nothing and only need the loss and dz.
-        const bool updated = b.train() && t.projection >= 0;
-        if (!updated || fused) {
-          Value factors = b.alloc({n, d}, b.builder.getF32Type());
-          b.call("bilinear_loss_factors",
-                 concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, factors, accumulate}));
-          if (updated)
-            b.call("adamw_from_factors", {b.i32(t.projection), factors, t.c});
-          continue;
-        }
-        Value dB = b.alloc({d, dc}, b.builder.getF32Type());
-        if (i > 0) // the kernel adds into dB with accumulate: start from zero
-          b.call("zero", {dB});
-        b.call("bilinear_loss",
-               concat(head, {t.z, t.c, b.i32(t.projection), negatives, dz, dB, accumulate}));
-        if (t.projection >= 0)
-          b.update(t.projection, dB);
-      }
+      for (auto [i, t] : llvm::enumerate(terms))
+        if (failed(lowerBilinearTerm(b, t, negatives, dz, /*accumulate=*/i > 0, why)))
+          return failure();
       if (b.train())
         unpool(b, dzMap, h, lossKernel, grad);
       return success();
@@ -235,12 +253,13 @@ LogicalResult lowerLoss(StepBuilder &b, BlockOp block, Unsupported &why) {
       SmallVector<int64_t> view = attr.getScore() == Score::SumSquares
                                       ? SmallVector<int64_t>{rows, perRow, 1}
                                       : SmallVector<int64_t>{rows, hShape[1], hShape[2] * hShape[3]};
-      std::string kernel =
-          abi::goodnessLossKernelName(stringifyScore(attr.getScore()).str());
-      b.call("goodness_loss",
-             {b.i32(b.blockIndex), b.kernelName(kernel), b.f64(attr.getThetaValue()),
-              b.f64(attr.getTheta2Value()), b.f64(attr.getLambdaValue()),
-              b.f64(attr.getWeightValue()), b.reshaped(h, view), b.reshaped(dh, view)});
+      std::string kernel = abi::goodnessLossKernelName(stringifyScore(attr.getScore()).str());
+      if (failed(b.callKernel(kernel,
+                              {b.reshaped(h, view), b.reshaped(dh, view), b.lossSlot(goodness),
+                               b.f64(attr.getThetaValue()), b.f64(attr.getTheta2Value()),
+                               b.f64(attr.getLambdaValue()), b.f64(attr.getWeightValue())},
+                              why)))
+        return failure();
       auto grad = dyn_cast_or_null<LossGradOp>(goodness->getNextNode());
       if (!grad || grad.getLoss() != goodness.getResult()) {
         why.reason = "a goodness loss not followed by its locus.loss_grad";

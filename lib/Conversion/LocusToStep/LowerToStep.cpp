@@ -278,6 +278,12 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
   b.arena = entry->getArguments().back();
   Value input = b.views;
   b.pendingUpdates.clear();
+  b.writtenSlots.clear();
+  b.losses = {};
+  if (!features && !b.slotBlocks.empty())
+    b.losses = memref::AllocOp::create(
+        builder, b.loc,
+        MemRefType::get({static_cast<int64_t>(b.slotBlocks.size())}, builder.getF64Type()));
   LogicalResult result = features ? success() : poolContexts(why);
   bool global = blocks.back().getMarker().getLoss().getMode() == TrainingMode::Global;
   Score score = blocks.front().getMarker().getLoss().getScore();
@@ -298,6 +304,15 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
   if (failed(result)) {
     func.erase();
     return failure();
+  }
+  if (b.losses) {
+    // The slots this entry wrote, with their blocks (-1: not written here).
+    SmallVector<int32_t> blocksOfSlots;
+    for (auto [slot, block] : llvm::enumerate(b.slotBlocks))
+      blocksOfSlots.push_back(b.writtenSlots.contains(static_cast<int64_t>(slot)) ? block : -1);
+    builder.setInsertionPoint(entry->getTerminator());
+    b.call("add_losses",
+           {b.losses, b.constantIndices(("locus_loss_blocks_" + name).str(), blocksOfSlots)});
   }
   return func;
 }
@@ -356,6 +371,14 @@ struct LowerToStepPass : public locus::impl::LocusLowerToStepBase<LowerToStepPas
       funcs.front().emitOpError("cannot be trained by a step program: ") << *reason;
       return signalPassFailure();
     }
+    // One loss slot per loss term, numbered in block order.
+    for (auto [i, block] : llvm::enumerate(blocks))
+      block.getBody().walk([&](Operation *op) {
+        if (!isa<BilinearLossOp, GoodnessLossOp, InfoNceLossOp>(op))
+          return;
+        b.lossSlots[op] = static_cast<int64_t>(b.slotBlocks.size());
+        b.slotBlocks.push_back(static_cast<int32_t>(i));
+      });
     EntryBuilder entries(b, blocks);
     for (auto [variant, name] : {std::pair{Variant::TrainFused, kTrainFusedEntry},
                                  std::pair{Variant::Train, kTrainEntry},

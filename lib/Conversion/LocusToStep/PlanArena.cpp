@@ -45,7 +45,8 @@ int64_t lastUse(Value value, const llvm::DenseMap<Operation *, int64_t> &order) 
   while (!work.empty()) {
     Value v = work.pop_back_val();
     for (Operation *user : v.getUsers()) {
-      if (isa<memref::CastOp, memref::CollapseShapeOp, memref::ExpandShapeOp>(user))
+      if (isa<memref::CastOp, memref::CollapseShapeOp, memref::ExpandShapeOp,
+              memref::ReinterpretCastOp, memref::SubViewOp>(user))
         work.push_back(user->getResult(0));
       last = std::max(last, order.lookup(user));
     }

@@ -80,16 +80,26 @@ void StepBuilder::flushUpdates() {
   pendingUpdates.clear();
 }
 
-Value StepBuilder::kernelName(StringRef name) {
-  std::string symbol = ("locus_kernel_name_" + name).str();
-  auto type = MemRefType::get({static_cast<int64_t>(name.size())}, builder.getI8Type());
+Value StepBuilder::lossSlot(mlir::Operation *term) {
+  int64_t slot = lossSlots.lookup(term);
+  writtenSlots.insert(slot);
+  auto fixed = MemRefType::get(
+      {}, builder.getF64Type(), StridedLayoutAttr::get(builder.getContext(), slot, {}));
+  Value view = memref::ReinterpretCastOp::create(builder, loc, fixed, losses, slot,
+                                                 ArrayRef<int64_t>{}, ArrayRef<int64_t>{});
+  auto any = MemRefType::get({}, builder.getF64Type(),
+                             StridedLayoutAttr::get(builder.getContext(), ShapedType::kDynamic, {}));
+  return memref::CastOp::create(builder, loc, any, view);
+}
+
+Value StepBuilder::constantIndices(StringRef symbol, ArrayRef<int32_t> values) {
+  auto type = MemRefType::get({static_cast<int64_t>(values.size())}, builder.getI32Type());
   if (!kernels.lookupSymbol<memref::GlobalOp>(symbol)) {
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(kernels.getBody());
-    auto bytes = RankedTensorType::get(type.getShape(), builder.getI8Type());
-    SmallVector<int8_t> chars(name.begin(), name.end());
+    auto tensor = RankedTensorType::get(type.getShape(), builder.getI32Type());
     memref::GlobalOp::create(builder, loc, symbol, builder.getStringAttr("private"), type,
-                             DenseElementsAttr::get(bytes, ArrayRef<int8_t>(chars)),
+                             DenseElementsAttr::get(tensor, values),
                              /*constant=*/true, /*alignment=*/nullptr);
   }
   return memref::GetGlobalOp::create(builder, loc, type, symbol);
@@ -139,6 +149,22 @@ void StepBuilder::call(StringRef name, ArrayRef<Value> operands) {
     decl->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
   }
   func::CallOp::create(builder, loc, symbol, TypeRange{}, args);
+}
+
+LogicalResult StepBuilder::callKernel(StringRef name, ArrayRef<Value> operands,
+                                      Unsupported &why) {
+  auto kernel = kernels.lookupSymbol<func::FuncOp>(name);
+  if (!kernel || kernel.getNumArguments() != operands.size()) {
+    why.reason = ("no generated kernel @" + name +
+                  " of this signature (the kernel generators run before locus-lower-to-step)")
+                     .str();
+    return failure();
+  }
+  SmallVector<Value> args;
+  for (auto [v, type] : llvm::zip_equal(operands, kernel.getArgumentTypes()))
+    args.push_back(v.getType() == type ? v : memref::CastOp::create(builder, loc, type, v));
+  func::CallOp::create(builder, loc, kernel, args);
+  return success();
 }
 
 FailureOr<int32_t> StepBuilder::param(Value v, Unsupported &why) {

@@ -18,6 +18,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <map>
@@ -99,10 +100,19 @@ public:
   /// The same buffer with shape `shape` (an expand of a [N, D] map).
   Value reshaped(Value buffer, llvm::ArrayRef<int64_t> shape);
 
-  /// The name of a generated kernel, for a call that hands it to the
-  /// backend (a constant memref<?xi8> of its characters in @locus_kernels):
-  /// which kernel runs is the program's choice, never the runtime's.
-  Value kernelName(llvm::StringRef name);
+  /// The loss slots: one float64 a loss term (a call of a generated loss
+  /// kernel) writes its value into, numbered over the module's loss ops in
+  /// block order, each with its block. The entry's `losses` buffer holds
+  /// them all; its end hands them to the runtime (locus_rt_add_losses).
+  llvm::DenseMap<mlir::Operation *, int64_t> lossSlots;
+  llvm::SmallVector<int32_t> slotBlocks;
+  Value losses;
+  /// The slots the entry being built writes.
+  llvm::DenseSet<int64_t> writtenSlots;
+  /// The slot of loss op `term` as the kernels' memref<f64> (any offset).
+  Value lossSlot(mlir::Operation *term);
+  /// A constant memref<Nxi32> of `values` in @locus_kernels (host memory).
+  Value constantIndices(llvm::StringRef symbol, llvm::ArrayRef<int32_t> values);
 
   Value i32(int64_t v);
   Value i64(int64_t v);
@@ -115,6 +125,11 @@ public:
   /// `func.call @locus_rt_<name>(ctx, operands...)`; memref operands are
   /// cast to dynamic shapes, and the call is declared on first use.
   void call(llvm::StringRef name, llvm::ArrayRef<Value> operands);
+  /// `func.call @name(operands...)` of a kernel generated into
+  /// @locus_kernels; memref operands are cast to its argument types. Fails
+  /// (setting `why`) where no generator made it.
+  mlir::LogicalResult callKernel(llvm::StringRef name, llvm::ArrayRef<Value> operands,
+                                 Unsupported &why);
 
   /// The descriptor index of a locus.param, or failure (set `why`).
   mlir::FailureOr<int32_t> param(Value v, Unsupported &why);

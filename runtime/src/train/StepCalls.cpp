@@ -50,19 +50,6 @@ const float *optionalParam(const StepContext &c, int32_t index) {
   return index >= 0 ? c.param(index) : nullptr;
 }
 
-/// A bilinear term's configuration: the kernel the program names and its
-/// scalars.
-locus::rt::BilinearLossConfig lossConfig(const Bytes *kernel, double theta, double weight,
-                                         int32_t negatives) {
-  locus::rt::BilinearLossConfig cfg;
-  cfg.kernel = std::string_view(reinterpret_cast<const char *>(kernel->data()),
-                                static_cast<size_t>(kernel->sizes[0]));
-  cfg.theta = theta;
-  cfg.weight = weight;
-  cfg.randomNegatives = negatives != 0;
-  return cfg;
-}
-
 /// The block's first loss term sets its entry (NaN until then: a block the
 /// program computes no loss for, below the top in global mode, keeps NaN),
 /// later ones (CLAPP++both's second term) add to it.
@@ -144,31 +131,6 @@ void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *nega
                           static_cast<int64_t>(sizeof(int32_t) * rows.size()));
 }
 
-void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
-                                         double weight, int32_t negatives, Buf2 *z, Buf2 *c,
-                                         int32_t projection, Index1 *negativeRows, Buf2 *dz,
-                                         Buf2 *dB, int32_t accumulate) {
-  StepContext &s = context(ctx);
-  double value = s.backend->bilinearLoss(
-      lossConfig(kernel, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
-      z->data(), c->data(), s.projection(projection), negatives ? negativeRows->data() : nullptr,
-      dz->data(), dB->data(), accumulate != 0);
-  addLoss(s, block, value);
-}
-
-void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, Bytes *kernel,
-                                                 double theta, double weight, int32_t negatives,
-                                                 Buf2 *z, Buf2 *c, int32_t projection,
-                                                 Index1 *negativeRows, Buf2 *dz, Buf2 *factors,
-                                                 int32_t accumulateDz) {
-  StepContext &s = context(ctx);
-  double value = s.backend->bilinearLossFactors(
-      lossConfig(kernel, theta, weight, negatives), z->sizes[0], z->sizes[1], c->sizes[1],
-      z->data(), c->data(), s.projection(projection), negatives ? negativeRows->data() : nullptr,
-      dz->data(), factors->data(), accumulateDz != 0);
-  addLoss(s, block, value);
-}
-
 void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors,
                                               Buf2 *c) {
   context(ctx).adamwFromFactors(param, factors->sizes[1], c->sizes[1], factors->sizes[0],
@@ -180,18 +142,6 @@ void _mlir_ciface_locus_rt_copy_columns(void *ctx, Buf2 *z, Buf2 *out, int64_t o
                                z->sizes[0], z->sizes[1]);
 }
 
-void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x) {
-  context(ctx).backend->fillZero(x->data(), x->count());
-}
-
-void _mlir_ciface_locus_rt_infonce_loss(void *ctx, int32_t block, double temperature,
-                                        double weight, Buf2 *p, Buf2 *dp) {
-  StepContext &s = context(ctx);
-  addLoss(s, block,
-          s.backend->infoNceLoss(temperature, p->sizes[0], p->sizes[1], p->data(), dp->data(),
-                                 weight));
-}
-
 void _mlir_ciface_locus_rt_matmul_param(void *ctx, Buf2 *a, int32_t param, int32_t transposed,
                                         Buf2 *c) {
   StepContext &s = context(ctx);
@@ -199,9 +149,32 @@ void _mlir_ciface_locus_rt_matmul_param(void *ctx, Buf2 *a, int32_t param, int32
                   s.param(param), 0.0f, c->data());
 }
 
-void _mlir_ciface_locus_rt_matmul_tn(void *ctx, Buf2 *a, Buf2 *b, Buf2 *c) {
-  context(ctx).backend->gemm(true, false, c->sizes[0], c->sizes[1], a->sizes[0], 1.0f, a->data(),
-                             b->data(), 0.0f, c->data());
+void _mlir_ciface_locus_rt_matmul(void *ctx, Buf2 *a, int32_t transA, Buf2 *b, int32_t transB,
+                                  Buf2 *c) {
+  const int64_t k = transA ? a->sizes[0] : a->sizes[1];
+  context(ctx).backend->gemm(transA != 0, transB != 0, c->sizes[0], c->sizes[1], k, 1.0f,
+                             a->data(), b->data(), 0.0f, c->data());
+}
+
+void _mlir_ciface_locus_rt_project_rows(void *ctx, Buf2 *c, int32_t projection, Buf2 *bc) {
+  StepContext &s = context(ctx);
+  s.backend->projectRows(bc->sizes[0], bc->sizes[1], c->sizes[1], s.param(projection), c->data(),
+                         bc->data());
+}
+
+void _mlir_ciface_locus_rt_projection_gradient(void *ctx, Buf2 *factors, Buf2 *c, Buf2 *grad) {
+  context(ctx).backend->projectionGradient(grad->sizes[0], grad->sizes[1], c->sizes[0],
+                                           factors->data(), c->data(), grad->data());
+}
+
+void _mlir_ciface_locus_rt_add_losses(void *ctx, Buf1F64 *losses, Index1 *blocks) {
+  StepContext &c = context(ctx);
+  const int64_t count = losses->sizes[0];
+  std::vector<double> values(static_cast<size_t>(count));
+  c.backend->copyToHost(values.data(), losses->data(), count * static_cast<int64_t>(sizeof(double)));
+  for (int64_t i = 0; i < count; ++i)
+    if (blocks->data()[i] >= 0)
+      addLoss(c, blocks->data()[i], values[static_cast<size_t>(i)]);
 }
 
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
@@ -260,19 +233,6 @@ void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 
   const int64_t n = st->sizes[0];
   context(ctx).backend->standardizePairs(x->data(), n, st->count() / n, st->data(), y->data(),
                                          y->sizes[0] == 2 * n);
-}
-
-void _mlir_ciface_locus_rt_goodness_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
-                                         double theta2, double lambda, double weight, Buf3 *y,
-                                         Buf3 *dy) {
-  StepContext &c = context(ctx);
-  const int64_t m = y->sizes[0] / 2, row = y->count() / y->sizes[0];
-  std::string_view name(reinterpret_cast<const char *>(kernel->data()),
-                        static_cast<size_t>(kernel->sizes[0]));
-  addLoss(c, block,
-          c.backend->goodnessLoss(name, theta, theta2, lambda, weight, m, y->sizes[1],
-                                  y->sizes[2], y->data(), y->data() + m * row, dy->data(),
-                                  dy->data() + m * row));
 }
 
 void _mlir_ciface_locus_rt_relu_backward(void *ctx, Buf4 *y, Buf4 *dy, Buf4 *dx) {

@@ -12,12 +12,12 @@
 #include "locus/runtime/backend/cpu/CpuBackend.h"
 
 #include "locus/runtime/backend/cpu/Kernels.h"
-#include "locus/runtime/backend/cpu/LocalLoss.h"
 #include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/backend/cpu/UpdateKernels.h"
 
 #include "backend/GoodnessInputCalls.h"
 #include "backend/cpu/BlasSetup.h"
+#include "backend/cpu/Blocked.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -111,6 +111,16 @@ public:
             const float *b, float beta, float *c) override {
     cpu::gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
   }
+  // The bilinear rules' thin products stream the projection once (Blocked.h)
+  // where OpenBLAS packs it.
+  void projectRows(int64_t n, int64_t d, int64_t dc, const float *proj, const float *c,
+                   float *out) override {
+    cpu::projectRows(n, d, dc, proj, c, out);
+  }
+  void projectionGradient(int64_t d, int64_t dc, int64_t n, const float *factors, const float *c,
+                          float *grad) override {
+    cpu::outerProduct(d, dc, n, factors, c, /*accumulate=*/false, grad);
+  }
   void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
                         const float *a, const float *b, float *param,
                         const AdamMoments &moments) override {
@@ -172,34 +182,6 @@ public:
       cpu::avgPool2dBackward(pooling(), dz, zs, lossPoolWindow(hs, k), dh, hs);
   }
 
-  double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                      const float *z, const float *c, const float *proj, const int32_t *negIndex,
-                      float *dz, float *dproj, bool accumulate) override {
-    requireBilinear(cfg);
-    return cpu::bilinearLoss(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz, dproj,
-                             accumulate);
-  }
-  double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                             const float *z, const float *c, const float *proj,
-                             const int32_t *negIndex, float *dz, float *factors,
-                             bool accumulateDz) override {
-    requireBilinear(cfg);
-    return cpu::bilinearLossFactors(*k_.losses, cfg, n, d, dc, z, c, proj, negIndex, dz, factors,
-                                    accumulateDz);
-  }
-  double goodnessLoss(std::string_view kernel, double theta, double theta2, double lambda,
-                      double weight, int64_t m, int64_t c, int64_t hw, const float *pos,
-                      const float *neg, float *dPos, float *dNeg) override {
-    requireGoodness(kernel);
-    return cpu::goodnessLoss(*k_.losses, kernel, theta, theta2, lambda, weight, m, c, hw, pos,
-                             neg, dPos, dNeg);
-  }
-  double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
-                     double weight) override {
-    if (!need(k_.losses, "loss kernels").infoNce)
-      missingKernel("InfoNCE kernels");
-    return cpu::infoNceLoss(*k_.losses, temperature, n, d, p, dp, weight);
-  }
   void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
                        float *out) override {
     rt::hybridNegatives(goodnessInputs(), views, vs, masks, partners, out);
@@ -231,16 +213,6 @@ private:
   const abi::PoolingKernels &pooling() const { return need(k_.pooling, "pooling kernels"); }
   const abi::GoodnessInputKernels &goodnessInputs() const {
     return need(k_.goodnessInputs, "goodness input kernels");
-  }
-  void requireBilinear(const BilinearLossConfig &cfg) const {
-    const std::string name(cfg.kernel);
-    if (!need(k_.losses, "loss kernels").bilinear.find(name))
-      missingKernel("loss kernel '" + name + "'");
-  }
-  void requireGoodness(std::string_view kernel) const {
-    const std::string name(kernel);
-    if (!need(k_.losses, "loss kernels").goodness.find(name))
-      missingKernel("loss kernel '" + name + "'");
   }
   void noteWorkspace() { memory_->setExternal(workspace_.bytes()); }
   /// b times scale (SCFF: 2) in scaledBias_ when the scale is not 1.

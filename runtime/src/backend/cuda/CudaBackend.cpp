@@ -3,10 +3,9 @@
 // Every call runs on the legacy default stream, in order: cuDNN and cuBLAS
 // for the library work, the model's --target=cuda kernels for the rest (one
 // launch over the whole tensor: the planes, rows and elements the CPU
-// backend hands its threads are GPU threads here). A loss value is read back
-// when its kernel is done (the step adds it to the block's entry on the host).
-// Scratch the convolutions, the fused conv + relu + max-pool and the losses
-// need lives in buffers that grow to the largest request and stay, charged
+// backend hands its threads are GPU threads here). The step's losses are read
+// back once, at its end (locus_rt_add_losses). Scratch the convolutions and
+// the fused conv + relu + max-pool need lives in buffers that grow to the largest request and stay, charged
 // to the tracker as external bytes. A CUDA, cuDNN or cuBLAS error stops the
 // binary with the call and what it was doing: a Backend call cannot return
 // an error into the generated step.
@@ -145,7 +144,7 @@ public:
                                                         : CUBLAS_PEDANTIC_MATH),
                 "choosing cuBLAS's math mode");
     LOCUS_CHECK(cudaMalloc(reinterpret_cast<void **>(&lossScalar_), 2 * sizeof(double)),
-                "allocating the loss scalars");
+                "allocating the LARS norms");
     setLaunchStream(nullptr);
   }
   ~CudaBackend() override {
@@ -371,69 +370,6 @@ public:
     avgPool2dBackward(dz, zs, lossPoolWindow(hs, k), dh, hs);
   }
 
-  double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                      const float *z, const float *c, const float *proj, const int32_t *negIndex,
-                      float *dz, float *dproj, bool accumulate) override {
-    if (n <= 0 || d <= 0) {
-      if (dproj && !accumulate)
-        fillZero(dproj, std::max<int64_t>(d, 0) * std::max<int64_t>(dc, 0));
-      return 0.0;
-    }
-    float *factors = static_cast<float *>(factors_.get(4 * n * d));
-    noteScratch();
-    const double loss = runBilinear(cfg, n, d, dc, z, c, proj, negIndex, dz, factors, accumulate);
-    if (dproj && dc > 0) // dB (+)= factors^T c
-      gemm(true, false, d, dc, n, 1.0f, factors, c, accumulate ? 1.0f : 0.0f, dproj);
-    return loss;
-  }
-  double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                             const float *z, const float *c, const float *proj,
-                             const int32_t *negIndex, float *dz, float *factors,
-                             bool accumulateDz) override {
-    if (n <= 0 || d <= 0)
-      return 0.0;
-    return runBilinear(cfg, n, d, dc, z, c, proj, negIndex, dz, factors, accumulateDz);
-  }
-  double goodnessLoss(std::string_view kernel, double theta, double theta2, double lambda,
-                      double weight, int64_t m, int64_t c, int64_t hw, const float *pos,
-                      const float *neg, float *dPos, float *dNeg) override {
-    const abi::GoodnessLossKernel *k = losses().goodness.find(std::string(kernel));
-    if (!k)
-      fail("the compiled model has no loss kernel '" + std::string(kernel) + "'");
-    if (m <= 0 || c <= 0 || hw <= 0)
-      return 0.0;
-    abi::MemRef3F32 p = abi::memref3(const_cast<float *>(pos), m, c, hw);
-    abi::MemRef3F32 q = abi::memref3(const_cast<float *>(neg), m, c, hw);
-    abi::MemRef3F32 dp = abi::memref3(dPos, m, c, hw), dq = abi::memref3(dNeg, m, c, hw);
-    abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
-    k->run(&p, &q, &dp, &dq, &loss, theta, theta2, lambda, weight);
-    return readLoss();
-  }
-  double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p, float *dp,
-                     double weight) override {
-    const abi::InfoNceKernels *k = losses().infoNce;
-    if (!k)
-      fail("the compiled model has no InfoNCE kernels");
-    if (n <= 1 || d <= 0)
-      return 0.0;
-    float *ph = static_cast<float *>(factors_.get(4 * (2 * n * d + 2 * n * n) + 8 * n));
-    noteScratch();
-    float *dph = ph + n * d, *sim = dph + n * d, *dsim = sim + n * n;
-    // 2 n d + 2 n^2 floats before it: the norms are 8-byte aligned.
-    double *norms = reinterpret_cast<double *>(dsim + n * n);
-    abi::MemRef2F32 pRef = abi::memref2(const_cast<float *>(p), n, d);
-    abi::MemRef2F32 phRef = abi::memref2(ph, n, d), dphRef = abi::memref2(dph, n, d);
-    abi::MemRef2F32 simRef = abi::memref2(sim, n, n), dsimRef = abi::memref2(dsim, n, n);
-    abi::MemRef2F32 dpRef = abi::memref2(dp, n, d);
-    abi::MemRef1F64 normRef = abi::memref1(norms, n);
-    abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
-    k->normalize(&pRef, &phRef, &normRef);
-    gemm(false, true, n, n, d, 1.0f, ph, ph, 0.0f, sim);
-    k->loss(&simRef, &dsimRef, &loss, temperature, weight);
-    gemm(false, false, n, d, n, 1.0f, dsim, ph, 0.0f, dph);
-    k->adjoint(&phRef, &dphRef, &normRef, &dpRef);
-    return readLoss();
-  }
   void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
                        float *out) override {
     rt::hybridNegatives(goodnessInputs(), views, vs, masks, partners, out);
@@ -492,7 +428,6 @@ private:
     return need(k_.activations, "activation kernels");
   }
   const abi::PoolingKernels &pooling() const { return need(k_.pooling, "pooling kernels"); }
-  const abi::LossKernels &losses() const { return need(k_.losses, "loss kernels"); }
   const abi::GoodnessInputKernels &goodnessInputs() const {
     return need(k_.goodnessInputs, "goodness input kernels");
   }
@@ -518,42 +453,6 @@ private:
     abi::MemRef3F32 g = planes(dy, ys), o = planes(h, ys), d = planes(dx, xs);
     abi::MemRef3I32 at = planes(argmax, ys);
     pooling().maxBackward(&g, &o, &at, &d, 0, relu);
-  }
-
-  /// bc = rows B c[r] (c itself for the identity B), then the kernel cfg
-  /// names: the loss, dz and the row factors of dL/dB.
-  double runBilinear(const BilinearLossConfig &cfg, int64_t n, int64_t d, int64_t dc,
-                     const float *z, const float *c, const float *proj, const int32_t *negIndex,
-                     float *dz, float *factors, bool accumulateDz) {
-    const abi::BilinearLossKernel *kernel = losses().bilinear.find(std::string(cfg.kernel));
-    if (!kernel)
-      fail("the compiled model has no loss kernel '" + std::string(cfg.kernel) + "'");
-    if (cfg.randomNegatives && !negIndex)
-      fail("a loss with random negatives got no negative rows");
-    float *bc = const_cast<float *>(c);
-    if (proj) {
-      bc = static_cast<float *>(projected_.get(4 * n * d));
-      noteScratch();
-      gemm(false, true, n, d, dc, 1.0f, c, proj, 0.0f, bc); // bc = c B^T
-    }
-    abi::MemRef2F32 zRef = abi::memref2(const_cast<float *>(z), n, d);
-    abi::MemRef2F32 bcRef = abi::memref2(bc, n, d);
-    abi::MemRef2F32 dzRef = abi::memref2(dz, n, d);
-    abi::MemRef2F32 factorsRef = abi::memref2(factors, n, d);
-    abi::MemRef1I32 negRef =
-        abi::memref1(const_cast<int32_t *>(negIndex), cfg.randomNegatives ? n : 0);
-    abi::MemRef2F64 gRef = abi::memref2(static_cast<double *>(derivatives_.get(32 * n)), n, 4);
-    noteScratch();
-    abi::MemRef0F64 loss{lossScalar_, lossScalar_, 0};
-    kernel->run(&zRef, &bcRef, &negRef, &dzRef, &factorsRef, &gRef, &loss, cfg.theta, cfg.weight,
-                accumulateDz);
-    return readLoss();
-  }
-  double readLoss() {
-    ProfileScope profile("loss read back");
-    double value = std::numeric_limits<double>::quiet_NaN();
-    copyToHost(&value, lossScalar_, sizeof(value));
-    return value;
   }
 
   ConvPlan &plan(Shape4 xs, int64_t outChannels, const Window &win) {
@@ -642,20 +541,19 @@ private:
     return p;
   }
   void noteScratch() {
-    memory_->setExternal(workspace_.bytes() + fused_.bytes() + gradient_.bytes() +
-                         factors_.bytes() + projected_.bytes() + derivatives_.bytes());
+    memory_->setExternal(workspace_.bytes() + fused_.bytes() + gradient_.bytes());
   }
 
   ModelKernels k_;
   CudaOptions options_;
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  double *lossScalar_ = nullptr; // two float64 scalars the kernels reduce into
+  double *lossScalar_ = nullptr; // two float64 scalars LARS's norms reduce into
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                       int64_t, int64_t, int64_t>,
            ConvPlan>
       convPlans_;
-  Scratch workspace_, fused_, gradient_, factors_, projected_, derivatives_;
+  Scratch workspace_, fused_, gradient_;
 };
 
 } // namespace

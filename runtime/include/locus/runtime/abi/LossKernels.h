@@ -5,10 +5,13 @@
 // (locus-generate-loss-kernels), FF's and SCFF's goodness
 // (locus-generate-goodness-kernels) and InfoNCE's
 // (locus-generate-infonce-kernels). Each takes MLIR memref descriptors
-// (llvm.emit_c_interface); the object lists each kind by name in its table.
-// The runtime finds a block's kernel and runs it between its GEMM
-// primitives; the losses and their gradients are the compiler's (METHOD.md
-// section 1).
+// (llvm.emit_c_interface). The step program calls them itself, between the
+// GEMM primitives it calls on the backend, with scratch from its arena; the
+// object also lists each kind by name in a table, for tests and tools that
+// run one kernel alone. The losses and their gradients are the compiler's
+// (METHOD.md section 1). A kernel writes its loss into a float64 `loss`
+// (a slot of the step program's loss buffer: the descriptor's offset is
+// honoured).
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_ABI_LOSSKERNELS_H
@@ -30,10 +33,10 @@ namespace locus::abi {
 using BilinearLossFn = void (*)(MemRef2F32 *z, MemRef2F32 *bc, MemRef1I32 *negatives,
                                 MemRef2F32 *dz, MemRef2F32 *factors, MemRef2F64 *work,
                                 MemRef0F64 *loss, double theta, double weight, bool accumulate);
-/// Goodness (FF, SCFF): the positive and negative halves of the block
-/// output [M, C, H*W] and their gradients (overwritten), the loss.
-using GoodnessLossFn = void (*)(MemRef3F32 *pos, MemRef3F32 *neg, MemRef3F32 *dPos,
-                                MemRef3F32 *dNeg, MemRef0F64 *loss, double theta,
+/// Goodness (FF, SCFF): the block output y [2M, C, H*W] (rows m < M the
+/// positives, row M + m the negative of row m) and its gradient dy
+/// (overwritten), the loss.
+using GoodnessLossFn = void (*)(MemRef3F32 *y, MemRef3F32 *dy, MemRef0F64 *loss, double theta,
                                 double theta2, double lambda, double weight);
 /// InfoNCE, around the backend's GEMMs S = ph ph^T and dph = dsim ph:
 /// ph = p / max(||p||, 1e-12) with the clamped norms [N]; from S [N, N] the

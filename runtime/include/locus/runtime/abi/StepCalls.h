@@ -2,11 +2,11 @@
 //
 // locusc lowers every block step to a function (locus-lower-to-step,
 // lib/Conversion/LocusToStep) that calls, in order, the entries below: the
-// backend's primitives (convolutions, the fused B update) and launches of
-// generated kernels (activations, poolings, the loss pooling, the losses).
-// Each entry is one call on the runtime's current Backend; the runtime holds
-// no rule: which calls run, in which order, on which buffers, is the
-// compiler's. The program's buffers are views into one arena whose offsets
+// backend's primitives (convolutions, GEMMs, the fused B update) and
+// launches of generated kernels (activations, poolings, the loss pooling),
+// and calls the generated loss kernels itself (abi/LossKernels.h). Each entry
+// is one call on the runtime's current Backend; the runtime holds no rule:
+// which calls run, in which order, on which buffers, is the compiler's. The program's buffers are views into one arena whose offsets
 // the compiler planned (locus-plan-arena).
 //
 // Calls are C functions with MLIR's C interface (`_mlir_ciface_` + name,
@@ -39,13 +39,14 @@ using Buf4 = MemRefDesc<float, 4>;
 using Buf3 = MemRefDesc<float, 3>;
 using Buf2 = MemRefDesc<float, 2>;
 using Buf1 = MemRefDesc<float, 1>;
+using Buf1F64 = MemRefDesc<double, 1>;
 using Index4 = MemRefDesc<int32_t, 4>;
 using Index1 = MemRefDesc<int32_t, 1>;
 using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 5;
+constexpr int64_t kStepProgramVersion = 6;
 
 /// The generated entry points of a model (the model record's `program`,
 /// abi/Model.h). Each entry point runs the
@@ -78,6 +79,7 @@ struct StepProgram {
 // The calls, as the runtime defines them (runtime/src/train/StepCalls.cpp).
 extern "C" {
 using locus::abi::Buf1;
+using locus::abi::Buf1F64;
 using locus::abi::Buf2;
 using locus::abi::Buf3;
 using locus::abi::Buf4;
@@ -107,41 +109,32 @@ void _mlir_ciface_locus_rt_relu_max_pool_forward(void *ctx, Buf4 *a, Buf4 *h, In
                                                  int64_t pt, int64_t pl, int64_t pb,
                                                  int64_t pr);
 
-// --- The loss. `block` indexes the step's per-block losses (the values
-// are added into it: CLAPP++both's two terms).
+// --- The loss: its poolings, its random draws, the GEMMs around the
+// generated loss kernels and the losses they wrote.
 void _mlir_ciface_locus_rt_loss_pool(void *ctx, Buf4 *h, Buf4 *z, int64_t kernel);
 void _mlir_ciface_locus_rt_loss_unpool(void *ctx, Buf4 *dz, Buf4 *dh, int64_t kernel);
 /// In-batch random negatives of block `block` for this step (the data
 /// stream's draws, seeded per step and block).
 void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *negatives);
-/// A bilinear term, computed by the generated kernel named `kernel` (a
-/// name in the model's bilinear loss table, abi/LossKernels.h: the program
-/// chooses it), with its theta and weight; negatives != 0: the kernel reads
-/// the drawn rows negativeRows. dB is written (or, with accumulate, added
-/// to, as dz is). projection -1: B = I.
-void _mlir_ciface_locus_rt_bilinear_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
-                                         double weight, int32_t negatives, Buf2 *z, Buf2 *c,
-                                         int32_t projection, Index1 *negativeRows, Buf2 *dz,
-                                         Buf2 *dB, int32_t accumulate);
-/// The same term with dL/dB left as row factors [N, D] (dL/dB = factors^T c).
-void _mlir_ciface_locus_rt_bilinear_loss_factors(void *ctx, int32_t block, Bytes *kernel,
-                                                 double theta, double weight, int32_t negatives,
-                                                 Buf2 *z, Buf2 *c, int32_t projection,
-                                                 Index1 *negativeRows, Buf2 *dz, Buf2 *factors,
-                                                 int32_t accumulateDz);
 /// AdamW on parameter `param` [D, Dc] from factors [N, D] and c [N, Dc].
 void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors, Buf2 *c);
-void _mlir_ciface_locus_rt_zero(void *ctx, Buf2 *x);
 /// out[:, offset, offset + D) = z [N, D] (the features of one block).
 void _mlir_ciface_locus_rt_copy_columns(void *ctx, Buf2 *z, Buf2 *out, int64_t offset);
-/// BP-InfoNCE: NT-Xent on p [N, D] (the loss) with its gradient dp.
-void _mlir_ciface_locus_rt_infonce_loss(void *ctx, int32_t block, double temperature,
-                                        double weight, Buf2 *p, Buf2 *dp);
 /// c [M, N] = a [M, K] W (W [K, N]), or a W^T with `transposed` (W [N, K]).
 void _mlir_ciface_locus_rt_matmul_param(void *ctx, Buf2 *a, int32_t param, int32_t transposed,
                                         Buf2 *c);
-/// c [M, N] = a^T b (a [K, M], b [K, N]): a projection's gradient.
-void _mlir_ciface_locus_rt_matmul_tn(void *ctx, Buf2 *a, Buf2 *b, Buf2 *c);
+/// c [M, N] = op(a) op(b), op transposing with transA / transB: InfoNCE's
+/// similarities, their adjoint and the head's gradient.
+void _mlir_ciface_locus_rt_matmul(void *ctx, Buf2 *a, int32_t transA, Buf2 *b, int32_t transB,
+                                  Buf2 *c);
+/// A bilinear term's bc [N, D] = rows B c (B = parameter `projection`
+/// [D, Dc], c [N, Dc]) and dL/dB [D, Dc] = factors^T c.
+void _mlir_ciface_locus_rt_project_rows(void *ctx, Buf2 *c, int32_t projection, Buf2 *bc);
+void _mlir_ciface_locus_rt_projection_gradient(void *ctx, Buf2 *factors, Buf2 *c, Buf2 *grad);
+/// The step's losses: the generated loss kernels wrote each term's value
+/// into its slot of `losses` (the backend's memory); blocks[i] is slot i's
+/// block (-1: a slot this entry point does not write). Called once, last.
+void _mlir_ciface_locus_rt_add_losses(void *ctx, Buf1F64 *losses, Index1 *blocks);
 
 // --- The goodness rules' rows (FF, SCFF): 2N rows a block, the views (or
 // their pairs) first, their negatives below.
@@ -157,14 +150,6 @@ void _mlir_ciface_locus_rt_length_normalize(void *ctx, Buf4 *x, Buf4 *y);
 /// SCFF: the first N rows of x standardised into st [N, ...], then y [2N,
 /// ...] = [st + st; st + roll(st)].
 void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 *y);
-/// A goodness loss (FF, SCFF), computed by the generated kernel named
-/// `kernel` (the model's goodness loss table), on y [2N, channels,
-/// locations] (positives, then negatives; the program picks the view the
-/// score reads) with dy.
-void _mlir_ciface_locus_rt_goodness_loss(void *ctx, int32_t block, Bytes *kernel, double theta,
-                                         double theta2, double lambda, double weight, Buf3 *y,
-                                         Buf3 *dy);
-
 // --- Adjoints.
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
                                                   Buf1 *db, int32_t hasBias, float biasScale,

@@ -5,7 +5,8 @@
 // on one Backend: its memory, its primitives (the library work a target brings:
 // convolutions and GEMMs, cuDNN and cuBLAS on a GPU, Winograd/direct/im2col
 // and OpenBLAS on the CPU) and launches of the kernels locusc generated (the
-// losses, activations, poolings, inputs and updates). The engine never sees a
+// activations, poolings, inputs and updates; the program calls its loss
+// kernels itself). The engine never sees a
 // kernel table or a thread pool: how a kernel is found, tiled and launched
 // is the backend's. A backend for a new target (backend/cuda, issue 12)
 // implements this interface and nothing in train/ changes.
@@ -80,6 +81,18 @@ public:
   /// C = alpha op(A) op(B) + beta C, row-major.
   virtual void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
                     const float *a, const float *b, float beta, float *c) = 0;
+  /// A bilinear rule's B c for every row: out [n, d] = c B^T (B [d, dc],
+  /// c [n, dc]); and its dL/dB [d, dc] = factors^T c (factors [n, d]). Thin
+  /// products (n = 2B rows) against a projection of up to 8192^2: a backend
+  /// may stream B once instead of running a general GEMM (by default it does).
+  virtual void projectRows(int64_t n, int64_t d, int64_t dc, const float *proj, const float *c,
+                           float *out) {
+    gemm(false, true, n, d, dc, 1.0f, c, proj, 0.0f, out);
+  }
+  virtual void projectionGradient(int64_t d, int64_t dc, int64_t n, const float *factors,
+                                  const float *c, float *grad) {
+    gemm(true, false, d, dc, n, 1.0f, factors, c, 0.0f, grad);
+  }
   /// AdamW on param [rows, cols] whose gradient is a^T b (a [k, rows],
   /// b [k, cols]) without forming it: a bilinear rule's projection B.
   virtual void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols,
@@ -113,30 +126,6 @@ public:
   virtual void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) = 0;
   virtual void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) = 0;
 
-  /// A bilinear rule's loss on z [n, d] with context c [n, dc] through B
-  /// [d, dc] (LocalLoss.h): dz (added to with accumulateDz) and either dB
-  /// (dproj, added to with accumulateDProj; null: not formed) or nothing.
-  /// NaN when the model has no kernel cfg.kernel.
-  virtual double bilinearLoss(const BilinearLossConfig &cfg, int64_t n, int64_t d,
-                              int64_t dc, const float *z, const float *c, const float *proj,
-                              const int32_t *negIndex, float *dz, float *dproj,
-                              bool accumulate) = 0;
-  /// The same loss, with dL/dB left as its row factors [n, d] (dL/dB =
-  /// factors^T c) for adamwFromFactors.
-  virtual double bilinearLossFactors(const BilinearLossConfig &cfg, int64_t n, int64_t d,
-                                     int64_t dc, const float *z, const float *c,
-                                     const float *proj, const int32_t *negIndex, float *dz,
-                                     float *factors, bool accumulateDz) = 0;
-  /// A goodness loss (FF, SCFF) by the generated kernel named `kernel` on
-  /// [m, c, hw] positive and negative halves, with their gradients. NaN when
-  /// the model has no such kernel.
-  virtual double goodnessLoss(std::string_view kernel, double theta, double theta2,
-                              double lambda, double weight, int64_t m, int64_t c, int64_t hw,
-                              const float *pos, const float *neg, float *dPos, float *dNeg) = 0;
-  /// NT-Xent on p [n, d] (InfoNCE's normalisation, softmax and adjoint around
-  /// the backend's GEMMs): dp.
-  virtual double infoNceLoss(double temperature, int64_t n, int64_t d, const float *p,
-                             float *dp, double weight) = 0;
   /// FF's hybrid negatives: out [2n, C, H, W] = the views, then each row
   /// mixed with its partner's image through its blurred mask [n, H, W].
   virtual void hybridNegatives(const float *views, Shape4 vs, const float *masks,

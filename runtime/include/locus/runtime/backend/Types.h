@@ -1,7 +1,7 @@
 //===- Types.h - the values a Backend call takes ----------------*- C++ -*-===//
 //
-// Target-neutral: shapes and windows of the maps, a bilinear loss term's
-// configuration, and the optimizers' hyperparameters and state layout. The
+// Target-neutral: shapes and windows of the maps and the optimizers'
+// hyperparameters and state layout. The
 // Backend interface (Backend.h) speaks only these; each backend (cpu/, and
 // cuda/ next) brings its own code for them.
 //
@@ -10,7 +10,6 @@
 #define LOCUS_RUNTIME_BACKEND_TYPES_H
 
 #include <cstdint>
-#include <string_view>
 
 namespace locus::rt {
 
@@ -40,17 +39,6 @@ struct Window {
   bool tiles() const {
     return kh == sh && kw == sw && pt == 0 && pl == 0 && pb == 0 && pr == 0;
   }
-};
-
-/// One bilinear loss term (CLAPP++, DFB, pooled CLAPP, PhyLL; "both" is two
-/// terms): the generated kernel that computes it (its name in the model's
-/// bilinear loss table, chosen by the step program) and its scalars. The
-/// math is the kernel's (abi/LossKernels.h).
-struct BilinearLossConfig {
-  std::string_view kernel;
-  double theta = 0.0;
-  double weight = 1.0;
-  bool randomNegatives = false; // the kernel reads one drawn row per row
 };
 
 /// A bfloat16 value: the high 16 bits of a float32.

@@ -12,7 +12,6 @@
 
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/GoodnessInputKernels.h"
-#include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/Model.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/backend/cpu/PoolKernels.h"
@@ -25,7 +24,6 @@ struct ModelKernels {
   const UpdateKernels *update = nullptr;
   const LossPoolKernels *lossPools = nullptr; ///< null: the general average pooling
   const ReluPoolKernels *reluPools = nullptr; ///< null: the general relu + max-pool
-  const abi::LossKernels *losses = nullptr;
   const abi::ActivationKernels *activations = nullptr;
   const abi::PoolingKernels *pooling = nullptr;
   const abi::GoodnessInputKernels *goodnessInputs = nullptr;
@@ -38,7 +36,6 @@ inline ModelKernels modelKernelsOf(const abi::ModelRecord &model) {
   kernels.update = &model.update;
   kernels.lossPools = &model.lossPools;
   kernels.reluPools = &model.reluPools;
-  kernels.losses = &model.losses;
   kernels.activations = model.activations;
   kernels.pooling = model.pooling;
   kernels.goodnessInputs = model.goodnessInputs;
