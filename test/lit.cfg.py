@@ -43,3 +43,14 @@ cuda_roots = [os.environ.get(v) for v in ("CUDA_ROOT", "CUDA_PATH", "CUDA_HOME")
 if any(r and os.path.exists(os.path.join(r, "nvvm", "libdevice", "libdevice.10.bc"))
        for r in cuda_roots):
     config.available_features.add("cuda-libdevice")
+
+# A --target=cuda training binary links where locus built its CUDA back end;
+# it trains where a CUDA device answers (locus-device-query says which).
+if getattr(config, "locus_cuda_backend", "OFF").upper() in ("ON", "1", "TRUE"):
+    config.available_features.add("cuda-runtime")
+    query = os.path.join(config.locus_tools_dir, "locus-device-query")
+    if os.path.exists(query):
+        text = subprocess.run([query], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True).stdout
+        if "cuda: available" in text:
+            config.available_features.add("cuda-device")

@@ -10,6 +10,9 @@
 #define LOCUS_TEST_UNIT_COMPILEDTABLES_H
 
 #include "locus/runtime/backend/cpu/CompiledKernels.h"
+#include "locus/runtime/backend/cpu/CpuBackend.h"
+
+#include <memory>
 
 namespace locus::test {
 
@@ -25,6 +28,14 @@ inline const abi::PoolingKernels &compiledPooling() { return *rt::cpu::linkedMod
 
 inline const abi::GoodnessInputKernels &compiledGoodnessInputs() {
   return *rt::cpu::linkedModel().goodnessInputs;
+}
+
+/// A CPU backend on the linked model's kernels (shared by the tests that
+/// need one: it holds no state between calls).
+inline rt::Backend &compiledCpuBackend() {
+  static std::unique_ptr<rt::Backend> backend =
+      rt::cpu::makeCpuBackend(rt::cpu::modelKernelsOf(rt::cpu::linkedModel()));
+  return *backend;
 }
 
 } // namespace locus::test

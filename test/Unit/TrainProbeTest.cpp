@@ -37,7 +37,7 @@ TEST(TrainProbe, LearnsSeparableClasses) {
   clusters(2000, 16, 5, 0.3, 1, x, y);
   clusters(500, 16, 5, 0.3, 2, xt, yt);
   ProbeOptions options;
-  options.updates = &locus::test::compiledUpdates();
+  options.backend = &locus::test::compiledCpuBackend();
   options.epochs = 5;
   LinearClassifier classifier;
   std::vector<std::string> lines;
@@ -63,7 +63,7 @@ TEST(TrainProbe, RandomLabelsStayNearChance) {
   for (int32_t &l : yt)
     l = static_cast<int32_t>(rng.below(10));
   ProbeOptions options;
-  options.updates = &locus::test::compiledUpdates();
+  options.backend = &locus::test::compiledCpuBackend();
   options.epochs = 3;
   LinearClassifier classifier;
   trainLinearClassifier(x.data(), shuffled.data(), 1000, 8, 10, options, classifier);
@@ -75,7 +75,7 @@ TEST(TrainProbe, SameSeedSameClassifier) {
   std::vector<int32_t> y;
   clusters(300, 6, 3, 0.5, 7, x, y);
   ProbeOptions options;
-  options.updates = &locus::test::compiledUpdates();
+  options.backend = &locus::test::compiledCpuBackend();
   options.epochs = 2;
   options.seed = 11;
   LinearClassifier a, b;

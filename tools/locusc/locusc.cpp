@@ -146,10 +146,6 @@ LogicalResult checkOptions(MLIRContext &context) {
                           << llvm::join(locus::getRuleNames(), ", ") << ")";
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return emitError(cli) << "--batch-size must be positive";
-  if (target == Target::CUDA && emitAction == EmitAction::Executable)
-    return emitError(cli) << "--target=cuda builds objects (--emit=obj, --emit=llvm) but no "
-                             "training binary yet: the runtime has no CUDA backend to run "
-                             "them (issue 12); use --target=cpu for a binary";
   if (emitAction == EmitAction::Executable && outputPath == "-")
     return emitError(cli) << "--emit=exe needs an output file (-o NAME)";
   return success();
@@ -200,7 +196,7 @@ LogicalResult writeExecutable(ModuleOp module, StringRef path) {
   llvm::FileRemover removeObject(object);
   if (failed(writeObject(module, object)))
     return failure();
-  return locus::linkTrainingBinary(module, object, path);
+  return locus::linkTrainingBinary(module, object, path, target == Target::CUDA);
 }
 
 LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {

@@ -46,10 +46,11 @@ mlir::LogicalResult emitModelObject(mlir::ModuleOp module, rt::ModelDesc &model,
                                     llvm::raw_pwrite_stream &os);
 
 /// Links `objectPath` with the locus runtime into the executable `output`
-/// using the system C++ driver.
+/// using the system C++ driver; `cuda`: a --target=cuda object, with the
+/// CUDA runtime (an error where locus was built without it).
 mlir::LogicalResult linkTrainingBinary(mlir::ModuleOp module,
                                        llvm::StringRef objectPath,
-                                       llvm::StringRef output);
+                                       llvm::StringRef output, bool cuda = false);
 
 } // namespace locus
 

@@ -138,6 +138,17 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
     } else if (name == "--log-every") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.logEvery));
+    } else if (name == "--device") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.device));
+    } else if (name == "--precision") {
+      LOCUS_RETURN_IF_ERROR(next());
+      if (value == "bf16")
+        return Status::error("--precision bf16: not implemented yet (bfloat16 convolutions with "
+                             "float32 master weights are issue 12's next step); use tf32 or fp32");
+      if (value != "tf32" && value != "fp32")
+        return Status::error(fmt::format("--precision {}: expected tf32 or fp32", value));
+      out.precision = value;
     } else {
       return Status::error(fmt::format("unknown option '{}'", name));
     }
@@ -155,7 +166,8 @@ std::string helpText(const std::string &program, const std::string &modelLine) {
     text += modelLine + "\n";
   text += R"(
 Trains the compiled model with its local learning rules, block by block, on
-the CPU; then reports the held-out local losses and a linear probe.
+the CPU or, for a model compiled with locusc --target=cuda, on one NVIDIA GPU;
+then reports the held-out local losses and a linear probe.
 
 Data and training:
   --data KIND[:ARG]     fashion-mnist:DIR (default fashion-mnist:/usr/share/datasets/fashion-mnist,
@@ -190,6 +202,10 @@ Evaluation:
                         The probe's features are computed once, from un-augmented images,
                         standardised per feature with the training statistics, and reused
                         every epoch (the paper augments them per epoch and does not scale them).
+GPU (models compiled with --target=cuda):
+  --device N            the CUDA device to train on (default 0)
+  --precision P         tf32 (default: TF32 tensor cores in the convolutions and GEMMs, as
+                        PyTorch's convolutions) or fp32 (full float32)
 Output:
   --metrics FILE        JSON lines: {"type":"step"|"epoch"|"heldout"|"probe"|"memory"|"run",...}
   --log-every N         progress on stderr every N steps (default 50)

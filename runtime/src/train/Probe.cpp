@@ -1,7 +1,6 @@
 #include "locus/runtime/train/Probe.h"
 
 #include "locus/runtime/backend/cpu/Kernels.h"
-#include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/train/Augment.h"
 #include "locus/runtime/train/Random.h"
 
@@ -64,7 +63,16 @@ double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, i
 
   AdamW adam; // weight decay 0: plain Adam
   adam.lr = options.lr;
-  std::vector<float> mW(out.weight.size()), vW(out.weight.size()), mB(classes), vB(classes);
+  // The updated copies and the moments in the backend's memory (a GPU's, for
+  // a --target=cuda binary, whose compiled updates run there): the gradient
+  // goes in and the parameters come back each step.
+  Backend &backend = *options.backend;
+  const int64_t weights = classes * features;
+  Tensor state = backend.zeros(Shape4{4 * weights + 4 * classes, 1, 1, 1});
+  float *wDev = state.data(), *gWDev = wDev + weights, *mW = gWDev + weights, *vW = mW + weights;
+  float *bDev = vW + weights, *gBDev = bDev + classes, *mB = gBDev + classes, *vB = mB + classes;
+  backend.copyToDevice(wDev, out.weight.data(), 4 * weights);
+  backend.copyToDevice(bDev, out.bias.data(), 4 * classes);
   std::vector<float> xb(static_cast<size_t>(options.batch * features));
   std::vector<float> logits(static_cast<size_t>(options.batch * classes));
   std::vector<float> dW(out.weight.size()), dB(classes);
@@ -104,10 +112,17 @@ double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, i
       cpu::gemm(true, false, classes, features, m, 1.0f, logits.data(), xb.data(), 0.0f,
                 dW.data());
       ++t;
-      cpu::adamwStep(*options.updates, adam, t, classes * features, out.weight.data(),
-                     dW.data(), mW.data(), vW.data());
-      cpu::adamwStep(*options.updates, adam, t, classes, out.bias.data(), dB.data(), mB.data(),
-                     vB.data());
+      backend.copyToDevice(gWDev, dW.data(), 4 * weights);
+      backend.copyToDevice(gBDev, dB.data(), 4 * classes);
+      AdamMoments momentsW, momentsB;
+      momentsW.m = mW;
+      momentsW.v = vW;
+      momentsB.m = mB;
+      momentsB.v = vB;
+      backend.adamwStep(adam, t, weights, wDev, gWDev, momentsW);
+      backend.adamwStep(adam, t, classes, bDev, gBDev, momentsB);
+      backend.copyToHost(out.weight.data(), wDev, 4 * weights);
+      backend.copyToHost(out.bias.data(), bDev, 4 * classes);
     }
     epochLoss = n ? lossSum / double(n) : 0.0;
     if (log)
@@ -151,8 +166,8 @@ void standardizeFeatures(std::vector<float> &train, int64_t trainCount, std::vec
 Status runLinearProbe(Engine &engine, const Dataset &data, const ProbeOptions &options,
                       ProbeResult &result, const ProbeLog &log) {
   result = ProbeResult{};
-  if (!options.updates)
-    return Status::error("the linear probe needs the model's compiled update kernels");
+  if (!options.backend)
+    return Status::error("the linear probe needs the backend whose compiled updates it runs");
   int64_t trainCount = options.trainImages < 0 ? data.train.count
                                                : std::min(options.trainImages, data.train.count);
   int64_t testCount = options.testImages < 0 ? data.test.count

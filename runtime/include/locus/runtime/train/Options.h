@@ -31,6 +31,11 @@ struct Options {
   int64_t probeTrain = -1, probeTest = -1;
   int64_t heldOut = 512;        ///< test images for the held-out loss; 0 skips it
   int64_t logEvery = 50;
+  /// --target=cuda binaries: the GPU and the precision of its convolutions
+  /// and GEMMs (tf32: TF32 tensor cores, PyTorch's default for convolutions;
+  /// fp32: full float32). -1 / empty: not given (a CPU binary refuses both).
+  int64_t device = -1;
+  std::string precision;
   bool help = false;
 };
 

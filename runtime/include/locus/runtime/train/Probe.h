@@ -12,7 +12,7 @@
 #define LOCUS_RUNTIME_TRAIN_PROBE_H
 
 #include "locus/runtime/Error.h"
-#include "locus/runtime/backend/cpu/UpdateKernels.h"
+#include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/train/Data.h"
 #include "locus/runtime/train/Engine.h"
 
@@ -28,9 +28,10 @@ struct ProbeOptions {
   int64_t batch = 32;
   double lr = 1e-3;
   uint64_t seed = 0;
-  /// The model's compiled updates: the classifier trains with their AdamW.
-  /// Required.
-  const cpu::UpdateKernels *updates = nullptr;
+  /// The backend whose compiled AdamW updates the classifier (its weights
+  /// and moments are kept in the backend's memory, its products and softmax
+  /// run on the host). Required.
+  Backend *backend = nullptr;
 };
 
 struct ProbeResult {

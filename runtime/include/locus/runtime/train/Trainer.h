@@ -11,28 +11,41 @@
 
 #include "locus/runtime/Error.h"
 #include "locus/runtime/ModelDescriptor.h"
+#include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/backend/cpu/ModelKernels.h"
 #include "locus/runtime/abi/Model.h"
 #include "locus/runtime/abi/StepCalls.h"
 #include "locus/runtime/train/Options.h"
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace locus::rt::train {
 
+/// Makes the backend a --target=cuda model runs on, from its kernels and the
+/// command line (--device, --precision); null with `error` saying why (no
+/// driver, no such device).
+using BackendMaker = std::function<std::unique_ptr<Backend>(
+    const cpu::ModelKernels &kernels, const Options &options, std::string &error)>;
+
 /// What locusc compiled into the model's object: the kernels and the step
-/// program (required).
+/// program (required), and for a GPU model how its backend is made (the
+/// CUDA binary's main brings it; null: the CPU backend).
 struct CompiledModel {
   cpu::ModelKernels kernels;
   const abi::StepProgram *program = nullptr;
+  BackendMaker makeBackend;
 };
 
 /// The kernels and program of a compiled model's record (abi/Model.h).
 CompiledModel compiledModelOf(const abi::ModelRecord &record);
 
-/// The binary's main on the record of the object it is linked with.
-int trainMain(int argc, char **argv, const abi::ModelRecord &record);
+/// The binary's main on the record of the object it is linked with. A
+/// --target=cuda record needs `makeBackend` (the CUDA binary's main).
+int trainMain(int argc, char **argv, const abi::ModelRecord &record,
+              BackendMaker makeBackend = nullptr);
 
 /// Checks the options against the compiled model (batch size); an error here
 /// is a command-line error.
