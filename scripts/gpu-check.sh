@@ -7,8 +7,11 @@
 #                                          benchmark's models compiled for --target=cuda
 #   bash scripts/gpu-check.sh             on the device (carry build-gpu): the GPU unit
 #                                          tests, locus's training steps on the GPU
-#                                          (locus-gpu-step-bench), the PyTorch reference
-#                                          and cuDNN floor of the same net, then one table
+#                                          (locus-gpu-step-bench), a Fashion-MNIST run of a
+#                                          locusc --target=cuda -o binary (held-out losses,
+#                                          probe, checkpoint and resume), the PyTorch
+#                                          reference and cuDNN floor of the same net, then
+#                                          one table
 #
 # Options on the device: --torch-budget S (seconds for the PyTorch benchmark, default
 # 300; 0 skips it). Logs and JSON go to $OUT (or /tmp/gpu-check).
@@ -31,9 +34,19 @@ if [[ "${1:-}" == "--pack" ]]; then
     c++ -shared -o "build-gpu/bench/$name.so" "build-gpu/bench/$name.o" -lm
     rm "build-gpu/bench/$name.o"
   done
+  # A --target=cuda training binary (locusc -o) for a real run, with Fashion-MNIST where this
+  # machine has it (Debian's dataset-fashion-mnist; the device machine reaches no network).
+  build/bin/locusc examples/fmnist.onnxtxt --target=cuda -o build-gpu/fmnist-cuda
+  strip build-gpu/fmnist-cuda
+  extra=fmnist-cuda
+  if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+    mkdir -p build-gpu/fashion-mnist
+    cp /usr/share/datasets/fashion-mnist/*.gz build-gpu/fashion-mnist/
+    extra="$extra fashion-mnist"
+  fi
   # One compressed file travels (the binaries share most of their bytes).
-  (cd build-gpu && tar cf - locus-unit-tests locus-gpu-step-bench models bench | xz -T2 -6 \
-     > bundle.tar.xz && rm -rf locus-unit-tests locus-gpu-step-bench models bench)
+  (cd build-gpu && tar cf - locus-unit-tests locus-gpu-step-bench models bench $extra |
+     xz -T2 -6 > bundle.tar.xz && rm -rf locus-unit-tests locus-gpu-step-bench models bench $extra)
   du -sh build-gpu
   exit 0
 fi
@@ -89,6 +102,29 @@ for model in build-gpu/bench/*.so; do
   fi
 done
 
+echo "== Fashion-MNIST on the GPU: the --target=cuda training binary (CLAPP++, 600 steps)"
+fmnist_line="skipped (no Fashion-MNIST packed)"
+if [[ -d build-gpu/fashion-mnist ]]; then
+  fm=(--data fashion-mnist:build-gpu/fashion-mnist --heldout 256 --probe-epochs 10
+      --probe-train 3000 --probe-test 10000)
+  build-gpu/fmnist-cuda "${fm[@]}" --max-steps 0 --metrics "$out/fmnist-untrained.jsonl" \
+    > "$out/fmnist-untrained.log" 2>&1
+  fm_rc=$?
+  start=$(date +%s.%N)
+  build-gpu/fmnist-cuda "${fm[@]}" --max-steps 600 --log-every 100 --save "$out/fmnist.safetensors" \
+    --metrics "$out/fmnist-trained.jsonl" 2>&1 | tee "$out/fmnist-trained.log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || fm_rc=1
+  took=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
+  python3 test/Target/Inputs/check_training.py "$out/fmnist-untrained.jsonl" \
+    "$out/fmnist-trained.jsonl" 2>&1 | tee "$out/fmnist-check.log"
+  check_rc=${PIPESTATUS[0]}
+  # The resumed run reads the checkpoint back into the GPU's parameters.
+  build-gpu/fmnist-cuda --data fashion-mnist:build-gpu/fashion-mnist --init "$out/fmnist.safetensors" \
+    --max-steps 1 --heldout 0 --probe-epochs 0 > "$out/fmnist-resume.log" 2>&1 || fm_rc=1
+  fmnist_line="exit $fm_rc, check_training exit $check_rc, ${took} s: $(grep -h 'held-out\|probe test' "$out/fmnist-check.log" | tr '\n' ';')"
+  [[ $fm_rc -eq 0 ]] || unit_rc=1
+fi
+
 torch_line="skipped (--torch-budget 0)"
 if [[ "$torch_budget" != 0 ]]; then
   echo "== PyTorch reference on the GPU (bench/gpu/reference_cuda.py, budget ${torch_budget} s)"
@@ -141,5 +177,6 @@ printf '| %-52s | %s |\n' "GPU unit tests (CudaKernels, device, errors)" \
   "exit $unit_rc: $unit_passed passed, $unit_failed failed, $unit_skipped skipped"
 printf '| %-52s | %s |\n' "locus steps on the GPU (locus-gpu-step-bench)" \
   "$(grep -c '"impl": "locus"' "$out/locus-steps.jsonl") runs (table above)"
+printf '| %-52s | %s |\n' "Fashion-MNIST, locusc --target=cuda -o binary" "$fmnist_line"
 printf '| %-52s | %s |\n' "PyTorch reference, VGG-6 STL-10 shape" "$torch_line"
 [[ $unit_rc -eq 0 ]]

@@ -91,7 +91,8 @@ cl::opt<std::string> targetCpu(
     "mcpu",
     cl::desc("CPU the kernels are compiled for: 'host' (default: this "
              "machine's CPU and features), 'generic', or an LLVM CPU name "
-             "such as x86-64-v3"),
+             "such as x86-64-v3. With --target=cuda the default is 'generic': "
+             "the host code only drives the GPU, and runs on the GPU machine"),
     cl::value_desc("cpu"), cl::init("host"), cl::cat(locusCategory));
 cl::opt<std::string>
     ruleOverride("rule",
@@ -178,7 +179,11 @@ LogicalResult writeObject(ModuleOp module, StringRef path, bool llvmIR = false,
     return emitError(UnknownLoc::get(module.getContext())) << errorMessage;
   locus::ObjectOptions objectOptions;
   objectOptions.optLevel = optLevel;
-  objectOptions.cpu = targetCpu;
+  // A GPU binary is often linked here and run on the GPU machine, whose CPU
+  // may lack this one's extensions; its host code only drives the GPU.
+  objectOptions.cpu = target == Target::CUDA && !targetCpu.getNumOccurrences()
+                          ? std::string("generic")
+                          : targetCpu.getValue();
   objectOptions.emitLLVMIR = llvmIR;
   objectOptions.printDescriptor = descriptor;
   if (failed(locus::emitModelObject(module, model, objectOptions, output->os())))
