@@ -19,8 +19,12 @@
 using namespace mlir;
 
 void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptions &options) {
+  // The CUDA backend has neither the fused conv + relu + max-pool nor the
+  // update of B from the loss's factors: their buffers (the conv output, dB)
+  // are the program's, so the memory plan holds them.
+  const bool cuda = options.target == "cuda";
   BlockStepOptions step;
-  step.fuseConvReluPool = options.fuseConvReluPool;
+  step.fuseConvReluPool = options.fuseConvReluPool && !cuda;
   buildBlockStepPipeline(pm, step);
   LocusPlanMemoryOptions plan;
   plan.report = options.memoryReport;
@@ -42,7 +46,9 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     pm.addPass(createLocusGeneratePoolingKernels());
     pm.addPass(createLocusGenerateGoodnessInputKernels());
     // The step program: the block steps as calls on arena buffers.
-    pm.addPass(createLocusLowerToStep());
+    LocusLowerToStepOptions lower;
+    lower.factorUpdate = !cuda;
+    pm.addPass(createLocusLowerToStep(lower));
     LocusPlanArenaOptions arena;
     arena.report = options.memoryReport;
     pm.addPass(createLocusPlanArena(arena));

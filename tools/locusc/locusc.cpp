@@ -147,6 +147,9 @@ LogicalResult checkOptions(MLIRContext &context) {
                           << llvm::join(locus::getRuleNames(), ", ") << ")";
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return emitError(cli) << "--batch-size must be positive";
+  if (target == Target::CUDA && fuseConvReluPool.getNumOccurrences() && fuseConvReluPool)
+    return emitError(cli) << "--fuse-conv-relu-pool: the CUDA target runs the convolution "
+                             "(cuDNN) and the relu + max-pool (a generated kernel) apart";
   if (emitAction == EmitAction::Executable && outputPath == "-")
     return emitError(cli) << "--emit=exe needs an output file (-o NAME)";
   return success();

@@ -348,7 +348,17 @@ def LocusLowerToStep : Pass<"locus-lower-to-step", "::mlir::ModuleOp"> {
     A model the program cannot express (blocks whose goodness rules
     disagree, a goodness rule in global mode, an op no call covers) is an
     error at its block: the training binary runs only step programs.
+
+    With `factor-update=false` (the CUDA target, whose backend has no fused
+    update from the factors), the fused variant forms dL/dB in the arena
+    (`locus_rt_projection_gradient`) and hands it to the optimizer at once
+    (`locus_rt_apply_gradient`), so the memory plan holds it.
   }];
+  let options = [
+    Option<"factorUpdate", "factor-update", "bool", /*default=*/"true",
+           "In locus_train_fused_step, update B by AdamW from the loss's row "
+           "factors (locus_rt_adamw_from_factors) instead of forming dL/dB">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",

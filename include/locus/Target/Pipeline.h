@@ -14,7 +14,8 @@ struct TrainingPipelineOptions
   Option<bool> fuseConvReluPool{
       *this, "fuse-conv-relu-pool",
       llvm::cl::desc("Fuse a block's first conv with its relu + max-pool "
-                     "(locus-fuse-conv-relu-pool)"),
+                     "(locus-fuse-conv-relu-pool; target=cpu only: the CUDA backend "
+                     "runs them apart, so its conv output is an arena buffer)"),
       llvm::cl::init(true)};
   Option<bool> codegen{
       *this, "codegen",

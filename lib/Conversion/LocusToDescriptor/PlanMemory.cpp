@@ -153,8 +153,8 @@ struct PlanMemoryPass
     line("AdamW, bfloat16 moments:", residentBf16);
     line("SGD / LARS (one momentum buffer):", residentSgd);
     if (cuda) {
-      os << "kernel workspace: not planned for --target=cuda yet (cuDNN's workspace and the CUDA\n"
-            "  backend's scratch are measured at run time, not planned)\n";
+      os << "kernel workspace: not planned for --target=cuda yet (cuDNN's workspace is chosen\n"
+            "  and measured at run time; every other buffer is the arena's)\n";
     } else {
       os << "kernel workspace (largest convolution):\n";
       line("all optimizers:", workspace);

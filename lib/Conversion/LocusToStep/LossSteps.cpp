@@ -122,13 +122,16 @@ LogicalResult lowerBilinearTerm(StepBuilder &b, Term t, Value negatives, Value d
   // [N, D]; evaluation and the identity projection update nothing.
   if (!b.train() || t.projection < 0)
     return success();
-  if (b.variant == Variant::TrainFused) {
+  if (b.variant == Variant::TrainFused && b.factorUpdate) {
     b.call("adamw_from_factors", {b.i32(t.projection), factors, t.c});
     return success();
   }
   Value dB = b.alloc({d, dc}, f32);
   b.call("projection_gradient", {factors, t.c, dB});
-  b.update(t.projection, dB);
+  if (b.variant == Variant::TrainFused) // AdamW at once: dB dies here
+    b.call("apply_gradient", {b.i32(t.projection), b.flat(dB)});
+  else
+    b.update(t.projection, dB);
   return success();
 }
 

@@ -336,6 +336,7 @@ std::optional<std::string> uncovered(ArrayRef<BlockOp> blocks) {
 }
 
 struct LowerToStepPass : public locus::impl::LocusLowerToStepBase<LowerToStepPass> {
+  using LocusLowerToStepBase::LocusLowerToStepBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     ModuleOp kernels = findKernelsModule(module);
@@ -360,6 +361,9 @@ struct LowerToStepPass : public locus::impl::LocusLowerToStepBase<LowerToStepPas
 
     SmallVector<BlockOp> blocks(funcs.front().getOps<BlockOp>());
     StepBuilder b(kernels, funcs.front().getLoc(), params);
+    b.factorUpdate = factorUpdate;
+    if (!factorUpdate) // the memory report says how the fused variant updates B
+      kernels->setAttr(kFactorUpdateOffAttr, UnitAttr::get(&getContext()));
     for (auto [i, block] : llvm::enumerate(blocks))
       b.blockIndexOf[block.getName()] = static_cast<int64_t>(i);
     Type viewsType = MemRefType::get(

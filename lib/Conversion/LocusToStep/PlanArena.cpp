@@ -134,7 +134,10 @@ struct PlanArenaPass : public locus::impl::LocusPlanArenaBase<PlanArenaPass> {
     Operation *top = getOperation();
     int64_t workspace = bytes(top, locus::kWorkspaceAttr);
     os << "step program arena (locus-plan-arena, MiB):\n";
-    os << "  training, AdamW (B from its factors): " << mib(fused) << "\n";
+    if (kernels->hasAttr(locus::kFactorUpdateOffAttr))
+      os << "  training, AdamW (dB formed, applied):  " << mib(fused) << "\n";
+    else
+      os << "  training, AdamW (B from its factors): " << mib(fused) << "\n";
     os << "  training, SGD / LARS:                 " << mib(plain) << "\n";
     os << "  evaluation:                           " << mib(eval) << "\n";
     os << "planned peak of the binary (resident + workspace + arena):\n";

@@ -82,6 +82,10 @@ public:
   /// the backward pass (global), as PyTorch's one optimizer step.
   llvm::SmallVector<std::pair<int32_t, Value>> pendingUpdates;
 
+  /// TrainFused updates B from the loss's row factors (a backend primitive);
+  /// false: forms dL/dB in the arena and applies it at once.
+  bool factorUpdate = true;
+
   bool train() const { return variant == Variant::TrainFused || variant == Variant::Train; }
   /// Queues `grad` for parameter `param` (Train variants only).
   void update(int32_t param, Value grad);

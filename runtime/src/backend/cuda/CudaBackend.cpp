@@ -4,9 +4,9 @@
 // for the library work, the model's --target=cuda kernels for the rest (one
 // launch over the whole tensor: the planes, rows and elements the CPU
 // backend hands its threads are GPU threads here). The step's losses are read
-// back once, at its end (locus_rt_add_losses). Scratch the convolutions and
-// the fused conv + relu + max-pool need lives in buffers that grow to the largest request and stay, charged
-// to the tracker as external bytes. A CUDA, cuDNN or cuBLAS error stops the
+// back once, at its end (locus_rt_add_losses). Every buffer of a step is the
+// program's, in the arena, except cuDNN's workspace: one buffer that grows to
+// the largest request and stays, charged to the tracker as external bytes. A CUDA, cuDNN or cuBLAS error stops the
 // binary with the call and what it was doing: a Backend call cannot return
 // an error into the generated step.
 //
@@ -248,27 +248,18 @@ public:
                                              p.backwardDataBytes, &zero, p.x, dx),
                 "forming a convolution's input gradient");
   }
-  // The fused forms: the convolution output goes through scratch here (the
-  // GPU's fusion of the epilogue is later work), then the generated relu +
-  // max-pool kernels.
-  void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
-                           const float *b, float biasScale, float *h, int32_t *argmax) override {
-    Shape4 as{xs.n, outChannels, xs.h, xs.w};
-    float *a = static_cast<float *>(fused_.get(4 * as.count()));
-    noteScratch();
-    conv2dForward(x, xs, w, outChannels, b, biasScale, convWindow(), a);
-    reluMaxPool2dForward(a, as, poolWindow(), h, Shape4{xs.n, outChannels, xs.h / 2, xs.w / 2},
-                         argmax);
+  // The CPU's fused forms: locusc compiles a CUDA model's convolution and
+  // relu + max-pool apart (their buffers are the arena's, planned), so a
+  // program that calls these was not compiled for this backend.
+  void convReluPoolForward(const float *, Shape4, const float *, int64_t, const float *, float,
+                           float *, int32_t *) override {
+    fail("the step program calls the fused conv + relu + max-pool, which --target=cuda "
+         "programs never do: recompile the model with locusc --target=cuda");
   }
-  void convReluPoolBackwardWeight(const float *x, Shape4 xs, const float *dh, const float *h,
-                                  const int32_t *argmax, int64_t outChannels, float *dw,
-                                  float *db, float biasScale) override {
-    Shape4 as{xs.n, outChannels, xs.h, xs.w};
-    float *da = static_cast<float *>(fused_.get(4 * as.count()));
-    noteScratch();
-    reluMaxPool2dBackward(dh, h, Shape4{xs.n, outChannels, xs.h / 2, xs.w / 2}, poolWindow(),
-                          argmax, da, as);
-    conv2dBackwardWeight(x, xs, da, as, convWindow(), dw, db, biasScale);
+  void convReluPoolBackwardWeight(const float *, Shape4, const float *, const float *,
+                                  const int32_t *, int64_t, float *, float *, float) override {
+    fail("the step program calls the fused conv + relu + max-pool, which --target=cuda "
+         "programs never do: recompile the model with locusc --target=cuda");
   }
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
             const float *b, float beta, float *c) override {
@@ -283,14 +274,12 @@ public:
                             &beta, c, static_cast<int>(n)),
                 "running a GEMM");
   }
-  void adamwFromFactors(const AdamW &adam, int64_t t, int64_t rows, int64_t cols, int64_t k,
-                        const float *a, const float *b, float *param,
-                        const AdamMoments &moments) override {
-    // dB = a^T b formed in scratch, then the generated AdamW update.
-    float *grad = static_cast<float *>(gradient_.get(4 * rows * cols));
-    noteScratch();
-    gemm(true, false, rows, cols, k, 1.0f, a, b, 0.0f, grad);
-    adamwStep(adam, t, rows * cols, param, grad, moments);
+  // A CUDA model's program forms dB in its arena and applies it (locusc's
+  // factor-update=false for --target=cuda): no unplanned dB here.
+  void adamwFromFactors(const AdamW &, int64_t, int64_t, int64_t, int64_t, const float *,
+                        const float *, float *, const AdamMoments &) override {
+    fail("the step program updates B from the loss's factors, which --target=cuda programs "
+         "never do: recompile the model with locusc --target=cuda");
   }
 
   // --- Generated kernels, one launch over the whole tensor.
@@ -439,8 +428,6 @@ private:
   const LossPoolKernel *staticLossPool(Shape4 hs, int64_t k) const {
     return k_.lossPools ? k_.lossPools->find(hs.c, hs.h, hs.w, k) : nullptr;
   }
-  static Window convWindow() { return Window{3, 3, 1, 1, 1, 1, 1, 1}; }
-  static Window poolWindow() { return Window{2, 2, 2, 2, 0, 0, 0, 0}; }
 
   void maxForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,
                   int32_t *argmax, bool relu) {
@@ -541,7 +528,7 @@ private:
     return p;
   }
   void noteScratch() {
-    memory_->setExternal(workspace_.bytes() + fused_.bytes() + gradient_.bytes());
+    memory_->setExternal(workspace_.bytes());
   }
 
   ModelKernels k_;
@@ -553,7 +540,7 @@ private:
                       int64_t, int64_t, int64_t>,
            ConvPlan>
       convPlans_;
-  Scratch workspace_, fused_, gradient_;
+  Scratch workspace_; // cuDNN's, the largest any convolution asked for
 };
 
 } // namespace
