@@ -56,8 +56,9 @@ Status Engine::create(const ModelDesc &model, const EngineOptions &options,
   engine->initParameters();
   engine->lossSeen_.assign(model.blocks.size(), 0);
   // The one arena of every step, sized by the compiler's plan, allocated
-  // once: a step allocates nothing.
+  // once: a step allocates nothing. The same for cuDNN's workspace.
   engine->reserveArena(engine->plannedArenaBytes());
+  engine->reservedWorkspace_ = engine->backend_->reserveConvolutions(engine->convolutions());
   out = std::move(engine);
   return Status::success();
 }
@@ -135,7 +136,34 @@ int64_t Engine::plannedPeakBytes() const {
                            : options_.moments == MomentFormat::BFloat16
                                ? p.residentAdamWBf16Bytes
                                : p.residentAdamWBytes;
-  return resident + p.workspaceBytes + plannedArenaBytes();
+  return resident + p.workspaceBytes + reservedWorkspace_ + plannedArenaBytes();
+}
+
+std::vector<Backend::ConvolutionShape> Engine::convolutions() const {
+  // FF and SCFF run every block on 2N rows (the views, then their
+  // negatives) but the probe's features on N; global mode also forms every
+  // convolution's data gradient.
+  const std::string &score = model_.blocks.front().loss.score;
+  const bool goodness = score == "sum_squares" || score == "mean_relu_squares";
+  const bool global = model_.blocks.back().loss.mode == "global";
+  std::vector<Backend::ConvolutionShape> out;
+  for (const BlockDesc &block : model_.blocks)
+    for (const LayerDesc &layer : block.layers) {
+      if (!hasConvWeights(layer.kind))
+        continue;
+      Backend::ConvolutionShape c;
+      c.x = Shape4{layer.inShape[0], layer.inShape[1], layer.inShape[2], layer.inShape[3]};
+      c.outChannels = layer.outShape[1];
+      c.window = Window{layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1],
+                        layer.pad[0], layer.pad[1], layer.pad[2], layer.pad[3]};
+      c.dataGradient = global;
+      out.push_back(c);
+      if (goodness) {
+        c.x.n *= 2;
+        out.push_back(c);
+      }
+    }
+  return out;
 }
 
 Status Engine::run(const Tensor &views, Phase phase, const GradientObserver *observer,

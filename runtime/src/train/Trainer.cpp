@@ -309,8 +309,10 @@ Status runTraining(const ModelDesc &model, const Options &options,
   // this optimizer (the step program's record).
   const int64_t planned = engine->plannedPeakBytes();
   const std::string planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
-  const std::string planKind =
-      fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
+  std::string planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
+  if (engine->reservedWorkspaceBytes() > 0)
+    planKind += fmt::format(", convolution workspace {} as the backend chose it",
+                            mib(engine->reservedWorkspaceBytes()));
   int64_t measured = step > 0 ? memory.peak() : 0;
   int64_t workspace = step > 0 ? memory.peakExternal() : 0;
   progress(fmt::format("memory: planned peak {} ({}, {}), measured peak {} (parameters, "

@@ -212,6 +212,18 @@ public:
                   "copying feature columns");
   }
 
+  int64_t reserveConvolutions(const std::vector<ConvolutionShape> &convolutions) override {
+    int64_t bytes = 0;
+    for (const ConvolutionShape &c : convolutions) {
+      const ConvPlan &p = plan(c.x, c.outChannels, c.window);
+      bytes = std::max<int64_t>(
+          {bytes, static_cast<int64_t>(p.forwardBytes), static_cast<int64_t>(p.backwardFilterBytes),
+           c.dataGradient ? static_cast<int64_t>(p.backwardDataBytes) : 0});
+    }
+    workspace(static_cast<size_t>(bytes));
+    return bytes;
+  }
+
   // --- Primitives: cuDNN and cuBLAS.
   void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
                      const float *b, float biasScale, const Window &win, float *y) override {

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace locus::rt {
 
@@ -55,6 +56,23 @@ public:
   /// rows x cols floats from src (rows srcStride apart) to dst (dstStride).
   virtual void copy2d(float *dst, int64_t dstStride, const float *src, int64_t srcStride,
                       int64_t rows, int64_t cols) = 0;
+
+  /// One convolution the step program will run: its input, output channels
+  /// and window, and whether its data gradient runs too (global mode).
+  struct ConvolutionShape {
+    Shape4 x;
+    int64_t outChannels = 0;
+    Window window;
+    bool dataGradient = false;
+  };
+  /// Before the first step: a backend whose library chooses its
+  /// convolutions' algorithms and workspace at run time (cuDNN) chooses them
+  /// now for every convolution of the program and allocates the largest
+  /// workspace once. Returns those bytes (the memory plan's workspace for
+  /// this backend); 0 where the compiler planned the workspace (the CPU).
+  virtual int64_t reserveConvolutions(const std::vector<ConvolutionShape> &convolutions) {
+    return 0;
+  }
 
   // --- Primitives: the target's library work.
   /// y = conv(x, w) + biasScale * b; w [O, C, kh, kw]; b may be null.

@@ -108,8 +108,12 @@ public:
   /// the training entry point's and the evaluation's, whichever is larger.
   int64_t plannedArenaBytes() const;
   /// The compiler's plan of this engine's peak (StepProgram): the resident
-  /// bytes for its optimizer, the primitives' workspace and the arena.
+  /// bytes for its optimizer, the primitives' workspace and the arena; on a
+  /// backend that chooses its convolutions at run time (cuDNN), their
+  /// workspace as it chose it before the first step.
   int64_t plannedPeakBytes() const;
+  /// That backend-chosen workspace (0 on the CPU, whose the compiler plans).
+  int64_t reservedWorkspaceBytes() const { return reservedWorkspace_; }
   /// The number of steps the learning-rate schedule spans (known once the
   /// data and the step limit are).
   void setScheduleLength(int64_t totalSteps) { options_.schedule.totalSteps = totalSteps; }
@@ -125,6 +129,8 @@ private:
   /// The arena for an entry point that needs `bytes` (it grows only when a
   /// gradient check runs the larger unfused program).
   void reserveArena(int64_t bytes);
+  /// Every convolution of the model, as the step program runs them.
+  std::vector<Backend::ConvolutionShape> convolutions() const;
   /// AdamW at this step's scheduled learning rate.
   AdamW scheduledAdamW() const;
   /// Where parameter `param`'s AdamW moments are (float32 or bfloat16).
@@ -139,6 +145,7 @@ private:
   std::vector<Tensor> params_, adamM_, adamV_;
   std::vector<bool> trained_;
   Tensor arena_;                 ///< the step program's buffers
+  int64_t reservedWorkspace_ = 0; ///< Backend::reserveConvolutions
   std::vector<char> lossSeen_;   ///< per block: a loss term added this step
 };
 
