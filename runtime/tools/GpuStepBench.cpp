@@ -1,7 +1,7 @@
 // locus-gpu-step-bench: times training steps of a --target=cuda model on the GPU.
 //
 //   locus-gpu-step-bench MODEL.so [--steps S] [--warmup W] [--fp32] [--bf16-moments]
-//                        [--cudnn-find] [--device N] [--label TEXT]
+//                        [--cudnn-find] [--workspace-mib M] [--device N] [--label TEXT]
 //
 // MODEL.so is a model object locusc wrote with --target=cuda, linked as a
 // shared library (scripts/gpu-check.sh --pack makes them). The steps run on
@@ -48,13 +48,14 @@ namespace {
 int main(int argc, char **argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fputs("usage: locus-gpu-step-bench MODEL.so [--steps S] [--warmup W] [--fp32] "
-               "[--bf16-moments] [--cudnn-find] [--device N] [--label TEXT]\n",
+               "[--bf16-moments] [--cudnn-find] [--workspace-mib M] [--device N] [--label TEXT]\n",
                stderr);
     return argc < 2 ? 1 : 0;
   }
   std::string path = argv[1], label = argv[1];
   int steps = 20, warmup = 3, device = 0;
   bool tf32 = true, bf16 = false, find = false;
+  int64_t workspaceMib = -1;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -76,6 +77,8 @@ int main(int argc, char **argv) {
       bf16 = true;
     else if (arg == "--cudnn-find")
       find = true;
+    else if (arg == "--workspace-mib")
+      workspaceMib = std::stoll(value());
     else
       die("unknown option " + arg);
   }
@@ -102,6 +105,7 @@ int main(int argc, char **argv) {
   cudaOptions.device = device;
   cudaOptions.tf32 = tf32;
   cudaOptions.findAlgorithms = find;
+  cudaOptions.workspaceLimit = workspaceMib < 0 ? -1 : workspaceMib << 20;
   options.backend = cuda::makeCudaBackend(compiled.kernels, cudaOptions, error);
   if (!options.backend)
     die(error);
@@ -147,7 +151,9 @@ int main(int argc, char **argv) {
               "\"device_used_gib\": %.4f, \"final_loss\": %.6f, \"finite\": %s, \"backend\": "
               "\"%s\"}\n",
               label.c_str(), tf32 ? "tf32" : "fp32", bf16 ? "bf16" : "fp32",
-              find ? "measured" : "heuristics",
+              (std::string(find ? "measured" : "heuristics") +
+               (workspaceMib >= 0 ? "<=" + std::to_string(workspaceMib) + "M" : ""))
+                  .c_str(),
               static_cast<long long>(vs.n / 2), steps, ms, (vs.n / 2) / (ms / 1e3),
               engine->memory().peak() / double(1 << 30),
               engine->plannedPeakBytes() / double(1 << 30),

@@ -112,18 +112,29 @@ struct ConvPlan {
 };
 
 /// The first algorithm of one convolution pass that runs for a shape, from
-/// cuDNN's measurements (`measure`: its Find call) or its heuristics.
+/// cuDNN's measurements (`measure`: its Find call) or its heuristics, among
+/// those whose workspace is within `limit` bytes (-1: any); where none is,
+/// the one that runs with the least workspace.
 template <typename Perf, typename Find, typename Get>
-auto chooseAlgorithm(bool measure, const char *pass, Find find, Get get) {
-  Perf perf[8];
+auto chooseAlgorithm(bool measure, int64_t limit, const char *pass, Find find, Get get) {
+  constexpr int kCandidates = 16;
+  Perf perf[kCandidates];
   int count = 0;
-  check(measure ? find(8, &count, perf) : get(8, &count, perf),
+  check(measure ? find(kCandidates, &count, perf) : get(kCandidates, &count, perf),
         measure ? "cudnnFindConvolution*Algorithm" : "cudnnGetConvolution*Algorithm_v7",
         "planning a convolution");
-  for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS)
+  const Perf *leanest = nullptr;
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS)
+      continue;
+    if (limit < 0 || perf[i].memory <= static_cast<size_t>(limit))
       return perf[i].algo;
-  fail(std::string("cuDNN has no ") + pass + " convolution algorithm for a shape");
+    if (!leanest || perf[i].memory < leanest->memory)
+      leanest = &perf[i];
+  }
+  if (!leanest)
+    fail(std::string("cuDNN has no ") + pass + " convolution algorithm for a shape");
+  return leanest->algo;
 }
 
 Window lossPoolWindow(Shape4 h, int64_t k) {
@@ -494,7 +505,7 @@ private:
     // heuristics, or with findAlgorithms by their measured time).
     const bool measure = options_.findAlgorithms;
     p.forward = chooseAlgorithm<cudnnConvolutionFwdAlgoPerf_t>(
-        measure, "forward",
+        measure, options_.workspaceLimit, "forward",
         [&](int count, int *got, auto *perf) {
           return cudnnFindConvolutionForwardAlgorithm(cudnn_, p.x, p.w, p.conv, p.y, count, got,
                                                       perf);
@@ -507,7 +518,7 @@ private:
                                                         &p.forwardBytes),
                 doing);
     p.backwardFilter = chooseAlgorithm<cudnnConvolutionBwdFilterAlgoPerf_t>(
-        measure, "weight-gradient",
+        measure, options_.workspaceLimit, "weight-gradient",
         [&](int count, int *got, auto *perf) {
           return cudnnFindConvolutionBackwardFilterAlgorithm(cudnn_, p.x, p.y, p.conv, p.w, count,
                                                              got, perf);
@@ -520,7 +531,7 @@ private:
                     cudnn_, p.x, p.y, p.conv, p.w, p.backwardFilter, &p.backwardFilterBytes),
                 doing);
     p.backwardData = chooseAlgorithm<cudnnConvolutionBwdDataAlgoPerf_t>(
-        measure, "input-gradient",
+        measure, options_.workspaceLimit, "input-gradient",
         [&](int count, int *got, auto *perf) {
           return cudnnFindConvolutionBackwardDataAlgorithm(cudnn_, p.w, p.y, p.conv, p.x, count,
                                                            got, perf);

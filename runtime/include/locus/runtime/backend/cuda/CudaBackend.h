@@ -27,6 +27,10 @@ struct CudaOptions {
   /// Find, as torch.backends.cudnn.benchmark) instead of by cuDNN's
   /// heuristics.
   bool findAlgorithms = false;
+  /// The most workspace bytes a convolution's algorithm may ask for (-1: no
+  /// limit): the fastest algorithm within it is taken, or, where none is,
+  /// the one needing least. The largest workspace is part of the peak.
+  int64_t workspaceLimit = -1;
 };
 
 /// The backend on device options.device, or null with `error` saying why
