@@ -23,6 +23,7 @@ if [[ "${1:-}" == "--pack" ]]; then
   rm -rf build-gpu && mkdir -p build-gpu/models
   strip -o build-gpu/locus-unit-tests build/bin/locus-unit-tests
   strip -o build-gpu/locus-gpu-step-bench build/bin/locus-gpu-step-bench
+  strip -o build-gpu/locus-train-model build/bin/locus-train-model
   cp build/test/Unit/models/*.so build-gpu/models/
   # VGG-6 at STL-10 shape, as the benchmark of issue 12 names it.
   mkdir -p build-gpu/bench
@@ -45,8 +46,9 @@ if [[ "${1:-}" == "--pack" ]]; then
     extra="$extra fashion-mnist"
   fi
   # One compressed file travels (the binaries share most of their bytes).
-  (cd build-gpu && tar cf - locus-unit-tests locus-gpu-step-bench models bench $extra |
-     xz -T2 -6 > bundle.tar.xz && rm -rf locus-unit-tests locus-gpu-step-bench models bench $extra)
+  (cd build-gpu && tar cf - locus-unit-tests locus-gpu-step-bench locus-train-model models bench $extra |
+     xz -T2 -6 > bundle.tar.xz &&
+     rm -rf locus-unit-tests locus-gpu-step-bench locus-train-model models bench $extra)
   du -sh build-gpu
   exit 0
 fi
@@ -132,6 +134,27 @@ if [[ -d build-gpu/fashion-mnist ]]; then
   [[ $fm_rc -eq 0 ]] || unit_rc=1
 fi
 
+echo "== every rule through the whole trainer on the GPU (locus-train-model, each *-cuda test model)"
+rules_ok=0 rules_failed=""
+for model in build-gpu/models/*-cuda.so; do
+  name=$(basename "$model" .so)
+  [[ "$name" == fmnist-cuda ]] && continue # trained on Fashion-MNIST above
+  log="$out/rule-$name.log"
+  if build-gpu/locus-train-model "$model" --data synthetic:256 --max-steps 20 --heldout 32 \
+       --probe-epochs 2 --save "$out/rule-$name.st" --metrics "$out/rule-$name.jsonl" > "$log" 2>&1 &&
+     build-gpu/locus-train-model "$model" --data synthetic:256 --init "$out/rule-$name.st" \
+       --max-steps 1 --heldout 0 --probe-epochs 0 >> "$log" 2>&1 &&
+     python3 -c "import json,math,sys; r=[json.loads(l) for l in open(sys.argv[1])]; h=[x for x in r if x['type']=='heldout']; p=[x for x in r if x['type']=='probe']; ok=h and p and all(x['after'] is None or math.isfinite(x['after']) for x in h); sys.exit(0 if ok else 1)" "$out/rule-$name.jsonl"; then
+    rules_ok=$((rules_ok + 1))
+    echo "$name: ok ($(grep -h 'held-out loss' "$log" | sed 's/ (.*images)//' | tr '\n' ';'))"
+  else
+    rules_failed="$rules_failed $name"
+    echo "$name: FAILED"; tail -5 "$log"
+  fi
+done
+rules_line="$rules_ok models trained, checkpointed, resumed and probed${rules_failed:+; FAILED:$rules_failed}"
+[[ -z "$rules_failed" ]] || unit_rc=1
+
 torch_line="skipped (--torch-budget 0)"
 if [[ "$torch_budget" != 0 ]]; then
   echo "== PyTorch reference on the GPU (bench/gpu/reference_cuda.py, budget ${torch_budget} s)"
@@ -185,5 +208,6 @@ printf '| %-52s | %s |\n' "GPU unit tests (CudaKernels, device, errors)" \
 printf '| %-52s | %s |\n' "locus steps on the GPU (locus-gpu-step-bench)" \
   "$(grep -c '"impl": "locus"' "$out/locus-steps.jsonl") runs (table above)"
 printf '| %-52s | %s |\n' "Fashion-MNIST, locusc --target=cuda -o binary" "$fmnist_line"
+printf '| %-52s | %s |\n' "every rule's model through the trainer (GPU)" "$rules_line"
 printf '| %-52s | %s |\n' "PyTorch reference, VGG-6 STL-10 shape" "$torch_line"
 [[ $unit_rc -eq 0 ]]
