@@ -49,9 +49,16 @@ Status writeSafetensors(const std::string &path, const std::vector<NamedArray> &
   for (const NamedArray &a : arrays) {
     int64_t count = elements(a.shape);
     uint64_t begin = payload.size();
-    appendFloats(payload, a.data, count);
+    if (a.bf16) {
+      for (int64_t i = 0; i < count; ++i) {
+        payload.push_back(static_cast<char>(a.bf16[i] & 0xff));
+        payload.push_back(static_cast<char>(a.bf16[i] >> 8));
+      }
+    } else {
+      appendFloats(payload, a.data, count);
+    }
     JsonWriter entry;
-    entry.add("dtype", "F32")
+    entry.add("dtype", a.bf16 ? "BF16" : "F32")
         .add("shape", a.shape)
         .add("data_offsets", std::vector<int64_t>{int64_t(begin), int64_t(payload.size())});
     header.addRaw(a.name, entry.str());

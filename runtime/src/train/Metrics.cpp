@@ -11,10 +11,10 @@ MetricsLog::~MetricsLog() {
     std::fclose(file_);
 }
 
-Status MetricsLog::open(const std::string &path) {
+Status MetricsLog::open(const std::string &path, bool append) {
   if (path.empty())
     return Status::success();
-  file_ = std::fopen(path.c_str(), "w");
+  file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (!file_)
     return Status::error(fmt::format("--metrics {}: cannot open: {}", path, std::strerror(errno)));
   return Status::success();

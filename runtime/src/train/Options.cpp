@@ -115,14 +115,19 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, n));
       out.seed = static_cast<uint64_t>(n);
     } else if (name == "--init" || name == "--save" || name == "--metrics" ||
-               name == "--fixed-batch") {
+               name == "--fixed-batch" || name == "--checkpoint" || name == "--resume") {
       LOCUS_RETURN_IF_ERROR(next());
       if (value.empty())
         return Status::error(fmt::format("{} needs a file name", name));
-      (name == "--init"      ? out.init
-       : name == "--save"    ? out.save
-       : name == "--metrics" ? out.metrics
-                             : out.fixedBatch) = value;
+      (name == "--init"         ? out.init
+       : name == "--save"       ? out.save
+       : name == "--metrics"    ? out.metrics
+       : name == "--checkpoint" ? out.checkpoint
+       : name == "--resume"     ? out.resume
+                                : out.fixedBatch) = value;
+    } else if (name == "--checkpoint-every") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.checkpointEvery));
     } else if (name == "--probe-epochs") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.probeEpochs));
@@ -153,6 +158,10 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
       return Status::error(fmt::format("unknown option '{}'", name));
     }
   }
+  if (out.checkpointEvery > 0 && out.checkpoint.empty())
+    return Status::error("--checkpoint-every needs --checkpoint FILE (where to write them)");
+  if (!out.init.empty() && !out.resume.empty())
+    return Status::error("--init and --resume: --resume restores the weights itself");
   if (out.optimizerState == "bfloat16" && out.optimizer != "adamw")
     return Status::error(fmt::format("--optimizer-state bfloat16 applies to adamw's moments; "
                                      "--optimizer {} keeps its momentum in float32",
@@ -193,6 +202,11 @@ Checkpoints:
   --init FILE           start from the parameters in a safetensors file (names and shapes must
                         match the model; AdamW state starts fresh)
   --save FILE           write the trained parameters as safetensors (temporary file + rename)
+  --checkpoint FILE     write the whole training state (weights, optimizer state, step) to FILE
+                        every --checkpoint-every N steps and at the last step (temporary file,
+                        fsync, rename: a crash leaves the previous one whole)
+  --resume FILE         continue the run that wrote FILE (same model, optimizer, seed, batch and
+                        step options): it ends bit for bit as the uninterrupted run would have
 Evaluation:
   --heldout N           each block's local loss on views of the first N test images, before and
                         after training (fixed augmentation seed; default 512; 0 skips it)

@@ -9,6 +9,7 @@
 #include "locus/runtime/train/Metrics.h"
 #include "locus/runtime/train/Probe.h"
 #include "locus/runtime/train/Random.h"
+#include "locus/runtime/train/TrainingState.h"
 
 
 #include <chrono>
@@ -175,9 +176,27 @@ Status runTraining(const ModelDesc &model, const Options &options,
   }
   Shape4 vs = engine->viewShape();
   int64_t b = vs.n / 2;
+  // What a training-state checkpoint must agree on to resume this run.
+  const RunConfig runConfig = {
+      {"model", model.name},
+      {"rules", fmt::format("{}", fmt::join(ruleNames(model), "/"))},
+      {"optimizer", options.optimizer},
+      {"optimizer_state", options.optimizerState},
+      {"seed", std::to_string(options.seed)},
+      {"batch", std::to_string(b)},
+      {"data", options.fixedBatch.empty() ? options.data.kind : "fixed-batch"}};
+  int64_t startStep = 0;
+  if (!options.resume.empty()) {
+    LOCUS_RETURN_IF_ERROR(loadTrainingState(options.resume, *engine, runConfig, startStep));
+    progress(fmt::format("resumed from {} after step {}", options.resume, startStep));
+  }
 
   MetricsLog metrics;
-  LOCUS_RETURN_IF_ERROR(metrics.open(options.metrics));
+  // A resumed run adds to its metrics: nothing the first part wrote is lost.
+  LOCUS_RETURN_IF_ERROR(metrics.open(options.metrics, /*append=*/!options.resume.empty()));
+  if (!options.resume.empty())
+    metrics.write(JsonWriter().add("type", "resume").add("from", options.resume).add("step",
+                                                                                     startStep));
 
   // Data: the training split unless --fixed-batch replaces it, the test
   // split for the held-out loss and the probe.
@@ -229,6 +248,9 @@ Status runTraining(const ModelDesc &model, const Options &options,
       totalSteps = options.maxSteps;
   }
   int64_t epochs = stepsPerEpoch ? (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch : 0;
+  if (startStep > totalSteps)
+    return Status::error(fmt::format("{}: its run reached step {}, past this run's {} steps",
+                                     options.resume, startStep, totalSteps));
   engine->setScheduleLength(totalSteps);
   progress(fmt::format(
       "training: {} steps ({} per epoch, {} images per step), {} update {}", totalSteps,
@@ -249,12 +271,15 @@ Status runTraining(const ModelDesc &model, const Options &options,
   MemoryTracker &memory = engine->memory();
   memory.resetPeak();
   int64_t baseline = memory.tracked();
-  int64_t step = 0;
+  int64_t step = startStep;
   std::vector<int64_t> order(data.train.count);
   AugmentConfig augment;
   Clock::time_point start = Clock::now(), lastLog = start;
   int64_t lastLogStep = 0;
-  for (int64_t epoch = 0; epoch < epochs && step < totalSteps; ++epoch) {
+  // A resumed run continues inside the epoch it stopped in: the order and
+  // views are functions of (seed, epoch) and (seed, step).
+  const int64_t firstEpoch = stepsPerEpoch ? startStep / stepsPerEpoch : 0;
+  for (int64_t epoch = firstEpoch; epoch < epochs && step < totalSteps; ++epoch) {
     Clock::time_point epochStart = Clock::now();
     if (options.fixedBatch.empty()) {
       std::iota(order.begin(), order.end(), 0);
@@ -262,7 +287,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
     }
     std::vector<double> epochSum(model.blocks.size(), 0.0);
     int64_t epochSteps = 0;
-    for (int64_t s = 0; s < stepsPerEpoch && step < totalSteps; ++s) {
+    for (int64_t s = epoch == firstEpoch ? startStep - firstEpoch * stepsPerEpoch : 0;
+         s < stepsPerEpoch && step < totalSteps; ++s) {
       if (options.fixedBatch.empty()) {
         Rng rng(mixSeed(options.seed, Stream::Augment, step));
         makeViews(data.train, data.norm, order.data() + s * b, b, rng, augment, vs.h, vs.w,
@@ -273,6 +299,10 @@ Status runTraining(const ModelDesc &model, const Options &options,
       LOCUS_RETURN_IF_ERROR(engine->step(views, losses));
       ++step;
       ++epochSteps;
+      if (!options.checkpoint.empty() &&
+          ((options.checkpointEvery > 0 && step % options.checkpointEvery == 0) ||
+           step == totalSteps))
+        LOCUS_RETURN_IF_ERROR(saveTrainingState(options.checkpoint, *engine, runConfig, step));
       for (size_t l = 0; l < losses.size(); ++l)
         epochSum[l] += losses[l];
       if (step % options.logEvery == 0 || step == totalSteps) {

@@ -25,6 +25,8 @@ struct NamedArray {
   std::string name;
   std::vector<int64_t> shape;
   const float *data = nullptr;
+  /// Instead of data: bfloat16 bit patterns, written with dtype BF16.
+  const uint16_t *bf16 = nullptr;
 };
 
 Status writeSafetensors(const std::string &path, const std::vector<NamedArray> &arrays,

@@ -97,6 +97,17 @@ public:
   int64_t featureCount() const;
   Status features(const Tensor &images, float *out);
 
+  /// The optimizer's state of a trained parameter, in the backend's memory:
+  /// which = 0 AdamW's first moment (SGD/LARS: the momentum), 1 its second;
+  /// an undefined tensor where there is none. Bfloat16 moments are packed two
+  /// to a float (the tensor's floats are their bits).
+  const Tensor &optimizerState(int32_t param, int which) const {
+    return which == 0 ? adamM_[param] : adamV_[param];
+  }
+  /// Resuming a run: the steps already taken (AdamW's bias correction, the
+  /// schedule and the random streams continue from there).
+  void setStepsTaken(int64_t steps) { steps_ = steps; }
+
   const std::vector<Tensor> &params() const { return params_; }
   Tensor &param(int32_t index) { return params_[index]; }
   bool trained(int32_t index) const { return trained_[index]; }

@@ -23,8 +23,9 @@ public:
   MetricsLog &operator=(const MetricsLog &) = delete;
   ~MetricsLog();
 
-  /// Truncates and opens `path`; an empty path disables the log.
-  Status open(const std::string &path);
+  /// Opens `path`, truncated or (append) added to; an empty path disables
+  /// the log.
+  Status open(const std::string &path, bool append = false);
   bool enabled() const { return file_ != nullptr; }
   void write(const JsonWriter &object);
 

@@ -27,6 +27,10 @@ struct Options {
   double minLr = 0.0;
   uint64_t seed = 0;
   std::string init, save, metrics, fixedBatch;
+  /// Training-state checkpoints (TrainingState.h): written to `checkpoint`
+  /// every `checkpointEvery` steps and at the last; `resume` continues one.
+  std::string checkpoint, resume;
+  int64_t checkpointEvery = 0;
   int64_t probeEpochs = 10;     ///< 0 skips the probe
   int64_t probeTrain = -1, probeTest = -1;
   int64_t heldOut = 512;        ///< test images for the held-out loss; 0 skips it
