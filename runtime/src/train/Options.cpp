@@ -125,6 +125,11 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
        : name == "--checkpoint" ? out.checkpoint
        : name == "--resume"     ? out.resume
                                 : out.fixedBatch) = value;
+    } else if (name == "--on-nonfinite") {
+      LOCUS_RETURN_IF_ERROR(next());
+      if (value != "stop" && value != "skip")
+        return Status::error(fmt::format("--on-nonfinite {}: expected stop or skip", value));
+      out.onNonfinite = value;
     } else if (name == "--checkpoint-every") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.checkpointEvery));
@@ -207,6 +212,9 @@ Checkpoints:
                         fsync, rename: a crash leaves the previous one whole)
   --resume FILE         continue the run that wrote FILE (same model, optimizer, seed, batch and
                         step options): it ends bit for bit as the uninterrupted run would have
+  --on-nonfinite WHAT   a block's loss is NaN or infinite: stop (default: name the step, the block
+                        and the last good checkpoint, exit 1) or skip (say so and go on; no
+                        checkpoint is written at that step)
 Evaluation:
   --heldout N           each block's local loss on views of the first N test images, before and
                         after training (fixed augmentation seed; default 512; 0 skips it)

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <new>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #if defined(__GLIBC__)
@@ -272,6 +273,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
   memory.resetPeak();
   int64_t baseline = memory.tracked();
   int64_t step = startStep;
+  // The step of the last training state written (or resumed from); -1: none.
+  int64_t lastCheckpoint = options.resume.empty() ? -1 : startStep;
   std::vector<int64_t> order(data.train.count);
   AugmentConfig augment;
   Clock::time_point start = Clock::now(), lastLog = start;
@@ -299,10 +302,38 @@ Status runTraining(const ModelDesc &model, const Options &options,
       LOCUS_RETURN_IF_ERROR(engine->step(views, losses));
       ++step;
       ++epochSteps;
-      if (!options.checkpoint.empty() &&
-          ((options.checkpointEvery > 0 && step % options.checkpointEvery == 0) ||
-           step == totalSteps))
+      // A loss that is NaN or infinite (global mode's lower blocks have none:
+      // NaN by design) must not reach a checkpoint.
+      std::optional<size_t> bad;
+      for (size_t l = 0; l < losses.size() && !bad; ++l)
+        if (!std::isfinite(losses[l]) &&
+            (model.blocks[l].loss.mode != "global" || l + 1 == losses.size()))
+          bad = l;
+      if (bad) {
+        const std::string what =
+            fmt::format("step {}: block '{}' has a non-finite loss ({})", step,
+                        model.blocks[*bad].name, losses[*bad]);
+        metrics.write(JsonWriter()
+                          .add("type", "nonfinite")
+                          .add("step", step)
+                          .add("block", model.blocks[*bad].name));
+        if (options.onNonfinite == "stop")
+          return Status::error(
+              what + (lastCheckpoint >= 0
+                          ? fmt::format("; training stopped, the last good checkpoint is {} "
+                                        "(step {})",
+                                        options.checkpoint.empty() ? options.resume
+                                                                   : options.checkpoint,
+                                        lastCheckpoint)
+                          : std::string("; training stopped (no checkpoint was written: "
+                                        "--checkpoint FILE --checkpoint-every N)")));
+        progress(what + "; going on (--on-nonfinite skip), no checkpoint of this step");
+      } else if (!options.checkpoint.empty() &&
+                 ((options.checkpointEvery > 0 && step % options.checkpointEvery == 0) ||
+                  step == totalSteps)) {
         LOCUS_RETURN_IF_ERROR(saveTrainingState(options.checkpoint, *engine, runConfig, step));
+        lastCheckpoint = step;
+      }
       for (size_t l = 0; l < losses.size(); ++l)
         epochSum[l] += losses[l];
       if (step % options.logEvery == 0 || step == totalSteps) {

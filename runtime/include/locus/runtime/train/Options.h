@@ -31,6 +31,10 @@ struct Options {
   /// every `checkpointEvery` steps and at the last; `resume` continues one.
   std::string checkpoint, resume;
   int64_t checkpointEvery = 0;
+  /// A non-finite block loss: "stop" (name the step, block and last good
+  /// checkpoint; exit 1) or "skip" (say so, write no checkpoint of that
+  /// step, go on).
+  std::string onNonfinite = "stop";
   int64_t probeEpochs = 10;     ///< 0 skips the probe
   int64_t probeTrain = -1, probeTest = -1;
   int64_t heldOut = 512;        ///< test images for the held-out loss; 0 skips it
