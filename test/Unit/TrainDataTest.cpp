@@ -150,6 +150,86 @@ TEST(TrainData, RealFashionMnistWhenInstalled) {
   EXPECT_NEAR(sum / data.train.pixels.size(), 0.2860, 1e-3);
 }
 
+/// A CIFAR-10 batch file of `labels.size()` records: label, then 3x32x32
+/// pixels whose value encodes (record, channel, row, column).
+std::vector<uint8_t> cifarBatch(const std::vector<uint8_t> &labels, int salt) {
+  std::vector<uint8_t> out;
+  for (size_t r = 0; r < labels.size(); ++r) {
+    out.push_back(labels[r]);
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 32; ++y)
+        for (int x = 0; x < 32; ++x)
+          out.push_back(static_cast<uint8_t>(salt * 31 + r * 17 + c * 5 + y * 3 + x));
+  }
+  return out;
+}
+
+TEST(TrainData, LoadsCifar10BinaryBatches) {
+  TempDir dir;
+  for (int b = 1; b <= 5; ++b)
+    writeFile(dir.file("data_batch_" + std::to_string(b) + ".bin"),
+              cifarBatch({uint8_t(b), uint8_t(9 - b)}, b), false);
+  writeFile(dir.file("test_batch.bin"), cifarBatch({7}, 9), false);
+  Dataset d;
+  Status s = loadCifar10(dir.file(""), d);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(d.name, "cifar10");
+  ASSERT_EQ(d.train.count, 10);
+  ASSERT_EQ(d.test.count, 1);
+  EXPECT_EQ(d.train.channels, 3);
+  EXPECT_EQ(d.train.height, 32);
+  // Batches in order, records in order; planes R, G, B row-major.
+  EXPECT_EQ(d.train.labels, (std::vector<int32_t>{1, 8, 2, 7, 3, 6, 4, 5, 5, 4}));
+  EXPECT_EQ(d.test.labels, (std::vector<int32_t>{7}));
+  const int64_t image = 3 * 32 * 32;
+  for (int64_t i : {0, 3, 9})
+    for (int c : {0, 2})
+      for (int y : {0, 31})
+        for (int x : {0, 30}) {
+          const int b = int(i / 2) + 1, r = int(i % 2);
+          EXPECT_EQ(d.train.pixels[i * image + c * 1024 + y * 32 + x],
+                    uint8_t(b * 31 + r * 17 + c * 5 + y * 3 + x))
+              << i << " " << c << " " << y << " " << x;
+        }
+  // The training split's own per-channel statistics.
+  for (int c = 0; c < 3; ++c) {
+    double sum = 0, squares = 0;
+    for (int64_t i = 0; i < d.train.count; ++i)
+      for (int p = 0; p < 1024; ++p) {
+        double v = d.train.pixels[i * image + c * 1024 + p] / 255.0;
+        sum += v;
+        squares += v * v;
+      }
+    double mean = sum / (10 * 1024);
+    EXPECT_NEAR(d.norm.mean[c], mean, 1e-6);
+    EXPECT_NEAR(d.norm.stddev[c], std::sqrt(squares / (10 * 1024) - mean * mean), 1e-5);
+  }
+}
+
+TEST(TrainData, Cifar10ErrorsNameTheFile) {
+  TempDir dir;
+  for (int b = 1; b <= 5; ++b)
+    if (b != 3)
+      writeFile(dir.file("data_batch_" + std::to_string(b) + ".bin"), cifarBatch({1}, b), false);
+  Dataset d;
+  Status s = loadCifar10(dir.file(""), d);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("data_batch_3.bin: cannot open"), std::string::npos) << s.message();
+  std::vector<uint8_t> truncated = cifarBatch({1, 2}, 3);
+  truncated.pop_back();
+  writeFile(dir.file("data_batch_3.bin"), truncated, false);
+  s = loadCifar10(dir.file(""), d);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("data_batch_3.bin: 6145 bytes, not a whole number of 3073-byte"),
+            std::string::npos)
+      << s.message();
+  writeFile(dir.file("data_batch_3.bin"), cifarBatch({1, 12}, 3), false);
+  s = loadCifar10(dir.file(""), d);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("data_batch_3.bin: record 1 has label 12"), std::string::npos)
+      << s.message();
+}
+
 TEST(TrainData, DataSpecs) {
   DataSpec spec;
   ASSERT_TRUE(parseDataSpec("fashion-mnist:/x/y", spec).isOk());
@@ -159,6 +239,12 @@ TEST(TrainData, DataSpecs) {
   EXPECT_EQ(spec.kind, "synthetic");
   EXPECT_EQ(spec.count, 100);
   EXPECT_FALSE(parseDataSpec("synthetic:0", spec).isOk());
+  ASSERT_TRUE(parseDataSpec("cifar10:/data/cifar", spec).isOk());
+  EXPECT_EQ(spec.kind, "cifar10");
+  EXPECT_EQ(spec.path, "/data/cifar");
+  Status noDir = parseDataSpec("cifar10", spec);
+  ASSERT_FALSE(noDir.isOk());
+  EXPECT_NE(noDir.message().find("--data cifar10:DIR"), std::string::npos);
   Status bad = parseDataSpec("imagenet:/data", spec);
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.message().find("unknown data set 'imagenet'"), std::string::npos);

@@ -163,6 +163,13 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
       out.path = arg;
     return Status::success();
   }
+  if (kind == "cifar10") {
+    if (arg.empty())
+      return Status::error("--data cifar10 needs the directory of its binary version: "
+                           "--data cifar10:DIR");
+    out.path = arg;
+    return Status::success();
+  }
   if (kind == "synthetic") {
     if (!arg.empty()) {
       char *end = nullptr;
@@ -175,7 +182,8 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
     return Status::success();
   }
   return Status::error(fmt::format(
-      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR or synthetic[:COUNT])", text,
+      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR, cifar10:DIR or "
+      "synthetic[:COUNT])", text,
       kind));
 }
 
@@ -186,7 +194,10 @@ Status loadDataset(const DataSpec &spec, int64_t channels, int64_t height, int64
                         seed);
     return Status::success();
   }
-  LOCUS_RETURN_IF_ERROR(loadFashionMnist(spec.path, out));
+  if (spec.kind == "cifar10")
+    LOCUS_RETURN_IF_ERROR(loadCifar10(spec.path, out));
+  else
+    LOCUS_RETURN_IF_ERROR(loadFashionMnist(spec.path, out));
   if (out.train.channels != channels)
     return Status::error(fmt::format(
         "the model takes {}-channel images, {} at {} has {} channel(s)", channels, out.name,
