@@ -230,6 +230,76 @@ TEST(TrainData, Cifar10ErrorsNameTheFile) {
       << s.message();
 }
 
+/// STL-10 images as distributed: each channel column-major; pixel (y, x) of
+/// channel c of image i encodes (salt, i, c, y, x).
+std::vector<uint8_t> stlImages(int count, int salt) {
+  std::vector<uint8_t> out;
+  for (int i = 0; i < count; ++i)
+    for (int c = 0; c < 3; ++c)
+      for (int x = 0; x < 96; ++x)
+        for (int y = 0; y < 96; ++y)
+          out.push_back(static_cast<uint8_t>(salt * 41 + i * 13 + c * 7 + y * 5 + x * 2));
+  return out;
+}
+
+TEST(TrainData, LoadsStl10WithItsUnlabeledSplit) {
+  TempDir dir;
+  writeFile(dir.file("train_X.bin"), stlImages(2, 1), false);
+  writeFile(dir.file("train_y.bin"), {3, 10}, false);
+  writeFile(dir.file("test_X.bin"), stlImages(1, 2), false);
+  writeFile(dir.file("test_y.bin"), {1}, false);
+  writeFile(dir.file("unlabeled_X.bin"), stlImages(3, 3), false);
+  Dataset d;
+  Status s = loadStl10(dir.file(""), d);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(d.name, "stl10");
+  EXPECT_EQ(d.train.count, 2);
+  EXPECT_EQ(d.test.count, 1);
+  EXPECT_EQ(d.train.labels, (std::vector<int32_t>{2, 9}));
+  EXPECT_EQ(d.test.labels, (std::vector<int32_t>{0}));
+  // Pretraining: the unlabeled images, then the training ones; unlabelled.
+  ASSERT_EQ(d.pretrain.count, 5);
+  EXPECT_EQ(&d.steps(), &d.pretrain);
+  EXPECT_EQ(d.pretrain.labels, (std::vector<int32_t>(5, -1)));
+  const int64_t image = 3 * 96 * 96;
+  auto expect = [&](const ImageSet &set, int64_t i, int salt, int source) {
+    for (int c : {0, 2})
+      for (int y : {0, 1, 95})
+        for (int x : {0, 2, 94})
+          EXPECT_EQ(set.pixels[i * image + c * 9216 + y * 96 + x],
+                    uint8_t(salt * 41 + source * 13 + c * 7 + y * 5 + x * 2))
+              << i << " " << c << " " << y << " " << x;
+  };
+  expect(d.train, 1, 1, 1);
+  expect(d.test, 0, 2, 0);
+  expect(d.pretrain, 2, 3, 2);
+  expect(d.pretrain, 3, 1, 0);
+  Normalization stats = channelStatistics(d.pretrain);
+  EXPECT_EQ(d.norm.mean, stats.mean);
+
+  writeFile(dir.file("test_y.bin"), {1, 2}, false);
+  s = loadStl10(dir.file(""), d);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("test_y.bin: more than 1 labels for the 1 images of test_X.bin"),
+            std::string::npos)
+      << s.message();
+  writeFile(dir.file("test_y.bin"), {11}, false);
+  s = loadStl10(dir.file(""), d);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("test_y.bin: label 11 of image 0, STL-10's are 1-10"),
+            std::string::npos)
+      << s.message();
+  writeFile(dir.file("test_y.bin"), {1}, false);
+  std::vector<uint8_t> cut = stlImages(3, 3);
+  cut.resize(cut.size() - 5);
+  writeFile(dir.file("unlabeled_X.bin"), cut, false);
+  s = loadStl10(dir.file(""), d);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("unlabeled_X.bin: 82939 bytes, not a whole number of 27648-byte"),
+            std::string::npos)
+      << s.message();
+}
+
 TEST(TrainData, DataSpecs) {
   DataSpec spec;
   ASSERT_TRUE(parseDataSpec("fashion-mnist:/x/y", spec).isOk());

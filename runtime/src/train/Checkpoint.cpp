@@ -153,9 +153,11 @@ Status readSafetensors(const std::string &path, SafetensorsFile &out) {
     if (e.end < e.begin || e.end > dataSize)
       return bad(fmt::format("data_offsets [{}, {}] fall outside the {} data bytes", e.begin,
                              e.end, dataSize));
-    if (e.dtype == "F32" && e.end - e.begin != uint64_t(4 * elements(e.shape)))
-      return bad(fmt::format("shape {} needs {} bytes of F32, data_offsets give {}",
-                             shapeText(e.shape), 4 * elements(e.shape), e.end - e.begin));
+    const int64_t width = e.dtype == "F32" ? 4 : e.dtype == "BF16" ? 2 : 0;
+    if (width && e.end - e.begin != uint64_t(width * elements(e.shape)))
+      return bad(fmt::format("shape {} needs {} bytes of {}, data_offsets give {}",
+                             shapeText(e.shape), width * elements(e.shape), e.dtype,
+                             e.end - e.begin));
     out.names.push_back(name);
     out.entries[name] = e;
   }

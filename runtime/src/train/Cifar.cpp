@@ -10,7 +10,6 @@
 #include "locus/runtime/train/Data.h"
 
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
@@ -68,22 +67,7 @@ Status loadCifar10(const std::string &dir, Dataset &out) {
   for (int b = 1; b <= 5; ++b)
     LOCUS_RETURN_IF_ERROR(readBatch(fmt::format("{}/data_batch_{}.bin", dir, b), out.train));
   LOCUS_RETURN_IF_ERROR(readBatch(dir + "/test_batch.bin", out.test));
-  // Per channel, over every training pixel scaled to [0, 1].
-  for (int64_t c = 0; c < 3; ++c) {
-    double sum = 0.0, squares = 0.0;
-    for (int64_t i = 0; i < out.train.count; ++i) {
-      const uint8_t *plane = out.train.image(i) + c * kPlane;
-      for (int64_t p = 0; p < kPlane; ++p) {
-        const double v = plane[p] / 255.0;
-        sum += v;
-        squares += v * v;
-      }
-    }
-    const double n = double(out.train.count * kPlane);
-    const double mean = sum / n, var = std::max(squares / n - mean * mean, 1e-12);
-    out.norm.mean.push_back(static_cast<float>(mean));
-    out.norm.stddev.push_back(static_cast<float>(std::sqrt(var)));
-  }
+  out.norm = channelStatistics(out.train);
   return Status::success();
 }
 

@@ -2,7 +2,9 @@
 
 #include "locus/runtime/train/Random.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
@@ -129,6 +131,27 @@ Status loadFashionMnist(const std::string &dir, Dataset &out) {
   return loadIdxSplit(dir, "t10k", out.test);
 }
 
+Normalization channelStatistics(const ImageSet &set) {
+  Normalization norm;
+  const int64_t plane = set.height * set.width;
+  for (int64_t c = 0; c < set.channels; ++c) {
+    double sum = 0.0, squares = 0.0;
+    for (int64_t i = 0; i < set.count; ++i) {
+      const uint8_t *p = set.image(i) + c * plane;
+      for (int64_t k = 0; k < plane; ++k) {
+        const double v = p[k] / 255.0;
+        sum += v;
+        squares += v * v;
+      }
+    }
+    const double n = std::max(1.0, double(set.count * plane));
+    const double mean = sum / n, var = std::max(squares / n - mean * mean, 1e-12);
+    norm.mean.push_back(static_cast<float>(mean));
+    norm.stddev.push_back(static_cast<float>(std::sqrt(var)));
+  }
+  return norm;
+}
+
 Dataset makeSynthetic(int64_t channels, int64_t height, int64_t width, int64_t trainCount,
                       int64_t testCount, uint64_t seed) {
   Dataset d;
@@ -163,10 +186,11 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
       out.path = arg;
     return Status::success();
   }
-  if (kind == "cifar10") {
+  if (kind == "cifar10" || kind == "stl10") {
     if (arg.empty())
-      return Status::error("--data cifar10 needs the directory of its binary version: "
-                           "--data cifar10:DIR");
+      return Status::error(fmt::format("--data {0} needs the directory of its binary version: "
+                                       "--data {0}:DIR",
+                                       kind));
     out.path = arg;
     return Status::success();
   }
@@ -182,8 +206,8 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
     return Status::success();
   }
   return Status::error(fmt::format(
-      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR, cifar10:DIR or "
-      "synthetic[:COUNT])", text,
+      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR, cifar10:DIR, stl10:DIR "
+      "or synthetic[:COUNT])", text,
       kind));
 }
 
@@ -196,6 +220,8 @@ Status loadDataset(const DataSpec &spec, int64_t channels, int64_t height, int64
   }
   if (spec.kind == "cifar10")
     LOCUS_RETURN_IF_ERROR(loadCifar10(spec.path, out));
+  else if (spec.kind == "stl10")
+    LOCUS_RETURN_IF_ERROR(loadStl10(spec.path, out));
   else
     LOCUS_RETURN_IF_ERROR(loadFashionMnist(spec.path, out));
   if (out.train.channels != channels)

@@ -186,8 +186,9 @@ then reports the held-out local losses and a linear probe.
 Data and training:
   --data KIND[:ARG]     fashion-mnist:DIR (default fashion-mnist:/usr/share/datasets/fashion-mnist,
                         IDX files, gzip or not), cifar10:DIR (CIFAR-10's binary version:
-                        data_batch_1..5.bin, test_batch.bin) or synthetic[:COUNT] (COUNT random
-                        training images, default 4096, for benchmarks)
+                        data_batch_1..5.bin, test_batch.bin), stl10:DIR (STL-10's binary
+                        version; pretraining on unlabeled + train, the probe on train/test) or
+                        synthetic[:COUNT] (COUNT random training images, default 4096)
   --epochs N            passes over the training images (default 1)
   --max-steps N         stop after N steps in total (default: no limit)
   --batch-size N        images per step; must equal the compiled views / 2 (default: that)

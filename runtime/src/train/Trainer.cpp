@@ -205,9 +205,13 @@ Status runTraining(const ModelDesc &model, const Options &options,
   Dataset data;
   if (needData) {
     LOCUS_RETURN_IF_ERROR(loadDataset(options.data, vs.c, vs.h, vs.w, options.seed, data));
-    progress(fmt::format("data: {} ({} training, {} test images of {}x{}x{})", data.name,
+    progress(fmt::format("data: {} ({} training, {} test images of {}x{}x{}{})", data.name,
                          data.train.count, data.test.count, data.train.channels,
-                         data.train.height, data.train.width));
+                         data.train.height, data.train.width,
+                         data.pretrain.count
+                             ? fmt::format("; pretraining on {} images with the unlabeled ones",
+                                           data.pretrain.count)
+                             : std::string()));
   }
   // Views are made on the host, then copied into the backend's buffer.
   Tensor views = engine->backend().allocate(vs);
@@ -215,9 +219,9 @@ Status runTraining(const ModelDesc &model, const Options &options,
   if (!options.fixedBatch.empty()) {
     LOCUS_RETURN_IF_ERROR(readFloatFile(options.fixedBatch, vs.count(), hostViews.data()));
     engine->backend().copyToDevice(views.data(), hostViews.data(), 4 * vs.count());
-  } else if (data.train.count < b) {
+  } else if (data.steps().count < b) {
     return Status::error(fmt::format("the training split has {} images, fewer than one step's {}",
-                                     data.train.count, b));
+                                     data.steps().count, b));
   }
 
   progress(describeModel(model));
@@ -241,7 +245,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
     LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, heldOutImages, heldBefore));
 
   // Training.
-  int64_t stepsPerEpoch = options.fixedBatch.empty() ? data.train.count / b : 1;
+  int64_t stepsPerEpoch = options.fixedBatch.empty() ? data.steps().count / b : 1;
   int64_t totalSteps = options.epochs * stepsPerEpoch;
   if (options.maxSteps >= 0) {
     totalSteps = std::min(totalSteps, options.maxSteps);
@@ -275,7 +279,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   int64_t step = startStep;
   // The step of the last training state written (or resumed from); -1: none.
   int64_t lastCheckpoint = options.resume.empty() ? -1 : startStep;
-  std::vector<int64_t> order(data.train.count);
+  std::vector<int64_t> order(data.steps().count);
   AugmentConfig augment;
   Clock::time_point start = Clock::now(), lastLog = start;
   int64_t lastLogStep = 0;
@@ -286,7 +290,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
     Clock::time_point epochStart = Clock::now();
     if (options.fixedBatch.empty()) {
       std::iota(order.begin(), order.end(), 0);
-      Rng(mixSeed(options.seed, Stream::Shuffle, epoch)).shuffle(order.data(), data.train.count);
+      Rng(mixSeed(options.seed, Stream::Shuffle, epoch)).shuffle(order.data(), data.steps().count);
     }
     std::vector<double> epochSum(model.blocks.size(), 0.0);
     int64_t epochSteps = 0;
@@ -294,7 +298,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
          s < stepsPerEpoch && step < totalSteps; ++s) {
       if (options.fixedBatch.empty()) {
         Rng rng(mixSeed(options.seed, Stream::Augment, step));
-        makeViews(data.train, data.norm, order.data() + s * b, b, rng, augment, vs.h, vs.w,
+        makeViews(data.steps(), data.norm, order.data() + s * b, b, rng, augment, vs.h, vs.w,
                   hostViews.data());
         engine->backend().copyToDevice(views.data(), hostViews.data(), 4 * vs.count());
       }

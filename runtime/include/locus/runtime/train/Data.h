@@ -32,6 +32,11 @@ struct Normalization {
 struct Dataset {
   std::string name;
   ImageSet train, test;
+  /// Where the training steps draw from when it is not empty (STL-10: the
+  /// unlabeled split and the training split; labels -1); the probe always
+  /// trains on `train`.
+  ImageSet pretrain;
+  const ImageSet &steps() const { return pretrain.count ? pretrain : train; }
   int32_t classes = 0;
   Normalization norm;
 };
@@ -48,6 +53,12 @@ Status readIdx(const std::string &path, IdxArray &out);
 /// std 0.3530.
 Status loadFashionMnist(const std::string &dir, Dataset &out);
 
+/// Per-channel mean and standard deviation of a set's pixels scaled to [0, 1].
+Normalization channelStatistics(const ImageSet &set);
+/// STL-10's binary version from `dir` (train_X/_y, test_X/_y, unlabeled_X;
+/// Stl10.cpp): pretraining on unlabeled + train, normalised with their
+/// per-channel statistics.
+Status loadStl10(const std::string &dir, Dataset &out);
 /// CIFAR-10's binary version from `dir` (data_batch_1..5.bin, test_batch.bin;
 /// Cifar.cpp), normalised with the training split's per-channel statistics.
 Status loadCifar10(const std::string &dir, Dataset &out);
@@ -55,7 +66,7 @@ Status loadCifar10(const std::string &dir, Dataset &out);
 Dataset makeSynthetic(int64_t channels, int64_t height, int64_t width, int64_t trainCount,
                       int64_t testCount, uint64_t seed);
 
-/// `--data KIND[:ARG]`: fashion-mnist:DIR, cifar10:DIR or synthetic[:COUNT].
+/// `--data KIND[:ARG]`: fashion-mnist:DIR, cifar10:DIR, stl10:DIR or synthetic[:COUNT].
 struct DataSpec {
   std::string kind = "fashion-mnist";
   std::string path = "/usr/share/datasets/fashion-mnist";
