@@ -130,6 +130,9 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
       if (value != "stop" && value != "skip")
         return Status::error(fmt::format("--on-nonfinite {}: expected stop or skip", value));
       out.onNonfinite = value;
+    } else if (name == "--keep-checkpoints") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.keepCheckpoints));
     } else if (name == "--checkpoint-every") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 1, out.checkpointEvery));
@@ -212,6 +215,8 @@ Checkpoints:
   --checkpoint FILE     write the whole training state (weights, optimizer state, step) to FILE
                         every --checkpoint-every N steps and at the last step (temporary file,
                         fsync, rename: a crash leaves the previous one whole)
+  --keep-checkpoints K  keep the K newest (default 1): FILE is the newest, the older ones stay as
+                        FILE.step<N>
   --resume FILE         continue the run that wrote FILE (same model, optimizer, seed, batch and
                         step options): it ends bit for bit as the uninterrupted run would have
   --on-nonfinite WHAT   a block's loss is NaN or infinite: stop (default: name the step, the block

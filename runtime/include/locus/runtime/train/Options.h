@@ -31,6 +31,9 @@ struct Options {
   /// every `checkpointEvery` steps and at the last; `resume` continues one.
   std::string checkpoint, resume;
   int64_t checkpointEvery = 0;
+  /// How many training-state checkpoints stay: `checkpoint` is the newest,
+  /// the K - 1 before it stay as `checkpoint.step<N>`.
+  int64_t keepCheckpoints = 1;
   /// A non-finite block loss: "stop" (name the step, block and last good
   /// checkpoint; exit 1) or "skip" (say so, write no checkpoint of that
   /// step, go on).
