@@ -206,6 +206,37 @@ TEST(TrainData, LoadsCifar10BinaryBatches) {
   }
 }
 
+TEST(TrainData, LoadsCifar100WithItsFineLabels) {
+  TempDir dir;
+  // Records: coarse label, fine label, the planes (cifarBatch's after its label).
+  auto batch = [](const std::vector<std::pair<uint8_t, uint8_t>> &labels, int salt) {
+    std::vector<uint8_t> fine;
+    for (auto [coarse, f] : labels)
+      fine.push_back(f);
+    std::vector<uint8_t> one = cifarBatch(fine, salt), out;
+    for (size_t r = 0; r < labels.size(); ++r) {
+      out.push_back(labels[r].first);
+      out.insert(out.end(), one.begin() + r * 3073, one.begin() + (r + 1) * 3073);
+    }
+    return out;
+  };
+  writeFile(dir.file("train.bin"), batch({{3, 42}, {19, 99}, {0, 0}}, 1), false);
+  writeFile(dir.file("test.bin"), batch({{7, 77}}, 2), false);
+  Dataset d;
+  Status s = loadCifar100(dir.file(""), d);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(d.classes, 100);
+  EXPECT_EQ(d.train.labels, (std::vector<int32_t>{42, 99, 0}));
+  EXPECT_EQ(d.test.labels, (std::vector<int32_t>{77}));
+  EXPECT_EQ(d.train.pixels[1 * 3072 + 2 * 1024 + 5 * 32 + 7], uint8_t(31 + 17 + 10 + 15 + 7));
+  writeFile(dir.file("test.bin"), batch({{7, 100}}, 2), false);
+  s = loadCifar100(dir.file(""), d);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("test.bin: record 0 has label 100, CIFAR-100's are 0-99"),
+            std::string::npos)
+      << s.message();
+}
+
 TEST(TrainData, Cifar10ErrorsNameTheFile) {
   TempDir dir;
   for (int b = 1; b <= 5; ++b)
@@ -220,7 +251,8 @@ TEST(TrainData, Cifar10ErrorsNameTheFile) {
   writeFile(dir.file("data_batch_3.bin"), truncated, false);
   s = loadCifar10(dir.file(""), d);
   ASSERT_FALSE(s.isOk());
-  EXPECT_NE(s.message().find("data_batch_3.bin: 6145 bytes, not a whole number of 3073-byte"),
+  EXPECT_NE(s.message().find("data_batch_3.bin: 6145 bytes, not a whole number of 3073-byte "
+                             "CIFAR-10 records"),
             std::string::npos)
       << s.message();
   writeFile(dir.file("data_batch_3.bin"), cifarBatch({1, 12}, 3), false);

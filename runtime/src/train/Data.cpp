@@ -186,7 +186,7 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
       out.path = arg;
     return Status::success();
   }
-  if (kind == "cifar10" || kind == "stl10") {
+  if (kind == "cifar10" || kind == "cifar100" || kind == "stl10") {
     if (arg.empty())
       return Status::error(fmt::format("--data {0} needs the directory of its binary version: "
                                        "--data {0}:DIR",
@@ -206,8 +206,8 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
     return Status::success();
   }
   return Status::error(fmt::format(
-      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR, cifar10:DIR, stl10:DIR "
-      "or synthetic[:COUNT])", text,
+      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR, cifar10:DIR, "
+      "cifar100:DIR, stl10:DIR or synthetic[:COUNT])", text,
       kind));
 }
 
@@ -220,6 +220,8 @@ Status loadDataset(const DataSpec &spec, int64_t channels, int64_t height, int64
   }
   if (spec.kind == "cifar10")
     LOCUS_RETURN_IF_ERROR(loadCifar10(spec.path, out));
+  else if (spec.kind == "cifar100")
+    LOCUS_RETURN_IF_ERROR(loadCifar100(spec.path, out));
   else if (spec.kind == "stl10")
     LOCUS_RETURN_IF_ERROR(loadStl10(spec.path, out));
   else

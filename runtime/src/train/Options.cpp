@@ -189,7 +189,8 @@ then reports the held-out local losses and a linear probe.
 Data and training:
   --data KIND[:ARG]     fashion-mnist:DIR (default fashion-mnist:/usr/share/datasets/fashion-mnist,
                         IDX files, gzip or not), cifar10:DIR (CIFAR-10's binary version:
-                        data_batch_1..5.bin, test_batch.bin), stl10:DIR (STL-10's binary
+                        data_batch_1..5.bin, test_batch.bin), cifar100:DIR (train.bin,
+                        test.bin; the 100 fine classes), stl10:DIR (STL-10's binary
                         version; pretraining on unlabeled + train, the probe on train/test) or
                         synthetic[:COUNT] (COUNT random training images, default 4096)
   --epochs N            passes over the training images (default 1)

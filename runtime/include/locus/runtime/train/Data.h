@@ -62,11 +62,14 @@ Status loadStl10(const std::string &dir, Dataset &out);
 /// CIFAR-10's binary version from `dir` (data_batch_1..5.bin, test_batch.bin;
 /// Cifar.cpp), normalised with the training split's per-channel statistics.
 Status loadCifar10(const std::string &dir, Dataset &out);
+/// CIFAR-100's binary version (train.bin, test.bin), its 100 fine classes.
+Status loadCifar100(const std::string &dir, Dataset &out);
 /// Random uint8 images with random labels (10 classes), for benchmarks.
 Dataset makeSynthetic(int64_t channels, int64_t height, int64_t width, int64_t trainCount,
                       int64_t testCount, uint64_t seed);
 
-/// `--data KIND[:ARG]`: fashion-mnist:DIR, cifar10:DIR, stl10:DIR or synthetic[:COUNT].
+/// `--data KIND[:ARG]`: fashion-mnist:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR or
+/// synthetic[:COUNT].
 struct DataSpec {
   std::string kind = "fashion-mnist";
   std::string path = "/usr/share/datasets/fashion-mnist";
