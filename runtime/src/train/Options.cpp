@@ -42,6 +42,10 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
       out.help = true;
       continue;
     }
+    if (arg == "--eval-only") {
+      out.evalOnly = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0)
       return Status::error(fmt::format("unexpected argument '{}' (options start with --)", arg));
     // Both "--opt value" and "--opt=value".
@@ -166,6 +170,9 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
       return Status::error(fmt::format("unknown option '{}'", name));
     }
   }
+  if (out.evalOnly && (out.checkpointEvery > 0 || !out.checkpoint.empty() || !out.save.empty()))
+    return Status::error("--eval-only trains nothing: --save and --checkpoint have nothing new to "
+                         "write");
   if (out.checkpointEvery > 0 && out.checkpoint.empty())
     return Status::error("--checkpoint-every needs --checkpoint FILE (where to write them)");
   if (!out.init.empty() && !out.resume.empty())
@@ -224,6 +231,8 @@ Checkpoints:
                         and the last good checkpoint, exit 1) or skip (say so and go on; no
                         checkpoint is written at that step)
 Evaluation:
+  --eval-only           no training: the held-out losses and the probe of the weights --init or
+                        --resume loads (the initial ones without either)
   --heldout N           each block's local loss on views of the first N test images, before and
                         after training (fixed augmentation seed; default 512; 0 skips it)
   --probe-epochs N      linear-probe epochs (default 10; 0 skips the probe)

@@ -266,13 +266,18 @@ Status runTraining(const ModelDesc &model, const Options &options,
   // Held-out local losses before training.
   int64_t heldOutImages = needData ? std::min(options.heldOut, data.test.count) / b * b : 0;
   std::vector<double> heldBefore, heldAfter;
-  if (heldOutImages > 0)
+  if (options.evalOnly)
+    progress(options.init.empty() && options.resume.empty()
+                 ? "evaluation only, of the initial weights (no --init or --resume)"
+                 : fmt::format("evaluation only, of {}",
+                               options.init.empty() ? options.resume : options.init));
+  if (heldOutImages > 0 && !options.evalOnly)
     LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, heldOutImages, heldBefore));
 
   // Training.
   int64_t stepsPerEpoch = options.fixedBatch.empty() ? data.steps().count / b : 1;
-  int64_t totalSteps = options.epochs * stepsPerEpoch;
-  if (options.maxSteps >= 0) {
+  int64_t totalSteps = options.evalOnly ? startStep : options.epochs * stepsPerEpoch;
+  if (options.maxSteps >= 0 && !options.evalOnly) {
     totalSteps = std::min(totalSteps, options.maxSteps);
     if (!options.fixedBatch.empty())
       totalSteps = options.maxSteps;
@@ -415,35 +420,42 @@ Status runTraining(const ModelDesc &model, const Options &options,
   // Memory: the peak over the training steps (parameters, optimizer state,
   // the views buffer, the arena, workspace) beside the compiler's plan for
   // this optimizer (the step program's record).
-  const int64_t planned = engine->plannedPeakBytes();
-  const std::string planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
-  std::string planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
-  if (engine->reservedWorkspaceBytes() > 0)
-    planKind += fmt::format(", convolution workspace {} as the backend chose it",
-                            mib(engine->reservedWorkspaceBytes()));
-  int64_t measured = step > 0 ? memory.peak() : 0;
-  int64_t workspace = step > 0 ? memory.peakExternal() : 0;
-  progress(fmt::format("memory: planned peak {} ({}, {}), measured peak {} (parameters, "
-                       "optimizer state and views {}, kernel workspace up to {})",
-                       mib(planned), planKind, planFor,
-                       mib(measured), mib(baseline), mib(workspace)));
-  metrics.write(JsonWriter()
-                    .add("type", "memory")
-                    .add("planned_peak_bytes", planned)
-                    .add("planned_arena_bytes", engine->plannedArenaBytes())
-                    .add("measured_peak_bytes", measured)
-                    .add("persistent_bytes", baseline)
-                    .add("workspace_peak_bytes", workspace)
-                    .add("steps", step)
-                    .add("train_seconds", trainSeconds));
+  if (!options.evalOnly) { // no steps ran: nothing measured to set beside the plan
+    const int64_t planned = engine->plannedPeakBytes();
+    const std::string planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
+    std::string planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
+    if (engine->reservedWorkspaceBytes() > 0)
+      planKind += fmt::format(", convolution workspace {} as the backend chose it",
+                              mib(engine->reservedWorkspaceBytes()));
+    int64_t measured = step > 0 ? memory.peak() : 0;
+    int64_t workspace = step > 0 ? memory.peakExternal() : 0;
+    progress(fmt::format("memory: planned peak {} ({}, {}), measured peak {} (parameters, "
+                         "optimizer state and views {}, kernel workspace up to {})",
+                         mib(planned), planKind, planFor,
+                         mib(measured), mib(baseline), mib(workspace)));
+    metrics.write(JsonWriter()
+                      .add("type", "memory")
+                      .add("planned_peak_bytes", planned)
+                      .add("planned_arena_bytes", engine->plannedArenaBytes())
+                      .add("measured_peak_bytes", measured)
+                      .add("persistent_bytes", baseline)
+                      .add("workspace_peak_bytes", workspace)
+                      .add("steps", step)
+                      .add("train_seconds", trainSeconds));
+  }
 
   if (heldOutImages > 0) {
     LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, heldOutImages, heldAfter));
+    if (options.evalOnly) // one evaluation: the weights did not change
+      heldBefore = heldAfter;
     for (size_t l = 0; l < model.blocks.size(); ++l) {
       if (std::isnan(heldAfter[l]))
         progress(fmt::format("held-out loss {}: none (global mode optimises the top block's loss "
                              "only)",
                              model.blocks[l].name));
+      else if (options.evalOnly)
+        progress(fmt::format("held-out loss {} ({} images): {:.4f}", model.blocks[l].name,
+                             heldOutImages, heldAfter[l]));
       else
         progress(fmt::format("held-out loss {} ({} images): before {:.4f}, after {:.4f}",
                              model.blocks[l].name, heldOutImages, heldBefore[l], heldAfter[l]));

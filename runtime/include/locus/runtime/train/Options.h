@@ -47,6 +47,9 @@ struct Options {
   /// fp32: full float32). -1 / empty: not given (a CPU binary refuses both).
   int64_t device = -1;
   std::string precision;
+  /// No training: the held-out losses and the probe of the weights
+  /// --init or --resume loads (or of the initial ones).
+  bool evalOnly = false;
   bool help = false;
 };
 
