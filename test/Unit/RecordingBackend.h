@@ -160,20 +160,6 @@ public:
     ++calls["lossUnpool"];
     inner_->lossUnpool(dz, zs, k, dh, hs);
   }
-  void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
-                       float *out) override {
-    ++calls["hybridNegatives"];
-    inner_->hybridNegatives(views, vs, masks, partners, out);
-  }
-  void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
-    ++calls["lengthNormalizeRows"];
-    inner_->lengthNormalizeRows(x, n, row, y);
-  }
-  void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
-                        bool pairs) override {
-    ++calls["standardizePairs"];
-    inner_->standardizePairs(x, n, row, st, y, pairs);
-  }
   void adamwStep(const rt::AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
                  const rt::AdamMoments &moments) override {
     ++calls["adamwStep"];

@@ -7,6 +7,7 @@
 // bias, the goodness losses and every parameter gradient.
 //
 //===----------------------------------------------------------------------===//
+#include "CompiledTables.h"
 #include "EngineTestUtil.h"
 
 #include "locus/runtime/backend/cpu/CpuBackend.h"
@@ -230,7 +231,11 @@ Tensor withHybridNegatives(Backend &backend, const Tensor &views, uint64_t seed)
   std::vector<float> masks(static_cast<size_t>(s.n * plane));
   std::vector<int32_t> partners(static_cast<size_t>(s.n));
   drawHybrid(s.n, plane, seed, masks.data(), partners.data());
-  backend.hybridNegatives(views.data(), s, masks.data(), partners.data(), out.data());
+  locus::abi::MemRef3F32 in = locus::abi::memref3(const_cast<float *>(views.data()), s.n, s.c, plane);
+  locus::abi::MemRef3F32 maskRef = locus::abi::memref3(masks.data(), s.n, s.h, s.w);
+  locus::abi::MemRef1I32 partnerRef = locus::abi::memref1(partners.data(), s.n);
+  locus::abi::MemRef3F32 outRef = locus::abi::memref3(out.data(), 2 * s.n, s.c, plane);
+  locus::test::compiledGoodnessInputs().hybridNegatives(&in, &maskRef, &partnerRef, &outRef);
   return out;
 }
 
@@ -304,31 +309,6 @@ TEST(TrainGoodness, HybridsMixTheImageWithAnotherImage) {
     mixed += sources.size() == 2;
   }
   EXPECT_GE(mixed, kViews - 1) << "the smooth masks should almost always mix both images";
-}
-
-TEST(TrainGoodness, ModelsWithoutTheirCompiledKernelsStopNamingThem) {
-  // FF's and SCFF's inputs and goodness losses exist only as compiled kernels:
-  // the backend launches the inputs from the model's tables, the step
-  // program calls the losses directly.
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  for (const char *rule : {"ff", "scff"}) {
-    SCOPED_TRACE(rule);
-    const TestModel &compiled = goodnessModel(rule);
-    auto stepWith = [&](const cpu::ModelKernels &kernels) {
-      EngineOptions options = compiled.engineOptions();
-      options.kernels = kernels;
-      std::unique_ptr<Engine> engine;
-      if (!Engine::create(compiled.desc(), options, engine).isOk())
-        std::exit(3);
-      Tensor views = randomViews(*engine, 1);
-      std::vector<double> losses;
-      (void)engine->step(views, losses);
-      std::exit(0);
-    };
-    cpu::ModelKernels noInputs = compiled.engineOptions().kernels;
-    noInputs.goodnessInputs = nullptr;
-    EXPECT_EXIT(stepWith(noInputs), testing::ExitedWithCode(1), "no goodness input kernels");
-  }
 }
 
 } // namespace

@@ -73,7 +73,7 @@ private:
   scf::ExecuteRegionOp openRegion(int32_t index, StringRef function);
   LogicalResult lowerAdjoints(Operation *from, Unsupported &why);
   LogicalResult lowerLocalBlock(int32_t index, Value &input, Unsupported &why);
-  Value goodnessInput(int32_t index, Value input, bool pairs);
+  FailureOr<Value> goodnessInput(int32_t index, Value input, bool pairs, Unsupported &why);
   LogicalResult lowerFeaturesBlock(int32_t index, Value &input, int64_t &offset, Value out,
                                    Unsupported &why);
   LogicalResult lowerGlobal(Value input, Unsupported &why);
@@ -144,29 +144,45 @@ Operation *lossGradOf(BlockOp block) {
 /// (block 0) or the rows scaled to unit length; SCFF's standardised first N
 /// rows as [st + st; st + roll(st)]. Without `pairs` (the features) the views
 /// alone: FF's block 0 reads them as they are, SCFF's pairs are st + st.
-Value EntryBuilder::goodnessInput(int32_t index, Value input, bool pairs) {
+FailureOr<Value> EntryBuilder::goodnessInput(int32_t index, Value input, bool pairs,
+                                             Unsupported &why) {
   Type f32 = b.builder.getF32Type();
   auto views = cast<MemRefType>(b.views.getType()).getShape();
   auto in = cast<MemRefType>(input.getType()).getShape();
   const int64_t n = views[0];
+  // The generated input kernels (locus-generate-goodness-input-kernels),
+  // called by the program on views of its buffers.
+  auto kernel = [&](StringRef name, ArrayRef<Value> operands) {
+    return b.callKernel(name, operands, why);
+  };
   if (b.goodness == StepBuilder::Goodness::ForwardForward) {
     if (index > 0) {
       Value y = b.alloc(in, f32);
-      b.call("length_normalize", {input, y});
+      if (failed(kernel("locus_length_normalize_rows", {b.rows2d(input), b.rows2d(y)})))
+        return failure();
       return y;
     }
     if (!pairs)
       return input;
-    Value masks = b.alloc({n * views[2] * views[3]}, f32);
+    const int64_t plane = views[2] * views[3];
+    Value masks = b.alloc({n * plane}, f32);
     Value partners = b.alloc({n}, b.builder.getI32Type());
     b.call("draw_hybrid", {b.i32(static_cast<int64_t>(blocks.size())), masks, partners});
     Value out = b.alloc({2 * n, views[1], views[2], views[3]}, f32);
-    b.call("hybrid_negatives", {b.views, masks, partners, out});
+    if (failed(kernel("locus_hybrid_negatives",
+                      {b.reshaped(b.views, {n, views[1], plane}),
+                       b.reshaped(masks, {n, views[2], views[3]}), partners,
+                       b.reshaped(out, {2 * n, views[1], plane})})))
+      return failure();
     return out;
   }
   Value st = b.alloc({n, in[1], in[2], in[3]}, f32);
   Value y = b.alloc({pairs ? 2 * n : n, in[1], in[2], in[3]}, f32);
-  b.call("standardize_pairs", {input, st, y});
+  // The first N rows of the input (the block below ran on 2N).
+  if (failed(kernel("locus_standardize_pairs",
+                    {b.leadingRows(input, n), b.rows2d(st), b.rows2d(y),
+                     arith::ConstantOp::create(b.builder, b.loc, b.builder.getBoolAttr(pairs))})))
+    return failure();
   return y;
 }
 
@@ -174,8 +190,12 @@ LogicalResult EntryBuilder::lowerLocalBlock(int32_t index, Value &input, Unsuppo
   BlockOp block = blocks[index];
   scf::ExecuteRegionOp region = openRegion(index, ("block" + Twine(index)).str());
   b.blockOutputRoot = allocationRoot(block.getMarker().getInput());
-  if (b.goodness != StepBuilder::Goodness::None)
-    input = goodnessInput(index, input, /*pairs=*/true);
+  if (b.goodness != StepBuilder::Goodness::None) {
+    FailureOr<Value> rows = goodnessInput(index, input, /*pairs=*/true, why);
+    if (failed(rows))
+      return failure();
+    input = *rows;
+  }
   if (failed(lowerForward(b, block, input, why)) || failed(lowerLoss(b, block, why)))
     return failure();
   if (b.train() && failed(lowerAdjoints(lossGradOf(block), why)))
@@ -193,8 +213,12 @@ LogicalResult EntryBuilder::lowerFeaturesBlock(int32_t index, Value &input, int6
   BlockOp block = blocks[index];
   scf::ExecuteRegionOp region = openRegion(index, ("block" + Twine(index)).str());
   b.blockOutputRoot = allocationRoot(block.getMarker().getInput());
-  if (b.goodness != StepBuilder::Goodness::None)
-    input = goodnessInput(index, input, /*pairs=*/false);
+  if (b.goodness != StepBuilder::Goodness::None) {
+    FailureOr<Value> rows = goodnessInput(index, input, /*pairs=*/false, why);
+    if (failed(rows))
+      return failure();
+    input = *rows;
+  }
   if (failed(lowerForward(b, block, input, why)))
     return failure();
   input = b.bufferOf(block.getMarker().getInput());

@@ -69,6 +69,17 @@ Value StepBuilder::reshaped(Value buffer, ArrayRef<int64_t> shape) {
                                        groups(static_cast<int64_t>(shape.size()), 0));
 }
 
+Value StepBuilder::leadingRows(Value buffer, int64_t rows) {
+  auto type = cast<MemRefType>(buffer.getType());
+  const int64_t rest = type.getNumElements() / type.getDimSize(0);
+  if (type.getDimSize(0) == rows)
+    return rows2d(buffer);
+  auto view = MemRefType::get({rows, rest}, type.getElementType());
+  return memref::ReinterpretCastOp::create(builder, loc, view, buffer, /*offset=*/0,
+                                           ArrayRef<int64_t>{rows, rest},
+                                           ArrayRef<int64_t>{rest, 1});
+}
+
 void StepBuilder::update(int32_t param, Value grad) {
   if (train())
     pendingUpdates.push_back({param, grad});

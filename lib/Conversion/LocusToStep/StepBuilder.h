@@ -103,6 +103,8 @@ public:
   Value flat(Value buffer);
   /// The same buffer with shape `shape` (an expand of a [N, D] map).
   Value reshaped(Value buffer, llvm::ArrayRef<int64_t> shape);
+  /// The first `rows` rows of a dense buffer as [rows, rest].
+  Value leadingRows(Value buffer, int64_t rows);
 
   /// The loss slots: one float64 a loss term (a call of a generated loss
   /// kernel) writes its value into, numbered over the module's loss ops in

@@ -218,23 +218,6 @@ void _mlir_ciface_locus_rt_draw_hybrid(void *ctx, int32_t stream, Buf1 *masks,
                           static_cast<int64_t>(sizeof(int32_t) * rows.size()));
 }
 
-void _mlir_ciface_locus_rt_hybrid_negatives(void *ctx, Buf4 *views, Buf1 *masks,
-                                            Index1 *partners, Buf4 *out) {
-  context(ctx).backend->hybridNegatives(views->data(), shape(views), masks->data(),
-                                        partners->data(), out->data());
-}
-
-void _mlir_ciface_locus_rt_length_normalize(void *ctx, Buf4 *x, Buf4 *y) {
-  context(ctx).backend->lengthNormalizeRows(x->data(), x->sizes[0], x->count() / x->sizes[0],
-                                            y->data());
-}
-
-void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 *y) {
-  const int64_t n = st->sizes[0];
-  context(ctx).backend->standardizePairs(x->data(), n, st->count() / n, st->data(), y->data(),
-                                         y->sizes[0] == 2 * n);
-}
-
 void _mlir_ciface_locus_rt_relu_backward(void *ctx, Buf4 *y, Buf4 *dy, Buf4 *dx) {
   context(ctx).backend->reluBackward(y->data(), dy->data(), dx->data(), y->count());
 }

@@ -15,7 +15,6 @@
 #include "locus/runtime/backend/cpu/Optimizer.h"
 #include "locus/runtime/backend/cpu/UpdateKernels.h"
 
-#include "backend/GoodnessInputCalls.h"
 #include "backend/cpu/BlasSetup.h"
 #include "backend/cpu/Blocked.h"
 
@@ -182,17 +181,6 @@ public:
       cpu::avgPool2dBackward(pooling(), dz, zs, lossPoolWindow(hs, k), dh, hs);
   }
 
-  void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
-                       float *out) override {
-    rt::hybridNegatives(goodnessInputs(), views, vs, masks, partners, out);
-  }
-  void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
-    rt::lengthNormalizeRows(goodnessInputs(), x, n, row, y);
-  }
-  void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
-                        bool pairs) override {
-    rt::standardizePairs(goodnessInputs(), x, n, row, st, y, pairs);
-  }
   void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
                  const AdamMoments &moments) override {
     cpu::adamwStep(need(k_.update, "update kernels"), adam, t, count, param, grad, moments);
@@ -211,9 +199,6 @@ private:
     return need(k_.activations, "activation kernels");
   }
   const abi::PoolingKernels &pooling() const { return need(k_.pooling, "pooling kernels"); }
-  const abi::GoodnessInputKernels &goodnessInputs() const {
-    return need(k_.goodnessInputs, "goodness input kernels");
-  }
   void noteWorkspace() { memory_->setExternal(workspace_.bytes()); }
   /// b times scale (SCFF: 2) in scaledBias_ when the scale is not 1.
   const float *scaledBias(const float *b, float scale, int64_t channels) {

@@ -16,7 +16,6 @@
 #include "locus/runtime/CudaError.h"
 #include "locus/runtime/backend/cuda/KernelLaunch.h"
 
-#include "backend/GoodnessInputCalls.h"
 #include "backend/cpu/AdamMath.h"
 
 #include <cublas_v2.h>
@@ -382,17 +381,6 @@ public:
     avgPool2dBackward(dz, zs, lossPoolWindow(hs, k), dh, hs);
   }
 
-  void hybridNegatives(const float *views, Shape4 vs, const float *masks, const int32_t *partners,
-                       float *out) override {
-    rt::hybridNegatives(goodnessInputs(), views, vs, masks, partners, out);
-  }
-  void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) override {
-    rt::lengthNormalizeRows(goodnessInputs(), x, n, row, y);
-  }
-  void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
-                        bool pairs) override {
-    rt::standardizePairs(goodnessInputs(), x, n, row, st, y, pairs);
-  }
   void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param, const float *grad,
                  const AdamMoments &moments) override {
     if (count <= 0)
@@ -440,9 +428,6 @@ private:
     return need(k_.activations, "activation kernels");
   }
   const abi::PoolingKernels &pooling() const { return need(k_.pooling, "pooling kernels"); }
-  const abi::GoodnessInputKernels &goodnessInputs() const {
-    return need(k_.goodnessInputs, "goodness input kernels");
-  }
   const ReluPoolKernel *staticReluPool(Shape4 as, const Window &win) const {
     if (!k_.reluPools || !win.tiles())
       return nullptr;

@@ -46,7 +46,7 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 6;
+constexpr int64_t kStepProgramVersion = 7;
 
 /// The generated entry points of a model (the model record's `program`,
 /// abi/Model.h). Each entry point runs the
@@ -137,19 +137,14 @@ void _mlir_ciface_locus_rt_projection_gradient(void *ctx, Buf2 *factors, Buf2 *c
 void _mlir_ciface_locus_rt_add_losses(void *ctx, Buf1F64 *losses, Index1 *blocks);
 
 // --- The goodness rules' rows (FF, SCFF): 2N rows a block, the views (or
-// their pairs) first, their negatives below.
+// their pairs) first, their negatives below. The program builds them with
+// its generated input kernels (hybrid negatives, length normalisation,
+// standardised pairs); the runtime only draws the random bits.
 /// FF: each row's partner image (another image than its own) and its mask of
 /// random bits [N * H * W], drawn from this step's stream `stream`.
 void _mlir_ciface_locus_rt_draw_hybrid(void *ctx, int32_t stream, Buf1 *masks,
                                        Index1 *partners);
-/// FF: out [2N, C, H, W] = the views, then their hybrids.
-void _mlir_ciface_locus_rt_hybrid_negatives(void *ctx, Buf4 *views, Buf1 *masks,
-                                            Index1 *partners, Buf4 *out);
-/// FF: every row of x scaled to unit length.
-void _mlir_ciface_locus_rt_length_normalize(void *ctx, Buf4 *x, Buf4 *y);
-/// SCFF: the first N rows of x standardised into st [N, ...], then y [2N,
-/// ...] = [st + st; st + roll(st)].
-void _mlir_ciface_locus_rt_standardize_pairs(void *ctx, Buf4 *x, Buf4 *st, Buf4 *y);
+
 // --- Adjoints.
 void _mlir_ciface_locus_rt_conv2d_backward_weight(void *ctx, Buf4 *x, Buf4 *dy, Buf4 *dw,
                                                   Buf1 *db, int32_t hasBias, float biasScale,

@@ -5,8 +5,8 @@
 // on one Backend: its memory, its primitives (the library work a target brings:
 // convolutions and GEMMs, cuDNN and cuBLAS on a GPU, Winograd/direct/im2col
 // and OpenBLAS on the CPU) and launches of the kernels locusc generated (the
-// activations, poolings, inputs and updates; the program calls its loss
-// kernels itself). The engine never sees a
+// activations, poolings and updates; the program calls its loss and
+// goodness-input kernels itself). The engine never sees a
 // kernel table or a thread pool: how a kernel is found, tiled and launched
 // is the backend's. A backend for a new target (backend/cuda, issue 12)
 // implements this interface and nothing in train/ changes.
@@ -144,16 +144,6 @@ public:
   virtual void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) = 0;
   virtual void lossUnpool(const float *dz, Shape4 zs, int64_t k, float *dh, Shape4 hs) = 0;
 
-  /// FF's hybrid negatives: out [2n, C, H, W] = the views, then each row
-  /// mixed with its partner's image through its blurred mask [n, H, W].
-  virtual void hybridNegatives(const float *views, Shape4 vs, const float *masks,
-                               const int32_t *partners, float *out) = 0;
-  /// FF's block input: every row of x [n, row] scaled to unit length.
-  virtual void lengthNormalizeRows(const float *x, int64_t n, int64_t row, float *y) = 0;
-  /// SCFF's block input: rows standardised into st, then y = [st + st,
-  /// st + roll(st)] with pairs, st + st without.
-  virtual void standardizePairs(const float *x, int64_t n, int64_t row, float *st, float *y,
-                                bool pairs) = 0;
   /// The optimizer updates of one parameter from its gradient.
   virtual void adamwStep(const AdamW &adam, int64_t t, int64_t count, float *param,
                          const float *grad, const AdamMoments &moments) = 0;

@@ -11,7 +11,6 @@
 #define LOCUS_RUNTIME_BACKEND_CPU_MODELKERNELS_H
 
 #include "locus/runtime/abi/ActivationKernels.h"
-#include "locus/runtime/abi/GoodnessInputKernels.h"
 #include "locus/runtime/abi/Model.h"
 #include "locus/runtime/abi/PoolingKernels.h"
 #include "locus/runtime/backend/cpu/PoolKernels.h"
@@ -26,7 +25,6 @@ struct ModelKernels {
   const ReluPoolKernels *reluPools = nullptr; ///< null: the general relu + max-pool
   const abi::ActivationKernels *activations = nullptr;
   const abi::PoolingKernels *pooling = nullptr;
-  const abi::GoodnessInputKernels *goodnessInputs = nullptr;
 };
 
 /// A compiled model's tables (they point into its record, which lives as
@@ -38,7 +36,6 @@ inline ModelKernels modelKernelsOf(const abi::ModelRecord &model) {
   kernels.reluPools = &model.reluPools;
   kernels.activations = model.activations;
   kernels.pooling = model.pooling;
-  kernels.goodnessInputs = model.goodnessInputs;
   return kernels;
 }
 
