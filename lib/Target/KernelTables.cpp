@@ -191,7 +191,7 @@ FailureOr<llvm::Constant *> addStepProgram(ModuleOp module, ModuleOp kernels,
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
   auto *record = llvm::StructType::get(
-      context, {i64, i64, i64, i64, i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr});
+      context, {i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr});
   std::vector<llvm::Constant *> fields{llvm::ConstantInt::get(i64, locus::abi::kStepProgramVersion)};
   std::vector<llvm::Constant *> entries;
   for (StringRef entry : {locus::kTrainFusedEntry, locus::kTrainEntry, locus::kEvaluateEntry,
@@ -212,6 +212,11 @@ FailureOr<llvm::Constant *> addStepProgram(ModuleOp module, ModuleOp kernels,
       return module.emitError("the memory plan's ") << name << " is missing (run locus-plan-memory)";
     fields.push_back(llvm::ConstantInt::get(i64, bytes.getInt()));
   }
+  auto rows = kernels->getAttrOfType<IntegerAttr>(locus::kRowsPerViewAttr);
+  if (!rows)
+    return kernels.emitError("the step program's rows per view are missing (run "
+                             "locus-lower-to-step)");
+  fields.push_back(llvm::ConstantInt::get(i64, rows.getInt()));
   fields.insert(fields.end(), entries.begin(), entries.end());
   auto *global = new llvm::GlobalVariable(object, record, /*isConstant=*/true,
                                           llvm::GlobalValue::ExternalLinkage,

@@ -386,6 +386,11 @@ struct LowerToStepPass : public locus::impl::LocusLowerToStepBase<LowerToStepPas
     SmallVector<BlockOp> blocks(funcs.front().getOps<BlockOp>());
     StepBuilder b(kernels, funcs.front().getLoc(), params);
     b.factorUpdate = factorUpdate;
+    const Score score = blocks.empty() ? Score::Bilinear
+                                       : blocks.front().getMarker().getLoss().getScore();
+    const bool goodness = score == Score::SumSquares || score == Score::MeanReluSquares;
+    kernels->setAttr(kRowsPerViewAttr,
+                     IntegerAttr::get(IntegerType::get(&getContext(), 64), goodness ? 2 : 1));
     if (!factorUpdate) // the memory report says how the fused variant updates B
       kernels->setAttr(kFactorUpdateOffAttr, UnitAttr::get(&getContext()));
     for (auto [i, block] : llvm::enumerate(blocks))

@@ -140,11 +140,10 @@ int64_t Engine::plannedPeakBytes() const {
 }
 
 std::vector<Backend::ConvolutionShape> Engine::convolutions() const {
-  // FF and SCFF run every block on 2N rows (the views, then their
-  // negatives) but the probe's features on N; global mode also forms every
-  // convolution's data gradient.
-  const std::string &score = model_.blocks.front().loss.score;
-  const bool goodness = score == "sum_squares" || score == "mean_relu_squares";
+  // The training steps may run every block on more rows than the views
+  // (FF, SCFF: their negatives below), the probe's features on the views;
+  // global mode also forms every convolution's data gradient.
+  const int64_t rowsPerView = options_.program->rowsPerView;
   const bool global = model_.blocks.back().loss.mode == "global";
   std::vector<Backend::ConvolutionShape> out;
   for (const BlockDesc &block : model_.blocks)
@@ -158,8 +157,8 @@ std::vector<Backend::ConvolutionShape> Engine::convolutions() const {
                         layer.pad[0], layer.pad[1], layer.pad[2], layer.pad[3]};
       c.dataGradient = global;
       out.push_back(c);
-      if (goodness) {
-        c.x.n *= 2;
+      if (rowsPerView > 1) {
+        c.x.n *= rowsPerView;
         out.push_back(c);
       }
     }

@@ -26,6 +26,9 @@ constexpr llvm::StringLiteral kBlockStepAttr = "locus.block_step";
 /// On a block region: the suffix of its outlined function's name
 /// (`block<i>`; `block<i>_forward` and `block<i>_backward` in global mode).
 constexpr llvm::StringLiteral kStepFunctionAttr = "locus.step_function";
+/// On @locus_kernels: the rows a block runs on per view in the training and
+/// evaluation entries (StepProgram::rowsPerView).
+constexpr llvm::StringLiteral kRowsPerViewAttr = "locus.rows_per_view";
 /// On @locus_kernels (unit): the fused entry point forms dL/dB and applies it
 /// at once instead of updating B from the loss's factors (factor-update=false).
 constexpr llvm::StringLiteral kFactorUpdateOffAttr = "locus.factor_update_off";

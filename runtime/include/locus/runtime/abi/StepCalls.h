@@ -46,7 +46,7 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 7;
+constexpr int64_t kStepProgramVersion = 8;
 
 /// The generated entry points of a model (the model record's `program`,
 /// abi/Model.h). Each entry point runs the
@@ -68,6 +68,10 @@ struct StepProgram {
   int64_t version;
   int64_t trainFusedArenaBytes, trainArenaBytes, evaluateArenaBytes, featuresArenaBytes;
   int64_t residentAdamWBytes, residentAdamWBf16Bytes, residentSgdBytes, workspaceBytes;
+  /// The rows every block of the training and evaluation entries runs on,
+  /// per view: 1, or 2 where each view has a negative row below it (FF,
+  /// SCFF); the features entry runs on the views alone.
+  int64_t rowsPerView;
   void (*trainFused)(void *ctx, Buf4 *views, Bytes *arena);
   void (*train)(void *ctx, Buf4 *views, Bytes *arena);
   void (*evaluate)(void *ctx, Buf4 *views, Bytes *arena);

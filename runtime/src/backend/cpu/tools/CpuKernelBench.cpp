@@ -118,20 +118,24 @@ int main(int argc, char **argv) {
   }
 
   if (only.empty() || only == "bilinear") {
-    // One CLAPP++ term as the step program runs it: bc = c B^T, the
-    // generated hinge kernel, then B's update from dB = factors^T c (SGD,
+    // One bilinear term as the step program runs it: bc = c B^T, the
+    // generated loss kernel, then B's update from dB = factors^T c (SGD,
     // LARS) or AdamW from the factors (dB never formed).
     const int64_t n = 32, d = 8192;
     auto z = random(n * d, 5, 0.05f), proj = random(d * d, 6, 1e-3f);
     std::vector<float> bc(n * d), dz(n * d), dproj(d * d), factors(n * d), m(d * d), v(d * d);
     std::vector<double> work(4 * n);
+    std::vector<int32_t> negatives(n); // a valid row other than r and its pair
+    for (int64_t r = 0; r < n; ++r)
+      negatives[r] = static_cast<int32_t>((r + 1) % n);
     double loss = 0.0;
-    const auto *kernel = linkedModel().losses.bilinear.find(
-        locus::abi::bilinearLossKernelName("hinge", "contrastive", "next"));
-    if (!kernel) {
-      std::fprintf(stderr, "error: the linked model has no hinge kernel (--all-loss-kernels)\n");
+    // The model's first bilinear loss kernel (the rule compiled into it).
+    const auto &table = linkedModel().losses.bilinear;
+    if (table.count == 0) {
+      std::fprintf(stderr, "error: the linked model has no bilinear loss kernel\n");
       return 1;
     }
+    const auto *kernel = &table.entries[0];
     const UpdateKernels updates = linkedModel().update;
     AdamW opt;
     int64_t t = 1;
@@ -141,7 +145,7 @@ int main(int argc, char **argv) {
       auto zRef = locus::abi::memref2(z.data(), n, d), bcRef = locus::abi::memref2(bc.data(), n, d);
       auto dzRef = locus::abi::memref2(dz.data(), n, d);
       auto fRef = locus::abi::memref2(factors.data(), n, d);
-      auto negRef = locus::abi::memref1(static_cast<int32_t *>(nullptr), 0);
+      auto negRef = locus::abi::memref1(negatives.data(), n); // read by random-negative kernels
       auto workRef = locus::abi::memref2(work.data(), n, 4);
       locus::abi::MemRef0F64 lossRef{&loss, &loss, 0};
       kernel->run(&zRef, &bcRef, &negRef, &dzRef, &fRef, &workRef, &lossRef, 0.0, 1.0, false);
@@ -156,9 +160,9 @@ int main(int argc, char **argv) {
       adamwStepOuterProduct(opt, t++, d, d, n, factors.data(), z.data(), proj.data(), m.data(),
                             v.data());
     });
-    std::printf("bilinear D=Dc=%lld N=%lld: B c %.1f ms, loss kernel %.2f ms | dB %.1f ms + "
+    std::printf("bilinear D=Dc=%lld N=%lld: B c %.1f ms, %s %.2f ms | dB %.1f ms + "
                 "AdamW %.1f ms = %.1f ms | AdamW from the factors %.1f ms\n",
-                (long long)d, (long long)n, tProject * 1e3, tKernel * 1e3, tOuter * 1e3,
+                (long long)d, (long long)n, tProject * 1e3, kernel->name, tKernel * 1e3, tOuter * 1e3,
                 tStep * 1e3, (tOuter + tStep) * 1e3, tFused * 1e3);
   }
   return 0;
