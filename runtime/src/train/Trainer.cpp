@@ -12,11 +12,7 @@
 #include "locus/runtime/train/TrainingState.h"
 
 
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
-#include <deque>
 #include <cmath>
 #include <fmt/format.h>
 #include <new>
@@ -120,27 +116,6 @@ Status checkOptionsForModel(const Options &options, const ModelDesc &model) {
 }
 
 namespace {
-
-/// Before a new training state replaces options.checkpoint: with
-/// --keep-checkpoints K > 1 the current one (of step `current`) stays as
-/// FILE.step<N> and the oldest beyond K - 1 are removed.
-Status keepCheckpoint(const Options &options, int64_t current, std::deque<std::string> &kept) {
-  if (options.keepCheckpoints <= 1 || current < 0)
-    return Status::success();
-  const std::string older = fmt::format("{}.step{}", options.checkpoint, current);
-  if (std::rename(options.checkpoint.c_str(), older.c_str()) != 0) {
-    if (errno == ENOENT) // resumed from another file: nothing to keep
-      return Status::success();
-    return Status::error(fmt::format("cannot keep {} as {}: {}", options.checkpoint, older,
-                                     std::strerror(errno)));
-  }
-  kept.push_back(older);
-  while (static_cast<int64_t>(kept.size()) > options.keepCheckpoints - 1) {
-    std::remove(kept.front().c_str());
-    kept.pop_front();
-  }
-  return Status::success();
-}
 
 /// The engine's parameters copied to host buffers `host` (views of them):
 /// what checkpoints read and write, whatever memory the backend keeps them in.
@@ -308,8 +283,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
   int64_t baseline = memory.tracked();
   int64_t step = startStep;
   // The step of the last training state written (or resumed from); -1: none.
-  int64_t lastCheckpoint = options.resume.empty() ? -1 : startStep;
-  std::deque<std::string> kept; // the older checkpoints kept, oldest first
+  CheckpointWriter checkpoints(options.checkpoint, options.keepCheckpoints, options.resume,
+                               options.resume.empty() ? -1 : startStep);
   std::vector<int64_t> order(data.steps().count);
   AugmentConfig augment;
   Clock::time_point start = Clock::now(), lastLog = start;
@@ -354,30 +329,17 @@ Status runTraining(const ModelDesc &model, const Options &options,
                           .add("block", model.blocks[*bad].name));
         if (options.onNonfinite == "stop")
           return Status::error(
-              what + (lastCheckpoint >= 0
+              what + (checkpoints.lastStep() >= 0
                           ? fmt::format("; training stopped, the last good checkpoint is {} "
                                         "(step {})",
-                                        options.checkpoint.empty() ? options.resume
-                                                                   : options.checkpoint,
-                                        lastCheckpoint)
+                                        checkpoints.last(), checkpoints.lastStep())
                           : std::string("; training stopped (no checkpoint was written: "
                                         "--checkpoint FILE --checkpoint-every N)")));
         progress(what + "; going on (--on-nonfinite skip), no checkpoint of this step");
       } else if (!options.checkpoint.empty() &&
                  ((options.checkpointEvery > 0 && step % options.checkpointEvery == 0) ||
                   step == totalSteps)) {
-        // With older ones to keep, the new state is written whole first, so a
-        // failed write changes none of them.
-        const bool keep = options.keepCheckpoints > 1;
-        const std::string next = keep ? options.checkpoint + ".next" : options.checkpoint;
-        LOCUS_RETURN_IF_ERROR(saveTrainingState(next, *engine, runConfig, step));
-        if (keep) {
-          LOCUS_RETURN_IF_ERROR(keepCheckpoint(options, lastCheckpoint, kept));
-          if (std::rename(next.c_str(), options.checkpoint.c_str()) != 0)
-            return Status::error(fmt::format("cannot rename {} to {}: {}", next,
-                                             options.checkpoint, std::strerror(errno)));
-        }
-        lastCheckpoint = step;
+        LOCUS_RETURN_IF_ERROR(checkpoints.write(*engine, runConfig, step));
       }
       for (size_t l = 0; l < losses.size(); ++l)
         epochSum[l] += losses[l];

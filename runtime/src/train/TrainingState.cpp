@@ -4,6 +4,8 @@
 #include "locus/runtime/train/Checkpoint.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -141,6 +143,34 @@ Status loadTrainingState(const std::string &path, Engine &engine, const RunConfi
     engine.backend().copyToDevice(t.tensor->data(), host.data(), 4 * t.floats);
   }
   engine.setStepsTaken(step);
+  return Status::success();
+}
+
+Status CheckpointWriter::write(Engine &engine, const RunConfig &config, int64_t step) {
+  if (keep_ <= 1) {
+    LOCUS_RETURN_IF_ERROR(saveTrainingState(path_, engine, config, step));
+  } else {
+    const std::string next = path_ + ".next";
+    LOCUS_RETURN_IF_ERROR(saveTrainingState(next, engine, config, step));
+    // The state it replaces stays as path.step<N> (none before the first
+    // one, or where the run resumed from another file).
+    const std::string older = fmt::format("{}.step{}", path_, lastStep_);
+    if (lastStep_ >= 0 && std::rename(path_.c_str(), older.c_str()) == 0) {
+      kept_.push_back(older);
+      while (static_cast<int64_t>(kept_.size()) > keep_ - 1) {
+        std::remove(kept_.front().c_str());
+        kept_.pop_front();
+      }
+    } else if (lastStep_ >= 0 && errno != ENOENT) {
+      return Status::error(
+          fmt::format("cannot keep {} as {}: {}", path_, older, std::strerror(errno)));
+    }
+    if (std::rename(next.c_str(), path_.c_str()) != 0)
+      return Status::error(
+          fmt::format("cannot rename {} to {}: {}", next, path_, std::strerror(errno)));
+  }
+  last_ = path_;
+  lastStep_ = step;
   return Status::success();
 }
 

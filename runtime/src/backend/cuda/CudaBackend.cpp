@@ -45,6 +45,12 @@ using cpu::ReluPoolKernel;
   std::exit(1);
 }
 
+/// A step program whose call no --target=cuda program makes (`what` it does).
+[[noreturn]] void notACudaProgram(const std::string &what) {
+  fail("the step program " + what + ", which --target=cuda programs never do: recompile the "
+       "model with locusc --target=cuda");
+}
+
 void check(cudaError_t e, const char *call, const char *doing) {
   if (e != cudaSuccess)
     fail(std::string(call) + " failed while " + doing + ": " + rt::describe(e));
@@ -275,13 +281,11 @@ public:
   // program that calls these was not compiled for this backend.
   void convReluPoolForward(const float *, Shape4, const float *, int64_t, const float *, float,
                            float *, int32_t *) override {
-    fail("the step program calls the fused conv + relu + max-pool, which --target=cuda "
-         "programs never do: recompile the model with locusc --target=cuda");
+    notACudaProgram("calls the fused conv + relu + max-pool");
   }
   void convReluPoolBackwardWeight(const float *, Shape4, const float *, const float *,
                                   const int32_t *, int64_t, float *, float *, float) override {
-    fail("the step program calls the fused conv + relu + max-pool, which --target=cuda "
-         "programs never do: recompile the model with locusc --target=cuda");
+    notACudaProgram("calls the fused conv + relu + max-pool");
   }
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
             const float *b, float beta, float *c) override {
@@ -300,8 +304,7 @@ public:
   // factor-update=false for --target=cuda): no unplanned dB here.
   void adamwFromFactors(const AdamW &, int64_t, int64_t, int64_t, int64_t, const float *,
                         const float *, float *, const AdamMoments &) override {
-    fail("the step program updates B from the loss's factors, which --target=cuda programs "
-         "never do: recompile the model with locusc --target=cuda");
+    notACudaProgram("updates B from the loss's factors");
   }
 
   // --- Generated kernels, one launch over the whole tensor.
@@ -532,11 +535,8 @@ private:
   }
   void *workspace(size_t bytes) {
     void *p = bytes ? workspace_.get(static_cast<int64_t>(bytes)) : nullptr;
-    noteScratch();
-    return p;
-  }
-  void noteScratch() {
     memory_->setExternal(workspace_.bytes());
+    return p;
   }
 
   ModelKernels k_;

@@ -16,6 +16,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/train/Engine.h"
 
+#include <deque>
 #include <map>
 #include <string>
 
@@ -36,6 +37,30 @@ Status saveTrainingState(const std::string &path, Engine &engine, const RunConfi
 /// the run continues after.
 Status loadTrainingState(const std::string &path, Engine &engine, const RunConfig &config,
                          int64_t &step);
+
+/// A run's checkpoints: the newest training state at `path`, and with
+/// keep > 1 the keep - 1 before it as `path.step<N>`. Each new state is
+/// written whole before any older file is renamed or removed, so a failed
+/// write changes none of them.
+class CheckpointWriter {
+public:
+  /// `resumedFrom`/`resumedStep`: the checkpoint the run continued (or
+  /// empty / -1), the last good state until this writer writes one.
+  CheckpointWriter(std::string path, int64_t keep, std::string resumedFrom, int64_t resumedStep)
+      : path_(std::move(path)), keep_(keep), last_(std::move(resumedFrom)),
+        lastStep_(resumedStep) {}
+  Status write(Engine &engine, const RunConfig &config, int64_t step);
+  /// The newest good checkpoint and its step (-1: none yet).
+  const std::string &last() const { return last_; }
+  int64_t lastStep() const { return lastStep_; }
+
+private:
+  std::string path_;
+  int64_t keep_;
+  std::string last_;
+  int64_t lastStep_;
+  std::deque<std::string> kept_; ///< the older ones, oldest first
+};
 
 } // namespace locus::rt::train
 
