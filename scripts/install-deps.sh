@@ -9,7 +9,7 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libfmt-dev libgtest-dev
   libonnx-dev libprotobuf-dev python3-onnx python3-numpy
-  libopenblas-dev zlib1g-dev dataset-fashion-mnist
+  libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev dataset-fashion-mnist
 )
 
 missing=()

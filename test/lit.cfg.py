@@ -16,7 +16,7 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "F
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["locus-opt", "locusc", "locus-train-model"],
+llvm_config.add_tool_substitutions(["locus-opt", "locusc", "locus-train-model", "locus-plot"],
                                    [config.locus_tools_dir])
 
 # Regenerating the example specs needs Debian's python3-onnx.

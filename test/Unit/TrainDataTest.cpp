@@ -1,7 +1,6 @@
 // Data for the training binary: IDX files (gzip or not) written by the test, their error
-// messages, Fashion-MNIST loading from a directory, synthetic data, the --fixed-batch reader, and
-// augmented views (shape, normalisation, determinism).
-#include "locus/runtime/train/Augment.h"
+// messages, Fashion-MNIST loading from a directory, CIFAR and STL-10 binaries, synthetic data and
+// the --fixed-batch reader. Views: TrainAugmentTest.cpp; image folders: TrainImageFolderTest.cpp.
 #include "locus/runtime/train/Data.h"
 
 #include <gtest/gtest.h>
@@ -374,63 +373,6 @@ TEST(TrainData, FixedBatchFileMustHoldExactlyOneStep) {
   Status status = readFloatFile(path, 3, out);
   ASSERT_FALSE(status.isOk());
   EXPECT_NE(status.message().find("exactly 3 float32"), std::string::npos) << status.message();
-}
-
-TEST(TrainAugment, CropsFollowTorchvisionBounds) {
-  Rng rng(3);
-  AugmentConfig cfg;
-  int flips = 0;
-  for (int i = 0; i < 2000; ++i) {
-    Crop c = sampleCrop(rng, 28, 28, cfg);
-    ASSERT_GE(c.top, 0);
-    ASSERT_GE(c.left, 0);
-    ASSERT_LE(c.top + c.height, 28);
-    ASSERT_LE(c.left + c.width, 28);
-    double area = double(c.height * c.width) / (28 * 28);
-    // Rounding the sides to whole pixels moves the area and ratio a little past the limits.
-    EXPECT_GE(area, 0.25 * 0.8);
-    double ratio = double(c.width) / c.height;
-    EXPECT_GE(ratio, 0.75 * 0.85);
-    EXPECT_LE(ratio, 4.0 / 3.0 / 0.85);
-    flips += c.flip;
-  }
-  EXPECT_NEAR(flips / 2000.0, 0.5, 0.05);
-}
-
-TEST(TrainAugment, PlainRenderingNormalises) {
-  ImageSet set;
-  set.count = 1;
-  set.channels = 1;
-  set.height = set.width = 4;
-  set.pixels = {0, 51, 102, 153, 204, 255, 0, 51, 102, 153, 204, 255, 0, 51, 102, 153};
-  Normalization norm{{0.5f}, {0.25f}};
-  std::vector<float> out(16);
-  renderPlain(set, norm, 0, 4, 4, out.data()); // same size: the identity resampling
-  for (int i = 0; i < 16; ++i)
-    EXPECT_NEAR(out[i], (set.pixels[i] / 255.0 - 0.5) / 0.25, 1e-5) << i;
-  // Upsampling 4x4 -> 8x8 keeps values within the source range.
-  std::vector<float> up(64);
-  renderPlain(set, norm, 0, 8, 8, up.data());
-  for (float v : up) {
-    EXPECT_GE(v, -2.0f - 1e-5f);
-    EXPECT_LE(v, 2.0f + 1e-5f);
-  }
-}
-
-TEST(TrainAugment, ViewsAreSeededAndStacked) {
-  Dataset data = makeSynthetic(1, 28, 28, 8, 1, 5);
-  std::vector<int64_t> indices = {0, 1, 2, 3};
-  AugmentConfig cfg;
-  std::vector<float> a(8 * 28 * 28), b(a.size()), c(a.size());
-  Rng r1(42), r2(42), r3(43);
-  makeViews(data.train, data.norm, indices.data(), 4, r1, cfg, 28, 28, a.data());
-  makeViews(data.train, data.norm, indices.data(), 4, r2, cfg, 28, 28, b.data());
-  makeViews(data.train, data.norm, indices.data(), 4, r3, cfg, 28, 28, c.data());
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a, c);
-  // Rows 0..3 and 4..7 are two different views of images 0..3.
-  EXPECT_NE(std::vector<float>(a.begin(), a.begin() + 784),
-            std::vector<float>(a.begin() + 4 * 784, a.begin() + 5 * 784));
 }
 
 } // namespace

@@ -58,6 +58,29 @@ TEST(TrainOptions, EveryOption) {
   EXPECT_TRUE(o.help);
 }
 
+TEST(TrainOptions, PresetsComeFirstAndAreOverridden) {
+  Options o;
+  // The preset's options apply before every other option, wherever --preset stands.
+  Status s = parse({"--lr", "1e-3", "--preset", "stl10", "--workers", "3", "--blur-p", "0"}, o);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(o.preset, "stl10");
+  EXPECT_DOUBLE_EQ(*o.lr, 1e-3);
+  EXPECT_EQ(o.epochs, 300);
+  EXPECT_EQ(o.optimizer, "adamw");
+  EXPECT_EQ(o.workers, 3);
+  // The view options in order: the preset's, then the user's.
+  ASSERT_GE(o.viewOptions.size(), 3u);
+  EXPECT_EQ(o.viewOptions.front(), (std::pair<std::string, std::string>{"--views", "simclr"}));
+  EXPECT_EQ(o.viewOptions.back(), (std::pair<std::string, std::string>{"--blur-p", "0"}));
+  ASSERT_TRUE(parse({"--preset=imagenet"}, o).isOk());
+  EXPECT_EQ(o.optimizer, "lars");
+  EXPECT_EQ(o.schedule, "cosine");
+  EXPECT_EQ(o.warmupEpochs, 5);
+  EXPECT_DOUBLE_EQ(o.weightDecay, 1e-4);
+  ASSERT_TRUE(parse({"--preset", "tiny-imagenet"}, o).isOk());
+  EXPECT_DOUBLE_EQ(o.weightDecay, 1e-5);
+}
+
 TEST(TrainOptions, ErrorsSayWhat) {
   struct Case {
     std::vector<const char *> args;
@@ -71,7 +94,13 @@ TEST(TrainOptions, ErrorsSayWhat) {
       {{"--frobnicate"}, "unknown option '--frobnicate'"},
       {{"stray"}, "unexpected argument 'stray'"},
       {{"--data", "imagenet:/d"}, "unknown data set 'imagenet'"},
-      {{"--data", "stl10"}, "--data stl10 needs the directory of its binary version"},
+      {{"--data", "stl10"}, "--data stl10 needs the directory it is in: --data stl10:DIR"},
+      {{"--data", "folder"}, "--data folder:ROOT"},
+      {{"--preset", "mnist2"}, "--preset mnist2: expected cifar10"},
+      {{"--workers", "-2"}, "--workers -2: must be at least 0"},
+      {{"--crop-scale", "0.9,0.1"}, "--crop-scale 0.9,0.1: expected LO,HI"},
+      {{"--blur-kernel", "6"}, "--blur-kernel 6: expected an odd size"},
+      {{"--jitter", "1,1,1,0.9"}, "--jitter"},
       {{"--optimizer-state", "fp8"}, "--optimizer-state fp8: expected float32 or bfloat16"},
       {{"--optimizer-state", "bfloat16", "--optimizer", "sgd"},
        "--optimizer-state bfloat16 applies to adamw's moments; --optimizer sgd keeps"},
@@ -102,7 +131,9 @@ TEST(TrainOptions, HelpNamesEveryOption) {
   for (const char *option : {"--data", "--epochs", "--max-steps", "--batch-size", "--lr",
                              "--seed", "--init", "--save", "--probe-epochs", "--probe-train",
                              "--probe-test", "--metrics", "--fixed-batch", "--log-every",
-                             "--heldout", "--optimizer", "--optimizer-state", "--help"})
+                             "--heldout", "--optimizer", "--optimizer-state", "--help",
+                             "--preset", "--workers", "--views", "--crop-scale", "--jitter",
+                             "--grayscale-p", "--blur-p", "--test-resize", "--warmup-epochs"})
     EXPECT_NE(help.find(option), std::string::npos) << option;
   EXPECT_NE(help.find("un-augmented"), std::string::npos);
 }

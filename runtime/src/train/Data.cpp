@@ -1,5 +1,6 @@
 #include "locus/runtime/train/Data.h"
 
+#include "locus/runtime/train/ImageDecode.h"
 #include "locus/runtime/train/Random.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
+#include <numeric>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -131,24 +133,61 @@ Status loadFashionMnist(const std::string &dir, Dataset &out) {
   return loadIdxSplit(dir, "t10k", out.test);
 }
 
-Normalization channelStatistics(const ImageSet &set) {
-  Normalization norm;
-  const int64_t plane = set.height * set.width;
-  for (int64_t c = 0; c < set.channels; ++c) {
-    double sum = 0.0, squares = 0.0;
-    for (int64_t i = 0; i < set.count; ++i) {
-      const uint8_t *p = set.image(i) + c * plane;
+Status loadMnist(const std::string &dir, Dataset &out) {
+  LOCUS_RETURN_IF_ERROR(loadFashionMnist(dir, out));
+  out.name = "mnist";
+  out.norm = Normalization{{0.1307f}, {0.3081f}};
+  return Status::success();
+}
+
+Status ImageSet::read(int64_t i, std::vector<uint8_t> &scratch, ImageRef &out) const {
+  if (inMemory()) {
+    out = ImageRef{image(i), channels, height, width};
+    return Status::success();
+  }
+  return decodeImageFile(files[i], channels, scratch, out);
+}
+
+Status channelStatistics(const ImageSet &set, Normalization &out, int64_t sampleFiles) {
+  // Image files: a seeded sample, since decoding all of ImageNet to
+  // normalise it would take longer than an epoch.
+  std::vector<int64_t> which(set.count);
+  std::iota(which.begin(), which.end(), 0);
+  if (!set.inMemory() && set.count > sampleFiles) {
+    Rng(mixSeed(0, Stream::Synthetic, 0)).shuffle(which.data(), set.count);
+    which.resize(sampleFiles);
+  }
+  std::vector<double> sum(set.channels, 0.0), squares(set.channels, 0.0);
+  double pixels = 0;
+  std::vector<uint8_t> scratch;
+  for (int64_t i : which) {
+    ImageRef image;
+    LOCUS_RETURN_IF_ERROR(set.read(i, scratch, image));
+    const int64_t plane = image.height * image.width;
+    for (int64_t c = 0; c < set.channels; ++c) {
+      const uint8_t *p = image.pixels + c * plane;
       for (int64_t k = 0; k < plane; ++k) {
         const double v = p[k] / 255.0;
-        sum += v;
-        squares += v * v;
+        sum[c] += v;
+        squares[c] += v * v;
       }
     }
-    const double n = std::max(1.0, double(set.count * plane));
-    const double mean = sum / n, var = std::max(squares / n - mean * mean, 1e-12);
-    norm.mean.push_back(static_cast<float>(mean));
-    norm.stddev.push_back(static_cast<float>(std::sqrt(var)));
+    pixels += double(plane);
   }
+  out = Normalization{};
+  for (int64_t c = 0; c < set.channels; ++c) {
+    const double n = std::max(1.0, pixels);
+    const double mean = sum[c] / n, var = std::max(squares[c] / n - mean * mean, 1e-12);
+    out.mean.push_back(static_cast<float>(mean));
+    out.stddev.push_back(static_cast<float>(std::sqrt(var)));
+  }
+  return Status::success();
+}
+
+Normalization channelStatistics(const ImageSet &set) {
+  Normalization norm;
+  // Sets in memory cannot fail to read.
+  (void)channelStatistics(set, norm);
   return norm;
 }
 
@@ -186,11 +225,11 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
       out.path = arg;
     return Status::success();
   }
-  if (kind == "cifar10" || kind == "cifar100" || kind == "stl10") {
+  if (kind == "mnist" || kind == "cifar10" || kind == "cifar100" || kind == "stl10" ||
+      kind == "folder") {
     if (arg.empty())
-      return Status::error(fmt::format("--data {0} needs the directory of its binary version: "
-                                       "--data {0}:DIR",
-                                       kind));
+      return Status::error(fmt::format("--data {0} needs the directory it is in: --data {0}:{1}",
+                                       kind, kind == "folder" ? "ROOT" : "DIR"));
     out.path = arg;
     return Status::success();
   }
@@ -206,8 +245,8 @@ Status parseDataSpec(const std::string &text, DataSpec &out) {
     return Status::success();
   }
   return Status::error(fmt::format(
-      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR, cifar10:DIR, "
-      "cifar100:DIR, stl10:DIR or synthetic[:COUNT])", text,
+      "--data {}: unknown data set '{}' (expected fashion-mnist:DIR, mnist:DIR, cifar10:DIR, "
+      "cifar100:DIR, stl10:DIR, folder:ROOT or synthetic[:COUNT])", text,
       kind));
 }
 
@@ -224,6 +263,10 @@ Status loadDataset(const DataSpec &spec, int64_t channels, int64_t height, int64
     LOCUS_RETURN_IF_ERROR(loadCifar100(spec.path, out));
   else if (spec.kind == "stl10")
     LOCUS_RETURN_IF_ERROR(loadStl10(spec.path, out));
+  else if (spec.kind == "folder")
+    return loadImageFolder(spec.path, channels, out);
+  else if (spec.kind == "mnist")
+    LOCUS_RETURN_IF_ERROR(loadMnist(spec.path, out));
   else
     LOCUS_RETURN_IF_ERROR(loadFashionMnist(spec.path, out));
   if (out.train.channels != channels)

@@ -1,5 +1,7 @@
 #include "locus/runtime/train/Options.h"
 
+#include "locus/runtime/train/Augment.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -34,10 +36,82 @@ Status parseDouble(std::string_view option, const std::string &text, double &out
 
 } // namespace
 
+std::vector<std::string> presetOptions(const std::string &name) {
+  // METHOD.md §5: AdamW 2e-4, batch 32 images, 300 epochs; the views'
+  // crop scale (0.25, 1) on CIFAR, (0.08, 1) elsewhere; STL-10's test
+  // transform Resize(105) + CenterCrop(96); Tiny ImageNet's weight decay
+  // 1e-5; ImageNet's LARS, cosine with 5 warm-up epochs, 50 epochs.
+  const std::vector<std::string> adamw = {"--optimizer", "adamw", "--lr", "2e-4", "--epochs",
+                                          "300"};
+  auto with = [&](std::vector<std::string> base, std::initializer_list<const char *> more) {
+    base.insert(base.end(), more.begin(), more.end());
+    return base;
+  };
+  if (name == "cifar10" || name == "cifar100")
+    return with(adamw, {"--weight-decay", "0", "--views", "simclr", "--crop-scale", "0.25,1"});
+  if (name == "stl10")
+    return with(adamw, {"--weight-decay", "0", "--views", "simclr", "--crop-scale", "0.08,1",
+                        "--test-resize", "105"});
+  if (name == "tiny-imagenet")
+    return with(adamw, {"--weight-decay", "1e-5", "--views", "simclr", "--crop-scale", "0.08,1"});
+  if (name == "imagenet")
+    return {"--optimizer", "lars", "--lr", "0.6", "--lars-trust", "1e-3", "--momentum", "0.9",
+            "--weight-decay", "1e-4", "--schedule", "cosine", "--warmup-epochs", "5",
+            "--min-lr", "1e-5", "--epochs", "50", "--views", "simclr", "--crop-scale", "0.08,1",
+            "--test-resize", "256"};
+  if (name == "fashion-mnist")
+    return with(adamw, {"--weight-decay", "0", "--views", "crop", "--crop-scale", "0.25,1"});
+  return {};
+}
+
+static Status parseArguments(const std::vector<std::string> &args, Options &out);
+
 Status parseOptions(int argc, const char *const *argv, Options &out) {
   out = Options{};
+  // A preset's options go first, wherever --preset stands, so every option
+  // the user gives overrides it.
+  std::vector<std::string> args, given(argv + 1, argv + argc);
+  for (size_t i = 0; i < given.size(); ++i) {
+    std::string name = given[i], value;
+    if (name.rfind("--preset=", 0) == 0)
+      value = name.substr(9);
+    else if (name == "--preset" && i + 1 < given.size())
+      value = given[++i];
+    else if (name == "--preset")
+      return Status::error("--preset needs a value");
+    else
+      continue;
+    std::vector<std::string> preset = presetOptions(value);
+    if (preset.empty())
+      return Status::error(fmt::format("--preset {}: expected cifar10, cifar100, stl10, "
+                                       "tiny-imagenet, imagenet or fashion-mnist",
+                                       value));
+    out.preset = value;
+    out.presetArgs = preset;
+    args.insert(args.end(), preset.begin(), preset.end());
+  }
+  for (size_t i = 0; i < given.size(); ++i) {
+    if (given[i] == "--preset") {
+      ++i;
+      continue;
+    }
+    if (given[i].rfind("--preset=", 0) != 0)
+      args.push_back(given[i]);
+  }
+  std::string preset = out.preset;
+  std::vector<std::string> presetArgs = out.presetArgs;
+  LOCUS_RETURN_IF_ERROR(parseArguments(args, out));
+  out.preset = preset;
+  out.presetArgs = presetArgs;
+  return Status::success();
+}
+
+static Status parseArguments(const std::vector<std::string> &args, Options &out) {
+  out = Options{};
+  const int argc = static_cast<int>(args.size()) + 1;
+  AugmentConfig views; // checks each view option as it comes
   for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
+    std::string arg = args[i - 1], value;
     if (arg == "--help" || arg == "-h") {
       out.help = true;
       continue;
@@ -59,7 +133,7 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
       }
       if (i + 1 >= argc)
         return Status::error(fmt::format("{} needs a value", name));
-      value = argv[++i];
+      value = args[i++];
       return Status::success();
     };
     int64_t n = 0;
@@ -108,6 +182,16 @@ Status parseOptions(int argc, const char *const *argv, Options &out) {
         return Status::error(
             fmt::format("--schedule {}: expected constant or cosine", value));
       out.schedule = value;
+    } else if (isViewOption(name)) {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseViewOption(name, value, views));
+      out.viewOptions.emplace_back(name, value);
+    } else if (name == "--workers") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.workers));
+    } else if (name == "--warmup-epochs") {
+      LOCUS_RETURN_IF_ERROR(next());
+      LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.warmupEpochs));
     } else if (name == "--warmup-steps") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.warmupSteps));
@@ -194,12 +278,21 @@ the CPU or, for a model compiled with locusc --target=cuda, on one NVIDIA GPU;
 then reports the held-out local losses and a linear probe.
 
 Data and training:
+  --preset NAME         METHOD.md's protocol for cifar10, cifar100, stl10, tiny-imagenet,
+                        imagenet or fashion-mnist (optimizer, lr, weight decay, schedule, epochs,
+                        views), printed at the start; options given with it override it
   --data KIND[:ARG]     fashion-mnist:DIR (default fashion-mnist:/usr/share/datasets/fashion-mnist,
-                        IDX files, gzip or not), cifar10:DIR (CIFAR-10's binary version:
+                        IDX files, gzip or not), mnist:DIR (the same files), cifar10:DIR (CIFAR-10's binary version:
                         data_batch_1..5.bin, test_batch.bin), cifar100:DIR (train.bin,
                         test.bin; the 100 fine classes), stl10:DIR (STL-10's binary
-                        version; pretraining on unlabeled + train, the probe on train/test) or
+                        version; pretraining on unlabeled + train, the probe on train/test),
+                        folder:ROOT (ROOT/train/<class>/<image> and ROOT/val/<class>/<image>
+                        or ROOT/test/..., JPEG or PNG, classes sorted by name; Tiny ImageNet's
+                        val/images + val_annotations.txt too; decoded as needed) or
                         synthetic[:COUNT] (COUNT random training images, default 4096)
+  --workers N           threads decoding and augmenting the next steps' views while one trains
+                        (default 1 on the CPU, up to 4 beside a GPU; 0: on the training thread);
+                        the views are the same for any N
   --epochs N            passes over the training images (default 1)
   --max-steps N         stop after N steps in total (default: no limit)
   --batch-size N        images per step; must equal the compiled views / 2 (default: that)
@@ -212,6 +305,7 @@ Data and training:
   --lars-trust X        LARS trust coefficient (default 1e-3)
   --schedule NAME       constant (default) or cosine: linear warm-up over --warmup-steps, then
                         cosine decay to --min-lr at the last step
+  --warmup-epochs N     warm-up of N epochs (added to --warmup-steps)
   --seed N              initialisation, views, shuffling and random negatives (default 0)
   --fixed-batch FILE    use one step's views from FILE (raw little-endian float32 [N, C, H, W],
                         already normalised) for every step, without augmentation; one step per
@@ -250,9 +344,9 @@ Output:
   --log-every N         progress on stderr every N steps (default 50)
   --help                this text
 
-Views: RandomResizedCrop (scale 0.25-1, ratio 3/4-4/3, bilinear) and horizontal flip (p 0.5) of
-each image, twice, then normalisation. Exit status: 0 done, 1 runtime error, 2 bad options.
+Exit status: 0 done, 1 runtime error, 2 bad options.
 )";
+  text += std::string("\n") + viewOptionsHelp();
   return text;
 }
 

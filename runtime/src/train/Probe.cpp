@@ -12,7 +12,7 @@
 namespace locus::rt::train {
 
 Status extractFeatures(Engine &engine, const ImageSet &set, const Normalization &norm,
-                       int64_t count, std::vector<float> &out) {
+                       const AugmentConfig &views, int64_t count, std::vector<float> &out) {
   Shape4 vs = engine.viewShape();
   int64_t f = engine.featureCount(), chunk = vs.n, imageSize = vs.c * vs.h * vs.w;
   out.assign(static_cast<size_t>(count * f), 0.0f);
@@ -20,7 +20,8 @@ Status extractFeatures(Engine &engine, const ImageSet &set, const Normalization 
     int64_t n = std::min(chunk, count - first);
     Tensor images = Tensor::allocate(engine.memoryHandle(), Shape4{n, vs.c, vs.h, vs.w});
     for (int64_t i = 0; i < n; ++i)
-      renderPlain(set, norm, first + i, vs.h, vs.w, images.data() + i * imageSize);
+      LOCUS_RETURN_IF_ERROR(
+          renderPlain(set, norm, first + i, views, vs.h, vs.w, images.data() + i * imageSize));
     LOCUS_RETURN_IF_ERROR(engine.features(images, out.data() + first * f));
   }
   return Status::success();
@@ -177,8 +178,8 @@ Status runLinearProbe(Engine &engine, const Dataset &data, const ProbeOptions &o
     log(fmt::format("probe: {} features, {} training and {} test images", f, trainCount,
                     testCount));
   std::vector<float> trainX, testX;
-  LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.train, data.norm, trainCount, trainX));
-  LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.test, data.norm, testCount, testX));
+  LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.train, data.norm, options.views, trainCount, trainX));
+  LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.test, data.norm, options.views, testCount, testX));
   standardizeFeatures(trainX, trainCount, testX, testCount, f);
   LinearClassifier classifier;
   result.finalLoss = trainLinearClassifier(trainX.data(), data.train.labels.data(), trainCount, f,

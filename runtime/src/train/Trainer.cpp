@@ -7,18 +7,23 @@
 #include "locus/runtime/train/Data.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Metrics.h"
+#include "locus/runtime/train/Plot.h"
 #include "locus/runtime/train/Probe.h"
+#include "locus/runtime/train/ProgressBar.h"
 #include "locus/runtime/train/Random.h"
 #include "locus/runtime/train/TrainingState.h"
-
+#include "locus/runtime/train/ViewPipeline.h"
 
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 #include <new>
 #include <numeric>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -63,10 +68,26 @@ std::vector<std::string> ruleNames(const ModelDesc &model) {
   return rules;
 }
 
-void progress(const std::string &line) { fmt::print(stderr, "{}\n", line); }
+/// The terminal's live bar while training runs; lines go above it.
+ProgressBar *liveBar = nullptr;
 
-/// Mean per-block loss over the held-out views (chunks of B test images).
-Status heldOutLosses(Engine &engine, const Dataset &data, int64_t images,
+void progress(const std::string &line) {
+  if (liveBar)
+    liveBar->print(line);
+  else
+    fmt::print(stderr, "{}\n", line);
+}
+
+std::vector<std::string> blockNames(const ModelDesc &model) {
+  std::vector<std::string> names;
+  for (const BlockDesc &block : model.blocks)
+    names.push_back(block.name);
+  return names;
+}
+
+/// Mean per-block loss over the held-out views (chunks of B test images),
+/// made with the run's views and a fixed seed.
+Status heldOutLosses(Engine &engine, const Dataset &data, const AugmentConfig &cfg, int64_t images,
                      std::vector<double> &mean) {
   Shape4 vs = engine.viewShape();
   int64_t b = vs.n / 2, chunks = images / b;
@@ -75,11 +96,11 @@ Status heldOutLosses(Engine &engine, const Dataset &data, int64_t images,
   Tensor views = engine.backend().allocate(vs);
   std::vector<float> host(static_cast<size_t>(vs.count()));
   std::vector<int64_t> indices(b);
-  AugmentConfig cfg;
   for (int64_t k = 0; k < chunks; ++k) {
     std::iota(indices.begin(), indices.end(), k * b);
-    Rng rng(mixSeed(kHeldOutSeed, Stream::HeldOut, k));
-    makeViews(data.test, data.norm, indices.data(), b, rng, cfg, vs.h, vs.w, host.data());
+    LOCUS_RETURN_IF_ERROR(makeViews(data.test, data.norm, indices.data(), b,
+                                    mixSeed(kHeldOutSeed, Stream::HeldOut, k), cfg, vs.h, vs.w,
+                                    host.data()));
     engine.backend().copyToDevice(views.data(), host.data(), 4 * vs.count());
     std::vector<double> losses;
     LOCUS_RETURN_IF_ERROR(engine.evaluate(views, losses, k));
@@ -88,6 +109,60 @@ Status heldOutLosses(Engine &engine, const Dataset &data, int64_t images,
   }
   return Status::success();
 }
+
+/// The data set's views (METHOD.md §5: SimCLR's for colour images, crop
+/// scale (0.25, 1) on CIFAR; crop and flip for grey ones; STL-10's test
+/// transform Resize(105) + CenterCrop(96)), then the command line's options.
+Status viewsFor(const Options &options, const Dataset &data, int64_t side, AugmentConfig &out) {
+  const bool cifar = data.name.rfind("cifar", 0) == 0;
+  out = data.train.channels == 3 ? simclrViews(cifar ? 0.25 : 0.08) : cropViews();
+  if (data.name == "stl10")
+    out.testResize = (side * 105 + 48) / 96;
+  for (const auto &[name, value] : options.viewOptions)
+    LOCUS_RETURN_IF_ERROR(parseViewOption(name, value, out));
+  return Status::success();
+}
+
+/// The training steps' views: the shuffled order of each epoch (a function
+/// of (seed, epoch)), rendered row by row from (seed, step).
+class StepViews {
+public:
+  StepViews(const Dataset &data, const AugmentConfig &cfg, uint64_t seed, int64_t b,
+            int64_t stepsPerEpoch, Shape4 vs)
+      : data_(data), cfg_(cfg), seed_(seed), b_(b), stepsPerEpoch_(stepsPerEpoch), vs_(vs) {}
+
+  Status render(int64_t step, int64_t row, float *out) {
+    const int64_t epoch = step / stepsPerEpoch_, s = step % stepsPerEpoch_;
+    std::shared_ptr<const std::vector<int64_t>> order = orderOf(epoch);
+    return renderViewRow(data_.steps(), data_.norm, order->data() + s * b_, b_, row,
+                         mixSeed(seed_, Stream::Augment, step), cfg_, vs_.h, vs_.w, out);
+  }
+
+private:
+  std::shared_ptr<const std::vector<int64_t>> orderOf(int64_t epoch) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto &[e, order] : orders_)
+      if (e == epoch)
+        return order;
+    auto order = std::make_shared<std::vector<int64_t>>(data_.steps().count);
+    std::iota(order->begin(), order->end(), 0);
+    Rng(mixSeed(seed_, Stream::Shuffle, epoch)).shuffle(order->data(), data_.steps().count);
+    // Two epochs at most are rendered at once (the end of one, the start of
+    // the next).
+    if (orders_.size() == 2)
+      orders_.erase(orders_.begin());
+    orders_.emplace_back(epoch, order);
+    return order;
+  }
+
+  const Dataset &data_;
+  const AugmentConfig cfg_;
+  const uint64_t seed_;
+  const int64_t b_, stepsPerEpoch_;
+  const Shape4 vs_;
+  std::mutex mutex_;
+  std::vector<std::pair<int64_t, std::shared_ptr<const std::vector<int64_t>>>> orders_;
+};
 
 } // namespace
 
@@ -163,6 +238,9 @@ Status runTraining(const ModelDesc &model, const Options &options,
       return Status::error(error);
     engineOptions.backend = std::move(backend);
   }
+  if (!options.preset.empty())
+    progress(fmt::format("preset {}: {} (options given with it override these)", options.preset,
+                         fmt::join(options.presetArgs, " ")));
   std::unique_ptr<Engine> engine;
   LOCUS_RETURN_IF_ERROR(Engine::create(model, engineOptions, engine));
   if (!options.init.empty()) {
@@ -185,7 +263,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
       {"optimizer_state", options.optimizerState},
       {"seed", std::to_string(options.seed)},
       {"batch", std::to_string(b)},
-      {"data", options.fixedBatch.empty() ? options.data.kind : "fixed-batch"}};
+      {"data", options.fixedBatch.empty() ? options.data.kind : "fixed-batch"},
+      {"warmup_epochs", std::to_string(options.warmupEpochs)}};
   int64_t startStep = 0;
   if (!options.resume.empty()) {
     LOCUS_RETURN_IF_ERROR(loadTrainingState(options.resume, *engine, runConfig, startStep));
@@ -213,6 +292,14 @@ Status runTraining(const ModelDesc &model, const Options &options,
                                            data.pretrain.count)
                              : std::string()));
   }
+  AugmentConfig augment;
+  if (needData) {
+    LOCUS_RETURN_IF_ERROR(viewsFor(options, data, std::min(vs.h, vs.w), augment));
+    progress(fmt::format("normalisation: mean [{:.4f}], std [{:.4f}]",
+                         fmt::join(data.norm.mean, ", "), fmt::join(data.norm.stddev, ", ")));
+    if (options.fixedBatch.empty())
+      progress(describeViews(augment, std::min(vs.h, vs.w)));
+  }
   // Views are made on the host, then copied into the backend's buffer.
   Tensor views = engine->backend().allocate(vs);
   std::vector<float> hostViews(static_cast<size_t>(vs.count()));
@@ -229,6 +316,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
                     .add("type", "run")
                     .add("model", model.name)
                     .add("rules", ruleNames(model))
+                    .add("blocks", blockNames(model))
                     .add("mode", model.blocks.back().loss.mode)
                     .add("views", vs.n)
                     .add("seed", static_cast<int64_t>(options.seed))
@@ -236,7 +324,11 @@ Status runTraining(const ModelDesc &model, const Options &options,
                     .add("lr", lr)
                     .add("optimizer", options.optimizer)
                     .add("optimizer_state", options.optimizerState)
-                    .add("schedule", options.schedule));
+                    .add("schedule", options.schedule)
+                    .add("preset", options.preset)
+                    .add("views", options.fixedBatch.empty() && needData
+                                      ? describeViews(augment, std::min(vs.h, vs.w))
+                                      : std::string("fixed batch")));
 
   // Held-out local losses before training.
   int64_t heldOutImages = needData ? std::min(options.heldOut, data.test.count) / b * b : 0;
@@ -247,7 +339,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
                  : fmt::format("evaluation only, of {}",
                                options.init.empty() ? options.resume : options.init));
   if (heldOutImages > 0 && !options.evalOnly)
-    LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, heldOutImages, heldBefore));
+    LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, augment, heldOutImages, heldBefore));
 
   // Training.
   int64_t stepsPerEpoch = options.fixedBatch.empty() ? data.steps().count / b : 1;
@@ -262,6 +354,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
     return Status::error(fmt::format("{}: its run reached step {}, past this run's {} steps",
                                      options.resume, startStep, totalSteps));
   engine->setScheduleLength(totalSteps);
+  if (options.warmupEpochs > 0)
+    engine->setWarmupSteps(options.warmupSteps + options.warmupEpochs * stepsPerEpoch);
   progress(fmt::format(
       "training: {} steps ({} per epoch, {} images per step), {} update {}", totalSteps,
       stepsPerEpoch, b, options.optimizer,
@@ -285,8 +379,28 @@ Status runTraining(const ModelDesc &model, const Options &options,
   // The step of the last training state written (or resumed from); -1: none.
   CheckpointWriter checkpoints(options.checkpoint, options.keepCheckpoints, options.resume,
                                options.resume.empty() ? -1 : startStep);
-  std::vector<int64_t> order(data.steps().count);
-  AugmentConfig augment;
+  // --workers: views rendered ahead on their own threads (the same views
+  // for any count).
+  const int64_t workers =
+      options.workers >= 0 ? options.workers
+      : model.target == "cuda"
+          ? std::clamp<int64_t>(int64_t(std::thread::hardware_concurrency()) - 1, 1, 4)
+          : 1;
+  StepViews stepViews(data, augment, options.seed, b, std::max<int64_t>(1, stepsPerEpoch), vs);
+  std::unique_ptr<ViewPipeline> pipeline;
+  if (options.fixedBatch.empty() && startStep < totalSteps) {
+    pipeline = std::make_unique<ViewPipeline>(
+        workers, vs.n, vs.c * vs.h * vs.w,
+        [&](int64_t at, int64_t row, float *out) { return stepViews.render(at, row, out); });
+    pipeline->start(startStep, totalSteps);
+    progress(fmt::format("views: {} worker thread(s){}", workers,
+                         workers ? " rendering ahead of the step" : " (on the training thread)"));
+  }
+  ProgressBar bar(/*enabled=*/!options.evalOnly);
+  liveBar = &bar;
+  struct BarRelease {
+    ~BarRelease() { liveBar = nullptr; }
+  } barRelease;
   Clock::time_point start = Clock::now(), lastLog = start;
   int64_t lastLogStep = 0;
   // A resumed run continues inside the epoch it stopped in: the order and
@@ -294,19 +408,20 @@ Status runTraining(const ModelDesc &model, const Options &options,
   const int64_t firstEpoch = stepsPerEpoch ? startStep / stepsPerEpoch : 0;
   for (int64_t epoch = firstEpoch; epoch < epochs && step < totalSteps; ++epoch) {
     Clock::time_point epochStart = Clock::now();
-    if (options.fixedBatch.empty()) {
-      std::iota(order.begin(), order.end(), 0);
-      Rng(mixSeed(options.seed, Stream::Shuffle, epoch)).shuffle(order.data(), data.steps().count);
-    }
     std::vector<double> epochSum(model.blocks.size(), 0.0);
     int64_t epochSteps = 0;
     for (int64_t s = epoch == firstEpoch ? startStep - firstEpoch * stepsPerEpoch : 0;
          s < stepsPerEpoch && step < totalSteps; ++s) {
-      if (options.fixedBatch.empty()) {
-        Rng rng(mixSeed(options.seed, Stream::Augment, step));
-        makeViews(data.steps(), data.norm, order.data() + s * b, b, rng, augment, vs.h, vs.w,
-                  hostViews.data());
-        engine->backend().copyToDevice(views.data(), hostViews.data(), 4 * vs.count());
+      if (pipeline) {
+        const float *batch = nullptr;
+        if (Status rendered = pipeline->next(step, batch); !rendered.isOk())
+          return Status::error(fmt::format(
+              "step {}: {}{}", step + 1, rendered.message(),
+              checkpoints.lastStep() >= 0
+                  ? fmt::format("; the last checkpoint is {} (step {})", checkpoints.last(),
+                                checkpoints.lastStep())
+                  : std::string()));
+        engine->backend().copyToDevice(views.data(), batch, 4 * vs.count());
       }
       std::vector<double> losses;
       LOCUS_RETURN_IF_ERROR(engine->step(views, losses));
@@ -343,6 +458,12 @@ Status runTraining(const ModelDesc &model, const Options &options,
       }
       for (size_t l = 0; l < losses.size(); ++l)
         epochSum[l] += losses[l];
+      {
+        const double elapsed = seconds(start);
+        const double done = double(step - startStep);
+        bar.update(step, totalSteps, losses, done * double(b) / std::max(1e-9, elapsed),
+                   done > 0 ? elapsed / done * double(totalSteps - step) : 0.0);
+      }
       if (step % options.logEvery == 0 || step == totalSteps) {
         double rate = (step - lastLogStep) / std::max(1e-9, seconds(lastLog));
         // Images per second and the time left, from this process's steps so far.
@@ -377,6 +498,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
                       .add("mean_loss", mean)
                       .add("seconds", took));
   }
+  bar.finish();
+  liveBar = nullptr;
   double trainSeconds = seconds(start);
 
   // Memory: the peak over the training steps (parameters, optimizer state,
@@ -407,7 +530,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
   }
 
   if (heldOutImages > 0) {
-    LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, heldOutImages, heldAfter));
+    LOCUS_RETURN_IF_ERROR(heldOutLosses(*engine, data, augment, heldOutImages, heldAfter));
     if (options.evalOnly) // one evaluation: the weights did not change
       heldBefore = heldAfter;
     for (size_t l = 0; l < model.blocks.size(); ++l) {
@@ -443,6 +566,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
     probe.testImages = options.probeTest;
     probe.seed = options.seed;
     probe.backend = &engine->backend();
+    probe.views = augment;
     ProbeResult result;
     Clock::time_point probeStart = Clock::now();
     LOCUS_RETURN_IF_ERROR(runLinearProbe(*engine, data, probe, result, progress));
@@ -459,6 +583,13 @@ Status runTraining(const ModelDesc &model, const Options &options,
                       .add("test_images", result.testCount)
                       .add("epochs", probe.epochs)
                       .add("final_loss", result.finalLoss));
+  }
+  // The loss curves (and the probe) as an SVG beside the metrics; a run
+  // that trained no step has no curve to draw.
+  if (!options.metrics.empty() && !options.evalOnly && step > 0) {
+    const std::string plot = defaultPlotPath(options.metrics);
+    LOCUS_RETURN_IF_ERROR(writePlot(options.metrics, plot));
+    progress(fmt::format("plot: {} (locus-plot {} redraws it)", plot, options.metrics));
   }
   return Status::success();
 }

@@ -1,9 +1,11 @@
 //===- Data.h - image data sets for training and evaluation ----*- C++ -*-===//
 //
-// Images stay as uint8 [count, C, H, W] in memory (Fashion-MNIST's 60000
-// images are 47 MB); views are rendered as float32 per step by Augment.h.
-// Loaders validate magic numbers, dimensions and sizes and name the file in
-// every error.
+// Images of the binary formats stay as uint8 [count, C, H, W] in memory
+// (Fashion-MNIST's 60000 images are 47 MB, STL-10's 105000 2.9 GB); image
+// folders keep only their file names and decode an image when a view needs
+// it (ImageFolder.cpp), so no whole-ImageNet sits in memory. Views are
+// rendered as float32 per step by Augment.h. Loaders validate magic numbers,
+// dimensions and sizes and name the file in every error.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_TRAIN_DATA_H
@@ -17,11 +19,25 @@
 
 namespace locus::rt::train {
 
+/// One decoded image: uint8 [channels, height, width].
+struct ImageRef {
+  const uint8_t *pixels = nullptr;
+  int64_t channels = 0, height = 0, width = 0;
+};
+
 struct ImageSet {
+  /// height and width are every image's for sets held in memory; 0 for
+  /// image files, whose sizes differ.
   int64_t count = 0, channels = 0, height = 0, width = 0;
-  std::vector<uint8_t> pixels; ///< [count, C, H, W]
+  std::vector<uint8_t> pixels; ///< [count, C, H, W] when held in memory
   std::vector<int32_t> labels; ///< [count]
+  /// When not empty: image i is decoded from files[i] as it is needed.
+  std::vector<std::string> files;
+  bool inMemory() const { return files.empty(); }
   const uint8_t *image(int64_t i) const { return pixels.data() + i * channels * height * width; }
+  /// Image i: a view of `pixels`, or files[i] decoded into `scratch` with
+  /// `channels` channels (grey replicated, colour reduced to luma).
+  Status read(int64_t i, std::vector<uint8_t> &scratch, ImageRef &out) const;
 };
 
 /// Per-channel normalisation applied after scaling pixels to [0, 1].
@@ -52,9 +68,18 @@ Status readIdx(const std::string &path, IdxArray &out);
 /// Fashion-MNIST from `dir` (train-images-idx3-ubyte[.gz] etc.); mean 0.2860,
 /// std 0.3530.
 Status loadFashionMnist(const std::string &dir, Dataset &out);
+/// MNIST, the same files; mean 0.1307, std 0.3081.
+Status loadMnist(const std::string &dir, Dataset &out);
 
-/// Per-channel mean and standard deviation of a set's pixels scaled to [0, 1].
+/// Per-channel mean and standard deviation of a set's pixels scaled to [0, 1]
+/// (image files: of a seeded sample of at most `sampleFiles` of them).
+Status channelStatistics(const ImageSet &set, Normalization &out, int64_t sampleFiles = 2000);
 Normalization channelStatistics(const ImageSet &set);
+/// Image folders `ROOT/train/<class>/...` and `ROOT/val/<class>/...` (or
+/// `test/`; Tiny ImageNet's `val/images` + `val_annotations.txt` too), JPEG
+/// and PNG, classes sorted by name for their label indices (ImageFolder.cpp);
+/// decoded to `channels` channels.
+Status loadImageFolder(const std::string &root, int64_t channels, Dataset &out);
 /// STL-10's binary version from `dir` (train_X/_y, test_X/_y, unlabeled_X;
 /// Stl10.cpp): pretraining on unlabeled + train, normalised with their
 /// per-channel statistics.
@@ -68,8 +93,8 @@ Status loadCifar100(const std::string &dir, Dataset &out);
 Dataset makeSynthetic(int64_t channels, int64_t height, int64_t width, int64_t trainCount,
                       int64_t testCount, uint64_t seed);
 
-/// `--data KIND[:ARG]`: fashion-mnist:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR or
-/// synthetic[:COUNT].
+/// `--data KIND[:ARG]`: fashion-mnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR,
+/// stl10:DIR, folder:ROOT or synthetic[:COUNT].
 struct DataSpec {
   std::string kind = "fashion-mnist";
   std::string path = "/usr/share/datasets/fashion-mnist";

@@ -128,6 +128,7 @@ public:
   /// The number of steps the learning-rate schedule spans (known once the
   /// data and the step limit are).
   void setScheduleLength(int64_t totalSteps) { options_.schedule.totalSteps = totalSteps; }
+  void setWarmupSteps(int64_t steps) { options_.schedule.warmupSteps = steps; }
   const std::shared_ptr<MemoryTracker> &memoryHandle() const;
 
 private:

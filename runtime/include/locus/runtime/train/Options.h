@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace locus::rt::train {
 
@@ -24,6 +26,7 @@ struct Options {
   double momentum = 0.9, larsTrust = 1e-3;
   std::string schedule = "constant"; ///< constant, cosine
   int64_t warmupSteps = 0;
+  int64_t warmupEpochs = 0; ///< added to warmupSteps once the epoch length is known
   double minLr = 0.0;
   uint64_t seed = 0;
   std::string init, save, metrics, fixedBatch;
@@ -51,7 +54,20 @@ struct Options {
   /// --init or --resume loads (or of the initial ones).
   bool evalOnly = false;
   bool help = false;
+  /// The view options (Augment.h) in command-line order, applied over the
+  /// data set's default views once it is loaded.
+  std::vector<std::pair<std::string, std::string>> viewOptions;
+  /// Threads rendering views ahead of the step (ViewPipeline.h); -1: chosen
+  /// by the target (1 on the CPU, up to 4 beside a GPU).
+  int64_t workers = -1;
+  /// `--preset NAME`: the options it stood for, as they were applied.
+  std::string preset;
+  std::vector<std::string> presetArgs;
 };
+
+/// `--preset NAME`: METHOD.md §5's protocol for a data set as command-line
+/// options, which options given after it override. Empty if NAME is unknown.
+std::vector<std::string> presetOptions(const std::string &name);
 
 /// Parses argv. On a bad option returns an error saying which and why.
 Status parseOptions(int argc, const char *const *argv, Options &out);

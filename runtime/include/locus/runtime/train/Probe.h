@@ -14,6 +14,7 @@
 #include "locus/runtime/Error.h"
 #include "locus/runtime/backend/Backend.h"
 #include "locus/runtime/train/Data.h"
+#include "locus/runtime/train/Augment.h"
 #include "locus/runtime/train/Engine.h"
 
 #include <functional>
@@ -32,6 +33,8 @@ struct ProbeOptions {
   /// and moments are kept in the backend's memory, its products and softmax
   /// run on the host). Required.
   Backend *backend = nullptr;
+  /// The test transform of the features' images (AugmentConfig::testResize).
+  AugmentConfig views;
 };
 
 struct ProbeResult {
@@ -44,7 +47,7 @@ using ProbeLog = std::function<void(const std::string &)>;
 
 /// Features of the first `count` images of `set`: out is [count, F].
 Status extractFeatures(Engine &engine, const ImageSet &set, const Normalization &norm,
-                       int64_t count, std::vector<float> &out);
+                       const AugmentConfig &views, int64_t count, std::vector<float> &out);
 
 /// A trained linear classifier: logits = x W^T + b, W is [classes, F].
 struct LinearClassifier {
