@@ -25,6 +25,15 @@ if subprocess.call(["/usr/bin/python3", "-c", "import onnx"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("python-onnx")
 
+# The export tests check against onnxruntime and safetensors from PyPI,
+# installed into .venv-test by scripts/install-deps.sh.
+test_python = os.path.join(config.locus_src_root, ".venv-test", "bin", "python")
+if os.path.exists(test_python) and subprocess.call(
+        [test_python, "-c", "import onnxruntime, safetensors, onnx"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("onnxruntime")
+    config.substitutions.append(("%test-python", test_python))
+
 # The end-to-end training test needs Debian's dataset-fashion-mnist.
 if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
     config.available_features.add("fashion-mnist")

@@ -1,5 +1,7 @@
 #include "locus/runtime/train/Checkpoint.h"
 
+#include "locus/runtime/train/AtomicFile.h"
+
 #include "locus/runtime/train/Json.h"
 
 #include <cerrno>
@@ -7,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
-#include <unistd.h>
 
 namespace locus::rt::train {
 
@@ -69,27 +70,7 @@ Status writeSafetensors(const std::string &path, const std::vector<NamedArray> &
   for (int b = 0; b < 8; ++b)
     prefix[b] = static_cast<char>((uint64_t(json.size()) >> (8 * b)) & 0xff);
 
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  FILE *file = std::fopen(tmp.c_str(), "wb");
-  if (!file)
-    return Status::error(fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
-  bool ok = std::fwrite(prefix.data(), 1, 8, file) == 8 &&
-            std::fwrite(json.data(), 1, json.size(), file) == json.size() &&
-            std::fwrite(payload.data(), 1, payload.size(), file) == payload.size();
-  ok = std::fflush(file) == 0 && ok;
-  ok = ::fsync(::fileno(file)) == 0 && ok;
-  int savedErrno = errno;
-  ok = std::fclose(file) == 0 && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    return Status::error(fmt::format("{}: write failed: {}", tmp, std::strerror(savedErrno)));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return Status::error(fmt::format("cannot rename {} to {}: {}", tmp, path, why));
-  }
-  return Status::success();
+  return writeFileAtomically(path, {prefix, json, payload});
 }
 
 Status readSafetensors(const std::string &path, SafetensorsFile &out) {

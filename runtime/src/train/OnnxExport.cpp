@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/train/OnnxExport.h"
 
+#include "locus/runtime/train/AtomicFile.h"
+
 #include "locus/runtime/train/Json.h"
 
 #include "ProtoWriter.h"
@@ -18,11 +20,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 namespace locus::rt::train {
 
@@ -578,49 +578,7 @@ Status exportOnnx(const ModelDesc &model, const std::vector<std::vector<float>> 
   if (!built.isOk())
     return Status::error(
         fmt::format("{}: cannot export the ONNX model: {}", path, built.message()));
-  // A temporary name in the same folder, synced, then renamed over `path`:
-  // a failure leaves any previous file whole and no partial one.
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return Status::error(fmt::format("{}: cannot create {}: {}", path, tmp, std::strerror(errno)));
-  const char *at = bytes.data();
-  size_t left = bytes.size();
-  int error = 0;
-  while (left > 0) {
-    ssize_t wrote = ::write(fd, at, left);
-    if (wrote < 0) {
-      if (errno == EINTR)
-        continue;
-      error = errno;
-      break;
-    }
-    at += wrote;
-    left -= static_cast<size_t>(wrote);
-  }
-  if (!error && ::fsync(fd) != 0)
-    error = errno;
-  if (::close(fd) != 0 && !error)
-    error = errno;
-  if (error) {
-    ::unlink(tmp.c_str());
-    return Status::error(fmt::format("{}: writing {} failed: {}", path, tmp, std::strerror(error)));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = errno;
-    ::unlink(tmp.c_str());
-    return Status::error(
-        fmt::format("{}: cannot rename {} to it: {}", path, tmp, std::strerror(error)));
-  }
-  // The rename itself lasts once the folder is synced (best effort).
-  std::string::size_type slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirFd >= 0) {
-    (void)::fsync(dirFd);
-    ::close(dirFd);
-  }
-  return Status::success();
+  return writeFileAtomically(path, {bytes});
 }
 
 } // namespace locus::rt::train

@@ -203,16 +203,20 @@ static Status parseArguments(const std::vector<std::string> &args, Options &out)
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, n));
       out.seed = static_cast<uint64_t>(n);
     } else if (name == "--init" || name == "--save" || name == "--metrics" ||
-               name == "--fixed-batch" || name == "--checkpoint" || name == "--resume") {
+               name == "--fixed-batch" || name == "--checkpoint" || name == "--resume" ||
+               name == "--export-onnx" || name == "--features-of" || name == "--features-out") {
       LOCUS_RETURN_IF_ERROR(next());
       if (value.empty())
         return Status::error(fmt::format("{} needs a file name", name));
-      (name == "--init"         ? out.init
-       : name == "--save"       ? out.save
-       : name == "--metrics"    ? out.metrics
-       : name == "--checkpoint" ? out.checkpoint
-       : name == "--resume"     ? out.resume
-                                : out.fixedBatch) = value;
+      (name == "--init"           ? out.init
+       : name == "--save"         ? out.save
+       : name == "--metrics"      ? out.metrics
+       : name == "--checkpoint"   ? out.checkpoint
+       : name == "--resume"       ? out.resume
+       : name == "--export-onnx"  ? out.exportOnnx
+       : name == "--features-of"  ? out.featuresOf
+       : name == "--features-out" ? out.featuresOut
+                                  : out.fixedBatch) = value;
     } else if (name == "--on-nonfinite") {
       LOCUS_RETURN_IF_ERROR(next());
       if (value != "stop" && value != "skip")
@@ -257,6 +261,8 @@ static Status parseArguments(const std::vector<std::string> &args, Options &out)
   if (out.evalOnly && (out.checkpointEvery > 0 || !out.checkpoint.empty() || !out.save.empty()))
     return Status::error("--eval-only trains nothing: --save and --checkpoint have nothing new to "
                          "write");
+  if (out.featuresOf.empty() != out.featuresOut.empty())
+    return Status::error("--features-of IN and --features-out OUT go together");
   if (out.checkpointEvery > 0 && out.checkpoint.empty())
     return Status::error("--checkpoint-every needs --checkpoint FILE (where to write them)");
   if (!out.init.empty() && !out.resume.empty())
@@ -324,6 +330,13 @@ Checkpoints:
   --on-nonfinite WHAT   a block's loss is NaN or infinite: stop (default: name the step, the block
                         and the last good checkpoint, exit 1) or skip (say so and go on; no
                         checkpoint is written at that step)
+Export:
+  --export-onnx FILE    after training, write the encoder as a standard ONNX model (opset 17):
+                        input "images" [N, C, H, W] (normalised), output "features" [N, F] (each
+                        block's output pooled with its loss kernel, concatenated: the probe's
+                        features) and "block_<name>" (each block's map); weights as initializers
+  --features-of IN      with --features-out OUT: the features of the float32 images [N, C, H, W]
+  --features-out OUT    in IN (little-endian, normalised), written to OUT as float32 [N, F]
 Evaluation:
   --eval-only           no training: the held-out losses and the probe of the weights --init or
                         --resume loads (the initial ones without either)

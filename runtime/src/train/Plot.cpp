@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/train/Plot.h"
 
+#include "locus/runtime/train/AtomicFile.h"
+
 #include "locus/runtime/train/Json.h"
 
 #include <algorithm>
@@ -22,7 +24,6 @@
 #include <iterator>
 #include <limits>
 #include <map>
-#include <unistd.h>
 
 namespace locus::rt::train {
 
@@ -466,25 +467,7 @@ Status writePlot(const std::string &metricsPath, const std::string &svgPath) {
         metricsPath));
   const std::string svg = renderLossSvg(series);
 
-  std::string tmp = fmt::format("{}.tmp.{}", svgPath, ::getpid());
-  FILE *file = std::fopen(tmp.c_str(), "wb");
-  if (!file)
-    return Status::error(fmt::format("{}: cannot create: {}", svgPath, std::strerror(errno)));
-  bool ok = std::fwrite(svg.data(), 1, svg.size(), file) == svg.size();
-  ok = std::fflush(file) == 0 && ok;
-  int savedErrno = errno;
-  ok = std::fclose(file) == 0 && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    return Status::error(
-        fmt::format("{}: write failed: {}", svgPath, std::strerror(savedErrno)));
-  }
-  if (std::rename(tmp.c_str(), svgPath.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return Status::error(fmt::format("cannot rename {} to {}: {}", tmp, svgPath, why));
-  }
-  return Status::success();
+  return writeFileAtomically(svgPath, {svg});
 }
 
 } // namespace locus::rt::train

@@ -2,11 +2,13 @@
 
 #include "locus/runtime/CpuFeatures.h"
 
+#include "locus/runtime/train/AtomicFile.h"
 #include "locus/runtime/train/Augment.h"
 #include "locus/runtime/train/Checkpoint.h"
 #include "locus/runtime/train/Data.h"
 #include "locus/runtime/train/Engine.h"
 #include "locus/runtime/train/Metrics.h"
+#include "locus/runtime/train/OnnxExport.h"
 #include "locus/runtime/train/Plot.h"
 #include "locus/runtime/train/Probe.h"
 #include "locus/runtime/train/ProgressBar.h"
@@ -15,6 +17,7 @@
 #include "locus/runtime/train/ViewPipeline.h"
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <fmt/format.h>
 #include <new>
@@ -163,6 +166,32 @@ private:
   std::mutex mutex_;
   std::vector<std::pair<int64_t, std::shared_ptr<const std::vector<int64_t>>>> orders_;
 };
+
+/// `--features-of IN --features-out OUT`: the probe's features of the
+/// images in IN, written to OUT (temporary file + rename).
+Status writeFeatures(Engine &engine, const std::string &in, const std::string &out) {
+  const Shape4 vs = engine.viewShape();
+  const int64_t image = vs.c * vs.h * vs.w;
+  std::error_code error;
+  const auto bytes = static_cast<int64_t>(std::filesystem::file_size(in, error));
+  if (error)
+    return Status::error(fmt::format("{}: cannot read: {}", in, error.message()));
+  if (bytes == 0 || bytes % (4 * image) != 0)
+    return Status::error(fmt::format("{}: {} bytes is not a whole number of float32 images "
+                                     "[{}, {}, {}]",
+                                     in, bytes, vs.c, vs.h, vs.w));
+  const int64_t n = bytes / (4 * image);
+  Tensor images = Tensor::allocate(engine.memoryHandle(), Shape4{n, vs.c, vs.h, vs.w});
+  LOCUS_RETURN_IF_ERROR(readFloatFile(in, n * image, images.data()));
+  std::vector<float> features(static_cast<size_t>(n * engine.featureCount()));
+  LOCUS_RETURN_IF_ERROR(engine.features(images, features.data()));
+  LOCUS_RETURN_IF_ERROR(writeFileAtomically(
+      out, {std::string_view(reinterpret_cast<const char *>(features.data()),
+                             4 * features.size())}));
+  progress(fmt::format("features of {} image(s) from {}: [{}, {}] float32 in {}", n, in, n,
+                       engine.featureCount(), out));
+  return Status::success();
+}
 
 } // namespace
 
@@ -558,6 +587,17 @@ Status runTraining(const ModelDesc &model, const Options &options,
     LOCUS_RETURN_IF_ERROR(saveCheckpoint(options.save, model, hostCopies(*engine, host)));
     progress(fmt::format("saved parameters to {}", options.save));
   }
+
+  if (!options.exportOnnx.empty()) {
+    std::vector<std::vector<float>> host;
+    hostCopies(*engine, host);
+    LOCUS_RETURN_IF_ERROR(exportOnnx(model, host, options.exportOnnx));
+    progress(fmt::format("exported the encoder to {} (ONNX, input \"images\" [N, {}, {}, {}], "
+                         "output \"features\" [N, {}])",
+                         options.exportOnnx, vs.c, vs.h, vs.w, engine->featureCount()));
+  }
+  if (!options.featuresOf.empty())
+    LOCUS_RETURN_IF_ERROR(writeFeatures(*engine, options.featuresOf, options.featuresOut));
 
   if (options.probeEpochs > 0) {
     ProbeOptions probe;

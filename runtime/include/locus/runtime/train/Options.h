@@ -30,6 +30,11 @@ struct Options {
   double minLr = 0.0;
   uint64_t seed = 0;
   std::string init, save, metrics, fixedBatch;
+  /// `--export-onnx FILE`: the encoder as a standard ONNX model (OnnxExport.h).
+  std::string exportOnnx;
+  /// `--features-of IN --features-out OUT`: the probe's features of the
+  /// normalised float32 images [N, C, H, W] in IN, as float32 [N, F] in OUT.
+  std::string featuresOf, featuresOut;
   /// Training-state checkpoints (TrainingState.h): written to `checkpoint`
   /// every `checkpointEvery` steps and at the last; `resume` continues one.
   std::string checkpoint, resume;
