@@ -313,9 +313,12 @@ Status runTraining(const ModelDesc &model, const Options &options,
   Dataset data;
   if (needData) {
     LOCUS_RETURN_IF_ERROR(loadDataset(options.data, vs.c, vs.h, vs.w, options.seed, data));
-    progress(fmt::format("data: {} ({} training, {} test images of {}x{}x{}{})", data.name,
-                         data.train.count, data.test.count, data.train.channels,
-                         data.train.height, data.train.width,
+    const std::string size =
+        data.train.inMemory()
+            ? fmt::format("{}x{}x{}", data.train.channels, data.train.height, data.train.width)
+            : fmt::format("{} channel(s), files decoded as views need them", data.train.channels);
+    progress(fmt::format("data: {} ({} training, {} test images of {}{})", data.name,
+                         data.train.count, data.test.count, size,
                          data.pretrain.count
                              ? fmt::format("; pretraining on {} images with the unlabeled ones",
                                            data.pretrain.count)
@@ -483,7 +486,14 @@ Status runTraining(const ModelDesc &model, const Options &options,
       } else if (!options.checkpoint.empty() &&
                  ((options.checkpointEvery > 0 && step % options.checkpointEvery == 0) ||
                   step == totalSteps)) {
-        LOCUS_RETURN_IF_ERROR(checkpoints.write(*engine, runConfig, step));
+        if (Status written = checkpoints.write(*engine, runConfig, step); !written.isOk())
+          return Status::error(fmt::format(
+              "step {}: the training state was not written: {}; training stopped, {}", step,
+              written.message(),
+              checkpoints.lastStep() >= 0
+                  ? fmt::format("the last good checkpoint is {} (step {})", checkpoints.last(),
+                                checkpoints.lastStep())
+                  : std::string("no earlier checkpoint")));
       }
       for (size_t l = 0; l < losses.size(); ++l)
         epochSum[l] += losses[l];
