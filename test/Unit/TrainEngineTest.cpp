@@ -14,10 +14,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <unistd.h>
 
 namespace {
@@ -617,6 +619,48 @@ TEST(TrainEngine, StepAppliesAdamWToTheSameGradients) {
   for (const char *name : {"tiny", "tiny-dfb", "tiny-both"}) {
     SCOPED_TRACE(name);
     expectStepAppliesAdamW(TestModel::get(name));
+  }
+}
+
+TEST(TrainEngine, BlockLearningRatesScaleEachBlocksUpdate) {
+  // --block-lr: a factor per parameter on the scheduled rate. Factor 0 on
+  // the first block's parameters (its convolution and projection) freezes
+  // them, the others move as with no factors; the fused projection update
+  // (adamw_from_factors) and the plain one both honour it.
+  const TestModel &model = TestModel::get("tiny");
+  const locus::rt::ModelDesc &desc = model.desc();
+  std::vector<double> scale(desc.params.size(), 1.0);
+  std::set<int32_t> first;
+  for (const locus::rt::LayerDesc &layer : desc.blocks[0].layers)
+    for (int32_t p : {layer.weight, layer.bias})
+      if (p >= 0)
+        first.insert(p);
+  first.insert(desc.blocks[0].projection);
+  for (int32_t p : first)
+    scale[p] = 0.0;
+  locus::rt::train::EngineOptions options = model.engineOptions(5);
+  options.lrScale = scale;
+  std::unique_ptr<Engine> scaled;
+  ASSERT_TRUE(Engine::create(desc, options, scaled).isOk());
+  std::unique_ptr<Engine> plain = makeEngine(model, 5), before = makeEngine(model, 5);
+  Tensor views = randomViews(*plain, 3);
+  std::vector<double> la, lb;
+  ASSERT_TRUE(plain->step(views, la).isOk());
+  ASSERT_TRUE(scaled->step(views, lb).isOk());
+  EXPECT_EQ(la, lb);
+  for (size_t i = 0; i < desc.params.size(); ++i) {
+    if (!desc.params[i].trained)
+      continue;
+    const int64_t n = plain->param(i).count();
+    const std::vector<float> p0(before->param(i).data(), before->param(i).data() + n),
+        pPlain(plain->param(i).data(), plain->param(i).data() + n),
+        pScaled(scaled->param(i).data(), scaled->param(i).data() + n);
+    if (first.count(static_cast<int32_t>(i))) {
+      EXPECT_EQ(pScaled, p0) << desc.params[i].name << " is frozen";
+      EXPECT_NE(pPlain, p0) << desc.params[i].name;
+    } else {
+      EXPECT_EQ(pScaled, pPlain) << desc.params[i].name;
+    }
   }
 }
 

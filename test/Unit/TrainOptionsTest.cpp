@@ -77,6 +77,8 @@ TEST(TrainOptions, PresetsComeFirstAndAreOverridden) {
   EXPECT_EQ(o.schedule, "cosine");
   EXPECT_EQ(o.warmupEpochs, 5);
   EXPECT_DOUBLE_EQ(o.weightDecay, 1e-4);
+  ASSERT_TRUE(parse({"--block-lr", "block1=1e-3,head=0"}, o).isOk());
+  EXPECT_EQ(o.blockLr, (std::vector<std::pair<std::string, double>>{{"block1", 1e-3}, {"head", 0}}));
   ASSERT_TRUE(parse({"--preset", "tiny-imagenet"}, o).isOk());
   EXPECT_DOUBLE_EQ(o.weightDecay, 1e-5);
 }
@@ -101,6 +103,8 @@ TEST(TrainOptions, ErrorsSayWhat) {
       {{"--crop-scale", "0.9,0.1"}, "--crop-scale 0.9,0.1: expected LO,HI"},
       {{"--blur-kernel", "6"}, "--blur-kernel 6: expected an odd size"},
       {{"--jitter", "1,1,1,0.9"}, "--jitter"},
+      {{"--block-lr", "block1"}, "--block-lr block1: expected BLOCK=LR"},
+      {{"--block-lr", "block1=-1"}, "--block-lr block1=-1: expected BLOCK=LR"},
       {{"--optimizer-state", "fp8"}, "--optimizer-state fp8: expected float32 or bfloat16"},
       {{"--optimizer-state", "bfloat16", "--optimizer", "sgd"},
        "--optimizer-state bfloat16 applies to adamw's moments; --optimizer sgd keeps"},

@@ -224,9 +224,11 @@ AdamMoments Engine::momentsOf(int32_t param) {
   return moments;
 }
 
-AdamW Engine::scheduledAdamW() const {
+AdamW Engine::scheduledAdamW(int32_t param) const {
   AdamW adam = options_.optimizer;
   adam.lr = options_.schedule.at(std::max<int64_t>(steps_ - 1, 0)); // steps_ counts from 1 here
+  if (static_cast<size_t>(param) < options_.lrScale.size())
+    adam.lr *= options_.lrScale[param];
   return adam;
 }
 
@@ -234,7 +236,7 @@ void Engine::updateOne(int32_t i, const float *grad) {
   if (!trained_[i])
     return;
   const int64_t count = params_[i].count();
-  AdamW adam = scheduledAdamW();
+  AdamW adam = scheduledAdamW(i);
   if (options_.kind == OptimizerKind::AdamW) {
     backend_->adamwStep(adam, steps_, count, params_[i].data(), grad, momentsOf(i));
     return;

@@ -155,6 +155,24 @@ static Status parseArguments(const std::vector<std::string> &args, Options &out)
       double lr = 0;
       LOCUS_RETURN_IF_ERROR(parseDouble(name, value, lr));
       out.lr = lr;
+    } else if (name == "--block-lr") {
+      LOCUS_RETURN_IF_ERROR(next());
+      out.blockLr.clear();
+      std::string rest = value;
+      while (!rest.empty()) {
+        const size_t comma = rest.find(',');
+        const std::string item = rest.substr(0, comma);
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+        const size_t eq = item.find('=');
+        double lr = 0;
+        if (eq == std::string::npos || eq == 0 ||
+            !parseDouble(name, item.substr(eq + 1), lr).isOk())
+          return Status::error(fmt::format(
+              "--block-lr {}: expected BLOCK=LR[,BLOCK=LR...] with non-negative rates", value));
+        out.blockLr.emplace_back(item.substr(0, eq), lr);
+      }
+      if (out.blockLr.empty())
+        return Status::error("--block-lr needs BLOCK=LR[,BLOCK=LR...]");
     } else if (name == "--weight-decay") {
       LOCUS_RETURN_IF_ERROR(next());
       LOCUS_RETURN_IF_ERROR(parseDouble(name, value, out.weightDecay));
@@ -306,6 +324,8 @@ Data and training:
   --optimizer-state F   adamw's two moments in float32 (default, as PyTorch) or bfloat16 with
                         stochastic rounding: half the optimizer state, for large projections
   --lr X                base learning rate (default 2e-4 for adamw, 0.1 for sgd and lars)
+  --block-lr B=X,...    a block's own base learning rate (its convolutions and projections),
+                        scheduled as --lr is; other blocks keep --lr
   --weight-decay X      weight decay (default 0; decoupled for adamw)
   --momentum X          SGD/LARS momentum (default 0.9)
   --lars-trust X        LARS trust coefficient (default 1e-3)

@@ -25,7 +25,7 @@ void StepContext::applyGradient(int32_t index, float *grad, int64_t count) const
 
 void StepContext::adamwFromFactors(int32_t index, int64_t rows, int64_t cols, int64_t k,
                                    const float *factors, const float *c) const {
-  backend->adamwFromFactors(engine->scheduledAdamW(), engine->steps_, rows, cols, k, factors, c,
+  backend->adamwFromFactors(engine->scheduledAdamW(index), engine->steps_, rows, cols, k, factors, c,
                             param(index), engine->momentsOf(index));
 }
 

@@ -81,6 +81,13 @@ void progress(const std::string &line) {
     fmt::print(stderr, "{}\n", line);
 }
 
+std::string blockLrText(const std::vector<std::pair<std::string, double>> &rates) {
+  std::string text;
+  for (const auto &[name, rate] : rates)
+    text += fmt::format("{}{}={}", text.empty() ? "" : ",", name, rate);
+  return text;
+}
+
 std::vector<std::string> blockNames(const ModelDesc &model) {
   std::vector<std::string> names;
   for (const BlockDesc &block : model.blocks)
@@ -166,6 +173,32 @@ private:
   std::mutex mutex_;
   std::vector<std::pair<int64_t, std::shared_ptr<const std::vector<int64_t>>>> orders_;
 };
+
+/// `--block-lr`: the factor on the base rate of every parameter of the
+/// named blocks (their layers' weights and biases, their projections).
+Status blockLrScales(const ModelDesc &model, const std::vector<std::pair<std::string, double>> &rates,
+                     double base, std::vector<double> &scale) {
+  scale.assign(model.params.size(), 1.0);
+  for (const auto &[name, rate] : rates) {
+    auto block = std::find_if(model.blocks.begin(), model.blocks.end(),
+                              [&](const BlockDesc &b) { return b.name == name; });
+    if (block == model.blocks.end())
+      return Status::error(fmt::format("--block-lr: the model has no block '{}' (its blocks: {})",
+                                       name, fmt::join(blockNames(model), ", ")));
+    const double factor = base > 0 ? rate / base : 0.0;
+    auto set = [&](int32_t param) {
+      if (param >= 0)
+        scale[param] = factor;
+    };
+    for (const LayerDesc &layer : block->layers) {
+      set(layer.weight);
+      set(layer.bias);
+    }
+    set(block->projection);
+    set(block->lateralProjection);
+  }
+  return Status::success();
+}
 
 /// `--features-of IN --features-out OUT`: the probe's features of the
 /// images in IN, written to OUT (temporary file + rename).
@@ -260,6 +293,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
   engineOptions.schedule.warmupSteps = options.warmupSteps;
   engineOptions.schedule.kind = options.schedule == "cosine" ? LrSchedule::Kind::Cosine
                                                              : LrSchedule::Kind::Constant;
+  if (!options.blockLr.empty())
+    LOCUS_RETURN_IF_ERROR(blockLrScales(model, options.blockLr, lr, engineOptions.lrScale));
   if (compiled.makeBackend) {
     std::string error;
     std::unique_ptr<Backend> backend = compiled.makeBackend(kernels, options, error);
@@ -293,7 +328,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
       {"seed", std::to_string(options.seed)},
       {"batch", std::to_string(b)},
       {"data", options.fixedBatch.empty() ? options.data.kind : "fixed-batch"},
-      {"warmup_epochs", std::to_string(options.warmupEpochs)}};
+      {"warmup_epochs", std::to_string(options.warmupEpochs)},
+      {"block_lr", blockLrText(options.blockLr)}};
   int64_t startStep = 0;
   if (!options.resume.empty()) {
     LOCUS_RETURN_IF_ERROR(loadTrainingState(options.resume, *engine, runConfig, startStep));
@@ -358,6 +394,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
                     .add("optimizer_state", options.optimizerState)
                     .add("schedule", options.schedule)
                     .add("preset", options.preset)
+                    .add("block_lr", blockLrText(options.blockLr))
                     .add("views", options.fixedBatch.empty() && needData
                                       ? describeViews(augment, std::min(vs.h, vs.w))
                                       : std::string("fixed batch")));

@@ -47,6 +47,9 @@ struct EngineOptions {
   MomentFormat moments = MomentFormat::Float32;
   SgdMomentum sgd; ///< SGD with momentum; LARS when kind is Lars
   LrSchedule schedule;  ///< the learning rate of each step (base = optimizer.lr)
+  /// Per parameter, the factor on the scheduled rate (--block-lr); empty:
+  /// 1 for every parameter.
+  std::vector<double> lrScale;
   uint64_t seed = 0;    ///< parameter initialisation and random negatives
   /// The kernels compiled into the model's object (ModelKernels.h): the
   /// training binary has all of them; only the static-shape pooling tables
@@ -143,8 +146,8 @@ private:
   void reserveArena(int64_t bytes);
   /// Every convolution of the model, as the step program runs them.
   std::vector<Backend::ConvolutionShape> convolutions() const;
-  /// AdamW at this step's scheduled learning rate.
-  AdamW scheduledAdamW() const;
+  /// AdamW at this step's scheduled learning rate for parameter `param`.
+  AdamW scheduledAdamW(int32_t param) const;
   /// Where parameter `param`'s AdamW moments are (float32 or bfloat16).
   AdamMoments momentsOf(int32_t param);
   /// The optimizer's step on one trained parameter with its whole gradient.

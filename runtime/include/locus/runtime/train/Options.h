@@ -20,6 +20,9 @@ struct Options {
   int64_t maxSteps = -1;        ///< -1: no limit
   int64_t batchSize = -1;       ///< images; -1: the compiled views / 2
   std::optional<double> lr;     ///< default: 2e-4 for AdamW, 0.1 for SGD and LARS
+  /// `--block-lr NAME=LR,...`: a block's own base rate (its layers' weights
+  /// and its projections), scheduled as --lr is.
+  std::vector<std::pair<std::string, double>> blockLr;
   double weightDecay = 0.0;
   std::string optimizer = "adamw"; ///< adamw, sgd, lars
   std::string optimizerState = "float32"; ///< adamw's moments: float32, bfloat16
