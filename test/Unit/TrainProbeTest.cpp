@@ -49,6 +49,47 @@ TEST(TrainProbe, LearnsSeparableClasses) {
   EXPECT_EQ(lines.size(), 5u);
 }
 
+TEST(TrainProbe, EpochFeaturesAreAskedForEveryEpoch) {
+  // --probe-augment: each epoch trains on that epoch's features (here a
+  // different noisy copy of the clusters each time), and an error in them
+  // stops the probe.
+  std::vector<int32_t> y;
+  std::vector<std::vector<float>> epochs(4);
+  clusters(1000, 8, 4, 0.3, 10, epochs[0], y);
+  for (int e = 1; e < 4; ++e) {
+    Rng noise(20 + e);
+    epochs[e] = epochs[0];
+    for (float &v : epochs[e])
+      v += static_cast<float>(noise.uniform(-0.05, 0.05));
+  }
+  ProbeOptions options;
+  options.backend = &locus::test::compiledCpuBackend();
+  options.epochs = 4;
+  std::vector<int64_t> asked;
+  LinearClassifier classifier;
+  double loss = 0;
+  locus::rt::Status s = trainLinearClassifier(
+      [&](int64_t epoch, const float *&x) {
+        asked.push_back(epoch);
+        x = epochs[epoch].data();
+        return locus::rt::Status::success();
+      },
+      y.data(), 1000, 8, 4, options, classifier, loss);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(asked, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_LT(loss, 1.2); // ln 4 = 1.39 at chance
+  EXPECT_GT(classifier.accuracy(epochs[0].data(), y.data(), 1000), 0.9);
+  s = trainLinearClassifier(
+      [&](int64_t epoch, const float *&x) {
+        x = epochs[0].data();
+        return epoch == 2 ? locus::rt::Status::error("img.png: not a readable PNG image")
+                          : locus::rt::Status::success();
+      },
+      y.data(), 1000, 8, 4, options, classifier, loss);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("img.png"), std::string::npos);
+}
+
 TEST(TrainProbe, RandomLabelsStayNearChance) {
   std::vector<float> x;
   std::vector<int32_t> y;

@@ -411,16 +411,21 @@ uint64_t viewSeed(uint64_t stepSeed, int64_t row) {
   return mixSeed(stepSeed, Stream::Augment, static_cast<uint64_t>(row));
 }
 
-Status renderViewRow(const ImageSet &set, const Normalization &norm, const int64_t *indices,
-                     int64_t b, int64_t row, uint64_t stepSeed, const AugmentConfig &cfg,
-                     int64_t outH, int64_t outW, float *out) {
+Status renderOneView(const ImageSet &set, const Normalization &norm, int64_t index, uint64_t seed,
+                     const AugmentConfig &cfg, int64_t outH, int64_t outW, float *out) {
   thread_local std::vector<uint8_t> scratch;
   ImageRef image;
-  LOCUS_RETURN_IF_ERROR(set.read(indices[row % b], scratch, image));
-  Rng rng(viewSeed(stepSeed, row));
+  LOCUS_RETURN_IF_ERROR(set.read(index, scratch, image));
+  Rng rng(seed);
   const ViewDraw draw = drawView(rng, image.height, image.width, cfg);
   renderView(image, norm, draw, cfg, outH, outW, out);
   return Status::success();
+}
+
+Status renderViewRow(const ImageSet &set, const Normalization &norm, const int64_t *indices,
+                     int64_t b, int64_t row, uint64_t stepSeed, const AugmentConfig &cfg,
+                     int64_t outH, int64_t outW, float *out) {
+  return renderOneView(set, norm, indices[row % b], viewSeed(stepSeed, row), cfg, outH, outW, out);
 }
 
 Status makeViews(const ImageSet &set, const Normalization &norm, const int64_t *indices, int64_t b,

@@ -120,6 +120,10 @@ static Status parseArguments(const std::vector<std::string> &args, Options &out)
       out.evalOnly = true;
       continue;
     }
+    if (arg == "--probe-augment") {
+      out.probeAugment = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0)
       return Status::error(fmt::format("unexpected argument '{}' (options start with --)", arg));
     // Both "--opt value" and "--opt=value".
@@ -365,9 +369,12 @@ Evaluation:
   --probe-epochs N      linear-probe epochs (default 10; 0 skips the probe)
   --probe-train N       probe training images (default: the whole training split)
   --probe-test N        probe test images (default: the whole test split)
-                        The probe's features are computed once, from un-augmented images,
-                        standardised per feature with the training statistics, and reused
-                        every epoch (the paper augments them per epoch and does not scale them).
+  --probe-augment       the paper's probe: every epoch's training features from a new
+                        RandomResizedCrop + flip view of each image (an encoder pass per epoch)
+                        Without --probe-augment the probe's features are computed once, from
+                        un-augmented images, and reused every epoch; either way they are
+                        standardised per feature with the training statistics (the paper
+                        does not scale them).
 GPU (models compiled with --target=cuda):
   --device N            the CUDA device to train on (default 0)
   --precision P         tf32 (default: TF32 tensor cores in the convolutions and GEMMs, as

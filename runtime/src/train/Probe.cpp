@@ -12,7 +12,8 @@
 namespace locus::rt::train {
 
 Status extractFeatures(Engine &engine, const ImageSet &set, const Normalization &norm,
-                       const AugmentConfig &views, int64_t count, std::vector<float> &out) {
+                       const AugmentConfig &views, int64_t count, std::vector<float> &out,
+                       std::optional<uint64_t> augmentSeed) {
   Shape4 vs = engine.viewShape();
   int64_t f = engine.featureCount(), chunk = vs.n, imageSize = vs.c * vs.h * vs.w;
   out.assign(static_cast<size_t>(count * f), 0.0f);
@@ -21,7 +22,11 @@ Status extractFeatures(Engine &engine, const ImageSet &set, const Normalization 
     Tensor images = Tensor::allocate(engine.memoryHandle(), Shape4{n, vs.c, vs.h, vs.w});
     for (int64_t i = 0; i < n; ++i)
       LOCUS_RETURN_IF_ERROR(
-          renderPlain(set, norm, first + i, views, vs.h, vs.w, images.data() + i * imageSize));
+          augmentSeed
+              ? renderOneView(set, norm, first + i, viewSeed(*augmentSeed, first + i), views,
+                              vs.h, vs.w, images.data() + i * imageSize)
+              : renderPlain(set, norm, first + i, views, vs.h, vs.w,
+                            images.data() + i * imageSize));
     LOCUS_RETURN_IF_ERROR(engine.features(images, out.data() + first * f));
   }
   return Status::success();
@@ -50,6 +55,19 @@ double LinearClassifier::accuracy(const float *x, const int32_t *labels, int64_t
 double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, int64_t features,
                              int64_t classes, const ProbeOptions &options, LinearClassifier &out,
                              const ProbeLog &log) {
+  double loss = 0;
+  (void)trainLinearClassifier(
+      [x](int64_t, const float *&epochX) {
+        epochX = x;
+        return Status::success();
+      },
+      labels, n, features, classes, options, out, loss, log);
+  return loss;
+}
+
+Status trainLinearClassifier(const EpochFeatures &featuresOf, const int32_t *labels, int64_t n,
+                             int64_t features, int64_t classes, const ProbeOptions &options,
+                             LinearClassifier &out, double &finalLoss, const ProbeLog &log) {
   out.features = features;
   out.classes = classes;
   out.weight.resize(static_cast<size_t>(classes * features));
@@ -81,6 +99,8 @@ double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, i
   int64_t t = 0;
   double epochLoss = 0;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    const float *x = nullptr;
+    LOCUS_RETURN_IF_ERROR(featuresOf(epoch, x));
     std::iota(order.begin(), order.end(), 0);
     Rng shuffle(mixSeed(options.seed, Stream::Probe, epoch + 1));
     shuffle.shuffle(order.data(), n);
@@ -129,7 +149,8 @@ double trainLinearClassifier(const float *x, const int32_t *labels, int64_t n, i
     if (log)
       log(fmt::format("probe epoch {}/{}: loss {:.4f}", epoch + 1, options.epochs, epochLoss));
   }
-  return epochLoss;
+  finalLoss = epochLoss;
+  return Status::success();
 }
 
 namespace {
@@ -138,8 +159,18 @@ namespace {
 /// outputs differ in scale by orders of magnitude between blocks and
 /// networks; without this, a few probe epochs of Adam stay far from the
 /// optimum and the probe measures its own conditioning, not the features.
-void standardizeFeatures(std::vector<float> &train, int64_t trainCount, std::vector<float> &test,
-                         int64_t testCount, int64_t f) {
+struct FeatureScaling {
+  std::vector<double> mean;
+  std::vector<float> scale;
+  void apply(std::vector<float> &x, int64_t count) const {
+    const int64_t f = static_cast<int64_t>(mean.size());
+    for (int64_t i = 0; i < count; ++i)
+      for (int64_t j = 0; j < f; ++j)
+        x[i * f + j] = float((x[i * f + j] - mean[j]) * scale[j]);
+  }
+};
+
+FeatureScaling featureScaling(const std::vector<float> &train, int64_t trainCount, int64_t f) {
   std::vector<double> mean(f, 0.0), var(f, 0.0);
   for (int64_t i = 0; i < trainCount; ++i)
     for (int64_t j = 0; j < f; ++j)
@@ -154,13 +185,7 @@ void standardizeFeatures(std::vector<float> &train, int64_t trainCount, std::vec
   std::vector<float> scale(f);
   for (int64_t j = 0; j < f; ++j)
     scale[j] = float(1.0 / std::sqrt(var[j] / double(std::max<int64_t>(1, trainCount)) + 1e-8));
-  auto apply = [&](std::vector<float> &x, int64_t count) {
-    for (int64_t i = 0; i < count; ++i)
-      for (int64_t j = 0; j < f; ++j)
-        x[i * f + j] = float((x[i * f + j] - mean[j]) * scale[j]);
-  };
-  apply(train, trainCount);
-  apply(test, testCount);
+  return FeatureScaling{std::move(mean), std::move(scale)};
 }
 } // namespace
 
@@ -180,10 +205,30 @@ Status runLinearProbe(Engine &engine, const Dataset &data, const ProbeOptions &o
   std::vector<float> trainX, testX;
   LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.train, data.norm, options.views, trainCount, trainX));
   LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.test, data.norm, options.views, testCount, testX));
-  standardizeFeatures(trainX, trainCount, testX, testCount, f);
+  const FeatureScaling scaling = featureScaling(trainX, trainCount, f);
+  scaling.apply(testX, testCount);
+  // The un-augmented training features: the train accuracy, and every
+  // epoch's input unless the probe augments.
+  std::vector<float> plainX = trainX;
+  scaling.apply(plainX, trainCount);
   LinearClassifier classifier;
-  result.finalLoss = trainLinearClassifier(trainX.data(), data.train.labels.data(), trainCount, f,
-                                           data.classes, options, classifier, log);
+  AugmentConfig crop = options.views; // the paper's probe: RandomResizedCrop + flip only
+  crop.jitterProbability = crop.grayscaleProbability = crop.blurProbability = 0;
+  auto featuresOf = [&](int64_t epoch, const float *&x) -> Status {
+    if (!options.augment) {
+      x = plainX.data();
+      return Status::success();
+    }
+    LOCUS_RETURN_IF_ERROR(extractFeatures(engine, data.train, data.norm, crop, trainCount, trainX,
+                                          mixSeed(options.seed, Stream::Probe, 1000 + epoch)));
+    scaling.apply(trainX, trainCount);
+    x = trainX.data();
+    return Status::success();
+  };
+  LOCUS_RETURN_IF_ERROR(trainLinearClassifier(featuresOf, data.train.labels.data(), trainCount, f,
+                                              data.classes, options, classifier, result.finalLoss,
+                                              log));
+  trainX.swap(plainX);
   result.trainAccuracy = classifier.accuracy(trainX.data(), data.train.labels.data(), trainCount);
   result.testAccuracy = classifier.accuracy(testX.data(), data.test.labels.data(), testCount);
   result.features = f;

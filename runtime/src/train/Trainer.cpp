@@ -654,6 +654,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
     probe.seed = options.seed;
     probe.backend = &engine->backend();
     probe.views = augment;
+    probe.augment = options.probeAugment;
     ProbeResult result;
     Clock::time_point probeStart = Clock::now();
     LOCUS_RETURN_IF_ERROR(runLinearProbe(*engine, data, probe, result, progress));

@@ -92,6 +92,11 @@ Status makeViews(const ImageSet &set, const Normalization &norm, const int64_t *
                  uint64_t stepSeed, const AugmentConfig &cfg, int64_t outH, int64_t outW,
                  float *out);
 
+/// One view of image `index` drawn from `seed` (the probe's augmented
+/// features).
+Status renderOneView(const ImageSet &set, const Normalization &norm, int64_t index, uint64_t seed,
+                     const AugmentConfig &cfg, int64_t outH, int64_t outW, float *out);
+
 /// The test transform (cfg.testResize), no randomness: probe features and
 /// evaluation.
 Status renderPlain(const ImageSet &set, const Normalization &norm, int64_t index,

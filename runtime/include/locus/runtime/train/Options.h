@@ -51,6 +51,7 @@ struct Options {
   std::string onNonfinite = "stop";
   int64_t probeEpochs = 10;     ///< 0 skips the probe
   int64_t probeTrain = -1, probeTest = -1;
+  bool probeAugment = false; ///< the paper's per-epoch crop + flip probe views
   int64_t heldOut = 512;        ///< test images for the held-out loss; 0 skips it
   int64_t logEvery = 50;
   /// --target=cuda binaries: the GPU and the precision of its convolutions
