@@ -395,7 +395,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
                     .add("schedule", options.schedule)
                     .add("preset", options.preset)
                     .add("block_lr", blockLrText(options.blockLr))
-                    .add("views", options.fixedBatch.empty() && needData
+                    .add("augment", options.fixedBatch.empty() && needData
                                       ? describeViews(augment, std::min(vs.h, vs.w))
                                       : std::string("fixed batch")));
 
