@@ -21,6 +21,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TORCH_VERSION="${BENCH_TORCH_VERSION:-2.15.0}"
+# torchvision for bench/data/torch_views.py (the views pipeline in PyTorch). 0.29.2 is PyPI's
+# newest (it requires torch >= 2.14.0) and works with torch 2.15.0.
+TORCHVISION_VERSION="${BENCH_TORCHVISION_VERSION:-0.29.2}"
 MODES=()
 for a in "$@"; do
   case "$a" in
@@ -52,6 +55,9 @@ setup_one() {  # mode
   stamp="$venv/.bench-setup"
   if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
      && "$venv/bin/python" -c 'import torch, threadpoolctl' 2>/dev/null; then
+    if [ "$mode" = pypi ] && ! "$venv/bin/python" -c 'import torchvision' 2>/dev/null; then
+      "$venv/bin/python" -m pip install --quiet "torchvision==$TORCHVISION_VERSION"
+    fi
     echo "$venv is ready ($want)"; summary "$venv"; return 0
   fi
   if [ -d "$venv" ]; then echo "$venv is not a ready '$want': recreating it"; rm -rf "$venv"; fi
@@ -59,7 +65,8 @@ setup_one() {  # mode
   if [ "$mode" = pypi ]; then
     "${PYTHON:-python3}" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet "torch==$TORCH_VERSION" numpy threadpoolctl
+    "$venv/bin/python" -m pip install --quiet "torch==$TORCH_VERSION" \
+      "torchvision==$TORCHVISION_VERSION" numpy threadpoolctl
   else
     local SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     export DEBIAN_FRONTEND=noninteractive

@@ -2,7 +2,8 @@
 """Images/s of locus's views pipeline written the PyTorch way: a Dataset + torchvision + DataLoader.
 
     bench/.venv/bin/python bench/data/torch_views.py --data cifar10:DIR|stl10:DIR --workers N
-        [--batch 32] [--steps S] [--warmup W] [--side S] [--input pil|tensor] [--seed 0]
+        [--batch 32] [--steps S] [--warmup W] [--side S] [--input pil|tensor] [--views simclr|crop]
+        [--seed 0] [--profile N]
 
 Reads the binary files locus reads (make_files.py writes such files; the real CIFAR-10 / STL-10
 binary versions work too): CIFAR-10's data_batch_1..5.bin (the training split), STL-10's
@@ -22,9 +23,14 @@ TWO views of one image, each from METHOD.md section 5's transform, as locus rend
 PyTorch user writes, and torchvision's datasets hand out PIL images); --input tensor: ToTensor
 first, then the same transforms on float tensors (torchvision's tensor kernels: what locus
 reimplements). DataLoader(batch_size=B, shuffle=True, num_workers=N, drop_last=True,
-persistent_workers=N > 0). W warm-up batches (worker start-up, first batches), then S batches
+persistent_workers=N > 0). --views crop: RandomResizedCrop(S, scale=(0.25, 1)) and the flip only,
+as locus-data-bench's --views crop. W warm-up batches (worker start-up, first batches), then S batches
 timed with perf_counter. Prints one JSON line:
     {"side": "torch", "data": ..., "workers": N, "images_per_s": X, "views_per_s": 2X, ...}
+
+--profile N: no DataLoader; instead, in this process (one thread), each stage of the transform
+is timed on N images, applied every time (its RandomApply probability 1), for PIL and for tensor
+input, and one JSON line gives ms per image per stage and the expected cost per view (ms x p).
 """
 import argparse
 import json
@@ -72,14 +78,26 @@ def odd_kernel(side):
     return max(3, k if k % 2 else k + 1)
 
 
-def view_transform(side, scale_min, mean, std, tensor_input):
-    ops = [
-        T.RandomResizedCrop(side, scale=(scale_min, 1.0), ratio=(3 / 4, 4 / 3)),
-        T.RandomHorizontalFlip(0.5),
-        T.RandomApply([T.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
-        T.RandomGrayscale(0.2),
-        T.RandomApply([T.GaussianBlur(odd_kernel(side), sigma=(0.1, 2.0))], p=0.5),
-    ]
+def stages(side, scale_min, views):
+    """(name, transform applied every time, probability) of each step of a view."""
+    crop = [("crop", T.RandomResizedCrop(side, scale=(scale_min, 1.0), ratio=(3 / 4, 4 / 3)), 1.0),
+            ("flip", T.RandomHorizontalFlip(0.5), 1.0)]
+    if views == "crop":
+        return crop
+    return crop + [("jitter", T.ColorJitter(0.8, 0.8, 0.8, 0.2), 0.8),
+                   ("grayscale", T.Grayscale(3), 0.2),
+                   ("blur", T.GaussianBlur(odd_kernel(side), sigma=(0.1, 2.0)), 0.5)]
+
+
+def view_transform(side, scale_min, mean, std, tensor_input, views="simclr"):
+    ops = []
+    for name, t, p in stages(side, scale_min, views):
+        if name == "grayscale":
+            ops.append(T.RandomGrayscale(p))
+        elif p < 1:
+            ops.append(T.RandomApply([t], p=p))
+        else:
+            ops.append(t)
     if tensor_input:
         return T.Compose([T.ToTensor()] + ops + [T.Normalize(mean, std)])
     return T.Compose(ops + [T.ToTensor(), T.Normalize(mean, std)])
@@ -99,6 +117,31 @@ class TwoViews(Dataset):
         return self.transform(img), self.transform(img)
 
 
+def profile(images, side, scale_min, mean, std, views, n):
+    """ms per image of each stage, in this process, PIL and tensor input."""
+    torch.set_num_threads(1)
+    out = {}
+    for mode in ("pil", "tensor"):
+        costs = {}
+        chain = stages(side, scale_min, views)
+        if mode == "tensor":
+            chain = [("to_tensor", T.ToTensor(), 1.0)] + chain
+        else:
+            chain = [("to_pil", Image.fromarray, 1.0)] + chain + [("to_tensor", T.ToTensor(), 1.0)]
+        chain = chain + [("normalize", T.Normalize(mean, std), 1.0)]
+        data = [images[i] for i in range(min(n, len(images)))]
+        for name, t, p in chain:
+            for x in data[:10]:  # first calls (lazy initialisation) untimed
+                t(x)
+            start = time.perf_counter()
+            data = [t(x) for x in data]
+            costs[name] = {"ms": 1e3 * (time.perf_counter() - start) / len(data), "p": p}
+        total = sum(c["ms"] * c["p"] for c in costs.values())
+        out[mode] = {"stages": costs, "expected_ms_per_view": total,
+                     "images_per_s_one_thread": 1e3 / (2 * total)}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="cifar10:DIR or stl10:DIR")
@@ -108,7 +151,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--side", type=int, default=0, help="view side (default 32 CIFAR, 96 STL)")
     ap.add_argument("--input", choices=("pil", "tensor"), default="pil")
+    ap.add_argument("--views", choices=("simclr", "crop"), default="simclr")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", type=int, default=0, metavar="N")
     a = ap.parse_args()
 
     kind, _, path = a.data.partition(":")
@@ -122,10 +167,19 @@ def main():
     flat = images.reshape(-1, 3).astype(np.float64) / 255.0
     mean, std = flat.mean(axis=0).tolist(), flat.std(axis=0).tolist()
     del flat
+    if a.views == "crop":
+        scale_min = 0.25  # locus's cropViews() whatever the data set
+
+    if a.profile:
+        torch.manual_seed(a.seed)
+        print(json.dumps({"side": "torch-profile", "data": kind, "view_side": side,
+                          "views": a.views, "images": a.profile,
+                          **profile(images, side, scale_min, mean, std, a.views, a.profile)}))
+        return
 
     torch.manual_seed(a.seed)
     tensor_input = a.input == "tensor"
-    transform = view_transform(side, scale_min, mean, std, tensor_input)
+    transform = view_transform(side, scale_min, mean, std, tensor_input, a.views)
     loader = DataLoader(TwoViews(images, transform, tensor_input), batch_size=a.batch,
                         shuffle=True, num_workers=a.workers, drop_last=True,
                         persistent_workers=a.workers > 0)
@@ -150,6 +204,7 @@ def main():
     print(json.dumps({
         "side": "torch", "data": kind, "view_side": side, "workers": a.workers,
         "batch": a.batch, "steps": a.steps, "warmup": a.warmup, "input": a.input,
+        "views": a.views,
         "images_per_s": ips, "views_per_s": 2 * ips, "seconds": seconds,
         "images": len(images), "mean": mean, "std": std,
         "torch": torch.__version__, "torchvision": torchvision.__version__,
