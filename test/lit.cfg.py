@@ -7,7 +7,8 @@ from lit.llvm import llvm_config
 config.name = "locus"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".onnxtxt", ".test"]
-config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+# Fuzz/: corpora and regression inputs, replayed by ctest (test/Fuzz), not lit tests.
+config.excludes = ["Inputs", "Unit", "Fuzz", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.locus_obj_root, "test")
 

@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Diagnostics.h"
 
+#include <algorithm>
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -53,13 +54,55 @@ LogicalResult rejectUnknownOps(const OnnxSpec &spec) {
   return success();
 }
 
+/// ONNX external data names a file to open; a spec from elsewhere could
+/// point it anywhere (an absolute path, `..`), and ONNX's checker would
+/// already look for it. locus reads only tensors whose values are in the
+/// spec: any other is refused before the checker runs.
+LogicalResult refuseExternalData(const OnnxSpec &spec) {
+  auto refuse = [&](const onnx::TensorProto &tensor, Location loc) -> LogicalResult {
+    if (tensor.data_location() != onnx::TensorProto::EXTERNAL)
+      return success();
+    std::string location = "?";
+    for (const onnx::StringStringEntryProto &entry : tensor.external_data())
+      if (entry.key() == "location")
+        location = entry.value();
+    return emitError(loc) << "tensor '" << OnnxSpec::printable(tensor.name())
+                          << "' keeps its values in an external file ('"
+                          << OnnxSpec::printable(location)
+                          << "'): locus reads only specs with their tensors inside "
+                             "(save the model with onnx.save(..., "
+                             "save_as_external_data=False))";
+  };
+  const onnx::GraphProto &graph = spec.model.graph();
+  for (const onnx::TensorProto &tensor : graph.initializer())
+    if (failed(refuse(tensor, spec.fileLoc)))
+      return failure();
+  for (int i = 0; i < graph.node_size(); ++i)
+    for (const onnx::AttributeProto &attr : graph.node(i).attribute()) {
+      if (attr.has_t() && failed(refuse(attr.t(), spec.locOfNode(i))))
+        return failure();
+      for (const onnx::TensorProto &tensor : attr.tensors())
+        if (failed(refuse(tensor, spec.locOfNode(i))))
+          return failure();
+    }
+  return success();
+}
+
+/// An ONNX checker or shape-inference message on one line, the spec's names
+/// in it printable.
+std::string checkerMessage(const std::exception &e) {
+  std::string text = StringRef(e.what()).trim().str();
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return OnnxSpec::printable(text);
+}
+
 /// ONNX's checker and shape inference throw; their messages are kept whole.
 LogicalResult runOnnxChecks(OnnxSpec &spec) {
   try {
     onnx::checker::check_model(spec.model);
   } catch (const std::exception &e) {
     return emitError(spec.fileLoc)
-           << "ONNX checker rejected the model: " << StringRef(e.what()).trim();
+           << "ONNX checker rejected the model: " << checkerMessage(e);
   }
   try {
     // Node-level shape errors are left to locus-infer-shapes, which reports
@@ -69,7 +112,7 @@ LogicalResult runOnnxChecks(OnnxSpec &spec) {
         onnx::ShapeInferenceOptions(/*check_type=*/true, /*strict_mode=*/0));
   } catch (const std::exception &e) {
     return emitError(spec.fileLoc) << "ONNX shape inference failed: "
-                                   << StringRef(e.what()).trim();
+                                   << checkerMessage(e);
   }
   return success();
 }
@@ -86,7 +129,8 @@ OwningOpRef<ModuleOp> locus::importOnnxSpec(StringRef path,
     return nullptr;
   if (options.views && failed(overrideViews(*spec, *options.views)))
     return nullptr;
-  if (failed(rejectUnknownOps(*spec)) || failed(runOnnxChecks(*spec)))
+  if (failed(rejectUnknownOps(*spec)) || failed(refuseExternalData(*spec)) ||
+      failed(runOnnxChecks(*spec)))
     return nullptr;
   return convertOnnxGraph(*spec, options, context);
 }

@@ -16,10 +16,22 @@ using namespace locus;
 
 std::string OnnxSpec::describeNode(const onnx::NodeProto &node) {
   if (!node.name().empty())
-    return node.name();
+    return printable(node.name());
   if (node.output_size() > 0)
-    return node.output(0);
+    return printable(node.output(0));
   return "<unnamed>";
+}
+
+std::string OnnxSpec::printable(StringRef text) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f)
+      os << '\\' << llvm::hexdigit(c >> 4) << llvm::hexdigit(c & 15);
+    else
+      os << c;
+  }
+  return out;
 }
 
 Location OnnxSpec::locOfInput(StringRef name) const {
@@ -123,7 +135,8 @@ void locateBinarySpec(OnnxSpec &spec, MLIRContext *ctx) {
   for (const onnx::ValueInfoProto &input : spec.model.graph().input())
     spec.inputLocs.insert(
         {input.name(),
-         NameLoc::get(StringAttr::get(ctx, input.name()), spec.fileLoc)});
+         NameLoc::get(StringAttr::get(ctx, OnnxSpec::printable(input.name())),
+                      spec.fileLoc)});
 }
 
 bool looksLikeText(StringRef path, StringRef contents) {
@@ -180,7 +193,18 @@ std::unique_ptr<OnnxSpec> locus::loadOnnxSpec(StringRef path,
   if (spec->isText) {
     std::string text = contents.str();
     sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-    onnx::Status status = onnx::OnnxParser::Parse(spec->model, text.c_str());
+    onnx::Status status;
+    try {
+      status = onnx::OnnxParser::Parse(spec->model, text.c_str());
+    } catch (const std::exception &e) {
+      // ONNX's parser converts what it took for a number with std::stol or
+      // std::stod, which throw on a malformed or out-of-range one (found by
+      // test/Fuzz: "pads = [1, 1,(1, 1]").
+      emitError(fileLoc) << "syntax error in ONNX text spec: ONNX's parser "
+                            "failed in '"
+                         << e.what() << "' (a malformed or out-of-range number?)";
+      return nullptr;
+    }
     if (!status.IsOK()) {
       reportParseError(*spec, ctx, status.ErrorMessage());
       return nullptr;
@@ -192,7 +216,8 @@ std::unique_ptr<OnnxSpec> locus::loadOnnxSpec(StringRef path,
   if (!spec->model.ParseFromArray(contents.data(),
                                   static_cast<int>(contents.size()))) {
     emitError(fileLoc) << "not a valid binary ONNX model (protobuf parsing "
-                          "failed: truncated or corrupt file?)";
+                          "failed: truncated or corrupt file, or nested deeper "
+                          "than 100 levels?)";
     return nullptr;
   }
   if (!spec->model.has_graph() || spec->model.graph().node_size() == 0) {

@@ -35,8 +35,11 @@ struct OnnxSpec {
 
   explicit OnnxSpec(mlir::Location fileLoc) : fileLoc(fileLoc) {}
 
-  /// How errors name a node: its name, else its first output.
+  /// How errors name a node: its name, else its first output (printable).
   static std::string describeNode(const onnx::NodeProto &node);
+  /// `text` with control characters escaped (\1B): a spec's names reach
+  /// the terminal only through this, so a hostile name cannot drive it.
+  static std::string printable(llvm::StringRef text);
   mlir::Location locOfNode(int index) const { return nodeLocs[index]; }
   mlir::Location locOfInput(llvm::StringRef name) const;
 };

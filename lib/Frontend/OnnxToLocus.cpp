@@ -44,6 +44,40 @@ const OpName kSupportedOps[] = {
 StringRef domainOf(const onnx::NodeProto &node) {
   return node.domain() == "ai.onnx" ? StringRef("") : StringRef(node.domain());
 }
+
+/// The most elements one tensor may have: 2^28 float32 (1 GiB). VGG-8's
+/// largest projection has 2^26; a spec asking for more (a billion-element
+/// tensor, dimensions whose product overflows) is refused before anything
+/// is allocated for it.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 28;
+
+/// Checks `dims` (every one positive, their product at most
+/// kMaxTensorElements, computed without overflow).
+LogicalResult checkDims(ArrayRef<int64_t> dims, StringRef what, StringRef name,
+                        Location loc) {
+  int64_t elements = 1;
+  for (auto [i, d] : llvm::enumerate(dims)) {
+    if (d <= 0)
+      return emitError(loc) << what << " '" << name << "' has dimension " << i
+                            << " of size " << d
+                            << " (sizes must be positive)";
+    if (elements > kMaxTensorElements / d)
+      return emitError(loc)
+             << what << " '" << name << "' is too large: its dimensions ["
+             << llvm::make_range(dims.begin(), dims.end())
+             << "] exceed the " << kMaxTensorElements
+             << " elements (1 GiB of float32) locus allows one tensor";
+    elements *= d;
+  }
+  return success();
+}
+
+
+bool hasControlCharacters(StringRef name) {
+  return llvm::any_of(name, [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
 } // namespace
 
 bool locus::isSupportedOp(const onnx::NodeProto &node) {
@@ -82,6 +116,7 @@ public:
   OwningOpRef<ModuleOp> run();
 
 private:
+  LogicalResult checkNames();
   LogicalResult collectConstants();
   LogicalResult findDataInput();
   LogicalResult assignParamRoles();
@@ -148,7 +183,7 @@ GraphImporter::staticShape(const onnx::TypeProto &type, StringRef name,
   }
   SmallVector<int64_t> shape;
   for (auto [i, dim] : llvm::enumerate(tensor.shape().dim())) {
-    if (dim.has_dim_value() && dim.dim_value() > 0) {
+    if (dim.has_dim_value()) { // checkDims refuses sizes below 1
       shape.push_back(dim.dim_value());
       continue;
     }
@@ -156,15 +191,15 @@ GraphImporter::staticShape(const onnx::TypeProto &type, StringRef name,
     diag << what << " '" << name << "' has no static shape: dimension " << i
          << " is ";
     if (dim.has_dim_param())
-      diag << "'" << dim.dim_param() << "'";
-    else if (dim.has_dim_value())
-      diag << dim.dim_value();
+      diag << "'" << OnnxSpec::printable(dim.dim_param()) << "'";
     else
       diag << "unknown";
     if (i == 0 && name == dataInput)
       diag << " (set it in the spec or with --batch-size)";
     return failure();
   }
+  if (failed(checkDims(shape, what, name, loc)))
+    return failure();
   return shape;
 }
 
@@ -200,8 +235,15 @@ LogicalResult GraphImporter::findDataInput() {
 }
 
 FailureOr<SmallVector<int64_t>> GraphImporter::paramShape(StringRef name) {
-  if (const onnx::TensorProto *init = initializers.lookup(name))
-    return SmallVector<int64_t>(init->dims().begin(), init->dims().end());
+  if (const onnx::TensorProto *init = initializers.lookup(name)) {
+    SmallVector<int64_t> dims(init->dims().begin(), init->dims().end());
+    // assignParamRoles asks before the parameter has a user (usedBy -1).
+    int user = paramRoles.lookup(name).usedBy;
+    if (failed(checkDims(dims, "initializer", name,
+                         user >= 0 ? spec.locOfNode(user) : spec.fileLoc)))
+      return failure();
+    return dims;
+  }
   return staticShape(*inputTypes.lookup(name), name, spec.locOfInput(name),
                      "parameter");
 }
@@ -353,9 +395,41 @@ FailureOr<Value> GraphImporter::lookup(int index, int operand) {
   return value;
 }
 
+LogicalResult GraphImporter::checkNames() {
+  auto check = [&](StringRef name, StringRef what, Location loc) -> LogicalResult {
+    if (!hasControlCharacters(name))
+      return success();
+    return emitError(loc) << what << " name \"" << OnnxSpec::printable(name)
+                          << "\" contains control characters";
+  };
+  for (const onnx::ValueInfoProto &v : graph.input())
+    if (failed(check(v.name(), "input", spec.locOfInput(v.name()))))
+      return failure();
+  for (const onnx::ValueInfoProto &v : graph.output())
+    if (failed(check(v.name(), "output", spec.fileLoc)))
+      return failure();
+  for (const onnx::TensorProto &t : graph.initializer())
+    if (failed(check(t.name(), "initializer", spec.fileLoc)))
+      return failure();
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto &node = graph.node(i);
+    Location loc = spec.locOfNode(i);
+    if (failed(check(node.name(), "node", loc)) ||
+        failed(check(node.op_type(), "operator", loc)))
+      return failure();
+    for (const std::string &name : node.input())
+      if (failed(check(name, "value", loc)))
+        return failure();
+    for (const std::string &name : node.output())
+      if (failed(check(name, "value", loc)))
+        return failure();
+  }
+  return success();
+}
+
 OwningOpRef<ModuleOp> GraphImporter::run() {
-  if (failed(collectConstants()) || failed(findDataInput()) ||
-      failed(assignParamRoles()))
+  if (failed(checkNames()) || failed(collectConstants()) ||
+      failed(findDataInput()) || failed(assignParamRoles()))
     return nullptr;
   FailureOr<SmallVector<int64_t>> dataShape =
       staticShape(*inputTypes.lookup(dataInput), dataInput,
