@@ -54,6 +54,32 @@ LogicalResult rejectUnknownOps(const OnnxSpec &spec) {
   return success();
 }
 
+/// ONNX's shape inference divides by a convolution's or pooling's strides
+/// without checking them (libonnx 1.12: SIGFPE on `strides = [0, 1]`, found
+/// by test/Fuzz), so they are checked before it runs.
+LogicalResult rejectBadStrides(const OnnxSpec &spec) {
+  const onnx::GraphProto &graph = spec.model.graph();
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto &node = graph.node(i);
+    if (!node.domain().empty() && node.domain() != "ai.onnx")
+      continue;
+    if (node.op_type() != "Conv" && node.op_type() != "MaxPool" &&
+        node.op_type() != "AveragePool")
+      continue;
+    for (const onnx::AttributeProto &attr : node.attribute()) {
+      if (attr.name() != "strides")
+        continue;
+      for (int64_t stride : attr.ints())
+        if (stride < 1)
+          return emitError(spec.locOfNode(i))
+                 << "node '" << OnnxSpec::describeNode(node) << "' ("
+                 << node.op_type() << "): stride " << stride
+                 << " (strides must be positive)";
+    }
+  }
+  return success();
+}
+
 /// ONNX external data names a file to open; a spec from elsewhere could
 /// point it anywhere (an absolute path, `..`), and ONNX's checker would
 /// already look for it. locus reads only tensors whose values are in the
@@ -130,7 +156,7 @@ OwningOpRef<ModuleOp> locus::importOnnxSpec(StringRef path,
   if (options.views && failed(overrideViews(*spec, *options.views)))
     return nullptr;
   if (failed(rejectUnknownOps(*spec)) || failed(refuseExternalData(*spec)) ||
-      failed(runOnnxChecks(*spec)))
+      failed(rejectBadStrides(*spec)) || failed(runOnnxChecks(*spec)))
     return nullptr;
   return convertOnnxGraph(*spec, options, context);
 }

@@ -292,6 +292,12 @@ LogicalResult GraphImporter::assignParamRoles() {
     FailureOr<SmallVector<int64_t>> shape = paramShape(weight);
     if (failed(shape))
       return failure();
+    // Before the fan-in reads past its first dimension (a scalar weight
+    // passes ONNX's checker: test/Fuzz).
+    if (isConv && shape->size() < 3)
+      return NodeAttributes(node, spec.locOfNode(i)).error()
+             << "the weight '" << weight << "' has rank " << shape->size()
+             << "; a Conv weight is [out channels, in channels, kernel...]";
     int64_t fanIn = 1;
     if (isConv) {
       for (int64_t d : llvm::drop_begin(*shape))

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/backend/cpu/CompiledKernels.h"
+#include "locus/runtime/train/Trainer.h"
 
 #include <gtest/gtest.h>
 
@@ -81,6 +82,27 @@ TEST(ModelRecord, DamagedRecordsAreRefusedNamingTheField) {
   blocks[1].loss.rule = nullptr;
   EXPECT_NE(refusal(record).find("block 'block2': a loss field without a value"),
             std::string::npos);
+}
+
+// The training binary's main on a record that fails its version check (a model object from
+// another locusc): exit status 1 before anything is read through the record, and a message
+// naming the file (the binary, argv[0]) and the field.
+TEST(ModelRecord, TheBinaryRefusesAnotherVersionNamingItselfAndTheField) {
+  ModelRecord record = cpu::linkedModel();
+  record.version = cpu::linkedModel().version + 1;
+  record.params = nullptr; // never reached
+  record.blocks = nullptr;
+  std::string program = "/runs/fm-train", data = "--data", spec = "synthetic:8";
+  char *argv[] = {program.data(), data.data(), spec.data(), nullptr};
+  testing::internal::CaptureStderr();
+  int status = locus::rt::train::trainMain(3, argv, record);
+  std::string text = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(text.find("error: /runs/fm-train: the compiled model record: version " +
+                      std::to_string(record.version) + ", this runtime reads version " +
+                      std::to_string(locus::abi::kModelRecordVersion)),
+            std::string::npos)
+      << text;
 }
 
 } // namespace

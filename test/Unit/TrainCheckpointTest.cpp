@@ -159,6 +159,115 @@ TEST(TrainCheckpoint, InitErrorsAreSpecific) {
   EXPECT_NE(missing.message().find("cannot open"), std::string::npos);
 }
 
+/// A safetensors file: the 8-byte length of `header`, `header`, then `dataBytes` zero bytes.
+std::string safetensorsBytes(const std::string &header, size_t dataBytes) {
+  std::string bytes(8, '\0');
+  for (int b = 0; b < 8; ++b)
+    bytes[b] = static_cast<char>((uint64_t(header.size()) >> (8 * b)) & 0xff);
+  return bytes + header + std::string(dataBytes, '\0');
+}
+
+// Hostile files for --init and --resume (issue 14): a header that lies about sizes or offsets,
+// overlapping tensors, wrong dtypes, overflowing shapes. Each is refused naming the file, the
+// tensor and the field; nothing is read outside the data (the sanitizer build checks that).
+TEST(TrainCheckpoint, HostileHeadersAreRefusedNamingTheField) {
+  std::string path = tempPath("hostile.safetensors");
+  struct Case {
+    std::string header;
+    size_t dataBytes;
+    std::string expect;
+  } cases[] = {
+      // Offsets past the data, reversed, or not integers.
+      {R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8,
+       "tensor 'w': data_offsets [0, 16] fall outside the 8 data bytes"},
+      {R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8,
+       "tensor 'w': data_offsets [8, 0] fall outside the 8 data bytes"},
+      {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,1e300]}})", 8,
+       "tensor 'w': data_offsets must be non-negative integers"},
+      {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", 8,
+       "tensor 'w': data_offsets must be non-negative integers"},
+      {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8,
+       "tensor 'w': needs dtype, shape and data_offsets [begin, end]"},
+      // A shape that needs more (or fewer) bytes than the offsets give.
+      {R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8,
+       "tensor 'w': shape [3] of F32 needs 12 bytes, data_offsets give 8"},
+      {R"({"w":{"dtype":"BF16","shape":[2,2],"data_offsets":[0,4]}})", 8,
+       "tensor 'w': shape [2, 2] of BF16 needs 8 bytes, data_offsets give 4"},
+      // Shapes whose byte count overflows 64 bits, and a dimension past 2^53.
+      {R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8,
+       "needs more than 2^62 bytes, data_offsets give 8"},
+      {R"({"w":{"dtype":"F32","shape":[0,1e19],"data_offsets":[0,0]}})", 8,
+       "tensor 'w': shape entries must be non-negative integers"},
+      {R"({"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})", 8,
+       "tensor 'w': shape entries must be non-negative integers"},
+      // Two tensors sharing bytes, and a name given twice.
+      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+       12, "tensors 'a' (data_offsets [0, 8]) and 'b' (data_offsets [4, 12]) overlap"},
+      {R"({"b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"c":{"dtype":"U8","shape":[8],"data_offsets":[8,16]}})",
+       16, "tensors 'b' (data_offsets [4, 16]) and 'c' (data_offsets [8, 16]) overlap"},
+      {R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+       8, "tensor 'a': appears twice in the header"},
+      // dtypes: not a safetensors dtype, not a string.
+      {R"({"w":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}})", 8,
+       "tensor 'w': dtype 'F31' is not a safetensors dtype"},
+      {R"({"w":{"dtype":4,"shape":[2],"data_offsets":[0,8]}})", 8,
+       "tensor 'w': needs dtype, shape and data_offsets [begin, end]"},
+      // A header that is not an object.
+      {R"([1,2])", 0, "the safetensors header is not a JSON object"},
+  };
+  for (const Case &c : cases) {
+    writeAll(path, safetensorsBytes(c.header, c.dataBytes));
+    SafetensorsFile file;
+    Status status = readSafetensors(path, file);
+    ASSERT_FALSE(status.isOk()) << c.header;
+    EXPECT_NE(status.message().find(path + ": "), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find(c.expect), std::string::npos) << status.message();
+  }
+
+  // Zero-sized tensors may share an offset; tensors may touch.
+  writeAll(path, safetensorsBytes(
+                     R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"I8","shape":[4],"data_offsets":[4,8]}})",
+                     8));
+  SafetensorsFile ok;
+  Status status = readSafetensors(path, ok);
+  EXPECT_TRUE(status.isOk()) << status.message();
+  EXPECT_EQ(ok.names, (std::vector<std::string>{"e", "a", "b"}));
+
+  // A known dtype the model cannot take: --init names the tensor and both dtypes.
+  ModelDesc m = twoParams();
+  std::string header =
+      R"({"block1_B":{"dtype":"F64","shape":[4,3],"data_offsets":[0,96]},"conv1_w":{"dtype":"F32","shape":[2,1,3,3],"data_offsets":[96,168]}})";
+  writeAll(path, safetensorsBytes(header, 168));
+  std::vector<Tensor> params = makeParams(m, 5.0f);
+  status = loadCheckpoint(path, m, params);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find(path + ": tensor 'block1_B' has dtype F64, expected F32"),
+            std::string::npos)
+      << status.message();
+  EXPECT_EQ(params[1].data()[0], 5.0f) << "a failed load must not change the parameters";
+  fs::remove(path);
+}
+
+// A header of 100 MiB is refused from its 8-byte length, before any of it is read or allocated
+// (Python's safetensors allows at most 100,000,000 bytes). The file really is that long: sparse.
+TEST(TrainCheckpoint, AHundredMegabyteHeaderIsRefusedUnread) {
+  std::string path = tempPath("huge-header.safetensors");
+  const uint64_t headerSize = uint64_t(100) << 20;
+  std::string prefix(8, '\0');
+  for (int b = 0; b < 8; ++b)
+    prefix[b] = static_cast<char>((headerSize >> (8 * b)) & 0xff);
+  writeAll(path, prefix + "{\"w\":");
+  fs::resize_file(path, 8 + headerSize);
+  SafetensorsFile file;
+  Status status = readSafetensors(path, file);
+  fs::remove(path);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_NE(status.message().find(path + ": not a safetensors file (header length 104857600 "
+                                         "exceeds the limit of 100000000 bytes)"),
+            std::string::npos)
+      << status.message();
+}
+
 TEST(TrainJson, ParsesAndWrites) {
   JsonValue v;
   ASSERT_TRUE(parseJson(R"( {"a": [1, -2.5e3, true, null], "b": "x\"\u00e9\n", "c": {}} )", v).isOk());

@@ -105,6 +105,40 @@ TEST(TrainData, IdxErrorsNameTheFile) {
   EXPECT_NE(missing.message().find("missing.gz"), std::string::npos);
 }
 
+// Hostile IDX headers (issue 14): a header that promises more than the file holds, or
+// dimensions whose product overflows, is refused naming the file and the field, without
+// reading (or allocating) what the header promises.
+TEST(TrainData, IdxHeadersThatPromiseTooMuchAreRefused) {
+  TempDir dir;
+  struct Case {
+    std::vector<uint8_t> bytes;
+    std::string expect;
+  } cases[] = {
+      // Fashion-MNIST's training images header over 10 bytes.
+      {idxBytes(3, {60000, 28, 28}, ramp(10)), "need 47040000 data bytes, the file has 10"},
+      // 2^31 * 4 * 2^31 = 2^64 wraps to 0 in 64 bits: refused, not read as an empty array.
+      {idxBytes(3, {0x80000000u, 4, 0x80000000u}, {}), "bad IDX dimension 2 = 2147483648"},
+      // 2^41 bytes: beyond the limit of 2^40.
+      {idxBytes(3, {1u << 20, 1u << 20, 2}, ramp(4)), "bad IDX dimension 2 = 2"},
+      {idxBytes(2, {3, 0}, {}), "bad IDX dimension 1 = 0"},
+      // 255 dimensions promised, two given.
+      {idxBytes(255, {1, 1}, {}), "truncated IDX header (255 dimensions, 12 bytes)"},
+      // Far more data than the header says: counted, not kept.
+      {idxBytes(1, {4}, ramp(3 << 20)), "need 4 data bytes, the file has 3145728"},
+  };
+  int k = 0;
+  for (const Case &c : cases)
+    for (bool gzip : {true, false}) {
+      std::string path = dir.file("hostile" + std::to_string(k++) + (gzip ? ".gz" : ""));
+      writeFile(path, c.bytes, gzip);
+      IdxArray idx;
+      Status status = readIdx(path, idx);
+      ASSERT_FALSE(status.isOk()) << c.expect;
+      EXPECT_NE(status.message().find(path + ": "), std::string::npos) << status.message();
+      EXPECT_NE(status.message().find(c.expect), std::string::npos) << status.message();
+    }
+}
+
 TEST(TrainData, LoadsAFashionMnistDirectory) {
   TempDir dir;
   std::vector<uint8_t> labels = {0, 1, 2, 9};

@@ -30,14 +30,12 @@ struct Layout {
 };
 constexpr Layout kCifar10{"CIFAR-10", 1, 0, 10}, kCifar100{"CIFAR-100", 2, 1, 100};
 
-/// Appends the records of one batch file to `out`.
-Status readBatch(const std::string &path, const Layout &layout, ImageSet &out) {
-  const int64_t kRecord = layout.record();
+/// Reads the whole batch file `path` into `bytes`.
+Status readFile(const std::string &path, const Layout &layout, std::vector<uint8_t> &bytes) {
   FILE *file = std::fopen(path.c_str(), "rb");
   if (!file)
     return Status::error(fmt::format("{}: cannot open: {} ({}'s binary version is expected)",
                                      path, std::strerror(errno), layout.name));
-  std::vector<uint8_t> bytes;
   uint8_t chunk[1 << 16];
   size_t got;
   while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0)
@@ -46,14 +44,21 @@ Status readBatch(const std::string &path, const Layout &layout, ImageSet &out) {
   std::fclose(file);
   if (failed)
     return Status::error(fmt::format("{}: read error", path));
-  if (bytes.empty() || bytes.size() % kRecord != 0)
+  return Status::success();
+}
+
+/// Appends the records of one batch file's bytes to `out`.
+Status parseBatch(const uint8_t *bytes, size_t size, const std::string &path,
+                  const Layout &layout, ImageSet &out) {
+  const int64_t kRecord = layout.record();
+  if (size == 0 || size % kRecord != 0)
     return Status::error(fmt::format("{}: {} bytes, not a whole number of {}-byte {} records "
                                      "(label + 3x32x32)",
-                                     path, bytes.size(), kRecord, layout.name));
-  const int64_t records = static_cast<int64_t>(bytes.size()) / kRecord;
+                                     path, size, kRecord, layout.name));
+  const int64_t records = static_cast<int64_t>(size) / kRecord;
   out.pixels.reserve(out.pixels.size() + records * kImage);
   for (int64_t r = 0; r < records; ++r) {
-    const uint8_t *record = bytes.data() + r * kRecord;
+    const uint8_t *record = bytes + r * kRecord;
     const uint8_t label = record[layout.labelIndex];
     if (label >= layout.classes)
       return Status::error(fmt::format("{}: record {} has label {}, {}'s are 0-{}", path, r,
@@ -65,7 +70,19 @@ Status readBatch(const std::string &path, const Layout &layout, ImageSet &out) {
   return Status::success();
 }
 
+/// Appends the records of one batch file to `out`.
+Status readBatch(const std::string &path, const Layout &layout, ImageSet &out) {
+  std::vector<uint8_t> bytes;
+  LOCUS_RETURN_IF_ERROR(readFile(path, layout, bytes));
+  return parseBatch(bytes.data(), bytes.size(), path, layout, out);
+}
+
 } // namespace
+
+Status parseCifarBatch(const uint8_t *bytes, size_t size, const std::string &path,
+                       bool cifar100, ImageSet &out) {
+  return parseBatch(bytes, size, path, cifar100 ? kCifar100 : kCifar10, out);
+}
 
 namespace {
 Dataset emptyCifar(const Layout &layout, const char *name) {

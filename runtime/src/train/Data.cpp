@@ -22,26 +22,22 @@ bool fileExists(const std::string &path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/// The whole file, inflated when it is gzip (zlib reads plain files as-is).
-Status readMaybeGzip(const std::string &path, std::vector<uint8_t> &out) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file)
-    return Status::error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  out.clear();
-  std::vector<uint8_t> chunk(1 << 20);
-  for (;;) {
-    int got = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()));
+/// Appends up to `count` more bytes of `file` (inflated when it is gzip; zlib reads plain files
+/// as-is), fewer at its end.
+Status readUpTo(gzFile file, const std::string &path, uint64_t count, std::vector<uint8_t> &out) {
+  std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(count, 1 << 20)));
+  while (count > 0) {
+    int got =
+        gzread(file, chunk.data(), static_cast<unsigned>(std::min<uint64_t>(count, chunk.size())));
     if (got < 0) {
       int code = 0;
-      std::string message = gzerror(file, &code);
-      gzclose(file);
-      return Status::error(fmt::format("{}: read error: {}", path, message));
+      return Status::error(fmt::format("{}: read error: {}", path, gzerror(file, &code)));
     }
     if (got == 0)
       break;
     out.insert(out.end(), chunk.data(), chunk.data() + got);
+    count -= static_cast<uint64_t>(got);
   }
-  gzclose(file);
   return Status::success();
 }
 
@@ -49,11 +45,22 @@ uint32_t bigEndian32(const uint8_t *p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
 
+/// IDX files promising more bytes than this are refused (Fashion-MNIST's largest holds 47 MB).
+constexpr uint64_t kMaxIdxBytes = uint64_t(1) << 40;
+
 } // namespace
 
 Status readIdx(const std::string &path, IdxArray &out) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (!file)
+    return Status::error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  struct Closer {
+    gzFile f;
+    ~Closer() { gzclose(f); }
+  } closer{file};
+  // The header first; then no more data than it promises (and one byte to see a longer file).
   std::vector<uint8_t> bytes;
-  LOCUS_RETURN_IF_ERROR(readMaybeGzip(path, bytes));
+  LOCUS_RETURN_IF_ERROR(readUpTo(file, path, 4, bytes));
   if (bytes.size() < 4)
     return Status::error(fmt::format("{}: not an IDX file ({} bytes, no magic number)", path,
                                      bytes.size()));
@@ -64,6 +71,7 @@ Status readIdx(const std::string &path, IdxArray &out) {
         magic));
   size_t rank = magic & 0xff;
   size_t header = 4 + 4 * rank;
+  LOCUS_RETURN_IF_ERROR(readUpTo(file, path, header - 4, bytes));
   if (bytes.size() < header)
     return Status::error(fmt::format("{}: truncated IDX header ({} dimensions, {} bytes)", path,
                                      rank, bytes.size()));
@@ -71,15 +79,25 @@ Status readIdx(const std::string &path, IdxArray &out) {
   uint64_t count = 1;
   for (size_t i = 0; i < rank; ++i) {
     uint32_t d = bigEndian32(bytes.data() + 4 + 4 * i);
-    if (d == 0 || count * d > (uint64_t(1) << 40))
+    // Divided, not multiplied: the product of the dimensions may not wrap around.
+    if (d == 0 || count > kMaxIdxBytes / d)
       return Status::error(fmt::format("{}: bad IDX dimension {} = {}", path, i, d));
     out.dims.push_back(d);
     count *= d;
   }
-  if (bytes.size() - header != count)
+  LOCUS_RETURN_IF_ERROR(readUpTo(file, path, count + 1, bytes));
+  uint64_t held = bytes.size() - header;
+  if (held > count) { // count the rest without keeping it
+    std::vector<uint8_t> rest;
+    do {
+      rest.clear();
+      LOCUS_RETURN_IF_ERROR(readUpTo(file, path, 1 << 20, rest));
+      held += rest.size();
+    } while (!rest.empty());
+  }
+  if (held != count)
     return Status::error(fmt::format("{}: IDX dimensions [{}] need {} data bytes, the file has {}",
-                                     path, fmt::join(out.dims, ", "), count,
-                                     bytes.size() - header));
+                                     path, fmt::join(out.dims, ", "), count, held));
   out.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return Status::success();
 }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <fmt/format.h>
 #include <jpeglib.h>
+#include <jerror.h> // after jpeglib.h: the message codes
 #include <png.h>
 
 namespace locus::rt::train {
@@ -42,12 +43,24 @@ struct JpegError {
   jpeg_error_mgr manager;
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
+  void (*emitMessage)(j_common_ptr, int); ///< libjpeg's
 };
 
 void jpegErrorExit(j_common_ptr info) {
   auto *error = reinterpret_cast<JpegError *>(info->err);
   (*info->err->format_message)(info, error->message);
   std::longjmp(error->jump, 1);
+}
+
+/// libjpeg only warns when the image data ends before the image does, and
+/// decodes the rest as grey: a file of 150 bytes declaring 32261x1539
+/// pixels then took seconds (test/Fuzz). Truncated data is an error here
+/// (as PIL's "image file is truncated"); other warnings stay warnings.
+void jpegEmitMessage(j_common_ptr info, int level) {
+  const int code = info->err->msg_code;
+  if (level < 0 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER))
+    jpegErrorExit(info);
+  reinterpret_cast<JpegError *>(info->err)->emitMessage(info, level);
 }
 
 /// No C++ object with a destructor lives between setjmp and longjmp here:
@@ -58,6 +71,8 @@ bool decodeJpegRaw(const uint8_t *bytes, size_t size, bool grey, std::vector<uin
   JpegError error;
   info.err = jpeg_std_error(&error.manager);
   error.manager.error_exit = jpegErrorExit;
+  error.emitMessage = error.manager.emit_message;
+  error.manager.emit_message = jpegEmitMessage;
   error.message[0] = '\0';
   if (setjmp(error.jump)) {
     std::memcpy(message, error.message, sizeof(error.message));

@@ -23,7 +23,51 @@ namespace {
 
 constexpr int64_t kSide = 96, kPlane = kSide * kSide, kImage = 3 * kPlane;
 
-/// The images of an _X.bin file, appended to `out` in [C, H, W] order.
+} // namespace
+
+Status parseStl10Images(const uint8_t *bytes, size_t size, const std::string &path,
+                        ImageSet &out) {
+  if (size == 0 || size % kImage != 0)
+    return Status::error(fmt::format("{}: {} bytes, not a whole number of {}-byte STL-10 images "
+                                     "(3x96x96)",
+                                     path, size, kImage));
+  const int64_t count = static_cast<int64_t>(size) / kImage;
+  out.pixels.reserve(out.pixels.size() + count * kImage);
+  for (int64_t i = 0; i < count; ++i) {
+    const uint8_t *image = bytes + i * kImage;
+    const size_t at = out.pixels.size();
+    out.pixels.resize(at + kImage);
+    uint8_t *dst = out.pixels.data() + at;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t x = 0; x < kSide; ++x)
+        for (int64_t y = 0; y < kSide; ++y)
+          dst[c * kPlane + y * kSide + x] = image[c * kPlane + x * kSide + y];
+  }
+  out.count += count;
+  return Status::success();
+}
+
+Status parseStl10Labels(const uint8_t *bytes, size_t size, const std::string &path,
+                        const std::string &imagesName, ImageSet &out) {
+  const size_t expected = static_cast<size_t>(out.count) - out.labels.size();
+  if (size != expected)
+    return Status::error(fmt::format("{}: {} labels for the {} images of {}", path,
+                                     size > expected ? fmt::format("more than {}", expected)
+                                                     : std::to_string(size),
+                                     expected, imagesName));
+  for (size_t i = 0; i < size; ++i) {
+    if (bytes[i] < 1 || bytes[i] > 10)
+      return Status::error(
+          fmt::format("{}: label {} of image {}, STL-10's are 1-10", path, bytes[i], i));
+    out.labels.push_back(bytes[i] - 1);
+  }
+  return Status::success();
+}
+
+namespace {
+
+/// The images of an _X.bin file, appended to `out` in [C, H, W] order, one
+/// image at a time (the unlabeled split is 2.7 GB).
 Status readImages(const std::string &path, ImageSet &out) {
   FILE *file = std::fopen(path.c_str(), "rb");
   if (!file)
@@ -43,16 +87,10 @@ Status readImages(const std::string &path, ImageSet &out) {
       std::fclose(file);
       return Status::error(fmt::format("{}: read error at image {}", path, i));
     }
-    const size_t at = out.pixels.size();
-    out.pixels.resize(at + kImage);
-    uint8_t *dst = out.pixels.data() + at;
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t x = 0; x < kSide; ++x)
-        for (int64_t y = 0; y < kSide; ++y)
-          dst[c * kPlane + y * kSide + x] = image[c * kPlane + x * kSide + y];
+    // Cannot fail: one whole image.
+    (void)parseStl10Images(image.data(), image.size(), path, out);
   }
   std::fclose(file);
-  out.count += count;
   return Status::success();
 }
 
@@ -63,22 +101,11 @@ Status readSplit(const std::string &dir, const std::string &split, ImageSet &out
   FILE *file = std::fopen(path.c_str(), "rb");
   if (!file)
     return Status::error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::vector<uint8_t> labels(static_cast<size_t>(out.count) + 1);
+  // One byte more than the labels expected, to tell a longer file.
+  std::vector<uint8_t> labels(static_cast<size_t>(out.count) - out.labels.size() + 1);
   const size_t got = std::fread(labels.data(), 1, labels.size(), file);
   std::fclose(file);
-  if (got != size_t(out.count))
-    return Status::error(fmt::format("{}: {} labels for the {} images of {}_X.bin", path,
-                                     got > size_t(out.count)
-                                         ? fmt::format("more than {}", out.count)
-                                         : std::to_string(got),
-                                     out.count, split));
-  for (int64_t i = 0; i < out.count; ++i) {
-    if (labels[i] < 1 || labels[i] > 10)
-      return Status::error(
-          fmt::format("{}: label {} of image {}, STL-10's are 1-10", path, labels[i], i));
-    out.labels.push_back(labels[i] - 1);
-  }
-  return Status::success();
+  return parseStl10Labels(labels.data(), got, path, split + "_X.bin", out);
 }
 
 } // namespace

@@ -699,7 +699,8 @@ int trainMain(int argc, char **argv, const abi::ModelRecord &record, BackendMake
   ModelDesc model;
   std::string error;
   if (!readModel(record, model, error)) {
-    fmt::print(stderr, "error: {}\n", error);
+    // The file the record came from: this binary, or locus-train-model's MODEL.so.
+    fmt::print(stderr, "error: {}: {}\n", program, error);
     return 1;
   }
   CompiledModel compiled = compiledModelOf(record);

@@ -89,6 +89,21 @@ Status loadStl10(const std::string &dir, Dataset &out);
 Status loadCifar10(const std::string &dir, Dataset &out);
 /// CIFAR-100's binary version (train.bin, test.bin), its 100 fine classes.
 Status loadCifar100(const std::string &dir, Dataset &out);
+/// The binary formats' parsers on bytes in memory: the loaders above call
+/// them on each file's bytes (and the fuzz targets, test/Fuzz, directly).
+/// Errors name `path`. Each appends to `out`, which keeps its channels,
+/// height and width.
+/// One CIFAR-10 (or, with `cifar100`, CIFAR-100) batch file: its records.
+Status parseCifarBatch(const uint8_t *bytes, size_t size, const std::string &path, bool cifar100,
+                       ImageSet &out);
+/// STL-10 _X.bin bytes: a whole number of column-major 3x96x96 images,
+/// appended in [C, H, W] order.
+Status parseStl10Images(const uint8_t *bytes, size_t size, const std::string &path,
+                        ImageSet &out);
+/// STL-10 _y.bin bytes: one label 1-10 for each image of `out` that has none
+/// yet (`imagesName`, their file, for errors); stored as 0-9.
+Status parseStl10Labels(const uint8_t *bytes, size_t size, const std::string &path,
+                        const std::string &imagesName, ImageSet &out);
 /// Random uint8 images with random labels (10 classes), for benchmarks.
 Dataset makeSynthetic(int64_t channels, int64_t height, int64_t width, int64_t trainCount,
                       int64_t testCount, uint64_t seed);
