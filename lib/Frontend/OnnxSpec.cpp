@@ -99,6 +99,35 @@ Location locAt(MLIRContext *ctx, StringRef path, StringRef text,
   return FileLineColLoc::get(ctx, path, line, col);
 }
 
+/// ONNX's text parser recurses once per bracket (graph attributes hold
+/// graphs), so deep nesting overflows the stack (found by hand: 50,000
+/// nested If branches). Binary specs stop at protobuf's 100 levels; text
+/// stops here, far above anything a network needs.
+constexpr unsigned kMaxTextNesting = 256;
+
+/// Offset of the first bracket nested deeper than kMaxTextNesting outside
+/// strings and comments, or npos.
+size_t findTooDeepBracket(StringRef text) {
+  std::string code = withoutComments(text);
+  unsigned depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < code.size(); ++i) {
+    char c = code[i];
+    if (c == '"')
+      inString = !inString;
+    if (inString)
+      continue;
+    if (c == '{' || c == '(' || c == '[' || c == '<') {
+      if (++depth > kMaxTextNesting)
+        return i;
+    } else if ((c == '}' || c == ')' || c == ']' || (c == '>' && (i == 0 || code[i - 1] != '='))) &&
+               depth > 0) { // "=>" is the graph signature's arrow
+      --depth;
+    }
+  }
+  return StringRef::npos;
+}
+
 void locateTextSpec(OnnxSpec &spec, MLIRContext *ctx, StringRef rawText) {
   std::string text = withoutComments(rawText);
   StringRef t(text);
@@ -193,16 +222,23 @@ std::unique_ptr<OnnxSpec> locus::loadOnnxSpec(StringRef path,
   if (spec->isText) {
     std::string text = contents.str();
     sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+    if (size_t at = findTooDeepBracket(text); at != StringRef::npos) {
+      emitError(locAt(ctx, path, text, at))
+          << "syntax error in ONNX text spec: brackets nested deeper than "
+          << kMaxTextNesting << " levels";
+      return nullptr;
+    }
     onnx::Status status;
+    onnx::OnnxParser parser(text.c_str());
     try {
-      status = onnx::OnnxParser::Parse(spec->model, text.c_str());
+      status = parser.Parse(spec->model);
     } catch (const std::exception &e) {
       // ONNX's parser converts what it took for a number with std::stol or
       // std::stod, which throw on a malformed or out-of-range one (found by
-      // test/Fuzz: "pads = [1, 1,(1, 1]").
-      emitError(fileLoc) << "syntax error in ONNX text spec: ONNX's parser "
-                            "failed in '"
-                         << e.what() << "' (a malformed or out-of-range number?)";
+      // test/Fuzz: "pads = [1, 1,(1, 1]"). The parser stands just after it.
+      reportParseError(*spec, ctx,
+                       "at " + parser.GetCurrentPos() + "\nONNX's parser failed in '" +
+                           e.what() + "' (a malformed or out-of-range number?)");
       return nullptr;
     }
     if (!status.IsOK()) {

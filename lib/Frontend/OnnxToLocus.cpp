@@ -391,6 +391,13 @@ LogicalResult GraphImporter::createParams() {
 
 FailureOr<Value> GraphImporter::lookup(int index, int operand) {
   const onnx::NodeProto &node = graph.node(index);
+  // ONNX's checker knows the standard ops' arity, not the locus domain's.
+  if (operand >= node.input_size()) {
+    NodeAttributes(node, spec.locOfNode(index)).error()
+        << "expected at least " << operand + 1 << " input" << (operand ? "s" : "")
+        << ", got " << node.input_size();
+    return failure();
+  }
   const std::string &name = node.input(operand);
   Value value = values.lookup(name);
   if (!value) {
@@ -489,6 +496,10 @@ LogicalResult GraphImporter::convertNode(int index) {
     return attrs.error() << "expected 1 output, got " << node.output_size();
 
   auto unary = [&](auto build) -> LogicalResult {
+    // ONNX's checker has counted the standard ops' inputs, not locus's.
+    if (locusOp && node.input_size() != 1)
+      return attrs.error() << "takes one input, got "
+                           << node.input_size();
     FailureOr<Value> input = lookup(index, 0);
     if (failed(input))
       return failure();

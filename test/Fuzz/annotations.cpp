@@ -42,12 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const std::string &path =
       sideFile.write(reinterpret_cast<const uint8_t *>(fileText.data()), fileText.size());
 
-  SpecContext context;
+  mlir::MLIRContext &context = contextForNextInput();
   llvm::SourceMgr sourceMgr;
-  ErrorCounter errors(context.context, sourceMgr);
+  ErrorCounter errors(context, sourceMgr);
   locus::ImportOptions options;
   // As locusc: the side file first, then the options in order.
-  if (mlir::failed(locus::parseAnnotationFile(path, &context.context, sourceMgr,
+  if (mlir::failed(locus::parseAnnotationFile(path, &context, sourceMgr,
                                               options.annotations))) {
     if (!errors.errors)
       violation("annotations", "the side file was refused without an error");
@@ -56,11 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::SmallVector<llvm::StringRef> lines;
   optionText.split(lines, '\n', -1, /*KeepEmpty=*/false);
   for (llvm::StringRef line : lines)
-    if (mlir::failed(locus::parseAnnotationOption(line, &context.context, options.annotations))) {
+    if (mlir::failed(locus::parseAnnotationOption(line, &context, options.annotations))) {
       if (!errors.errors)
         violation("annotations", "an --annotate option was refused without an error");
       return 0;
     }
-  compileSpec("annotations", specPath, options, context.context, sourceMgr, errors);
+  compileSpec("annotations", specPath, options, context, sourceMgr, errors);
   return 0;
 }

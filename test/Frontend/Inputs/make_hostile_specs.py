@@ -93,6 +93,17 @@ def main():
         inner = helper.make_graph([node], f"g{depth}", [], [])
     nested = net([helper.make_node("If", ["c"], ["h"], then_branch=inner, else_branch=empty)])
     save(nested, os.path.join(out, "nested.onnx"))
+    # The same in ONNX text, 50,000 deep (ONNX's text parser recurses per
+    # bracket and once overflowed the stack here), and 100 deep, which the
+    # nesting bound lets through to the importer.
+    for depth in (100, 50000):
+        inner = "g0 () => (float[1] o) { o = Constant <value = float[1] {1.0}> () }"
+        for level in range(1, depth):
+            inner = f"g{level} () => (float[1] o) {{ o = If <then_branch = {inner}> (c) }}"
+        with open(os.path.join(out, f"nested-{depth}.onnxtxt"), "w") as f:
+            f.write('<ir_version: 8, opset_import: ["" : 17]>\n'
+                    "net (float[1] x, bool c) => (float[1] h)\n{\n"
+                    f"  h = If <then_branch = {inner}> (c)\n}}\n")
     # A value name with control characters (a terminal escape sequence).
     bad = "a\x1b[2J\x07"
     ctrl = net([helper.make_node("Conv", ["x", "w"], [bad], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
