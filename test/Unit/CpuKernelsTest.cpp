@@ -863,3 +863,51 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
     EXPECT_FALSE(same(wide.param, init)) << "the step changed nothing";
   }
 }
+
+// B c (projectRows: out[r][i] = p[i] . c[r]) at every SIMD level the CPU has,
+// against float64: the AVX-512 tiles (4 rows of p x 8 rows of c, two rows of c
+// a register), the AVX2 tiles (3 x 4) and the BLAS fallback; the AVX-512 tiles
+// sum in the AVX2 tiles' order, so their results are the same bits. Shapes
+// with row tails of p and c, a column tail and several column chunks.
+TEST(CpuBlocked, ProjectRowsMatchesFloat64AtEverySimdLevel) {
+  struct Size {
+    int64_t n, d, dc;
+  };
+  std::vector<SimdLevel> levels{SimdLevel::Baseline};
+  if (cpuSimdLevel() >= SimdLevel::Avx2)
+    levels.push_back(SimdLevel::Avx2);
+  if (cpuSimdLevel() == SimdLevel::Avx512)
+    levels.push_back(SimdLevel::Avx512);
+  for (Size sz : {Size{5, 7, 37}, Size{32, 100, 2100}, Size{1, 1, 16}, Size{11, 50, 4111}}) {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> p(sz.d * sz.dc), c(sz.n * sz.dc);
+    for (float &x : p)
+      x = u(rng);
+    for (float &x : c)
+      x = u(rng);
+    std::vector<float> avx2;
+    for (SimdLevel level : levels) {
+      limitSimdForTesting(level);
+      std::vector<float> out(sz.n * sz.d, std::numeric_limits<float>::quiet_NaN());
+      projectRows(sz.n, sz.d, sz.dc, p.data(), c.data(), out.data());
+      limitSimdForTesting(SimdLevel::Avx512);
+      if (level == SimdLevel::Avx2)
+        avx2 = out;
+      if (level == SimdLevel::Avx512)
+        EXPECT_EQ(std::memcmp(out.data(), avx2.data(), out.size() * sizeof(float)), 0)
+            << "AVX-512 and AVX2 differ, " << sz.n << "x" << sz.d << "x" << sz.dc;
+      for (int64_t r = 0; r < sz.n; ++r)
+        for (int64_t i = 0; i < sz.d; ++i) {
+          double ref = 0.0, scale = 0.0;
+          for (int64_t j = 0; j < sz.dc; ++j) {
+            ref += double(p[i * sz.dc + j]) * c[r * sz.dc + j];
+            scale += std::fabs(double(p[i * sz.dc + j]) * c[r * sz.dc + j]);
+          }
+          ASSERT_LE(std::fabs(out[r * sz.d + i] - ref), 1e-6 * scale)
+              << "level " << int(level) << ", " << sz.n << "x" << sz.d << "x" << sz.dc
+              << " at [" << r << "][" << i << "]";
+        }
+    }
+  }
+}

@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -280,25 +281,107 @@ LOCUS_AVX2 void projectRowsOf(const float *p, const float *cp, int64_t n, int64_
 
 /// Rows [i0, i1) of p; out must hold zeros (or partial sums) there. cp is c
 /// packed as projectTile reads it; c itself serves the column tail.
+/// Columns of c a pass of the projection tiles covers (n x kProjectChunk
+/// floats stay in L2); each pass adds its partial sums to out.
+constexpr int64_t kProjectChunk = 2048;
+
+/// The scalar columns [dcVec, dc) of rows [i0, i1). Fused multiply-adds
+/// spelled out: whether the compiler contracts `s += p * c` would depend on
+/// where this is inlined, and the AVX2 and AVX-512 paths must agree.
+void projectColumnTail(int64_t i0, int64_t i1, int64_t n, int64_t dc, int64_t dcVec,
+                       const float *p, const float *c, float *out, int64_t d) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = i0; i < i1; ++i) {
+      float s = 0.0f;
+      for (int64_t j = dcVec; j < dc; ++j)
+        s = std::fma(p[i * dc + j], c[r * dc + j], s);
+      out[r * d + i] += s;
+    }
+}
+
 LOCUS_AVX2 void projectAvx2(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
                             const float *cp, const float *c, float *out, int64_t d) {
-  constexpr int64_t kChunk = 2048; // n x kChunk floats of c stay in L2
   const int64_t dcVec = dc / 8 * 8;
-  for (int64_t j0 = 0; j0 < dcVec; j0 += kChunk) {
-    const int64_t j1 = std::min(dcVec, j0 + kChunk);
+  for (int64_t j0 = 0; j0 < dcVec; j0 += kProjectChunk) {
+    const int64_t j1 = std::min(dcVec, j0 + kProjectChunk);
     int64_t i = i0;
     for (; i + 3 <= i1; i += 3)
       projectRowsOf<3>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
     for (; i < i1; ++i)
       projectRowsOf<1>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
   }
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t i = i0; i < i1; ++i) {
-      float s = 0.0f;
-      for (int64_t j = dcVec; j < dc; ++j)
-        s += p[i * dc + j] * c[r * dc + j];
-      out[r * d + i] += s;
+  projectColumnTail(i0, i1, n, dc, dcVec, p, c, out, d);
+}
+
+/// projectTile with AVX-512 for NR (even) rows of c: each register holds two
+/// rows' 8 columns (lanes 0-7 row q, 8-15 row q + 1: adjacent in the packed c),
+/// against p's 8 columns in both halves. Every lane sums over the same columns
+/// in the same order as projectTile's, and the halves are reduced by its hsum,
+/// so out is the AVX2 tiles' bit for bit.
+template <int MR, int NR>
+LOCUS_AVX512 inline void projectTile512(const float *p, const float *cp, int64_t n, int64_t dc,
+                                        int64_t j0, int64_t j1, float *out, int64_t d) {
+  static_assert(NR % 2 == 0, "two rows of c a register");
+  constexpr int NP = NR / 2;
+  __m512 acc[MR][NP];
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii)
+#pragma GCC unroll 8
+    for (int q = 0; q < NP; ++q)
+      acc[ii][q] = _mm512_setzero_ps();
+  for (int64_t j = j0; j < j1; j += 8) {
+    __m512 pv[MR];
+#pragma GCC unroll 8
+    for (int ii = 0; ii < MR; ++ii)
+      pv[ii] = _mm512_castpd_ps(_mm512_maskz_broadcast_f64x4( // see `lanes` below
+          0xff, _mm256_loadu_pd(reinterpret_cast<const double *>(p + ii * dc + j))));
+#pragma GCC unroll 8
+    for (int q = 0; q < NP; ++q) {
+      const __m512 cv = _mm512_loadu_ps(cp + j * n + q * 16);
+#pragma GCC unroll 8
+      for (int ii = 0; ii < MR; ++ii)
+        acc[ii][q] = _mm512_fmadd_ps(pv[ii], cv, acc[ii][q]);
     }
+  }
+  // The halves through memory: GCC 12's 512-to-256-bit extracts and casts
+  // warn of the undefined vector they pass in.
+  alignas(64) float lanes[16];
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii)
+#pragma GCC unroll 8
+    for (int q = 0; q < NP; ++q) {
+      _mm512_store_ps(lanes, acc[ii][q]);
+      out[2 * q * d + ii] += hsum(_mm256_load_ps(lanes));
+      out[(2 * q + 1) * d + ii] += hsum(_mm256_load_ps(lanes + 8));
+    }
+}
+
+template <int MR>
+LOCUS_AVX512 void projectRowsOf512(const float *p, const float *cp, int64_t n, int64_t dc,
+                                   int64_t j0, int64_t j1, float *out, int64_t d) {
+  int64_t r = 0;
+  for (; r + 8 <= n; r += 8)
+    projectTile512<MR, 8>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
+  for (; r + 2 <= n; r += 2)
+    projectTile512<MR, 2>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
+  for (; r < n; ++r)
+    projectTile<MR, 1>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
+}
+
+/// projectAvx2 with AVX-512 tiles (4 rows of p x 8 rows of c in 16
+/// registers); the same column chunks, tail and results.
+LOCUS_AVX512 void projectAvx512(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
+                                const float *cp, const float *c, float *out, int64_t d) {
+  const int64_t dcVec = dc / 8 * 8;
+  for (int64_t j0 = 0; j0 < dcVec; j0 += kProjectChunk) {
+    const int64_t j1 = std::min(dcVec, j0 + kProjectChunk);
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4)
+      projectRowsOf512<4>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
+    for (; i < i1; ++i)
+      projectRowsOf512<1>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
+  }
+  projectColumnTail(i0, i1, n, dc, dcVec, p, c, out, d);
 }
 
 #endif // LOCUS_HAVE_X86
@@ -396,11 +479,15 @@ void projectRows(int64_t n, int64_t d, int64_t dc, const float *p, const float *
     for (int64_t j = 0; j < dcVec; j += 8)
       for (int64_t r = 0; r < n; ++r)
         std::memcpy(cp + j * n + r * 8, c + r * dc + j, 8 * sizeof(float));
+    const bool avx512 = useAvx512();
     constexpr int64_t kRowsPerProjectTask = 48;
     const int64_t tasks = (d + kRowsPerProjectTask - 1) / kRowsPerProjectTask;
     parallelFor(tasks, n * d * dc >= (1 << 20), [&](int64_t tsk) {
       const int64_t i0 = tsk * kRowsPerProjectTask, i1 = std::min(d, i0 + kRowsPerProjectTask);
-      projectAvx2(i0, i1, n, dc, p, cp, c, out, d);
+      if (avx512)
+        projectAvx512(i0, i1, n, dc, p, cp, c, out, d);
+      else
+        projectAvx2(i0, i1, n, dc, p, cp, c, out, d);
     });
     return;
   }
