@@ -7,8 +7,8 @@ using namespace locus;
 
 std::string locus::qualifiedOpType(const onnx::NodeProto &node) {
   if (node.domain().empty() || node.domain() == "ai.onnx")
-    return node.op_type();
-  return node.domain() + "." + node.op_type();
+    return OnnxSpec::printable(node.op_type());
+  return OnnxSpec::printable(node.domain() + "." + node.op_type());
 }
 
 NodeAttributes::NodeAttributes(const onnx::NodeProto &node, Location loc)
@@ -93,6 +93,6 @@ LogicalResult NodeAttributes::requireInt(StringRef name, int64_t supported) {
 LogicalResult NodeAttributes::checkAllUsed() const {
   for (const onnx::AttributeProto &attr : node_.attribute())
     if (!used_.contains(attr.name()))
-      return error() << "unsupported attribute '" << attr.name() << "'";
+      return error() << "unsupported attribute '" << OnnxSpec::printable(attr.name()) << "'";
   return success();
 }

@@ -7,12 +7,16 @@
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Frontend/OnnxImport.h"
+#include "NodeAttributes.h"
 #include "OnnxSpec.h"
 #include "OnnxToLocus.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -48,34 +52,87 @@ LogicalResult rejectUnknownOps(const OnnxSpec &spec) {
       continue;
     return emitError(spec.locOfNode(i))
            << "node '" << OnnxSpec::describeNode(node) << "': unknown op '"
-           << (node.domain().empty() ? "" : node.domain() + ".")
-           << node.op_type() << "'; locus imports " << listSupportedOps();
+           << qualifiedOpType(node) << "'; locus imports " << listSupportedOps();
   }
   return success();
 }
 
-/// ONNX's shape inference divides by a convolution's or pooling's strides
-/// without checking them (libonnx 1.12: SIGFPE on `strides = [0, 1]`, found
-/// by test/Fuzz), so they are checked before it runs.
-LogicalResult rejectBadStrides(const OnnxSpec &spec) {
-  const onnx::GraphProto &graph = spec.model.graph();
+/// The declared dimensions of `name` when it is an initializer or a graph
+/// input with every dimension given; nullopt otherwise.
+std::optional<std::vector<int64_t>> declaredDims(const onnx::GraphProto &graph,
+                                                 const std::string &name) {
+  for (const onnx::TensorProto &init : graph.initializer())
+    if (init.name() == name)
+      return std::vector<int64_t>(init.dims().begin(), init.dims().end());
+  for (const onnx::ValueInfoProto &input : graph.input()) {
+    if (input.name() != name)
+      continue;
+    if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape())
+      return std::nullopt;
+    std::vector<int64_t> dims;
+    for (const onnx::TensorShapeProto_Dimension &dim : input.type().tensor_type().shape().dim()) {
+      if (!dim.has_dim_value())
+        return std::nullopt;
+      dims.push_back(dim.dim_value());
+    }
+    return dims;
+  }
+  return std::nullopt;
+}
+
+/// ONNX's shape inference (libonnx 1.12) trusts what it should check, both
+/// found by test/Fuzz: it divides by a convolution's or pooling's strides
+/// (SIGFPE on `strides = [0, 1]`), and it takes a Conv's kernel from the
+/// weight's shape when `kernel_shape` is missing, then indexes it as if it had
+/// the input's rank (a read out of bounds when they differ). Strides are
+/// checked here; a missing `kernel_shape` is filled in from the weight's
+/// declared shape, whose length ONNX then compares with the input's rank.
+LogicalResult prepareConvPoolAttributes(OnnxSpec &spec) {
+  onnx::GraphProto &graph = *spec.model.mutable_graph();
   for (int i = 0; i < graph.node_size(); ++i) {
-    const onnx::NodeProto &node = graph.node(i);
+    onnx::NodeProto &node = *graph.mutable_node(i);
     if (!node.domain().empty() && node.domain() != "ai.onnx")
       continue;
-    if (node.op_type() != "Conv" && node.op_type() != "MaxPool" &&
-        node.op_type() != "AveragePool")
+    const bool conv = node.op_type() == "Conv";
+    if (!conv && node.op_type() != "MaxPool" && node.op_type() != "AveragePool")
       continue;
+    auto error = [&]() {
+      return emitError(spec.locOfNode(i)) << "node '" << OnnxSpec::describeNode(node) << "' ("
+                                          << node.op_type() << "): ";
+    };
+    bool hasKernelShape = false;
     for (const onnx::AttributeProto &attr : node.attribute()) {
+      hasKernelShape |= attr.name() == "kernel_shape";
       if (attr.name() != "strides")
         continue;
       for (int64_t stride : attr.ints())
         if (stride < 1)
-          return emitError(spec.locOfNode(i))
-                 << "node '" << OnnxSpec::describeNode(node) << "' ("
-                 << node.op_type() << "): stride " << stride
-                 << " (strides must be positive)";
+          return error() << "stride " << stride << " (strides must be positive)";
     }
+    if (!conv || hasKernelShape || node.input_size() < 2)
+      continue; // ONNX's checker counts the inputs
+    const std::string &weight = node.input(1);
+    bool parameter = llvm::any_of(graph.initializer(), [&](const onnx::TensorProto &t) {
+      return t.name() == weight;
+    }) || llvm::any_of(graph.input(), [&](const onnx::ValueInfoProto &v) {
+      return v.name() == weight;
+    });
+    if (!parameter)
+      return error() << "the weight '" << OnnxSpec::printable(weight)
+                     << "' must be a parameter (a graph input after the data, or an "
+                        "initializer)";
+    std::optional<std::vector<int64_t>> dims = declaredDims(graph, weight);
+    if (!dims)
+      continue; // ONNX's inference stops at an unknown kernel
+    if (dims->size() < 3)
+      return error() << "the weight '" << OnnxSpec::printable(weight) << "' has rank "
+                     << dims->size()
+                     << "; a Conv weight is [out channels, in channels, kernel...]";
+    onnx::AttributeProto *kernel = node.add_attribute();
+    kernel->set_name("kernel_shape");
+    kernel->set_type(onnx::AttributeProto::INTS);
+    for (size_t d = 2; d < dims->size(); ++d)
+      kernel->add_ints((*dims)[d]);
   }
   return success();
 }
@@ -156,7 +213,7 @@ OwningOpRef<ModuleOp> locus::importOnnxSpec(StringRef path,
   if (options.views && failed(overrideViews(*spec, *options.views)))
     return nullptr;
   if (failed(rejectUnknownOps(*spec)) || failed(refuseExternalData(*spec)) ||
-      failed(rejectBadStrides(*spec)) || failed(runOnnxChecks(*spec)))
+      failed(prepareConvPoolAttributes(*spec)) || failed(runOnnxChecks(*spec)))
     return nullptr;
   return convertOnnxGraph(*spec, options, context);
 }

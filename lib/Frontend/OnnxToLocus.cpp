@@ -321,7 +321,7 @@ LogicalResult GraphImporter::assignParamRoles() {
 FailureOr<DenseElementsAttr> tensorValue(const onnx::TensorProto &tensor,
                                          RankedTensorType type, Location loc) {
   if (tensor.data_type() != onnx::TensorProto::FLOAT) {
-    emitError(loc) << "initializer '" << tensor.name()
+    emitError(loc) << "initializer '" << OnnxSpec::printable(tensor.name())
                    << "' must be float32";
     return failure();
   }
@@ -330,7 +330,7 @@ FailureOr<DenseElementsAttr> tensorValue(const onnx::TensorProto &tensor,
   if (tensor.has_raw_data()) {
     if (static_cast<int64_t>(tensor.raw_data().size()) !=
         count * static_cast<int64_t>(sizeof(float))) {
-      emitError(loc) << "initializer '" << tensor.name() << "' has "
+      emitError(loc) << "initializer '" << OnnxSpec::printable(tensor.name()) << "' has "
                      << tensor.raw_data().size() << " bytes, expected "
                      << count * sizeof(float);
       return failure();
@@ -340,7 +340,7 @@ FailureOr<DenseElementsAttr> tensorValue(const onnx::TensorProto &tensor,
     std::copy(tensor.float_data().begin(), tensor.float_data().end(),
               data.begin());
   } else {
-    emitError(loc) << "initializer '" << tensor.name() << "' has "
+    emitError(loc) << "initializer '" << OnnxSpec::printable(tensor.name()) << "' has "
                    << tensor.float_data_size() << " values, expected " << count;
     return failure();
   }
@@ -379,12 +379,12 @@ LogicalResult GraphImporter::createParams() {
       used |= llvm::is_contained(node.input(), input.name());
     if (used)
       return emitError(spec.locOfInput(input.name()))
-             << "input '" << input.name()
+             << "input '" << OnnxSpec::printable(input.name())
              << "' is used as data, but every graph input after the first ('"
              << dataInput
              << "') is a trainable parameter (a layer's weight or bias)";
     emitWarning(spec.locOfInput(input.name()))
-        << "input '" << input.name() << "' is not used";
+        << "input '" << OnnxSpec::printable(input.name()) << "' is not used";
   }
   return success();
 }
@@ -402,7 +402,7 @@ FailureOr<Value> GraphImporter::lookup(int index, int operand) {
   Value value = values.lookup(name);
   if (!value) {
     NodeAttributes(node, spec.locOfNode(index)).error()
-        << "input '" << name << "' is not defined before this node";
+        << "input '" << OnnxSpec::printable(name) << "' is not defined before this node";
     return failure();
   }
   return value;
@@ -471,7 +471,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   for (const onnx::ValueInfoProto &output : graph.output()) {
     Value value = values.lookup(output.name());
     if (!value) {
-      emitError(spec.fileLoc) << "graph output '" << output.name()
+      emitError(spec.fileLoc) << "graph output '" << OnnxSpec::printable(output.name())
                               << "' is not computed by any node";
       return nullptr;
     }
@@ -754,7 +754,7 @@ LogicalResult readEnum(NodeAttributes &attrs, StringRef name, EnumT &field,
     return failure();
   std::optional<EnumT> value = symbolize(*text);
   if (!value)
-    return attrs.error() << "bad annotation: " << name << " = '" << *text
+    return attrs.error() << "bad annotation: " << name << " = '" << OnnxSpec::printable(*text)
                          << "' (expected one of " << choices << ")";
   field = *value;
   return success();
@@ -784,7 +784,7 @@ LogicalResult readPool(NodeAttributes &attrs, StringRef name, int64_t &field,
     else if (s == "auto" && allowAuto)
       field = LossAttr::kPoolAuto;
     else
-      return attrs.error() << "bad annotation: " << name << " = '" << s
+      return attrs.error() << "bad annotation: " << name << " = '" << OnnxSpec::printable(s)
                            << "' (expected a kernel size, 'global' or 'none'"
                            << (allowAuto ? " or 'auto'" : "") << ")";
     return success();

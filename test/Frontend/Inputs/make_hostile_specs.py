@@ -110,6 +110,19 @@ def main():
                 helper.make_node("LocalLoss", [bad], ["h"], domain="locus", rule="clapp++",
                                  pool=4)])
     save(ctrl, os.path.join(out, "control.onnx"))
+    # Control characters where no name is: an op type, an annotation's value,
+    # an attribute's name (each printed escaped by the error that names it).
+    conv = helper.make_node("Conv", ["x", "w"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    save(net([conv, helper.make_node("Re\x1b[2Jlu", ["a"], ["h"])]),
+         os.path.join(out, "control-op.onnx"))
+    save(net([conv, helper.make_node("LocalLoss", ["a"], ["h"], domain="locus", rule="clapp++",
+                                     pool="n\x7fne")]),
+         os.path.join(out, "control-value.onnx"))
+    odd = helper.make_node("Conv", ["x", "w"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    odd.attribute.append(helper.make_attribute("kern\x07el", 1))
+    save(net([odd, helper.make_node("LocalLoss", ["a"], ["h"], domain="locus", rule="clapp++",
+                                    pool=4)]),
+         os.path.join(out, "control-attribute.onnx"))
 
 
 if __name__ == "__main__":
