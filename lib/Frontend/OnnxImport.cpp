@@ -57,24 +57,23 @@ LogicalResult rejectUnknownOps(const OnnxSpec &spec) {
   return success();
 }
 
-/// The declared dimensions of `name` when it is an initializer or a graph
-/// input with every dimension given; nullopt otherwise.
-std::optional<std::vector<int64_t>> declaredDims(const onnx::GraphProto &graph,
-                                                 const std::string &name) {
+/// The declared shape of `name` when it is an initializer or a graph input
+/// with a shape (nullopt for a dimension without a size); nullopt otherwise.
+using DeclaredShape = std::vector<std::optional<int64_t>>;
+std::optional<DeclaredShape> declaredShape(const onnx::GraphProto &graph,
+                                           const std::string &name) {
   for (const onnx::TensorProto &init : graph.initializer())
     if (init.name() == name)
-      return std::vector<int64_t>(init.dims().begin(), init.dims().end());
+      return DeclaredShape(init.dims().begin(), init.dims().end());
   for (const onnx::ValueInfoProto &input : graph.input()) {
     if (input.name() != name)
       continue;
     if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape())
       return std::nullopt;
-    std::vector<int64_t> dims;
-    for (const onnx::TensorShapeProto_Dimension &dim : input.type().tensor_type().shape().dim()) {
-      if (!dim.has_dim_value())
-        return std::nullopt;
-      dims.push_back(dim.dim_value());
-    }
+    DeclaredShape dims;
+    for (const onnx::TensorShapeProto_Dimension &dim : input.type().tensor_type().shape().dim())
+      dims.push_back(dim.has_dim_value() ? std::optional<int64_t>(dim.dim_value())
+                                         : std::nullopt);
     return dims;
   }
   return std::nullopt;
@@ -86,7 +85,8 @@ std::optional<std::vector<int64_t>> declaredDims(const onnx::GraphProto &graph,
 /// weight's shape when `kernel_shape` is missing, then indexes it as if it had
 /// the input's rank (a read out of bounds when they differ). Strides are
 /// checked here; a missing `kernel_shape` is filled in from the weight's
-/// declared shape, whose length ONNX then compares with the input's rank.
+/// declared shape (whose length ONNX then compares with the input's rank), or
+/// the node is refused when that shape does not give every kernel size.
 LogicalResult prepareConvPoolAttributes(OnnxSpec &spec) {
   onnx::GraphProto &graph = *spec.model.mutable_graph();
   for (int i = 0; i < graph.node_size(); ++i) {
@@ -121,18 +121,21 @@ LogicalResult prepareConvPoolAttributes(OnnxSpec &spec) {
       return error() << "the weight '" << OnnxSpec::printable(weight)
                      << "' must be a parameter (a graph input after the data, or an "
                         "initializer)";
-    std::optional<std::vector<int64_t>> dims = declaredDims(graph, weight);
-    if (!dims)
-      continue; // ONNX's inference stops at an unknown kernel
-    if (dims->size() < 3)
+    // ONNX never takes the kernel from the weight: it is given here, or the
+    // spec is refused (locus needs the weight's static shape anyway).
+    std::optional<DeclaredShape> dims = declaredShape(graph, weight);
+    if (dims && dims->size() < 3)
       return error() << "the weight '" << OnnxSpec::printable(weight) << "' has rank "
                      << dims->size()
                      << "; a Conv weight is [out channels, in channels, kernel...]";
+    if (!dims || std::any_of(dims->begin() + 2, dims->end(), [](auto d) { return !d; }))
+      return error() << "no kernel_shape, and the weight '" << OnnxSpec::printable(weight)
+                     << "' has no declared size for every kernel dimension";
     onnx::AttributeProto *kernel = node.add_attribute();
     kernel->set_name("kernel_shape");
     kernel->set_type(onnx::AttributeProto::INTS);
     for (size_t d = 2; d < dims->size(); ++d)
-      kernel->add_ints((*dims)[d]);
+      kernel->add_ints(*(*dims)[d]);
   }
   return success();
 }
