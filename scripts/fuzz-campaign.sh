@@ -15,6 +15,8 @@
 #   --jobs J            build jobs (default 2)
 #   --keep-going        after a crash, go on to the next target (the default stops the
 #                       campaign: the input is in the table, fix it first)
+#   --report            run nothing: print the table from the targets' last logs and the
+#                       inputs in their artifact folders (for targets run side by side)
 #
 # Targets run one at a time, in one process each (no -jobs/-fork): the machine's cores are
 # shared. libFuzzer's working corpus is build-fuzz/fuzz/corpus/<target> (the committed seeds
@@ -34,6 +36,7 @@ seconds=""
 targets=("${ALL_TARGETS[@]}")
 jobs=2
 keep_going=0
+report_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs)
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
     --issue) default_runs=5000000; runs[onnx-binary]=10000000 ;;
     --jobs) shift; jobs=$1 ;;
     --keep-going) keep_going=1 ;;
+    --report) report_only=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz-campaign: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -60,6 +64,7 @@ for t in "${targets[@]}"; do
 done
 
 # --- Build ------------------------------------------------------------------------------------
+if [ "$report_only" -eq 0 ]; then
 if ! command -v clang++-22 >/dev/null ||
    ! ls /usr/lib/llvm-22/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   echo "fuzz-campaign: needs clang-22 and libFuzzer: apt-get install -y clang-22 libclang-rt-22-dev" >&2
@@ -72,6 +77,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1"
 fi
 ninja -C "$BUILD" -j "$jobs" "${targets[@]/#/locus-fuzz-}"
+fi
 
 # --- Run --------------------------------------------------------------------------------------
 OUT=$BUILD/fuzz
@@ -93,7 +99,48 @@ dict_for() {
 
 rows=()
 found_any=0
+# add_row TARGET ELAPSED STATUS NEW-INPUTS: the table row of a run from its log; sets `found`.
+add_row() {
+  local t=$1 elapsed=$2 status=$3 new=$4 log=$OUT/logs/$1.log
+  local execs rate rss last cov ft units crashes timeouts ooms leaks
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+  last=$(grep -E '^#[0-9]+.*cov: [0-9]+' "$log" | tail -1 || true)
+  cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || true)
+  ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || true)
+  units=$(echo "$last" | grep -o 'corp: [0-9]*' | grep -o '[0-9]*' || true)
+  crashes=$(echo "$new" | grep -c '/crash-' || true)
+  timeouts=$(echo "$new" | grep -c '/timeout-\|/slow-unit-' || true)
+  ooms=$(echo "$new" | grep -c '/oom-' || true)
+  leaks=$(echo "$new" | grep -c '/leak-' || true)
+  found=$((crashes + timeouts + ooms + leaks))
+  if [ "$status" -ne 0 ] && [ "$found" -eq 0 ]; then
+    crashes=1 # a death libFuzzer kept no input for (see the log)
+    found=1
+  fi
+  rows+=("$(printf '%-12s %12s %8s %6s %7s %6s %6s %7s %8s %5s %5s %6s' "$t" "${execs:-?}" \
+    "${rate:-?}" "${cov:-?}" "${ft:-?}" "${units:-?}" "${rss:-?}" "${elapsed}" "$crashes" \
+    "$timeouts" "$ooms" "$leaks")")
+}
+
 for t in "${targets[@]}"; do
+  if [ "$report_only" -eq 1 ]; then
+    log=$OUT/logs/$t.log
+    if [ ! -f "$log" ]; then
+      echo "fuzz-campaign: $t: no log ($log)" >&2
+      found_any=1
+      continue
+    fi
+    # A finished run ends with libFuzzer's final stats; an unfinished one counts as a finding.
+    status=0
+    grep -q 'stat::number_of_executed_units' "$log" || status=1
+    [ "$status" -eq 0 ] || echo "fuzz-campaign: $t: its log has no final stats (still running, or killed)"
+    secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | grep -o '[0-9]* second' | grep -o '[0-9]*' || true)
+    add_row "$t" "${secs:-?}s" "$status" "$(find "$OUT/artifacts/$t" -type f 2>/dev/null | sort)"
+    [ "$found" -eq 0 ] || found_any=1
+    continue
+  fi
   n=${runs[$t]:-$default_runs}
   corpus=$OUT/corpus/$t
   artifacts=$OUT/artifacts/$t
@@ -117,26 +164,8 @@ for t in "${targets[@]}"; do
   set -e
   rm -f /dev/shm/locus-fuzz-"$pid"-* "${TMPDIR:-/tmp}"/locus-fuzz-"$pid"-*
   elapsed=$(( $(date +%s) - start ))
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
-  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
-  last=$(grep -E '^#[0-9]+.*cov: [0-9]+' "$log" | tail -1 || true)
-  cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || true)
-  ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || true)
-  units=$(echo "$last" | grep -o 'corp: [0-9]*' | grep -o '[0-9]*' || true)
   new=$(comm -13 <(echo "$before") <(find "$artifacts" -type f | sort) | sed '/^$/d')
-  crashes=$(echo "$new" | grep -c '/crash-' || true)
-  timeouts=$(echo "$new" | grep -c '/timeout-\|/slow-unit-' || true)
-  ooms=$(echo "$new" | grep -c '/oom-' || true)
-  leaks=$(echo "$new" | grep -c '/leak-' || true)
-  found=$((crashes + timeouts + ooms + leaks))
-  if [ "$status" -ne 0 ] && [ "$found" -eq 0 ]; then
-    crashes=1 # a death libFuzzer kept no input for (see the log)
-    found=1
-  fi
-  rows+=("$(printf '%-12s %12s %8s %6s %7s %6s %6s %7s %8s %5s %5s %6s' "$t" "${execs:-?}" \
-    "${rate:-?}" "${cov:-?}" "${ft:-?}" "${units:-?}" "${rss:-?}" "${elapsed}s" "$crashes" \
-    "$timeouts" "$ooms" "$leaks")")
+  add_row "$t" "${elapsed}s" "$status" "$new"
   if [ "$found" -ne 0 ]; then
     found_any=1
     echo "fuzz-campaign: $t found $found input(s) (exit status $status); log: $log"
