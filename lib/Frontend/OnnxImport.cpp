@@ -10,6 +10,7 @@
 #include "NodeAttributes.h"
 #include "OnnxSpec.h"
 #include "OnnxToLocus.h"
+#include "locus/Support/TensorLimits.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
@@ -83,8 +84,9 @@ std::optional<DeclaredShape> declaredShape(const onnx::GraphProto &graph,
 /// found by test/Fuzz: it divides by a convolution's or pooling's strides
 /// (SIGFPE on `strides = [0, 1]`), and it takes a Conv's kernel from the
 /// weight's shape when `kernel_shape` is missing, then indexes it as if it had
-/// the input's rank (a read out of bounds when they differ). Strides are
-/// checked here; a missing `kernel_shape` is filled in from the weight's
+/// the input's rank (a read out of bounds when they differ). Strides, kernel
+/// sizes, dilations and pads are checked here (pads of 10^13 once gave a loss
+/// projection of 4 * 10^26 elements whose size overflowed); a missing `kernel_shape` is filled in from the weight's
 /// declared shape (whose length ONNX then compares with the input's rank), or
 /// the node is refused when that shape does not give every kernel size.
 LogicalResult prepareConvPoolAttributes(OnnxSpec &spec) {
@@ -103,11 +105,19 @@ LogicalResult prepareConvPoolAttributes(OnnxSpec &spec) {
     bool hasKernelShape = false;
     for (const onnx::AttributeProto &attr : node.attribute()) {
       hasKernelShape |= attr.name() == "kernel_shape";
-      if (attr.name() != "strides")
+      const bool pads = attr.name() == "pads";
+      if (!pads && attr.name() != "strides" && attr.name() != "kernel_shape" &&
+          attr.name() != "dilations")
         continue;
-      for (int64_t stride : attr.ints())
-        if (stride < 1)
-          return error() << "stride " << stride << " (strides must be positive)";
+      for (int64_t value : attr.ints()) {
+        if (attr.name() == "strides" && value < 1)
+          return error() << "stride " << value << " (strides must be positive)";
+        // Output sizes are computed from these: bounded like a tensor's
+        // size, so that no sum or product of them overflows.
+        if (value < (pads ? 0 : 1) || value > kMaxTensorElements)
+          return error() << attr.name() << " value " << value << " is out of range ("
+                         << (pads ? 0 : 1) << " to " << kMaxTensorElements << ")";
+      }
     }
     if (!conv || hasKernelShape || node.input_size() < 2)
       continue; // ONNX's checker counts the inputs

@@ -12,6 +12,7 @@
 
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "locus/Dialect/Locus/IR/RulePresets.h"
+#include "locus/Support/TensorLimits.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -45,14 +46,10 @@ StringRef domainOf(const onnx::NodeProto &node) {
   return node.domain() == "ai.onnx" ? StringRef("") : StringRef(node.domain());
 }
 
-/// The most elements one tensor may have: 2^28 float32 (1 GiB). VGG-8's
-/// largest projection has 2^26; a spec asking for more (a billion-element
-/// tensor, dimensions whose product overflows) is refused before anything
-/// is allocated for it.
-constexpr int64_t kMaxTensorElements = int64_t(1) << 28;
-
 /// Checks `dims` (every one positive, their product at most
-/// kMaxTensorElements, computed without overflow).
+/// kMaxTensorElements, computed without overflow): a spec asking for more (a
+/// billion-element tensor, dimensions whose product overflows) is refused
+/// before anything is allocated for it.
 LogicalResult checkDims(ArrayRef<int64_t> dims, StringRef what, StringRef name,
                         Location loc) {
   int64_t elements = 1;

@@ -35,3 +35,14 @@ func.func @loss_pool_after_inference(%x: tensor<8x4x8x8xf32>) -> tensor<*xf32> {
   %h = locus.local_loss "b" %p {loss = #locus.loss<pool = 4>} : tensor<*xf32> -> tensor<*xf32>
   return %h : tensor<*xf32>
 }
+
+// -----
+
+// An inferred tensor may have at most 2^36 elements (TensorLimits.h): here
+// 8 x 4 x 2^28 x 8 from pads the importer lets through (each at most 2^28).
+func.func @too_large(%x: tensor<8x2x8x8xf32>) -> tensor<*xf32> {
+  %w = locus.param "w" {fan_in = 18 : i64, init = #locus.init<kaiming_uniform>} : tensor<4x2x3x3xf32>
+  // expected-error @+1 {{'locus.conv2d' op result 0 would be 'tensor<8x4x536870918x8xf32>': every size positive and at most 68719476736 elements (256 GiB of float32) in all}}
+  %c = locus.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 268435456, 1, 268435456, 1>, dilations = array<i64: 1, 1>} : (tensor<8x2x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<*xf32>
+  return %c : tensor<*xf32>
+}

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "locus/Dialect/Locus/IR/LossGeometry.h"
+#include "locus/Support/TensorLimits.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -51,6 +52,15 @@ struct ExpandRulesPass : public locus::impl::LocusExpandRulesBase<ExpandRulesPas
       return success();
 
     LossGeometry g = getLossGeometry(marker);
+    // The projections are D x Dc (and D x D): within the size of any tensor.
+    for (auto [present, rows, cols, name] :
+         {std::tuple(g.hasProjection, g.dim, g.contextDim, "B"),
+          std::tuple(g.hasLateral, g.dim, g.dim, "B_lat")})
+      if (present && !boundedElementCount({rows, cols}))
+        return marker.emitOpError()
+               << "the projection " << name << " of block '" << block.getName() << "' would be "
+               << rows << " x " << cols << ", more than the " << kMaxTensorElements
+               << " elements (1 GiB of float32) locus allows one tensor: pool the loss more";
     MLIRContext *ctx = &getContext();
     Type f32 = Float32Type::get(ctx);
     auto scalar = RankedTensorType::get({}, f32);

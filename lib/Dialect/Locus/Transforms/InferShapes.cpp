@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "locus/Dialect/Locus/Transforms/Passes.h"
+#include "locus/Support/TensorLimits.h"
 
 namespace locus {
 #define GEN_PASS_DEF_LOCUSINFERSHAPES
@@ -19,12 +20,27 @@ using namespace mlir;
 using namespace locus;
 
 namespace {
+/// Every inferred tensor within the size locus allows an activation
+/// (TensorLimits.h), so that the passes after this one never overflow.
+LogicalResult checkBounded(Operation *op) {
+  for (auto [i, result] : llvm::enumerate(op->getResults())) {
+    auto type = dyn_cast<RankedTensorType>(result.getType());
+    if (!type || !type.hasStaticShape() ||
+        boundedElementCount(type.getShape(), kMaxActivationElements))
+      continue;
+    return op->emitOpError() << "result " << i << " would be " << type
+                             << ": every size positive and at most " << kMaxActivationElements
+                             << " elements (256 GiB of float32) in all";
+  }
+  return success();
+}
+
 struct InferShapesPass : public locus::impl::LocusInferShapesBase<InferShapesPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     WalkResult walk = func.walk([&](Operation *op) {
       if (auto shaped = dyn_cast<InferShapeOpInterface>(op)) {
-        if (failed(shaped.inferShapes()))
+        if (failed(shaped.inferShapes()) || failed(checkBounded(op)))
           return WalkResult::interrupt();
         return WalkResult::advance();
       }
