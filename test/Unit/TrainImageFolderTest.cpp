@@ -13,6 +13,7 @@
 #include <fstream>
 #include <jpeglib.h>
 #include <png.h>
+#include <zlib.h>
 
 namespace {
 
@@ -223,6 +224,51 @@ TEST(TrainImageFolder, ErrorsNameTheFolderOrFile) {
   s = decodeImage(text.data(), text.size(), "x.gif", 3, pixels, h, w);
   ASSERT_FALSE(s.isOk());
   EXPECT_NE(s.message().find("x.gif: neither a JPEG nor a PNG"), std::string::npos);
+}
+
+// The pixel limit is checked from the header, before anything is decoded or
+// allocated: a PNG header declaring 20000 x 20000 (more than kMaxImagePixels)
+// and, with a lower limit, real 64 x 64 JPEG and PNG files are refused naming
+// the file and the size.
+TEST(TrainImageFolder, ImagesOverThePixelLimitAreRefusedFromTheirHeader) {
+  // Signature, an IHDR chunk, an empty IDAT (libpng reads the header up to
+  // the first image data) and IEND; each chunk's CRC over its type and data.
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto chunk = [&](std::vector<uint8_t> typeAndData) {
+    const uint32_t length = static_cast<uint32_t>(typeAndData.size() - 4);
+    const uint32_t crc = static_cast<uint32_t>(crc32(0, typeAndData.data(), typeAndData.size()));
+    for (int shift : {24, 16, 8, 0})
+      png.push_back(static_cast<uint8_t>(length >> shift));
+    png.insert(png.end(), typeAndData.begin(), typeAndData.end());
+    for (int shift : {24, 16, 8, 0})
+      png.push_back(static_cast<uint8_t>(crc >> shift));
+  };
+  chunk({'I', 'H', 'D', 'R', 0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20, 8, 2, 0, 0, 0});
+  chunk({'I', 'D', 'A', 'T'});
+  chunk({'I', 'E', 'N', 'D'});
+  std::vector<uint8_t> pixels;
+  int64_t h = 0, w = 0;
+  Status s = decodeImage(png.data(), png.size(), "huge.png", 3, pixels, h, w);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("huge.png: the image is 20000x20000 pixels (at most 134217728"),
+            std::string::npos)
+      << s.message();
+  EXPECT_TRUE(pixels.empty()) << "refused before any pixel was allocated";
+
+  TempDir root;
+  auto rgb = blocks(64, 64, 1);
+  writePng(root / "a.png", rgb, 64, 64);
+  writeJpeg(root / "a.jpg", rgb, 64, 64);
+  for (const char *name : {"a.png", "a.jpg"}) {
+    std::ifstream in(root / name, std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_TRUE(decodeImage(bytes.data(), bytes.size(), name, 3, pixels, h, w, 4096).isOk());
+    EXPECT_EQ(h * w, 4096);
+    s = decodeImage(bytes.data(), bytes.size(), name, 3, pixels, h, w, 4095);
+    ASSERT_FALSE(s.isOk()) << name;
+    EXPECT_NE(s.message().find("64x64 pixels (at most 4095"), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().rfind(name, 0), 0u) << s.message();
+  }
 }
 
 } // namespace

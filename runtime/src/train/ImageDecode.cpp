@@ -20,22 +20,23 @@ void toPlanes(const uint8_t *hwc, int64_t stride, int64_t height, int64_t width,
               std::vector<uint8_t> &pixels) {
   const int64_t plane = height * width;
   pixels.resize(static_cast<size_t>(channels * plane));
-  for (int64_t k = 0; k < plane; ++k) {
-    const uint8_t *p = hwc + k * stride;
-    if (channels == 3) {
-      pixels[k] = p[0];
-      pixels[plane + k] = p[1];
-      pixels[2 * plane + k] = p[2];
-    } else {
-      pixels[k] = static_cast<uint8_t>((p[0] * 299 + p[1] * 587 + p[2] * 114 + 500) / 1000);
+  uint8_t *out = pixels.data();
+  if (channels == 3) {
+    for (int64_t k = 0; k < plane; ++k, hwc += stride) {
+      out[k] = hwc[0];
+      out[plane + k] = hwc[1];
+      out[2 * plane + k] = hwc[2];
     }
+    return;
   }
+  for (int64_t k = 0; k < plane; ++k, hwc += stride)
+    out[k] = static_cast<uint8_t>((hwc[0] * 299 + hwc[1] * 587 + hwc[2] * 114 + 500) / 1000);
 }
 
-Status checkSize(const std::string &path, int64_t height, int64_t width) {
-  if (height <= 0 || width <= 0 || height * width > kMaxImagePixels)
+Status checkSize(const std::string &path, int64_t height, int64_t width, int64_t maxPixels) {
+  if (height <= 0 || width <= 0 || height * width > maxPixels)
     return Status::error(fmt::format("{}: the image is {}x{} pixels (at most {} are decoded)",
-                                     path, width, height, kMaxImagePixels));
+                                     path, width, height, maxPixels));
   return Status::success();
 }
 
@@ -65,8 +66,8 @@ void jpegEmitMessage(j_common_ptr info, int level) {
 
 /// No C++ object with a destructor lives between setjmp and longjmp here:
 /// the rows go to a buffer the caller owns.
-bool decodeJpegRaw(const uint8_t *bytes, size_t size, bool grey, std::vector<uint8_t> &rows,
-                   int64_t &height, int64_t &width, char *message) {
+bool decodeJpegRaw(const uint8_t *bytes, size_t size, bool grey, int64_t maxPixels,
+                   std::vector<uint8_t> &rows, int64_t &height, int64_t &width, char *message) {
   jpeg_decompress_struct info;
   JpegError error;
   info.err = jpeg_std_error(&error.manager);
@@ -90,10 +91,10 @@ bool decodeJpegRaw(const uint8_t *bytes, size_t size, bool grey, std::vector<uin
   info.out_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
   height = info.image_height;
   width = info.image_width;
-  if (int64_t(height) * int64_t(width) > kMaxImagePixels || height == 0 || width == 0) {
+  if (int64_t(height) * int64_t(width) > maxPixels || height == 0 || width == 0) {
     std::snprintf(message, JMSG_LENGTH_MAX, "the image is %lldx%lld pixels (at most %lld)",
                   static_cast<long long>(width), static_cast<long long>(height),
-                  static_cast<long long>(kMaxImagePixels));
+                  static_cast<long long>(maxPixels));
     jpeg_destroy_decompress(&info);
     return false;
   }
@@ -110,10 +111,11 @@ bool decodeJpegRaw(const uint8_t *bytes, size_t size, bool grey, std::vector<uin
 }
 
 Status decodeJpeg(const uint8_t *bytes, size_t size, const std::string &path, int64_t channels,
-                  std::vector<uint8_t> &pixels, int64_t &height, int64_t &width) {
+                  std::vector<uint8_t> &pixels, int64_t &height, int64_t &width,
+                  int64_t maxPixels) {
   thread_local std::vector<uint8_t> rows;
   char message[JMSG_LENGTH_MAX] = {0};
-  if (!decodeJpegRaw(bytes, size, channels == 1, rows, height, width, message))
+  if (!decodeJpegRaw(bytes, size, channels == 1, maxPixels, rows, height, width, message))
     return Status::error(fmt::format("{}: not a readable JPEG image: {}", path, message));
   if (channels == 1) {
     pixels.assign(rows.begin(), rows.end());
@@ -124,7 +126,8 @@ Status decodeJpeg(const uint8_t *bytes, size_t size, const std::string &path, in
 }
 
 Status decodePng(const uint8_t *bytes, size_t size, const std::string &path, int64_t channels,
-                 std::vector<uint8_t> &pixels, int64_t &height, int64_t &width) {
+                 std::vector<uint8_t> &pixels, int64_t &height, int64_t &width,
+                 int64_t maxPixels) {
   png_image image;
   std::memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
@@ -132,7 +135,7 @@ Status decodePng(const uint8_t *bytes, size_t size, const std::string &path, int
     return Status::error(fmt::format("{}: not a readable PNG image: {}", path, image.message));
   height = image.height;
   width = image.width;
-  if (Status s = checkSize(path, height, width); !s.isOk()) {
+  if (Status s = checkSize(path, height, width, maxPixels); !s.isOk()) {
     png_image_free(&image);
     return s;
   }
@@ -149,15 +152,16 @@ Status decodePng(const uint8_t *bytes, size_t size, const std::string &path, int
 } // namespace
 
 Status decodeImage(const uint8_t *bytes, size_t size, const std::string &path, int64_t channels,
-                   std::vector<uint8_t> &pixels, int64_t &height, int64_t &width) {
+                   std::vector<uint8_t> &pixels, int64_t &height, int64_t &width,
+                   int64_t maxPixels) {
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (channels != 1 && channels != 3)
     return Status::error(fmt::format("{}: images are decoded to 1 or 3 channels, not {}", path,
                                      channels));
   if (size >= 8 && std::memcmp(bytes, kPng, 8) == 0)
-    return decodePng(bytes, size, path, channels, pixels, height, width);
+    return decodePng(bytes, size, path, channels, pixels, height, width, maxPixels);
   if (size >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff)
-    return decodeJpeg(bytes, size, path, channels, pixels, height, width);
+    return decodeJpeg(bytes, size, path, channels, pixels, height, width, maxPixels);
   return Status::error(fmt::format("{}: neither a JPEG nor a PNG image ({} bytes)", path, size));
 }
 

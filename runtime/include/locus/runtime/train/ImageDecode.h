@@ -25,9 +25,11 @@ constexpr int64_t kMaxImagePixels = int64_t(1) << 27;
 
 /// Decodes the JPEG or PNG in `bytes` (told apart by their signatures) to
 /// `channels` (1 or 3) planes: `pixels` becomes [channels, height, width].
+/// An image of more than `maxPixels` is refused before it is decoded.
 /// Errors name `path`.
 Status decodeImage(const uint8_t *bytes, size_t size, const std::string &path, int64_t channels,
-                   std::vector<uint8_t> &pixels, int64_t &height, int64_t &width);
+                   std::vector<uint8_t> &pixels, int64_t &height, int64_t &width,
+                   int64_t maxPixels = kMaxImagePixels);
 
 /// Reads and decodes `path` into `scratch`; `out` points into it.
 Status decodeImageFile(const std::string &path, int64_t channels, std::vector<uint8_t> &scratch,
