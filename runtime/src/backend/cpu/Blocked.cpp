@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace locus::rt::cpu {
@@ -107,9 +108,33 @@ LOCUS_AVX2 void finishRow(int mode, const float *g, int64_t len, float *out, Mom
     finishScalar(mode, g[j], out + j, m ? m + j : nullptr, v ? v + j : nullptr, co, index + j);
 }
 
-/// After the tiles of rows [i, i + mr) x columns [j0, jVec): the scalar
-/// column tail [jVec, j1) into g, then the epilogue of the whole block.
+/// finishRow with AVX-512 for float32 moments (and the store and accumulate
+/// modes), 16 elements a step: adamVector16 does adamVector's operations lane
+/// by lane, so the results are the same bits. bfloat16 moments keep the
+/// 8-wide epilogue (their rounding hash is 8 lanes wide).
 template <typename Moment>
+LOCUS_AVX512 void finishRow512(int mode, const float *g, int64_t len, float *out, Moment *m,
+                               Moment *v, const AdamCoefficients *co, int64_t index) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<Moment, float>) {
+    for (; j + 16 <= len; j += 16) {
+      const __m512 gv = _mm512_loadu_ps(g + j);
+      if (mode == kStore)
+        _mm512_storeu_ps(out + j, gv);
+      else if (mode == kAccumulate)
+        _mm512_storeu_ps(out + j, _mm512_add_ps(_mm512_loadu_ps(out + j), gv));
+      else
+        adamVector16(*co, gv, out + j, m + j, v + j);
+    }
+  }
+  finishRow(mode, g + j, len - j, out + j, m ? m + j : nullptr, v ? v + j : nullptr, co,
+            index + j);
+}
+
+/// After the tiles of rows [i, i + mr) x columns [j0, jVec): the scalar
+/// column tail [jVec, j1) into g, then the epilogue of the whole block
+/// (16 elements a step when Wide: AVX-512 CPUs only).
+template <bool Wide, typename Moment>
 LOCUS_AVX2 void finishBlock(int mode, int64_t mr, int64_t i, int64_t j0, int64_t jVec, int64_t j1,
                             int64_t cols, int64_t k, const float *ai, const float *b, float *g,
                             float *out, Moment *m, Moment *v, const AdamCoefficients *co) {
@@ -122,8 +147,12 @@ LOCUS_AVX2 void finishBlock(int mode, int64_t mr, int64_t i, int64_t j0, int64_t
     }
   for (int64_t ii = 0; ii < mr; ++ii) {
     const int64_t o = (i + ii) * cols + j0;
-    finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
-              v ? v + o : nullptr, co, o);
+    if constexpr (Wide)
+      finishRow512(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
+                   v ? v + o : nullptr, co, o);
+    else
+      finishRow(mode, g + ii * kColumnChunk, j1 - j0, out + o, m ? m + o : nullptr,
+                v ? v + o : nullptr, co, o);
   }
 }
 
@@ -155,7 +184,7 @@ LOCUS_AVX2 void outerRowsAvx2(int mode, int64_t i0, int64_t i1, int64_t cols, in
         default: outerTile<1>(ai, k, bj, gj, kColumnChunk); break;
         }
       }
-      finishBlock(mode, mr, i, j0, jVec, j1, cols, k, ai, b, g, out, m, v, co);
+      finishBlock<false>(mode, mr, i, j0, jVec, j1, cols, k, ai, b, g, out, m, v, co);
     }
   }
 }
@@ -224,7 +253,7 @@ LOCUS_AVX512 void outerRowsAvx512(int mode, int64_t i0, int64_t i1, int64_t cols
         outerTiles512<2>(mr, ai, k, bp + j * k, g + (j - j0));
       for (; j < jVec; j += 16)
         outerTiles512<1>(mr, ai, k, bp + j * k, g + (j - j0));
-      finishBlock(mode, mr, i, j0, jVec, j1, cols, k, ai, b, g, out, m, v, co);
+      finishBlock<true>(mode, mr, i, j0, jVec, j1, cols, k, ai, b, g, out, m, v, co);
     }
   }
 }
