@@ -106,9 +106,8 @@ Location locAt(MLIRContext *ctx, StringRef path, StringRef text,
 constexpr unsigned kMaxTextNesting = 256;
 
 /// Offset of the first bracket nested deeper than kMaxTextNesting outside
-/// strings and comments, or npos.
-size_t findTooDeepBracket(StringRef text) {
-  std::string code = withoutComments(text);
+/// strings, or npos. `code` is the text withoutComments.
+size_t findTooDeepBracket(StringRef code) {
   unsigned depth = 0;
   bool inString = false;
   for (size_t i = 0; i < code.size(); ++i) {
@@ -128,9 +127,9 @@ size_t findTooDeepBracket(StringRef text) {
   return StringRef::npos;
 }
 
-void locateTextSpec(OnnxSpec &spec, MLIRContext *ctx, StringRef rawText) {
-  std::string text = withoutComments(rawText);
-  StringRef t(text);
+/// `code` is the spec's text withoutComments.
+void locateTextSpec(OnnxSpec &spec, MLIRContext *ctx, StringRef code) {
+  StringRef t(code);
   const onnx::GraphProto &graph = spec.model.graph();
   // Inputs are declared in the signature: "float[...] name".
   size_t signature = t.find(graph.name());
@@ -222,7 +221,9 @@ std::unique_ptr<OnnxSpec> locus::loadOnnxSpec(StringRef path,
   if (spec->isText) {
     std::string text = contents.str();
     sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-    if (size_t at = findTooDeepBracket(text); at != StringRef::npos) {
+    // Comments blanked once (offsets kept) for the nesting bound and the locations.
+    const std::string code = withoutComments(text);
+    if (size_t at = findTooDeepBracket(code); at != StringRef::npos) {
       emitError(locAt(ctx, path, text, at))
           << "syntax error in ONNX text spec: brackets nested deeper than "
           << kMaxTextNesting << " levels";
@@ -245,7 +246,7 @@ std::unique_ptr<OnnxSpec> locus::loadOnnxSpec(StringRef path,
       reportParseError(*spec, ctx, status.ErrorMessage());
       return nullptr;
     }
-    locateTextSpec(*spec, ctx, text);
+    locateTextSpec(*spec, ctx, code);
     return spec;
   }
 

@@ -52,20 +52,17 @@ StringRef domainOf(const onnx::NodeProto &node) {
 /// before anything is allocated for it.
 LogicalResult checkDims(ArrayRef<int64_t> dims, StringRef what, StringRef name,
                         Location loc) {
-  int64_t elements = 1;
-  for (auto [i, d] : llvm::enumerate(dims)) {
+  for (auto [i, d] : llvm::enumerate(dims))
     if (d <= 0)
       return emitError(loc) << what << " '" << name << "' has dimension " << i
                             << " of size " << d
                             << " (sizes must be positive)";
-    if (elements > kMaxTensorElements / d)
-      return emitError(loc)
-             << what << " '" << name << "' is too large: its dimensions ["
-             << llvm::make_range(dims.begin(), dims.end())
-             << "] exceed the " << kMaxTensorElements
-             << " elements (1 GiB of float32) locus allows one tensor";
-    elements *= d;
-  }
+  if (!boundedElementCount(dims))
+    return emitError(loc)
+           << what << " '" << name << "' is too large: its dimensions ["
+           << llvm::make_range(dims.begin(), dims.end())
+           << "] exceed the " << kMaxTensorElements
+           << " elements (1 GiB of float32) locus allows one tensor";
   return success();
 }
 
