@@ -81,7 +81,8 @@ public:
     return record({integer(static_cast<int64_t>(l.kind)), integer(l.weight), integer(l.bias),
                    integers(l.kernel), integers(l.stride), integers(l.pad),
                    integers(l.poolKernel), integers(l.poolStride), real(l.eps),
-                   integers(l.inShape), integers(l.outShape)});
+                   integers(l.inShape), integers(l.outShape), real(l.scale),
+                   real(l.biasScale)});
   }
 
   llvm::Constant *loss(const rt::LossDesc &s) {
@@ -93,12 +94,16 @@ public:
   }
 
   llvm::Constant *block(const rt::BlockDesc &b) {
-    std::vector<llvm::Constant *> layers;
+    std::vector<llvm::Constant *> layers, inputLayers;
     for (const rt::LayerDesc &l : b.layers)
       layers.push_back(layer(l));
+    for (const rt::LayerDesc &l : b.inputLayers)
+      inputLayers.push_back(layer(l));
     return record({string(b.name), integers(b.outShape), integer(b.projection),
                    integer(b.lateralProjection), table(layers, "locus_layers"),
-                   integer(static_cast<int64_t>(layers.size())), loss(b.loss)});
+                   integer(static_cast<int64_t>(layers.size())),
+                   table(inputLayers, "locus_input_layers"),
+                   integer(static_cast<int64_t>(inputLayers.size())), loss(b.loss)});
   }
 
   llvm::Module &object;

@@ -54,8 +54,10 @@ void locus::printDescriptor(const rt::ModelDesc &model, llvm::raw_ostream &os) {
     os << "block " << b.name;
     put(os, b.outShape);
     os << ' ' << b.projection << ' ' << b.lateralProjection << '\n';
-    for (const rt::LayerDesc &l : b.layers) {
-      os << "layer " << rt::layerName(l.kind) << ' ' << l.weight << ' ' << l.bias;
+    // Input layers (a goodness rule's) carry their factor; a layer's bias
+    // factor is printed where it is not 1.
+    auto layer = [&](const char *what, const rt::LayerDesc &l) {
+      os << what << ' ' << rt::layerName(l.kind) << ' ' << l.weight << ' ' << l.bias;
       put(os, l.kernel);
       put(os, l.stride);
       put(os, l.pad);
@@ -64,8 +66,16 @@ void locus::printDescriptor(const rt::ModelDesc &model, llvm::raw_ostream &os) {
       os << ' ' << number(l.eps);
       put(os, l.inShape);
       put(os, l.outShape);
+      if (l.kind == rt::LayerKind::ScaledStandardize)
+        os << " scale " << number(l.scale);
+      if (l.biasScale != 1.0)
+        os << " bias_scale " << number(l.biasScale);
       os << '\n';
-    }
+    };
+    for (const rt::LayerDesc &l : b.inputLayers)
+      layer("input_layer", l);
+    for (const rt::LayerDesc &l : b.layers)
+      layer("layer", l);
     const rt::LossDesc &s = b.loss;
     os << "loss " << s.rule << ' ' << s.score << ' ' << s.f << ' ' << s.form << ' '
        << s.projection << ' ' << s.context << ' ' << s.negatives << ' ' << s.mode << ' '

@@ -54,6 +54,8 @@ const char *layerName(LayerKind kind) {
     return "standardize";
   case LayerKind::LengthNormalize:
     return "length_normalize";
+  case LayerKind::ScaledStandardize:
+    return "scaled_standardize";
   }
   return "?";
 }
@@ -125,12 +127,14 @@ bool readBlock(const abi::BlockRecord &r, int64_t l, int64_t params, int64_t blo
   b.lateralProjection = static_cast<int32_t>(r.lateralProjection);
   if (!inRange(r.layerCount, 0, kMaxLayers) || (r.layerCount && !r.layers))
     return fail("bad layer count");
-  for (int64_t i = 0; i < r.layerCount; ++i) {
-    const abi::LayerRecord &lr = r.layers[i];
-    if (!inRange(lr.kind, 0, static_cast<int64_t>(LayerKind::LengthNormalize)))
-      return fail("layer " + std::to_string(i) + " has a bad kind");
+  if (!inRange(r.inputLayerCount, 0, kMaxLayers) || (r.inputLayerCount && !r.inputLayers))
+    return fail("bad input layer count");
+  auto readLayer = [&](const abi::LayerRecord &lr, const std::string &which,
+                       std::vector<LayerDesc> &layers) {
+    if (!inRange(lr.kind, 0, static_cast<int64_t>(LayerKind::ScaledStandardize)))
+      return fail(which + " has a bad kind");
     if (!paramOk(lr.weight) || !paramOk(lr.bias))
-      return fail("layer " + std::to_string(i) + " names a missing parameter");
+      return fail(which + " names a missing parameter");
     LayerDesc layer;
     layer.kind = static_cast<LayerKind>(lr.kind);
     layer.weight = static_cast<int32_t>(lr.weight);
@@ -143,8 +147,17 @@ bool readBlock(const abi::BlockRecord &r, int64_t l, int64_t params, int64_t blo
     layer.eps = lr.eps;
     layer.inShape = array(lr.inShape);
     layer.outShape = array(lr.outShape);
-    b.layers.push_back(layer);
-  }
+    layer.scale = lr.scale;
+    layer.biasScale = lr.biasScale;
+    layers.push_back(layer);
+    return true;
+  };
+  for (int64_t i = 0; i < r.inputLayerCount; ++i)
+    if (!readLayer(r.inputLayers[i], "input layer " + std::to_string(i), b.inputLayers))
+      return false;
+  for (int64_t i = 0; i < r.layerCount; ++i)
+    if (!readLayer(r.layers[i], "layer " + std::to_string(i), b.layers))
+      return false;
   const abi::LossRecord &lr = r.loss;
   if (!lr.rule || !lr.score || !lr.f || !lr.form || !lr.projection || !lr.context ||
       !lr.negatives || !lr.mode)

@@ -76,6 +76,8 @@ public:
     f64(l.eps);
     i64s(l.inShape);
     i64s(l.outShape);
+    f64(l.scale);
+    f64(l.biasScale);
   }
   void loss(const abi::LossRecord &l) {
     for (const char *s : {l.rule, l.score, l.f, l.form, l.projection, l.context, l.negatives, l.mode})
@@ -97,6 +99,10 @@ public:
     bytes.push_back(b.layers ? 1 : 0);
     for (int64_t i = 0; b.layers && i < b.layerCount; ++i)
       layer(b.layers[i]);
+    i64(b.inputLayerCount);
+    bytes.push_back(b.inputLayers ? 1 : 0);
+    for (int64_t i = 0; b.inputLayers && i < b.inputLayerCount; ++i)
+      layer(b.inputLayers[i]);
     loss(b.loss);
   }
   void model(const abi::ModelRecord &m) {
@@ -268,6 +274,8 @@ private:
       v = i64();
     for (int64_t &v : l.outShape)
       v = i64();
+    l.scale = f64();
+    l.biasScale = f64();
   }
   void loss(abi::LossRecord &l) {
     for (const char **s : {&l.rule, &l.score, &l.f, &l.form, &l.projection, &l.context,
@@ -292,6 +300,11 @@ private:
     for (int64_t i = 0; layers && i < materialised(b.layerCount); ++i)
       layer(layers[i]);
     b.layers = layers;
+    b.inputLayerCount = count(kLayerLimit);
+    abi::LayerRecord *inputLayers = array<abi::LayerRecord>(b.inputLayerCount);
+    for (int64_t i = 0; inputLayers && i < materialised(b.inputLayerCount); ++i)
+      layer(inputLayers[i]);
+    b.inputLayers = inputLayers;
     loss(b.loss);
   }
 };

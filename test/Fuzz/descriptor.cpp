@@ -45,14 +45,14 @@ void checkModel(const rt::ModelDesc &model) {
       fuzz::violation(kTarget, "block '" + b.name + "' names a missing projection");
     if (b.loss.contextBlock < -1 || b.loss.contextBlock >= static_cast<int64_t>(model.blocks.size()))
       fuzz::violation(kTarget, "block '" + b.name + "' names a missing context block");
-    for (const rt::LayerDesc &l : b.layers) {
-      if (!paramOk(l.weight) || !paramOk(l.bias))
-        fuzz::violation(kTarget, "a layer of block '" + b.name + "' names a missing parameter");
-      if (static_cast<int64_t>(l.kind) < 0 ||
-          l.kind > rt::LayerKind::LengthNormalize)
-        fuzz::violation(kTarget, "a layer of block '" + b.name + "' has a bad kind");
-      (void)rt::layerName(l.kind);
-    }
+    for (const auto *layers : {&b.inputLayers, &b.layers})
+      for (const rt::LayerDesc &l : *layers) {
+        if (!paramOk(l.weight) || !paramOk(l.bias))
+          fuzz::violation(kTarget, "a layer of block '" + b.name + "' names a missing parameter");
+        if (static_cast<int64_t>(l.kind) < 0 || l.kind > rt::LayerKind::ScaledStandardize)
+          fuzz::violation(kTarget, "a layer of block '" + b.name + "' has a bad kind");
+        (void)rt::layerName(l.kind);
+      }
   }
 }
 } // namespace

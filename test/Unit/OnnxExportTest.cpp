@@ -775,6 +775,65 @@ TEST(OnnxExport, NormalisationsDoWhatTheyPromise) {
     }
 }
 
+TEST(OnnxExport, InputLayersAndBiasFactorsAreTheRecords) {
+  // A block's input layers (SCFF's 2 (x - mean) / (std + eps)) run before
+  // its layers, and a convolution adds its bias times biasScale: both as the
+  // compiler describes them, computed here in float64.
+  ModelDesc m;
+  m.name = "input_layers";
+  m.inputShape = {4, 2, 3, 3};
+  for (auto [name, shape] : {std::pair<const char *, std::vector<int64_t>>{"w", {3, 2, 1, 1}},
+                             {"b", {3}}}) {
+    ParamDesc p;
+    p.name = name;
+    p.shape = shape;
+    m.params.push_back(p);
+  }
+  BlockDesc block;
+  block.name = "s";
+  LayerDesc input;
+  input.kind = LayerKind::ScaledStandardize;
+  input.eps = 1e-5;
+  input.scale = 2.0;
+  input.inShape = input.outShape = m.inputShape;
+  block.inputLayers.push_back(input);
+  LayerDesc conv;
+  conv.kind = LayerKind::Conv2D;
+  conv.weight = 0;
+  conv.bias = 1;
+  conv.biasScale = 2.0;
+  conv.inShape = m.inputShape;
+  conv.outShape = {4, 3, 3, 3};
+  block.layers.push_back(conv);
+  block.outShape = conv.outShape;
+  block.loss.pool = -1;
+  block.loss.dim = 27;
+  m.blocks.push_back(block);
+  const std::vector<std::vector<float>> params = randomParams(m, 5, 0.5);
+  const OnnxModel onnx = exportAndDecode(m, params);
+  const int64_t n = 3, per = 18, plane = 9;
+  const Value images = randomImages(m, n, 6);
+  std::map<std::string, Value> out = run(onnx, images);
+  const Value &y = out["block_s"];
+  ASSERT_EQ(y.dims, (std::vector<int64_t>{n, 3, 3, 3}));
+  for (int64_t i = 0; i < n; ++i) {
+    const double *x = images.v.data() + i * per;
+    double mean = 0, var = 0;
+    for (int64_t k = 0; k < per; ++k)
+      mean += x[k] / per;
+    for (int64_t k = 0; k < per; ++k)
+      var += (x[k] - mean) * (x[k] - mean) / per;
+    const double den = std::sqrt(var) + 1e-5;
+    for (int64_t o = 0; o < 3; ++o)
+      for (int64_t k = 0; k < plane; ++k) {
+        double expected = 2.0 * params[1][o];
+        for (int64_t c = 0; c < 2; ++c)
+          expected += params[0][o * 2 + c] * 2.0 * (x[c * plane + k] - mean) / den;
+        EXPECT_NEAR(y.v[(i * 3 + o) * plane + k], expected, 1e-5) << i << ' ' << o << ' ' << k;
+      }
+  }
+}
+
 /// The compiled test models' features against the exported graph's.
 class OnnxExportMatchesEngine : public ::testing::TestWithParam<const char *> {};
 

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "locus/Conversion/LocusToDescriptor.h"
 
+#include "locus/Dialect/Locus/IR/GoodnessInput.h"
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "locus/Dialect/Locus/IR/LossGeometry.h"
 #include "locus/runtime/ModelDescriptor.h"
@@ -56,8 +57,10 @@ private:
   LogicalResult checkGradients(BlockOp op);
   LogicalResult addLoss(BlockOp op, LocalLossOp marker, int64_t index, rt::BlockDesc &block);
   LogicalResult addBlock(BlockOp op, int64_t index);
+  void addGoodnessInput(BlockOp op, int64_t index, rt::BlockDesc &block);
 
   rt::ModelDesc &model;
+  GoodnessInput goodness = GoodnessInput::None;
   llvm::StringMap<int32_t> blockIndex;
   llvm::DenseMap<Operation *, int32_t> paramIndex;
 };
@@ -280,6 +283,28 @@ LogicalResult DescriptorBuilder::addLoss(BlockOp op, LocalLossOp marker, int64_t
   return success();
 }
 
+/// What the step program's features entry does to a goodness rule's block
+/// input (LowerToStep's goodnessInput), for consumers of the record that
+/// compute the features themselves (the ONNX export): FF's rows above the
+/// first block scaled to unit length, SCFF's standardised and doubled (the
+/// pair st + st) with every bias added twice.
+void DescriptorBuilder::addGoodnessInput(BlockOp op, int64_t index, rt::BlockDesc &block) {
+  rt::LayerDesc input;
+  input.inShape = input.outShape = shape4(op.getInput().getType());
+  input.eps = static_cast<double>(kGoodnessInputEps);
+  if (goodness == GoodnessInput::ForwardForward && index > 0) {
+    input.kind = rt::LayerKind::LengthNormalize;
+    block.inputLayers.push_back(input);
+  } else if (goodness == GoodnessInput::Scff) {
+    input.kind = rt::LayerKind::ScaledStandardize;
+    input.scale = kScffInputScale;
+    block.inputLayers.push_back(input);
+  }
+  for (rt::LayerDesc &layer : block.layers)
+    if (rt::hasConvWeights(layer.kind))
+      layer.biasScale = goodnessBiasScale(goodness);
+}
+
 LogicalResult DescriptorBuilder::addBlock(BlockOp op, int64_t index) {
   rt::BlockDesc block;
   block.name = op.getName().str();
@@ -295,6 +320,7 @@ LogicalResult DescriptorBuilder::addBlock(BlockOp op, int64_t index) {
     if (failed(addLayer(inner, block)))
       return failure();
   }
+  addGoodnessInput(op, index, block);
   if (failed(checkGradients(op)))
     return failure();
   if (failed(addLoss(op, marker, index, block)))
@@ -314,8 +340,11 @@ LogicalResult DescriptorBuilder::run(ModuleOp module) {
     model.target = target.str();
   model.inputShape = shape4(func.getArgument(0).getType());
   int64_t index = 0;
-  for (BlockOp block : func.getOps<BlockOp>())
+  for (BlockOp block : func.getOps<BlockOp>()) {
+    if (index == 0)
+      goodness = goodnessInputOf(block.getMarker().getLoss().getScore());
     blockIndex[block.getName()] = static_cast<int32_t>(index++);
+  }
   index = 0;
   for (BlockOp block : func.getOps<BlockOp>())
     if (failed(addBlock(block, index++)))

@@ -27,6 +27,7 @@
 
 #include "locus/Conversion/LocusToKernels/KernelsModule.h"
 #include "locus/Conversion/Passes.h"
+#include "locus/Dialect/Locus/IR/GoodnessInput.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -47,7 +48,7 @@ namespace {
 
 /// The float32 epsilon of both normalisations, as the reference adds it to a
 /// float64 norm.
-constexpr double kEps = static_cast<double>(1e-5f);
+constexpr double kEps = static_cast<double>(locus::kGoodnessInputEps);
 
 Value f32(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));

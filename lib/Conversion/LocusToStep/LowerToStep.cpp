@@ -311,9 +311,7 @@ FailureOr<func::FuncOp> EntryBuilder::build(Variant variant, StringRef name, Typ
   LogicalResult result = features ? success() : poolContexts(why);
   bool global = blocks.back().getMarker().getLoss().getMode() == TrainingMode::Global;
   Score score = blocks.front().getMarker().getLoss().getScore();
-  b.goodness = score == Score::SumSquares        ? StepBuilder::Goodness::ForwardForward
-               : score == Score::MeanReluSquares ? StepBuilder::Goodness::Scff
-                                                 : StepBuilder::Goodness::None;
+  b.goodness = goodnessInputOf(score);
   b.rowFactor = b.goodness == StepBuilder::Goodness::None || features ? 1 : 2;
   int64_t offset = 0;
   const int32_t count = static_cast<int32_t>(blocks.size());

@@ -10,6 +10,7 @@
 #ifndef LOCUS_LIB_CONVERSION_LOCUSTOSTEP_STEPBUILDER_H
 #define LOCUS_LIB_CONVERSION_LOCUSTOSTEP_STEPBUILDER_H
 
+#include "locus/Dialect/Locus/IR/GoodnessInput.h"
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -75,8 +76,9 @@ public:
   int64_t rowFactor = 1;
   /// How block `index` treats its rows: FF's hybrid negatives and
   /// normalised inputs, SCFF's standardised pairs and doubled bias.
-  enum class Goodness { None, ForwardForward, Scff } goodness = Goodness::None;
-  float biasScale() const { return goodness == Goodness::Scff ? 2.0f : 1.0f; }
+  using Goodness = GoodnessInput;
+  Goodness goodness = Goodness::None;
+  float biasScale() const { return goodnessBiasScale(goodness); }
   /// Gradients for the optimizer, applied when every gradient that reads
   /// the old parameters is formed: at the end of the block (local) or of
   /// the backward pass (global), as PyTorch's one optimizer step.

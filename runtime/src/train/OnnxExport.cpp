@@ -63,10 +63,6 @@ constexpr uint32_t DimValue = 1, DimParam = 2; // TensorShapeProto.Dimension
 
 constexpr int64_t kIrVersion = 8, kOpset = 17;
 constexpr const char *kBatch = "batch";
-/// The goodness rules' input normalisations add this float32 epsilon
-/// (GoodnessInputKernels.cpp).
-constexpr float kGoodnessEps = 1e-5f;
-
 /// An INT or INTS attribute (the graph's constants are initializers).
 struct Attr {
   enum Kind { Int, Ints } kind = Int;
@@ -102,8 +98,6 @@ Map mapOf(const std::array<int64_t, 4> &nchw) { return Map{nchw[1], nchw[2], nch
 int64_t windowed(int64_t in, int64_t kernel, int64_t stride, int64_t padBefore, int64_t padAfter) {
   return (in + padBefore + padAfter - kernel) / stride + 1;
 }
-
-enum class Goodness { None, ForwardForward, Scff };
 
 class GraphBuilder {
 public:
@@ -228,8 +222,8 @@ private:
   Status checkParam(int32_t index, const std::vector<int64_t> &shape, const std::string &where);
   /// The initializer of parameter `index` (added once).
   std::string param(int32_t index);
-  /// The conv's bias input: the parameter, or twice it for SCFF.
-  std::string bias(int32_t index);
+  /// The conv's bias input: the parameter times `scale` (LayerDesc::biasScale).
+  std::string bias(int32_t index, double scale);
   Status conv(const LayerDesc &layer, Map &map, std::string &x, const std::string &where,
               const std::string &out);
   std::string pool(const char *op, const std::array<int64_t, 2> &kernel,
@@ -239,17 +233,14 @@ private:
                const std::string &out);
   /// x over (its per-sample length + eps).
   std::string lengthNormalize(const std::string &x, float eps, const std::string &out);
-  /// The block input the step program gives a goodness rule's block.
-  std::string goodnessInput(size_t index, const std::string &x);
   /// Block output h pooled for the features, [batch, D]; empty when D = 0.
   Status features(const BlockDesc &block, const Map &map, const std::string &h, std::string &z);
 
   const ModelDesc &model_;
   const std::vector<std::vector<float>> &params_;
   GraphBuilder g_;
-  Goodness goodness_ = Goodness::None;
   std::set<int32_t> added_;
-  std::vector<std::string> scaledBias_;
+  std::map<std::pair<int32_t, double>, std::string> scaledBias_;
 };
 
 Status Exporter::checkParam(int32_t index, const std::vector<int64_t> &shape,
@@ -275,17 +266,15 @@ std::string Exporter::param(int32_t index) {
   return p.name;
 }
 
-std::string Exporter::bias(int32_t index) {
+std::string Exporter::bias(int32_t index, double scale) {
   std::string b = param(index);
-  if (goodness_ != Goodness::Scff)
+  if (scale == 1.0)
     return b;
-  // SCFF's block input is s + s: the runtime adds its biases twice over.
-  if (scaledBias_.size() < model_.params.size())
-    scaledBias_.resize(model_.params.size());
-  std::string &twice = scaledBias_[index];
-  if (twice.empty())
-    twice = g_.node("Mul", {b, g_.scalar("locus_two", 2.0f)}, {}, g_.fresh(b + "_x2"));
-  return twice;
+  std::string &scaled = scaledBias_[{index, scale}];
+  if (scaled.empty())
+    scaled = g_.node("Mul", {b, g_.scalar("locus_bias_scale", static_cast<float>(scale))}, {},
+                     g_.fresh(fmt::format("{}_x{}", b, scale)));
+  return scaled;
 }
 
 Status Exporter::conv(const LayerDesc &layer, Map &map, std::string &x, const std::string &where,
@@ -302,7 +291,7 @@ Status Exporter::conv(const LayerDesc &layer, Map &map, std::string &x, const st
   std::vector<std::string> inputs{x, param(layer.weight)};
   if (layer.bias >= 0) {
     LOCUS_RETURN_IF_ERROR(checkParam(layer.bias, {o}, where));
-    inputs.push_back(bias(layer.bias));
+    inputs.push_back(bias(layer.bias, layer.biasScale));
   }
   const auto &k = layer.kernel, &s = layer.stride;
   const auto &p = layer.pad; // top, left, bottom, right = ONNX's [H begin, W begin, H end, W end]
@@ -392,24 +381,21 @@ Status Exporter::layer(const LayerDesc &layer, Map &map, std::string &x, const s
   case LayerKind::LengthNormalize:
     x = lengthNormalize(x, static_cast<float>(layer.eps), out);
     return Status::success();
+  case LayerKind::ScaledStandardize: {
+    // scale * (x - mean) / (std + eps) over C, H, W (population variance).
+    std::vector<Attr> chw{intsAttr("axes", {1, 2, 3}), intAttr("keepdims", 1)};
+    std::string mean = g_.node("ReduceMean", {x}, chw);
+    std::string centred = g_.node("Sub", {x, mean});
+    std::string var = g_.node("ReduceMean", {g_.node("Mul", {centred, centred})}, chw);
+    std::string den = g_.node(
+        "Add", {g_.node("Sqrt", {var}), g_.scalar("locus_eps", static_cast<float>(layer.eps))});
+    std::string s = g_.node("Div", {centred, den});
+    x = g_.node("Mul", {s, g_.scalar("locus_scale", static_cast<float>(layer.scale))}, {}, out);
+    return Status::success();
+  }
   }
   return Status::error(
       fmt::format("{}: layer kind {} has no ONNX form", where, static_cast<int>(layer.kind)));
-}
-
-std::string Exporter::goodnessInput(size_t index, const std::string &x) {
-  if (goodness_ == Goodness::ForwardForward) // every block above the first
-    return index == 0 ? x : lengthNormalize(x, kGoodnessEps, {});
-  if (goodness_ != Goodness::Scff)
-    return x;
-  // s = (x - mean) / (std + eps) per sample (population variance), then s + s.
-  std::vector<Attr> chw{intsAttr("axes", {1, 2, 3}), intAttr("keepdims", 1)};
-  std::string mean = g_.node("ReduceMean", {x}, chw);
-  std::string centred = g_.node("Sub", {x, mean});
-  std::string var = g_.node("ReduceMean", {g_.node("Mul", {centred, centred})}, chw);
-  std::string den = g_.node("Add", {g_.node("Sqrt", {var}), g_.scalar("locus_eps", kGoodnessEps)});
-  std::string s = g_.node("Div", {centred, den});
-  return g_.node("Add", {s, s});
 }
 
 Status Exporter::features(const BlockDesc &block, const Map &map, const std::string &h,
@@ -450,11 +436,6 @@ Status Exporter::build(std::string &bytes) {
                                      params_.size(), model_.params.size()));
   if (model_.blocks.empty())
     return Status::error("the model has no blocks");
-  const std::string &score = model_.blocks.front().loss.score;
-  goodness_ = score == "sum_squares"         ? Goodness::ForwardForward
-              : score == "mean_relu_squares" ? Goodness::Scff
-                                             : Goodness::None;
-
   // Graph inputs, outputs and parameters keep their names; the graph's own
   // values take fresh ones around them.
   const std::string input = "images", output = "features";
@@ -486,7 +467,18 @@ Status Exporter::build(std::string &bytes) {
   for (size_t b = 0; b < model_.blocks.size(); ++b) {
     const BlockDesc &block = model_.blocks[b];
     g_.setScope(block.name);
-    x = goodnessInput(b, x);
+    // The block's input treatment (a goodness rule's), as the compiler
+    // describes it, then its layers.
+    for (size_t l = 0; l < block.inputLayers.size(); ++l) {
+      const LayerDesc &layer = block.inputLayers[l];
+      const std::string where =
+          fmt::format("block '{}' input layer {} ({})", block.name, l, layerName(layer.kind));
+      if (mapOf(layer.inShape) != map || mapOf(layer.outShape) != map)
+        return Status::error(fmt::format("{}: maps {} to {} but the map before it is {}", where,
+                                         text(mapOf(layer.inShape)),
+                                         text(mapOf(layer.outShape)), text(map)));
+      LOCUS_RETURN_IF_ERROR(this->layer(layer, map, x, where, {}));
+    }
     const std::string out = "block_" + block.name;
     if (block.layers.empty())
       x = g_.node("Identity", {x}, {}, out);

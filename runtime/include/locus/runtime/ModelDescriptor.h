@@ -50,6 +50,9 @@ enum class LayerKind {
   Triangle,
   Standardize,
   LengthNormalize,
+  /// scale * (x - mean) / (std + eps) over C, H, W of each sample (SCFF's
+  /// input at inference: a block input in BlockDesc::inputLayers)
+  ScaledStandardize,
 };
 
 /// Whether a layer of this kind carries a convolution's weight (and bias).
@@ -63,7 +66,9 @@ struct LayerDesc {
   std::array<int64_t, 2> kernel{1, 1}, stride{1, 1};
   std::array<int64_t, 4> pad{0, 0, 0, 0}; // top, left, bottom, right
   std::array<int64_t, 2> poolKernel{1, 1}, poolStride{1, 1}; // ConvReluMaxPool2D
-  double eps = 0.0;                       // Standardize, LengthNormalize
+  double eps = 0.0;                       // Standardize, LengthNormalize, ScaledStandardize
+  double scale = 1.0;                     // ScaledStandardize: the factor
+  double biasScale = 1.0;                 // hasConvWeights: the factor of the bias
   std::array<int64_t, 4> inShape{}, outShape{};
 };
 
@@ -83,7 +88,10 @@ struct LossDesc {
 
 struct BlockDesc {
   std::string name;
-  std::vector<LayerDesc> layers;
+  /// What the block does to its input before its layers when it computes
+  /// features (a goodness rule's normalisation: GoodnessInput.h), then its
+  /// layers.
+  std::vector<LayerDesc> inputLayers, layers;
   std::array<int64_t, 4> outShape{};
   LossDesc loss;
   /// Parameters of the loss: the projection B (and B_lat for "both"), -1 if none.

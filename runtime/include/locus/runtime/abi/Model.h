@@ -31,7 +31,7 @@
 
 namespace locus::abi {
 
-constexpr int64_t kModelRecordVersion = 2;
+constexpr int64_t kModelRecordVersion = 3;
 
 /// The symbol the record is exported as.
 constexpr const char *kModelSymbol = "locus_model";
@@ -56,6 +56,7 @@ struct LayerRecord {
   int64_t kernel[2], stride[2], pad[4], poolKernel[2], poolStride[2];
   double eps;
   int64_t inShape[4], outShape[4];
+  double scale, biasScale; ///< rt::LayerDesc's
 };
 
 /// The block's #locus.loss, spelled as the dialect spells it (for logs and
@@ -73,6 +74,10 @@ struct BlockRecord {
   int64_t projection, lateralProjection; ///< parameter indices, -1: none
   const LayerRecord *layers;
   int64_t layerCount;
+  /// rt::BlockDesc::inputLayers: applied to the input before `layers` when
+  /// the block computes features.
+  const LayerRecord *inputLayers;
+  int64_t inputLayerCount;
   LossRecord loss;
 };
 
