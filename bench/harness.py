@@ -347,7 +347,7 @@ def main():
                         "(AdamW's moments in bfloat16); 'none' for no variant")
     p.add_argument("--nets", default="fmnist,vgg6-cifar")
     p.add_argument("--steps-fmnist", type=int, default=30)
-    p.add_argument("--steps-vgg6", type=int, default=5)
+    p.add_argument("--steps-vgg6", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=1,

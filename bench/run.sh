@@ -2,7 +2,7 @@
 # Times the PyTorch reference (bench/reference_clapp.py) and locus's training binary
 # in the same run, on the same machine, and prints steps/s and peak RSS with ratios.
 #
-#   bash bench/run.sh [--nets fmnist,vgg6-cifar] [--steps-fmnist 30] [--steps-vgg6 5]
+#   bash bench/run.sh [--nets fmnist,vgg6-cifar] [--steps-fmnist 30] [--steps-vgg6 20]
 #                     [--warmup 2] [--threads 2] [--repeats 1] [--wait-idle SECONDS]
 #                     [--locus-args='--heldout 0 --probe-epochs 0'] [--no-build | --rebuild]
 #                     [--isa avx2]
