@@ -75,7 +75,16 @@ if [ "$ISA" = avx2 ]; then
   echo "== --isa avx2: an AVX2-only CPU emulated (${BENCH_ENV[*]:1}; locusc ${LOCUSC_ISA[*]})"
 fi
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+cpuinfo() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'; }
+echo "== machine: $(nproc) cores, $(cpuinfo 'model name'), family $(cpuinfo 'cpu family') model" \
+     "$(cpuinfo 'model'), $(grep -q avx512f /proc/cpuinfo && echo with || echo without) AVX-512;" \
+     "CPU 0's SMT siblings as reported: $(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list 2>/dev/null || echo unknown)"
+# Whether the two CPUs are two cores, measured (a VM may hide SMT siblings): cpu_probe.c.
+if cc -O2 -mavx2 -mfma -pthread "$HERE/cpu_probe.c" -o "$OUT/cpu_probe" 2> "$OUT/cpu_probe.log"; then
+  echo "== $("$OUT/cpu_probe")"
+else
+  echo "== fma probe not built: $(head -n 1 "$OUT/cpu_probe.log")"
+fi
 echo "== OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-<unset>} in the caller's" \
      "environment; unset for the benchmark commands"
 for r in "${REFS[@]}"; do

@@ -865,10 +865,11 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
 }
 
 // B c (projectRows: out[r][i] = p[i] . c[r]) at every SIMD level the CPU has,
-// against float64: the AVX-512 tiles (4 rows of p x 8 rows of c, two rows of c
-// a register), the AVX2 tiles (3 x 4) and the BLAS fallback; the AVX-512 tiles
-// sum in the AVX2 tiles' order, so their results are the same bits. Shapes
-// with row tails of p and c, a column tail and several column chunks.
+// against float64: the AVX-512 tiles (8 or 4 rows of p x 4 rows of c, two rows
+// of c a register), the AVX2 tiles (3 x 4) and the BLAS fallback; the AVX-512
+// tiles sum in the AVX2 tiles' order, so their results are the same bits.
+// Shapes with row tails of p (groups of 8, 4 and single rows) and c, a column
+// tail and several column chunks.
 TEST(CpuBlocked, ProjectRowsMatchesFloat64AtEverySimdLevel) {
   struct Size {
     int64_t n, d, dc;
@@ -894,9 +895,10 @@ TEST(CpuBlocked, ProjectRowsMatchesFloat64AtEverySimdLevel) {
       limitSimdForTesting(SimdLevel::Avx512);
       if (level == SimdLevel::Avx2)
         avx2 = out;
-      if (level == SimdLevel::Avx512)
+      if (level == SimdLevel::Avx512) {
         EXPECT_EQ(std::memcmp(out.data(), avx2.data(), out.size() * sizeof(float)), 0)
             << "AVX-512 and AVX2 differ, " << sz.n << "x" << sz.d << "x" << sz.dc;
+      }
       for (int64_t r = 0; r < sz.n; ++r)
         for (int64_t i = 0; i < sz.d; ++i) {
           double ref = 0.0, scale = 0.0;

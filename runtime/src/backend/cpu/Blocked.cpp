@@ -156,6 +156,28 @@ LOCUS_AVX2 void finishBlock(int mode, int64_t mr, int64_t i, int64_t j0, int64_t
   }
 }
 
+/// Asks for columns [j, j + width) of rows [i, i + mr) of out, m and v into
+/// L2 while the tiles compute the block before them: the epilogue streams
+/// 6 rows x 3 arrays from DRAM, more streams than the hardware prefetchers
+/// follow, and would otherwise wait on each. always_inline: see prefetchNext.
+template <typename Moment>
+__attribute__((always_inline)) inline void prefetchEpilogue(int64_t i, int64_t mr, int64_t j,
+                                                            int64_t width, int64_t cols,
+                                                            const float *out, const Moment *m,
+                                                            const Moment *v) {
+  constexpr int64_t kLine = 64;
+  for (int64_t ii = 0; ii < mr; ++ii) {
+    const int64_t o = (i + ii) * cols + j;
+    for (int64_t byte = 0; byte < width * int64_t(sizeof(float)); byte += kLine)
+      _mm_prefetch(reinterpret_cast<const char *>(out + o) + byte, _MM_HINT_T1);
+    if (m)
+      for (int64_t byte = 0; byte < width * int64_t(sizeof(Moment)); byte += kLine) {
+        _mm_prefetch(reinterpret_cast<const char *>(m + o) + byte, _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char *>(v + o) + byte, _MM_HINT_T1);
+      }
+  }
+}
+
 /// Rows [i0, i1) of the rank-k kernel. at is a^T [rows, k]; bp is b packed in
 /// 16-column tiles (tile t at bp + 16 t k); b itself serves the column tail.
 /// Each block of 6 rows x kColumnChunk columns goes through a small buffer, so
@@ -172,7 +194,10 @@ LOCUS_AVX2 void outerRowsAvx2(int mode, int64_t i0, int64_t i1, int64_t cols, in
     for (int64_t i = i0; i < i1; i += 6) {
       const int64_t mr = std::min<int64_t>(6, i1 - i);
       const float *ai = at + i * k;
+      const int64_t nextMr = std::min<int64_t>(6, i1 - i - 6);
       for (int64_t j = j0; j < jVec; j += 16) {
+        if (nextMr > 0)
+          prefetchEpilogue(i + 6, nextMr, j, 16, cols, out, m, v);
         float *gj = g + (j - j0);
         const float *bj = bp + j * k;
         switch (mr) {
@@ -248,11 +273,18 @@ LOCUS_AVX512 void outerRowsAvx512(int mode, int64_t i0, int64_t i1, int64_t cols
     for (int64_t i = i0; i < i1; i += 6) {
       const int64_t mr = std::min<int64_t>(6, i1 - i);
       const float *ai = at + i * k;
+      const int64_t nextMr = std::min<int64_t>(6, i1 - i - 6);
       int64_t j = j0;
-      for (; j + 32 <= jVec; j += 32)
+      for (; j + 32 <= jVec; j += 32) {
+        if (nextMr > 0)
+          prefetchEpilogue(i + 6, nextMr, j, 32, cols, out, m, v);
         outerTiles512<2>(mr, ai, k, bp + j * k, g + (j - j0));
-      for (; j < jVec; j += 16)
+      }
+      for (; j < jVec; j += 16) {
+        if (nextMr > 0)
+          prefetchEpilogue(i + 6, nextMr, j, 16, cols, out, m, v);
         outerTiles512<1>(mr, ai, k, bp + j * k, g + (j - j0));
+      }
       finishBlock<true>(mode, mr, i, j0, jVec, j1, cols, k, ai, b, g, out, m, v, co);
     }
   }
@@ -265,13 +297,43 @@ LOCUS_AVX2 inline float hsum(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
+/// The rows of p a projection tile touches first in DRAM: the first tile of
+/// each column chunk would wait on them (the other tiles of the chunk find
+/// them in L1), so the tiles before it fetch them, a few rows each, one
+/// cache line per row every second step of 8 columns.
+struct NextRows {
+  const float *p = nullptr; ///< the first row to fetch (dc floats apart)
+  int count = 0;
+};
+
+/// The NextRows of tile `tile` of `tiles` for the MR rows after `p`
+/// (none when `hasNext` is false).
+inline NextRows nextRowsOf(const float *p, int mr, int64_t dc, int64_t tile, int64_t tiles,
+                           bool hasNext) {
+  if (!hasNext)
+    return {};
+  const int64_t per = (mr + tiles - 1) / tiles, first = tile * per;
+  const int64_t count = std::max<int64_t>(0, std::min<int64_t>(per, mr - first));
+  return count ? NextRows{p + (mr + first) * dc, static_cast<int>(count)} : NextRows{};
+}
+
+/// always_inline: GCC 12 takes a function whose only effect is a prefetch for
+/// a const one and deletes its calls before it would inline them.
+__attribute__((always_inline)) inline void prefetchNext(const NextRows &next, int64_t dc,
+                                                        int64_t j) {
+  if ((j & 15) == 0)
+    for (int k = 0; k < next.count; ++k)
+      _mm_prefetch(reinterpret_cast<const char *>(next.p + k * dc + j), _MM_HINT_T0);
+}
+
 /// MR rows of p against NR rows of c over columns [j0, j1) (multiples of 8):
 /// out[r][i] += p[i] . c[r]. c is packed: for each group of 8 columns, the n
 /// rows' 8 floats one after the other (cp + j n + 8 r), so that the NR loads
 /// of one step are adjacent instead of Dc floats apart.
 template <int MR, int NR>
 LOCUS_AVX2 inline void projectTile(const float *p, const float *cp, int64_t n, int64_t dc,
-                                   int64_t j0, int64_t j1, float *out, int64_t d) {
+                                   int64_t j0, int64_t j1, float *out, int64_t d,
+                                   NextRows next = {}) {
   __m256 acc[MR][NR];
 #pragma GCC unroll 8
   for (int ii = 0; ii < MR; ++ii)
@@ -279,6 +341,7 @@ LOCUS_AVX2 inline void projectTile(const float *p, const float *cp, int64_t n, i
     for (int q = 0; q < NR; ++q)
       acc[ii][q] = _mm256_setzero_ps();
   for (int64_t j = j0; j < j1; j += 8) {
+    prefetchNext(next, dc, j);
     __m256 pv[MR];
 #pragma GCC unroll 8
     for (int ii = 0; ii < MR; ++ii)
@@ -300,10 +363,11 @@ LOCUS_AVX2 inline void projectTile(const float *p, const float *cp, int64_t n, i
 
 template <int MR>
 LOCUS_AVX2 void projectRowsOf(const float *p, const float *cp, int64_t n, int64_t dc, int64_t j0,
-                              int64_t j1, float *out, int64_t d) {
+                              int64_t j1, float *out, int64_t d, bool hasNext = false) {
   int64_t r = 0;
-  for (; r + 4 <= n; r += 4)
-    projectTile<MR, 4>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
+  for (int64_t t = 0; r + 4 <= n; r += 4, ++t)
+    projectTile<MR, 4>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d,
+                       nextRowsOf(p, MR, dc, t, n / 4, hasNext));
   for (; r < n; ++r)
     projectTile<MR, 1>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
 }
@@ -311,8 +375,11 @@ LOCUS_AVX2 void projectRowsOf(const float *p, const float *cp, int64_t n, int64_
 /// Rows [i0, i1) of p; out must hold zeros (or partial sums) there. cp is c
 /// packed as projectTile reads it; c itself serves the column tail.
 /// Columns of c a pass of the projection tiles covers (n x kProjectChunk
-/// floats stay in L2); each pass adds its partial sums to out.
-constexpr int64_t kProjectChunk = 2048;
+/// floats stay in L2, the MR rows of p in L1); each pass adds its partial
+/// sums to out. 1024 rather than 2048: the AVX-512 tile's 8 rows of p then
+/// fit in L1 (cpu-kernel-bench, Zen 5, one thread: B c 38.5 -> 29.8 ms with
+/// the tile and prefetching below; AVX2 53.4 -> 50 ms).
+constexpr int64_t kProjectChunk = 1024;
 
 /// The scalar columns [dcVec, dc) of rows [i0, i1). Fused multiply-adds
 /// spelled out: whether the compiler contracts `s += p * c` would depend on
@@ -335,7 +402,7 @@ LOCUS_AVX2 void projectAvx2(int64_t i0, int64_t i1, int64_t n, int64_t dc, const
     const int64_t j1 = std::min(dcVec, j0 + kProjectChunk);
     int64_t i = i0;
     for (; i + 3 <= i1; i += 3)
-      projectRowsOf<3>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
+      projectRowsOf<3>(p + i * dc, cp, n, dc, j0, j1, out + i, d, i + 6 <= i1);
     for (; i < i1; ++i)
       projectRowsOf<1>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
   }
@@ -349,7 +416,8 @@ LOCUS_AVX2 void projectAvx2(int64_t i0, int64_t i1, int64_t n, int64_t dc, const
 /// so out is the AVX2 tiles' bit for bit.
 template <int MR, int NR>
 LOCUS_AVX512 inline void projectTile512(const float *p, const float *cp, int64_t n, int64_t dc,
-                                        int64_t j0, int64_t j1, float *out, int64_t d) {
+                                        int64_t j0, int64_t j1, float *out, int64_t d,
+                                        NextRows next = {}) {
   static_assert(NR % 2 == 0, "two rows of c a register");
   constexpr int NP = NR / 2;
   __m512 acc[MR][NP];
@@ -359,6 +427,7 @@ LOCUS_AVX512 inline void projectTile512(const float *p, const float *cp, int64_t
     for (int q = 0; q < NP; ++q)
       acc[ii][q] = _mm512_setzero_ps();
   for (int64_t j = j0; j < j1; j += 8) {
+    prefetchNext(next, dc, j);
     __m512 pv[MR];
 #pragma GCC unroll 8
     for (int ii = 0; ii < MR; ++ii)
@@ -387,24 +456,29 @@ LOCUS_AVX512 inline void projectTile512(const float *p, const float *cp, int64_t
 
 template <int MR>
 LOCUS_AVX512 void projectRowsOf512(const float *p, const float *cp, int64_t n, int64_t dc,
-                                   int64_t j0, int64_t j1, float *out, int64_t d) {
+                                   int64_t j0, int64_t j1, float *out, int64_t d,
+                                   bool hasNext = false) {
   int64_t r = 0;
-  for (; r + 8 <= n; r += 8)
-    projectTile512<MR, 8>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
+  for (int64_t t = 0; r + 4 <= n; r += 4, ++t)
+    projectTile512<MR, 4>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d,
+                          nextRowsOf(p, MR, dc, t, n / 4, hasNext));
   for (; r + 2 <= n; r += 2)
     projectTile512<MR, 2>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
   for (; r < n; ++r)
     projectTile<MR, 1>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
 }
 
-/// projectAvx2 with AVX-512 tiles (4 rows of p x 8 rows of c in 16
-/// registers); the same column chunks, tail and results.
+/// projectAvx2 with AVX-512 tiles (8 rows of p x 4 rows of c in 16
+/// registers: half the loads of c from L2 per multiply-add of 4 x 8, and
+/// 8 x 4 KB of p in L1); the same column chunks, tail and results.
 LOCUS_AVX512 void projectAvx512(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
                                 const float *cp, const float *c, float *out, int64_t d) {
   const int64_t dcVec = dc / 8 * 8;
   for (int64_t j0 = 0; j0 < dcVec; j0 += kProjectChunk) {
     const int64_t j1 = std::min(dcVec, j0 + kProjectChunk);
     int64_t i = i0;
+    for (; i + 8 <= i1; i += 8)
+      projectRowsOf512<8>(p + i * dc, cp, n, dc, j0, j1, out + i, d, i + 16 <= i1);
     for (; i + 4 <= i1; i += 4)
       projectRowsOf512<4>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
     for (; i < i1; ++i)
