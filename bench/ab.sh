@@ -8,12 +8,16 @@
 #
 # ARGS go to both binaries (e.g. --optimizer-state bfloat16). steps/s is the
 # binary's own: steps / train_seconds from its metrics' memory record.
+# --a-bin / --b-bin take training binaries already built (no --spec needed
+# then; the spec, when given, only labels the result).
 set -euo pipefail
-a="" b="" spec="" batch=32 steps=30 rounds=3 extra=()
+a="" b="" abin="" bbin="" spec="" batch=32 steps=30 rounds=3 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --a) a=$2; shift 2 ;;
     --b) b=$2; shift 2 ;;
+    --a-bin) abin=$2; shift 2 ;;
+    --b-bin) bbin=$2; shift 2 ;;
     --spec) spec=$2; shift 2 ;;
     --batch-size) batch=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
@@ -22,16 +26,24 @@ while [ $# -gt 0 ]; do
     *) echo "bench/ab.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-if [ -z "$a" ] || [ -z "$b" ] || [ -z "$spec" ]; then
-  echo "bench/ab.sh: --a LOCUSC --b LOCUSC --spec SPEC are required" >&2
+if { [ -z "$a" ] && [ -z "$abin" ]; } || { [ -z "$b" ] && [ -z "$bbin" ]; } ||
+   { [ -z "$spec" ] && { [ -z "$abin" ] || [ -z "$bbin" ]; }; }; then
+  echo "bench/ab.sh: --a LOCUSC (or --a-bin BIN), --b LOCUSC (or --b-bin BIN) and --spec SPEC" \
+       "(unless both are binaries) are required" >&2
   exit 2
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for side in a b; do
-  compiler=${!side}
-  "$compiler" "$spec" --batch-size="$batch" -o "$work/$side.train"
+  bin=${side}bin
+  if [ -n "${!bin}" ]; then
+    cp "${!bin}" "$work/$side.train"
+  else
+    compiler=${!side}
+    "$compiler" "$spec" --batch-size="$batch" -o "$work/$side.train"
+  fi
 done
+spec=${spec:-"$abin vs $bbin"}
 results="$work/results.txt"
 for round in $(seq "$rounds"); do
   for side in a b; do

@@ -127,8 +127,13 @@ build_one() {  # spec binary-name [locusc args...]
     [ -x "$dst" ] || echo "$name: not built (--no-build)" >> "$BUILD_LOG"
     return 0
   fi
-  # Up to date: there, and not older than locusc (--rebuild forces a build).
-  if [ "$BUILD" = 1 ] && [ -x "$dst" ] && ! [ "$LOCUSC" -nt "$dst" ]; then return 0; fi
+  # Up to date: there, and not older than locusc nor than the runtime archives
+  # it links into every binary (--rebuild forces a build).
+  local input stale=0
+  for input in "$LOCUSC" "$(dirname "$LOCUSC")"/../runtime/*.a; do
+    [ -e "$input" ] && [ "$input" -nt "$dst" ] && stale=1
+  done
+  if [ "$BUILD" = 1 ] && [ -x "$dst" ] && [ "$stale" = 0 ]; then return 0; fi
   rm -f "$dst" "$dst.not-executable"
   if [ ! -x "$LOCUSC" ]; then echo "$name: $LOCUSC not found (build locus first)" >> "$BUILD_LOG"; return 0; fi
   local cmd=("$LOCUSC" "$ROOT/$spec" --target=cpu "${LOCUSC_ISA[@]+"${LOCUSC_ISA[@]}"}" "$@" -o "$dst") rc=0

@@ -231,6 +231,8 @@ private:
                    Map &map, const std::string &x, std::vector<Attr> extra, const std::string &out);
   Status layer(const LayerDesc &layer, Map &map, std::string &x, const std::string &where,
                const std::string &out);
+  /// x - mean and the population variance over C, H, W of each sample.
+  std::pair<std::string, std::string> centredAndVariance(const std::string &x);
   /// x over (its per-sample length + eps).
   std::string lengthNormalize(const std::string &x, float eps, const std::string &out);
   /// Block output h pooled for the features, [batch, D]; empty when D = 0.
@@ -317,6 +319,14 @@ std::string Exporter::pool(const char *op, const std::array<int64_t, 2> &kernel,
   return g_.node(op, {x}, attrs, out);
 }
 
+std::pair<std::string, std::string> Exporter::centredAndVariance(const std::string &x) {
+  std::vector<Attr> chw{intsAttr("axes", {1, 2, 3}), intAttr("keepdims", 1)};
+  std::string mean = g_.node("ReduceMean", {x}, chw);
+  std::string centred = g_.node("Sub", {x, mean});
+  std::string var = g_.node("ReduceMean", {g_.node("Mul", {centred, centred})}, chw);
+  return {centred, var};
+}
+
 std::string Exporter::lengthNormalize(const std::string &x, float eps, const std::string &out) {
   std::string norm =
       g_.node("ReduceL2", {x}, {intsAttr("axes", {1, 2, 3}), intAttr("keepdims", 1)});
@@ -369,10 +379,7 @@ Status Exporter::layer(const LayerDesc &layer, Map &map, std::string &x, const s
   }
   case LayerKind::Standardize: {
     // (x - mean) / sqrt(var + eps) over C, H, W of each sample.
-    std::vector<Attr> chw{intsAttr("axes", {1, 2, 3}), intAttr("keepdims", 1)};
-    std::string mean = g_.node("ReduceMean", {x}, chw);
-    std::string centred = g_.node("Sub", {x, mean});
-    std::string var = g_.node("ReduceMean", {g_.node("Mul", {centred, centred})}, chw);
+    auto [centred, var] = centredAndVariance(x);
     std::string sd = g_.node(
         "Sqrt", {g_.node("Add", {var, g_.scalar("locus_eps", static_cast<float>(layer.eps))})});
     x = g_.node("Div", {centred, sd}, {}, out);
@@ -383,10 +390,7 @@ Status Exporter::layer(const LayerDesc &layer, Map &map, std::string &x, const s
     return Status::success();
   case LayerKind::ScaledStandardize: {
     // scale * (x - mean) / (std + eps) over C, H, W (population variance).
-    std::vector<Attr> chw{intsAttr("axes", {1, 2, 3}), intAttr("keepdims", 1)};
-    std::string mean = g_.node("ReduceMean", {x}, chw);
-    std::string centred = g_.node("Sub", {x, mean});
-    std::string var = g_.node("ReduceMean", {g_.node("Mul", {centred, centred})}, chw);
+    auto [centred, var] = centredAndVariance(x);
     std::string den = g_.node(
         "Add", {g_.node("Sqrt", {var}), g_.scalar("locus_eps", static_cast<float>(layer.eps))});
     std::string s = g_.node("Div", {centred, den});
