@@ -803,7 +803,8 @@ TEST(CpuBlas, RunsWideKernelsOnACpuWithAvx2) {
 }
 
 // The AVX-512 outer-product tiles (B's fused AdamW, dL/dB = a^T b) sum every
-// lane in the AVX2 tiles' order: the results are the same bits. Shapes with
+// lane in the AVX2 tiles' order and round bfloat16 moments with the same bits:
+// the results are the same bits. Shapes with
 // every column case: 32-column pairs, a lone 16-column tile, a scalar tail.
 TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
   if (cpuSimdLevel() != SimdLevel::Avx512)
@@ -823,6 +824,7 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
       x = u(rng);
     struct Result {
       std::vector<float> stored, accumulated, param, m, v, paramBf16;
+      std::vector<BFloat16> mBf16, vBf16;
     };
     auto run = [&](SimdLevel level) {
       limitSimdForTesting(level);
@@ -848,6 +850,8 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
       bf16.stream = 11;
       adamwOuterProduct(opt, 3, sz.rows, sz.cols, sz.k, a.data(), b.data(), r.paramBf16.data(),
                         bf16);
+      r.mBf16 = mb;
+      r.vBf16 = vb;
       limitSimdForTesting(SimdLevel::Avx512);
       return r;
     };
@@ -860,6 +864,12 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
     EXPECT_TRUE(same(wide.param, narrow.param)) << sz.rows << "x" << sz.cols;
     EXPECT_TRUE(same(wide.m, narrow.m) && same(wide.v, narrow.v)) << sz.rows << "x" << sz.cols;
     EXPECT_TRUE(same(wide.paramBf16, narrow.paramBf16)) << sz.rows << "x" << sz.cols;
+    // bfloat16 moments: the same stochastic rounding bits 16 lanes wide.
+    auto sameBf16 = [](const std::vector<BFloat16> &x, const std::vector<BFloat16> &y) {
+      return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * 2) == 0;
+    };
+    EXPECT_TRUE(sameBf16(wide.mBf16, narrow.mBf16) && sameBf16(wide.vBf16, narrow.vBf16))
+        << sz.rows << "x" << sz.cols;
     EXPECT_FALSE(same(wide.param, init)) << "the step changed nothing";
   }
 }

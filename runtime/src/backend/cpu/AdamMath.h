@@ -119,17 +119,33 @@ LOCUS_AVX2 inline void adamVector(const AdamCoefficients &k, __m256 g, float *p,
   storeMoments8(m, v, mi, vi, k.key, index);
 }
 
-/// adamVector on elements index .. index + 15 with float32 moments: the same
-/// operations in the same order, 16 lanes wide (the same bits).
-LOCUS_AVX512 inline void adamVector16(const AdamCoefficients &k, __m512 g, float *p, float *m,
-                                      float *v) {
+LOCUS_AVX512 inline __m512 loadMoments16(const float *m) { return _mm512_loadu_ps(m); }
+LOCUS_AVX512 inline __m512 loadMoments16(const BFloat16 *m) { return widen16(m); }
+LOCUS_AVX512 inline void storeMoments16(float *m, float *v, __m512 mi, __m512 vi, uint32_t,
+                                        int64_t) {
+  _mm512_storeu_ps(m, mi);
+  _mm512_storeu_ps(v, vi);
+}
+LOCUS_AVX512 inline void storeMoments16(BFloat16 *m, BFloat16 *v, __m512 mi, __m512 vi,
+                                        uint32_t key, int64_t index) {
+  const __m512i random = roundingBits16(key, static_cast<uint32_t>(index));
+  roundWith16(m, mi, random);
+  roundWith16(v, vi, _mm512_maskz_srli_epi32(0xffff, random, 16));
+}
+
+/// adamVector on elements index .. index + 15: the same operations in the
+/// same order, 16 lanes wide, and the same rounding bits for bfloat16 moments
+/// (the same results, bit for bit).
+template <typename Moment>
+LOCUS_AVX512 inline void adamVector16(const AdamCoefficients &k, __m512 g, float *p, Moment *m,
+                                      Moment *v, int64_t index) {
   __m512 pi = _mm512_loadu_ps(p);
   if (k.doDecay)
     pi = _mm512_mul_ps(pi, _mm512_set1_ps(k.decay));
-  __m512 mi = _mm512_loadu_ps(m);
+  __m512 mi = loadMoments16(m);
   mi = k.lerpLow ? _mm512_add_ps(mi, _mm512_mul_ps(_mm512_set1_ps(k.w1), _mm512_sub_ps(g, mi)))
                  : _mm512_sub_ps(g, _mm512_mul_ps(_mm512_sub_ps(g, mi), _mm512_set1_ps(k.b1)));
-  const __m512 vi = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(v), _mm512_set1_ps(k.b2)),
+  const __m512 vi = _mm512_add_ps(_mm512_mul_ps(loadMoments16(v), _mm512_set1_ps(k.b2)),
                                   _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(k.c2), g), g));
   // The masked sqrt: GCC 12 warns of the undefined vector the unmasked one passes.
   const __m512 denom = _mm512_add_ps(
@@ -137,8 +153,7 @@ LOCUS_AVX512 inline void adamVector16(const AdamCoefficients &k, __m512 g, float
       _mm512_set1_ps(k.eps));
   pi = _mm512_add_ps(pi, _mm512_mul_ps(_mm512_set1_ps(k.negStep), _mm512_div_ps(mi, denom)));
   _mm512_storeu_ps(p, pi);
-  _mm512_storeu_ps(m, mi);
-  _mm512_storeu_ps(v, vi);
+  storeMoments16(m, v, mi, vi, k.key, index);
 }
 #endif
 

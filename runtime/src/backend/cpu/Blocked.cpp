@@ -108,24 +108,21 @@ LOCUS_AVX2 void finishRow(int mode, const float *g, int64_t len, float *out, Mom
     finishScalar(mode, g[j], out + j, m ? m + j : nullptr, v ? v + j : nullptr, co, index + j);
 }
 
-/// finishRow with AVX-512 for float32 moments (and the store and accumulate
-/// modes), 16 elements a step: adamVector16 does adamVector's operations lane
-/// by lane, so the results are the same bits. bfloat16 moments keep the
-/// 8-wide epilogue (their rounding hash is 8 lanes wide).
+/// finishRow with AVX-512, 16 elements a step: adamVector16 does adamVector's
+/// operations lane by lane, with the same rounding bits for bfloat16 moments,
+/// so the results are the same bits.
 template <typename Moment>
 LOCUS_AVX512 void finishRow512(int mode, const float *g, int64_t len, float *out, Moment *m,
                                Moment *v, const AdamCoefficients *co, int64_t index) {
   int64_t j = 0;
-  if constexpr (std::is_same_v<Moment, float>) {
-    for (; j + 16 <= len; j += 16) {
-      const __m512 gv = _mm512_loadu_ps(g + j);
-      if (mode == kStore)
-        _mm512_storeu_ps(out + j, gv);
-      else if (mode == kAccumulate)
-        _mm512_storeu_ps(out + j, _mm512_add_ps(_mm512_loadu_ps(out + j), gv));
-      else
-        adamVector16(*co, gv, out + j, m + j, v + j);
-    }
+  for (; j + 16 <= len; j += 16) {
+    const __m512 gv = _mm512_loadu_ps(g + j);
+    if (mode == kStore)
+      _mm512_storeu_ps(out + j, gv);
+    else if (mode == kAccumulate)
+      _mm512_storeu_ps(out + j, _mm512_add_ps(_mm512_loadu_ps(out + j), gv));
+    else
+      adamVector16(*co, gv, out + j, m + j, v + j, index + j);
   }
   finishRow(mode, g + j, len - j, out + j, m ? m + j : nullptr, v ? v + j : nullptr, co,
             index + j);

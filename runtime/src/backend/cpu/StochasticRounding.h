@@ -4,8 +4,8 @@
 // and truncate. x rounds away from zero with probability (dropped bits) /
 // 2^16, so E[round(x)] = x. The bits are a hash of (key, element index), 32
 // of them per element: the two halves serve two arrays (AdamW's m and v).
-// Scalar and AVX2 code give the same bits, so the result does not depend on
-// which path or thread stored an element.
+// Scalar, AVX2 and AVX-512 code give the same bits, so the result does not
+// depend on which path or thread stored an element.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_RUNTIME_BACKEND_CPU_SRC_STOCHASTICROUNDING_H
@@ -92,6 +92,37 @@ LOCUS_AVX2 inline void roundWith8(BFloat16 *dst, __m256 x, __m256i random) {
 /// roundStochastic on elements index .. index + 7, stored at dst.
 LOCUS_AVX2 inline void roundStochastic8(BFloat16 *dst, __m256 x, uint32_t key, uint32_t index) {
   roundWith8(dst, x, roundingBits8(key, index));
+}
+
+// The AVX-512 helpers use the maskz forms with every lane set: GCC 12 warns of
+// the undefined vector the plain forms pass in.
+LOCUS_AVX512 inline __m512 widen16(const BFloat16 *src) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src));
+  return _mm512_castsi512_ps(
+      _mm512_maskz_slli_epi32(0xffff, _mm512_maskz_cvtepu16_epi32(0xffff, h), 16));
+}
+
+/// roundingBits of elements index .. index + 15 (roundingBits8's lanes, twice).
+LOCUS_AVX512 inline __m512i roundingBits16(uint32_t key, uint32_t index) {
+  __m512i h = _mm512_xor_si512(
+      _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(index)),
+                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
+      _mm512_set1_epi32(static_cast<int32_t>(key)));
+  h = _mm512_xor_si512(h, _mm512_maskz_srli_epi32(0xffff, h, 16));
+  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(0x7FEB352D));
+  h = _mm512_xor_si512(h, _mm512_maskz_srli_epi32(0xffff, h, 15));
+  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(static_cast<int32_t>(0x846CA68Bu)));
+  return _mm512_xor_si512(h, _mm512_maskz_srli_epi32(0xffff, h, 16));
+}
+
+/// roundWith on 16 lanes, stored at dst.
+LOCUS_AVX512 inline void roundWith16(BFloat16 *dst, __m512 x, __m512i random) {
+  const __m512i sum = _mm512_add_epi32(_mm512_castps_si512(x),
+                                       _mm512_and_si512(random, _mm512_set1_epi32(0xFFFF)));
+  const __m512i bits = _mm512_maskz_srli_epi32(0xffff, sum, 16);
+  // Each lane holds a value below 2^16: truncating it to 16 bits is exact.
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
+                      _mm512_maskz_cvtepi32_epi16(0xffff, bits));
 }
 #endif
 
