@@ -10,6 +10,11 @@
  * prints the two-thread speed-up: about 2 on two real cores, about 1 on two
  * siblings (or on a host that runs both vCPUs on one core).
  *
+ * Then the memory bandwidth two threads get (a triad, a[i] = b[i] + s c[i],
+ * over 3 x 64 MiB, counted as 3 x 4 bytes an element): B's fused AdamW update
+ * is bound by it, PyTorch much less, so a neighbour on the host that takes
+ * bandwidth moves the ratio; the line lets two runs be compared.
+ *
  *   cc -O2 -mavx2 -mfma -pthread bench/cpu_probe.c -o cpu_probe && ./cpu_probe
  */
 #define _GNU_SOURCE
@@ -17,6 +22,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 enum { kChains = 12 }; /* + 2 constants: within AVX2's 16 registers */
@@ -71,10 +77,58 @@ static double measure(int threads) {
   return best;
 }
 
+enum { kTriadElements = 16 * 1024 * 1024 }; /* 64 MiB an array */
+static float *triadA, *triadB, *triadC;
+
+/* Half of the triad, on CPU `half`. */
+static void *triad(void *arg) {
+  const int half = (int)(long)arg;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(half, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  const long begin = half * (long)kTriadElements / 2, end = begin + kTriadElements / 2;
+  for (long i = begin; i < end; ++i)
+    triadA[i] = triadB[i] + 0.5f * triadC[i];
+  return NULL;
+}
+
+/* GB/s of the triad on two threads, best of 5 (0 when memory is short). */
+static double bandwidth(void) {
+  triadA = malloc(sizeof(float) * kTriadElements);
+  triadB = malloc(sizeof(float) * kTriadElements);
+  triadC = malloc(sizeof(float) * kTriadElements);
+  if (!triadA || !triadB || !triadC)
+    return 0;
+  for (long i = 0; i < kTriadElements; ++i) {
+    triadA[i] = 0;
+    triadB[i] = 1;
+    triadC[i] = 2;
+  }
+  double best = 0;
+  for (int round = 0; round < 5; ++round) {
+    pthread_t t[2];
+    const double start = now();
+    for (int i = 0; i < 2; ++i)
+      pthread_create(&t[i], NULL, triad, (void *)(long)i);
+    for (int i = 0; i < 2; ++i)
+      pthread_join(t[i], NULL);
+    const double gbs = 3.0 * sizeof(float) * kTriadElements / (now() - start) / 1e9;
+    if (gbs > best)
+      best = gbs;
+  }
+  sink[1] = triadA[kTriadElements / 3];
+  free(triadA);
+  free(triadB);
+  free(triadC);
+  return best;
+}
+
 int main(void) {
   const double one = measure(1), two = measure(2);
   printf("fma probe (AVX2, registers only): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s: "
-         "x%.2f (about 2: two cores; about 1: SMT siblings or one host core)\n",
-         one, two, two / one);
+         "x%.2f (about 2: two cores; about 1: SMT siblings or one host core); "
+         "memory, 2 threads: %.1f GB/s (triad)\n",
+         one, two, two / one, bandwidth());
   return sink[0] == 12345.0f; /* never: keeps the sums */
 }
