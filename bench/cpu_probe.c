@@ -34,14 +34,36 @@ static double now(void) {
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-/* Multiply-adds on registers only; the result is kept so that none is dropped. */
-static float sink[2];
-static void *work(void *arg) {
-  const int cpu = (int)(long)arg;
+static void pinTo(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+/* Seconds of the fastest of `rounds` runs of fn on `threads` threads, thread
+ * i pinned to CPU i and given i as its argument. */
+static double fastest(void *(*fn)(void *), int threads, int rounds) {
+  double best = 0;
+  for (int round = 0; round < rounds; ++round) {
+    pthread_t t[2];
+    const double start = now();
+    for (int i = 0; i < threads; ++i)
+      pthread_create(&t[i], NULL, fn, (void *)(long)i);
+    for (int i = 0; i < threads; ++i)
+      pthread_join(t[i], NULL);
+    const double seconds = now() - start;
+    if (round == 0 || seconds < best)
+      best = seconds;
+  }
+  return best;
+}
+
+/* Multiply-adds on registers only; the result is kept so that none is dropped. */
+static float sink[2];
+static void *work(void *arg) {
+  const int cpu = (int)(long)arg;
+  pinTo(cpu);
   __m256 acc[kChains];
   const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
   for (int i = 0; i < kChains; ++i)
@@ -61,20 +83,7 @@ static void *work(void *arg) {
 
 /* GFLOP/s of `threads` threads on CPUs 0 .. threads - 1, best of 3. */
 static double measure(int threads) {
-  double best = 0;
-  for (int round = 0; round < 3; ++round) {
-    pthread_t t[2];
-    const double start = now();
-    for (int i = 0; i < threads; ++i)
-      pthread_create(&t[i], NULL, work, (void *)(long)i);
-    for (int i = 0; i < threads; ++i)
-      pthread_join(t[i], NULL);
-    const double seconds = now() - start;
-    const double gflops = threads * (double)kIterations * kChains * 8 * 2 / seconds / 1e9;
-    if (gflops > best)
-      best = gflops;
-  }
-  return best;
+  return threads * (double)kIterations * kChains * 8 * 2 / fastest(work, threads, 3) / 1e9;
 }
 
 enum { kTriadElements = 16 * 1024 * 1024 }; /* 64 MiB an array */
@@ -83,10 +92,7 @@ static float *triadA, *triadB, *triadC;
 /* Half of the triad, on CPU `half`. */
 static void *triad(void *arg) {
   const int half = (int)(long)arg;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(half, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  pinTo(half);
   const long begin = half * (long)kTriadElements / 2, end = begin + kTriadElements / 2;
   for (long i = begin; i < end; ++i)
     triadA[i] = triadB[i] + 0.5f * triadC[i];
@@ -105,18 +111,7 @@ static double bandwidth(void) {
     triadB[i] = 1;
     triadC[i] = 2;
   }
-  double best = 0;
-  for (int round = 0; round < 5; ++round) {
-    pthread_t t[2];
-    const double start = now();
-    for (int i = 0; i < 2; ++i)
-      pthread_create(&t[i], NULL, triad, (void *)(long)i);
-    for (int i = 0; i < 2; ++i)
-      pthread_join(t[i], NULL);
-    const double gbs = 3.0 * sizeof(float) * kTriadElements / (now() - start) / 1e9;
-    if (gbs > best)
-      best = gbs;
-  }
+  const double best = 3.0 * sizeof(float) * kTriadElements / fastest(triad, 2, 5) / 1e9;
   sink[1] = triadA[kTriadElements / 3];
   free(triadA);
   free(triadB);

@@ -86,9 +86,10 @@ std::optional<DeclaredShape> declaredShape(const onnx::GraphProto &graph,
 /// weight's shape when `kernel_shape` is missing, then indexes it as if it had
 /// the input's rank (a read out of bounds when they differ). Strides, kernel
 /// sizes, dilations and pads are checked here (pads of 10^13 once gave a loss
-/// projection of 4 * 10^26 elements whose size overflowed); a missing `kernel_shape` is filled in from the weight's
-/// declared shape (whose length ONNX then compares with the input's rank), or
-/// the node is refused when that shape does not give every kernel size.
+/// projection of 4 * 10^26 elements whose size overflowed); a missing
+/// `kernel_shape` is filled in from the weight's declared shape (whose length
+/// ONNX then compares with the input's rank), or the node is refused when that
+/// shape does not give every kernel size.
 LogicalResult prepareConvPoolAttributes(OnnxSpec &spec) {
   onnx::GraphProto &graph = *spec.model.mutable_graph();
   for (int i = 0; i < graph.node_size(); ++i) {

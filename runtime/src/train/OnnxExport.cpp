@@ -231,6 +231,10 @@ private:
                    Map &map, const std::string &x, std::vector<Attr> extra, const std::string &out);
   Status layer(const LayerDesc &layer, Map &map, std::string &x, const std::string &where,
                const std::string &out);
+  /// layer(), with the map it reads and the one it computes checked against
+  /// the descriptor's shapes; `where` names the layer.
+  Status checkedLayer(const LayerDesc &layer, Map &map, std::string &x, const std::string &where,
+                      const std::string &out);
   /// x - mean and the population variance over C, H, W of each sample.
   std::pair<std::string, std::string> centredAndVariance(const std::string &x);
   /// x over (its per-sample length + eps).
@@ -402,6 +406,19 @@ Status Exporter::layer(const LayerDesc &layer, Map &map, std::string &x, const s
       fmt::format("{}: layer kind {} has no ONNX form", where, static_cast<int>(layer.kind)));
 }
 
+Status Exporter::checkedLayer(const LayerDesc &layer, Map &map, std::string &x,
+                              const std::string &where, const std::string &out) {
+  const std::string at = fmt::format("{} ({})", where, layerName(layer.kind));
+  if (mapOf(layer.inShape) != map)
+    return Status::error(fmt::format("{}: its input is {} but the map before it is {}", at,
+                                     text(mapOf(layer.inShape)), text(map)));
+  LOCUS_RETURN_IF_ERROR(this->layer(layer, map, x, at, out));
+  if (mapOf(layer.outShape) != map)
+    return Status::error(fmt::format("{}: computes {} but the descriptor says {}", at, text(map),
+                                     text(mapOf(layer.outShape))));
+  return Status::success();
+}
+
 Status Exporter::features(const BlockDesc &block, const Map &map, const std::string &h,
                           std::string &z) {
   const int64_t k = block.loss.pool;
@@ -473,32 +490,17 @@ Status Exporter::build(std::string &bytes) {
     g_.setScope(block.name);
     // The block's input treatment (a goodness rule's), as the compiler
     // describes it, then its layers.
-    for (size_t l = 0; l < block.inputLayers.size(); ++l) {
-      const LayerDesc &layer = block.inputLayers[l];
-      const std::string where =
-          fmt::format("block '{}' input layer {} ({})", block.name, l, layerName(layer.kind));
-      if (mapOf(layer.inShape) != map || mapOf(layer.outShape) != map)
-        return Status::error(fmt::format("{}: maps {} to {} but the map before it is {}", where,
-                                         text(mapOf(layer.inShape)),
-                                         text(mapOf(layer.outShape)), text(map)));
-      LOCUS_RETURN_IF_ERROR(this->layer(layer, map, x, where, {}));
-    }
+    for (size_t l = 0; l < block.inputLayers.size(); ++l)
+      LOCUS_RETURN_IF_ERROR(
+          checkedLayer(block.inputLayers[l], map, x,
+                       fmt::format("block '{}' input layer {}", block.name, l), {}));
     const std::string out = "block_" + block.name;
     if (block.layers.empty())
       x = g_.node("Identity", {x}, {}, out);
-    for (size_t l = 0; l < block.layers.size(); ++l) {
-      const LayerDesc &layer = block.layers[l];
-      const std::string where =
-          fmt::format("block '{}' layer {} ({})", block.name, l, layerName(layer.kind));
-      if (mapOf(layer.inShape) != map)
-        return Status::error(fmt::format("{}: its input is {} but the map before it is {}", where,
-                                         text(mapOf(layer.inShape)), text(map)));
-      LOCUS_RETURN_IF_ERROR(
-          this->layer(layer, map, x, where, l + 1 == block.layers.size() ? out : std::string()));
-      if (mapOf(layer.outShape) != map)
-        return Status::error(fmt::format("{}: computes {} but the descriptor says {}", where,
-                                         text(map), text(mapOf(layer.outShape))));
-    }
+    for (size_t l = 0; l < block.layers.size(); ++l)
+      LOCUS_RETURN_IF_ERROR(checkedLayer(block.layers[l], map, x,
+                                         fmt::format("block '{}' layer {}", block.name, l),
+                                         l + 1 == block.layers.size() ? out : std::string()));
     if (mapOf(block.outShape) != map)
       return Status::error(fmt::format("block '{}': its layers give {} but its output is {}",
                                        block.name, text(map), text(mapOf(block.outShape))));
