@@ -875,11 +875,12 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
 }
 
 // B c (projectRows: out[r][i] = p[i] . c[r]) at every SIMD level the CPU has,
-// against float64: the AVX-512 tiles (8 or 4 rows of p x 4 rows of c, two rows
-// of c a register), the AVX2 tiles (3 x 4) and the BLAS fallback; the AVX-512
-// tiles sum in the AVX2 tiles' order, so their results are the same bits.
-// Shapes with row tails of p (groups of 8, 4 and single rows) and c, a column
-// tail and several column chunks.
+// against float64: the AVX-512 tiles (6 rows of p x 32 rows of c, or 16), the
+// AVX2 tiles (6 x 16) and the BLAS fallback; every element is one chain of
+// multiply-adds in column order at both widths, so their results are the same
+// bits. Shapes with row tails of p (1 to 5 rows), partial panels of c (5, 11,
+// 17 rows; 32 and 40: a pair of panels, and one after it), odd column counts
+// and several column chunks.
 TEST(CpuBlocked, ProjectRowsMatchesFloat64AtEverySimdLevel) {
   struct Size {
     int64_t n, d, dc;
@@ -889,7 +890,8 @@ TEST(CpuBlocked, ProjectRowsMatchesFloat64AtEverySimdLevel) {
     levels.push_back(SimdLevel::Avx2);
   if (cpuSimdLevel() == SimdLevel::Avx512)
     levels.push_back(SimdLevel::Avx512);
-  for (Size sz : {Size{5, 7, 37}, Size{32, 100, 2100}, Size{1, 1, 16}, Size{11, 50, 4111}}) {
+  for (Size sz : {Size{5, 7, 37}, Size{32, 100, 2100}, Size{1, 1, 16}, Size{11, 50, 4111},
+                  Size{17, 53, 300}, Size{40, 9, 513}}) {
     std::mt19937 rng(3);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     std::vector<float> p(sz.d * sz.dc), c(sz.n * sz.dc);

@@ -287,201 +287,181 @@ LOCUS_AVX512 void outerRowsAvx512(int mode, int64_t i0, int64_t i1, int64_t cols
   }
 }
 
-LOCUS_AVX2 inline float hsum(__m256 x) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+/// The projection out[r][i] = p[i] . c[r] as a GEMM whose small operand is
+/// c: c is packed in panels of kPanel rows, column-major within the panel
+/// (panel q, column j: kPanel floats at cp + q kPanel dc + j kPanel, zero past
+/// row n), and an MR x 16 register tile broadcasts p[i][j] against the panel's
+/// column j. Every out[r][i] is one chain of fused multiply-adds over j in
+/// order (a chunk of kProjectChunk columns at a time, each chunk's sum added
+/// to out), whichever the register width: the AVX2 and AVX-512 kernels give
+/// the same bits. Against the 3 x 4 (AVX-512: 8 x 4) tiles of dot products
+/// it replaced, each ending in horizontal sums added to out's rows d floats
+/// apart, with c's loads from L2: cpu-kernel-bench --only bilinear, Zen 5,
+/// 2 threads, D = Dc = 8192, N = 32: B c 15.7 -> 10.8 ms with AVX-512, 26 ->
+/// 18 ms with AVX2 (88% of the AVX2 FMA peak). Chunks of 128 to 1024 columns
+/// time within 10% of each other.
+constexpr int64_t kPanel = 16;
+/// Columns of a pass: the panels' kProjectChunk x 16 floats stay in L1 while
+/// the rows of a task pass over them.
+constexpr int64_t kProjectChunk = 256;
+/// Rows of p a tile holds (12 accumulators of 16 columns; AVX-512: 2 panels).
+constexpr int64_t kProjectRows = 6;
+
+/// c [n, dc] packed in panels (above), in this thread's scratch.
+const float *packPanels(int64_t n, int64_t dc, const float *c) {
+  thread_local std::vector<float> cpBuf;
+  const int64_t panels = (n + kPanel - 1) / kPanel;
+  float *cp = scratch(cpBuf, panels * kPanel * dc);
+  for (int64_t q = 0; q < panels; ++q) {
+    float *panel = cp + q * kPanel * dc;
+    for (int64_t r = 0; r < kPanel; ++r) {
+      const int64_t row = q * kPanel + r;
+      if (row < n)
+        for (int64_t j = 0; j < dc; ++j)
+          panel[j * kPanel + r] = c[row * dc + j];
+      else
+        for (int64_t j = 0; j < dc; ++j)
+          panel[j * kPanel + r] = 0.0f;
+    }
+  }
+  return cp;
 }
 
-/// The rows of p a projection tile touches first in DRAM: the first tile of
-/// each column chunk would wait on them (the other tiles of the chunk find
-/// them in L1), so the tiles before it fetch them, a few rows each, one
-/// cache line per row every second step of 8 columns.
+/// Rows of p whose next chunk a tile asks for into L1 while it computes: the
+/// tile after it would otherwise wait on DRAM for them (one line of each
+/// every 16 columns). always_inline: GCC 12 takes a function whose only
+/// effect is a prefetch for a const one and deletes its calls before it
+/// would inline them.
 struct NextRows {
-  const float *p = nullptr; ///< the first row to fetch (dc floats apart)
-  int count = 0;
+  const float *p = nullptr; ///< the first row (dc floats apart)
+  int64_t count = 0;
 };
 
-/// The NextRows of tile `tile` of `tiles` for the MR rows after `p`
-/// (none when `hasNext` is false).
-inline NextRows nextRowsOf(const float *p, int mr, int64_t dc, int64_t tile, int64_t tiles,
-                           bool hasNext) {
-  if (!hasNext)
-    return {};
-  const int64_t per = (mr + tiles - 1) / tiles, first = tile * per;
-  const int64_t count = std::max<int64_t>(0, std::min<int64_t>(per, mr - first));
-  return count ? NextRows{p + (mr + first) * dc, static_cast<int>(count)} : NextRows{};
-}
-
-/// always_inline: GCC 12 takes a function whose only effect is a prefetch for
-/// a const one and deletes its calls before it would inline them.
 __attribute__((always_inline)) inline void prefetchNext(const NextRows &next, int64_t dc,
                                                         int64_t j) {
   if ((j & 15) == 0)
-    for (int k = 0; k < next.count; ++k)
+    for (int64_t k = 0; k < next.count; ++k)
       _mm_prefetch(reinterpret_cast<const char *>(next.p + k * dc + j), _MM_HINT_T0);
 }
 
-/// MR rows of p against NR rows of c over columns [j0, j1) (multiples of 8):
-/// out[r][i] += p[i] . c[r]. c is packed: for each group of 8 columns, the n
-/// rows' 8 floats one after the other (cp + j n + 8 r), so that the NR loads
-/// of one step are adjacent instead of Dc floats apart.
-template <int MR, int NR>
-LOCUS_AVX2 inline void projectTile(const float *p, const float *cp, int64_t n, int64_t dc,
-                                   int64_t j0, int64_t j1, float *out, int64_t d,
-                                   NextRows next = {}) {
-  __m256 acc[MR][NR];
-#pragma GCC unroll 8
-  for (int ii = 0; ii < MR; ++ii)
-#pragma GCC unroll 8
-    for (int q = 0; q < NR; ++q)
-      acc[ii][q] = _mm256_setzero_ps();
-  for (int64_t j = j0; j < j1; j += 8) {
-    prefetchNext(next, dc, j);
-    __m256 pv[MR];
-#pragma GCC unroll 8
-    for (int ii = 0; ii < MR; ++ii)
-      pv[ii] = _mm256_loadu_ps(p + ii * dc + j);
-#pragma GCC unroll 8
-    for (int q = 0; q < NR; ++q) {
-      const __m256 cv = _mm256_loadu_ps(cp + j * n + q * 8);
-#pragma GCC unroll 8
-      for (int ii = 0; ii < MR; ++ii)
-        acc[ii][q] = _mm256_fmadd_ps(pv[ii], cv, acc[ii][q]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int ii = 0; ii < MR; ++ii)
-#pragma GCC unroll 8
-    for (int q = 0; q < NR; ++q)
-      out[q * d + ii] += hsum(acc[ii][q]);
-}
-
+/// MR rows of p x one panel over columns [j0, j1), added to out (at the
+/// tile's first row of p and the panel's first row of c).
 template <int MR>
-LOCUS_AVX2 void projectRowsOf(const float *p, const float *cp, int64_t n, int64_t dc, int64_t j0,
-                              int64_t j1, float *out, int64_t d, bool hasNext = false) {
-  int64_t r = 0;
-  for (int64_t t = 0; r + 4 <= n; r += 4, ++t)
-    projectTile<MR, 4>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d,
-                       nextRowsOf(p, MR, dc, t, n / 4, hasNext));
-  for (; r < n; ++r)
-    projectTile<MR, 1>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
-}
-
-/// Rows [i0, i1) of p; out must hold zeros (or partial sums) there. cp is c
-/// packed as projectTile reads it; c itself serves the column tail.
-/// Columns of c a pass of the projection tiles covers (n x kProjectChunk
-/// floats stay in L2, the MR rows of p in L1); each pass adds its partial
-/// sums to out. 1024 rather than 2048: the AVX-512 tile's 8 rows of p then
-/// fit in L1 (cpu-kernel-bench, Zen 5, one thread: B c 38.5 -> 29.8 ms with
-/// the tile and prefetching below; AVX2 53.4 -> 50 ms).
-constexpr int64_t kProjectChunk = 1024;
-
-/// The scalar columns [dcVec, dc) of rows [i0, i1). Fused multiply-adds
-/// spelled out: whether the compiler contracts `s += p * c` would depend on
-/// where this is inlined, and the AVX2 and AVX-512 paths must agree.
-void projectColumnTail(int64_t i0, int64_t i1, int64_t n, int64_t dc, int64_t dcVec,
-                       const float *p, const float *c, float *out, int64_t d) {
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t i = i0; i < i1; ++i) {
-      float s = 0.0f;
-      for (int64_t j = dcVec; j < dc; ++j)
-        s = std::fma(p[i * dc + j], c[r * dc + j], s);
-      out[r * d + i] += s;
-    }
-}
-
-LOCUS_AVX2 void projectAvx2(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
-                            const float *cp, const float *c, float *out, int64_t d) {
-  const int64_t dcVec = dc / 8 * 8;
-  for (int64_t j0 = 0; j0 < dcVec; j0 += kProjectChunk) {
-    const int64_t j1 = std::min(dcVec, j0 + kProjectChunk);
-    int64_t i = i0;
-    for (; i + 3 <= i1; i += 3)
-      projectRowsOf<3>(p + i * dc, cp, n, dc, j0, j1, out + i, d, i + 6 <= i1);
-    for (; i < i1; ++i)
-      projectRowsOf<1>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
+LOCUS_AVX2 void projectPanel(const float *p, int64_t dc, const float *panel, int64_t j0,
+                             int64_t j1, float *sums, int64_t ld, NextRows next) {
+  __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 8
+  for (int ii = 0; ii < MR; ++ii) {
+    acc0[ii] = _mm256_setzero_ps();
+    acc1[ii] = _mm256_setzero_ps();
   }
-  projectColumnTail(i0, i1, n, dc, dcVec, p, c, out, d);
+  for (int64_t j = j0; j < j1; ++j) {
+    prefetchNext(next, dc, j);
+    const __m256 c0 = _mm256_loadu_ps(panel + j * kPanel);
+    const __m256 c1 = _mm256_loadu_ps(panel + j * kPanel + 8);
+#pragma GCC unroll 8
+    for (int ii = 0; ii < MR; ++ii) {
+      const __m256 a = _mm256_broadcast_ss(p + ii * dc + j);
+      acc0[ii] = _mm256_fmadd_ps(a, c0, acc0[ii]);
+      acc1[ii] = _mm256_fmadd_ps(a, c1, acc1[ii]);
+    }
+  }
+#pragma GCC unroll 8 // constant indices keep acc in registers in the loop above
+  for (int ii = 0; ii < MR; ++ii) {
+    float *row = sums + ii * ld;
+    _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc0[ii]));
+    _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), acc1[ii]));
+  }
 }
 
-/// projectTile with AVX-512 for NR (even) rows of c: each register holds two
-/// rows' 8 columns (lanes 0-7 row q, 8-15 row q + 1: adjacent in the packed c),
-/// against p's 8 columns in both halves. Every lane sums over the same columns
-/// in the same order as projectTile's, and the halves are reduced by its hsum,
-/// so out is the AVX2 tiles' bit for bit.
-template <int MR, int NR>
-LOCUS_AVX512 inline void projectTile512(const float *p, const float *cp, int64_t n, int64_t dc,
-                                        int64_t j0, int64_t j1, float *out, int64_t d,
-                                        NextRows next = {}) {
-  static_assert(NR % 2 == 0, "two rows of c a register");
-  constexpr int NP = NR / 2;
-  __m512 acc[MR][NP];
+/// projectPanel with AVX-512: Panels (1 or 2) panels a tile, one register each.
+template <int MR, int Panels>
+LOCUS_AVX512 void projectPanels512(const float *p, int64_t dc, const float *panel, int64_t j0,
+                                   int64_t j1, float *sums, int64_t ld, NextRows next) {
+  __m512 acc[MR][Panels];
 #pragma GCC unroll 8
   for (int ii = 0; ii < MR; ++ii)
-#pragma GCC unroll 8
-    for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 2
+    for (int q = 0; q < Panels; ++q)
       acc[ii][q] = _mm512_setzero_ps();
-  for (int64_t j = j0; j < j1; j += 8) {
+  const int64_t panelFloats = kPanel * dc;
+  for (int64_t j = j0; j < j1; ++j) {
     prefetchNext(next, dc, j);
-    __m512 pv[MR];
+    __m512 cv[Panels];
+#pragma GCC unroll 2
+    for (int q = 0; q < Panels; ++q)
+      cv[q] = _mm512_loadu_ps(panel + q * panelFloats + j * kPanel);
 #pragma GCC unroll 8
-    for (int ii = 0; ii < MR; ++ii)
-      pv[ii] = _mm512_castpd_ps(_mm512_maskz_broadcast_f64x4( // see `lanes` below
-          0xff, _mm256_loadu_pd(reinterpret_cast<const double *>(p + ii * dc + j))));
-#pragma GCC unroll 8
-    for (int q = 0; q < NP; ++q) {
-      const __m512 cv = _mm512_loadu_ps(cp + j * n + q * 16);
-#pragma GCC unroll 8
-      for (int ii = 0; ii < MR; ++ii)
-        acc[ii][q] = _mm512_fmadd_ps(pv[ii], cv, acc[ii][q]);
+    for (int ii = 0; ii < MR; ++ii) {
+      const __m512 a = _mm512_set1_ps(p[ii * dc + j]);
+#pragma GCC unroll 2
+      for (int q = 0; q < Panels; ++q)
+        acc[ii][q] = _mm512_fmadd_ps(a, cv[q], acc[ii][q]);
     }
   }
-  // The halves through memory: GCC 12's 512-to-256-bit extracts and casts
-  // warn of the undefined vector they pass in.
-  alignas(64) float lanes[16];
-#pragma GCC unroll 8
+#pragma GCC unroll 8 // constant indices keep acc in registers in the loop above
   for (int ii = 0; ii < MR; ++ii)
-#pragma GCC unroll 8
-    for (int q = 0; q < NP; ++q) {
-      _mm512_store_ps(lanes, acc[ii][q]);
-      out[2 * q * d + ii] += hsum(_mm256_load_ps(lanes));
-      out[(2 * q + 1) * d + ii] += hsum(_mm256_load_ps(lanes + 8));
+#pragma GCC unroll 2
+    for (int q = 0; q < Panels; ++q) {
+      float *row = sums + ii * ld + q * kPanel;
+      _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), acc[ii][q]));
     }
 }
 
-template <int MR>
-LOCUS_AVX512 void projectRowsOf512(const float *p, const float *cp, int64_t n, int64_t dc,
-                                   int64_t j0, int64_t j1, float *out, int64_t d,
-                                   bool hasNext = false) {
-  int64_t r = 0;
-  for (int64_t t = 0; r + 4 <= n; r += 4, ++t)
-    projectTile512<MR, 4>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d,
-                          nextRowsOf(p, MR, dc, t, n / 4, hasNext));
-  for (; r + 2 <= n; r += 2)
-    projectTile512<MR, 2>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
-  for (; r < n; ++r)
-    projectTile<MR, 1>(p, cp + r * 8, n, dc, j0, j1, out + r * d, d);
-}
-
-/// projectAvx2 with AVX-512 tiles (8 rows of p x 4 rows of c in 16
-/// registers: half the loads of c from L2 per multiply-add of 4 x 8, and
-/// 8 x 4 KB of p in L1); the same column chunks, tail and results.
-LOCUS_AVX512 void projectAvx512(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
-                                const float *cp, const float *c, float *out, int64_t d) {
-  const int64_t dcVec = dc / 8 * 8;
-  for (int64_t j0 = 0; j0 < dcVec; j0 += kProjectChunk) {
-    const int64_t j1 = std::min(dcVec, j0 + kProjectChunk);
-    int64_t i = i0;
-    for (; i + 8 <= i1; i += 8)
-      projectRowsOf512<8>(p + i * dc, cp, n, dc, j0, j1, out + i, d, i + 16 <= i1);
-    for (; i + 4 <= i1; i += 4)
-      projectRowsOf512<4>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
-    for (; i < i1; ++i)
-      projectRowsOf512<1>(p + i * dc, cp, n, dc, j0, j1, out + i, d);
+/// Rows [i0, i1) of p against every panel, in passes of kProjectChunk
+/// columns, into out. The passes' sums gather in a buffer of the task's rows
+/// x the panels' rows (contiguous: out's rows are d floats apart, and adding
+/// tiles into them would touch a cache line a float), copied to out at the end.
+template <bool Wide>
+LOCUS_AVX2 void projectRowsOf(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
+                              const float *cp, float *out, int64_t d) {
+  const int64_t panels = (n + kPanel - 1) / kPanel, ld = panels * kPanel;
+  thread_local std::vector<float> sumsBuf;
+  float *sums = scratch(sumsBuf, (i1 - i0) * ld);
+  std::fill(sums, sums + (i1 - i0) * ld, 0.0f);
+  for (int64_t j0 = 0; j0 < dc; j0 += kProjectChunk) {
+    const int64_t j1 = std::min(dc, j0 + kProjectChunk);
+    for (int64_t i = i0; i < i1; i += kProjectRows) {
+      const int64_t mr = std::min(kProjectRows, i1 - i);
+      const float *pi = p + i * dc;
+      // The next tile's rows: the first panel's pass fetches them.
+      const NextRows next{pi + mr * dc, std::min(kProjectRows, i1 - i - mr)};
+      for (int64_t q = 0; q < panels;) {
+        const float *panel = cp + q * kPanel * dc;
+        float *si = sums + (i - i0) * ld + q * kPanel;
+        const NextRows fetch = q == 0 ? next : NextRows{};
+        if constexpr (Wide) {
+          const bool two = q + 1 < panels;
+#define LOCUS_PROJECT512(MR)                                                                       \
+  two ? projectPanels512<MR, 2>(pi, dc, panel, j0, j1, si, ld, fetch)                              \
+      : projectPanels512<MR, 1>(pi, dc, panel, j0, j1, si, ld, fetch)
+          switch (mr) {
+          case 6: LOCUS_PROJECT512(6); break;
+          case 5: LOCUS_PROJECT512(5); break;
+          case 4: LOCUS_PROJECT512(4); break;
+          case 3: LOCUS_PROJECT512(3); break;
+          case 2: LOCUS_PROJECT512(2); break;
+          default: LOCUS_PROJECT512(1); break;
+          }
+#undef LOCUS_PROJECT512
+          q += two ? 2 : 1;
+        } else {
+          switch (mr) {
+          case 6: projectPanel<6>(pi, dc, panel, j0, j1, si, ld, fetch); break;
+          case 5: projectPanel<5>(pi, dc, panel, j0, j1, si, ld, fetch); break;
+          case 4: projectPanel<4>(pi, dc, panel, j0, j1, si, ld, fetch); break;
+          case 3: projectPanel<3>(pi, dc, panel, j0, j1, si, ld, fetch); break;
+          case 2: projectPanel<2>(pi, dc, panel, j0, j1, si, ld, fetch); break;
+          default: projectPanel<1>(pi, dc, panel, j0, j1, si, ld, fetch); break;
+          }
+          ++q;
+        }
+      }
+    }
   }
-  projectColumnTail(i0, i1, n, dc, dcVec, p, c, out, d);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = i0; i < i1; ++i)
+      out[r * d + i] = sums[(i - i0) * ld + r];
 }
 
 #endif // LOCUS_HAVE_X86
@@ -572,22 +552,16 @@ void projectRows(int64_t n, int64_t d, int64_t dc, const float *p, const float *
   }
 #if defined(LOCUS_HAVE_X86)
   if (useAvx2()) {
-    std::fill(out, out + n * d, 0.0f);
-    thread_local std::vector<float> cpBuf;
-    const int64_t dcVec = dc / 8 * 8;
-    float *cp = scratch(cpBuf, std::max<int64_t>(1, n * dcVec));
-    for (int64_t j = 0; j < dcVec; j += 8)
-      for (int64_t r = 0; r < n; ++r)
-        std::memcpy(cp + j * n + r * 8, c + r * dc + j, 8 * sizeof(float));
+    const float *cp = packPanels(n, dc, c);
     const bool avx512 = useAvx512();
-    constexpr int64_t kRowsPerProjectTask = 48;
+    constexpr int64_t kRowsPerProjectTask = 8 * kProjectRows;
     const int64_t tasks = (d + kRowsPerProjectTask - 1) / kRowsPerProjectTask;
     parallelFor(tasks, n * d * dc >= (1 << 20), [&](int64_t tsk) {
       const int64_t i0 = tsk * kRowsPerProjectTask, i1 = std::min(d, i0 + kRowsPerProjectTask);
       if (avx512)
-        projectAvx512(i0, i1, n, dc, p, cp, c, out, d);
+        projectRowsOf<true>(i0, i1, n, dc, p, cp, out, d);
       else
-        projectAvx2(i0, i1, n, dc, p, cp, c, out, d);
+        projectRowsOf<false>(i0, i1, n, dc, p, cp, out, d);
     });
     return;
   }
