@@ -5,6 +5,7 @@
 
 #include "backend/cpu/BlasSetup.h"
 #include "backend/cpu/Blocked.h"
+#include "backend/cpu/BroadcastGemm.h"
 #include "backend/cpu/DirectConv.h"
 #include "backend/cpu/Simd.h"
 #include "backend/cpu/StochasticRounding.h"
@@ -871,6 +872,64 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
     EXPECT_TRUE(sameBf16(wide.mBf16, narrow.mBf16) && sameBf16(wide.vBf16, narrow.vBf16))
         << sz.rows << "x" << sz.cols;
     EXPECT_FALSE(same(wide.param, init)) << "the step changed nothing";
+  }
+}
+
+// c += a b (broadcastGemm) at every SIMD level the CPU has, against float64,
+// and the same bits at every level (each element is one chain of fused
+// multiply-adds over k a chunk): row tails of a (1 to 5 rows), partial panels
+// of b (1, 7, 17, 40 columns: AVX2's masked tile, AVX-512's pairs and
+// singles), several chunks of k, leading dimensions wider than the rows, and
+// c's prior values kept.
+TEST(CpuBlocked, BroadcastGemmMatchesFloat64AndItselfAtEverySimdLevel) {
+  struct Size {
+    int64_t m, n, k;
+  };
+  std::vector<SimdLevel> levels{SimdLevel::Baseline};
+  if (cpuSimdLevel() >= SimdLevel::Avx2)
+    levels.push_back(SimdLevel::Avx2);
+  if (cpuSimdLevel() == SimdLevel::Avx512)
+    levels.push_back(SimdLevel::Avx512);
+  for (Size sz : {Size{7, 1, 5}, Size{13, 7, 300}, Size{6, 16, 256}, Size{29, 17, 700},
+                  Size{11, 40, 513}, Size{64, 48, 96}}) {
+    const int64_t lda = sz.k + 3, ldb = sz.n + 5, ldc = sz.n + 2;
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> a(sz.m * lda), b(sz.k * ldb), c0(sz.m * ldc);
+    for (float &x : a)
+      x = u(rng);
+    for (float &x : b)
+      x = u(rng);
+    for (float &x : c0)
+      x = u(rng);
+    std::vector<float> first;
+    for (SimdLevel level : levels) {
+      limitSimdForTesting(level);
+      std::vector<float> c = c0;
+      broadcastGemm(sz.m, sz.n, sz.k, a.data(), lda, b.data(), ldb, c.data(), ldc);
+      limitSimdForTesting(SimdLevel::Avx512);
+      if (first.empty())
+        first = c;
+      else
+        EXPECT_EQ(std::memcmp(c.data(), first.data(), c.size() * sizeof(float)), 0)
+            << "level " << int(level) << " differs from the scalar path, " << sz.m << "x"
+            << sz.n << "x" << sz.k;
+      for (int64_t i = 0; i < sz.m; ++i)
+        for (int64_t col = 0; col < ldc; ++col) {
+          if (col >= sz.n) { // padding between rows: untouched
+            ASSERT_EQ(c[i * ldc + col], c0[i * ldc + col]) << "wrote past column n";
+            continue;
+          }
+          double ref = c0[i * ldc + col], scale = std::fabs(ref);
+          for (int64_t j = 0; j < sz.k; ++j) {
+            ref += double(a[i * lda + j]) * b[j * ldb + col];
+            scale += std::fabs(double(a[i * lda + j]) * b[j * ldb + col]);
+          }
+          ASSERT_LE(std::fabs(c[i * ldc + col] - ref), 1e-6 * scale)
+              << "level " << int(level) << ", " << sz.m << "x" << sz.n << "x" << sz.k << " at ["
+              << i << "][" << col << "]";
+        }
+    }
   }
 }
 

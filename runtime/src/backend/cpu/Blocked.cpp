@@ -6,6 +6,7 @@
 
 #include "backend/cpu/AdamMath.h"
 #include "backend/cpu/BlasSetup.h"
+#include "backend/cpu/BroadcastGemm.h"
 #include "backend/cpu/Parallel.h"
 #include "backend/cpu/Scratch.h"
 #include "backend/cpu/Simd.h"
@@ -287,183 +288,6 @@ LOCUS_AVX512 void outerRowsAvx512(int mode, int64_t i0, int64_t i1, int64_t cols
   }
 }
 
-/// The projection out[r][i] = p[i] . c[r] as a GEMM whose small operand is
-/// c: c is packed in panels of kPanel rows, column-major within the panel
-/// (panel q, column j: kPanel floats at cp + q kPanel dc + j kPanel, zero past
-/// row n), and an MR x 16 register tile broadcasts p[i][j] against the panel's
-/// column j. Every out[r][i] is one chain of fused multiply-adds over j in
-/// order (a chunk of kProjectChunk columns at a time, each chunk's sum added
-/// to out), whichever the register width: the AVX2 and AVX-512 kernels give
-/// the same bits. Against the 3 x 4 (AVX-512: 8 x 4) tiles of dot products
-/// it replaced, each ending in horizontal sums added to out's rows d floats
-/// apart, with c's loads from L2: cpu-kernel-bench --only bilinear, Zen 5,
-/// 2 threads, D = Dc = 8192, N = 32: B c 15.7 -> 10.8 ms with AVX-512, 26 ->
-/// 18 ms with AVX2 (88% of the AVX2 FMA peak). Chunks of 128 to 1024 columns
-/// time within 10% of each other.
-constexpr int64_t kPanel = 16;
-/// Columns of a pass: the panels' kProjectChunk x 16 floats stay in L1 while
-/// the rows of a task pass over them.
-constexpr int64_t kProjectChunk = 256;
-/// Rows of p a tile holds (12 accumulators of 16 columns; AVX-512: 2 panels).
-constexpr int64_t kProjectRows = 6;
-
-/// c [n, dc] packed in panels (above), in this thread's scratch.
-const float *packPanels(int64_t n, int64_t dc, const float *c) {
-  thread_local std::vector<float> cpBuf;
-  const int64_t panels = (n + kPanel - 1) / kPanel;
-  float *cp = scratch(cpBuf, panels * kPanel * dc);
-  for (int64_t q = 0; q < panels; ++q) {
-    float *panel = cp + q * kPanel * dc;
-    for (int64_t r = 0; r < kPanel; ++r) {
-      const int64_t row = q * kPanel + r;
-      if (row < n)
-        for (int64_t j = 0; j < dc; ++j)
-          panel[j * kPanel + r] = c[row * dc + j];
-      else
-        for (int64_t j = 0; j < dc; ++j)
-          panel[j * kPanel + r] = 0.0f;
-    }
-  }
-  return cp;
-}
-
-/// Rows of p whose next chunk a tile asks for into L1 while it computes: the
-/// tile after it would otherwise wait on DRAM for them (one line of each
-/// every 16 columns). always_inline: GCC 12 takes a function whose only
-/// effect is a prefetch for a const one and deletes its calls before it
-/// would inline them.
-struct NextRows {
-  const float *p = nullptr; ///< the first row (dc floats apart)
-  int64_t count = 0;
-};
-
-__attribute__((always_inline)) inline void prefetchNext(const NextRows &next, int64_t dc,
-                                                        int64_t j) {
-  if ((j & 15) == 0)
-    for (int64_t k = 0; k < next.count; ++k)
-      _mm_prefetch(reinterpret_cast<const char *>(next.p + k * dc + j), _MM_HINT_T0);
-}
-
-/// MR rows of p x one panel over columns [j0, j1), added to out (at the
-/// tile's first row of p and the panel's first row of c).
-template <int MR>
-LOCUS_AVX2 void projectPanel(const float *p, int64_t dc, const float *panel, int64_t j0,
-                             int64_t j1, float *sums, int64_t ld, NextRows next) {
-  __m256 acc0[MR], acc1[MR];
-#pragma GCC unroll 8
-  for (int ii = 0; ii < MR; ++ii) {
-    acc0[ii] = _mm256_setzero_ps();
-    acc1[ii] = _mm256_setzero_ps();
-  }
-  for (int64_t j = j0; j < j1; ++j) {
-    prefetchNext(next, dc, j);
-    const __m256 c0 = _mm256_loadu_ps(panel + j * kPanel);
-    const __m256 c1 = _mm256_loadu_ps(panel + j * kPanel + 8);
-#pragma GCC unroll 8
-    for (int ii = 0; ii < MR; ++ii) {
-      const __m256 a = _mm256_broadcast_ss(p + ii * dc + j);
-      acc0[ii] = _mm256_fmadd_ps(a, c0, acc0[ii]);
-      acc1[ii] = _mm256_fmadd_ps(a, c1, acc1[ii]);
-    }
-  }
-#pragma GCC unroll 8 // constant indices keep acc in registers in the loop above
-  for (int ii = 0; ii < MR; ++ii) {
-    float *row = sums + ii * ld;
-    _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc0[ii]));
-    _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), acc1[ii]));
-  }
-}
-
-/// projectPanel with AVX-512: Panels (1 or 2) panels a tile, one register each.
-template <int MR, int Panels>
-LOCUS_AVX512 void projectPanels512(const float *p, int64_t dc, const float *panel, int64_t j0,
-                                   int64_t j1, float *sums, int64_t ld, NextRows next) {
-  __m512 acc[MR][Panels];
-#pragma GCC unroll 8
-  for (int ii = 0; ii < MR; ++ii)
-#pragma GCC unroll 2
-    for (int q = 0; q < Panels; ++q)
-      acc[ii][q] = _mm512_setzero_ps();
-  const int64_t panelFloats = kPanel * dc;
-  for (int64_t j = j0; j < j1; ++j) {
-    prefetchNext(next, dc, j);
-    __m512 cv[Panels];
-#pragma GCC unroll 2
-    for (int q = 0; q < Panels; ++q)
-      cv[q] = _mm512_loadu_ps(panel + q * panelFloats + j * kPanel);
-#pragma GCC unroll 8
-    for (int ii = 0; ii < MR; ++ii) {
-      const __m512 a = _mm512_set1_ps(p[ii * dc + j]);
-#pragma GCC unroll 2
-      for (int q = 0; q < Panels; ++q)
-        acc[ii][q] = _mm512_fmadd_ps(a, cv[q], acc[ii][q]);
-    }
-  }
-#pragma GCC unroll 8 // constant indices keep acc in registers in the loop above
-  for (int ii = 0; ii < MR; ++ii)
-#pragma GCC unroll 2
-    for (int q = 0; q < Panels; ++q) {
-      float *row = sums + ii * ld + q * kPanel;
-      _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), acc[ii][q]));
-    }
-}
-
-/// Rows [i0, i1) of p against every panel, in passes of kProjectChunk
-/// columns, into out. The passes' sums gather in a buffer of the task's rows
-/// x the panels' rows (contiguous: out's rows are d floats apart, and adding
-/// tiles into them would touch a cache line a float), copied to out at the end.
-template <bool Wide>
-LOCUS_AVX2 void projectRowsOf(int64_t i0, int64_t i1, int64_t n, int64_t dc, const float *p,
-                              const float *cp, float *out, int64_t d) {
-  const int64_t panels = (n + kPanel - 1) / kPanel, ld = panels * kPanel;
-  thread_local std::vector<float> sumsBuf;
-  float *sums = scratch(sumsBuf, (i1 - i0) * ld);
-  std::fill(sums, sums + (i1 - i0) * ld, 0.0f);
-  for (int64_t j0 = 0; j0 < dc; j0 += kProjectChunk) {
-    const int64_t j1 = std::min(dc, j0 + kProjectChunk);
-    for (int64_t i = i0; i < i1; i += kProjectRows) {
-      const int64_t mr = std::min(kProjectRows, i1 - i);
-      const float *pi = p + i * dc;
-      // The next tile's rows: the first panel's pass fetches them.
-      const NextRows next{pi + mr * dc, std::min(kProjectRows, i1 - i - mr)};
-      for (int64_t q = 0; q < panels;) {
-        const float *panel = cp + q * kPanel * dc;
-        float *si = sums + (i - i0) * ld + q * kPanel;
-        const NextRows fetch = q == 0 ? next : NextRows{};
-        if constexpr (Wide) {
-          const bool two = q + 1 < panels;
-#define LOCUS_PROJECT512(MR)                                                                       \
-  two ? projectPanels512<MR, 2>(pi, dc, panel, j0, j1, si, ld, fetch)                              \
-      : projectPanels512<MR, 1>(pi, dc, panel, j0, j1, si, ld, fetch)
-          switch (mr) {
-          case 6: LOCUS_PROJECT512(6); break;
-          case 5: LOCUS_PROJECT512(5); break;
-          case 4: LOCUS_PROJECT512(4); break;
-          case 3: LOCUS_PROJECT512(3); break;
-          case 2: LOCUS_PROJECT512(2); break;
-          default: LOCUS_PROJECT512(1); break;
-          }
-#undef LOCUS_PROJECT512
-          q += two ? 2 : 1;
-        } else {
-          switch (mr) {
-          case 6: projectPanel<6>(pi, dc, panel, j0, j1, si, ld, fetch); break;
-          case 5: projectPanel<5>(pi, dc, panel, j0, j1, si, ld, fetch); break;
-          case 4: projectPanel<4>(pi, dc, panel, j0, j1, si, ld, fetch); break;
-          case 3: projectPanel<3>(pi, dc, panel, j0, j1, si, ld, fetch); break;
-          case 2: projectPanel<2>(pi, dc, panel, j0, j1, si, ld, fetch); break;
-          default: projectPanel<1>(pi, dc, panel, j0, j1, si, ld, fetch); break;
-          }
-          ++q;
-        }
-      }
-    }
-  }
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t i = i0; i < i1; ++i)
-      out[r * d + i] = sums[(i - i0) * ld + r];
-}
-
 #endif // LOCUS_HAVE_X86
 
 /// The rank-k kernel on every row, in parallel tasks of kRowsPerTask rows.
@@ -550,22 +374,37 @@ void projectRows(int64_t n, int64_t d, int64_t dc, const float *p, const float *
     std::fill(out, out + n * d, 0.0f);
     return;
   }
-#if defined(LOCUS_HAVE_X86)
-  if (useAvx2()) {
-    const float *cp = packPanels(n, dc, c);
-    const bool avx512 = useAvx512();
-    constexpr int64_t kRowsPerProjectTask = 8 * kProjectRows;
+  if (broadcastGemmVectorised()) {
+    // B c as p [d, dc] times c^T [dc, n] (packed once, its columns padded
+    // with zeros to whole panels), rows of p in parallel tasks; each task's
+    // sums gather in a buffer of its rows x n (contiguous: out's rows are d
+    // floats apart, and adding tiles into them would touch a cache line a
+    // float) copied to out at the end. cpu-kernel-bench --only bilinear, Zen 5,
+    // 2 threads, D = Dc = 8192, N = 32, against the 3 x 4 (AVX-512: 8 x 4)
+    // tiles of dot products before: 15.7 -> 10.8 ms with AVX-512, 26 -> 18 ms
+    // with AVX2 (88% of the AVX2 FMA peak).
+    const int64_t ld = (n + kBroadcastPanel - 1) / kBroadcastPanel * kBroadcastPanel;
+    thread_local std::vector<float> cpBuf;
+    float *cp = scratch(cpBuf, dc * ld);
+    for (int64_t j = 0; j < dc; ++j) {
+      for (int64_t r = 0; r < n; ++r)
+        cp[j * ld + r] = c[r * dc + j];
+      std::fill(cp + j * ld + n, cp + (j + 1) * ld, 0.0f);
+    }
+    constexpr int64_t kRowsPerProjectTask = 48;
     const int64_t tasks = (d + kRowsPerProjectTask - 1) / kRowsPerProjectTask;
     parallelFor(tasks, n * d * dc >= (1 << 20), [&](int64_t tsk) {
       const int64_t i0 = tsk * kRowsPerProjectTask, i1 = std::min(d, i0 + kRowsPerProjectTask);
-      if (avx512)
-        projectRowsOf<true>(i0, i1, n, dc, p, cp, out, d);
-      else
-        projectRowsOf<false>(i0, i1, n, dc, p, cp, out, d);
+      thread_local std::vector<float> sumsBuf;
+      float *sums = scratch(sumsBuf, (i1 - i0) * ld);
+      std::fill(sums, sums + (i1 - i0) * ld, 0.0f);
+      broadcastGemm(i1 - i0, ld, dc, p + i0 * dc, dc, cp, ld, sums, ld);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t i = i0; i < i1; ++i)
+          out[r * d + i] = sums[(i - i0) * ld + r];
     });
     return;
   }
-#endif
   gemm(false, true, n, d, dc, 1.0f, c, p, 0.0f, out);
 }
 
