@@ -3,6 +3,7 @@
 // pre-filled with NaN so a kernel that skips an element fails, and NaN never passes a comparison.
 #include "locus/runtime/backend/cpu/Kernels.h"
 
+#include "backend/cpu/AdamMath.h"
 #include "backend/cpu/BlasSetup.h"
 #include "backend/cpu/Blocked.h"
 #include "backend/cpu/BroadcastGemm.h"
@@ -874,6 +875,61 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
     EXPECT_FALSE(same(wide.param, init)) << "the step changed nothing";
   }
 }
+
+// Late in a run beta2's bias correction rounds to 1 and the vector updates
+// skip dividing by it (AdamMath.h: bc2Unit): exact, since x / 1 == x. The
+// same coefficients with the flag cleared (the division done) must give the
+// same bits, 8 and 16 lanes wide.
+#if defined(LOCUS_HAVE_X86)
+LOCUS_AVX2 void adam8(const AdamCoefficients &k, const float *g, float *p, float *m, float *v) {
+  for (int i = 0; i < 64; i += 8)
+    adamVector(k, _mm256_loadu_ps(g + i), p + i, m + i, v + i, i);
+}
+LOCUS_AVX512 void adam16(const AdamCoefficients &k, const float *g, float *p, float *m,
+                         float *v) {
+  for (int i = 0; i < 64; i += 16)
+    adamVector16(k, _mm512_loadu_ps(g + i), p + i, m + i, v + i, i);
+}
+
+TEST(CpuAdamW, SkippingAUnitBiasCorrectionIsExact) {
+  if (cpuSimdLevel() < SimdLevel::Avx2)
+    GTEST_SKIP() << "this CPU has no AVX2";
+  AdamW opt;
+  opt.lr = 1e-2;
+  opt.weightDecay = 0.1;
+  EXPECT_FALSE(adamCoefficients(opt, 3).bc2Unit);
+  const AdamCoefficients late = adamCoefficients(opt, 20000);
+  ASSERT_TRUE(late.bc2Unit);
+  AdamCoefficients dividing = late;
+  dividing.bc2Unit = false;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> g(64), p0(64), m0(64), v0(64);
+  for (std::vector<float> *x : {&g, &p0, &m0})
+    for (float &e : *x)
+      e = u(rng);
+  for (float &e : v0)
+    e = std::fabs(u(rng)) * 1e-3f;
+  auto run = [&](const AdamCoefficients &k, bool wide) {
+    std::vector<float> p = p0, m = m0, v = v0;
+    if (wide)
+      adam16(k, g.data(), p.data(), m.data(), v.data());
+    else
+      adam8(k, g.data(), p.data(), m.data(), v.data());
+    p.insert(p.end(), m.begin(), m.end());
+    p.insert(p.end(), v.begin(), v.end());
+    return p;
+  };
+  for (bool wide : {false, true}) {
+    if (wide && cpuSimdLevel() != SimdLevel::Avx512)
+      continue;
+    const std::vector<float> skipped = run(late, wide), divided = run(dividing, wide);
+    EXPECT_EQ(std::memcmp(skipped.data(), divided.data(), skipped.size() * sizeof(float)), 0)
+        << (wide ? "16" : "8") << " lanes";
+    EXPECT_NE(std::memcmp(skipped.data(), p0.data(), 64 * sizeof(float)), 0) << "no step taken";
+  }
+}
+#endif
 
 // c += a b (broadcastGemm) at every SIMD level the CPU has, against float64,
 // and the same bits at every level (each element is one chain of fused

@@ -23,6 +23,10 @@ namespace locus::rt::cpu {
 
 struct AdamCoefficients {
   float decay, w1, b1, b2, c2, negStep, bc2Sqrt, eps;
+  /// bc2Sqrt is 1.0f (from about step 16,600 with beta2 = 0.999): the vector
+  /// updates skip that division, which is exact (x / 1 == x) and spares one
+  /// of the two divisions a vector for the rest of a run.
+  bool bc2Unit;
   bool lerpLow, doDecay;
   uint32_t key = 0; ///< bfloat16 moments: this step's rounding key
 };
@@ -38,6 +42,7 @@ inline AdamCoefficients adamCoefficients(const AdamW &opt, int64_t t) {
   k.c2 = static_cast<float>(1.0 - opt.beta2);
   k.negStep = static_cast<float>(-(opt.lr / bc1));
   k.bc2Sqrt = static_cast<float>(std::sqrt(bc2));
+  k.bc2Unit = k.bc2Sqrt == 1.0f;
   k.eps = static_cast<float>(opt.eps);
   k.lerpLow = std::fabs(k.w1) < 0.5f; // torch's lerp: start + w (end - start) for |w| < 0.5
   k.doDecay = opt.weightDecay != 0.0;
@@ -112,8 +117,9 @@ LOCUS_AVX2 inline void adamVector(const AdamCoefficients &k, __m256 g, float *p,
                  : _mm256_sub_ps(g, _mm256_mul_ps(_mm256_sub_ps(g, mi), _mm256_set1_ps(k.b1)));
   const __m256 vi = _mm256_add_ps(_mm256_mul_ps(loadMoments8(v), _mm256_set1_ps(k.b2)),
                                   _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(k.c2), g), g));
+  const __m256 root = _mm256_sqrt_ps(vi);
   const __m256 denom = _mm256_add_ps(
-      _mm256_div_ps(_mm256_sqrt_ps(vi), _mm256_set1_ps(k.bc2Sqrt)), _mm256_set1_ps(k.eps));
+      k.bc2Unit ? root : _mm256_div_ps(root, _mm256_set1_ps(k.bc2Sqrt)), _mm256_set1_ps(k.eps));
   pi = _mm256_add_ps(pi, _mm256_mul_ps(_mm256_set1_ps(k.negStep), _mm256_div_ps(mi, denom)));
   _mm256_storeu_ps(p, pi);
   storeMoments8(m, v, mi, vi, k.key, index);
@@ -148,9 +154,9 @@ LOCUS_AVX512 inline void adamVector16(const AdamCoefficients &k, __m512 g, float
   const __m512 vi = _mm512_add_ps(_mm512_mul_ps(loadMoments16(v), _mm512_set1_ps(k.b2)),
                                   _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(k.c2), g), g));
   // The masked sqrt: GCC 12 warns of the undefined vector the unmasked one passes.
+  const __m512 root = _mm512_maskz_sqrt_ps(0xffff, vi);
   const __m512 denom = _mm512_add_ps(
-      _mm512_div_ps(_mm512_maskz_sqrt_ps(0xffff, vi), _mm512_set1_ps(k.bc2Sqrt)),
-      _mm512_set1_ps(k.eps));
+      k.bc2Unit ? root : _mm512_div_ps(root, _mm512_set1_ps(k.bc2Sqrt)), _mm512_set1_ps(k.eps));
   pi = _mm512_add_ps(pi, _mm512_mul_ps(_mm512_set1_ps(k.negStep), _mm512_div_ps(mi, denom)));
   _mm512_storeu_ps(p, pi);
   storeMoments16(m, v, mi, vi, k.key, index);
