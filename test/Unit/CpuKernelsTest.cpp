@@ -876,6 +876,16 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
   }
 }
 
+/// The SIMD levels this CPU runs, scalar first (the levels a test compares).
+static std::vector<SimdLevel> simdLevelsOfThisCpu() {
+  std::vector<SimdLevel> levels{SimdLevel::Baseline};
+  if (cpuSimdLevel() >= SimdLevel::Avx2)
+    levels.push_back(SimdLevel::Avx2);
+  if (cpuSimdLevel() == SimdLevel::Avx512)
+    levels.push_back(SimdLevel::Avx512);
+  return levels;
+}
+
 // Late in a run beta2's bias correction rounds to 1 and the vector updates
 // skip dividing by it (AdamMath.h: bc2Unit): exact, since x / 1 == x. The
 // same coefficients with the flag cleared (the division done) must give the
@@ -941,11 +951,7 @@ TEST(CpuBlocked, BroadcastGemmMatchesFloat64AndItselfAtEverySimdLevel) {
   struct Size {
     int64_t m, n, k;
   };
-  std::vector<SimdLevel> levels{SimdLevel::Baseline};
-  if (cpuSimdLevel() >= SimdLevel::Avx2)
-    levels.push_back(SimdLevel::Avx2);
-  if (cpuSimdLevel() == SimdLevel::Avx512)
-    levels.push_back(SimdLevel::Avx512);
+  const std::vector<SimdLevel> levels = simdLevelsOfThisCpu();
   for (Size sz : {Size{7, 1, 5}, Size{13, 7, 300}, Size{6, 16, 256}, Size{29, 17, 700},
                   Size{11, 40, 513}, Size{64, 48, 96}}) {
     const int64_t lda = sz.k + 3, ldb = sz.n + 5, ldc = sz.n + 2;
@@ -1000,11 +1006,7 @@ TEST(CpuBlocked, ProjectRowsMatchesFloat64AtEverySimdLevel) {
   struct Size {
     int64_t n, d, dc;
   };
-  std::vector<SimdLevel> levels{SimdLevel::Baseline};
-  if (cpuSimdLevel() >= SimdLevel::Avx2)
-    levels.push_back(SimdLevel::Avx2);
-  if (cpuSimdLevel() == SimdLevel::Avx512)
-    levels.push_back(SimdLevel::Avx512);
+  const std::vector<SimdLevel> levels = simdLevelsOfThisCpu();
   for (Size sz : {Size{5, 7, 37}, Size{32, 100, 2100}, Size{1, 1, 16}, Size{11, 50, 4111},
                   Size{17, 53, 300}, Size{40, 9, 513}}) {
     std::mt19937 rng(3);

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 namespace locus::rt::cpu {
@@ -157,7 +156,9 @@ LOCUS_AVX2 void finishBlock(int mode, int64_t mr, int64_t i, int64_t j0, int64_t
 /// Asks for columns [j, j + width) of rows [i, i + mr) of out, m and v into
 /// L2 while the tiles compute the block before them: the epilogue streams
 /// 6 rows x 3 arrays from DRAM, more streams than the hardware prefetchers
-/// follow, and would otherwise wait on each. always_inline: see prefetchNext.
+/// follow, and would otherwise wait on each. always_inline: GCC 12 takes a
+/// function whose only effect is a prefetch for a const one and deletes its
+/// calls before it would inline them.
 template <typename Moment>
 __attribute__((always_inline)) inline void prefetchEpilogue(int64_t i, int64_t mr, int64_t j,
                                                             int64_t width, int64_t cols,

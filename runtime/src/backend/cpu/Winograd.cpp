@@ -146,7 +146,8 @@ void winogradConv2dForward(const WinogradPlan &p, const float *x, Shape4 xs, con
     // them (cpu-kernel-bench, Zen 5, 2 threads, VGG-6's blocks 2-6 forward:
     // 164 -> 150 ms AVX2, 123 -> 110 ms AVX-512; block 6's 32 tiles 30 -> 25
     // ms). The weight gradient's GEMM (O x C outputs over a chunk's tiles)
-    // stays with OpenBLAS: the same kernel took 2-3x as long there.
+    // stays with OpenBLAS: the same kernel on V^T packed in 32-column panels
+    // was 6% faster with AVX-512 and 3% slower with AVX2 (bench/README).
     const bool broadcast = broadcastGemmVectorised();
     parallelFor(p.positions(), true, [&](int64_t xi) {
       if (broadcast)
