@@ -265,9 +265,12 @@ locus::kernelRecordFields(ModuleOp module, ModuleOp kernels, llvm::Module &objec
       module, object,
       {"locus_hybrid_negatives", "locus_length_normalize_rows", "locus_standardize_pairs"},
       "locus_goodness_input_kernels", "locus-generate-goodness-input-kernels");
-  if (failed(activations) || failed(pooling) || failed(goodnessInputs))
+  FailureOr<llvm::Constant *> precision =
+      addKernelRecord(module, object, {"locus_f32_to_bf16", "locus_bf16_to_f32"},
+                      "locus_precision_kernels", "locus-generate-precision-kernels");
+  if (failed(activations) || failed(pooling) || failed(goodnessInputs) || failed(precision))
     return failure();
   return std::vector<llvm::Constant *>{*program,    updateKernels(object), *lossPools,
                                        *reluPools,  *losses,               *activations,
-                                       *pooling,    *goodnessInputs};
+                                       *pooling,    *goodnessInputs,       *precision};
 }

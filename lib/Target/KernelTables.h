@@ -10,7 +10,7 @@
 
 namespace locus {
 
-/// The ModelRecord fields from `program` to `goodnessInputs`, in order (their
+/// The ModelRecord fields from `program` to `precision`, in order (their
 /// globals added to `object`); fails with an error on `module` where the step
 /// program or a kernel set is missing or incomplete.
 mlir::FailureOr<std::vector<llvm::Constant *>>

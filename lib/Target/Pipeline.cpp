@@ -44,6 +44,7 @@ void locus::buildTrainingPipeline(OpPassManager &pm, const TrainingPipelineOptio
     pm.addPass(createLocusGenerateInfoNceKernels(infoNce));
     pm.addPass(createLocusGenerateActivationKernels());
     pm.addPass(createLocusGeneratePoolingKernels());
+    pm.addPass(createLocusGeneratePrecisionKernels());
     pm.addPass(createLocusGenerateGoodnessInputKernels());
     // The step program: the block steps as calls on arena buffers.
     LocusLowerToStepOptions lower;

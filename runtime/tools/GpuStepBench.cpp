@@ -47,14 +47,15 @@ namespace {
 
 int main(int argc, char **argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fputs("usage: locus-gpu-step-bench MODEL.so [--steps S] [--warmup W] [--fp32] "
+    std::fputs("usage: locus-gpu-step-bench MODEL.so [--steps S] [--warmup W] [--precision tf32|fp32|bf16] "
                "[--bf16-moments] [--cudnn-find] [--workspace-mib M] [--device N] [--label TEXT]\n",
                stderr);
     return argc < 2 ? 1 : 0;
   }
   std::string path = argv[1], label = argv[1];
   int steps = 20, warmup = 3, device = 0;
-  bool tf32 = true, bf16 = false, find = false;
+  cuda::Precision precision = cuda::Precision::TF32;
+  bool bf16 = false, find = false;
   int64_t workspaceMib = -1;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
@@ -71,8 +72,15 @@ int main(int argc, char **argv) {
       device = std::stoi(value());
     else if (arg == "--label")
       label = value();
-    else if (arg == "--fp32")
-      tf32 = false;
+    else if (arg == "--precision") {
+      const std::string p = value();
+      if (p != "tf32" && p != "fp32" && p != "bf16")
+        die("--precision " + p + ": expected tf32, fp32 or bf16");
+      precision = p == "fp32"   ? cuda::Precision::FP32
+                  : p == "bf16" ? cuda::Precision::BF16
+                                : cuda::Precision::TF32;
+    } else if (arg == "--fp32")
+      precision = cuda::Precision::FP32;
     else if (arg == "--bf16-moments")
       bf16 = true;
     else if (arg == "--cudnn-find")
@@ -103,7 +111,7 @@ int main(int argc, char **argv) {
   options.moments = bf16 ? MomentFormat::BFloat16 : MomentFormat::Float32;
   cuda::CudaOptions cudaOptions;
   cudaOptions.device = device;
-  cudaOptions.tf32 = tf32;
+  cudaOptions.precision = precision;
   cudaOptions.findAlgorithms = find;
   cudaOptions.workspaceLimit = workspaceMib < 0 ? -1 : workspaceMib << 20;
   options.backend = cuda::makeCudaBackend(compiled.kernels, cudaOptions, error);
@@ -150,7 +158,7 @@ int main(int argc, char **argv) {
               "%.1f, \"measured_peak_gib\": %.4f, \"planned_peak_gib\": %.4f, "
               "\"device_used_gib\": %.4f, \"final_loss\": %.6f, \"finite\": %s, \"backend\": "
               "\"%s\"}\n",
-              label.c_str(), tf32 ? "tf32" : "fp32", bf16 ? "bf16" : "fp32",
+              label.c_str(), cuda::precisionName(precision), bf16 ? "bf16" : "fp32",
               (std::string(find ? "measured" : "heuristics") +
                (workspaceMib >= 0 ? "<=" + std::to_string(workspaceMib) + "M" : ""))
                   .c_str(),

@@ -30,6 +30,10 @@ inline const abi::GoodnessInputKernels &compiledGoodnessInputs() {
   return *rt::cpu::linkedModel().goodnessInputs;
 }
 
+inline const abi::PrecisionKernels &compiledPrecision() {
+  return *rt::cpu::linkedModel().precision;
+}
+
 /// A CPU backend on the linked model's kernels (shared by the tests that
 /// need one: it holds no state between calls).
 inline rt::Backend &compiledCpuBackend() {

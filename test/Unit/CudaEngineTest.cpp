@@ -52,7 +52,7 @@ TEST_P(CudaEngine, TrainsAsTheCpuBackend) {
     o->moments = c.moments;
   }
   rt::cuda::CudaOptions cuda;
-  cuda.tf32 = false;
+  cuda.precision = rt::cuda::Precision::FP32;
   std::string error;
   gpuOptions.backend =
       rt::cuda::makeCudaBackend(rt::cpu::modelKernelsOf(cudaModel.record()), cuda, error);

@@ -479,6 +479,93 @@ TEST_P(GpuFormKernels, OptimizerUpdates) {
   expectClose(gpu.download(gGg, 1), std::vector<double>{gg}, 1e-12, "lars ||g'||^2");
 }
 
+/// x's nearest bfloat16 bits, ties to even, found as the nearer of the two
+/// bfloat16 values around x (in float64), not by the kernels' bit trick.
+uint16_t nearestBf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  if (std::isnan(x))
+    return static_cast<uint16_t>((bits >> 16) | 0x40);
+  const uint32_t towardZero = bits & 0xFFFF0000u, awayFromZero = towardZero + 0x10000u;
+  auto value = [](uint32_t b) {
+    float f;
+    std::memcpy(&f, &b, 4);
+    return static_cast<double>(f);
+  };
+  if (std::isinf(x) || towardZero == bits)
+    return static_cast<uint16_t>(bits >> 16);
+  // awayFromZero may be infinity: rounding treats it as the next value,
+  // 2^128 (so the largest finite bfloat16 rounds up to it from half an ulp
+  // above, as IEEE's round to nearest says).
+  const double below = std::fabs(double(x) - value(towardZero));
+  const double away = (awayFromZero & 0x7FFFFFFFu) == 0x7F800000u
+                          ? std::copysign(std::ldexp(1.0, 128), double(x))
+                          : value(awayFromZero);
+  const double above = std::fabs(away - double(x));
+  if (below < above || (below == above && ((towardZero >> 16) & 1) == 0))
+    return static_cast<uint16_t>(towardZero >> 16);
+  return static_cast<uint16_t>(awayFromZero >> 16);
+}
+
+TEST_P(GpuFormKernels, PrecisionConversions) {
+  REQUIRE_GPU();
+  // Every bfloat16 widens exactly.
+  std::vector<uint16_t> every(65536);
+  for (uint32_t b = 0; b < every.size(); ++b)
+    every[b] = static_cast<uint16_t>(b);
+  // Floats at the rounding's edges: exact bfloat16 values, halfway between
+  // two (kept half even and odd), one bit either side of halfway, the
+  // largest finite float (rounds to infinity), subnormals, zeros,
+  // infinities, NaNs of both signs, and random values over many exponents.
+  std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x3F800000u, 0x3F808000u, 0x3F818000u,
+                                0x3F807FFFu, 0x3F808001u, 0x3F818001u, 0x7F7FFFFFu, 0xFF7FFFFFu,
+                                0x7F7F8000u, 0x7F7F7FFFu, 0x00000001u, 0x00008000u, 0x00018000u,
+                                0x807FFFFFu, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00001u,
+                                0x7F800001u, 0x7FFFFFFFu, 0xFFFFFFFFu};
+  uint64_t state = 12345;
+  while (bits.size() < 20000) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    bits.push_back(static_cast<uint32_t>(state >> 32));
+  }
+  std::vector<float> x(bits.size());
+  std::memcpy(x.data(), bits.data(), 4 * bits.size());
+  const int64_t n = static_cast<int64_t>(x.size()), m = static_cast<int64_t>(every.size());
+
+  Gpu gpu(GetParam().device);
+  float *gX = gpu.upload(x);
+  uint16_t *gBits = gpu.upload(std::vector<uint16_t>(x.size())), *gEvery = gpu.upload(every);
+  float *gWide = gpu.upload(std::vector<float>(every.size()));
+  abi::MemRef1F32 in = abi::memref1(gX, n), wide = abi::memref1(gWide, m);
+  abi::MemRef1U16 out = abi::memref1(gBits, n), all = abi::memref1(gEvery, m);
+  ASSERT_NE(formModel().precision, nullptr);
+  formModel().precision->toBf16(&in, &out);
+  formModel().precision->toF32(&all, &wide);
+  const std::vector<uint16_t> rounded = gpu.download(gBits, x.size());
+  const std::vector<float> widened = gpu.download(gWide, every.size());
+
+  // The CPU build's kernels too (the forms must agree with it bit for bit).
+  std::vector<uint16_t> cpuRounded(x.size());
+  abi::MemRef1F32 cin = abi::memref1(x.data(), n);
+  abi::MemRef1U16 cout = abi::memref1(cpuRounded.data(), n);
+  test::compiledPrecision().toBf16(&cin, &cout);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const uint16_t want = nearestBf16(x[i]);
+    if (std::isnan(x[i])) { // any NaN of x's sign
+      ASSERT_EQ(rounded[i] & 0x8000, want & 0x8000) << "x bits " << std::hex << bits[i];
+      ASSERT_EQ(rounded[i] & 0x7F80, 0x7F80) << "x bits " << std::hex << bits[i];
+      ASSERT_NE(rounded[i] & 0x7F, 0) << "x bits " << std::hex << bits[i];
+    }
+    ASSERT_EQ(rounded[i], want) << "x bits " << std::hex << bits[i];
+    ASSERT_EQ(cpuRounded[i], want) << "CPU build, x bits " << std::hex << bits[i];
+  }
+  for (uint32_t b = 0; b < every.size(); ++b) {
+    const uint32_t want = b << 16;
+    uint32_t got;
+    std::memcpy(&got, &widened[b], 4);
+    ASSERT_EQ(got, want) << "bfloat16 bits " << std::hex << b;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Forms, GpuFormKernels,
                          ::testing::Values(
 #if defined(LOCUS_HAVE_CUDA)

@@ -255,6 +255,29 @@ def LocusGenerateActivationKernels
   ];
 }
 
+def LocusGeneratePrecisionKernels
+    : Pass<"locus-generate-precision-kernels", "::mlir::ModuleOp"> {
+  let summary = "Emit the float32 <-> bfloat16 conversions as kernels";
+  let description = [{
+    Adds to `@locus_kernels` two kernels on flat buffers, for every model
+    (`--precision bf16` runs the convolutions on bfloat16 copies of their
+    float32 operands):
+
+    - `locus_f32_to_bf16(x, bits)`: x rounded to the nearest bfloat16, ties
+      to even, as i16 bits; a NaN stays a quiet NaN of the same sign;
+    - `locus_bf16_to_f32(bits, y)`: the bfloat16 widened to float32 (exact).
+
+    The rounding is integer arithmetic, the same bits on every target. The
+    object emitter exports them as the record `locus_precision_kernels`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def LocusGeneratePoolingKernels
     : Pass<"locus-generate-pooling-kernels", "::mlir::ModuleOp"> {
   let summary = "Emit max and average pooling, forward and adjoint, as kernels";

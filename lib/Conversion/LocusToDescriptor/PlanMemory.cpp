@@ -12,9 +12,11 @@
 // SGD's one momentum buffer for each parameter the step trains (the
 // descriptor's, from locus.update), and the CPU backend's
 // convolution workspace for each conv of the program (its geometry is
-// shared with the backend: runtime/src/backend/cpu/ConvGeometry.h). The
-// bytes go on the module (StepProgram.h's locus.plan.* attributes), and the
-// object's StepProgram record carries them to the binary.
+// shared with the backend: runtime/src/backend/cpu/ConvGeometry.h); for
+// --target=cuda instead the bfloat16 copies --precision bf16 runs the largest
+// convolution on (their layout shared with the CUDA backend: ConvStaging.h).
+// The bytes go on the module (StepProgram.h's locus.plan.* attributes), and
+// the object's StepProgram record carries them to the binary.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/Conversion/LocusToDescriptor.h"
@@ -23,6 +25,7 @@
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "locus/runtime/ModelDescriptor.h"
 #include "locus/runtime/backend/cpu/Kernels.h"
+#include "locus/runtime/backend/cuda/ConvStaging.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -72,26 +75,42 @@ int64_t residentBytes(const rt::ModelDesc &model, bool adamW, bool bf16Moments) 
   return bytes;
 }
 
-/// The largest workspace of the CPU backend's convolutions (FF and SCFF
-/// blocks run on 2N rows).
-int64_t workspaceBytes(const rt::ModelDesc &model) {
+/// The largest of `bytes(layer, rows)` over the model's convolutions (FF
+/// and SCFF blocks run on 2N rows).
+template <typename Bytes> int64_t largestOverConvolutions(const rt::ModelDesc &model, Bytes bytes) {
   const int64_t rows =
       isGoodness(model.blocks.front().loss) ? 2 * model.inputShape[0] : model.inputShape[0];
-  int64_t workspace = 0;
+  int64_t largest = 0;
   for (const rt::BlockDesc &b : model.blocks)
-    for (const rt::LayerDesc &layer : b.layers) {
-      if (!rt::hasConvWeights(layer.kind))
-        continue;
-      rt::cpu::Window win{layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1],
-                          layer.pad[0],    layer.pad[1],    layer.pad[2],    layer.pad[3]};
-      rt::cpu::Shape4 xs{rows, layer.inShape[1], layer.inShape[2], layer.inShape[3]};
-      const int64_t out = layer.outShape[1];
-      const int64_t floats = layer.kind == rt::LayerKind::Conv2D
-                                 ? rt::cpu::conv2dWorkspaceFloats(xs, win, out)
-                                 : rt::cpu::convReluPoolWorkspaceFloats(xs, out);
-      workspace = std::max(workspace, kFloat * floats);
-    }
-  return workspace;
+    for (const rt::LayerDesc &layer : b.layers)
+      if (rt::hasConvWeights(layer.kind))
+        largest = std::max(largest, bytes(layer, rows));
+  return largest;
+}
+
+/// The largest workspace of the CPU backend's convolutions.
+int64_t workspaceBytes(const rt::ModelDesc &model) {
+  return largestOverConvolutions(model, [](const rt::LayerDesc &layer, int64_t rows) {
+    rt::cpu::Window win{layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1],
+                        layer.pad[0],    layer.pad[1],    layer.pad[2],    layer.pad[3]};
+    rt::cpu::Shape4 xs{rows, layer.inShape[1], layer.inShape[2], layer.inShape[3]};
+    const int64_t out = layer.outShape[1];
+    const int64_t floats = layer.kind == rt::LayerKind::Conv2D
+                               ? rt::cpu::conv2dWorkspaceFloats(xs, win, out)
+                               : rt::cpu::convReluPoolWorkspaceFloats(xs, out);
+    return kFloat * floats;
+  });
+}
+
+/// The CUDA backend's bfloat16 copies under --precision bf16.
+int64_t bf16StagingBytes(const rt::ModelDesc &model) {
+  return largestOverConvolutions(model, [](const rt::LayerDesc &layer, int64_t rows) {
+    return rt::cuda::convStaging(rows, layer.inShape[1], layer.inShape[2], layer.inShape[3],
+                                 layer.outShape[1], layer.kernel[0], layer.kernel[1],
+                                 layer.stride[0], layer.stride[1], layer.pad[0] + layer.pad[2],
+                                 layer.pad[1] + layer.pad[3])
+        .bytes;
+  });
 }
 
 struct PlanMemoryPass
@@ -112,17 +131,20 @@ struct PlanMemoryPass
     const int64_t resident = residentBytes(model, /*adamW=*/true, /*bf16Moments=*/false),
                   residentBf16 = residentBytes(model, true, true),
                   residentSgd = residentBytes(model, false, false);
-    // The workspace is the CPU convolutions'; the CUDA backend's scratch
-    // (cuDNN workspace, the fused conv output, B's gradient) is not planned
-    // yet, and the report says so rather than print the CPU's figure.
+    // The workspace is the CPU convolutions'. cuDNN's is chosen at run time
+    // (the binary prints it beside the plan), so a CUDA plan has none, but it
+    // has the bfloat16 copies of --precision bf16.
     auto target = module->getAttrOfType<StringAttr>("locus.target");
     const bool cuda = target && target.getValue() == "cuda";
     const int64_t workspace = cuda ? 0 : workspaceBytes(model);
+    const int64_t staging = cuda ? bf16StagingBytes(model) : 0;
     Builder builder(module);
     module->setAttr(kResidentAdamWAttr, builder.getI64IntegerAttr(resident));
     module->setAttr(kResidentAdamWBf16Attr, builder.getI64IntegerAttr(residentBf16));
     module->setAttr(kResidentSgdAttr, builder.getI64IntegerAttr(residentSgd));
     module->setAttr(kWorkspaceAttr, builder.getI64IntegerAttr(workspace));
+    if (cuda)
+      module->setAttr(kBf16StagingAttr, builder.getI64IntegerAttr(staging));
     if (!report)
       return;
     llvm::raw_ostream &os = llvm::outs();
@@ -153,8 +175,11 @@ struct PlanMemoryPass
     line("AdamW, bfloat16 moments:", residentBf16);
     line("SGD / LARS (one momentum buffer):", residentSgd);
     if (cuda) {
-      os << "kernel workspace: not planned for --target=cuda yet (cuDNN's workspace is chosen\n"
-            "  and measured at run time; every other buffer is the arena's)\n";
+      os << "kernel workspace: cuDNN's, chosen when the binary starts (it prints it beside\n"
+            "  this plan); every other buffer is the arena's\n";
+      os << "bfloat16 copies of the largest convolution's operands (CUDA backend):\n";
+      line("--precision bf16:", staging);
+      line("--precision tf32 / fp32:", 0);
     } else {
       os << "kernel workspace (largest convolution):\n";
       line("all optimizers:", workspace);

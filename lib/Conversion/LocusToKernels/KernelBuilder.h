@@ -76,6 +76,14 @@ appendKernels(mlir::ModuleOp module, llvm::function_ref<void(OpBuilder &, Locati
   return mlir::success();
 }
 
+/// bfloat16 bits (i16) to float32: exact, the bits as float32's high half.
+inline Value widenBf16(OpBuilder &b, Location loc, Value bits) {
+  Value wide = arith::ExtUIOp::create(b, loc, b.getI32Type(), bits);
+  Value sixteen = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16));
+  Value shifted = arith::ShLIOp::create(b, loc, wide, sixteen);
+  return arith::BitcastOp::create(b, loc, b.getF32Type(), shifted);
+}
+
 /// `x > 0 ? then : 0` in float32 (a NaN x gives 0): relu and its vjp's mask.
 inline Value ifPositive(OpBuilder &b, Location loc, Value x, Value then) {
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));

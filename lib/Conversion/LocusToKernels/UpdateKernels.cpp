@@ -30,6 +30,7 @@ namespace locus {
 } // namespace locus
 
 using namespace mlir;
+using locus::kernels::widenBf16;
 
 namespace {
 
@@ -133,14 +134,6 @@ Value roundingBits(OpBuilder &b, Location l, Value key, Value index) {
   x = xorShift(x, 15);
   x = arith::MulIOp::create(b, l, x, c(0x846CA68Bu));
   return xorShift(x, 16);
-}
-
-/// bfloat16 bits (i16) to float32.
-Value widenBf16(OpBuilder &b, Location l, Value bits) {
-  Value wide = arith::ExtUIOp::create(b, l, b.getI32Type(), bits);
-  Value sixteen = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(16));
-  Value shifted = arith::ShLIOp::create(b, l, wide, sixteen);
-  return arith::BitcastOp::create(b, l, b.getF32Type(), shifted);
 }
 
 /// x to bfloat16 bits, stochastically: add the low 16 bits of `random` to

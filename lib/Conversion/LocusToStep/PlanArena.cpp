@@ -140,14 +140,27 @@ struct PlanArenaPass : public locus::impl::LocusPlanArenaBase<PlanArenaPass> {
       os << "  training, AdamW (B from its factors): " << mib(fused) << "\n";
     os << "  training, SGD / LARS:                 " << mib(plain) << "\n";
     os << "  evaluation:                           " << mib(eval) << "\n";
-    os << "planned peak of the binary (resident + workspace + arena):\n";
-    os << "  AdamW:                                "
-       << mib(bytes(top, locus::kResidentAdamWAttr) + workspace + std::max(fused, eval)) << "\n";
-    os << "  AdamW, bfloat16 moments:              "
-       << mib(bytes(top, locus::kResidentAdamWBf16Attr) + workspace + std::max(fused, eval))
-       << "\n";
-    os << "  SGD / LARS:                           "
-       << mib(bytes(top, locus::kResidentSgdAttr) + workspace + std::max(plain, eval)) << "\n";
+    auto peaks = [&](int64_t extra) {
+      os << "  AdamW:                                "
+         << mib(bytes(top, locus::kResidentAdamWAttr) + extra + std::max(fused, eval)) << "\n";
+      os << "  AdamW, bfloat16 moments:              "
+         << mib(bytes(top, locus::kResidentAdamWBf16Attr) + extra + std::max(fused, eval))
+         << "\n";
+      os << "  SGD / LARS:                           "
+         << mib(bytes(top, locus::kResidentSgdAttr) + extra + std::max(plain, eval)) << "\n";
+    };
+    if (!top->hasAttr(locus::kBf16StagingAttr)) {
+      os << "planned peak of the binary (resident + workspace + arena):\n";
+      peaks(workspace);
+      return;
+    }
+    // A GPU plan, for each precision; cuDNN's workspace comes on top.
+    os << "planned device peak, --precision tf32 / fp32 (resident + arena; + cuDNN's "
+          "workspace):\n";
+    peaks(0);
+    os << "planned device peak, --precision bf16 (resident + bfloat16 copies + arena; + "
+          "cuDNN's workspace):\n";
+    peaks(bytes(top, locus::kBf16StagingAttr));
   }
 
   void runOnOperation() override {

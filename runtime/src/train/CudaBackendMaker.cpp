@@ -9,7 +9,9 @@ BackendMaker cudaBackendMaker() {
   return [](const cpu::ModelKernels &kernels, const Options &options, std::string &error) {
     cuda::CudaOptions cuda;
     cuda.device = options.device < 0 ? 0 : static_cast<int>(options.device);
-    cuda.tf32 = options.precision != "fp32";
+    cuda.precision = options.precision == "fp32"   ? cuda::Precision::FP32
+                     : options.precision == "bf16" ? cuda::Precision::BF16
+                                                   : cuda::Precision::TF32;
     std::unique_ptr<Backend> backend = cuda::makeCudaBackend(kernels, cuda, error);
     if (!backend)
       error += "; this binary trains on an NVIDIA GPU (its model was compiled with "

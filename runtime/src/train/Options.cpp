@@ -270,11 +270,8 @@ static Status parseArguments(const std::vector<std::string> &args, Options &out)
       LOCUS_RETURN_IF_ERROR(parseInt(name, value, 0, out.device));
     } else if (name == "--precision") {
       LOCUS_RETURN_IF_ERROR(next());
-      if (value == "bf16")
-        return Status::error("--precision bf16: not implemented yet (bfloat16 convolutions with "
-                             "float32 master weights are issue 12's next step); use tf32 or fp32");
-      if (value != "tf32" && value != "fp32")
-        return Status::error(fmt::format("--precision {}: expected tf32 or fp32", value));
+      if (value != "tf32" && value != "fp32" && value != "bf16")
+        return Status::error(fmt::format("--precision {}: expected tf32, fp32 or bf16", value));
       out.precision = value;
     } else {
       return Status::error(fmt::format("unknown option '{}'", name));
@@ -378,7 +375,9 @@ Evaluation:
 GPU (models compiled with --target=cuda):
   --device N            the CUDA device to train on (default 0)
   --precision P         tf32 (default: TF32 tensor cores in the convolutions and GEMMs, as
-                        PyTorch's convolutions) or fp32 (full float32)
+                        PyTorch's convolutions), fp32 (full float32) or bf16 (bfloat16
+                        tensor cores with float32 accumulation, as PyTorch's bf16 autocast;
+                        weights, optimizer state, activations and losses stay float32)
 Output:
   --metrics FILE        JSON lines: {"type":"step"|"epoch"|"heldout"|"probe"|"memory"|"run",...}
   --log-every N         progress on stderr every N steps (default 50)

@@ -586,7 +586,8 @@ Status runTraining(const ModelDesc &model, const Options &options,
     const std::string planFor = bf16Moments ? "adamw, bfloat16 moments" : options.optimizer;
     std::string planKind = fmt::format("step program: arena {}", mib(engine->plannedArenaBytes()));
     if (engine->reservedWorkspaceBytes() > 0)
-      planKind += fmt::format(", convolution workspace {} as the backend chose it",
+      planKind += fmt::format(", convolution workspace{} {} as the backend chose it",
+                              options.precision == "bf16" ? " and bfloat16 copies" : "",
                               mib(engine->reservedWorkspaceBytes()));
     int64_t measured = step > 0 ? memory.peak() : 0;
     int64_t workspace = step > 0 ? memory.peakExternal() : 0;

@@ -16,13 +16,6 @@ namespace {
 
 constexpr const char *kFormat = "locus-training-state-1";
 
-int64_t elements(const std::vector<int64_t> &shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
-
 /// The optimizer tensors of trained parameter `p`: (name, state index).
 std::vector<std::pair<std::string, int>> stateNames(const Engine &engine, size_t p) {
   std::vector<std::pair<std::string, int>> names;

@@ -43,6 +43,10 @@ constexpr llvm::StringLiteral kResidentAdamWAttr = "locus.plan.resident";
 constexpr llvm::StringLiteral kResidentAdamWBf16Attr = "locus.plan.resident_bf16";
 constexpr llvm::StringLiteral kResidentSgdAttr = "locus.plan.resident_sgd";
 constexpr llvm::StringLiteral kWorkspaceAttr = "locus.plan.workspace";
+/// --target=cuda only: the bfloat16 copies of the largest convolution's
+/// operands that --precision bf16 adds (ConvStaging.h); cuDNN's workspace
+/// is chosen at run time and not in the plan.
+constexpr llvm::StringLiteral kBf16StagingAttr = "locus.plan.bf16_staging";
 
 } // namespace locus
 

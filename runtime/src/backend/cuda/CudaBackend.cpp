@@ -6,14 +6,17 @@
 // backend hands its threads are GPU threads here). The step's losses are read
 // back once, at its end (locus_rt_add_losses). Every buffer of a step is the
 // program's, in the arena, except cuDNN's workspace: one buffer that grows to
-// the largest request and stays, charged to the tracker as external bytes. A CUDA, cuDNN or cuBLAS error stops the
-// binary with the call and what it was doing: a Backend call cannot return
-// an error into the generated step.
+// the largest request and stays, charged to the tracker as external bytes,
+// and under --precision bf16 the bfloat16 copies the convolutions run on
+// (ConvStaging.h; converted by the model's generated kernels). A CUDA, cuDNN
+// or cuBLAS error stops the binary with the call and what it was doing: a
+// Backend call cannot return an error into the generated step.
 //
 //===----------------------------------------------------------------------===//
 #include "locus/runtime/backend/cuda/CudaBackend.h"
 
 #include "locus/runtime/CudaError.h"
+#include "locus/runtime/backend/cuda/ConvStaging.h"
 #include "locus/runtime/backend/cuda/KernelLaunch.h"
 
 #include "backend/cpu/AdamMath.h"
@@ -105,10 +108,15 @@ private:
   int64_t bytes_ = 0;
 };
 
-/// A convolution's descriptors and algorithms, made once per shape.
+/// A convolution's descriptors and algorithms, made once per shape. x, w and
+/// y describe the operands cuDNN runs on (bfloat16 copies under
+/// --precision bf16); `out` the float32 output in the arena, which the bias
+/// is added to and reduced from.
 struct ConvPlan {
-  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, out = nullptr, bias = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
+  int64_t inputCount = 0, weightCount = 0, outputCount = 0;
+  ConvStaging staging; ///< the bfloat16 copies' layout (bf16 only)
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t forward{};
   cudnnConvolutionBwdFilterAlgo_t backwardFilter{};
@@ -149,6 +157,34 @@ Window lossPoolWindow(Shape4 h, int64_t k) {
   return w;
 }
 
+/// cuBLAS's math mode for a precision (bf16 names its compute type per
+/// call instead: cublasGemmEx's CUBLAS_COMPUTE_32F_FAST_16BF).
+cublasMath_t cublasMath(Precision precision) {
+  switch (precision) {
+  case Precision::FP32:
+    return CUBLAS_PEDANTIC_MATH;
+  case Precision::TF32:
+    return CUBLAS_TF32_TENSOR_OP_MATH;
+  case Precision::BF16:
+    break;
+  }
+  return CUBLAS_DEFAULT_MATH;
+}
+
+/// cuDNN's math type for a precision: FP32 forbids tensor cores (TF32
+/// included); the default lets float32 convolutions use TF32.
+cudnnMathType_t cudnnMath(Precision precision) {
+  switch (precision) {
+  case Precision::FP32:
+    return CUDNN_FMA_MATH;
+  case Precision::TF32:
+    break;
+  case Precision::BF16:
+    return CUDNN_TENSOR_OP_MATH;
+  }
+  return CUDNN_DEFAULT_MATH;
+}
+
 class CudaBackend final : public Backend {
 public:
   CudaBackend(const ModelKernels &kernels, const CudaOptions &options)
@@ -156,9 +192,10 @@ public:
     LOCUS_CHECK(cudaSetDevice(options.device), "selecting the device");
     LOCUS_CHECK(cudnnCreate(&cudnn_), "starting cuDNN");
     LOCUS_CHECK(cublasCreate(&cublas_), "starting cuBLAS");
-    LOCUS_CHECK(cublasSetMathMode(cublas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                        : CUBLAS_PEDANTIC_MATH),
+    LOCUS_CHECK(cublasSetMathMode(cublas_, cublasMath(options.precision)),
                 "choosing cuBLAS's math mode");
+    if (bf16())
+      need(k_.precision, "float32 <-> bfloat16 kernels (--precision bf16)");
     LOCUS_CHECK(cudaMalloc(reinterpret_cast<void **>(&lossScalar_), 2 * sizeof(double)),
                 "allocating the LARS norms");
     setLaunchStream(nullptr);
@@ -167,6 +204,7 @@ public:
     for (auto &[key, plan] : convPlans_) {
       cudnnDestroyTensorDescriptor(plan.x);
       cudnnDestroyTensorDescriptor(plan.y);
+      cudnnDestroyTensorDescriptor(plan.out);
       cudnnDestroyTensorDescriptor(plan.bias);
       cudnnDestroyFilterDescriptor(plan.w);
       cudnnDestroyConvolutionDescriptor(plan.conv);
@@ -181,7 +219,8 @@ public:
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, options_.device);
     return "backend cuda: device " + std::to_string(options_.device) + " " + prop.name +
-           ", cuDNN " + std::to_string(cudnnGetVersion()) + (options_.tf32 ? ", TF32" : ", FP32") +
+           ", cuDNN " + std::to_string(cudnnGetVersion()) + ", " +
+           (bf16() ? "BF16" : options_.precision == Precision::TF32 ? "TF32" : "FP32") +
            (options_.findAlgorithms ? ", algorithms measured" : ", algorithms by heuristics");
   }
 
@@ -229,15 +268,18 @@ public:
   }
 
   int64_t reserveConvolutions(const std::vector<ConvolutionShape> &convolutions) override {
-    int64_t bytes = 0;
+    int64_t bytes = 0, staged = 0;
     for (const ConvolutionShape &c : convolutions) {
       const ConvPlan &p = plan(c.x, c.outChannels, c.window);
       bytes = std::max<int64_t>(
           {bytes, static_cast<int64_t>(p.forwardBytes), static_cast<int64_t>(p.backwardFilterBytes),
            c.dataGradient ? static_cast<int64_t>(p.backwardDataBytes) : 0});
+      staged = std::max(staged, p.staging.bytes);
     }
     workspace(static_cast<size_t>(bytes));
-    return bytes;
+    if (bf16())
+      staging(staged);
+    return bytes + (bf16() ? staged : 0);
   }
 
   // --- Primitives: cuDNN and cuBLAS.
@@ -246,11 +288,20 @@ public:
     ProfileScope profile("cudnn convolution forward");
     ConvPlan &p = plan(xs, outChannels, win);
     const float one = 1.0f, zero = 0.0f;
-    LOCUS_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x, x, p.w, w, p.conv, p.forward,
-                                        workspace(p.forwardBytes), p.forwardBytes, &zero, p.y, y),
+    Operands o{x, w, y};
+    if (bf16()) {
+      char *base = staging(p.staging.bytes);
+      o = Operands{toBf16(x, p.inputCount, base + p.staging.input),
+                   toBf16(w, p.weightCount, base + p.staging.weights), base + p.staging.output};
+    }
+    LOCUS_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x, o.input, p.w, o.weights, p.conv,
+                                        p.forward, workspace(p.forwardBytes), p.forwardBytes,
+                                        &zero, p.y, const_cast<void *>(o.output)),
                 "running a convolution");
+    if (bf16())
+      toF32(o.output, p.outputCount, y);
     if (b)
-      LOCUS_CHECK(cudnnAddTensor(cudnn_, &biasScale, p.bias, b, &one, p.y, y),
+      LOCUS_CHECK(cudnnAddTensor(cudnn_, &biasScale, p.bias, b, &one, p.out, y),
                   "adding a convolution's bias");
   }
   void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
@@ -258,12 +309,22 @@ public:
     ProfileScope profile("cudnn convolution weight gradient");
     ConvPlan &p = plan(xs, ys.c, win);
     const float one = 1.0f, zero = 0.0f;
-    LOCUS_CHECK(cudnnConvolutionBackwardFilter(
-                    cudnn_, &one, p.x, x, p.y, dy, p.conv, p.backwardFilter,
-                    workspace(p.backwardFilterBytes), p.backwardFilterBytes, &zero, p.w, dw),
+    Operands o{x, dw, dy};
+    if (bf16()) {
+      char *base = staging(p.staging.bytes);
+      o = Operands{toBf16(x, p.inputCount, base + p.staging.input), base + p.staging.weights,
+                   toBf16(dy, p.outputCount, base + p.staging.output)};
+    }
+    LOCUS_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, p.x, o.input, p.y, o.output, p.conv,
+                                               p.backwardFilter, workspace(p.backwardFilterBytes),
+                                               p.backwardFilterBytes, &zero, p.w,
+                                               const_cast<void *>(o.weights)),
                 "forming a convolution's weight gradient");
+    if (bf16())
+      toF32(o.weights, p.weightCount, dw);
+    // The bias gradient from the float32 dy: a sum, no tensor core to gain.
     if (db)
-      LOCUS_CHECK(cudnnConvolutionBackwardBias(cudnn_, &biasScale, p.y, dy, &zero, p.bias, db),
+      LOCUS_CHECK(cudnnConvolutionBackwardBias(cudnn_, &biasScale, p.out, dy, &zero, p.bias, db),
                   "forming a convolution's bias gradient");
   }
   void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
@@ -271,10 +332,19 @@ public:
     ConvPlan &p = plan(xs, ys.c, win);
     ProfileScope profile("cudnn convolution input gradient");
     const float one = 1.0f, zero = 0.0f;
-    LOCUS_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w, w, p.y, dy, p.conv,
+    Operands o{dx, w, dy};
+    if (bf16()) {
+      char *base = staging(p.staging.bytes);
+      o = Operands{base + p.staging.input, toBf16(w, p.weightCount, base + p.staging.weights),
+                   toBf16(dy, p.outputCount, base + p.staging.output)};
+    }
+    LOCUS_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w, o.weights, p.y, o.output, p.conv,
                                              p.backwardData, workspace(p.backwardDataBytes),
-                                             p.backwardDataBytes, &zero, p.x, dx),
+                                             p.backwardDataBytes, &zero, p.x,
+                                             const_cast<void *>(o.input)),
                 "forming a convolution's input gradient");
+    if (bf16())
+      toF32(o.input, p.inputCount, dx);
   }
   // The CPU's fused forms: locusc compiles a CUDA model's convolution and
   // relu + max-pool apart (their buffers are the arena's, planned), so a
@@ -293,6 +363,19 @@ public:
     if (m <= 0 || n <= 0)
       return;
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
+    if (bf16()) {
+      // Float32 operands and result; cuBLAS rounds the operands to bfloat16
+      // for the tensor cores and accumulates in float32.
+      LOCUS_CHECK(cublasGemmEx(cublas_, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                               transA ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
+                               static_cast<int>(m), static_cast<int>(k), &alpha, b, CUDA_R_32F,
+                               static_cast<int>(transB ? k : n), a, CUDA_R_32F,
+                               static_cast<int>(transA ? m : k), &beta, c, CUDA_R_32F,
+                               static_cast<int>(n), CUBLAS_COMPUTE_32F_FAST_16BF,
+                               CUBLAS_GEMM_DEFAULT),
+                  "running a GEMM");
+      return;
+    }
     LOCUS_CHECK(cublasSgemm(cublas_, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
                             transA ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
                             static_cast<int>(m), static_cast<int>(k), &alpha, b,
@@ -465,27 +548,37 @@ private:
     const char *doing = "planning a convolution";
     LOCUS_CHECK(cudnnCreateTensorDescriptor(&p.x), doing);
     LOCUS_CHECK(cudnnCreateTensorDescriptor(&p.y), doing);
+    LOCUS_CHECK(cudnnCreateTensorDescriptor(&p.out), doing);
     LOCUS_CHECK(cudnnCreateTensorDescriptor(&p.bias), doing);
     LOCUS_CHECK(cudnnCreateFilterDescriptor(&p.w), doing);
     LOCUS_CHECK(cudnnCreateConvolutionDescriptor(&p.conv), doing);
     auto i = [](int64_t v) { return static_cast<int>(v); };
-    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(xs.n),
-                                           i(xs.c), i(xs.h), i(xs.w)),
+    // bfloat16 operands with float32 accumulation (the convolution's compute
+    // type): cuDNN's pseudo-bfloat16 configuration.
+    const cudnnDataType_t operand = bf16() ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NCHW, operand, i(xs.n), i(xs.c),
+                                           i(xs.h), i(xs.w)),
                 doing);
-    LOCUS_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                           i(outChannels), i(xs.c), i(win.kh), i(win.kw)),
+    LOCUS_CHECK(cudnnSetFilter4dDescriptor(p.w, operand, CUDNN_TENSOR_NCHW, i(outChannels),
+                                           i(xs.c), i(win.kh), i(win.kw)),
                 doing);
     LOCUS_CHECK(cudnnSetConvolution2dDescriptor(p.conv, i(win.pt), i(win.pl), i(win.sh),
                                                 i(win.sw), 1, 1, CUDNN_CROSS_CORRELATION,
                                                 CUDNN_DATA_FLOAT),
                 doing);
-    LOCUS_CHECK(cudnnSetConvolutionMathType(p.conv, options_.tf32 ? CUDNN_DEFAULT_MATH
-                                                                  : CUDNN_FMA_MATH),
-                doing);
+    LOCUS_CHECK(cudnnSetConvolutionMathType(p.conv, cudnnMath(options_.precision)), doing);
     int n = 0, c = 0, h = 0, w = 0;
     LOCUS_CHECK(cudnnGetConvolution2dForwardOutputDim(p.conv, p.x, p.w, &n, &c, &h, &w), doing);
-    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
+    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, operand, n, c, h, w), doing);
+    LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
                 doing);
+    p.inputCount = xs.count();
+    p.weightCount = outChannels * xs.c * win.kh * win.kw;
+    p.outputCount = int64_t{n} * c * h * w;
+    p.staging = convStaging(xs.n, xs.c, xs.h, xs.w, outChannels, win.kh, win.kw, win.sh, win.sw,
+                            win.pt + win.pb, win.pl + win.pr);
+    if (p.staging.bytes - p.staging.output < 2 * p.outputCount)
+      fail("cuDNN's output shape of a convolution is larger than ConvStaging.h's");
     LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
                                            i(outChannels), 1, 1),
                 doing);
@@ -535,8 +628,34 @@ private:
   }
   void *workspace(size_t bytes) {
     void *p = bytes ? workspace_.get(static_cast<int64_t>(bytes)) : nullptr;
-    memory_->setExternal(workspace_.bytes());
+    memory_->setExternal(workspace_.bytes() + staging_.bytes());
     return p;
+  }
+  /// The bfloat16 copies' buffer, at least `bytes` long.
+  char *staging(int64_t bytes) {
+    char *p = static_cast<char *>(staging_.get(bytes));
+    memory_->setExternal(workspace_.bytes() + staging_.bytes());
+    return p;
+  }
+
+  bool bf16() const { return options_.precision == Precision::BF16; }
+  /// What cuDNN reads and writes: the arena's float32 buffers, or their
+  /// bfloat16 copies.
+  struct Operands {
+    const void *input, *weights, *output;
+  };
+  /// `count` floats to bfloat16 at `bits`; returns `bits`.
+  void *toBf16(const float *x, int64_t count, char *bits) {
+    abi::MemRef1F32 in = abi::memref1(const_cast<float *>(x), count);
+    abi::MemRef1U16 out = abi::memref1(reinterpret_cast<uint16_t *>(bits), count);
+    k_.precision->toBf16(&in, &out);
+    return bits;
+  }
+  void toF32(const void *bits, int64_t count, float *y) {
+    abi::MemRef1U16 in =
+        abi::memref1(static_cast<uint16_t *>(const_cast<void *>(bits)), count);
+    abi::MemRef1F32 out = abi::memref1(y, count);
+    k_.precision->toF32(&in, &out);
   }
 
   ModelKernels k_;
@@ -549,9 +668,22 @@ private:
            ConvPlan>
       convPlans_;
   Scratch workspace_; // cuDNN's, the largest any convolution asked for
+  Scratch staging_;   // --precision bf16: the largest convolution's bfloat16 copies
 };
 
 } // namespace
+
+const char *precisionName(Precision precision) {
+  switch (precision) {
+  case Precision::FP32:
+    return "fp32";
+  case Precision::TF32:
+    break;
+  case Precision::BF16:
+    return "bf16";
+  }
+  return "tf32";
+}
 
 std::unique_ptr<Backend> makeCudaBackend(const ModelKernels &kernels, const CudaOptions &options,
                                          std::string &error) {

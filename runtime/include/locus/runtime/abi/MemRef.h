@@ -32,6 +32,11 @@ struct MemRef1I32 {
   int64_t offset, size, stride;
 };
 /// MLIR's descriptor of a memref<?xf64>.
+/// bfloat16 as its bits.
+struct MemRef1U16 {
+  uint16_t *allocated, *aligned;
+  int64_t offset, size, stride;
+};
 struct MemRef1F64 {
   double *allocated, *aligned;
   int64_t offset, size, stride;
@@ -57,6 +62,9 @@ inline MemRef3F32 memref3(float *data, int64_t n, int64_t c, int64_t hw) {
 }
 inline MemRef1I32 memref1(int32_t *data, int64_t size) {
   return MemRef1I32{data, data, 0, size, 1};
+}
+inline MemRef1U16 memref1(uint16_t *data, int64_t size) {
+  return MemRef1U16{data, data, 0, size, 1};
 }
 inline MemRef2F64 memref2(double *data, int64_t rows, int64_t cols) {
   return MemRef2F64{data, data, 0, {rows, cols}, {cols, 1}};

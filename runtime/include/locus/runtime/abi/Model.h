@@ -22,6 +22,7 @@
 #include "locus/runtime/abi/GoodnessInputKernels.h"
 #include "locus/runtime/abi/LossKernels.h"
 #include "locus/runtime/abi/PoolingKernels.h"
+#include "locus/runtime/abi/PrecisionKernels.h"
 #include "locus/runtime/abi/StepCalls.h"
 #include "locus/runtime/backend/cpu/PoolKernels.h"
 #include "locus/runtime/backend/cpu/ReluPoolKernels.h"
@@ -31,7 +32,7 @@
 
 namespace locus::abi {
 
-constexpr int64_t kModelRecordVersion = 3;
+constexpr int64_t kModelRecordVersion = 4;
 
 /// The symbol the record is exported as.
 constexpr const char *kModelSymbol = "locus_model";
@@ -106,6 +107,7 @@ struct ModelRecord {
   const ActivationKernels *activations;
   const PoolingKernels *pooling;
   const GoodnessInputKernels *goodnessInputs;
+  const PrecisionKernels *precision;
 };
 
 } // namespace locus::abi

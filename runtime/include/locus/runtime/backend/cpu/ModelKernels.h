@@ -13,6 +13,7 @@
 #include "locus/runtime/abi/ActivationKernels.h"
 #include "locus/runtime/abi/Model.h"
 #include "locus/runtime/abi/PoolingKernels.h"
+#include "locus/runtime/abi/PrecisionKernels.h"
 #include "locus/runtime/backend/cpu/PoolKernels.h"
 #include "locus/runtime/backend/cpu/ReluPoolKernels.h"
 #include "locus/runtime/backend/cpu/UpdateKernels.h"
@@ -25,6 +26,7 @@ struct ModelKernels {
   const ReluPoolKernels *reluPools = nullptr; ///< null: the general relu + max-pool
   const abi::ActivationKernels *activations = nullptr;
   const abi::PoolingKernels *pooling = nullptr;
+  const abi::PrecisionKernels *precision = nullptr; ///< float32 <-> bfloat16 (the GPU's bf16)
 };
 
 /// A compiled model's tables (they point into its record, which lives as
@@ -36,6 +38,7 @@ inline ModelKernels modelKernelsOf(const abi::ModelRecord &model) {
   kernels.reluPools = &model.reluPools;
   kernels.activations = model.activations;
   kernels.pooling = model.pooling;
+  kernels.precision = model.precision;
   return kernels;
 }
 

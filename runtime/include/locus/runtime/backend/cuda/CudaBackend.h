@@ -18,11 +18,22 @@
 
 namespace locus::rt::cuda {
 
+/// The arithmetic of the convolutions and GEMMs; every buffer of the step,
+/// the master weights, the optimizer and the losses stay float32 in all three.
+enum class Precision {
+  FP32, ///< full float32: for exact comparisons with the CPU
+  TF32, ///< TF32 tensor cores on float32 operands (PyTorch's default for convolutions)
+  BF16, ///< bfloat16 tensor cores, float32 accumulation (PyTorch's bf16 autocast): the
+        ///< convolutions run on bfloat16 copies of their operands (ConvStaging.h), the
+        ///< GEMMs let cuBLAS round their float32 operands to bfloat16
+};
+
+/// "fp32", "tf32" or "bf16".
+const char *precisionName(Precision precision);
+
 struct CudaOptions {
   int device = 0;
-  /// TF32 tensor cores in FP32 convolutions and GEMMs (PyTorch's default for
-  /// convolutions); off: full FP32, for exact comparisons with the CPU.
-  bool tf32 = true;
+  Precision precision = Precision::TF32;
   /// Choose each convolution's algorithms by running them once (cuDNN's
   /// Find, as torch.backends.cudnn.benchmark) instead of by cuDNN's
   /// heuristics.
