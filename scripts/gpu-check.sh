@@ -76,7 +76,7 @@ echo "== device: $gpu"
 echo "== GPU unit tests (generated kernels, then each rule's training steps, on the GPU against the CPU)"
 # One process per engine case: a CUDA error stops its process, not the others.
 export LOCUS_TEST_MODEL_DIR="$PWD/build-gpu/models"
-build-gpu/locus-unit-tests --gtest_filter='CudaKernels.*:Forms/GpuFormKernels.*:CudaError*' 2>&1 | tee "$out/unit-tests.log"
+build-gpu/locus-unit-tests --gtest_filter='CudaKernels.*:Forms/GpuFormKernels.*:CudaError*:CudaBf16*' 2>&1 | tee "$out/unit-tests.log"
 unit_rc=${PIPESTATUS[0]}
 for case in $(build-gpu/locus-unit-tests --gtest_list_tests --gtest_filter='Rules/CudaEngine.*' |
               sed -n 's/^  TrainsAsTheCpuBackend\/\([A-Za-z0-9_]*\).*/\1/p'); do
@@ -88,18 +88,22 @@ unit_passed=$(grep -c '^\[       OK \]' "$out/unit-tests.log")
 unit_failed=$(grep -c '^\[  FAILED  \] [A-Za-z].*([0-9]* ms)' "$out/unit-tests.log")
 unit_skipped=$(grep -c '^\[  SKIPPED \] [A-Za-z].*([0-9]* ms)' "$out/unit-tests.log")
 
-echo "== locus training steps on the GPU (locus-gpu-step-bench, AdamW, 20 timed steps)"
+echo "== locus training steps on the GPU (locus-gpu-step-bench, AdamW, 20 timed steps, TF32 and BF16)"
 : > "$out/locus-steps.jsonl"
 for model in build-gpu/bench/*.so; do
   label=$(basename "$model" .so)
   build-gpu/locus-gpu-step-bench "$model" --label "$label" 2>&1 | tee -a "$out/locus-steps.jsonl"
+  build-gpu/locus-gpu-step-bench "$model" --label "$label" --precision bf16 2>&1 |
+    tee -a "$out/locus-steps.jsonl"
   if [[ "$label" == vgg6-stl10-clapp++-b32 ]]; then
     # Where a step's time goes (every launch and library call timed alone).
     LOCUS_CUDA_PROFILE=1 build-gpu/locus-gpu-step-bench "$model" --label "$label" --steps 5 \
       --warmup 2 > /dev/null 2> "$out/locus-profile.txt" || true
     head -25 "$out/locus-profile.txt"
-    build-gpu/locus-gpu-step-bench "$model" --label "$label" --fp32 2>&1 | tee -a "$out/locus-steps.jsonl"
+    build-gpu/locus-gpu-step-bench "$model" --label "$label" --precision fp32 2>&1 | tee -a "$out/locus-steps.jsonl"
     build-gpu/locus-gpu-step-bench "$model" --label "$label" --bf16-moments 2>&1 | tee -a "$out/locus-steps.jsonl"
+    build-gpu/locus-gpu-step-bench "$model" --label "$label" --precision bf16 --bf16-moments 2>&1 |
+      tee -a "$out/locus-steps.jsonl"
     build-gpu/locus-gpu-step-bench "$model" --label "$label" --cudnn-find 2>&1 | tee -a "$out/locus-steps.jsonl"
     # cuDNN's workspace is a large part of the peak: the fastest algorithms within a limit.
     for mib in 256 64 0; do
@@ -131,6 +135,15 @@ if [[ -d build-gpu/fashion-mnist ]]; then
   build-gpu/fmnist-cuda --data fashion-mnist:build-gpu/fashion-mnist --init "$out/fmnist.safetensors" \
     --max-steps 1 --heldout 0 --probe-epochs 0 > "$out/fmnist-resume.log" 2>&1 || fm_rc=1
   fmnist_line="exit $fm_rc, check_training exit $check_rc, ${took} s: $(grep -h 'held-out\|probe test' "$out/fmnist-check.log" | tr '\n' ';')"
+  # The same run with bfloat16 convolutions and GEMMs: held-out losses
+  # halve too, and the planned peak (now with the bfloat16 copies) is met.
+  build-gpu/fmnist-cuda "${fm[@]}" --max-steps 600 --log-every 100 --precision bf16 \
+    --metrics "$out/fmnist-bf16.jsonl" > "$out/fmnist-bf16.log" 2>&1 || fm_rc=1
+  python3 test/Target/Inputs/check_training.py "$out/fmnist-untrained.jsonl" \
+    "$out/fmnist-bf16.jsonl" > "$out/fmnist-bf16-check.log" 2>&1
+  bf16_rc=$?
+  fmnist_line="$fmnist_line bf16: check_training exit $bf16_rc, $(grep -h 'held-out\|memory' "$out/fmnist-bf16-check.log" | tr '\n' ';')"
+  [[ $check_rc -eq 0 && $bf16_rc -eq 0 ]] || unit_rc=1
   [[ $fm_rc -eq 0 ]] || unit_rc=1
 fi
 
@@ -160,14 +173,14 @@ if [[ "$torch_budget" != 0 ]]; then
   echo "== PyTorch reference on the GPU (bench/gpu/reference_cuda.py, budget ${torch_budget} s)"
   PYTHONUNBUFFERED=1 python3 bench/gpu/reference_cuda.py --budget-s "$torch_budget" \
     --rules "${TORCH_RULES:-clapp++,dfb,both,bp-clapp++}" --impls "${TORCH_IMPLS:-floor,official,careful,compile}" \
-    --precisions tf32 --batches 32,128 \
+    --precisions tf32,bf16 --batches 32,128 \
     --json-out "$out/torch-reference.json" 2>&1 | tee "$out/torch-reference.log"
   torch_rc=${PIPESTATUS[0]}
   torch_line="exit $torch_rc, $(grep -c '"status": "ok"' "$out/torch-reference.log") configs ok (table above, JSON in torch-reference.json)"
 fi
 
 echo
-echo "== locus against PyTorch on the same GPU, VGG-6 STL-10 shape, TF32 (ms per step; peak GiB)"
+echo "== locus against PyTorch on the same GPU, VGG-6 STL-10 shape (ms per step; peak GiB; each row against the floor and careful PyTorch of its precision: bf16 rows against bf16 autocast, the others against TF32)"
 python3 - "$out/locus-steps.jsonl" "$out/torch-reference.json" <<'PY'
 import json, sys
 locus = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -176,9 +189,9 @@ try:
     torch = torch.get("results", torch) if isinstance(torch, dict) else torch
 except Exception:
     torch = []
-def ref(rule, impl, batch):
+def ref(rule, impl, batch, precision):
     for r in torch:
-        if (r.get("rule"), r.get("impl"), r.get("precision"), r.get("batch")) == (rule, impl, "tf32", batch) \
+        if (r.get("rule"), r.get("impl"), r.get("precision"), r.get("batch")) == (rule, impl, precision, batch) \
                 and r.get("status") == "ok":
             return r
     return None
@@ -189,8 +202,9 @@ for r in locus:
     parts = label.split("-")
     batch = int(parts[-1][1:])
     rule = rules.get("-".join(parts[2:-1]), "?")
-    floor = ref("conv", "floor", batch)
-    care = ref(rule, "careful", batch) or ref(rule, "official", batch)
+    prec = "bf16" if r["precision"] == "bf16" else "tf32"
+    floor = ref("conv", "floor", batch, prec)
+    care = ref(rule, "careful", batch, prec) or ref(rule, "official", batch, prec)
     f = lambda x, spec: format(x, spec) if x is not None else "-"
     fl = floor["ms_per_step"] if floor else None
     cm = care["ms_per_step"] if care else None
