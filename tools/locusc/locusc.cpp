@@ -85,8 +85,14 @@ cl::opt<unsigned> optLevel("O", cl::Prefix, cl::init(2),
 cl::opt<Target> target(
     "target", cl::desc("Code generation target:"), cl::init(Target::CPU),
     cl::values(clEnumValN(Target::CPU, "cpu", "host CPU (default)"),
-               clEnumValN(Target::CUDA, "cuda", "NVIDIA GPU (sm_90)")),
+               clEnumValN(Target::CUDA, "cuda", "NVIDIA GPU (PTX for --gpu-chip)")),
     cl::cat(locusCategory));
+cl::opt<std::string> gpuChip(
+    "gpu-chip",
+    cl::desc("With --target=cuda, the oldest GPU architecture the PTX is for: sm_90 "
+             "(default: H100, H200) or sm_80 (A100 too); the driver compiles the PTX for "
+             "the GPU it finds"),
+    cl::value_desc("sm_NN"), cl::init("sm_90"), cl::cat(locusCategory));
 cl::opt<std::string> targetCpu(
     "mcpu",
     cl::desc("CPU the kernels are compiled for: 'host' (default: this "
@@ -150,6 +156,11 @@ LogicalResult checkOptions(MLIRContext &context) {
   if (target == Target::CUDA && fuseConvReluPool.getNumOccurrences() && fuseConvReluPool)
     return emitError(cli) << "--fuse-conv-relu-pool: the CUDA target runs the convolution "
                              "(cuDNN) and the relu + max-pool (a generated kernel) apart";
+  if (gpuChip.getNumOccurrences() && target != Target::CUDA)
+    return emitError(cli) << "--gpu-chip: only with --target=cuda";
+  if (gpuChip != "sm_80" && gpuChip != "sm_90")
+    return emitError(cli) << "--gpu-chip=" << gpuChip
+                          << ": expected sm_80 or sm_90 (the PTX runs on that GPU and newer)";
   if (emitAction == EmitAction::Executable && outputPath == "-")
     return emitError(cli) << "--emit=exe needs an output file (-o NAME)";
   return success();
@@ -250,6 +261,7 @@ LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   pipeline.lowerKernels = emitAction != EmitAction::Kernels && emitAction != EmitAction::MLIR;
   pipeline.target = target == Target::CPU ? "cpu" : "cuda";
   pipeline.gpuTilingOnCpu = gpuTilingOnCpu;
+  pipeline.gpuChip = gpuChip;
   locus::buildTrainingPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return failure();
