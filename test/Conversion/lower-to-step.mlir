@@ -21,6 +21,10 @@
 // CHECK: %[[LOSSES:.*]] = memref.alloc() : memref<1xf64>
 // CHECK: %[[OUT:.*]] = memref.alloc() : memref<4x4x4x4xf32>
 // CHECK: scf.execute_region
+// The block step's first call tells the runtime which block follows (its
+// errors name it).
+// CHECK-NEXT: %[[B0:.*]] = arith.constant 0 : i32
+// CHECK-NEXT: call @locus_rt_enter_block(%{{.*}}, %[[B0]]) : (!llvm.ptr, i32) -> ()
 // CHECK: %[[CONV:.*]] = memref.alloc() : memref<4x4x8x8xf32>
 // CHECK: call @locus_rt_conv2d_forward(
 // CHECK-NOT: memref.alloc

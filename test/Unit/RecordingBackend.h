@@ -2,7 +2,8 @@
 //
 // Forwards every call to another backend and counts it by name: tests run an
 // engine on it to show that the engine works through the Backend it is given
-// and through nothing else.
+// and through nothing else. It also keeps the step's place (setPlace) at
+// each convolution and relu call, as "call block layer".
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOCUS_TEST_UNIT_RECORDINGBACKEND_H
@@ -13,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace locus::test {
 
@@ -29,6 +31,11 @@ public:
   const char *name() const override { return "recording"; }
   std::string describe() override { return "recording, over " + inner_->describe(); }
   std::map<std::string, int64_t> calls;
+  std::vector<std::string> places;
+  void setPlace(StepPlace place) override {
+    place_ = place;
+    inner_->setPlace(place);
+  }
 
   Tensor allocate(Shape4 shape) override {
     ++calls["allocate"];
@@ -62,16 +69,19 @@ public:
   void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels, const float *b,
                      float biasScale, const Window &win, float *y) override {
     ++calls["conv2dForward"];
+    notePlace("conv2dForward");
     inner_->conv2dForward(x, xs, w, outChannels, b, biasScale, win, y);
   }
   void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
                             const Window &win, float *dw, float *db, float biasScale) override {
     ++calls["conv2dBackwardWeight"];
+    notePlace("conv2dBackwardWeight");
     inner_->conv2dBackwardWeight(x, xs, dy, ys, win, dw, db, biasScale);
   }
   void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win, float *dx,
                           Shape4 xs) override {
     ++calls["conv2dBackwardData"];
+    notePlace("conv2dBackwardData");
     inner_->conv2dBackwardData(dy, ys, w, win, dx, xs);
   }
   void convReluPoolForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
@@ -108,6 +118,7 @@ public:
   }
   void reluForward(const float *x, float *y, int64_t count) override {
     ++calls["reluForward"];
+    notePlace("reluForward");
     inner_->reluForward(x, y, count);
   }
   void reluBackward(const float *y, const float *dy, float *dx, int64_t count) override {
@@ -172,7 +183,12 @@ public:
   }
 
 private:
+  void notePlace(const char *call) {
+    places.push_back(std::string(call) + " " + (place_.block ? place_.block : "-") + " " +
+                     (place_.layer ? place_.layer : "-"));
+  }
   std::shared_ptr<rt::Backend> inner_;
+  StepPlace place_;
 };
 
 } // namespace locus::test

@@ -1156,3 +1156,29 @@ TEST(TrainEngine, RunsTheFusedLayersAndGlobalModeOnTheBackendItIsGiven) {
   EXPECT_EQ(calls["conv2dBackwardData"], 3) << "backprop hands dL/dx down to block 1";
   EXPECT_EQ(calls["projectRows"], 3) << "one loss, the top's: its B c";
 }
+
+TEST(TrainEngine, TellsTheBackendWhichBlockAndLayerEachCallIsFor) {
+  // The program enters each block before its calls (locus_rt_enter_block),
+  // and a convolution call names its weight as the layer: a GPU backend's
+  // errors say where they happened. BP-CLAPP++ (global mode) runs the data
+  // gradient of block2's convolution too; block1 is then trained through it.
+  const TestModel &model = TestModel::get("tiny-bp");
+  auto recorder = std::make_shared<locus::test::RecordingBackend>(
+      locus::rt::cpu::makeCpuBackend(model.compiled().kernels));
+  EngineOptions options = model.engineOptions(3);
+  options.backend = recorder;
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::create(model.desc(), options, engine).isOk());
+  std::vector<double> losses;
+  ASSERT_TRUE(engine->step(randomViews(*engine, 5), losses).isOk());
+  // block1's relu + max-pool is one call (not recorded); the weight
+  // gradient call carries no weight index, so it names the block alone.
+  EXPECT_EQ(recorder->places, (std::vector<std::string>{
+                                  "conv2dForward block1 conv1_w",
+                                  "conv2dForward block2 conv2_w",
+                                  "reluForward block2 -",
+                                  "conv2dBackwardWeight block2 -",
+                                  "conv2dBackwardData block2 conv2_w",
+                                  "conv2dBackwardWeight block1 -",
+                              }));
+}

@@ -121,6 +121,9 @@ scf::ExecuteRegionOp EntryBuilder::openRegion(int32_t index, StringRef function)
   b.crossBlockPoint = OpBuilder::InsertPoint(region->getBlock(), Block::iterator(region));
   builder.setInsertionPointToStart(body);
   b.blockIndex = index;
+  // The runtime learns which block the calls that follow are for (a
+  // backend's errors name it).
+  b.call("enter_block", {b.i32(index)});
   return region;
 }
 

@@ -31,6 +31,7 @@ void StepContext::adamwFromFactors(int32_t index, int64_t rows, int64_t cols, in
 
 } // namespace locus::rt::train
 
+using locus::rt::Backend;
 using locus::rt::Shape4;
 using locus::rt::Window;
 using locus::rt::train::StepContext;
@@ -59,26 +60,46 @@ void addLoss(StepContext &c, int32_t block, double value) {
   c.lossSeen[block] = 1;
 }
 
+/// Runs `call` with the convolution's weight named as the step's layer.
+template <typename Call> void inLayer(StepContext &c, int32_t weight, Call call) {
+  Backend::StepPlace place = c.place;
+  place.layer = c.engine->model().params[static_cast<size_t>(weight)].name.c_str();
+  c.backend->setPlace(place);
+  call();
+  c.backend->setPlace(c.place);
+}
+
 } // namespace
 
 extern "C" {
+
+void _mlir_ciface_locus_rt_enter_block(void *ctx, int32_t block) {
+  StepContext &c = context(ctx);
+  c.place = Backend::StepPlace{c.engine->model().blocks[static_cast<size_t>(block)].name.c_str(),
+                               nullptr};
+  c.backend->setPlace(c.place);
+}
 
 void _mlir_ciface_locus_rt_conv2d_forward(void *ctx, Buf4 *x, int32_t weight, int32_t bias,
                                           float biasScale, Buf4 *y, int64_t kh, int64_t kw,
                                           int64_t sh, int64_t sw, int64_t pt, int64_t pl,
                                           int64_t pb, int64_t pr) {
   StepContext &c = context(ctx);
-  c.backend->conv2dForward(x->data(), shape(x), c.param(weight), y->sizes[1],
-                           optionalParam(c, bias), biasScale,
-                           window(kh, kw, sh, sw, pt, pl, pb, pr), y->data());
+  inLayer(c, weight, [&] {
+    c.backend->conv2dForward(x->data(), shape(x), c.param(weight), y->sizes[1],
+                             optionalParam(c, bias), biasScale,
+                             window(kh, kw, sh, sw, pt, pl, pb, pr), y->data());
+  });
 }
 
 void _mlir_ciface_locus_rt_conv_relu_pool_forward(void *ctx, Buf4 *x, int32_t weight,
                                                   int32_t bias, float biasScale, Buf4 *h,
                                                   Index4 *argmax) {
   StepContext &c = context(ctx);
-  c.backend->convReluPoolForward(x->data(), shape(x), c.param(weight), h->sizes[1],
-                                 optionalParam(c, bias), biasScale, h->data(), argmax->data());
+  inLayer(c, weight, [&] {
+    c.backend->convReluPoolForward(x->data(), shape(x), c.param(weight), h->sizes[1],
+                                   optionalParam(c, bias), biasScale, h->data(), argmax->data());
+  });
 }
 
 void _mlir_ciface_locus_rt_relu_forward(void *ctx, Buf4 *x, Buf4 *y) {
@@ -191,8 +212,10 @@ void _mlir_ciface_locus_rt_conv2d_backward_data(void *ctx, Buf4 *dy, int32_t wei
                                                 int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                                                 int64_t pt, int64_t pl, int64_t pb, int64_t pr) {
   StepContext &c = context(ctx);
-  c.backend->conv2dBackwardData(dy->data(), shape(dy), c.param(weight),
-                                window(kh, kw, sh, sw, pt, pl, pb, pr), dx->data(), shape(dx));
+  inLayer(c, weight, [&] {
+    c.backend->conv2dBackwardData(dy->data(), shape(dy), c.param(weight),
+                                  window(kh, kw, sh, sw, pt, pl, pb, pr), dx->data(), shape(dx));
+  });
 }
 
 void _mlir_ciface_locus_rt_conv_relu_pool_backward_weight(void *ctx, Buf4 *x, Buf4 *dh, Buf4 *h,

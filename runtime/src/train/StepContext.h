@@ -24,6 +24,8 @@ struct StepContext {
   uint64_t negativesSeed = 0;
   /// Set in a gradient check: gradients go here instead of the optimizer.
   const GradientObserver *observer = nullptr;
+  /// The block the program's calls are in (locus_rt_enter_block).
+  Backend::StepPlace place;
 
   float *param(int32_t index) const { return engine->params_[index].data(); }
   /// A bilinear loss's B: parameter `index`, or null for -1, the identity

@@ -43,7 +43,7 @@ using cpu::ModelKernels;
 using cpu::ReluPoolKernel;
 
 [[noreturn]] void fail(const std::string &what) {
-  std::fprintf(stderr, "locus: CUDA backend: %s\n", what.c_str());
+  std::fprintf(stderr, "locus: CUDA backend: %s%s\n", what.c_str(), stepPlace().c_str());
   std::fflush(stderr);
   std::exit(1);
 }
@@ -215,6 +215,7 @@ public:
   }
 
   const char *name() const override { return "cuda"; }
+  void setPlace(StepPlace place) override { setStepPlace(place.block, place.layer); }
   std::string describe() override {
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, options_.device);

@@ -73,8 +73,11 @@ std::string describe(CUresult result) {
   return "CUDA driver error " + std::to_string(static_cast<int>(result));
 }
 
+/// The step's place (setStepPlace); the step calls run on one thread.
+const char *placeBlock = nullptr, *placeLayer = nullptr;
+
 [[noreturn]] void fail(const std::string &message) {
-  std::fprintf(stderr, "locus: %s\n", message.c_str());
+  std::fprintf(stderr, "locus: %s%s\n", message.c_str(), stepPlace().c_str());
   std::fflush(stderr);
   std::exit(1);
 }
@@ -195,6 +198,20 @@ std::string profileReport() {
     out += line;
   }
   return out;
+}
+
+void setStepPlace(const char *block, const char *layer) {
+  placeBlock = block;
+  placeLayer = layer;
+}
+
+std::string stepPlace() {
+  if (!placeBlock)
+    return "";
+  std::string place = std::string(" in block ") + placeBlock;
+  if (placeLayer)
+    place += std::string(", layer of parameter ") + placeLayer;
+  return place;
 }
 
 bool driverAvailable(std::string *why) {

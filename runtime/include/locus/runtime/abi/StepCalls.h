@@ -46,7 +46,7 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 8;
+constexpr int64_t kStepProgramVersion = 9;
 
 /// The generated entry points of a model (the model record's `program`,
 /// abi/Model.h). Each entry point runs the
@@ -120,6 +120,9 @@ void _mlir_ciface_locus_rt_loss_unpool(void *ctx, Buf4 *dz, Buf4 *dh, int64_t ke
 /// In-batch random negatives of block `block` for this step (the data
 /// stream's draws, seeded per step and block).
 void _mlir_ciface_locus_rt_draw_negatives(void *ctx, int32_t block, Index1 *negatives);
+/// The calls that follow are block `block`'s (the first call of each block
+/// step: errors inside a backend call name the block).
+void _mlir_ciface_locus_rt_enter_block(void *ctx, int32_t block);
 /// AdamW on parameter `param` [D, Dc] from factors [N, D] and c [N, Dc].
 void _mlir_ciface_locus_rt_adamw_from_factors(void *ctx, int32_t param, Buf2 *factors, Buf2 *c);
 /// out[:, offset, offset + D) = z [N, D] (the features of one block).

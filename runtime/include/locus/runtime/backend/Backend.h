@@ -57,6 +57,17 @@ public:
   virtual void copy2d(float *dst, int64_t dstStride, const float *src, int64_t srcStride,
                       int64_t rows, int64_t cols) = 0;
 
+  /// Where in the step the next calls come from: the block's name (from
+  /// the program's locus_rt_enter_block) and, during a convolution call, its
+  /// weight's parameter name (null: not known). A backend whose calls can
+  /// fail inside (a GPU's) names them in its errors; the strings are the
+  /// model descriptor's and outlive the run.
+  struct StepPlace {
+    const char *block = nullptr;
+    const char *layer = nullptr;
+  };
+  virtual void setPlace(StepPlace) {}
+
   /// One convolution the step program will run: its input, output channels
   /// and window, and whether its data gradient runs too (global mode).
   struct ConvolutionShape {

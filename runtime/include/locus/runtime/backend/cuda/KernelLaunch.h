@@ -37,6 +37,13 @@ LaunchStats launchStats();
 /// Whether the CUDA driver library can be opened, and why not.
 bool driverAvailable(std::string *why = nullptr);
 
+/// Where the step is (Backend::setPlace): every CUDA error the backend or a
+/// launch reports ends with it, " in block B" or " in block B, layer of
+/// parameter P" ("" before the first block). An error of asynchronous work
+/// shows at a later call that waits for it, and names that call's place.
+void setStepPlace(const char *block, const char *layer);
+std::string stepPlace();
+
 /// With LOCUS_CUDA_PROFILE=1 in the environment, every generated kernel's
 /// launches and every ProfileScope are timed with CUDA events (each waited
 /// for: the step runs slower, but each part's time is its own); otherwise
