@@ -266,7 +266,7 @@ locus::kernelRecordFields(ModuleOp module, ModuleOp kernels, llvm::Module &objec
       {"locus_hybrid_negatives", "locus_length_normalize_rows", "locus_standardize_pairs"},
       "locus_goodness_input_kernels", "locus-generate-goodness-input-kernels");
   FailureOr<llvm::Constant *> precision =
-      addKernelRecord(module, object, {"locus_f32_to_bf16", "locus_bf16_to_f32"},
+      addKernelRecord(module, object, {"locus_f32_to_bf16", "locus_bf16_to_f32", "locus_bf16_add_to_f32"},
                       "locus_precision_kernels", "locus-generate-precision-kernels");
   if (failed(activations) || failed(pooling) || failed(goodnessInputs) || failed(precision))
     return failure();

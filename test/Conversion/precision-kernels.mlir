@@ -30,6 +30,14 @@
 // CHECK:     %[[F:.*]] = arith.bitcast %[[S]] : i32 to f32
 // CHECK:     memref.store %[[F]], %[[Y]]
 
+// Adding: y += the widened bfloat16, in float32.
+// CHECK: func.func @locus_bf16_add_to_f32(%[[AIN:.*]]: memref<?xi16>, %[[AY:.*]]: memref<?xf32>) attributes {llvm.emit_c_interface}
+// CHECK:   scf.parallel
+// CHECK:     arith.bitcast %{{.*}} : i32 to f32
+// CHECK:     %[[OLD:.*]] = memref.load %[[AY]]
+// CHECK:     %[[SUM:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
+// CHECK:     memref.store %[[SUM]], %[[AY]]
+
 // NOMODULE: error: no @locus_kernels module (run locus-generate-update-kernels first)
 module {
 }

@@ -50,9 +50,11 @@ using test::TestModel;
       GTEST_SKIP() << "no CUDA device: " << info.unavailableReason;                                \
   } while (false)
 
-std::unique_ptr<rt::Backend> bf16Backend(const char *model) {
+std::unique_ptr<rt::Backend> bf16Backend(const char *model,
+                                         int64_t stagingLimit = rt::cuda::kStagingLimit) {
   rt::cuda::CudaOptions options;
   options.precision = rt::cuda::Precision::BF16;
+  options.stagingLimit = stagingLimit;
   std::string error;
   std::unique_ptr<rt::Backend> backend = rt::cuda::makeCudaBackend(
       rt::cpu::modelKernelsOf(TestModel::get(model).record()), options, error);
@@ -105,14 +107,25 @@ void expectBf16(const std::vector<float> &got, const Exact &exact, double u, dou
   EXPECT_GT(largestRelative, 1e-4) << what << ": as close as float32: did it run in bfloat16?";
 }
 
-TEST(CudaBf16, ConvolutionsWithinTheBfloat16Bound) {
+class CudaBf16Convolutions : public ::testing::TestWithParam<int64_t> {};
+
+// The whole batch at once (the default limit), and in row chunks (a limit of
+// 5000 bytes: the padded convolution's copies take 3328 bytes a row, so it
+// runs one row at a time; the strided one's 4096 for two rows, so it runs 2
+// + 1): the weight and bias gradients then sum over the chunks.
+TEST_P(CudaBf16Convolutions, WithinTheBfloat16Bound) {
   REQUIRE_DEVICE();
-  std::unique_ptr<rt::Backend> backend = bf16Backend("tiny-cuda");
+  std::unique_ptr<rt::Backend> backend = bf16Backend("tiny-cuda", GetParam());
   ASSERT_TRUE(backend);
   // A padded stride-1 and an unpadded stride-2 convolution.
   for (const Window win : {Window{3, 3, 1, 1, 1, 1, 1, 1}, Window{3, 3, 2, 2, 0, 0, 0, 0}}) {
     const Shape4 xs{3, 7, 11, 9};
     const int64_t outChannels = 5;
+    const int64_t rows =
+        rt::cuda::convStaging(xs.n, xs.c, xs.h, xs.w, outChannels, win.kh, win.kw, win.sh, win.sw,
+                              win.pt + win.pb, win.pl + win.pr, GetParam())
+            .rows;
+    EXPECT_EQ(rows, GetParam() == rt::cuda::kStagingLimit ? 3 : win.sh == 1 ? 1 : 2);
     const Shape4 ys = win.outputShape(xs, outChannels);
     const int64_t wCount = outChannels * xs.c * win.kh * win.kw;
     const std::vector<float> x = randomFloats(xs.count(), 1), w = randomFloats(wCount, 2),
@@ -184,6 +197,14 @@ TEST(CudaBf16, ConvolutionsWithinTheBfloat16Bound) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Staging, CudaBf16Convolutions,
+                         ::testing::Values(rt::cuda::kStagingLimit, int64_t{5000}),
+                         [](const ::testing::TestParamInfo<int64_t> &info) {
+                           return std::string(info.param == rt::cuda::kStagingLimit
+                                                  ? "whole_batch"
+                                                  : "row_chunks");
+                         });
 
 TEST(CudaBf16, GemmRoundsItsOperandsToBfloat16) {
   REQUIRE_DEVICE();

@@ -535,13 +535,26 @@ TEST_P(GpuFormKernels, PrecisionConversions) {
   float *gX = gpu.upload(x);
   uint16_t *gBits = gpu.upload(std::vector<uint16_t>(x.size())), *gEvery = gpu.upload(every);
   float *gWide = gpu.upload(std::vector<float>(every.size()));
+  // Adding the finite bfloat16s to 0.25 (NaNs and infinities: no sum to
+  // compare bit for bit).
+  std::vector<uint16_t> finite;
+  for (uint16_t b : every)
+    if ((b & 0x7F80) != 0x7F80)
+      finite.push_back(b);
+  const int64_t f = static_cast<int64_t>(finite.size());
+  uint16_t *gFinite = gpu.upload(finite);
+  float *gSum = gpu.upload(std::vector<float>(finite.size(), 0.25f));
   abi::MemRef1F32 in = abi::memref1(gX, n), wide = abi::memref1(gWide, m);
   abi::MemRef1U16 out = abi::memref1(gBits, n), all = abi::memref1(gEvery, m);
+  abi::MemRef1U16 addends = abi::memref1(gFinite, f);
+  abi::MemRef1F32 sums = abi::memref1(gSum, f);
   ASSERT_NE(formModel().precision, nullptr);
   formModel().precision->toBf16(&in, &out);
   formModel().precision->toF32(&all, &wide);
+  formModel().precision->addToF32(&addends, &sums);
   const std::vector<uint16_t> rounded = gpu.download(gBits, x.size());
   const std::vector<float> widened = gpu.download(gWide, every.size());
+  const std::vector<float> summed = gpu.download(gSum, finite.size());
 
   // The CPU build's kernels too (the forms must agree with it bit for bit).
   std::vector<uint16_t> cpuRounded(x.size());
@@ -563,6 +576,12 @@ TEST_P(GpuFormKernels, PrecisionConversions) {
     uint32_t got;
     std::memcpy(&got, &widened[b], 4);
     ASSERT_EQ(got, want) << "bfloat16 bits " << std::hex << b;
+  }
+  for (size_t i = 0; i < finite.size(); ++i) {
+    const uint32_t wide = uint32_t{finite[i]} << 16;
+    float v;
+    std::memcpy(&v, &wide, 4);
+    ASSERT_EQ(summed[i], 0.25f + v) << "bfloat16 bits " << std::hex << finite[i];
   }
 }
 

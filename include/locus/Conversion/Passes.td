@@ -265,7 +265,9 @@ def LocusGeneratePrecisionKernels
 
     - `locus_f32_to_bf16(x, bits)`: x rounded to the nearest bfloat16, ties
       to even, as i16 bits; a NaN stays a quiet NaN of the same sign;
-    - `locus_bf16_to_f32(bits, y)`: the bfloat16 widened to float32 (exact).
+    - `locus_bf16_to_f32(bits, y)`: the bfloat16 widened to float32 (exact);
+    - `locus_bf16_add_to_f32(bits, y)`: y += the widened bfloat16 (a weight
+      gradient summed over row chunks in float32).
 
     The rounding is integer arithmetic, the same bits on every target. The
     object emitter exports them as the record `locus_precision_kernels`.

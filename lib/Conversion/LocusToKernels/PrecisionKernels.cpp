@@ -12,6 +12,8 @@
 //                                ties to even (a NaN stays a quiet NaN of
 //                                the same sign; overflow gives infinity)
 //   locus_bf16_to_f32(bits, y):  y = the bfloat16 as float32 (exact)
+//   locus_bf16_add_to_f32(bits, y): y += the bfloat16 (a weight gradient
+//                                summed over row chunks in float32)
 //
 // bfloat16 is carried as its 16 bits (i16), as the bfloat16 AdamW moments
 // are: the rounding is integer arithmetic, the same on every target, so the
@@ -78,16 +80,21 @@ void buildConversions(OpBuilder &builder, Location loc) {
     });
     func::ReturnOp::create(builder, loc);
   }
-  OpBuilder::InsertionGuard guard(builder);
-  SmallVector<Value> a = declareKernel(builder, loc, "locus_bf16_to_f32", {halves, floats});
-  Value in = a[0], y = a[1];
-  Value c0 = arith::ConstantIndexOp::create(builder, loc, 0);
-  Value n = memref::DimOp::create(builder, loc, in, c0);
-  parallelFor(builder, loc, n, [&](OpBuilder &b, ValueRange i) {
-    Value v = memref::LoadOp::create(b, loc, in, i);
-    memref::StoreOp::create(b, loc, widenBf16(b, loc, v), y, i);
-  });
-  func::ReturnOp::create(builder, loc);
+  for (bool add : {false, true}) {
+    OpBuilder::InsertionGuard guard(builder);
+    SmallVector<Value> a = declareKernel(
+        builder, loc, add ? "locus_bf16_add_to_f32" : "locus_bf16_to_f32", {halves, floats});
+    Value in = a[0], y = a[1];
+    Value c0 = arith::ConstantIndexOp::create(builder, loc, 0);
+    Value n = memref::DimOp::create(builder, loc, in, c0);
+    parallelFor(builder, loc, n, [&](OpBuilder &b, ValueRange i) {
+      Value v = widenBf16(b, loc, memref::LoadOp::create(b, loc, in, i));
+      if (add)
+        v = arith::AddFOp::create(b, loc, memref::LoadOp::create(b, loc, y, i), v);
+      memref::StoreOp::create(b, loc, v, y, i);
+    });
+    func::ReturnOp::create(builder, loc);
+  }
 }
 
 struct GeneratePrecisionKernelsPass

@@ -115,7 +115,7 @@ private:
 struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr, out = nullptr, bias = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
-  int64_t inputCount = 0, weightCount = 0, outputCount = 0;
+  int64_t rows = 0, inputCount = 0, weightCount = 0, outputCount = 0;
   ConvStaging staging; ///< the bfloat16 copies' layout (bf16 only)
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t forward{};
@@ -270,13 +270,16 @@ public:
 
   int64_t reserveConvolutions(const std::vector<ConvolutionShape> &convolutions) override {
     int64_t bytes = 0, staged = 0;
-    for (const ConvolutionShape &c : convolutions) {
-      const ConvPlan &p = plan(c.x, c.outChannels, c.window);
-      bytes = std::max<int64_t>(
-          {bytes, static_cast<int64_t>(p.forwardBytes), static_cast<int64_t>(p.backwardFilterBytes),
-           c.dataGradient ? static_cast<int64_t>(p.backwardDataBytes) : 0});
-      staged = std::max(staged, p.staging.bytes);
-    }
+    for (const ConvolutionShape &c : convolutions)
+      for (int64_t rows : chunkSizes(c.x, c.outChannels, c.window)) {
+        Shape4 chunk = c.x;
+        chunk.n = rows;
+        const ConvPlan &p = plan(chunk, c.outChannels, c.window);
+        bytes = std::max<int64_t>({bytes, static_cast<int64_t>(p.forwardBytes),
+                                   static_cast<int64_t>(p.backwardFilterBytes),
+                                   c.dataGradient ? static_cast<int64_t>(p.backwardDataBytes) : 0});
+        staged = std::max(staged, p.staging.bytes);
+      }
     workspace(static_cast<size_t>(bytes));
     if (bf16())
       staging(staged);
@@ -284,68 +287,85 @@ public:
   }
 
   // --- Primitives: cuDNN and cuBLAS.
+  // Each pass runs on the convolution's row chunks (forChunks): all rows at
+  // once but under --precision bf16, where the bfloat16 copies of a chunk
+  // fit ConvStaging.h's limit.
   void conv2dForward(const float *x, Shape4 xs, const float *w, int64_t outChannels,
                      const float *b, float biasScale, const Window &win, float *y) override {
     ProfileScope profile("cudnn convolution forward");
-    ConvPlan &p = plan(xs, outChannels, win);
     const float one = 1.0f, zero = 0.0f;
-    Operands o{x, w, y};
-    if (bf16()) {
-      char *base = staging(p.staging.bytes);
-      o = Operands{toBf16(x, p.inputCount, base + p.staging.input),
-                   toBf16(w, p.weightCount, base + p.staging.weights), base + p.staging.output};
-    }
-    LOCUS_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x, o.input, p.w, o.weights, p.conv,
-                                        p.forward, workspace(p.forwardBytes), p.forwardBytes,
-                                        &zero, p.y, const_cast<void *>(o.output)),
-                "running a convolution");
-    if (bf16())
-      toF32(o.output, p.outputCount, y);
-    if (b)
-      LOCUS_CHECK(cudnnAddTensor(cudnn_, &biasScale, p.bias, b, &one, p.out, y),
-                  "adding a convolution's bias");
+    forChunks(xs, outChannels, win, [&](ConvPlan &p, int64_t first) {
+      const float *xc = x + first * (p.inputCount / p.rows);
+      float *yc = y + first * (p.outputCount / p.rows);
+      Operands o{xc, w, yc};
+      if (bf16()) {
+        char *base = staging(p.staging.bytes);
+        o = Operands{toBf16(xc, p.inputCount, base + p.staging.input),
+                     toBf16(w, p.weightCount, base + p.staging.weights), base + p.staging.output};
+      }
+      LOCUS_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x, o.input, p.w, o.weights, p.conv,
+                                          p.forward, workspace(p.forwardBytes), p.forwardBytes,
+                                          &zero, p.y, const_cast<void *>(o.output)),
+                  "running a convolution");
+      if (bf16())
+        toF32(o.output, p.outputCount, yc);
+      if (b)
+        LOCUS_CHECK(cudnnAddTensor(cudnn_, &biasScale, p.bias, b, &one, p.out, yc),
+                    "adding a convolution's bias");
+    });
   }
   void conv2dBackwardWeight(const float *x, Shape4 xs, const float *dy, Shape4 ys,
                             const Window &win, float *dw, float *db, float biasScale) override {
     ProfileScope profile("cudnn convolution weight gradient");
-    ConvPlan &p = plan(xs, ys.c, win);
     const float one = 1.0f, zero = 0.0f;
-    Operands o{x, dw, dy};
-    if (bf16()) {
-      char *base = staging(p.staging.bytes);
-      o = Operands{toBf16(x, p.inputCount, base + p.staging.input), base + p.staging.weights,
-                   toBf16(dy, p.outputCount, base + p.staging.output)};
-    }
-    LOCUS_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, p.x, o.input, p.y, o.output, p.conv,
-                                               p.backwardFilter, workspace(p.backwardFilterBytes),
-                                               p.backwardFilterBytes, &zero, p.w,
-                                               const_cast<void *>(o.weights)),
-                "forming a convolution's weight gradient");
-    if (bf16())
-      toF32(o.weights, p.weightCount, dw);
-    // The bias gradient from the float32 dy: a sum, no tensor core to gain.
-    if (db)
-      LOCUS_CHECK(cudnnConvolutionBackwardBias(cudnn_, &biasScale, p.out, dy, &zero, p.bias, db),
-                  "forming a convolution's bias gradient");
+    forChunks(xs, ys.c, win, [&](ConvPlan &p, int64_t first) {
+      const float *xc = x + first * (p.inputCount / p.rows);
+      const float *dyc = dy + first * (p.outputCount / p.rows);
+      Operands o{xc, dw, dyc};
+      if (bf16()) {
+        char *base = staging(p.staging.bytes);
+        o = Operands{toBf16(xc, p.inputCount, base + p.staging.input), base + p.staging.weights,
+                     toBf16(dyc, p.outputCount, base + p.staging.output)};
+      }
+      LOCUS_CHECK(cudnnConvolutionBackwardFilter(
+                      cudnn_, &one, p.x, o.input, p.y, o.output, p.conv, p.backwardFilter,
+                      workspace(p.backwardFilterBytes), p.backwardFilterBytes, &zero, p.w,
+                      const_cast<void *>(o.weights)),
+                  "forming a convolution's weight gradient");
+      // The chunks' gradients are summed in float32.
+      if (bf16() && first == 0)
+        toF32(o.weights, p.weightCount, dw);
+      else if (bf16())
+        addToF32(o.weights, p.weightCount, dw);
+      // The bias gradient from the float32 dy: a sum, no tensor core to gain.
+      const float *sumSoFar = first == 0 ? &zero : &one;
+      if (db)
+        LOCUS_CHECK(cudnnConvolutionBackwardBias(cudnn_, &biasScale, p.out, dyc, sumSoFar,
+                                                 p.bias, db),
+                    "forming a convolution's bias gradient");
+    });
   }
   void conv2dBackwardData(const float *dy, Shape4 ys, const float *w, const Window &win,
                           float *dx, Shape4 xs) override {
-    ConvPlan &p = plan(xs, ys.c, win);
     ProfileScope profile("cudnn convolution input gradient");
     const float one = 1.0f, zero = 0.0f;
-    Operands o{dx, w, dy};
-    if (bf16()) {
-      char *base = staging(p.staging.bytes);
-      o = Operands{base + p.staging.input, toBf16(w, p.weightCount, base + p.staging.weights),
-                   toBf16(dy, p.outputCount, base + p.staging.output)};
-    }
-    LOCUS_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w, o.weights, p.y, o.output, p.conv,
-                                             p.backwardData, workspace(p.backwardDataBytes),
-                                             p.backwardDataBytes, &zero, p.x,
-                                             const_cast<void *>(o.input)),
-                "forming a convolution's input gradient");
-    if (bf16())
-      toF32(o.input, p.inputCount, dx);
+    forChunks(xs, ys.c, win, [&](ConvPlan &p, int64_t first) {
+      const float *dyc = dy + first * (p.outputCount / p.rows);
+      float *dxc = dx + first * (p.inputCount / p.rows);
+      Operands o{dxc, w, dyc};
+      if (bf16()) {
+        char *base = staging(p.staging.bytes);
+        o = Operands{base + p.staging.input, toBf16(w, p.weightCount, base + p.staging.weights),
+                     toBf16(dyc, p.outputCount, base + p.staging.output)};
+      }
+      LOCUS_CHECK(cudnnConvolutionBackwardData(
+                      cudnn_, &one, p.w, o.weights, p.y, o.output, p.conv, p.backwardData,
+                      workspace(p.backwardDataBytes), p.backwardDataBytes, &zero, p.x,
+                      const_cast<void *>(o.input)),
+                  "forming a convolution's input gradient");
+      if (bf16())
+        toF32(o.input, p.inputCount, dxc);
+    });
   }
   // The CPU's fused forms: locusc compiles a CUDA model's convolution and
   // relu + max-pool apart (their buffers are the arena's, planned), so a
@@ -573,13 +593,15 @@ private:
     LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, operand, n, c, h, w), doing);
     LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
                 doing);
+    p.rows = xs.n;
     p.inputCount = xs.count();
     p.weightCount = outChannels * xs.c * win.kh * win.kw;
     p.outputCount = int64_t{n} * c * h * w;
     p.staging = convStaging(xs.n, xs.c, xs.h, xs.w, outChannels, win.kh, win.kw, win.sh, win.sw,
-                            win.pt + win.pb, win.pl + win.pr);
-    if (p.staging.bytes - p.staging.output < 2 * p.outputCount)
-      fail("cuDNN's output shape of a convolution is larger than ConvStaging.h's");
+                            win.pt + win.pb, win.pl + win.pr, options_.stagingLimit);
+    if (p.staging.bytes - p.staging.output < 2 * p.outputCount ||
+        (bf16() && p.staging.rows != xs.n))
+      fail("a convolution's chunk does not fit its bfloat16 copies (ConvStaging.h)");
     LOCUS_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
                                            i(outChannels), 1, 1),
                 doing);
@@ -657,6 +679,37 @@ private:
         abi::memref1(static_cast<uint16_t *>(const_cast<void *>(bits)), count);
     abi::MemRef1F32 out = abi::memref1(y, count);
     k_.precision->toF32(&in, &out);
+  }
+  void addToF32(const void *bits, int64_t count, float *y) {
+    abi::MemRef1U16 in =
+        abi::memref1(static_cast<uint16_t *>(const_cast<void *>(bits)), count);
+    abi::MemRef1F32 out = abi::memref1(y, count);
+    k_.precision->addToF32(&in, &out);
+  }
+
+  /// The row counts of a convolution's chunks: every row at once, or under
+  /// bf16 ConvStaging's rows (and what is left at the end).
+  std::vector<int64_t> chunkSizes(Shape4 xs, int64_t outChannels, const Window &win) const {
+    const int64_t rows =
+        bf16() ? convStaging(xs.n, xs.c, xs.h, xs.w, outChannels, win.kh, win.kw, win.sh, win.sw,
+                             win.pt + win.pb, win.pl + win.pr, options_.stagingLimit)
+                     .rows
+               : xs.n;
+    std::vector<int64_t> sizes;
+    for (int64_t first = 0; first < xs.n; first += rows)
+      sizes.push_back(std::min(rows, xs.n - first));
+    return sizes;
+  }
+  /// pass(plan of the chunk, its first row) for each chunk, in row order.
+  template <typename Pass>
+  void forChunks(Shape4 xs, int64_t outChannels, const Window &win, Pass pass) {
+    int64_t first = 0;
+    for (int64_t rows : chunkSizes(xs, outChannels, win)) {
+      Shape4 chunk = xs;
+      chunk.n = rows;
+      pass(plan(chunk, outChannels, win), first);
+      first += rows;
+    }
   }
 
   ModelKernels k_;

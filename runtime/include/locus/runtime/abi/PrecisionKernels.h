@@ -18,6 +18,8 @@ struct PrecisionKernels {
   void (*toBf16)(MemRef1F32 *x, MemRef1U16 *bits);
   /// y = the bfloat16 bits as float32 (exact).
   void (*toF32)(MemRef1U16 *bits, MemRef1F32 *y);
+  /// y += the bfloat16 bits as float32.
+  void (*addToF32)(MemRef1U16 *bits, MemRef1F32 *y);
 };
 
 } // namespace locus::abi

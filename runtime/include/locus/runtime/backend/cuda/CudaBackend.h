@@ -11,6 +11,7 @@
 #define LOCUS_RUNTIME_BACKEND_CUDA_CUDABACKEND_H
 
 #include "locus/runtime/backend/Backend.h"
+#include "locus/runtime/backend/cuda/ConvStaging.h"
 #include "locus/runtime/backend/cpu/ModelKernels.h"
 
 #include <memory>
@@ -42,6 +43,10 @@ struct CudaOptions {
   /// limit): the fastest algorithm within it is taken, or, where none is,
   /// the one needing least. The largest workspace is part of the peak.
   int64_t workspaceLimit = -1;
+  /// Precision::BF16: the most bytes of a convolution's bfloat16 copies
+  /// (ConvStaging.h); a smaller one only for tests of the row chunks (the
+  /// compiler's memory plan assumes the default).
+  int64_t stagingLimit = kStagingLimit;
 };
 
 /// The backend on device options.device, or null with `error` saying why
