@@ -128,6 +128,9 @@ int main(int argc, char **argv) {
     v = static_cast<float>(rng.uniform(-1.0, 1.0));
   Tensor views = engine->backend().allocate(vs);
   engine->backend().copyToDevice(views.data(), host.data(), 4 * vs.count());
+  // The trainer's second views buffer (the next step's upload), which the
+  // plan counts: the same views train every step here.
+  Tensor aheadViews = engine->backend().allocate(vs);
 
   std::vector<double> losses;
   for (int s = 0; s < warmup; ++s)

@@ -30,8 +30,38 @@ public:
   }
   const char *name() const override { return "recording"; }
   std::string describe() override { return "recording, over " + inner_->describe(); }
+  ~RecordingBackend() override {
+    if (callsAtEnd)
+      *callsAtEnd = calls;
+  }
   std::map<std::string, int64_t> calls;
+  /// Where the counts go when the backend goes (an engine that owns it).
+  std::map<std::string, int64_t> *callsAtEnd = nullptr;
   std::vector<std::string> places;
+
+  /// Emulates a GPU's overlapped uploads, strictly: uploadAsync only queues
+  /// the copy and waitForUploads makes it, so a trainer that read the views
+  /// before waiting, or let their host buffer be refilled, trains on other
+  /// data than the plain backend.
+  bool deferUploads = false;
+  bool uploadsOverlap() const override { return deferUploads; }
+  std::shared_ptr<void> pinHostMemory(void *p, int64_t bytes) override {
+    ++calls["pinHostMemory"];
+    return inner_->pinHostMemory(p, bytes);
+  }
+  void uploadAsync(void *dst, const void *src, int64_t bytes) override {
+    ++calls["uploadAsync"];
+    if (!deferUploads)
+      return inner_->uploadAsync(dst, src, bytes);
+    queued_.push_back({dst, src, bytes});
+  }
+  void waitForUploads() override {
+    ++calls["waitForUploads"];
+    for (const Upload &u : queued_)
+      inner_->copyToDevice(u.dst, u.src, u.bytes);
+    queued_.clear();
+    inner_->waitForUploads();
+  }
   void setPlace(StepPlace place) override {
     place_ = place;
     inner_->setPlace(place);
@@ -189,6 +219,12 @@ private:
   }
   std::shared_ptr<rt::Backend> inner_;
   StepPlace place_;
+  struct Upload {
+    void *dst;
+    const void *src;
+    int64_t bytes;
+  };
+  std::vector<Upload> queued_;
 };
 
 } // namespace locus::test

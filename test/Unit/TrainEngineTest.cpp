@@ -960,6 +960,57 @@ TEST(TrainRun, SameSeedSameRun) {
   std::filesystem::remove(m2);
 }
 
+TEST(TrainRun, OverlappedUploadsTrainOnTheSameViews) {
+  // A backend whose uploads overlap the step (a GPU's) gets the next step's
+  // views while one trains, into a second buffer. Emulated strictly on the
+  // CPU (copies land only when the trainer waits for them), with one slot of
+  // rendered views (the next step renders into the buffer just uploaded) and
+  // with workers (slots refilled ahead): every step's losses as the plain
+  // run's, bit for bit.
+  const TestModel &model = TestModel::get("tiny");
+  for (int64_t workers : {0, 2}) {
+    std::string plainMetrics = tempFile("plain.jsonl"), overlapMetrics = tempFile("overlap.jsonl");
+    Options o = syntheticRun(plainMetrics);
+    o.logEvery = 1;
+    o.probeEpochs = 0;
+    o.heldOut = 0;
+    o.workers = workers;
+    ASSERT_TRUE(runTraining(model.desc(), o, model.compiled()).isOk());
+    std::map<std::string, int64_t> calls;
+    CompiledModel overlapped = model.compiled();
+    overlapped.makeBackend = [&](const locus::rt::cpu::ModelKernels &kernels, const Options &,
+                                 std::string &) -> std::unique_ptr<locus::rt::Backend> {
+      auto backend = std::make_unique<locus::test::RecordingBackend>(
+          locus::rt::cpu::makeCpuBackend(kernels));
+      backend->deferUploads = true;
+      backend->callsAtEnd = &calls;
+      return backend;
+    };
+    o.metrics = overlapMetrics;
+    Status status = runTraining(model.desc(), o, overlapped);
+    ASSERT_TRUE(status.isOk()) << status.message();
+    const std::vector<JsonValue> plainLines = readMetrics(plainMetrics),
+                                 overlapLines = readMetrics(overlapMetrics);
+    auto a = ofType(plainLines, "step"), b = ofType(overlapLines, "step");
+    ASSERT_EQ(a.size(), 32u);
+    ASSERT_EQ(b.size(), a.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      const JsonValue *la = a[i]->find("loss"), *lb = b[i]->find("loss");
+      ASSERT_TRUE(la && lb && la->items.size() == 2 && lb->items.size() == 2) << "step " << i + 1;
+      for (size_t l = 0; l < 2; ++l)
+        EXPECT_EQ(la->items[l].number, lb->items[l].number)
+            << "workers " << workers << ", step " << i + 1;
+    }
+    // One upload a step, each waited for; the pipeline's buffers pinned
+    // (one without workers, three with).
+    EXPECT_EQ(calls["uploadAsync"], 32);
+    EXPECT_GE(calls["waitForUploads"], 32);
+    EXPECT_EQ(calls["pinHostMemory"], workers ? 3 : 1);
+    std::filesystem::remove(plainMetrics);
+    std::filesystem::remove(overlapMetrics);
+  }
+}
+
 TEST(TrainRun, FixedBatchTrainsOnOneStepsViews) {
   const TestModel &model = TestModel::get("tiny");
   std::string batch = tempFile("batch.f32"), metrics = tempFile("fixed.jsonl");

@@ -65,10 +65,12 @@ int64_t stateBytes(int64_t elements, bool adamW, bool bf16Moments) {
   return arrays * granules(kFloat * (bf16Moments ? (elements + 1) / 2 : elements));
 }
 
-/// Parameters, the optimizer state of the trained ones, the views buffer.
-int64_t residentBytes(const rt::ModelDesc &model, bool adamW, bool bf16Moments) {
+/// Parameters, the optimizer state of the trained ones, the views buffers
+/// (two on a GPU: the next step's views upload while one step trains).
+int64_t residentBytes(const rt::ModelDesc &model, bool adamW, bool bf16Moments,
+                      int64_t viewBuffers) {
   const auto &in = model.inputShape;
-  int64_t bytes = granules(kFloat * in[0] * in[1] * in[2] * in[3]);
+  int64_t bytes = viewBuffers * granules(kFloat * in[0] * in[1] * in[2] * in[3]);
   for (const rt::ParamDesc &p : model.params)
     bytes += granules(kFloat * p.count()) +
              (p.trained ? stateBytes(p.count(), adamW, bf16Moments) : 0);
@@ -128,14 +130,16 @@ struct PlanMemoryPass
     rt::ModelDesc model;
     if (failed(buildModelDescriptor(module, model)))
       return signalPassFailure();
-    const int64_t resident = residentBytes(model, /*adamW=*/true, /*bf16Moments=*/false),
-                  residentBf16 = residentBytes(model, true, true),
-                  residentSgd = residentBytes(model, false, false);
+    auto target = module->getAttrOfType<StringAttr>("locus.target");
+    const bool cuda = target && target.getValue() == "cuda";
+    const int64_t viewBuffers = cuda ? 2 : 1;
+    const int64_t resident = residentBytes(model, /*adamW=*/true, /*bf16Moments=*/false,
+                                           viewBuffers),
+                  residentBf16 = residentBytes(model, true, true, viewBuffers),
+                  residentSgd = residentBytes(model, false, false, viewBuffers);
     // The workspace is the CPU convolutions'. cuDNN's is chosen at run time
     // (the binary prints it beside the plan), so a CUDA plan has none, but it
     // has the bfloat16 copies of --precision bf16.
-    auto target = module->getAttrOfType<StringAttr>("locus.target");
-    const bool cuda = target && target.getValue() == "cuda";
     const int64_t workspace = cuda ? 0 : workspaceBytes(model);
     const int64_t staging = cuda ? bf16StagingBytes(model) : 0;
     Builder builder(module);
@@ -170,7 +174,8 @@ struct PlanMemoryPass
     auto line = [&](const char *label, int64_t bytes) {
       os << llvm::format("  %-37s", label) << mib(bytes) << "\n";
     };
-    os << "resident (parameters, optimizer state, views):\n";
+    os << (cuda ? "resident (parameters, optimizer state, views and the next step's views):\n"
+                : "resident (parameters, optimizer state, views):\n");
     line("AdamW:", resident);
     line("AdamW, bfloat16 moments:", residentBf16);
     line("SGD / LARS (one momentum buffer):", residentSgd);

@@ -368,8 +368,14 @@ Status runTraining(const ModelDesc &model, const Options &options,
     if (options.fixedBatch.empty())
       progress(describeViews(augment, std::min(vs.h, vs.w)));
   }
-  // Views are made on the host, then copied into the backend's buffer.
-  Tensor views = engine->backend().allocate(vs);
+  // Views are made on the host, then copied into the backend's buffer. A
+  // backend whose uploads overlap the step's work (a GPU's) gets a second
+  // buffer, which the next step's views upload into while one step trains
+  // (the compiler plans both for --target=cuda).
+  Backend &backend = engine->backend();
+  const bool overlapUploads = backend.uploadsOverlap();
+  Tensor views = backend.allocate(vs);
+  Tensor aheadViews = overlapUploads ? backend.allocate(vs) : Tensor();
   std::vector<float> hostViews(static_cast<size_t>(vs.count()));
   if (!options.fixedBatch.empty()) {
     LOCUS_RETURN_IF_ERROR(readFloatFile(options.fixedBatch, vs.count(), hostViews.data()));
@@ -462,9 +468,41 @@ Status runTraining(const ModelDesc &model, const Options &options,
         workers, vs.n, vs.c * vs.h * vs.w,
         [&](int64_t at, int64_t row, float *out) { return stepViews.render(at, row, out); });
     pipeline->start(startStep, totalSteps);
-    progress(fmt::format("views: {} worker thread(s){}", workers,
-                         workers ? " rendering ahead of the step" : " (on the training thread)"));
+    progress(fmt::format("views: {} worker thread(s){}{}", workers,
+                         workers ? " rendering ahead of the step" : " (on the training thread)",
+                         overlapUploads ? ", uploaded from pinned memory while the step before "
+                                          "trains"
+                                        : ""));
   }
+  // The pipeline's buffers stay pinned while uploads may read them, and no
+  // upload is in flight when they go (destroyed in reverse order).
+  std::vector<std::shared_ptr<void>> pinned;
+  if (pipeline && overlapUploads)
+    for (auto [data, bytes] : pipeline->buffers())
+      pinned.push_back(backend.pinHostMemory(data, bytes));
+  struct UploadsLanded {
+    Backend &backend;
+    ~UploadsLanded() { backend.waitForUploads(); }
+  } uploadsLanded{backend};
+  // Overlapped: `views` holds this step's views (or is being filled with
+  // them), `aheadViews` receives the next step's; `pending` is an error
+  // rendering this step's views, reported when the step comes.
+  Status pending;
+  auto uploadViews = [&](int64_t at, Tensor &into) {
+    const float *batch = nullptr;
+    pending = pipeline->next(at, batch);
+    if (pending.isOk())
+      backend.uploadAsync(into.data(), batch, 4 * vs.count());
+  };
+  if (pipeline && overlapUploads)
+    uploadViews(startStep, views);
+  auto viewsError = [&](const Status &rendered) {
+    return Status::error(fmt::format(
+        "step {}: {}{}", step + 1, rendered.message(),
+        checkpoints.lastStep() >= 0 ? fmt::format("; the last checkpoint is {} (step {})",
+                                                  checkpoints.last(), checkpoints.lastStep())
+                                    : std::string()));
+  };
   ProgressBar bar(/*enabled=*/!options.evalOnly);
   liveBar = &bar;
   struct BarRelease {
@@ -481,19 +519,24 @@ Status runTraining(const ModelDesc &model, const Options &options,
     int64_t epochSteps = 0;
     for (int64_t s = epoch == firstEpoch ? startStep - firstEpoch * stepsPerEpoch : 0;
          s < stepsPerEpoch && step < totalSteps; ++s) {
-      if (pipeline) {
+      if (pipeline && overlapUploads) {
+        // This step's views have landed (and their host buffer is free);
+        // the next step's start uploading while this one trains.
+        backend.waitForUploads();
+        if (!pending.isOk())
+          return viewsError(pending);
+        if (step + 1 < totalSteps)
+          uploadViews(step + 1, aheadViews);
+      } else if (pipeline) {
         const float *batch = nullptr;
         if (Status rendered = pipeline->next(step, batch); !rendered.isOk())
-          return Status::error(fmt::format(
-              "step {}: {}{}", step + 1, rendered.message(),
-              checkpoints.lastStep() >= 0
-                  ? fmt::format("; the last checkpoint is {} (step {})", checkpoints.last(),
-                                checkpoints.lastStep())
-                  : std::string()));
-        engine->backend().copyToDevice(views.data(), batch, 4 * vs.count());
+          return viewsError(rendered);
+        backend.copyToDevice(views.data(), batch, 4 * vs.count());
       }
       std::vector<double> losses;
       LOCUS_RETURN_IF_ERROR(engine->step(views, losses));
+      if (pipeline && overlapUploads)
+        std::swap(views, aheadViews); // the next step's views
       ++step;
       ++epochSteps;
       // A loss that is NaN or infinite (global mode's lower blocks have none:

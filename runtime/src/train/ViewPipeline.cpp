@@ -14,6 +14,13 @@ ViewPipeline::ViewPipeline(int64_t workers, int64_t rows, int64_t rowFloats, Ren
     threads_.emplace_back([this] { work(); });
 }
 
+std::vector<std::pair<float *, int64_t>> ViewPipeline::buffers() {
+  std::vector<std::pair<float *, int64_t>> out;
+  for (Slot &slot : slots_)
+    out.emplace_back(slot.data.data(), static_cast<int64_t>(sizeof(float) * slot.data.size()));
+  return out;
+}
+
 ViewPipeline::~ViewPipeline() {
   {
     std::lock_guard<std::mutex> lock(mutex_);

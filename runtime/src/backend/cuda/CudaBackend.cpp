@@ -198,6 +198,12 @@ public:
       need(k_.precision, "float32 <-> bfloat16 kernels (--precision bf16)");
     LOCUS_CHECK(cudaMalloc(reinterpret_cast<void **>(&lossScalar_), 2 * sizeof(double)),
                 "allocating the LARS norms");
+    // Uploads run on their own stream, which does not wait for the legacy
+    // stream the step's work runs on.
+    LOCUS_CHECK(cudaStreamCreateWithFlags(&uploads_, cudaStreamNonBlocking),
+                "creating the upload stream");
+    LOCUS_CHECK(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming),
+                "creating the upload event");
     setLaunchStream(nullptr);
   }
   ~CudaBackend() override {
@@ -210,6 +216,8 @@ public:
       cudnnDestroyConvolutionDescriptor(plan.conv);
     }
     cudaFree(lossScalar_);
+    cudaEventDestroy(uploaded_);
+    cudaStreamDestroy(uploads_);
     cublasDestroy(cublas_);
     cudnnDestroy(cudnn_);
   }
@@ -254,6 +262,24 @@ public:
   }
   void synchronize() override {
     LOCUS_CHECK(cudaDeviceSynchronize(), "waiting for the step's kernels");
+  }
+  bool uploadsOverlap() const override { return true; }
+  std::shared_ptr<void> pinHostMemory(void *p, int64_t bytes) override {
+    LOCUS_CHECK(cudaHostRegister(p, static_cast<size_t>(bytes), cudaHostRegisterDefault),
+                "pinning the views' host buffers");
+    return std::shared_ptr<void>(p, [](void *q) { cudaHostUnregister(q); });
+  }
+  void uploadAsync(void *dst, const void *src, int64_t bytes) override {
+    if (bytes <= 0)
+      return;
+    LOCUS_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes), cudaMemcpyHostToDevice,
+                                uploads_),
+                "uploading the next step's views");
+    LOCUS_CHECK(cudaEventRecord(uploaded_, uploads_), "uploading the next step's views");
+  }
+  // A host wait: the step's work is issued after it, so it reads the views.
+  void waitForUploads() override {
+    LOCUS_CHECK(cudaEventSynchronize(uploaded_), "waiting for the views' upload");
   }
   void fillZero(float *x, int64_t count) override {
     if (count > 0)
@@ -717,6 +743,8 @@ private:
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   double *lossScalar_ = nullptr; // two float64 scalars LARS's norms reduce into
+  cudaStream_t uploads_ = nullptr; // the views' uploads, beside the step's work
+  cudaEvent_t uploaded_ = nullptr; // the last upload's end
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                       int64_t, int64_t, int64_t>,
            ConvPlan>

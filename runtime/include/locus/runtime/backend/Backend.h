@@ -51,6 +51,22 @@ public:
   virtual void copyToHost(void *dst, const void *src, int64_t bytes) = 0;
   /// Waits until every call issued so far has finished.
   virtual void synchronize() = 0;
+  /// Whether uploadAsync runs beside the step's work (a GPU's copy engine):
+  /// the trainer then uploads the next step's views while one step trains,
+  /// into a second views buffer, which the compiler plans for such targets
+  /// (--target=cuda).
+  virtual bool uploadsOverlap() const { return false; }
+  /// Host memory [p, p + bytes) pinned, so that uploads from it run
+  /// asynchronously, for the life of the handle; null where pinning gains
+  /// nothing (the CPU's "device" is the host).
+  virtual std::shared_ptr<void> pinHostMemory(void *p, int64_t bytes) { return nullptr; }
+  /// Starts copying `bytes` from host `src` to `dst` beside the work already
+  /// issued; the copy has landed, and `src` may change, once waitForUploads
+  /// returns. Backends without overlap copy at once.
+  virtual void uploadAsync(void *dst, const void *src, int64_t bytes) {
+    copyToDevice(dst, src, bytes);
+  }
+  virtual void waitForUploads() {}
   /// x[0, count) = 0.
   virtual void fillZero(float *x, int64_t count) = 0;
   /// rows x cols floats from src (rows srcStride apart) to dst (dstStride).

@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace locus::rt::train {
@@ -40,6 +41,8 @@ public:
   Status next(int64_t step, const float *&batch);
 
   int64_t workers() const { return static_cast<int64_t>(threads_.size()); }
+  /// Every buffer next() can hand out (to pin them for uploads), in bytes.
+  std::vector<std::pair<float *, int64_t>> buffers();
 
 private:
   struct Slot {
