@@ -244,24 +244,8 @@ TEST_P(CudaBf16Engine, TrainsCloseToTheFloat32Cpu) {
   ASSERT_TRUE(Engine::create(cpuModel.desc(), cpuOptions, cpu).isOk());
   rt::Status created = Engine::create(cudaModel.desc(), gpuOptions, gpu);
   ASSERT_TRUE(created.isOk()) << created.message();
-  for (int s = 0; s < 3; ++s) {
-    Tensor views = test::randomViews(*cpu, 70 + s);
-    Tensor deviceViews = gpu->backend().allocate(views.shape());
-    gpu->backend().copyToDevice(deviceViews.data(), views.data(), 4 * views.count());
-    std::vector<double> lc, lg;
-    ASSERT_TRUE(cpu->step(views, lc).isOk());
-    ASSERT_TRUE(gpu->step(deviceViews, lg).isOk());
-    gpu->backend().synchronize();
-    ASSERT_EQ(lc.size(), lg.size());
-    const double tol = s == 0 ? 0.02 : 0.10;
-    for (size_t b = 0; b < lc.size(); ++b) {
-      if (std::isnan(lc[b])) {
-        EXPECT_TRUE(std::isnan(lg[b])) << "step " << s << " block " << b;
-        continue;
-      }
-      EXPECT_NEAR(lg[b], lc[b], tol * (1.0 + std::fabs(lc[b]))) << "step " << s << " block " << b;
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      test::expectStepsAgree(*cpu, *gpu, 3, [](int s) { return s == 0 ? 0.02 : 0.10; }));
   for (size_t i = 0; i < gpu->params().size(); ++i) {
     const Tensor &p = gpu->params()[i];
     std::vector<float> host(static_cast<size_t>(p.count()));

@@ -62,24 +62,7 @@ TEST_P(CudaEngine, TrainsAsTheCpuBackend) {
   rt::Status created = Engine::create(cudaModel.desc(), gpuOptions, gpu);
   ASSERT_TRUE(created.isOk()) << created.message();
 
-  for (int s = 0; s < 3; ++s) {
-    Tensor views = test::randomViews(*cpu, 70 + s);
-    Tensor deviceViews = gpu->backend().allocate(views.shape());
-    gpu->backend().copyToDevice(deviceViews.data(), views.data(), 4 * views.count());
-    std::vector<double> lc, lg;
-    ASSERT_TRUE(cpu->step(views, lc).isOk());
-    ASSERT_TRUE(gpu->step(deviceViews, lg).isOk());
-    gpu->backend().synchronize();
-    ASSERT_EQ(lc.size(), lg.size());
-    for (size_t b = 0; b < lc.size(); ++b) {
-      if (std::isnan(lc[b])) {
-        EXPECT_TRUE(std::isnan(lg[b])) << "step " << s << " block " << b;
-        continue;
-      }
-      EXPECT_NEAR(lg[b], lc[b], 1e-4 * (1.0 + std::fabs(lc[b])))
-          << "step " << s << " block " << b;
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(test::expectStepsAgree(*cpu, *gpu, 3, [](int) { return 1e-4; }));
   const double lr = c.kind == rt::train::OptimizerKind::AdamW ? cpuOptions.optimizer.lr
                                                                : cpuOptions.sgd.lr;
   for (size_t i = 0; i < cpu->params().size(); ++i) {
