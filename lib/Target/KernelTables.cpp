@@ -80,14 +80,15 @@ FailureOr<TableRef> addPoolKernelTable(ModuleOp module, llvm::Module &object) {
 }
 
 /// The table the runtime finds the blocks' relu + max-pool kernels in: one
-/// {C, H, W, kh, kw, forward, backward} record per
-/// _mlir_ciface_locus_relu_max_pool_<C>x<H>x<W>_k<kh>x<kw>
-/// (locus-generate-relu-pool-kernels), and its length.
+/// {C, H, W, kh, kw, forward, backward, unindexed forward, in-place backward}
+/// record per _mlir_ciface_locus_relu_max_pool_<C>x<H>x<W>_k<kh>x<kw>
+/// (locus-generate-relu-pool-kernels; the last two null where the windows do
+/// not cover the map), and its length.
 FailureOr<TableRef> addReluPoolKernelTable(ModuleOp module, llvm::Module &object) {
   llvm::LLVMContext &context = object.getContext();
   llvm::Type *i64 = llvm::Type::getInt64Ty(context);
   llvm::Type *ptr = llvm::PointerType::get(context, 0);
-  auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, i64, ptr, ptr});
+  auto *record = llvm::StructType::get(context, {i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr});
   constexpr llvm::StringLiteral prefix = "_mlir_ciface_locus_relu_max_pool_";
   std::vector<llvm::Constant *> records;
   for (llvm::Function &forward : object.functions()) {
@@ -114,6 +115,12 @@ FailureOr<TableRef> addReluPoolKernelTable(ModuleOp module, llvm::Module &object
       fields.push_back(llvm::ConstantInt::get(i64, x));
     fields.push_back(&forward);
     fields.push_back(backward);
+    for (StringRef name : {"_mlir_ciface_locus_relu_pool_unindexed_",
+                           "_mlir_ciface_locus_relu_unpool_in_place_"}) {
+      llvm::Function *f = object.getFunction((name + suffix).str());
+      fields.push_back(f ? static_cast<llvm::Constant *>(f)
+                         : llvm::ConstantPointerNull::get(llvm::PointerType::get(context, 0)));
+    }
     records.push_back(llvm::ConstantStruct::get(record, fields));
   }
   return addKernelTable(object, record, records, "locus_relu_pool_kernels");

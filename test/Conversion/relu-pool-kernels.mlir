@@ -10,6 +10,8 @@
 // SYMS-DAG: T _mlir_ciface_locus_relu_max_unpool_128x28x28_k2x2
 // SYMS-DAG: T _mlir_ciface_locus_relu_max_pool_256x14x14_k2x2
 // SYMS-DAG: T _mlir_ciface_locus_relu_max_unpool_256x14x14_k2x2
+// SYMS-DAG: T _mlir_ciface_locus_relu_pool_unindexed_128x28x28_k2x2
+// SYMS-DAG: T _mlir_ciface_locus_relu_unpool_in_place_128x28x28_k2x2
 // One forward and one backward kernel per (C, H, W, window) of a
 // relu_max_pool2d whose window tiles the map; the same shape twice gets one
 // pair, and an overlapping window (3x3 stride 2) gets none.
@@ -42,12 +44,25 @@
 // CHECK:     vector.store %{{.*}}, %[[DA]][{{.*}}] : memref<?x8x8x8xf32>, vector<8xf32>
 // CHECK:     arith.constant dense<[2, 3, 2, 3, 2, 3, 2, 3]> : vector<8xi32>
 // CHECK:     vector.store %{{.*}}, %[[DA]][{{.*}}] : memref<?x8x8x8xf32>, vector<8xf32>
+// Where the windows cover the map, the pair without an arg-max: h alone, and
+// the adjoint over a (one buffer, so no noalias), which scans its windows'
+// rows of a again before it writes any of them with da.
+// CHECK: func.func @locus_relu_pool_unindexed_8x8x8_k2x2(%{{.*}}: memref<?x8x8x8xf32> {llvm.noalias}, %{{.*}}: memref<?x8x4x4xf32> {llvm.noalias}) attributes
+// CHECK-NOT: memref<?x8x4x4xi32>
+// CHECK: func.func @locus_relu_unpool_in_place_8x8x8_k2x2(%[[IDH:.*]]: memref<?x8x4x4xf32>, %[[IA:.*]]: memref<?x8x8x8xf32>) attributes
+// CHECK:     vector.load %[[IA]]
+// CHECK:     vector.load %[[IA]]
+// CHECK:     vector.load %[[IDH]]
+// CHECK:     vector.store %{{.*}}, %[[IA]]
+// CHECK:     vector.store %{{.*}}, %[[IA]]
 // A 7x9 map leaves its last row and column out of every window: the backward
-// kernel zeroes the whole gradient first.
+// kernel zeroes the whole gradient first, and there is no pair without an
+// arg-max.
 // CHECK: func.func @locus_relu_max_pool_16x7x9_k2x2(%{{.*}}: memref<?x16x7x9xf32> {llvm.noalias}, %{{.*}}: memref<?x16x3x4xf32> {llvm.noalias}, %{{.*}}: memref<?x16x3x4xi32> {llvm.noalias})
 // CHECK: func.func @locus_relu_max_unpool_16x7x9_k2x2(
 // CHECK:   linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : memref<?x16x7x9xf32>)
 // CHECK-NOT: func.func @locus_relu_max
+// CHECK-NOT: func.func @locus_relu_{{.*}}16x7x9
 // CHECK-LABEL: func.func @epilogues
 
 // Lowered, each memref's aligned pointer (the second of its descriptor) keeps

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 using locus::rt::cpu::MemRefF32;
 using locus::rt::cpu::MemRefScalarF64;
@@ -291,6 +292,40 @@ TEST(CompiledReluPool, MatchesTheRuntimeBothWays) {
     reluMaxPool2dBackward(compiledPooling(), dh.data(), hRef.data(), hs, atRef.data(), daRef.data(), as);
     for (int64_t i = 0; i < as.count(); ++i)
       ASSERT_EQ(da[i], daRef[i]) << i;
+  }
+}
+
+/// The same epilogues without an arg-max (the windows cover both maps): h
+/// from the unindexed kernel and da written over a by the in-place adjoint,
+/// which finds each window's arg-max again, equal bit for bit to the indexed
+/// pair's, on ties, all-negative windows and NaNs (7-wide rows: no vector
+/// group may overlap another, or it would read da where a was).
+TEST(CompiledReluPool, WithoutArgmaxEqualsTheIndexedPair) {
+  const ReluPoolKernels table = linkedModel().reluPools;
+  ASSERT_EQ(table.count, 2);
+  for (const ReluPoolKernel &kernel : {table.entries[0], table.entries[1]}) {
+    SCOPED_TRACE(::testing::Message() << kernel.c << "x" << kernel.h << "x" << kernel.w);
+    ASSERT_NE(kernel.forwardUnindexed, nullptr);
+    ASSERT_NE(kernel.backwardInPlace, nullptr);
+    const int64_t n = 5, oh = kernel.h / 2, ow = kernel.w / 2;
+    const Shape4 as{n, kernel.c, kernel.h, kernel.w}, hs{n, kernel.c, oh, ow};
+    std::vector<float> a = randomVector(as.count(), 7, -1.0f, 0.6f);
+    for (float &v : a)
+      v = std::round(v * 4.0f) / 4.0f;
+    for (int64_t i = 23; i < as.count(); i += 991)
+      a[i] = locus::test::kNaN;
+    std::vector<float> h(hs.count(), -1.0f), hIndexed(hs.count(), -2.0f);
+    std::vector<int32_t> at(hs.count(), -1);
+    reluPoolForwardUnindexed(kernel, a.data(), h.data(), n);
+    reluPoolForward(kernel, a.data(), hIndexed.data(), at.data(), n);
+    ASSERT_EQ(std::memcmp(h.data(), hIndexed.data(), sizeof(float) * h.size()), 0);
+
+    std::vector<float> dh = randomVector(hs.count(), 8), daIndexed(as.count(), -1.0f);
+    reluPoolBackward(kernel, dh.data(), hIndexed.data(), at.data(), daIndexed.data(), n);
+    std::vector<float> da = a; // overwritten with da
+    reluPoolBackwardInPlace(kernel, dh.data(), da.data(), n);
+    for (int64_t i = 0; i < as.count(); ++i)
+      ASSERT_EQ(da[i], daIndexed[i]) << i << " (a " << a[i] << ")";
   }
 }
 

@@ -283,6 +283,15 @@ TEST_P(GpuFormKernels, StaticLossAndReluPools) {
     expectClose(gpu.download(gH, out), h, 0.0, "h");
     expectClose(gpu.download(gAt, out), at, 0.0, "argmax");
     expectClose(gpu.download(gDa, in), da, 0.0, "da");
+    // Without the arg-max: h alone, then da written over a.
+    ASSERT_NE(g->forwardUnindexed, nullptr);
+    ASSERT_NE(g->backwardInPlace, nullptr);
+    float *gA2 = gpu.upload(a), *gH2 = gpu.upload(std::vector<float>(out));
+    MemRef4F32 gas2 = memref4(gA2, n, c.c, c.h, c.w), ghs2 = memref4(gH2, n, c.c, oh, ow);
+    g->forwardUnindexed(&gas2, &ghs2);
+    g->backwardInPlace(&gdhs, &gas2);
+    expectClose(gpu.download(gH2, out), h, 0.0, "h (unindexed)");
+    expectClose(gpu.download(gA2, in), da, 0.0, "da (in place)");
   }
 }
 

@@ -193,6 +193,16 @@ public:
     ++calls["reluMaxPool2dBackward"];
     inner_->reluMaxPool2dBackward(dh, h, hs, win, argmax, da, as);
   }
+  void reluMaxPool2dForwardUnindexed(const float *a, Shape4 as, const Window &win,
+                                     float *h) override {
+    ++calls["reluMaxPool2dForwardUnindexed"];
+    inner_->reluMaxPool2dForwardUnindexed(a, as, win, h);
+  }
+  void reluMaxPool2dBackwardInPlace(const float *dh, const Window &win, float *aThenDa,
+                                    Shape4 as) override {
+    ++calls["reluMaxPool2dBackwardInPlace"];
+    inner_->reluMaxPool2dBackwardInPlace(dh, win, aThenDa, as);
+  }
   void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) override {
     ++calls["lossPool"];
     inner_->lossPool(h, hs, k, z, zs);

@@ -17,6 +17,13 @@
 // of the paper's networks) are generated; others run the runtime's general
 // kernel, and the training binary's log names them.
 //
+// Where the windows cover the map exactly, a second pair needs no arg-max:
+// locus_relu_pool_unindexed_* writes h alone, and locus_relu_unpool_in_place_*
+// finds each window's arg-max again from a (the same scan as the forward)
+// and overwrites a with da. The step program uses it where a is the conv
+// output only this pool reads (locus-lower-to-step): no index buffer, and
+// da takes a's place instead of a buffer of its own.
+//
 //===----------------------------------------------------------------------===//
 #include "locus/Dialect/Locus/IR/LocusOps.h"
 #include "KernelBuilder.h"
@@ -92,6 +99,9 @@ func::FuncOp createKernel(OpBuilder &builder, Location loc, StringRef name,
   return func;
 }
 
+/// Whether the windows cover the map (no rows or columns past the last).
+bool coversMap(const ReluPool &p) { return p.h % p.kh == 0 && p.w % p.kw == 0; }
+
 /// Both kernels are loops over (n, c, i) around vector code along the output
 /// columns j, VW of them at a time (VW: the widest power of two <= 8 that the
 /// row holds): one contiguous load of VW * kw input columns per window row,
@@ -103,6 +113,15 @@ func::FuncOp createKernel(OpBuilder &builder, Location loc, StringRef name,
 int64_t vectorWidth(const ReluPool &p) {
   int64_t ow = p.w / p.kw, width = 1;
   while (width * 2 <= std::min<int64_t>(8, ow))
+    width *= 2;
+  return width;
+}
+
+/// The in-place kernel's width divides the row: an overlapping last group
+/// would read a where its neighbour already wrote da.
+int64_t dividingWidth(const ReluPool &p) {
+  int64_t ow = p.w / p.kw, width = 1;
+  while (width * 2 <= 8 && ow % (width * 2) == 0)
     width *= 2;
   return width;
 }
@@ -128,48 +147,112 @@ Value splatI32(OpBuilder &b, Location l, VectorType type, int64_t v) {
       b, l, DenseElementsAttr::get(type, b.getI32IntegerAttr(static_cast<int32_t>(v))));
 }
 
-/// locus_relu_max_pool_<suffix>(a, h, argmax).
-void buildForward(OpBuilder &builder, Location loc, const ReluPool &p) {
+/// The maxima of relu(a) over the `width` windows of a group, and their
+/// in-window positions. Starting from (0, position 0) applies the relu. A
+/// candidate wins when greater than the best so far, or NaN (the runtime's
+/// rule: NaN propagates).
+std::pair<Value, Value> windowMaxima(OpBuilder &b, Location l, const ReluPool &p, int64_t width,
+                                     Value a, Value n, Value c, Value i, Value j0) {
+  auto f32x = VectorType::get({width}, b.getF32Type());
+  auto i32x = VectorType::get({width}, b.getI32Type());
+  auto rowType = VectorType::get({width * p.kw}, b.getF32Type());
+  Value best =
+      arith::ConstantOp::create(b, l, DenseElementsAttr::get(f32x, b.getF32FloatAttr(0.0f)));
+  Value at = splatI32(b, l, i32x, 0);
+  Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
+  for (int64_t ki = 0; ki < p.kh; ++ki) {
+    Value y = arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)),
+                                    index(b, l, ki));
+    Value row = vector::LoadOp::create(b, l, rowType, a, ValueRange{n, c, y, x0});
+    for (int64_t kj = 0; kj < p.kw; ++kj) {
+      SmallVector<int64_t> lanes;
+      for (int64_t q = 0; q < width; ++q)
+        lanes.push_back(q * p.kw + kj);
+      Value v = vector::ShuffleOp::create(b, l, row, row, lanes);
+      Value greater = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, v, best);
+      Value nan = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, v, v);
+      Value wins = arith::OrIOp::create(b, l, greater, nan);
+      best = arith::SelectOp::create(b, l, wins, v, best);
+      at = arith::SelectOp::create(b, l, wins, splatI32(b, l, i32x, ki * p.kw + kj), at);
+    }
+  }
+  return {best, at};
+}
+
+/// locus_relu_max_pool_<suffix>(a, h, argmax), or without the arg-max
+/// locus_relu_pool_unindexed_<suffix>(a, h).
+void buildForward(OpBuilder &builder, Location loc, const ReluPool &p, bool indexed) {
   KernelTypes t = kernelTypes(builder, p);
-  func::FuncOp func = createKernel(builder, loc, "locus_relu_max_pool_" + p.suffix(),
-                                   {t.map, t.pooled, t.index});
+  func::FuncOp func =
+      indexed ? createKernel(builder, loc, "locus_relu_max_pool_" + p.suffix(),
+                             {t.map, t.pooled, t.index})
+              : createKernel(builder, loc, "locus_relu_pool_unindexed_" + p.suffix(),
+                             {t.map, t.pooled});
   Block *entry = func.addEntryBlock();
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(entry);
-  Value a = entry->getArgument(0), h = entry->getArgument(1), arg = entry->getArgument(2);
-  const int64_t width = vectorWidth(p);
-  auto f32x = VectorType::get({width}, builder.getF32Type());
-  auto i32x = VectorType::get({width}, builder.getI32Type());
-  auto rowType = VectorType::get({width * p.kw}, builder.getF32Type());
+  Value a = entry->getArgument(0), h = entry->getArgument(1);
+  const int64_t width = indexed ? vectorWidth(p) : dividingWidth(p);
   Value batch = memref::DimOp::create(builder, loc, a, 0);
   forEachGroup(builder, loc, batch, p, width,
                [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
-                 // Starting from (0, position 0) applies the relu. A candidate
-                 // wins when greater than the best so far, or NaN (the
-                 // runtime's rule: NaN propagates).
-                 Value best = arith::ConstantOp::create(
-                     b, l, DenseElementsAttr::get(f32x, b.getF32FloatAttr(0.0f)));
-                 Value at = splatI32(b, l, i32x, 0);
+                 auto [best, at] = windowMaxima(b, l, p, width, a, n, c, i, j0);
+                 vector::StoreOp::create(b, l, best, h, ValueRange{n, c, i, j0});
+                 if (indexed)
+                   vector::StoreOp::create(b, l, at, entry->getArgument(2),
+                                           ValueRange{n, c, i, j0});
+               });
+  func::ReturnOp::create(builder, loc);
+}
+
+/// locus_relu_unpool_in_place_<suffix>(dh, a): each window's arg-max found
+/// again from a (windowMaxima, as the forward found it), then a = da: dh at
+/// the arg-max where the maximum is > 0, 0 elsewhere. A group reads all of
+/// its windows' rows before it writes any, and groups do not overlap.
+void buildBackwardInPlace(OpBuilder &builder, Location loc, const ReluPool &p) {
+  KernelTypes t = kernelTypes(builder, p);
+  // a and da are one buffer: no noalias on it.
+  auto func = func::FuncOp::create(builder, loc, "locus_relu_unpool_in_place_" + p.suffix(),
+                                   builder.getFunctionType({t.pooled, t.map}, {}));
+  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(entry);
+  Value dh = entry->getArgument(0), a = entry->getArgument(1);
+  const int64_t width = dividingWidth(p);
+  auto f32x = VectorType::get({width}, builder.getF32Type());
+  auto rowF32 = VectorType::get({width * p.kw}, builder.getF32Type());
+  auto rowI32 = VectorType::get({width * p.kw}, builder.getI32Type());
+  SmallVector<int64_t> repeat;
+  for (int64_t q = 0; q < width * p.kw; ++q)
+    repeat.push_back(q / p.kw);
+  Value batch = memref::DimOp::create(builder, loc, dh, 0);
+  forEachGroup(builder, loc, batch, p, width,
+               [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
+                 auto [best, at] = windowMaxima(b, l, p, width, a, n, c, i, j0);
+                 Value g = vector::LoadOp::create(b, l, f32x, dh, ValueRange{n, c, i, j0});
+                 Value gRow = vector::ShuffleOp::create(b, l, g, g, repeat);
+                 Value bestRow = vector::ShuffleOp::create(b, l, best, best, repeat);
+                 Value posRow = vector::ShuffleOp::create(b, l, at, at, repeat);
+                 Value zero = arith::ConstantOp::create(
+                     b, l, DenseElementsAttr::get(rowF32, b.getF32FloatAttr(0.0f)));
+                 Value positive =
+                     arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, bestRow, zero);
                  Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
                  for (int64_t ki = 0; ki < p.kh; ++ki) {
+                   SmallVector<int32_t> here;
+                   for (int64_t q = 0; q < width * p.kw; ++q)
+                     here.push_back(static_cast<int32_t>(ki * p.kw + q % p.kw));
+                   Value mine = arith::ConstantOp::create(
+                       b, l, DenseElementsAttr::get(rowI32, ArrayRef<int32_t>(here)));
+                   Value flows = arith::AndIOp::create(
+                       b, l, positive,
+                       arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, posRow, mine));
                    Value y = arith::AddIOp::create(
                        b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)), index(b, l, ki));
-                   Value row = vector::LoadOp::create(b, l, rowType, a, ValueRange{n, c, y, x0});
-                   for (int64_t kj = 0; kj < p.kw; ++kj) {
-                     SmallVector<int64_t> lanes;
-                     for (int64_t q = 0; q < width; ++q)
-                       lanes.push_back(q * p.kw + kj);
-                     Value v = vector::ShuffleOp::create(b, l, row, row, lanes);
-                     Value greater = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, v, best);
-                     Value nan = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, v, v);
-                     Value wins = arith::OrIOp::create(b, l, greater, nan);
-                     best = arith::SelectOp::create(b, l, wins, v, best);
-                     at = arith::SelectOp::create(b, l, wins, splatI32(b, l, i32x, ki * p.kw + kj),
-                                                  at);
-                   }
+                   vector::StoreOp::create(b, l, arith::SelectOp::create(b, l, flows, gRow, zero),
+                                           a, ValueRange{n, c, y, x0});
                  }
-                 vector::StoreOp::create(b, l, best, h, ValueRange{n, c, i, j0});
-                 vector::StoreOp::create(b, l, at, arg, ValueRange{n, c, i, j0});
                });
   func::ReturnOp::create(builder, loc);
 }
@@ -247,8 +330,12 @@ struct GenerateReluPoolKernelsPass
     });
     OpBuilder builder = OpBuilder::atBlockEnd(kernels.getBody());
     for (const ReluPool &p : pools) {
-      buildForward(builder, module.getLoc(), p);
+      buildForward(builder, module.getLoc(), p, /*indexed=*/true);
       buildBackward(builder, module.getLoc(), p);
+      if (coversMap(p)) {
+        buildForward(builder, module.getLoc(), p, /*indexed=*/false);
+        buildBackwardInPlace(builder, module.getLoc(), p);
+      }
     }
   }
 };

@@ -28,6 +28,13 @@ LogicalResult lowerVjp(StepBuilder &b, VjpOp vjp, Unsupported &why) {
     return failure();
   }
   Value x = b.bufferOf(forward->getOperand(0));
+  if (auto pool = dyn_cast<ReluMaxPool2DOp>(forward); pool && adjointInPlace(b, pool)) {
+    // da takes a's place (a is read for the arg-max, then overwritten).
+    ArrayRef<int64_t> k = pool.getKernel();
+    b.call("relu_max_pool_backward_in_place", {dy, x, b.i64(k[0]), b.i64(k[1])});
+    b.buffers[result] = x;
+    return success();
+  }
   if (isa<ReluOp>(forward)) {
     Value dx = vjp.getGrad().hasOneUse() ? dy : b.allocActivation(result);
     b.call("relu_backward", {y, dy, dx});

@@ -105,6 +105,13 @@ LogicalResult lowerForwardOp(StepBuilder &b, Operation &op, Unsupported &why) {
     b.argmax[&op] = indices;
     return success();
   }
+  if (auto pool = dyn_cast<ReluMaxPool2DOp>(op); pool && adjointInPlace(b, pool)) {
+    Value h = resultBuffer(b, result);
+    ArrayRef<int64_t> k = pool.getKernel();
+    b.call("relu_max_pool_forward_unindexed", {x, h, b.i64(k[0]), b.i64(k[1])});
+    b.buffers[result] = h;
+    return success();
+  }
   if (auto pool = dyn_cast<ReluMaxPool2DOp>(op)) {
     Value h = resultBuffer(b, result), indices = indicesLike(b, result);
     b.call("relu_max_pool_forward",

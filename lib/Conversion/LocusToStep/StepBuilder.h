@@ -174,6 +174,12 @@ mlir::LogicalResult lowerAdjointOp(StepBuilder &b, mlir::Operation &op, Unsuppor
 /// in place), or null.
 Value inPlaceSource(mlir::Operation *op);
 
+/// Whether a relu + max-pool runs without an arg-max, its adjoint writing da
+/// over a (its input): local mode, windows that tile and cover the map, and
+/// a a conv output nothing else reads. Its forward and adjoint lowering ask
+/// the same question.
+bool adjointInPlace(const StepBuilder &b, ReluMaxPool2DOp pool);
+
 } // namespace locus::step
 
 #endif

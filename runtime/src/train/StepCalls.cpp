@@ -135,6 +135,13 @@ void _mlir_ciface_locus_rt_relu_max_pool_forward(void *ctx, Buf4 *a, Buf4 *h, In
                                              shape(h), argmax->data());
 }
 
+void _mlir_ciface_locus_rt_relu_max_pool_forward_unindexed(void *ctx, Buf4 *a, Buf4 *h,
+                                                           int64_t kh, int64_t kw) {
+  context(ctx).backend->reluMaxPool2dForwardUnindexed(a->data(), shape(a),
+                                                      window(kh, kw, kh, kw, 0, 0, 0, 0),
+                                                      h->data());
+}
+
 void _mlir_ciface_locus_rt_loss_pool(void *ctx, Buf4 *h, Buf4 *z, int64_t kernel) {
   context(ctx).backend->lossPool(h->data(), shape(h), kernel, z->data(), shape(z));
 }
@@ -269,6 +276,12 @@ void _mlir_ciface_locus_rt_relu_max_pool_backward(void *ctx, Buf4 *dh, Buf4 *h, 
   context(ctx).backend->reluMaxPool2dBackward(dh->data(), h->data(), shape(h),
                                               window(kh, kw, sh, sw, pt, pl, pb, pr),
                                               argmax->data(), da->data(), shape(da));
+}
+
+void _mlir_ciface_locus_rt_relu_max_pool_backward_in_place(void *ctx, Buf4 *dh, Buf4 *aThenDa,
+                                                           int64_t kh, int64_t kw) {
+  context(ctx).backend->reluMaxPool2dBackwardInPlace(
+      dh->data(), window(kh, kw, kh, kw, 0, 0, 0, 0), aThenDa->data(), shape(aThenDa));
 }
 
 void _mlir_ciface_locus_rt_apply_gradient(void *ctx, int32_t param, Buf1 *grad) {

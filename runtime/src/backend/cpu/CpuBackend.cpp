@@ -168,6 +168,14 @@ public:
     else
       cpu::reluMaxPool2dBackward(pooling(), dh, h, hs, argmax, da, as);
   }
+  void reluMaxPool2dForwardUnindexed(const float *a, Shape4 as, const Window &win,
+                                     float *h) override {
+    cpu::reluPoolForwardUnindexed(inPlaceReluPool(as, win), a, h, as.n);
+  }
+  void reluMaxPool2dBackwardInPlace(const float *dh, const Window &win, float *aThenDa,
+                                    Shape4 as) override {
+    cpu::reluPoolBackwardInPlace(inPlaceReluPool(as, win), dh, aThenDa, as.n);
+  }
   void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) override {
     if (const LossPoolKernel *kernel = staticLossPool(hs, k))
       cpu::lossPool(*kernel, h, z, hs.n);
@@ -221,6 +229,14 @@ private:
   }
   const LossPoolKernel *staticLossPool(Shape4 hs, int64_t k) const {
     return k_.lossPools ? k_.lossPools->find(hs.c, hs.h, hs.w, k) : nullptr;
+  }
+  /// The compiled relu + max-pool without an arg-max (the program calls it
+  /// only where locusc compiled one).
+  const ReluPoolKernel &inPlaceReluPool(Shape4 as, const Window &win) const {
+    const ReluPoolKernel *kernel = staticReluPool(as, win);
+    if (!kernel || !kernel->forwardUnindexed || !kernel->backwardInPlace)
+      missingKernel("relu + max-pool kernel without an arg-max for this layer");
+    return *kernel;
   }
 
   ModelKernels k_;

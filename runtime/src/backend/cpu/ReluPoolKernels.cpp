@@ -47,4 +47,25 @@ void reluPoolBackward(const ReluPoolKernel &k, const float *dh, const float *h,
   });
 }
 
+void reluPoolForwardUnindexed(const ReluPoolKernel &k, const float *a, float *h, int64_t n) {
+  const int64_t oh = k.h / k.kh, ow = k.w / k.kw;
+  const int64_t inRow = k.c * k.h * k.w, outRow = k.c * oh * ow;
+  sliced(n, [&](int64_t lo, int64_t hi) {
+    MemRef4F32 in = memref4(const_cast<float *>(a) + lo * inRow, hi - lo, k.c, k.h, k.w);
+    MemRef4F32 out = memref4(h + lo * outRow, hi - lo, k.c, oh, ow);
+    k.forwardUnindexed(&in, &out);
+  });
+}
+
+void reluPoolBackwardInPlace(const ReluPoolKernel &k, const float *dh, float *aThenDa,
+                             int64_t n) {
+  const int64_t oh = k.h / k.kh, ow = k.w / k.kw;
+  const int64_t inRow = k.c * k.h * k.w, outRow = k.c * oh * ow;
+  sliced(n, [&](int64_t lo, int64_t hi) {
+    MemRef4F32 grad = memref4(const_cast<float *>(dh) + lo * outRow, hi - lo, k.c, oh, ow);
+    MemRef4F32 map = memref4(aThenDa + lo * inRow, hi - lo, k.c, k.h, k.w);
+    k.backwardInPlace(&grad, &map);
+  });
+}
+
 } // namespace locus::rt::cpu

@@ -497,6 +497,20 @@ public:
     }
     maxBackward(dh, h, hs, argmax, da, as, true);
   }
+  void reluMaxPool2dForwardUnindexed(const float *a, Shape4 as, const Window &win,
+                                     float *h) override {
+    const ReluPoolKernel &kernel = inPlaceReluPool(as, win);
+    Shape4 hs = win.outputShape(as, as.c);
+    MemRef4F32 in = memref4(a, as), out = memref4(h, hs);
+    kernel.forwardUnindexed(&in, &out);
+  }
+  void reluMaxPool2dBackwardInPlace(const float *dh, const Window &win, float *aThenDa,
+                                    Shape4 as) override {
+    const ReluPoolKernel &kernel = inPlaceReluPool(as, win);
+    Shape4 hs = win.outputShape(as, as.c);
+    MemRef4F32 g = memref4(dh, hs), map = memref4(aThenDa, as);
+    kernel.backwardInPlace(&g, &map);
+  }
   void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) override {
     if (const LossPoolKernel *kernel = staticLossPool(hs, k)) {
       MemRef4F32 in = memref4(h, hs), out = memref4(z, zs);
@@ -568,6 +582,16 @@ private:
   }
   const LossPoolKernel *staticLossPool(Shape4 hs, int64_t k) const {
     return k_.lossPools ? k_.lossPools->find(hs.c, hs.h, hs.w, k) : nullptr;
+  }
+  /// The compiled relu + max-pool without an arg-max (the program calls it
+  /// only where locusc compiled one).
+  const ReluPoolKernel &inPlaceReluPool(Shape4 as, const Window &win) const {
+    const ReluPoolKernel *kernel = staticReluPool(as, win);
+    if (!kernel || !kernel->forwardUnindexed || !kernel->backwardInPlace)
+      fail("the compiled model has no relu + max-pool kernel without an arg-max for a layer "
+           "of " + std::to_string(as.c) + " x " + std::to_string(as.h) + " x " +
+           std::to_string(as.w) + "; recompile it with this locusc");
+    return *kernel;
   }
 
   void maxForward(const float *x, Shape4 xs, const Window &win, float *y, Shape4 ys,

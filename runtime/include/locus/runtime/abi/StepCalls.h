@@ -46,7 +46,7 @@ using Bytes = MemRefDesc<uint8_t, 1>;
 
 /// The step program's version (of its calls and of StepProgram); the runtime
 /// refuses another. Raise it with every change of either.
-constexpr int64_t kStepProgramVersion = 9;
+constexpr int64_t kStepProgramVersion = 10;
 
 /// The generated entry points of a model (the model record's `program`,
 /// abi/Model.h). Each entry point runs the
@@ -112,6 +112,10 @@ void _mlir_ciface_locus_rt_relu_max_pool_forward(void *ctx, Buf4 *a, Buf4 *h, In
                                                  int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                                                  int64_t pt, int64_t pl, int64_t pb,
                                                  int64_t pr);
+/// Without an arg-max (windows of kh x kw that tile and cover the map); its
+/// adjoint, relu_max_pool_backward_in_place, writes da over a.
+void _mlir_ciface_locus_rt_relu_max_pool_forward_unindexed(void *ctx, Buf4 *a, Buf4 *h,
+                                                           int64_t kh, int64_t kw);
 
 // --- The loss: its poolings, its random draws, the GEMMs around the
 // generated loss kernels and the losses they wrote.
@@ -174,6 +178,8 @@ void _mlir_ciface_locus_rt_relu_max_pool_backward(void *ctx, Buf4 *dh, Buf4 *h, 
                                                   Buf4 *da, int64_t kh, int64_t kw, int64_t sh,
                                                   int64_t sw, int64_t pt, int64_t pl, int64_t pb,
                                                   int64_t pr);
+void _mlir_ciface_locus_rt_relu_max_pool_backward_in_place(void *ctx, Buf4 *dh, Buf4 *aThenDa,
+                                                           int64_t kh, int64_t kw);
 
 // --- Updates: the step's optimizer (or, in a gradient check, the observer)
 // on parameter `param` with its complete gradient.

@@ -166,6 +166,14 @@ public:
   virtual void reluMaxPool2dBackward(const float *dh, const float *h, Shape4 hs,
                                      const Window &win, const int32_t *argmax, float *da,
                                      Shape4 as) = 0;
+  /// The same without an arg-max: h alone, then da written over a (each
+  /// window's arg-max found again from a). Only for windows that tile and
+  /// cover the map, whose kernels the model compiled (the step program
+  /// calls these only then).
+  virtual void reluMaxPool2dForwardUnindexed(const float *a, Shape4 as, const Window &win,
+                                             float *h) = 0;
+  virtual void reluMaxPool2dBackwardInPlace(const float *dh, const Window &win, float *aThenDa,
+                                            Shape4 as) = 0;
   /// The loss pooling of a block output h with kernel k (k x k average
   /// windows; k = 0: the whole map) and its adjoint.
   virtual void lossPool(const float *h, Shape4 hs, int64_t k, float *z, Shape4 zs) = 0;

@@ -27,11 +27,15 @@ inline MemRef4I32 memref4(int32_t *data, int64_t n, int64_t c, int64_t h, int64_
 }
 
 /// One record: h = max(0, window maxima of a) with their in-window arg-max,
-/// and da = dh at the arg-max where h > 0 (0 elsewhere).
+/// and da = dh at the arg-max where h > 0 (0 elsewhere). Where the windows
+/// cover the map, also the pair without an arg-max: h alone, and da written
+/// over a, each window's arg-max found again from a (null otherwise).
 struct ReluPoolKernel {
   int64_t c, h, w, kh, kw;
   void (*forward)(MemRef4F32 *a, MemRef4F32 *h, MemRef4I32 *argmax);
   void (*backward)(MemRef4F32 *dh, MemRef4F32 *h, MemRef4I32 *argmax, MemRef4F32 *da);
+  void (*forwardUnindexed)(MemRef4F32 *a, MemRef4F32 *h);
+  void (*backwardInPlace)(MemRef4F32 *dh, MemRef4F32 *aThenDa);
 };
 
 struct ReluPoolKernels {
@@ -54,6 +58,10 @@ void reluPoolForward(const ReluPoolKernel &kernel, const float *a, float *h, int
 /// kernel.backward likewise.
 void reluPoolBackward(const ReluPoolKernel &kernel, const float *dh, const float *h,
                       const int32_t *argmax, float *da, int64_t n);
+/// kernel.forwardUnindexed and kernel.backwardInPlace likewise.
+void reluPoolForwardUnindexed(const ReluPoolKernel &kernel, const float *a, float *h, int64_t n);
+void reluPoolBackwardInPlace(const ReluPoolKernel &kernel, const float *dh, float *aThenDa,
+                             int64_t n);
 
 } // namespace locus::rt::cpu
 
