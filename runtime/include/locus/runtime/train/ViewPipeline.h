@@ -14,6 +14,8 @@
 #include "locus/runtime/Error.h"
 
 #include <condition_variable>
+#include <cstdlib>
+#include <new>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -22,6 +24,25 @@
 #include <vector>
 
 namespace locus::rt::train {
+
+/// Storage that starts on a page and fills whole pages: a buffer can be
+/// pinned (cudaHostRegister) without sharing a page with another one.
+template <typename T> struct PageAllocator {
+  using value_type = T;
+  static constexpr size_t kPage = 4096;
+  PageAllocator() = default;
+  template <typename U> PageAllocator(const PageAllocator<U> &) {}
+  T *allocate(size_t n) {
+    const size_t bytes = (n * sizeof(T) + kPage - 1) / kPage * kPage;
+    void *p = std::aligned_alloc(kPage, bytes ? bytes : kPage);
+    if (!p)
+      throw std::bad_alloc();
+    return static_cast<T *>(p);
+  }
+  void deallocate(T *p, size_t) { std::free(p); }
+  template <typename U> bool operator==(const PageAllocator<U> &) const { return true; }
+  template <typename U> bool operator!=(const PageAllocator<U> &) const { return false; }
+};
 
 class ViewPipeline {
 public:
@@ -50,7 +71,7 @@ private:
     int64_t claimed = 0; ///< rows handed to workers
     int64_t done = 0;    ///< rows finished
     Status error;
-    std::vector<float> data;
+    std::vector<float, PageAllocator<float>> data;
   };
   void work();
   Slot &slotOf(int64_t step) { return slots_[static_cast<size_t>(step % int64_t(slots_.size()))]; }
