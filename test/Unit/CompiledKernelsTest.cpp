@@ -298,8 +298,9 @@ TEST(CompiledReluPool, MatchesTheRuntimeBothWays) {
 /// The same epilogues without an arg-max (the windows cover both maps): h
 /// from the unindexed kernel and da written over a by the in-place adjoint,
 /// which finds each window's arg-max again, equal bit for bit to the indexed
-/// pair's, on ties, all-negative windows and NaNs (7-wide rows: no vector
-/// group may overlap another, or it would read da where a was).
+/// pair's, on ties, all-negative windows and NaNs. 7- and 14-wide rows end
+/// with a vector group overlapping the one before: it must read its maxima
+/// before that one writes da over a (a mutation that reads them after fails).
 TEST(CompiledReluPool, WithoutArgmaxEqualsTheIndexedPair) {
   const ReluPoolKernels table = linkedModel().reluPools;
   ASSERT_EQ(table.count, 2);

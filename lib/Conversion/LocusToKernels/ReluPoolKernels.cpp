@@ -117,15 +117,6 @@ int64_t vectorWidth(const ReluPool &p) {
   return width;
 }
 
-/// The in-place kernel's width divides the row: an overlapping last group
-/// would read a where its neighbour already wrote da.
-int64_t dividingWidth(const ReluPool &p) {
-  int64_t ow = p.w / p.kw, width = 1;
-  while (width * 2 <= 8 && ow % (width * 2) == 0)
-    width *= 2;
-  return width;
-}
-
 Value index(OpBuilder &b, Location l, int64_t v) { return arith::ConstantIndexOp::create(b, l, v); }
 
 /// For every n < batch, c < C, i < OH and column group of a row (all
@@ -192,7 +183,7 @@ void buildForward(OpBuilder &builder, Location loc, const ReluPool &p, bool inde
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(entry);
   Value a = entry->getArgument(0), h = entry->getArgument(1);
-  const int64_t width = indexed ? vectorWidth(p) : dividingWidth(p);
+  const int64_t width = vectorWidth(p);
   Value batch = memref::DimOp::create(builder, loc, a, 0);
   forEachGroup(builder, loc, batch, p, width,
                [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
@@ -208,52 +199,73 @@ void buildForward(OpBuilder &builder, Location loc, const ReluPool &p, bool inde
 /// locus_relu_unpool_in_place_<suffix>(dh, a): each window's arg-max found
 /// again from a (windowMaxima, as the forward found it), then a = da: dh at
 /// the arg-max where the maximum is > 0, 0 elsewhere. A group reads all of
-/// its windows' rows before it writes any, and groups do not overlap.
+/// its windows' rows before it writes any; a row's groups run in order.
 void buildBackwardInPlace(OpBuilder &builder, Location loc, const ReluPool &p) {
   KernelTypes t = kernelTypes(builder, p);
-  // a and da are one buffer: no noalias on it.
+  // a and da are one buffer: no noalias on it; dh is apart.
   auto func = func::FuncOp::create(builder, loc, "locus_relu_unpool_in_place_" + p.suffix(),
                                    builder.getFunctionType({t.pooled, t.map}, {}));
   func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+  func.setArgAttr(0, "llvm.noalias", builder.getUnitAttr());
   Block *entry = func.addEntryBlock();
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(entry);
   Value dh = entry->getArgument(0), a = entry->getArgument(1);
-  const int64_t width = dividingWidth(p);
+  Value batch = memref::DimOp::create(builder, loc, dh, 0);
+  const int64_t width = vectorWidth(p), oh = p.h / p.kh, ow = p.w / p.kw;
+  const int64_t whole = ow / width;
   auto f32x = VectorType::get({width}, builder.getF32Type());
   auto rowF32 = VectorType::get({width * p.kw}, builder.getF32Type());
   auto rowI32 = VectorType::get({width * p.kw}, builder.getI32Type());
   SmallVector<int64_t> repeat;
   for (int64_t q = 0; q < width * p.kw; ++q)
     repeat.push_back(q / p.kw);
-  Value batch = memref::DimOp::create(builder, loc, dh, 0);
-  forEachGroup(builder, loc, batch, p, width,
-               [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
-                 auto [best, at] = windowMaxima(b, l, p, width, a, n, c, i, j0);
-                 Value g = vector::LoadOp::create(b, l, f32x, dh, ValueRange{n, c, i, j0});
-                 Value gRow = vector::ShuffleOp::create(b, l, g, g, repeat);
-                 Value bestRow = vector::ShuffleOp::create(b, l, best, best, repeat);
-                 Value posRow = vector::ShuffleOp::create(b, l, at, at, repeat);
-                 Value zero = arith::ConstantOp::create(
-                     b, l, DenseElementsAttr::get(rowF32, b.getF32FloatAttr(0.0f)));
-                 Value positive =
-                     arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, bestRow, zero);
-                 Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
-                 for (int64_t ki = 0; ki < p.kh; ++ki) {
-                   SmallVector<int32_t> here;
-                   for (int64_t q = 0; q < width * p.kw; ++q)
-                     here.push_back(static_cast<int32_t>(ki * p.kw + q % p.kw));
-                   Value mine = arith::ConstantOp::create(
-                       b, l, DenseElementsAttr::get(rowI32, ArrayRef<int32_t>(here)));
-                   Value flows = arith::AndIOp::create(
-                       b, l, positive,
-                       arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, posRow, mine));
-                   Value y = arith::AddIOp::create(
-                       b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)), index(b, l, ki));
-                   vector::StoreOp::create(b, l, arith::SelectOp::create(b, l, flows, gRow, zero),
-                                           a, ValueRange{n, c, y, x0});
-                 }
-               });
+  // da of the group at j0 over a's rows, from its maxima and positions.
+  auto writeDa = [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0, Value best,
+                     Value at) {
+    Value g = vector::LoadOp::create(b, l, f32x, dh, ValueRange{n, c, i, j0});
+    Value gRow = vector::ShuffleOp::create(b, l, g, g, repeat);
+    Value bestRow = vector::ShuffleOp::create(b, l, best, best, repeat);
+    Value posRow = vector::ShuffleOp::create(b, l, at, at, repeat);
+    Value zero =
+        arith::ConstantOp::create(b, l, DenseElementsAttr::get(rowF32, b.getF32FloatAttr(0.0f)));
+    Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, bestRow, zero);
+    Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
+    for (int64_t ki = 0; ki < p.kh; ++ki) {
+      SmallVector<int32_t> here;
+      for (int64_t q = 0; q < width * p.kw; ++q)
+        here.push_back(static_cast<int32_t>(ki * p.kw + q % p.kw));
+      Value mine =
+          arith::ConstantOp::create(b, l, DenseElementsAttr::get(rowI32, ArrayRef<int32_t>(here)));
+      Value flows = arith::AndIOp::create(
+          b, l, positive, arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, posRow, mine));
+      Value y = arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)),
+                                      index(b, l, ki));
+      vector::StoreOp::create(b, l, arith::SelectOp::create(b, l, flows, gRow, zero), a,
+                              ValueRange{n, c, y, x0});
+    }
+  };
+  // One parallel iteration a row of windows, its groups in order. A row
+  // whose width is not a multiple of `width` ends with a group overlapping
+  // the one before: its maxima are read from a before any group of the row
+  // writes da, and it writes last (the overlap gets the same values twice).
+  SmallVector<Value> upper{batch, index(builder, loc, p.c), index(builder, loc, oh)};
+  locus::kernels::parallelFor(builder, loc, upper, [&](OpBuilder &b, ValueRange point) {
+    Value n = point[0], c = point[1], i = point[2];
+    Value lastJ0 = index(b, loc, ow - width);
+    std::pair<Value, Value> last;
+    if (ow % width != 0)
+      last = windowMaxima(b, loc, p, width, a, n, c, i, lastJ0);
+    locus::kernels::forEach(b, loc, index(b, loc, 0), index(b, loc, whole),
+                            [&](OpBuilder &fb, Value group) {
+                              Value j0 = arith::MulIOp::create(fb, loc, group,
+                                                               index(fb, loc, width));
+                              auto [best, at] = windowMaxima(fb, loc, p, width, a, n, c, i, j0);
+                              writeDa(fb, loc, n, c, i, j0, best, at);
+                            });
+    if (ow % width != 0)
+      writeDa(b, loc, n, c, i, lastJ0, last.first, last.second);
+  });
   func::ReturnOp::create(builder, loc);
 }
 
