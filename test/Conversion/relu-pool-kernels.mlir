@@ -45,14 +45,14 @@
 // CHECK:     arith.constant dense<[2, 3, 2, 3, 2, 3, 2, 3]> : vector<8xi32>
 // CHECK:     vector.store %{{.*}}, %[[DA]][{{.*}}] : memref<?x8x8x8xf32>, vector<8xf32>
 // Where the windows cover the map, the pair without an arg-max: h alone, and
-// the adjoint over a (one buffer, so no noalias on it), one parallel
-// iteration a row of windows with its groups in order, each group scanning
-// its windows' rows of a again before it writes any of them with da.
+// the adjoint over a (one buffer, so no noalias on it), each group of
+// windows scanning its rows of a again before it writes any of them with da
+// (here the groups tile the rows: one parallel iteration each; rows that end
+// in an overlapping group run their groups in order, CompiledKernelsTest).
 // CHECK: func.func @locus_relu_pool_unindexed_8x8x8_k2x2(%{{.*}}: memref<?x8x8x8xf32> {llvm.noalias}, %{{.*}}: memref<?x8x4x4xf32> {llvm.noalias}) attributes
 // CHECK-NOT: memref<?x8x4x4xi32>
 // CHECK: func.func @locus_relu_unpool_in_place_8x8x8_k2x2(%[[IDH:.*]]: memref<?x8x4x4xf32> {llvm.noalias}, %[[IA:.*]]: memref<?x8x8x8xf32>) attributes
-// CHECK:   scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) =
-// CHECK:     scf.for
+// CHECK:   scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) =
 // CHECK:     vector.load %[[IA]]
 // CHECK:     vector.load %[[IA]]
 // CHECK:     vector.load %[[IDH]]

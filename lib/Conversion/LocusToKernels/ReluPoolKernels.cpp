@@ -245,17 +245,24 @@ void buildBackwardInPlace(OpBuilder &builder, Location loc, const ReluPool &p) {
                               ValueRange{n, c, y, x0});
     }
   };
-  // One parallel iteration a row of windows, its groups in order. A row
-  // whose width is not a multiple of `width` ends with a group overlapping
-  // the one before: its maxima are read from a before any group of the row
-  // writes da, and it writes last (the overlap gets the same values twice).
+  if (ow % width == 0) { // the groups tile the row: each one a parallel iteration
+    forEachGroup(builder, loc, batch, p, width,
+                 [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
+                   auto [best, at] = windowMaxima(b, l, p, width, a, n, c, i, j0);
+                   writeDa(b, l, n, c, i, j0, best, at);
+                 });
+    func::ReturnOp::create(builder, loc);
+    return;
+  }
+  // Otherwise one parallel iteration a row of windows, its groups in order:
+  // the row ends with a group overlapping the one before, whose maxima are
+  // read from a before any group of the row writes da, and which writes last
+  // (the overlap gets the same values twice).
   SmallVector<Value> upper{batch, index(builder, loc, p.c), index(builder, loc, oh)};
   locus::kernels::parallelFor(builder, loc, upper, [&](OpBuilder &b, ValueRange point) {
     Value n = point[0], c = point[1], i = point[2];
     Value lastJ0 = index(b, loc, ow - width);
-    std::pair<Value, Value> last;
-    if (ow % width != 0)
-      last = windowMaxima(b, loc, p, width, a, n, c, i, lastJ0);
+    std::pair<Value, Value> last = windowMaxima(b, loc, p, width, a, n, c, i, lastJ0);
     locus::kernels::forEach(b, loc, index(b, loc, 0), index(b, loc, whole),
                             [&](OpBuilder &fb, Value group) {
                               Value j0 = arith::MulIOp::create(fb, loc, group,
@@ -263,8 +270,7 @@ void buildBackwardInPlace(OpBuilder &builder, Location loc, const ReluPool &p) {
                               auto [best, at] = windowMaxima(fb, loc, p, width, a, n, c, i, j0);
                               writeDa(fb, loc, n, c, i, j0, best, at);
                             });
-    if (ow % width != 0)
-      writeDa(b, loc, n, c, i, lastJ0, last.first, last.second);
+    writeDa(b, loc, n, c, i, lastJ0, last.first, last.second);
   });
   func::ReturnOp::create(builder, loc);
 }
