@@ -170,6 +170,43 @@ std::pair<Value, Value> windowMaxima(OpBuilder &b, Location l, const ReluPool &p
   return {best, at};
 }
 
+/// da over the kh rows of the group of `width` windows at (n, c, i, j0):
+/// each window's gradient dh where its maximum is > 0 and the position is its
+/// arg-max, 0 elsewhere. Each window's values are repeated kw times: lane q
+/// of a row group belongs to window q / kw, at column position q % kw; one
+/// store per row.
+void writeWindowGradients(OpBuilder &b, Location l, const ReluPool &p, int64_t width, Value dh,
+                          Value da, Value n, Value c, Value i, Value j0, Value maxima,
+                          Value positions) {
+  auto rowF32 = VectorType::get({width * p.kw}, b.getF32Type());
+  auto rowI32 = VectorType::get({width * p.kw}, b.getI32Type());
+  SmallVector<int64_t> repeat;
+  for (int64_t q = 0; q < width * p.kw; ++q)
+    repeat.push_back(q / p.kw);
+  Value g = vector::LoadOp::create(b, l, VectorType::get({width}, b.getF32Type()), dh,
+                                   ValueRange{n, c, i, j0});
+  Value gRow = vector::ShuffleOp::create(b, l, g, g, repeat);
+  Value maxRow = vector::ShuffleOp::create(b, l, maxima, maxima, repeat);
+  Value posRow = vector::ShuffleOp::create(b, l, positions, positions, repeat);
+  Value zero =
+      arith::ConstantOp::create(b, l, DenseElementsAttr::get(rowF32, b.getF32FloatAttr(0.0f)));
+  Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, maxRow, zero);
+  Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
+  for (int64_t ki = 0; ki < p.kh; ++ki) {
+    SmallVector<int32_t> here;
+    for (int64_t q = 0; q < width * p.kw; ++q)
+      here.push_back(static_cast<int32_t>(ki * p.kw + q % p.kw));
+    Value mine =
+        arith::ConstantOp::create(b, l, DenseElementsAttr::get(rowI32, ArrayRef<int32_t>(here)));
+    Value flows = arith::AndIOp::create(
+        b, l, positive, arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, posRow, mine));
+    Value y = arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)),
+                                    index(b, l, ki));
+    vector::StoreOp::create(b, l, arith::SelectOp::create(b, l, flows, gRow, zero), da,
+                            ValueRange{n, c, y, x0});
+  }
+}
+
 /// locus_relu_max_pool_<suffix>(a, h, argmax), or without the arg-max
 /// locus_relu_pool_unindexed_<suffix>(a, h).
 void buildForward(OpBuilder &builder, Location loc, const ReluPool &p, bool indexed) {
@@ -214,36 +251,10 @@ void buildBackwardInPlace(OpBuilder &builder, Location loc, const ReluPool &p) {
   Value batch = memref::DimOp::create(builder, loc, dh, 0);
   const int64_t width = vectorWidth(p), oh = p.h / p.kh, ow = p.w / p.kw;
   const int64_t whole = ow / width;
-  auto f32x = VectorType::get({width}, builder.getF32Type());
-  auto rowF32 = VectorType::get({width * p.kw}, builder.getF32Type());
-  auto rowI32 = VectorType::get({width * p.kw}, builder.getI32Type());
-  SmallVector<int64_t> repeat;
-  for (int64_t q = 0; q < width * p.kw; ++q)
-    repeat.push_back(q / p.kw);
   // da of the group at j0 over a's rows, from its maxima and positions.
   auto writeDa = [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0, Value best,
                      Value at) {
-    Value g = vector::LoadOp::create(b, l, f32x, dh, ValueRange{n, c, i, j0});
-    Value gRow = vector::ShuffleOp::create(b, l, g, g, repeat);
-    Value bestRow = vector::ShuffleOp::create(b, l, best, best, repeat);
-    Value posRow = vector::ShuffleOp::create(b, l, at, at, repeat);
-    Value zero =
-        arith::ConstantOp::create(b, l, DenseElementsAttr::get(rowF32, b.getF32FloatAttr(0.0f)));
-    Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, bestRow, zero);
-    Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
-    for (int64_t ki = 0; ki < p.kh; ++ki) {
-      SmallVector<int32_t> here;
-      for (int64_t q = 0; q < width * p.kw; ++q)
-        here.push_back(static_cast<int32_t>(ki * p.kw + q % p.kw));
-      Value mine =
-          arith::ConstantOp::create(b, l, DenseElementsAttr::get(rowI32, ArrayRef<int32_t>(here)));
-      Value flows = arith::AndIOp::create(
-          b, l, positive, arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, posRow, mine));
-      Value y = arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)),
-                                      index(b, l, ki));
-      vector::StoreOp::create(b, l, arith::SelectOp::create(b, l, flows, gRow, zero), a,
-                              ValueRange{n, c, y, x0});
-    }
+    writeWindowGradients(b, l, p, width, dh, a, n, c, i, j0, best, at);
   };
   if (ow % width == 0) { // the groups tile the row: each one a parallel iteration
     forEachGroup(builder, loc, batch, p, width,
@@ -293,43 +304,13 @@ void buildBackward(OpBuilder &builder, Location loc, const ReluPool &p) {
   const int64_t width = vectorWidth(p);
   auto f32x = VectorType::get({width}, builder.getF32Type());
   auto i32x = VectorType::get({width}, builder.getI32Type());
-  auto rowF32 = VectorType::get({width * p.kw}, builder.getF32Type());
   Value batch = memref::DimOp::create(builder, loc, dh, 0);
-  // Each window's values repeated kw times: lane q of a row group belongs to
-  // window q / kw, at column position q % kw.
-  SmallVector<int64_t> repeat;
-  for (int64_t q = 0; q < width * p.kw; ++q)
-    repeat.push_back(q / p.kw);
   forEachGroup(builder, loc, batch, p, width,
                [&](OpBuilder &b, Location l, Value n, Value c, Value i, Value j0) {
                  ValueRange at{n, c, i, j0};
-                 Value g = vector::LoadOp::create(b, l, f32x, dh, at);
                  Value out = vector::LoadOp::create(b, l, f32x, h, at);
                  Value pos = vector::LoadOp::create(b, l, i32x, arg, at);
-                 Value gRow = vector::ShuffleOp::create(b, l, g, g, repeat);
-                 Value outRow = vector::ShuffleOp::create(b, l, out, out, repeat);
-                 Value posRow = vector::ShuffleOp::create(b, l, pos, pos, repeat);
-                 Value zero = arith::ConstantOp::create(
-                     b, l, DenseElementsAttr::get(rowF32, b.getF32FloatAttr(0.0f)));
-                 Value positive =
-                     arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, outRow, zero);
-                 Value x0 = arith::MulIOp::create(b, l, j0, index(b, l, p.kw));
-                 for (int64_t ki = 0; ki < p.kh; ++ki) {
-                   SmallVector<int32_t> here;
-                   for (int64_t q = 0; q < width * p.kw; ++q)
-                     here.push_back(static_cast<int32_t>(ki * p.kw + q % p.kw));
-                   Value mine = arith::ConstantOp::create(
-                       b, l,
-                       DenseElementsAttr::get(VectorType::get({width * p.kw}, b.getI32Type()),
-                                              ArrayRef<int32_t>(here)));
-                   Value flows = arith::AndIOp::create(
-                       b, l, positive,
-                       arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, posRow, mine));
-                   Value y = arith::AddIOp::create(
-                       b, l, arith::MulIOp::create(b, l, i, index(b, l, p.kh)), index(b, l, ki));
-                   vector::StoreOp::create(b, l, arith::SelectOp::create(b, l, flows, gRow, zero),
-                                           da, ValueRange{n, c, y, x0});
-                 }
+                 writeWindowGradients(b, l, p, width, dh, da, n, c, i, j0, out, pos);
                });
   func::ReturnOp::create(builder, loc);
 }
