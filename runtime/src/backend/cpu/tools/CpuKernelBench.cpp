@@ -3,7 +3,10 @@
 // GFLOP/s of conv2dForward / conv2dBackwardWeight / conv2dBackwardData at the
 // VGG-6 shapes (CIFAR-10, batch 16 images = 32 rows), and the time of the
 // bilinear-rule kernels at D = 8192 (the loss kernel is locusc's: link an
-// object compiled with --all-loss-kernels). Not part of the build; from build/:
+// object compiled with --all-loss-kernels), and (--only relupool) the linked
+// model's relu + max-pool kernels, forward + adjoint with the arg-max and
+// without it (the adjoint over a), at batch 64. Not part of the build; from
+// build/:
 //
 //   bin/locusc ../examples/fmnist.onnxtxt --all-loss-kernels -o model.o
 //   c++ -O3 -DNDEBUG -std=c++17 -I../runtime/include \
@@ -20,6 +23,7 @@
 #include "locus/runtime/backend/cpu/CompiledKernels.h"
 #include "locus/runtime/backend/cpu/Kernels.h"
 #include "locus/runtime/backend/cpu/Optimizer.h"
+#include "locus/runtime/backend/cpu/ReluPoolKernels.h"
 
 #include "../Blocked.h"
 
@@ -115,6 +119,36 @@ int main(int argc, char **argv) {
                 l.name, (long long)xs.n, (long long)xs.c, (long long)xs.h, (long long)xs.w,
                 (long long)l.o, tf * 1e3, flops / tf * 1e-9, tw * 1e3, flops / tw * 1e-9,
                 td * 1e3, flops / td * 1e-9);
+  }
+
+  if (only.empty() || only == "relupool") {
+    const ReluPoolKernels &table = linkedModel().reluPools;
+    for (int64_t e = 0; e < table.count; ++e) {
+      const ReluPoolKernel &k = table.entries[e];
+      const int64_t n = 64, oh = k.h / k.kh, ow = k.w / k.kw;
+      auto a = random(n * k.c * k.h * k.w, 5, 1.0f), dh = random(n * k.c * oh * ow, 6, 1.0f);
+      std::vector<float> h(dh.size()), da(a.size()), work(a.size());
+      std::vector<int32_t> at(dh.size());
+      const double indexed = best(repeats, [&] {
+        reluPoolForward(k, a.data(), h.data(), at.data(), n);
+        reluPoolBackward(k, dh.data(), h.data(), at.data(), da.data(), n);
+      });
+      // The in-place adjoint overwrites its input: each run starts from a copy,
+      // timed apart and subtracted.
+      const double copy = best(repeats, [&] { std::memcpy(work.data(), a.data(), 4 * a.size()); });
+      double inPlace = -1.0;
+      if (k.forwardUnindexed && k.backwardInPlace)
+        inPlace = best(repeats, [&] {
+                    std::memcpy(work.data(), a.data(), 4 * a.size());
+                    reluPoolForwardUnindexed(k, work.data(), h.data(), n);
+                    reluPoolBackwardInPlace(k, dh.data(), work.data(), n);
+                  }) -
+                  copy;
+      std::printf("relu + max-pool %lldx%lldx%lld k%lldx%lld, batch %lld, forward + adjoint: "
+                  "with arg-max %.3f ms, without (adjoint over a) %.3f ms\n",
+                  (long long)k.c, (long long)k.h, (long long)k.w, (long long)k.kh,
+                  (long long)k.kw, (long long)n, indexed * 1e3, inPlace * 1e3);
+    }
   }
 
   if (only.empty() || only == "bilinear") {
