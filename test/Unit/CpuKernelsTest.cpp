@@ -815,15 +815,9 @@ TEST(CpuBlocked, Avx512OuterProductEqualsAvx2BitForBit) {
     int64_t rows, cols, k;
   };
   for (Size sz : {Size{13, 53, 7}, Size{100, 1100, 32}, Size{6, 16, 1}}) {
-    std::mt19937 rng(7);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> a(sz.k * sz.rows), b(sz.k * sz.cols), init(sz.rows * sz.cols);
-    for (float &x : a)
-      x = u(rng);
-    for (float &x : b)
-      x = u(rng);
-    for (float &x : init)
-      x = u(rng);
+    const std::vector<float> a = randomVector(sz.k * sz.rows, 7),
+                             b = randomVector(sz.k * sz.cols, 8),
+                             init = randomVector(sz.rows * sz.cols, 9);
     struct Result {
       std::vector<float> stored, accumulated, param, m, v, paramBf16;
       std::vector<BFloat16> mBf16, vBf16;
@@ -912,14 +906,8 @@ TEST(CpuAdamW, SkippingAUnitBiasCorrectionIsExact) {
   ASSERT_TRUE(late.bc2Unit);
   AdamCoefficients dividing = late;
   dividing.bc2Unit = false;
-  std::mt19937 rng(9);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> g(64), p0(64), m0(64), v0(64);
-  for (std::vector<float> *x : {&g, &p0, &m0})
-    for (float &e : *x)
-      e = u(rng);
-  for (float &e : v0)
-    e = std::fabs(u(rng)) * 1e-3f;
+  const std::vector<float> g = randomVector(64, 9), p0 = randomVector(64, 10),
+                           m0 = randomVector(64, 11), v0 = randomVector(64, 12, 0.0f, 1e-3f);
   auto run = [&](const AdamCoefficients &k, bool wide) {
     std::vector<float> p = p0, m = m0, v = v0;
     if (wide)
@@ -955,15 +943,8 @@ TEST(CpuBlocked, BroadcastGemmMatchesFloat64AndItselfAtEverySimdLevel) {
   for (Size sz : {Size{7, 1, 5}, Size{13, 7, 300}, Size{6, 16, 256}, Size{29, 17, 700},
                   Size{11, 40, 513}, Size{64, 48, 96}}) {
     const int64_t lda = sz.k + 3, ldb = sz.n + 5, ldc = sz.n + 2;
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> a(sz.m * lda), b(sz.k * ldb), c0(sz.m * ldc);
-    for (float &x : a)
-      x = u(rng);
-    for (float &x : b)
-      x = u(rng);
-    for (float &x : c0)
-      x = u(rng);
+    const std::vector<float> a = randomVector(sz.m * lda, 5), b = randomVector(sz.k * ldb, 6),
+                             c0 = randomVector(sz.m * ldc, 7);
     std::vector<float> first;
     for (SimdLevel level : levels) {
       limitSimdForTesting(level);
@@ -1009,13 +990,7 @@ TEST(CpuBlocked, ProjectRowsMatchesFloat64AtEverySimdLevel) {
   const std::vector<SimdLevel> levels = simdLevelsOfThisCpu();
   for (Size sz : {Size{5, 7, 37}, Size{32, 100, 2100}, Size{1, 1, 16}, Size{11, 50, 4111},
                   Size{17, 53, 300}, Size{40, 9, 513}}) {
-    std::mt19937 rng(3);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> p(sz.d * sz.dc), c(sz.n * sz.dc);
-    for (float &x : p)
-      x = u(rng);
-    for (float &x : c)
-      x = u(rng);
+    const std::vector<float> p = randomVector(sz.d * sz.dc, 3), c = randomVector(sz.n * sz.dc, 4);
     std::vector<float> avx2;
     for (SimdLevel level : levels) {
       limitSimdForTesting(level);

@@ -55,6 +55,8 @@ namespace {
 /// A relu + max-pool the runtime performs on [N, C, H, W] maps.
 struct ReluPool {
   int64_t c, h, w, kh, kw;
+  /// The windows cover the map (a function of the shape, not in the key).
+  bool covers = false;
   bool operator<(const ReluPool &o) const {
     return std::tie(c, h, w, kh, kw) < std::tie(o.c, o.h, o.w, o.kh, o.kw);
   }
@@ -66,14 +68,12 @@ struct ReluPool {
 
 /// The op's window as a ReluPool, or nothing when it does not tile the map.
 std::optional<ReluPool> tilingWindow(ReluMaxPool2DOp op) {
-  auto in = cast<ShapedType>(op.getInput().getType());
-  ArrayRef<int64_t> k = op.getKernel(), s = op.getStrides(), p = op.getPads();
-  if (!in.hasStaticShape() || in.getRank() != 4 || k.size() != 2 || s.size() != 2 ||
-      p.size() != 4 || k[0] != s[0] || k[1] != s[1] || llvm::any_of(p, [](int64_t v) {
-        return v != 0;
-      }))
+  if (!op.windowsTileInput())
     return std::nullopt;
-  return ReluPool{in.getDimSize(1), in.getDimSize(2), in.getDimSize(3), k[0], k[1]};
+  auto in = cast<ShapedType>(op.getInput().getType());
+  ArrayRef<int64_t> k = op.getKernel();
+  return ReluPool{in.getDimSize(1), in.getDimSize(2), in.getDimSize(3), k[0], k[1],
+                  op.windowsCoverInput()};
 }
 
 struct KernelTypes {
@@ -98,9 +98,6 @@ func::FuncOp createKernel(OpBuilder &builder, Location loc, StringRef name,
     func.setArgAttr(i, "llvm.noalias", builder.getUnitAttr());
   return func;
 }
-
-/// Whether the windows cover the map (no rows or columns past the last).
-bool coversMap(const ReluPool &p) { return p.h % p.kh == 0 && p.w % p.kw == 0; }
 
 /// Both kernels are loops over (n, c, i) around vector code along the output
 /// columns j, VW of them at a time (VW: the widest power of two <= 8 that the
@@ -297,7 +294,7 @@ void buildBackward(OpBuilder &builder, Location loc, const ReluPool &p) {
   builder.setInsertionPointToStart(entry);
   Value dh = entry->getArgument(0), h = entry->getArgument(1), arg = entry->getArgument(2),
         da = entry->getArgument(3);
-  if (p.h % p.kh != 0 || p.w % p.kw != 0) { // the windows leave rows or columns out
+  if (!p.covers) { // the windows leave rows or columns out
     Value zero = arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0f));
     linalg::FillOp::create(builder, loc, ValueRange{zero}, ValueRange{da});
   }
@@ -331,7 +328,7 @@ struct GenerateReluPoolKernelsPass
     for (const ReluPool &p : pools) {
       buildForward(builder, module.getLoc(), p, /*indexed=*/true);
       buildBackward(builder, module.getLoc(), p);
-      if (coversMap(p)) {
+      if (p.covers) {
         buildForward(builder, module.getLoc(), p, /*indexed=*/false);
         buildBackwardInPlace(builder, module.getLoc(), p);
       }

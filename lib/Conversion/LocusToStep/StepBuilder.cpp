@@ -216,11 +216,9 @@ bool adjointInPlace(const StepBuilder &b, ReluMaxPool2DOp pool) {
   // conv output) is larger than h and its arg-max together.
   if (b.allCrossBlock)
     return false;
-  auto in = cast<ShapedType>(pool.getInput().getType());
-  ArrayRef<int64_t> k = pool.getKernel(), s = pool.getStrides(), p = pool.getPads();
-  if (!in.hasStaticShape() || in.getRank() != 4 || k.size() != 2 || s.size() != 2 ||
-      k[0] != s[0] || k[1] != s[1] || llvm::any_of(p, [](int64_t v) { return v != 0; }) ||
-      in.getDimSize(2) % k[0] != 0 || in.getDimSize(3) % k[1] != 0)
+  // The kernels without an arg-max exist for these windows only
+  // (locus-generate-relu-pool-kernels asks the same op method).
+  if (!pool.windowsCoverInput())
     return false;
   Value a = pool.getInput();
   if (!isa_and_nonnull<Conv2DOp>(a.getDefiningOp()))

@@ -130,6 +130,20 @@ LogicalResult ReluMaxPool2DOp::verify() {
   return verifyResultShape(*this);
 }
 
+bool ReluMaxPool2DOp::windowsTileInput() {
+  auto in = cast<ShapedType>(getInput().getType());
+  ArrayRef<int64_t> k = getKernel(), s = getStrides(), p = getPads();
+  return in.hasStaticShape() && in.getRank() == 4 && k.size() == 2 && s.size() == 2 &&
+         p.size() == 4 && k[0] == s[0] && k[1] == s[1] &&
+         llvm::all_of(p, [](int64_t v) { return v == 0; });
+}
+
+bool ReluMaxPool2DOp::windowsCoverInput() {
+  auto in = cast<ShapedType>(getInput().getType());
+  return windowsTileInput() && in.getDimSize(2) % getKernel()[0] == 0 &&
+         in.getDimSize(3) % getKernel()[1] == 0;
+}
+
 LogicalResult ConvReluMaxPool2DOp::verify() {
   if (failed(verifyWindowAttrs(*this, {1, 1}, getStrides(), getPads(),
                                getDilations())) ||

@@ -156,7 +156,16 @@ def Locus_ReluMaxPool2DOp : Locus_Pool2DOp<"relu_max_pool2d",
     %y = locus.relu_max_pool2d %a {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>,
            pads = array<i64: 0, 0, 0, 0>} : tensor<64x128x28x28xf32> -> tensor<64x128x14x14xf32>
     ```
-  }], [Locus_DifferentiableOpInterface]>;
+  }], [Locus_DifferentiableOpInterface]> {
+  let extraClassDeclaration = [{
+    /// The windows tile the static NCHW input: kernel = stride, no padding
+    /// (locusc compiles static-shape kernels for such layers).
+    bool windowsTileInput();
+    /// They tile it and leave no row or column past the last window (the
+    /// kernels without an arg-max exist for such layers only).
+    bool windowsCoverInput();
+  }];
+}
 
 def Locus_ConvReluMaxPool2DOp : Locus_ShapedOp<"conv_relu_max_pool2d",
     [DeclareOpInterfaceMethods<Locus_DifferentiableOpInterface, ["getTrainableOperands"]>]> {
