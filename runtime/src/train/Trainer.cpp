@@ -476,8 +476,9 @@ Status runTraining(const ModelDesc &model, const Options &options,
   }
   // The pipeline's buffers stay pinned while uploads may read them, and no
   // upload is in flight when they go (destroyed in reverse order).
+  const bool overlapping = pipeline && overlapUploads;
   std::vector<std::shared_ptr<void>> pinned;
-  if (pipeline && overlapUploads)
+  if (overlapping)
     for (auto [data, bytes] : pipeline->buffers())
       pinned.push_back(backend.pinHostMemory(data, bytes));
   struct UploadsLanded {
@@ -494,7 +495,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
     if (pending.isOk())
       backend.uploadAsync(into.data(), batch, 4 * vs.count());
   };
-  if (pipeline && overlapUploads)
+  if (overlapping)
     uploadViews(startStep, views);
   auto viewsError = [&](const Status &rendered) {
     return Status::error(fmt::format(
@@ -519,7 +520,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
     int64_t epochSteps = 0;
     for (int64_t s = epoch == firstEpoch ? startStep - firstEpoch * stepsPerEpoch : 0;
          s < stepsPerEpoch && step < totalSteps; ++s) {
-      if (pipeline && overlapUploads) {
+      if (overlapping) {
         // This step's views have landed (and their host buffer is free);
         // the next step's start uploading while this one trains.
         backend.waitForUploads();
@@ -535,7 +536,7 @@ Status runTraining(const ModelDesc &model, const Options &options,
       }
       std::vector<double> losses;
       LOCUS_RETURN_IF_ERROR(engine->step(views, losses));
-      if (pipeline && overlapUploads)
+      if (overlapping)
         std::swap(views, aheadViews); // the next step's views
       ++step;
       ++epochSteps;
