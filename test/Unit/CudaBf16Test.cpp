@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "EngineTestUtil.h"
+#include "NumericTestUtil.h"
 #include "TestModels.h"
 
 #include "locus/runtime/Device.h"
@@ -41,6 +42,7 @@ using rt::Window;
 using rt::train::Engine;
 using rt::train::EngineOptions;
 using rt::train::Tensor;
+using test::randomVector;
 using test::TestModel;
 
 #define REQUIRE_DEVICE()                                                                           \
@@ -60,14 +62,6 @@ std::unique_ptr<rt::Backend> bf16Backend(const char *model,
       rt::cpu::modelKernelsOf(TestModel::get(model).record()), options, error);
   EXPECT_TRUE(backend) << error;
   return backend;
-}
-
-std::vector<float> randomFloats(size_t n, uint64_t seed) {
-  rt::train::Rng rng(seed);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = static_cast<float>(rng.uniform(-1.0, 1.0));
-  return v;
 }
 
 /// A float32 host vector in device memory.
@@ -128,8 +122,8 @@ TEST_P(CudaBf16Convolutions, WithinTheBfloat16Bound) {
     EXPECT_EQ(rows, GetParam() == rt::cuda::kStagingLimit ? 3 : win.sh == 1 ? 1 : 2);
     const Shape4 ys = win.outputShape(xs, outChannels);
     const int64_t wCount = outChannels * xs.c * win.kh * win.kw;
-    const std::vector<float> x = randomFloats(xs.count(), 1), w = randomFloats(wCount, 2),
-                             b = randomFloats(outChannels, 3), dy = randomFloats(ys.count(), 4);
+    const std::vector<float> x = randomVector(xs.count(), 1), w = randomVector(wCount, 2),
+                             b = randomVector(outChannels, 3), dy = randomVector(ys.count(), 4);
     auto at = [](const Shape4 &s, int64_t n, int64_t c, int64_t h, int64_t v) {
       return ((n * s.c + c) * s.h + h) * s.w + v;
     };
@@ -211,7 +205,7 @@ TEST(CudaBf16, GemmRoundsItsOperandsToBfloat16) {
   std::unique_ptr<rt::Backend> backend = bf16Backend("tiny-cuda");
   ASSERT_TRUE(backend);
   const int64_t m = 37, n = 29, k = 300;
-  const std::vector<float> a = randomFloats(m * k, 5), b = randomFloats(k * n, 6);
+  const std::vector<float> a = randomVector(m * k, 5), b = randomVector(k * n, 6);
   Exact c{std::vector<double>(m * n), std::vector<double>(m * n), k};
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j)
